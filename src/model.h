@@ -1,0 +1,46 @@
+/* model.h - a loaded model: its architecture, inputs and weight files. */
+#ifndef GRAFT_MODEL_H
+#define GRAFT_MODEL_H
+
+#include <stdbool.h>
+
+#include "error.h"
+#include "module.h"
+#include "tensor.h"
+
+struct model_input {
+	char *name;
+	struct shape shape;
+	enum dtype dtype;
+};
+
+struct model {
+	char *name;
+	char *source;       /* free text: where the architecture came from */
+	char *path;         /* the file it was opened from */
+	char *weights_path; /* the weights file, or NULL */
+	struct model_input *inputs;
+	int ninputs;
+	struct module *root;
+	bool has_forward;   /* false for a tree built from tensor names alone */
+	bool has_weights;   /* every tensor has storage */
+};
+
+/* An empty model (no root). */
+struct model *model_new(const char *name);
+void model_free(struct model *m);
+/* Adds an input to the model's forward. */
+void model_add_input(struct model *m, const char *name, const struct shape *s, enum dtype dt);
+
+/* Opens a model file by its kind: .json (architecture, with weights if it
+ * names them), .safetensors (bundle, or plain tensors -> tree from names).
+ * `weights` (may be NULL) overrides the weights file. NULL with e set; the
+ * message names the file and the place. */
+struct model *model_open(const char *path, const char *weights, struct error *e);
+
+/* Binds every tensor of the model to the same-named tensor in a safetensors
+ * file, checking names, shapes and dtypes (missing, unexpected, mis-shaped,
+ * all reported). 0 or -1 with e set. */
+int model_attach_weights(struct model *m, const char *path, struct error *e);
+
+#endif

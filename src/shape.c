@@ -1,0 +1,265 @@
+/* shape.c - the shape pass: runs forward graphs on tensor shapes.
+ *
+ * An interpreter over struct value: leaf modules and functions apply their
+ * registry shape rule, composites run their graph or their children in
+ * order. Each module call is recorded in the module (inputs, output,
+ * mult-adds); the first failing call stops the pass. */
+#include "shape.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry.h"
+#include "util.h"
+
+struct pass {
+	struct shape_result *r;
+	int depth;
+};
+
+static void record_call(struct module *m, const struct value *args, int nargs,
+			const struct value *out, int64_t macs)
+{
+	xgrow(&m->calls, &m->calls_cap, m->ncalls + 1, sizeof *m->calls);
+	struct call_record *rec = &m->calls[m->ncalls++];
+	rec->in = value_list(nargs);
+	for (int i = 0; i < nargs; i++)
+		rec->in.u.list.items[i] = value_copy(&args[i]);
+	rec->out = value_copy(out);
+	rec->macs = macs;
+}
+
+static int64_t value_bytes(const struct value *v)
+{
+	if (v->kind == VAL_TENSOR) {
+		int64_t n = shape_numel(&v->u.tensor.t.shape);
+		return n < 0 ? 0 : n * (int64_t)dtype_size(v->u.tensor.t.dtype);
+	}
+	int64_t total = 0;
+	if (v->kind == VAL_LIST)
+		for (int i = 0; i < v->u.list.n; i++)
+			total += value_bytes(&v->u.list.items[i]);
+	return total;
+}
+
+/* Marks the failure: the module the break is in, once. */
+static int fail_at(struct pass *ps, struct module *m)
+{
+	if (!ps->r->failed) {
+		ps->r->failed = m;
+		if (m)
+			m->broken = true;
+	}
+	return -1;
+}
+
+static int run_module(struct pass *ps, struct module *m, const struct module *owner,
+		      const struct graph_node *node, const struct value *args, int nargs,
+		      const struct kwarg *kwargs, int nkwargs, struct value *out, int64_t *macs);
+
+/* Replaces refs in v (recursively) by copies of the values they name. */
+static struct value resolve(const struct value *v, const struct value *vals)
+{
+	if (v->kind == VAL_REF)
+		return value_copy(&vals[v->u.ref]);
+	if (v->kind == VAL_LIST) {
+		struct value l = value_list(v->u.list.n);
+		for (int i = 0; i < v->u.list.n; i++)
+			l.u.list.items[i] = resolve(&v->u.list.items[i], vals);
+		return l;
+	}
+	return value_copy(v);
+}
+
+static int run_graph(struct pass *ps, struct module *m, const struct value *args, int nargs,
+		     const struct kwarg *kwargs, int nkwargs, struct value *out, int64_t *macs)
+{
+	const struct graph *g = m->forward;
+	struct value *vals = xcalloc((size_t)g->n, sizeof *vals);
+	int placeholder = 0, rc = 0;
+	char owner_path[2048];
+	module_path_buf(m, owner_path, sizeof owner_path);
+	for (int i = 0; i < g->n && rc == 0; i++) {
+		const struct graph_node *nd = &g->nodes[i];
+		int na = nd->nargs, nk = nd->nkwargs;
+		struct value *a = xcalloc((size_t)(na ? na : 1), sizeof *a);
+		struct kwarg *k = xcalloc((size_t)(nk ? nk : 1), sizeof *k);
+		for (int j = 0; j < na; j++)
+			a[j] = resolve(&nd->args[j], vals);
+		for (int j = 0; j < nk; j++) {
+			k[j].name = nd->kwargs[j].name;
+			k[j].value = resolve(&nd->kwargs[j].value, vals);
+		}
+		switch (nd->op) {
+		case NODE_PLACEHOLDER: {
+			const struct value *given = NULL;
+			if (placeholder < nargs)
+				given = &args[placeholder];
+			for (int j = 0; !given && j < nkwargs; j++)
+				if (strcmp(kwargs[j].name, nd->target) == 0)
+					given = &kwargs[j].value;
+			if (!given && na > 0)
+				given = &a[0]; /* the parameter's default value */
+			if (!given) {
+				error_setk(&ps->r->err, ERR_SHAPE,
+					   "%s: forward expects an argument '%s' that the caller does not pass",
+					   owner_path[0] ? owner_path : m->type, nd->target);
+				rc = fail_at(ps, m);
+				break;
+			}
+			vals[i] = value_copy(given);
+			placeholder++;
+			break;
+		}
+		case NODE_CALL_MODULE: {
+			int64_t sub = 0;
+			rc = run_module(ps, nd->callee, m, nd, a, na, k, nk, &vals[i], &sub);
+			*macs += sub;
+			break;
+		}
+		case NODE_CALL_FUNCTION:
+		case NODE_CALL_METHOD: {
+			char path[2600];
+			if (owner_path[0])
+				snprintf(path, sizeof path, "%s:%s", owner_path, nd->name);
+			else
+				snprintf(path, sizeof path, "%s", nd->name);
+			struct op_call c = {.def = nd->fn, .owner = m, .node = nd, .path = path,
+					    .args = a, .nargs = na, .kwargs = k, .nkwargs = nk,
+					    .err = &ps->r->err};
+			if (nd->fn->infer(&c) < 0) {
+				if (ps->r->err.kind == ERR_NONE)
+					ps->r->err.kind = ERR_SHAPE;
+				value_free(&c.out);
+				rc = fail_at(ps, m);
+				break;
+			}
+			vals[i] = c.out;
+			*macs += c.macs;
+			ps->r->activation_bytes += value_bytes(&c.out);
+			break;
+		}
+		case NODE_GET_ATTR: {
+			const struct param *p = &nd->attr_owner->params[nd->attr_index];
+			struct origin o = {.module = nd->attr_owner, .node = NULL};
+			vals[i] = value_tensor_meta(p->t.dtype, &p->t.shape, o);
+			break;
+		}
+		case NODE_OUTPUT:
+			*out = value_copy(&a[0]);
+			break;
+		}
+		for (int j = 0; j < na; j++)
+			value_free(&a[j]);
+		for (int j = 0; j < nk; j++)
+			value_free(&k[j].value);
+		free(a);
+		free(k);
+	}
+	for (int i = 0; i < g->n; i++)
+		value_free(&vals[i]);
+	free(vals);
+	return rc;
+}
+
+static int run_chain(struct pass *ps, struct module *m, const struct value *args, int nargs,
+		     struct value *out, int64_t *macs)
+{
+	char path[2048];
+	module_path_buf(m, path, sizeof path);
+	if (m->nchildren == 0 && strcmp(m->type, "Sequential") != 0) {
+		error_setk(&ps->r->err, ERR_INPUT,
+			   "%s: graft does not know the type %s, and it has no forward graph",
+			   path[0] ? path : "root module", m->type);
+		return fail_at(ps, m);
+	}
+	if (nargs != 1) {
+		error_setk(&ps->r->err, ERR_SHAPE,
+			   "%s: %s runs its children in order and takes one input, but gets %d",
+			   path[0] ? path : "root module", m->type, nargs);
+		return fail_at(ps, m);
+	}
+	struct value cur = value_copy(&args[0]);
+	for (int i = 0; i < m->nchildren; i++) {
+		struct value next = value_none();
+		int64_t sub = 0;
+		if (run_module(ps, m->children[i], m, NULL, &cur, 1, NULL, 0, &next, &sub) < 0) {
+			value_free(&cur);
+			return -1;
+		}
+		*macs += sub;
+		value_free(&cur);
+		cur = next;
+	}
+	*out = cur;
+	return 0;
+}
+
+static int run_module(struct pass *ps, struct module *m, const struct module *owner,
+		      const struct graph_node *node, const struct value *args, int nargs,
+		      const struct kwarg *kwargs, int nkwargs, struct value *out, int64_t *macs)
+{
+	int rc;
+	*out = value_none();
+	*macs = 0;
+	if (m->def) {
+		char path[2048];
+		module_path_buf(m, path, sizeof path);
+		struct op_call c = {.def = m->def, .module = m, .owner = owner, .node = node,
+				    .path = path[0] ? path : m->type, .args = args, .nargs = nargs,
+				    .kwargs = kwargs, .nkwargs = nkwargs, .err = &ps->r->err};
+		rc = m->def->infer(&c);
+		if (rc < 0) {
+			if (ps->r->err.kind == ERR_NONE)
+				ps->r->err.kind = ERR_SHAPE;
+			value_free(&c.out);
+			return fail_at(ps, m);
+		}
+		*out = c.out;
+		*macs = c.macs;
+		ps->r->activation_bytes += value_bytes(out);
+	} else if (m->forward) {
+		rc = run_graph(ps, m, args, nargs, kwargs, nkwargs, out, macs);
+	} else {
+		rc = run_chain(ps, m, args, nargs, out, macs);
+	}
+	if (rc < 0)
+		return -1;
+	record_call(m, args, nargs, out, *macs);
+	return 0;
+}
+
+int shape_pass(struct model *m, struct shape_result *r)
+{
+	memset(r, 0, sizeof *r);
+	r->output = value_none();
+	if (!m->root)
+		return error_setk(&r->err, ERR_INPUT, "%s: the model is empty", m->name);
+	module_clear_calls(m->root);
+	if (!m->has_forward) {
+		error_setk(&r->err, ERR_INPUT,
+			   "%s: the forward is unknown (a tree built from tensor names): shapes cannot be checked",
+			   m->path ? m->path : m->name);
+		return -1;
+	}
+	struct pass ps = {.r = r};
+	struct value *args = xcalloc((size_t)m->ninputs, sizeof *args);
+	for (int i = 0; i < m->ninputs; i++) {
+		struct origin o = {0};
+		args[i] = value_tensor_meta(m->inputs[i].dtype, &m->inputs[i].shape, o);
+	}
+	int64_t macs = 0;
+	int rc = run_module(&ps, m->root, NULL, NULL, args, m->ninputs, NULL, 0, &r->output, &macs);
+	for (int i = 0; i < m->ninputs; i++)
+		value_free(&args[i]);
+	free(args);
+	r->macs = macs;
+	r->ok = rc == 0;
+	return rc;
+}
+
+void shape_result_free(struct shape_result *r)
+{
+	value_free(&r->output);
+}

@@ -1,0 +1,40 @@
+/* util.h - allocation that never returns NULL, small string helpers. */
+#ifndef GRAFT_UTIL_H
+#define GRAFT_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Allocators: abort with a message on exhaustion, never return NULL. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t count, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* Returns a malloc'd string formatted like printf. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Grows *items (each of size elem) so that index `need - 1` fits; *cap holds
+ * the current capacity in elements. */
+void xgrow(void *items, int *cap, int need, size_t elem);
+
+/* A growable string buffer. Start with `struct strbuf sb = {0};`. */
+struct strbuf {
+	char *s;
+	size_t len, cap;
+};
+void strbuf_add(struct strbuf *sb, const char *s);
+void strbuf_addn(struct strbuf *sb, const char *s, size_t n);
+void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Returns the string (never NULL) and leaves sb empty; the caller frees it. */
+char *strbuf_take(struct strbuf *sb);
+void strbuf_free(struct strbuf *sb);
+
+/* Formats n with thousands separators (11,689,512) into buf. */
+const char *fmt_count(int64_t n, char *buf, size_t size);
+/* Formats n compactly (11.7M, 1.82G, 512) into buf. */
+const char *fmt_compact(double n, char *buf, size_t size);
+/* Formats a byte count (44.6 MB) into buf. */
+const char *fmt_bytes(double bytes, char *buf, size_t size);
+
+#endif

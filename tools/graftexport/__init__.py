@@ -1,0 +1,1 @@
+"""Export PyTorch models to graft's JSON architecture format."""

@@ -1,0 +1,43 @@
+"""Values in forward graphs, as JSON."""
+
+import math
+
+import torch
+import torch.fx
+
+DTYPES = {
+    torch.float32: "float32", torch.float16: "float16", torch.bfloat16: "bfloat16",
+    torch.float64: "float64", torch.int64: "int64", torch.int32: "int32",
+    torch.int16: "int16", torch.int8: "int8", torch.uint8: "uint8", torch.bool: "bool",
+}
+
+
+class ValueError_(Exception):
+    pass
+
+
+def encode_value(v, seen=None):
+    if isinstance(v, torch.fx.Node):
+        if seen is not None and v.name not in seen:
+            raise ValueError_("reference to a later node " + v.name)
+        return {"ref": v.name}
+    if v is None or isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, int):
+        return int(v)
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise ValueError_("non-finite float %r in a graph" % v)
+        return v
+    if isinstance(v, (list, tuple)):  # torch.Size too
+        return [encode_value(x, seen) for x in v]
+    if isinstance(v, slice):
+        return {"slice": [encode_value(v.start, seen), encode_value(v.stop, seen),
+                          encode_value(v.step, seen)]}
+    if v is Ellipsis:
+        return {"ellipsis": True}
+    if isinstance(v, torch.dtype):
+        if v not in DTYPES:
+            raise ValueError_("unsupported dtype %s" % v)
+        return {"dtype": DTYPES[v]}
+    raise ValueError_("cannot write %r (%s) in a graph" % (v, type(v).__name__))

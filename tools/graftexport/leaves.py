@@ -1,0 +1,256 @@
+"""Registry types: modules graft knows by name.
+
+Each entry gives the attribute schema (constructor keyword arguments, read
+back from a module instance) and the tensors the type owns, derived from
+those attributes.  A registry module is written with its attributes only:
+it has no children and no forward graph.
+"""
+
+import torch
+from torch import nn
+
+try:
+    from torchvision.ops.misc import Permute
+    from torchvision.ops.stochastic_depth import StochasticDepth
+    from torchvision.models.convnext import LayerNorm2d
+except ImportError:  # torchvision is optional for non-torchvision models
+    Permute = StochasticDepth = LayerNorm2d = None
+
+
+def _list(v):
+    """Tuples become lists, recursively; everything else is kept."""
+    if isinstance(v, (tuple, list)):
+        return [_list(x) for x in v]
+    return v
+
+
+# ---------------------------------------------------------------- attributes
+
+def _conv2d(m):
+    return {
+        "in_channels": m.in_channels,
+        "out_channels": m.out_channels,
+        "kernel_size": _list(m.kernel_size),
+        "stride": _list(m.stride),
+        "padding": _list(m.padding),
+        "dilation": _list(m.dilation),
+        "groups": m.groups,
+        "bias": m.bias is not None,
+        "padding_mode": m.padding_mode,
+    }
+
+
+def _linear(m):
+    return {"in_features": m.in_features, "out_features": m.out_features,
+            "bias": m.bias is not None}
+
+
+def _batchnorm(m):
+    return {"num_features": m.num_features, "eps": m.eps,
+            "momentum": m.momentum, "affine": m.affine,
+            "track_running_stats": m.track_running_stats}
+
+
+def _layernorm(m):
+    return {"normalized_shape": _list(m.normalized_shape), "eps": m.eps,
+            "elementwise_affine": m.elementwise_affine}
+
+
+def _groupnorm(m):
+    return {"num_groups": m.num_groups, "num_channels": m.num_channels,
+            "eps": m.eps, "affine": m.affine}
+
+
+def _inplace(m):
+    return {"inplace": m.inplace}
+
+
+def _none(m):
+    return {}
+
+
+def _gelu(m):
+    return {"approximate": m.approximate}
+
+
+def _softmax(m):
+    return {"dim": m.dim}
+
+
+def _maxpool(m):
+    return {"kernel_size": _list(m.kernel_size), "stride": _list(m.stride),
+            "padding": _list(m.padding), "dilation": _list(m.dilation),
+            "return_indices": m.return_indices, "ceil_mode": m.ceil_mode}
+
+
+def _avgpool(m):
+    return {"kernel_size": _list(m.kernel_size), "stride": _list(m.stride),
+            "padding": _list(m.padding), "ceil_mode": m.ceil_mode,
+            "count_include_pad": m.count_include_pad,
+            "divisor_override": m.divisor_override}
+
+
+def _adaptive(m):
+    return {"output_size": _list(m.output_size)}
+
+
+def _dropout(m):
+    return {"p": m.p, "inplace": m.inplace}
+
+
+def _flatten(m):
+    return {"start_dim": m.start_dim, "end_dim": m.end_dim}
+
+
+def _mha(m):
+    return {
+        "embed_dim": m.embed_dim,
+        "num_heads": m.num_heads,
+        "dropout": m.dropout,
+        "bias": m.in_proj_bias is not None,
+        "add_bias_kv": m.bias_k is not None,
+        "add_zero_attn": m.add_zero_attn,
+        "kdim": m.kdim,
+        "vdim": m.vdim,
+        "batch_first": m.batch_first,
+    }
+
+
+def _stochastic_depth(m):
+    return {"p": m.p, "mode": m.mode}
+
+
+def _permute(m):
+    return {"dims": _list(m.dims)}
+
+
+# ------------------------------------------------------------------- tensors
+# Each returns [(name, shape, dtype)] in state_dict order, from the attributes
+# alone.  This is what graft's registry derives; tools/check-zoo compares it
+# with the real state_dict.
+
+F32, I64 = "float32", "int64"
+
+
+def _t_conv2d(a):
+    kh, kw = a["kernel_size"]
+    t = [("weight", [a["out_channels"], a["in_channels"] // a["groups"], kh, kw], F32)]
+    if a["bias"]:
+        t.append(("bias", [a["out_channels"]], F32))
+    return t
+
+
+def _t_linear(a):
+    t = [("weight", [a["out_features"], a["in_features"]], F32)]
+    if a["bias"]:
+        t.append(("bias", [a["out_features"]], F32))
+    return t
+
+
+def _t_batchnorm(a):
+    c = a["num_features"]
+    t = []
+    if a["affine"]:
+        t += [("weight", [c], F32), ("bias", [c], F32)]
+    if a["track_running_stats"]:
+        t += [("running_mean", [c], F32), ("running_var", [c], F32),
+              ("num_batches_tracked", [], I64)]
+    return t
+
+
+def _t_layernorm(a):
+    s = list(a["normalized_shape"])
+    if a["elementwise_affine"]:
+        return [("weight", s, F32), ("bias", s, F32)]
+    return []
+
+
+def _t_groupnorm(a):
+    c = a["num_channels"]
+    return [("weight", [c], F32), ("bias", [c], F32)] if a["affine"] else []
+
+
+def _t_mha(a):
+    e = a["embed_dim"]
+    kdim = a["kdim"] if a["kdim"] is not None else e
+    vdim = a["vdim"] if a["vdim"] is not None else e
+    t = []
+    if kdim == e and vdim == e:
+        t.append(("in_proj_weight", [3 * e, e], F32))
+    else:
+        t += [("q_proj_weight", [e, e], F32), ("k_proj_weight", [e, kdim], F32),
+              ("v_proj_weight", [e, vdim], F32)]
+    if a["bias"]:
+        t.append(("in_proj_bias", [3 * e], F32))
+    if a["add_bias_kv"]:
+        t += [("bias_k", [1, 1, e], F32), ("bias_v", [1, 1, e], F32)]
+    t.append(("out_proj.weight", [e, e], F32))
+    if a["bias"]:
+        t.append(("out_proj.bias", [e], F32))
+    return t
+
+
+def _t_none(a):
+    return []
+
+
+# (class, attribute reader, tensor rule); the type name is the class name.
+_TABLE = [
+    (nn.Conv2d, _conv2d, _t_conv2d),
+    (nn.Linear, _linear, _t_linear),
+    (nn.BatchNorm2d, _batchnorm, _t_batchnorm),
+    (nn.LayerNorm, _layernorm, _t_layernorm),
+    (nn.GroupNorm, _groupnorm, _t_groupnorm),
+    (nn.ReLU, _inplace, _t_none),
+    (nn.ReLU6, _inplace, _t_none),
+    (nn.GELU, _gelu, _t_none),
+    (nn.SiLU, _inplace, _t_none),
+    (nn.Hardswish, _inplace, _t_none),
+    (nn.Hardsigmoid, _inplace, _t_none),
+    (nn.Sigmoid, _none, _t_none),
+    (nn.Tanh, _none, _t_none),
+    (nn.Softmax, _softmax, _t_none),
+    (nn.MaxPool2d, _maxpool, _t_none),
+    (nn.AvgPool2d, _avgpool, _t_none),
+    (nn.AdaptiveAvgPool2d, _adaptive, _t_none),
+    (nn.Dropout, _dropout, _t_none),
+    (nn.Flatten, _flatten, _t_none),
+    (nn.Identity, _none, _t_none),
+    (nn.MultiheadAttention, _mha, _t_mha),
+]
+if StochasticDepth is not None:
+    _TABLE += [
+        (StochasticDepth, _stochastic_depth, _t_none),
+        (Permute, _permute, _t_none),
+        (LayerNorm2d, _layernorm, _t_layernorm),
+    ]
+
+BY_CLASS = {cls: (cls.__name__, attrs, tensors) for cls, attrs, tensors in _TABLE}
+BY_NAME = {cls.__name__: (attrs, tensors) for cls, attrs, tensors in _TABLE}
+
+
+def lookup(module):
+    """Return (type name, attribute reader) if MODULE is a registry type.
+
+    An exact class match wins.  A subclass that keeps its registry base's
+    forward and owns the same tensors (NonDynamicallyQuantizableLinear, say)
+    is written as the base type; any other subclass is a composite.
+    """
+    cls = type(module)
+    if cls in BY_CLASS:
+        name, attrs, _ = BY_CLASS[cls]
+        return name, attrs
+    for base in cls.__mro__[1:]:
+        if base in BY_CLASS:
+            if cls.forward is base.forward and not list(module.children()):
+                name, attrs, tensors = BY_CLASS[base]
+                want = [n for n, _, _ in tensors(attrs(module))]
+                if want == list(module.state_dict().keys()):
+                    return name, attrs
+            return None
+    return None
+
+
+def tensors_of(type_name, attrs):
+    """The (name, shape, dtype) list a registry type owns, in state_dict order."""
+    return BY_NAME[type_name][1](attrs)

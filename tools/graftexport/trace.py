@@ -1,0 +1,260 @@
+"""One-level forward graphs.
+
+A composite module's forward is traced with torch.fx so that every call to a
+submodule stays a single ``call_module`` node: the graph is written in terms
+of the module's own children (a grandchild appears, dotted, only when the
+forward reaches it directly, e.g. ``self.blocks[0]`` of a ModuleList).
+"""
+
+import builtins
+import dis
+import inspect
+import math
+import operator
+from contextlib import contextmanager
+
+import torch
+import torch.fx
+from torch import nn
+
+from .jsonval import encode_value
+
+
+class TraceFailure(Exception):
+    pass
+
+
+# ------------------------------------------------------------ fx on 3.11
+# Proxy.__iter__ finds the UNPACK_SEQUENCE of ``a, b = proxy`` by indexing
+# dis.get_instructions() with f_lasti // 2, which is wrong once the bytecode
+# has inline caches (Python 3.11).  Look the instruction up by its offset.
+
+def _proxy_iter(self):
+    frame = inspect.currentframe().f_back
+    code = frame.f_code
+    for inst in dis.get_instructions(code):
+        if inst.offset == frame.f_lasti:
+            if inst.opname == "UNPACK_SEQUENCE":
+                return (self[i] for i in range(inst.argval))
+            break
+    return self.tracer.iter(self)
+
+
+@contextmanager
+def _patched_proxy_iter():
+    old = torch.fx.Proxy.__iter__
+    torch.fx.Proxy.__iter__ = _proxy_iter
+    try:
+        yield
+    finally:
+        torch.fx.Proxy.__iter__ = old
+
+
+class OneLevelTracer(torch.fx.Tracer):
+    """Every submodule is a leaf, except the qualified names in ``through``."""
+
+    def __init__(self, through=()):
+        super().__init__(autowrap_modules=(math,))
+        self.through = set(through)
+        # buffers read inside forward become get_attr nodes, not constants
+        self.proxy_buffer_attributes = True
+
+    def is_leaf_module(self, m, qualname):
+        return qualname not in self.through
+
+
+def has_forward(module):
+    """Whether MODULE needs a forward graph (it is not a plain chain)."""
+    fwd = type(module).forward
+    if fwd is nn.Sequential.forward:
+        return False
+    if fwd is nn.Module.forward:  # ModuleList, ModuleDict, bare containers
+        return False
+    return True
+
+
+# torch.cat(xs, 1) where xs is one Proxy (a list built outside this module,
+# DenseNet's _DenseLayer) never reaches fx: the C binding rejects the Proxy
+# before __torch_function__ is consulted.  Record such calls directly.
+_SEQUENCE_FUNCTIONS = ("cat", "concat", "stack", "hstack", "vstack")
+
+
+def _sequence_wrapper(fn):
+    def wrapper(tensors, *args, **kwargs):
+        if isinstance(tensors, torch.fx.Proxy):
+            return tensors.tracer.create_proxy("call_function", fn, (tensors,) + args, kwargs)
+        return fn(tensors, *args, **kwargs)
+    wrapper.__wrapped__ = fn
+    return wrapper
+
+
+@contextmanager
+def _patched_sequence_functions():
+    saved = {}
+    for name in _SEQUENCE_FUNCTIONS:
+        fn = getattr(torch, name, None)
+        if fn is not None:
+            saved[name] = fn
+            setattr(torch, name, _sequence_wrapper(fn))
+    try:
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(torch, name, fn)
+
+
+def trace_graph(module, through=(), concrete_args=None):
+    tracer = OneLevelTracer(through)
+    with _patched_proxy_iter(), _patched_sequence_functions():
+        graph = tracer.trace(module, concrete_args=concrete_args)
+    return graph
+
+
+# ------------------------------------------------------------ names
+
+_INPLACE = {
+    "iadd": "add", "isub": "sub", "imul": "mul", "itruediv": "truediv",
+    "ifloordiv": "floordiv", "imod": "mod", "ipow": "pow", "imatmul": "matmul",
+    "iand": "and_", "ior": "or_", "ixor": "xor",
+}
+
+_NAME_CACHE = {}
+
+
+def _build_name_cache():
+    spaces = [torch.nn.functional, torch, math, builtins, operator]
+    for ns in spaces:
+        for name in dir(ns):
+            if name.startswith("__"):
+                continue
+            try:
+                obj = getattr(ns, name)
+            except Exception:
+                continue
+            if callable(obj):
+                key = id(obj)
+                # a plain name beats a _private alias; the first space wins
+                old = _NAME_CACHE.get(key)
+                if old is None or (old.startswith("_") and not name.startswith("_")):
+                    _NAME_CACHE[key] = name
+
+
+def function_name(target):
+    """The bare name of a call_function target (``operator.add`` -> ``add``)."""
+    if not _NAME_CACHE:
+        _build_name_cache()
+    name = _NAME_CACHE.get(id(target))
+    if name is None:
+        name = getattr(target, "__name__", None)
+        if name is None:
+            raise TraceFailure("call_function target without a name: %r" % (target,))
+    return _INPLACE.get(name, name)
+
+
+def _is_assert(node):
+    return node.op == "call_function" and node.target is torch._assert
+
+
+def _drop_asserts(graph):
+    """Remove torch._assert nodes nobody uses, and the checks that fed only them."""
+    asserts = [n for n in graph.nodes if _is_assert(n) and not n.users]
+    if not asserts:
+        return
+    feeding = set()
+    stack = list(asserts)
+    while stack:
+        n = stack.pop()
+        for a in n.all_input_nodes:
+            if a not in feeding:
+                feeding.add(a)
+                stack.append(a)
+    for n in asserts:
+        graph.erase_node(n)
+    changed = True
+    while changed:
+        changed = False
+        for n in reversed(list(graph.nodes)):
+            if n in feeding and not n.users and n.op in ("call_function", "call_method", "get_attr"):
+                graph.erase_node(n)
+                feeding.discard(n)
+                changed = True
+
+
+_PURE_FUNCTIONS = {builtins.getattr, operator.getitem, operator.eq, operator.ne,
+                   operator.lt, operator.le, operator.gt, operator.ge,
+                   operator.floordiv, operator.mod, operator.mul, operator.add,
+                   operator.sub}
+_PURE_METHODS = {"size", "dim"}
+
+
+def _drop_unused(graph):
+    """Remove unused shape reads and unused tuple items.
+
+    ``n, c, h, w = x.shape`` with ``c`` never used, the ``_`` of
+    ``x, _ = attention(...)`` and the shapes formatted into assertion
+    messages leave nodes without users; they compute nothing the module
+    returns.  Only side-effect-free nodes are removed.
+    """
+    changed = True
+    while changed:
+        changed = False
+        for n in reversed(list(graph.nodes)):
+            if n.users:
+                continue
+            if (n.op == "call_function" and n.target in _PURE_FUNCTIONS) or \
+                    (n.op == "call_method" and n.target in _PURE_METHODS):
+                graph.erase_node(n)
+                changed = True
+
+
+def _check_inplace(graph):
+    """An in-place operator written as its plain form must not be observable."""
+    order = {n: i for i, n in enumerate(graph.nodes)}
+    for n in graph.nodes:
+        if n.op == "call_function" and getattr(n.target, "__name__", "") in _INPLACE:
+            lhs = n.args[0]
+            if isinstance(lhs, torch.fx.Node):
+                for u in lhs.users:
+                    if order[u] > order[n]:
+                        raise TraceFailure("in-place %s whose left operand is read later" % n.target.__name__)
+
+
+def encode_graph(graph, module):
+    """The graph as a list of [NAME, OP, TARGET, ARGS, KWARGS] rows."""
+    _drop_asserts(graph)
+    _drop_unused(graph)
+    _check_inplace(graph)
+    rows = []
+    seen = set()
+    for n in graph.nodes:
+        if n.op == "call_function":
+            target = function_name(n.target)
+        elif n.op in ("call_module", "get_attr", "call_method", "placeholder", "output"):
+            target = n.target
+            if n.op == "get_attr":
+                _check_get_attr(module, target)
+        else:
+            raise TraceFailure("unknown node op " + n.op)
+        args = encode_value(list(n.args), seen)
+        kwargs = {k: encode_value(v, seen) for k, v in n.kwargs.items()}
+        rows.append([n.name, n.op, target, args, kwargs])
+        seen.add(n.name)
+    return rows
+
+
+def _check_get_attr(module, target):
+    obj = module
+    parts = target.split(".")
+    for p in parts[:-1]:
+        obj = obj._modules.get(p)
+        if obj is None:
+            raise TraceFailure("get_attr %s: no such submodule" % target)
+    last = parts[-1]
+    if last in obj._parameters and obj._parameters[last] is not None:
+        return
+    if last in obj._buffers and obj._buffers[last] is not None:
+        if last in obj._non_persistent_buffers_set:
+            raise TraceFailure("get_attr %s: a non-persistent buffer" % target)
+        return
+    raise TraceFailure("get_attr %s: not a parameter or persistent buffer "
+                       "(a tensor constant created in forward?)" % target)

@@ -1,0 +1,216 @@
+/* main.c - the graft command line: subcommands, options and exit codes.
+ *
+ * Exit codes: 0 success, 1 the model does not check (a shape break),
+ * 2 bad usage or unreadable/invalid input. */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "registry.h"
+#include "shape.h"
+#include "summary.h"
+
+enum { EXIT_OK = 0, EXIT_BREAK = 1, EXIT_USAGE = 2 };
+
+struct subcommand {
+	const char *name;
+	const char *synopsis;
+	const char *help;
+	int (*run)(int argc, char **argv);
+};
+
+static int cmd_summary(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const struct subcommand subcommands[] = {
+	{"summary", "graft summary MODEL [--input 1x3x224x224] [--depth N] [--json] [--weights FILE]",
+	 "Print the module tree with output shapes, parameter counts and mult-adds,\n"
+	 "then the totals, like torchinfo. The shape pass runs on the model's input\n"
+	 "shape, or the one given with --input.\n"
+	 "\n"
+	 "  --input SHAPE    dry-run input shape, e.g. 1x3x224x224 (first input)\n"
+	 "  --depth N        show modules down to depth N (default 3; -1 for all)\n"
+	 "  --json           machine-readable output (every module, all calls)\n"
+	 "  --weights FILE   weights for a .json architecture (.safetensors)\n"
+	 "\n"
+	 "Exit status: 0 when the model checks; 1 on a shape break, after the table\n"
+	 "up to the failing module and a message saying what was expected, what\n"
+	 "came, and where it came from; 2 for bad usage or an unreadable model.\n",
+	 cmd_summary},
+	{"help", "graft help [COMMAND]", "Show help for graft or for one command.\n", cmd_help},
+};
+#define NSUBCOMMANDS ((int)(sizeof subcommands / sizeof subcommands[0]))
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: graft MODEL\n"
+		"       graft COMMAND [ARGS]\n"
+		"\n"
+		"graft looks inside neural-network models and edits them. MODEL is a graft\n"
+		"architecture (.json) or a .safetensors file (a graft bundle, or plain\n"
+		"tensors). Opening a MODEL without a command prints its summary.\n"
+		"\n"
+		"Commands:\n");
+	for (int i = 0; i < NSUBCOMMANDS; i++)
+		fprintf(out, "  %s\n", subcommands[i].synopsis);
+	fprintf(out, "\n"
+		     "Options:\n"
+		     "  -h, --help       show this help\n"
+		     "  -V, --version    show the version\n"
+		     "\n"
+		     "Exit status: 0 success, 1 the model does not check (a shape break),\n"
+		     "2 bad usage or unreadable/invalid input.\n"
+		     "See graft(1) and 'graft help COMMAND'.\n");
+}
+
+static const struct subcommand *find_subcommand(const char *name)
+{
+	for (int i = 0; i < NSUBCOMMANDS; i++)
+		if (strcmp(subcommands[i].name, name) == 0)
+			return &subcommands[i];
+	return NULL;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	const struct subcommand *sc = find_subcommand(argv[1]);
+	if (sc) {
+		printf("Usage: %s\n\n%s", sc->synopsis, sc->help);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "types") == 0 || strcmp(argv[1], "functions") == 0) {
+		int n;
+		enum op_kind kind = argv[1][0] == 't' ? OP_MODULE : OP_FUNCTION;
+		const struct op_def *const *defs = registry_all(kind, &n);
+		for (int i = 0; i < n; i++)
+			printf("%-24s %s\n", defs[i]->name, defs[i]->doc ? defs[i]->doc : "");
+		return EXIT_OK;
+	}
+	const struct op_def *def = registry_module(argv[1]);
+	if (!def)
+		def = registry_function(argv[1]);
+	if (def) {
+		printf("%s — %s\n", def->name, def->doc ? def->doc : "");
+		for (int i = 0; i < def->nattrs; i++)
+			printf("  %s=%s\n", def->attrs[i].name,
+			       def->attrs[i].def ? def->attrs[i].def : "(required)");
+		return EXIT_OK;
+	}
+	fprintf(stderr, "graft: no help for '%s' (try 'graft help', 'graft help types')\n",
+		argv[1]);
+	return EXIT_USAGE;
+}
+
+static int parse_int(const char *s, int *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || v < -1 || v > 1000)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static int cmd_summary(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"input", required_argument, NULL, 'i'}, {"depth", required_argument, NULL, 'd'},
+		{"json", no_argument, NULL, 'j'},        {"weights", required_argument, NULL, 'w'},
+		{"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+	};
+	struct summary_opts so = {.depth = 3};
+	const char *input = NULL, *weights = NULL;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "i:d:jw:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			input = optarg;
+			break;
+		case 'd':
+			if (parse_int(optarg, &so.depth) < 0) {
+				fprintf(stderr, "graft: summary: --depth needs a number (-1 for all), not '%s'\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'j':
+			so.json = true;
+			break;
+		case 'w':
+			weights = optarg;
+			break;
+		case 'h':
+			return cmd_help(2, (char *[]){"help", "summary", NULL});
+		default:
+			fprintf(stderr, "Usage: %s\n", subcommands[0].synopsis);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "Usage: %s\n", subcommands[0].synopsis);
+		return EXIT_USAGE;
+	}
+	struct error e = {0};
+	struct model *m = model_open(argv[optind], weights, &e);
+	if (!m) {
+		fprintf(stderr, "graft: %s\n", e.msg);
+		return EXIT_USAGE;
+	}
+	if (input) {
+		struct shape s;
+		if (shape_parse(input, &s, &e) < 0) {
+			fprintf(stderr, "graft: --input: %s\n", e.msg);
+			model_free(m);
+			return EXIT_USAGE;
+		}
+		m->inputs[0].shape = s;
+	}
+	struct shape_result r;
+	int rc = shape_pass(m, &r);
+	summary_write(stdout, m, &r, &so);
+	fflush(stdout);
+	int status = EXIT_OK;
+	if (rc < 0) {
+		fprintf(stderr, "graft: %s: %s\n", m->path, r.err.msg);
+		status = r.err.kind == ERR_SHAPE ? EXIT_BREAK : EXIT_USAGE;
+	}
+	shape_result_free(&r);
+	model_free(m);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("graft %s\n", PACKAGE_VERSION);
+		return EXIT_OK;
+	}
+	const struct subcommand *sc = find_subcommand(argv[1]);
+	if (sc)
+		return sc->run(argc - 1, argv + 1);
+	if (argv[1][0] == '-') {
+		fprintf(stderr, "graft: unknown option '%s'\n", argv[1]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	/* graft MODEL: the summary, until the full-screen outline. */
+	return cmd_summary(argc, argv);
+}
