@@ -6,8 +6,10 @@
  * hold "__metadata__", a string-to-string object.
  *
  * Reading follows the rules of the reference implementation (the Rust
- * safetensors crate), and is a little stricter where it is lax: duplicate
- * names and duplicate metadata keys are errors rather than "last one wins".
+ * safetensors crate), and is stricter in a few places where it is lax or
+ * where C needs it: duplicate tensor names, metadata keys and tensor fields
+ * are errors rather than "last one wins"; numbers a double cannot hold
+ * exactly (above 2^53) and the escape \u0000 are refused.
  *
  * Writing reproduces what the reference writes for the same tensors in the
  * same order: compact JSON, "__metadata__" first, then the tensors in data
@@ -60,7 +62,7 @@ struct st_rec {
 
 /* "PATH: message" */
 static int st_error(struct error *e, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static int st_error(struct error *e, const char *path, const char *fmt, ...)
 {
 	char msg[sizeof e->msg];
@@ -73,7 +75,7 @@ static int st_error(struct error *e, const char *path, const char *fmt, ...)
 
 /* "PATH: tensor 'NAME': message" */
 static int tensor_error(struct error *e, const char *path, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static int tensor_error(struct error *e, const char *path, const char *name, const char *fmt, ...)
 {
 	char msg[sizeof e->msg];
@@ -83,7 +85,7 @@ static int tensor_error(struct error *e, const char *path, const char *name, con
 	va_end(ap);
 	size_t len = strlen(name);
 	return error_set(e, "%s: tensor '%.*s%s': %s", path, NAME_MAX_SHOWN, name,
-			 len > NAME_MAX_SHOWN ? "..." : "", msg);
+	                 len > NAME_MAX_SHOWN ? "..." : "", msg);
 }
 
 /* ---- lexical checks on the raw header ---- */
@@ -160,6 +162,43 @@ static int64_t json_lexical_error(const char *s, size_t n, const char **what)
 	return -1;
 }
 
+static int str_ptr_cmp(const void *pa, const void *pb)
+{
+	const char *const *a = pa, *const *b = pb;
+	return strcmp(*a, *b);
+}
+
+/* A string that occurs more than once among strs[0..n), or NULL. Sorts a
+ * copy: a header can hold millions of keys, too many to compare pairwise. */
+static const char *find_duplicate(const char *const *strs, int n)
+{
+	const char *dup = NULL;
+	const char **sorted = xmalloc(((size_t)n + 1) * sizeof *sorted);
+	memcpy(sorted, strs, (size_t)n * sizeof *sorted);
+	qsort(sorted, (size_t)n, sizeof *sorted, str_ptr_cmp);
+	for (int i = 1; i < n && !dup; i++) {
+		if (strcmp(sorted[i - 1], sorted[i]) == 0)
+			dup = sorted[i];
+	}
+	free(sorted);
+	return dup;
+}
+
+/* Checks that the metadata keys are distinct. */
+static int check_meta_keys(const struct st_meta *meta, int nmeta, const char *path, const char *how,
+                           struct error *e)
+{
+	const char **keys = xmalloc(((size_t)nmeta + 1) * sizeof *keys);
+	for (int i = 0; i < nmeta; i++)
+		keys[i] = meta[i].key;
+	const char *dup = find_duplicate(keys, nmeta);
+	int rc = 0;
+	if (dup)
+		rc = st_error(e, path, "__metadata__ key '%.*s' %s", NAME_MAX_SHOWN, dup, how);
+	free(keys);
+	return rc;
+}
+
 /* ---- header values ---- */
 
 /* Reads a JSON number that must be an integer in [0, 2^53]. Returns 0, or
@@ -200,7 +239,7 @@ static const char *json_array_format(const cJSON *a, char *buf, size_t size)
 			break;
 		if (cJSON_IsNumber(v))
 			o += (size_t)snprintf(buf + o, size - o, "%s%.17g", i ? ", " : "",
-					      v->valuedouble);
+			                      v->valuedouble);
 		else
 			o += (size_t)snprintf(buf + o, size - o, "%s?", i ? ", " : "");
 		i++;
@@ -211,7 +250,7 @@ static const char *json_array_format(const cJSON *a, char *buf, size_t size)
 }
 
 static int parse_dtype(const cJSON *obj, const char *path, const char *name, enum dtype *out,
-		       struct error *e)
+                       struct error *e)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "dtype");
 	if (!v)
@@ -224,14 +263,15 @@ static int parse_dtype(const cJSON *obj, const char *path, const char *name, enu
 			return 0;
 		}
 	}
-	return tensor_error(e, path, name,
-			    "unsupported dtype \"%.40s\" (graft reads F64, F32, F16, BF16, I64, I32, "
-			    "I16, I8, U8 and BOOL)",
-			    v->valuestring);
+	return tensor_error(
+	    e, path, name,
+	    "unsupported dtype \"%.40s\" (graft reads F64, F32, F16, BF16, I64, I32, "
+	    "I16, I8, U8 and BOOL)",
+	    v->valuestring);
 }
 
 static int parse_shape(const cJSON *obj, const char *path, const char *name, struct shape *out,
-		       struct error *e)
+                       struct error *e)
 {
 	const cJSON *a = cJSON_GetObjectItemCaseSensitive(obj, "shape");
 	char buf[256];
@@ -242,7 +282,7 @@ static int parse_shape(const cJSON *obj, const char *path, const char *name, str
 	int ndim = cJSON_GetArraySize(a);
 	if (ndim > SHAPE_MAX_DIMS)
 		return tensor_error(e, path, name, "shape %s has %d dimensions (at most %d)",
-				    json_array_format(a, buf, sizeof buf), ndim, SHAPE_MAX_DIMS);
+		                    json_array_format(a, buf, sizeof buf), ndim, SHAPE_MAX_DIMS);
 	struct shape s = {.ndim = 0};
 	const cJSON *v;
 	cJSON_ArrayForEach(v, a)
@@ -250,19 +290,19 @@ static int parse_shape(const cJSON *obj, const char *path, const char *name, str
 		const char *why;
 		if (json_uint(v, &s.dim[s.ndim], &why) < 0)
 			return tensor_error(e, path, name, "shape %s: dimension %d %s",
-					    json_array_format(a, buf, sizeof buf), s.ndim, why);
+			                    json_array_format(a, buf, sizeof buf), s.ndim, why);
 		s.ndim++;
 	}
 	if (shape_numel(&s) < 0)
 		return tensor_error(e, path, name,
-				    "shape %s is too large (more than 2^40 elements)",
-				    shape_format(&s, buf, sizeof buf));
+		                    "shape %s is too large (more than 2^40 elements)",
+		                    shape_format(&s, buf, sizeof buf));
 	*out = s;
 	return 0;
 }
 
 static int parse_offsets(const cJSON *obj, const char *path, const char *name, int64_t *begin,
-			 int64_t *end, struct error *e)
+                         int64_t *end, struct error *e)
 {
 	const cJSON *a = cJSON_GetObjectItemCaseSensitive(obj, "data_offsets");
 	char buf[256];
@@ -283,7 +323,7 @@ static int parse_offsets(const cJSON *obj, const char *path, const char *name, i
 
 /* Checks one tensor entry against the data area of `data_size` bytes. */
 static int parse_tensor(const cJSON *obj, const char *path, int64_t data_size, struct st_rec *r,
-			struct error *e)
+                        struct error *e)
 {
 	const char *name = obj->string;
 	char sbuf[256];
@@ -297,7 +337,8 @@ static int parse_tensor(const cJSON *obj, const char *path, int64_t data_size, s
 	{
 		for (int i = 0; i < 3; i++) {
 			if (strcmp(v->string, fields[i]) == 0 && seen[i]++)
-				return tensor_error(e, path, name, "\"%s\" appears twice", fields[i]);
+				return tensor_error(e, path, name, "\"%s\" appears twice",
+				                    fields[i]);
 		}
 	}
 	if (parse_dtype(obj, path, name, &r->dtype, e) < 0 ||
@@ -306,19 +347,20 @@ static int parse_tensor(const cJSON *obj, const char *path, int64_t data_size, s
 		return -1;
 	if (r->end > data_size)
 		return tensor_error(e, path, name,
-				    "data_offsets [%lld, %lld] are out of range: the data area has "
-				    "%lld bytes",
-				    (long long)r->begin, (long long)r->end, (long long)data_size);
+		                    "data_offsets [%lld, %lld] are out of range: the data area has "
+		                    "%lld bytes",
+		                    (long long)r->begin, (long long)r->end, (long long)data_size);
 	if (__builtin_mul_overflow(shape_numel(&r->shape), (int64_t)dtype_size(r->dtype), &nbytes))
 		return tensor_error(e, path, name, "shape %s of %s is too large",
-				    shape_format(&r->shape, sbuf, sizeof sbuf),
-				    dtype_st_name(r->dtype));
+		                    shape_format(&r->shape, sbuf, sizeof sbuf),
+		                    dtype_st_name(r->dtype));
 	if (r->end - r->begin != nbytes)
-		return tensor_error(e, path, name,
-				    "data_offsets [%lld, %lld] do not match shape %s of %s (%lld bytes)",
-				    (long long)r->begin, (long long)r->end,
-				    shape_format(&r->shape, sbuf, sizeof sbuf),
-				    dtype_st_name(r->dtype), (long long)nbytes);
+		return tensor_error(
+		    e, path, name,
+		    "data_offsets [%lld, %lld] do not match shape %s of %s (%lld bytes)",
+		    (long long)r->begin, (long long)r->end,
+		    shape_format(&r->shape, sbuf, sizeof sbuf), dtype_st_name(r->dtype),
+		    (long long)nbytes);
 	r->name = name;
 	return 0;
 }
@@ -336,17 +378,12 @@ static int parse_meta(const cJSON *obj, const char *path, struct st_file *f, str
 	{
 		if (!cJSON_IsString(v))
 			return st_error(e, path, "__metadata__ '%.*s': value is not a string",
-					NAME_MAX_SHOWN, v->string);
-		for (int i = 0; i < f->nmeta; i++) {
-			if (strcmp(f->meta[i].key, v->string) == 0)
-				return st_error(e, path, "__metadata__ key '%.*s' appears twice",
-						NAME_MAX_SHOWN, v->string);
-		}
+			                NAME_MAX_SHOWN, v->string);
 		f->meta[f->nmeta].key = xstrdup(v->string);
 		f->meta[f->nmeta].value = xstrdup(v->valuestring);
 		f->nmeta++;
 	}
-	return 0;
+	return check_meta_keys(f->meta, f->nmeta, path, "appears twice", e);
 }
 
 static int rec_by_offset(const void *pa, const void *pb)
@@ -373,7 +410,7 @@ static int entry_ptr_by_name(const void *pa, const void *pb)
 
 /* Checks the tensors as a whole and fills f's entries, in data order. */
 static int check_layout(struct st_rec *recs, int n, const char *path, size_t header_end,
-			int64_t data_size, struct st_file_priv *fp, struct error *e)
+                        int64_t data_size, struct st_file_priv *fp, struct error *e)
 {
 	struct st_file *f = &fp->pub;
 	qsort(recs, (size_t)n, sizeof *recs, rec_by_name);
@@ -386,32 +423,33 @@ static int check_layout(struct st_rec *recs, int n, const char *path, size_t hea
 	for (int i = 0; i < n; i++) {
 		const struct st_rec *r = &recs[i];
 		if (r->begin > at && i == 0)
-			return tensor_error(e, path, r->name,
-					    "data_offsets [%lld, %lld] leave a gap of %lld bytes at "
-					    "the start of the data area",
-					    (long long)r->begin, (long long)r->end,
-					    (long long)(r->begin - at));
+			return tensor_error(
+			    e, path, r->name,
+			    "data_offsets [%lld, %lld] leave a gap of %lld bytes at "
+			    "the start of the data area",
+			    (long long)r->begin, (long long)r->end, (long long)(r->begin - at));
 		if (r->begin > at)
-			return tensor_error(e, path, r->name,
-					    "data_offsets [%lld, %lld] leave a gap of %lld bytes after "
-					    "tensor '%.*s' (which ends at %lld)",
-					    (long long)r->begin, (long long)r->end,
-					    (long long)(r->begin - at), NAME_MAX_SHOWN,
-					    recs[i - 1].name, (long long)at);
+			return tensor_error(
+			    e, path, r->name,
+			    "data_offsets [%lld, %lld] leave a gap of %lld bytes after "
+			    "tensor '%.*s' (which ends at %lld)",
+			    (long long)r->begin, (long long)r->end, (long long)(r->begin - at),
+			    NAME_MAX_SHOWN, recs[i - 1].name, (long long)at);
 		if (r->begin < at)
 			return tensor_error(e, path, r->name,
-					    "data_offsets [%lld, %lld] overlap tensor '%.*s' "
-					    "[%lld, %lld]",
-					    (long long)r->begin, (long long)r->end, NAME_MAX_SHOWN,
-					    recs[i - 1].name, (long long)recs[i - 1].begin,
-					    (long long)recs[i - 1].end);
+			                    "data_offsets [%lld, %lld] overlap tensor '%.*s' "
+			                    "[%lld, %lld]",
+			                    (long long)r->begin, (long long)r->end, NAME_MAX_SHOWN,
+			                    recs[i - 1].name, (long long)recs[i - 1].begin,
+			                    (long long)recs[i - 1].end);
 		at = r->end;
 	}
 	if (at != data_size)
-		return st_error(e, path,
-				"the tensors end at byte %lld of the data area, which has %lld bytes "
-				"(%lld bytes not covered)",
-				(long long)at, (long long)data_size, (long long)(data_size - at));
+		return st_error(
+		    e, path,
+		    "the tensors end at byte %lld of the data area, which has %lld bytes "
+		    "(%lld bytes not covered)",
+		    (long long)at, (long long)data_size, (long long)(data_size - at));
 
 	f->entries = xcalloc((size_t)n + 1, sizeof *f->entries);
 	for (int i = 0; i < n; i++) {
@@ -430,8 +468,8 @@ static int check_layout(struct st_rec *recs, int n, const char *path, size_t hea
 	return 0;
 }
 
-static int parse_header(const cJSON *root, const char *path, size_t header_end,
-			int64_t data_size, struct st_file_priv *fp, struct error *e)
+static int parse_header(const cJSON *root, const char *path, size_t header_end, int64_t data_size,
+                        struct st_file_priv *fp, struct error *e)
 {
 	int count = cJSON_GetArraySize(root), n = 0, rc;
 	struct st_rec *recs = xcalloc((size_t)count + 1, sizeof *recs);
@@ -466,35 +504,35 @@ static int st_parse(struct st_file_priv *fp, const char *path, struct error *e)
 
 	if (map->size < 8)
 		return st_error(e, path,
-				"file too small for safetensors: %zu bytes, and the header length "
-				"alone takes 8",
-				map->size);
+		                "file too small for safetensors: %zu bytes, and the header length "
+		                "alone takes 8",
+		                map->size);
 	for (int i = 7; i >= 0; i--)
 		n = n << 8 | bytes[i];
 	if (n > SAFETENSORS_MAX_HEADER)
 		return st_error(e, path, "header length %llu is over the limit of %d bytes",
-				(unsigned long long)n, SAFETENSORS_MAX_HEADER);
+		                (unsigned long long)n, SAFETENSORS_MAX_HEADER);
 	if (n > map->size - 8)
 		return st_error(e, path,
-				"header length %llu runs past the end of the file (%zu bytes)",
-				(unsigned long long)n, map->size);
+		                "header length %llu runs past the end of the file (%zu bytes)",
+		                (unsigned long long)n, map->size);
 
 	const char *header = (const char *)bytes + 8;
 	size_t hlen = (size_t)n;
 	if ((bad = utf8_invalid_at((const unsigned char *)header, hlen)) >= 0)
 		return st_error(e, path, "offset %lld: header is not valid UTF-8",
-				(long long)(bad + 8));
+		                (long long)(bad + 8));
 	if (hlen == 0 || header[0] != '{')
 		return st_error(e, path, "header is not a JSON object (it must start with '{')");
 	if ((bad = json_lexical_error(header, hlen, &what)) >= 0)
 		return st_error(e, path, "offset %lld: header is not valid JSON: %s",
-				(long long)(bad + 8), what);
+		                (long long)(bad + 8), what);
 
 	const char *end = NULL;
 	cJSON *root = cJSON_ParseWithLengthOpts(header, hlen, &end, 0);
 	if (!root) {
-		size_t at = end && end >= header && end <= header + hlen ? (size_t)(end - header)
-									 : 0;
+		size_t at =
+		    end && end >= header && end <= header + hlen ? (size_t)(end - header) : 0;
 		return st_error(e, path, "offset %zu: header is not valid JSON", at + 8);
 	}
 	/* The reference pads the header with spaces; JSON white space may follow
@@ -502,8 +540,9 @@ static int st_parse(struct st_file_priv *fp, const char *path, struct error *e)
 	for (const char *p = end; p < header + hlen; p++) {
 		if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
 			cJSON_Delete(root);
-			return st_error(e, path, "offset %zu: unexpected data after the header's JSON",
-					(size_t)(p - header) + 8);
+			return st_error(e, path,
+			                "offset %zu: unexpected data after the header's JSON",
+			                (size_t)(p - header) + 8);
 		}
 	}
 	int rc = parse_header(root, path, 8 + hlen, (int64_t)(map->size - 8 - hlen), fp, e);
@@ -620,24 +659,23 @@ static bool utf8_valid(const char *s)
 
 /* Checks what st_write is given and builds the header (padded). */
 static int build_header(struct strbuf *sb, const char *path, const char *const *names,
-			const struct tensor *const *tensors, int n, const struct st_meta *meta,
-			int nmeta, struct error *e)
+                        const struct tensor *const *tensors, int n, const struct st_meta *meta,
+                        int nmeta, struct error *e)
 {
 	int64_t at = 0;
 	char buf[256];
+	const char *dup;
+	if (meta && check_meta_keys(meta, nmeta, path, "given twice", e) < 0)
+		return -1;
+	if ((dup = find_duplicate(names, n)) != NULL)
+		return tensor_error(e, path, dup, "given twice");
 	strbuf_add(sb, "{");
 	if (meta) {
 		strbuf_add(sb, "\"__metadata__\":{");
 		for (int i = 0; i < nmeta; i++) {
 			if (!utf8_valid(meta[i].key) || !utf8_valid(meta[i].value))
 				return st_error(e, path, "__metadata__ '%.*s': not valid UTF-8",
-						NAME_MAX_SHOWN, meta[i].key);
-			for (int j = 0; j < i; j++) {
-				if (strcmp(meta[i].key, meta[j].key) == 0)
-					return st_error(e, path,
-							"__metadata__ key '%.*s' given twice",
-							NAME_MAX_SHOWN, meta[i].key);
-			}
+				                NAME_MAX_SHOWN, meta[i].key);
 			if (i)
 				strbuf_add(sb, ",");
 			json_string(sb, meta[i].key);
@@ -654,22 +692,19 @@ static int build_header(struct strbuf *sb, const char *path, const char *const *
 			return st_error(e, path, "a tensor cannot be named __metadata__");
 		if (!utf8_valid(name))
 			return st_error(e, path, "tensor name is not valid UTF-8");
-		for (int j = 0; j < i; j++) {
-			if (strcmp(name, names[j]) == 0)
-				return tensor_error(e, path, name, "given twice");
-		}
 		if ((unsigned)t->dtype >= DT_COUNT || numel < 0 ||
 		    __builtin_mul_overflow(numel, (int64_t)dtype_size(t->dtype), &nbytes))
 			return tensor_error(e, path, name, "invalid dtype or shape %s",
-					    shape_format(&t->shape, buf, sizeof buf));
+			                    shape_format(&t->shape, buf, sizeof buf));
 		if (!t->storage)
 			return tensor_error(e, path, name, "has no data");
 		if (t->offset > t->storage->size || (uint64_t)nbytes > t->storage->size - t->offset)
-			return error_setk(e, ERR_INTERNAL,
-					  "%s: tensor '%.*s': %lld bytes at offset %zu run past its "
-					  "storage of %zu bytes",
-					  path, NAME_MAX_SHOWN, name, (long long)nbytes, t->offset,
-					  t->storage->size);
+			return error_setk(
+			    e, ERR_INTERNAL,
+			    "%s: tensor '%.*s': %lld bytes at offset %zu run past its "
+			    "storage of %zu bytes",
+			    path, NAME_MAX_SHOWN, name, (long long)nbytes, t->offset,
+			    t->storage->size);
 		if (meta || i)
 			strbuf_add(sb, ",");
 		json_string(sb, name);
@@ -677,7 +712,7 @@ static int build_header(struct strbuf *sb, const char *path, const char *const *
 		for (int d = 0; d < t->shape.ndim; d++)
 			strbuf_addf(sb, "%s%lld", d ? "," : "", (long long)t->shape.dim[d]);
 		strbuf_addf(sb, "],\"data_offsets\":[%lld,%lld]}", (long long)at,
-			    (long long)(at + nbytes));
+		            (long long)(at + nbytes));
 		at += nbytes;
 	}
 	strbuf_add(sb, "}");
@@ -685,7 +720,7 @@ static int build_header(struct strbuf *sb, const char *path, const char *const *
 		strbuf_add(sb, " ");
 	if (sb->len > SAFETENSORS_MAX_HEADER)
 		return st_error(e, path, "header of %zu bytes is over the limit of %d bytes",
-				sb->len, SAFETENSORS_MAX_HEADER);
+		                sb->len, SAFETENSORS_MAX_HEADER);
 	return 0;
 }
 
@@ -719,8 +754,8 @@ static void sync_dir_of(const char *path)
 	free(dir);
 }
 
-int st_write(const char *path, const char *const *names, const struct tensor *const *tensors,
-	     int n, const struct st_meta *meta, int nmeta, struct error *e)
+int st_write(const char *path, const char *const *names, const struct tensor *const *tensors, int n,
+             const struct st_meta *meta, int nmeta, struct error *e)
 {
 	struct strbuf sb = {0};
 	unsigned char len8[8];
@@ -735,6 +770,8 @@ int st_write(const char *path, const char *const *names, const struct tensor *co
 
 	char *tmp = xasprintf("%s.tmpXXXXXX", path);
 	int fd = mkstemp(tmp);
+	if (fd >= 0)
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
 	if (fd < 0) {
 		st_error(e, path, "cannot create a temporary file: %s", strerror(errno));
 		free(tmp);

@@ -26,22 +26,31 @@ struct st_meta {
 struct st_file {
 	struct st_entry *entries; /* in file order (by data offset) */
 	int n;
-	struct st_meta *meta;     /* __metadata__, in file order */
-	int nmeta;
+	struct st_meta *meta;     /* __metadata__, in file order; NULL when the */
+	int nmeta;                /* header has none, non-NULL if it is {} */
 	struct storage *map;      /* the mapped file */
 };
 
-/* Opens and validates `path`. NULL with e set ("FILE: offset N: ..."). */
+/* Opens and validates `path`. NULL with e set (kind ERR_INPUT) to a message
+ * that starts with the path and names the tensor and the problem:
+ * "PATH: tensor 'fc.weight': data_offsets [0, 100] do not match shape
+ * [10, 512] of F32 (20480 bytes)", or "PATH: offset N: ..." for a problem
+ * in the raw header bytes. Close with st_close (tolerates NULL). */
 struct st_file *st_open(const char *path, struct error *e);
 void st_close(struct st_file *f);
-/* The entry with this name, or NULL. */
+/* The entry with this name, or NULL (a binary search). */
 const struct st_entry *st_find(const struct st_file *f, const char *name);
 /* The __metadata__ value for key, or NULL. */
 const char *st_meta_get(const struct st_file *f, const char *key);
 
 /* Writes tensors (every one must have storage) and metadata to `path`
- * atomically: a temporary file in the same folder, fsync'd, then renamed.
- * Tensors are written in the order given. 0 or -1 with e set. */
+ * atomically: a temporary file in the same folder, fsync'd, then renamed;
+ * on failure the temporary is removed and `path` left as it was. Tensors
+ * are laid out and listed in the order given, after "__metadata__", which
+ * is written when meta is non-NULL (so nmeta == 0 gives "{}"). The bytes
+ * are those the reference implementation writes for the same order, so
+ * writing back what st_open read reproduces a reference-written file.
+ * An existing file's permissions are kept. 0, or -1 with e set. */
 int st_write(const char *path, const char *const *names, const struct tensor *const *tensors,
 	     int n, const struct st_meta *meta, int nmeta, struct error *e);
 

@@ -242,3 +242,71 @@ int module_count_nodes(const struct module *m)
 		n += module_count_nodes(m->children[i]);
 	return n;
 }
+
+static struct graph *graph_clone(const struct graph *g, const struct module *orig,
+				 struct module *owner)
+{
+	struct graph *c = graph_new();
+	for (int i = 0; i < g->n; i++) {
+		const struct graph_node *nd = &g->nodes[i];
+		struct graph_node *cn = graph_add(c, xstrdup(nd->name), nd->op, xstrdup(nd->target));
+		cn->nargs = nd->nargs;
+		cn->args = xcalloc((size_t)(nd->nargs ? nd->nargs : 1), sizeof *cn->args);
+		for (int a = 0; a < nd->nargs; a++)
+			cn->args[a] = value_copy(&nd->args[a]);
+		cn->nkwargs = nd->nkwargs;
+		cn->kwargs = xcalloc((size_t)(nd->nkwargs ? nd->nkwargs : 1), sizeof *cn->kwargs);
+		for (int k = 0; k < nd->nkwargs; k++) {
+			cn->kwargs[k].name = xstrdup(nd->kwargs[k].name);
+			cn->kwargs[k].value = value_copy(&nd->kwargs[k].value);
+		}
+		cn->fn = nd->fn;
+		cn->attr_index = nd->attr_index;
+		/* callee and attr_owner point into the copy: re-resolved by path */
+		if (nd->callee)
+			cn->callee = module_find(owner, nd->target);
+		if (nd->attr_owner) {
+			/* the tensor's owner is orig or below it: same relative path */
+			char path[4096], opath[4096];
+			module_path_buf(nd->attr_owner, path, sizeof path);
+			module_path_buf(orig, opath, sizeof opath);
+			size_t olen = strlen(opath);
+			const char *rel = path + olen + (olen && path[olen] == '.');
+			cn->attr_owner = rel[0] ? module_find(owner, rel) : owner;
+		}
+	}
+	return c;
+}
+
+static struct module *clone_into(const struct module *m)
+{
+	struct module *c = module_new(m->name, m->type);
+	c->def = m->def;
+	for (int i = 0; i < m->nattrs; i++)
+		module_set_attr(c, m->attrs[i].name, &m->attrs[i].value);
+	for (int i = 0; i < m->nparams; i++) {
+		const struct param *p = &m->params[i];
+		struct param *cp = module_add_param(c, p->name, p->t.dtype, &p->t.shape, p->buffer);
+		tensor_share(&cp->t, &p->t);
+		cp->trainable = p->trainable;
+	}
+	for (int i = 0; i < m->nchildren; i++)
+		module_add_child(c, clone_into(m->children[i]));
+	return c;
+}
+
+/* Second pass: graphs, once the whole subtree exists (paths resolve). */
+static void clone_graphs(const struct module *m, struct module *c)
+{
+	if (m->forward)
+		c->forward = graph_clone(m->forward, m, c);
+	for (int i = 0; i < m->nchildren; i++)
+		clone_graphs(m->children[i], c->children[i]);
+}
+
+struct module *module_clone(const struct module *m)
+{
+	struct module *c = clone_into(m);
+	clone_graphs(m, c);
+	return c;
+}

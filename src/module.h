@@ -160,6 +160,10 @@ int graph_bind(struct module *m, struct error *e);
 const char *node_op_name(enum node_op op);
 int node_op_parse(const char *s, enum node_op *out);
 
+/* A deep copy of m's subtree (name, type, attributes, tensors sharing
+ * storage, children, bound graphs), without call records and parent. */
+struct module *module_clone(const struct module *m);
+
 /* Drops every call record in the subtree. */
 void module_clear_calls(struct module *m);
 

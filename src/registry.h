@@ -8,6 +8,7 @@
 #ifndef GRAFT_REGISTRY_H
 #define GRAFT_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,6 +73,12 @@ struct op_def {
 	int (*infer)(struct op_call *c);
 	/* Module types: key hyper-parameters for the outline, "64→128 k3 s2 p1". */
 	void (*describe)(const struct module *m, char *buf, size_t size);
+	/* Module types: checks what the attribute types cannot (in_channels
+	 * divisible by groups, a stride that is an int pair or None) and fills
+	 * derived values (a pool's stride=None becomes its kernel_size). Runs on
+	 * normalised attributes, before params. NULL: nothing to check. 0 or -1
+	 * with e set. */
+	int (*check)(struct module *m, struct error *e);
 };
 
 /* The entry for a module type or a function name, or NULL. */
@@ -89,15 +96,21 @@ const struct attr_spec *registry_attr_spec(const struct op_def *def, const char 
  * 0 or -1 with e naming the attribute. */
 int registry_prepare(struct module *m, struct error *e);
 
-/* Helpers for shape rules. */
+/* Helpers for shape rules. Every helper that fails sets c->err and returns
+ * -1 (or NULL); messages start with c->path. */
 /* The positional argument `pos`, or the keyword `kw` (either may be -1/NULL),
  * or NULL when absent. */
 const struct value *op_arg(const struct op_call *c, int pos, const char *kw);
 /* The tensor argument at pos/kw; NULL with c->err set when it is missing or
  * not a tensor. */
 const struct value *op_tensor(struct op_call *c, int pos, const char *kw);
-/* Sets c->out to a tensor of shape s and dtype dt. Its origin is the input's
- * (`keep_origin_from`) when the op preserves the shape, else this call. */
+/* Sets c->out to a tensor of shape s and dtype dt (freeing what c->out held).
+ * Its origin is the input's (`keep_origin_from`, may be NULL) when the op
+ * keeps the input's sizes: the same shape, or the same sizes reordered or
+ * with dimensions of size 1 added or dropped (permute, flatten after a global
+ * pool), so a later break still names the module that fixed them. Otherwise,
+ * and always for a module type with a size_attr, it is this call:
+ * {c->module, NULL} for a module, {c->owner, c->node} for a function. */
 void op_out_tensor(struct op_call *c, enum dtype dt, const struct shape *s,
 		   const struct value *keep_origin_from);
 /* Reports a break: "PATH: DESC gets GOT from ORIGIN", where DESC is the
@@ -106,9 +119,61 @@ void op_out_tensor(struct op_call *c, enum dtype dt, const struct shape *s,
  * Returns -1. */
 int op_break(struct op_call *c, const struct value *from, const char *desc, const char *got_fmt,
 	     ...) __attribute__((format(printf, 4, 5)));
-/* Reports a malformed call (wrong argument kinds/counts). Returns -1. */
+/* Reports a malformed call (wrong argument kinds/counts), kind ERR_INPUT:
+ * "PATH: message". Returns -1. */
 int op_fail(struct op_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Describes where a tensor value came from, as op_break does. */
+/* Reports a shape break that is not one attribute's fault, kind ERR_SHAPE:
+ * "PATH: message" ("layer1.0:add: cannot broadcast ..."). Returns -1. */
+int op_mismatch(struct op_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Describes where a tensor value came from, as op_break does:
+ * "layer2.0.conv1 (out_channels=64)" for a module type with a size_attr,
+ * "layer1" for another module, "flatten (in layer1.0)" or "flatten" (at the
+ * root) for a function node, "the model input" when nothing made it. */
 void origin_describe(const struct value *v, char *buf, size_t size);
+
+/* The optional int argument at pos/kw: *out gets it, or def when absent or
+ * None. -1 (op_fail) when it is present and not an int. */
+int op_int(struct op_call *c, int pos, const char *kw, int64_t def, int64_t *out);
+/* Reads ints from an argument that is one int, a tuple of ints, or (when
+ * `varargs` is true and the argument at pos is an int) the positional ints
+ * from pos on: x.view(1, -1), x.view((1, -1)), x.permute(0, 2, 1). Returns
+ * the count (at most max), or -1 (op_fail). */
+int op_int_list(struct op_call *c, int pos, const char *kw, bool varargs, int64_t *out, int max);
+/* Wraps a possibly negative dim for a tensor of rank ndim (ndim 0 counts
+ * as 1, as in PyTorch). -1 with a break when out of range. */
+int op_dim(struct op_call *c, int64_t dim, int ndim, int *out);
+/* Size of one output dimension of a convolution or pooling window:
+ * floor((in + pad_l + pad_r - d*(k-1) - 1) / s) + 1; with ceil_mode it rounds
+ * up, but the last window must start inside the input or the left padding
+ * (PyTorch's rule). Returns the size, which is < 1 when the window does not
+ * fit, or INT64_MIN on overflow or a non-positive k, s or d. */
+int64_t op_window_out(int64_t in, int64_t k, int64_t s, int64_t pad_l, int64_t pad_r, int64_t d,
+		      bool ceil_mode);
+
+/* Shape rules shared by module types (registry_nn.c) and the functions of
+ * the same name (registry_functions.c). `desc` names the caller in break
+ * messages: "MaxPool2d(kernel_size=(3, 3), stride=(2, 2))". Each sets c->out. */
+int op_pool2d(struct op_call *c, const struct value *x, const int64_t k[2], const int64_t s[2],
+	      const int64_t p[2], const int64_t d[2], bool ceil_mode, bool return_indices,
+	      const char *desc);
+/* Convolution over a 3-D or 4-D x with `in` channels: padding `pad` is an
+ * int pair or 'same'/'valid'; MACs out_numel * in/groups * kh * kw. Breaks
+ * use desc_ch ("Conv2d(in_channels=64)") for a channel mismatch and
+ * desc_size ("Conv2d(kernel_size=(7, 7))") for an input too small. */
+int op_conv2d(struct op_call *c, const struct value *x, int64_t in, int64_t out,
+	      const int64_t k[2], const int64_t s[2], const struct value *pad, const int64_t d[2],
+	      int64_t groups, const char *desc_ch, const char *desc_size);
+/* size[i] < 0 keeps that input dimension (output_size=(None, 7)). */
+int op_adaptive_pool2d(struct op_call *c, const struct value *x, const int64_t size[2],
+		       bool return_indices);
+/* PyTorch's softmax dim for dim=None: 0 for rank 0, 1 and 3, else 1. */
+int op_softmax_default_dim(int ndim);
+
+/* The entry tables, for registry.c: module types (registry_nn.c) and
+ * functions (registry_functions.c). */
+extern const struct op_def *const registry_nn_defs[];
+extern const int registry_nn_count;
+extern const struct op_def *const registry_fn_defs[];
+extern const int registry_fn_count;
 
 #endif

@@ -23,27 +23,22 @@ struct dtype_info {
 };
 
 static const struct dtype_info dtype_table[] = {
-	[DT_F32] = {4, "float32", "F32"},
-	[DT_F16] = {2, "float16", "F16"},
-	[DT_BF16] = {2, "bfloat16", "BF16"},
-	[DT_F64] = {8, "float64", "F64"},
-	[DT_I64] = {8, "int64", "I64"},
-	[DT_I32] = {4, "int32", "I32"},
-	[DT_I16] = {2, "int16", "I16"},
-	[DT_I8] = {1, "int8", "I8"},
-	[DT_U8] = {1, "uint8", "U8"},
-	[DT_BOOL] = {1, "bool", "BOOL"},
+    [DT_F32] = {4, "float32", "F32"},    [DT_F16] = {2, "float16", "F16"},
+    [DT_BF16] = {2, "bfloat16", "BF16"}, [DT_F64] = {8, "float64", "F64"},
+    [DT_I64] = {8, "int64", "I64"},      [DT_I32] = {4, "int32", "I32"},
+    [DT_I16] = {2, "int16", "I16"},      [DT_I8] = {1, "int8", "I8"},
+    [DT_U8] = {1, "uint8", "U8"},        [DT_BOOL] = {1, "bool", "BOOL"},
 };
 _Static_assert(sizeof dtype_table / sizeof dtype_table[0] == DT_COUNT,
-	       "dtype_table must have one row per enum dtype");
+               "dtype_table must have one row per enum dtype");
 
 /* PyTorch's other spellings of the same types (torch.float is float32). */
 static const struct {
 	const char *alias;
 	enum dtype t;
 } dtype_aliases[] = {
-	{"float", DT_F32}, {"half", DT_F16},  {"double", DT_F64},
-	{"long", DT_I64},  {"int", DT_I32},   {"short", DT_I16},
+    {"float", DT_F32}, {"half", DT_F16}, {"double", DT_F64},
+    {"long", DT_I64},  {"int", DT_I32},  {"short", DT_I16},
 };
 
 static bool dtype_valid(enum dtype t)
@@ -115,7 +110,7 @@ bool shape_equal(const struct shape *a, const struct shape *b)
 
 /* Joins the dimensions with sep between open and close; truncates to fit. */
 static const char *shape_join(const struct shape *s, const char *open, const char *sep,
-			      const char *close, char *buf, size_t size)
+                              const char *close, char *buf, size_t size)
 {
 	size_t o = 0;
 	if (size == 0)
@@ -125,7 +120,7 @@ static const char *shape_join(const struct shape *s, const char *open, const cha
 	o += (size_t)snprintf(buf + o, size - o, "%s", open);
 	for (int i = 0; i < n && o < size; i++)
 		o += (size_t)snprintf(buf + o, size - o, "%s%lld", i ? sep : "",
-				      (long long)s->dim[i]);
+		                      (long long)s->dim[i]);
 	if (o < size)
 		snprintf(buf + o, size - o, "%s", close);
 	return buf;
@@ -170,20 +165,20 @@ int shape_parse(const char *text, struct shape *out, struct error *e)
 		p = skip_space(p);
 		if (*p == '-')
 			return error_set(e, "shape \"%s\": dimension %d is negative", text,
-					 s.ndim + 1);
+			                 s.ndim + 1);
 		if (*p == '\0' || *p == close)
 			return error_set(e, "shape \"%s\": missing a dimension at the end", text);
 		if (!isdigit((unsigned char)*p))
 			return error_set(e, "shape \"%s\": expected a number at \"%s\"", text, p);
 		if (s.ndim == SHAPE_MAX_DIMS)
 			return error_set(e, "shape \"%s\": too many dimensions (at most %d)", text,
-					 SHAPE_MAX_DIMS);
+			                 SHAPE_MAX_DIMS);
 		int64_t d = 0;
 		while (isdigit((unsigned char)*p)) {
 			if (__builtin_mul_overflow(d, 10, &d) ||
 			    __builtin_add_overflow(d, *p - '0', &d))
 				return error_set(e, "shape \"%s\": dimension %d is too large", text,
-						 s.ndim + 1);
+				                 s.ndim + 1);
 			p++;
 		}
 		s.dim[s.ndim++] = d;
@@ -192,7 +187,7 @@ int shape_parse(const char *text, struct shape *out, struct error *e)
 			char c = *p == 'X' ? 'x' : *p;
 			if (sep && c != sep)
 				return error_set(e, "shape \"%s\": mixes 'x' and ',' separators",
-						 text);
+				                 text);
 			sep = c;
 			p++;
 			/* Python's one-element tuple "(3,)" and a trailing comma in "[3,]" */
@@ -204,7 +199,7 @@ int shape_parse(const char *text, struct shape *out, struct error *e)
 		if (close) {
 			if (*p != close)
 				return error_set(e, "shape \"%s\": expected '%c' at \"%s\"", text,
-						 close, p);
+				                 close, p);
 			p = skip_space(p + 1);
 		}
 		if (*p != '\0')

@@ -36,7 +36,9 @@ size_t dtype_size(enum dtype t);
 const char *dtype_name(enum dtype t);
 /* safetensors' name: "F32", "I64", ... */
 const char *dtype_st_name(enum dtype t);
-/* Parses a PyTorch or safetensors name; returns 0 and sets *out, or -1. */
+/* Parses a dtype name: PyTorch's ("float32", "torch.float32", and aliases
+ * such as "half" or "long") or safetensors' in any case ("F32", "bf16").
+ * Returns 0 and sets *out, or -1. */
 int dtype_parse(const char *name, enum dtype *out);
 
 struct shape {
@@ -50,9 +52,12 @@ int64_t shape_numel(const struct shape *s);
 bool shape_equal(const struct shape *a, const struct shape *b);
 /* Writes "[1, 64, 56, 56]" into buf (always terminated). */
 const char *shape_format(const struct shape *s, char *buf, size_t size);
-/* Writes "1x64x56x56" into buf. */
+/* Writes "1x64x56x56" into buf; a scalar is "[]". */
 const char *shape_format_x(const struct shape *s, char *buf, size_t size);
-/* Parses "1x3x224x224" (also "1,3,224,224"); 0 on success, -1 with e set. */
+/* Parses "1x3x224x224", "1,3,224,224", "[1, 3, 224, 224]" or "(3,)"; "[]" is a
+ * scalar. Dimensions are non-negative integers, at most SHAPE_MAX_DIMS of
+ * them, SHAPE_MAX_NUMEL elements in all. Returns 0, or -1 with e set to
+ * 'shape "TEXT": what is wrong' and *out untouched. */
 int shape_parse(const char *text, struct shape *out, struct error *e);
 
 /* The bytes behind one or more tensors. */
@@ -65,8 +70,9 @@ struct storage {
 
 /* A malloc'd, zeroed storage of `size` bytes with one reference. */
 struct storage *storage_new(size_t size);
-/* Maps `path` read-only; NULL with e set on failure. An empty file gives an
- * empty storage. */
+/* Maps `path` read-only (private, never written); NULL with e set to
+ * "PATH: reason" on failure. An empty file gives an empty malloc'd storage,
+ * since zero bytes cannot be mapped. */
 struct storage *storage_map_file(const char *path, struct error *e);
 struct storage *storage_ref(struct storage *s);
 /* Drops one reference; frees or unmaps at zero. Tolerates NULL. */
@@ -89,13 +95,18 @@ const void *tensor_data(const struct tensor *t);
 void tensor_alloc(struct tensor *t);
 /* Drops t's storage reference and clears it. */
 void tensor_release(struct tensor *t);
-/* t and *from share storage afterwards. */
+/* Makes t a view of the same bytes as *from: copies dtype, shape and offset
+ * and takes a reference to from's storage, dropping t's old one. */
 void tensor_share(struct tensor *t, const struct tensor *from);
-/* Converts element i of t to double (any dtype). t must have storage. */
+/* Converts element i of t to double (any dtype). t must have storage; its
+ * data need not be aligned. */
 double tensor_get(const struct tensor *t, int64_t i);
 /* Copies t's values as float32 into out (numel floats). */
 void tensor_to_f32(const struct tensor *t, float *out);
 
+/* IEEE half and bfloat16 from and to float: exact one way, round to nearest
+ * even the other (overflow gives infinity, tiny values subnormals or zero);
+ * NaN stays NaN, infinities stay infinite, the sign of zero is kept. */
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);
 float bf16_to_f32(uint16_t h);

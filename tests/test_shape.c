@@ -141,8 +141,9 @@ static void test_shape_arithmetic(void)
 		"[\"n\", \"call_function\", \"getitem\", [{\"ref\": \"shape\"}, 0], {}],"
 		"[\"c\", \"call_function\", \"getitem\", [{\"ref\": \"shape\"}, 1], {}],"
 		"[\"h\", \"call_function\", \"getitem\", [{\"ref\": \"shape\"}, -2], {}],"
+		"[\"w\", \"call_function\", \"getitem\", [{\"ref\": \"shape\"}, 3], {}],"
 		"[\"ch\", \"call_function\", \"mul\", [{\"ref\": \"c\"}, {\"ref\": \"h\"}], {}],"
-		"[\"chw\", \"call_function\", \"mul\", [{\"ref\": \"ch\"}, 4], {}],"
+		"[\"chw\", \"call_function\", \"mul\", [{\"ref\": \"ch\"}, {\"ref\": \"w\"}], {}],"
 		"[\"flat\", \"call_method\", \"reshape\", [{\"ref\": \"x\"}, {\"ref\": \"n\"}, {\"ref\": \"chw\"}], {}],"
 		"[\"fc\", \"call_module\", \"fc\", [{\"ref\": \"flat\"}], {}],"
 		"[\"output\", \"output\", \"output\", [{\"ref\": \"fc\"}], {}]]}";
@@ -162,7 +163,7 @@ static void test_shape_arithmetic(void)
 	m->inputs[0].shape.dim[2] = 8;
 	m->inputs[0].shape.dim[3] = 8;
 	CHECK(shape_pass(m, &r) < 0);
-	CHECK_CONTAINS(r.err.msg, "fc: Linear(in_features=48) gets 96");
+	CHECK_CONTAINS(r.err.msg, "fc: Linear(in_features=48) gets 192");
 	shape_result_free(&r);
 	model_free(m);
 }

@@ -180,7 +180,10 @@ static int cmd_summary(int argc, char **argv)
 	summary_write(stdout, m, &r, &so);
 	fflush(stdout);
 	int status = EXIT_OK;
-	if (rc < 0) {
+	if (!m->has_forward) {
+		fprintf(stderr, "graft: %s: no architecture: the tree comes from the tensor names and the forward is unknown, so shapes are not checked\n",
+			m->path);
+	} else if (rc < 0) {
 		fprintf(stderr, "graft: %s: %s\n", m->path, r.err.msg);
 		status = r.err.kind == ERR_SHAPE ? EXIT_BREAK : EXIT_USAGE;
 	}
@@ -209,6 +212,10 @@ int main(int argc, char **argv)
 	if (argv[1][0] == '-') {
 		fprintf(stderr, "graft: unknown option '%s'\n", argv[1]);
 		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strchr(argv[1], '.') && !strchr(argv[1], '/')) {
+		fprintf(stderr, "graft: unknown command '%s' (see 'graft --help')\n", argv[1]);
 		return EXIT_USAGE;
 	}
 	/* graft MODEL: the summary, until the full-screen outline. */

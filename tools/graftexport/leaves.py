@@ -251,6 +251,10 @@ def lookup(module):
     return None
 
 
+# tensors of registry types that are buffers, not parameters
+BUFFER_NAMES = {"running_mean", "running_var", "num_batches_tracked"}
+
+
 def tensors_of(type_name, attrs):
     """The (name, shape, dtype) list a registry type owns, in state_dict order."""
     return BY_NAME[type_name][1](attrs)

@@ -155,29 +155,46 @@ def _is_assert(node):
     return node.op == "call_function" and node.target is torch._assert
 
 
-def _drop_asserts(graph):
-    """Remove torch._assert nodes nobody uses, and the checks that fed only them."""
-    asserts = [n for n in graph.nodes if _is_assert(n) and not n.users]
-    if not asserts:
-        return
+def _removable(n):
+    if n.op == "get_attr":
+        return True
+    if n.op == "call_method":
+        return not n.target.endswith("_")
+    if n.op == "call_function":
+        name = getattr(n.target, "__name__", "")
+        return not name.endswith("_") and name not in _INPLACE and not _is_assert(n)
+    return False
+
+
+def _drop_dead_from(graph, seeds):
+    """Remove SEEDS if unused, then whatever was computed only for them."""
     feeding = set()
-    stack = list(asserts)
+    stack = list(seeds)
     while stack:
         n = stack.pop()
         for a in n.all_input_nodes:
             if a not in feeding:
                 feeding.add(a)
                 stack.append(a)
-    for n in asserts:
-        graph.erase_node(n)
+    for n in seeds:
+        if not n.users:
+            graph.erase_node(n)
     changed = True
     while changed:
         changed = False
         for n in reversed(list(graph.nodes)):
-            if n in feeding and not n.users and n.op in ("call_function", "call_method", "get_attr"):
+            if n in feeding and not n.users and _removable(n):
                 graph.erase_node(n)
                 feeding.discard(n)
                 changed = True
+
+
+def _drop_asserts(graph):
+    """Remove torch._assert nodes nobody uses, and the checks that fed only them."""
+    _drop_dead_from(graph, [n for n in graph.nodes if _is_assert(n) and not n.users])
+    # values a trace with real values turned into Python bools and ints
+    special = [n for n in getattr(graph, "_graft_specialised", ()) if n.graph is graph]
+    _drop_dead_from(graph, [n for n in special if not n.users and _removable(n)])
 
 
 _PURE_FUNCTIONS = {builtins.getattr, operator.getitem, operator.eq, operator.ne,
@@ -219,6 +236,36 @@ def _check_inplace(graph):
                         raise TraceFailure("in-place %s whose left operand is read later" % n.target.__name__)
 
 
+def _signature_defaults(fn):
+    """Keyword defaults of a Python-level function, or {} if unknown."""
+    try:
+        from torch._jit_internal import boolean_dispatched
+        if fn in boolean_dispatched:  # F.max_pool2d and friends
+            fn = boolean_dispatched[fn]["if_false"]
+    except (ImportError, TypeError):
+        pass
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return {}
+    return {k: p.default for k, p in sig.parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
+def _drop_default_kwargs(fn, kwargs):
+    """Leave out keyword arguments that only restate the function's default
+    (F.softmax's ``_stacklevel=3``, ``dtype=None``)."""
+    defaults = _signature_defaults(fn)
+    out = {}
+    for k, v in kwargs.items():
+        if k in defaults and not isinstance(v, torch.fx.Node):
+            d = defaults[k]
+            if type(d) is type(v) and d == v:
+                continue
+        out[k] = v
+    return out
+
+
 def encode_graph(graph, module):
     """The graph as a list of [NAME, OP, TARGET, ARGS, KWARGS] rows."""
     _drop_asserts(graph)
@@ -236,7 +283,10 @@ def encode_graph(graph, module):
         else:
             raise TraceFailure("unknown node op " + n.op)
         args = encode_value(list(n.args), seen)
-        kwargs = {k: encode_value(v, seen) for k, v in n.kwargs.items()}
+        kw = n.kwargs
+        if n.op == "call_function":
+            kw = _drop_default_kwargs(n.target, kw)
+        kwargs = {k: encode_value(v, seen) for k, v in kw.items()}
         rows.append([n.name, n.op, target, args, kwargs])
         seen.add(n.name)
     return rows

@@ -5,7 +5,7 @@ import torch
 from . import leaves
 from .jsonval import DTYPES
 from .trace import TraceFailure, encode_graph, has_forward, trace_graph
-from . import rules
+from . import fallback
 
 
 def _tensor_entry(t):
@@ -22,9 +22,10 @@ def own_buffers(module):
 
 
 class Exporter:
-    def __init__(self, log=None):
-        self.log = log or (lambda msg: None)
-        self.fallbacks = []  # (path, type, how)
+    def __init__(self, model=None, example_inputs=None):
+        self.model = model
+        self.example_inputs = example_inputs
+        self.fallbacks = []  # (path, type, why)
 
     def module(self, m, path=""):
         reg = leaves.lookup(m)
@@ -63,16 +64,18 @@ class Exporter:
             d["frozen"] = frozen
 
     def forward(self, m, path):
-        rule = rules.lookup(m)
-        if rule is not None:
-            rows, how = rule(m)
-            self.fallbacks.append((path, type(m).__name__, how))
-            return rows
         try:
             graph = trace_graph(m)
-            return encode_graph(graph, m)
-        except Exception as e:  # noqa: BLE001 - any fx failure
-            first = e
-        rows, how = rules.fallback(m, first)
-        self.fallbacks.append((path, type(m).__name__, how))
-        return rows
+        except Exception as e:  # noqa: BLE001 - whatever symbolic tracing hits
+            if self.model is None or self.example_inputs is None:
+                raise TraceFailure("%s (%s): %s: %s" % (path or "<root>", type(m).__name__,
+                                                        type(e).__name__, e))
+            why = "%s: %s" % (type(e).__name__, str(e).split("\n")[0])
+            try:
+                graph = fallback.concrete_trace(self.model, m, self.example_inputs)
+            except Exception as e2:  # noqa: BLE001
+                raise TraceFailure("%s (%s): %s; tracing with real values failed too: %s: %s"
+                                   % (path or "<root>", type(m).__name__, why,
+                                      type(e2).__name__, e2))
+            self.fallbacks.append((path, type(m).__name__, why))
+        return encode_graph(graph, m)

@@ -1,0 +1,81 @@
+#!/bin/sh
+# test_cli.sh - the graft command line: options, help, summary, exit codes.
+: "${srcdir:=.}"
+: "${builddir:=.}"
+graft="$builddir/graft"
+models="$srcdir/models"
+out="$builddir/tests/out/cli"
+mkdir -p "$out"
+pass=0
+fail=0
+
+# expect NAME STATUS CMD...: runs CMD, keeps stdout/stderr in $out/NAME.*,
+# and checks the exit status.
+expect() {
+	name=$1 want=$2
+	shift 2
+	"$@" >"$out/$name.out" 2>"$out/$name.err"
+	got=$?
+	if [ "$got" -eq "$want" ]; then
+		ok=1
+	else
+		ok=0
+		why="exit $got, expected $want"
+	fi
+}
+# has NAME STREAM TEXT: the stream (out|err) of NAME contains TEXT.
+has() {
+	if [ "$ok" -eq 1 ] && ! grep -qF -- "$3" "$out/$1.$2"; then
+		ok=0
+		why="$2 lacks: $3"
+	fi
+}
+done_() {
+	if [ "$ok" -eq 1 ]; then
+		echo "ok   $1"
+		pass=$((pass + 1))
+	else
+		echo "FAIL $1: $why"
+		head -n 5 "$out/$1.err" | sed 's/^/  | /'
+		fail=$((fail + 1))
+	fi
+}
+
+expect version 0 "$graft" --version; has version out "graft "; done_ version
+expect help 0 "$graft" --help; has help out "Usage: graft MODEL"; has help out "Exit status"; done_ help
+expect noargs 2 "$graft"; has noargs err "Usage:"; done_ noargs
+expect badopt 2 "$graft" --frobnicate; has badopt err "unknown option '--frobnicate'"; done_ badopt
+expect help_summary 0 "$graft" help summary; has help_summary out "--depth N"; done_ help_summary
+expect help_nosuch 2 "$graft" help nosuch; has help_nosuch err "no help for 'nosuch'"; done_ help_nosuch
+expect help_types 0 "$graft" help types; has help_types out "Conv2d"; has help_types out "MultiheadAttention"; done_ help_types
+expect help_conv 0 "$graft" help Conv2d; has help_conv out "kernel_size=(required)"; has help_conv out "padding_mode='zeros'"; done_ help_conv
+expect unknown_cmd 2 "$graft" sumary; has unknown_cmd err "unknown command 'sumary'"; done_ unknown_cmd
+expect no_file 2 "$graft" summary nothere.json; has no_file err "nothere.json: No such file"; done_ no_file
+
+# resnet18: counts from PyTorch, shapes, depth, input override
+expect r18 0 "$graft" summary "$models/resnet18.json"
+has r18 out "Total params: 11,689,512"; has r18 out "Trainable params: 11,689,512"
+has r18 out "[1, 64, 112, 112]"; has r18 out "Total mult-adds: 1.81G"; done_ r18
+expect r18_default 0 "$graft" "$models/resnet18.json"; has r18_default out "Total params: 11,689,512"; done_ r18_default
+expect r18_depth1 0 "$graft" summary --depth 1 "$models/resnet18.json"
+has r18_depth1 out "layer4"
+if [ "$ok" -eq 1 ] && grep -q "conv2" "$out/r18_depth1.out"; then ok=0; why="depth 1 shows layer internals"; fi
+done_ r18_depth1
+expect r18_300 0 "$graft" summary --input 1x3x300x300 "$models/resnet18.json"
+has r18_300 out "[1, 64, 150, 150]"; has r18_300 out "[1, 512, 10, 10]"; done_ r18_300
+expect r18_badinput 2 "$graft" summary --input 1x3xbig "$models/resnet18.json"; has r18_badinput err "--input"; done_ r18_badinput
+expect r18_json 0 "$graft" summary --json "$models/resnet18.json"
+has r18_json out '"path":"layer1.0.conv1","type":"Conv2d"'; has r18_json out '"params":11689512'
+has r18_json out '"ok":true'; done_ r18_json
+
+# a shape break: exit 1, the table up to the failing module, the message
+expect brk 1 "$graft" summary "$srcdir/tests/data/break.json"
+has brk err "bn1: BatchNorm2d(num_features=16) gets 8 channels from conv1 (out_channels=8)"
+has brk out "✗"; has brk out "conv1"
+if [ "$ok" -eq 1 ] && grep -q "pool" "$out/brk.out"; then ok=0; why="table goes past the failing module"; fi
+done_ brk
+expect brk_json 1 "$graft" summary --json "$srcdir/tests/data/break.json"
+has brk_json out '"ok":false'; has brk_json out '"failed":"bn1"'; done_ brk_json
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

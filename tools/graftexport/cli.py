@@ -1,0 +1,86 @@
+"""graft-export: write a PyTorch model in graft's format."""
+
+import argparse
+import json
+import os
+import sys
+
+import torch
+
+from . import jsonfmt, load, safetensors, verify
+from .document import architecture
+
+
+def _parser():
+    p = argparse.ArgumentParser(
+        prog="graft-export",
+        description="Export a PyTorch model to graft's JSON architecture format "
+                    "(and optionally its weights as safetensors).",
+        epilog="SPEC is torchvision:NAME (a torchvision.models builder, built with "
+               "weights=None), FILE.py:FUNCTION (a function returning an nn.Module) "
+               "or a file written by torch.save(model).  OUT ending in .json writes "
+               "the architecture; OUT ending in .safetensors writes a bundle: the "
+               "state_dict with the architecture in __metadata__[\"graft\"].")
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("-o", "--output", metavar="OUT", required=True)
+    p.add_argument("--weights", metavar="W.safetensors",
+                   help="with a .json OUT, also write the state_dict to W and name it "
+                        "in the document's \"weights\"")
+    p.add_argument("--input-shape", metavar="1x3x224x224", action="append",
+                   help="dry-run shape of the model's input; repeat for several inputs "
+                        "(default 1x3x224x224, 1x3x299x299 for inception_v3)")
+    p.add_argument("--seed", type=int, help="seed torch before building the model")
+    p.add_argument("--name", help="model name in the document (default: from SPEC)")
+    p.add_argument("--compact", action="store_true",
+                   help="write the JSON on one line (default: one line per graph node)")
+    p.add_argument("--check", action="store_true",
+                   help="run the model once on zeros of the input shapes first")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="say why symbolic tracing failed where graft-export fell back to real values")
+    return p
+
+
+def export(model, name, source, shapes, out, weights=None, compact=False, verbose=False):
+    """Write MODEL to OUT (.json or .safetensors bundle).  Returns the document."""
+    doc, ex = architecture(model, name, source, shapes)
+    state = model.state_dict()
+    verify.check_document(doc, state)
+    for path, typ, why in ex.fallbacks:
+        print("graft-export: %s (%s): traced with real values, exact for the input "
+              "shape only" % (path or "<root>", typ), file=sys.stderr)
+        if verbose:
+            print("    symbolic tracing: %s" % why, file=sys.stderr)
+    tensors = list(state.items())
+    if out.endswith(".safetensors"):
+        if weights:
+            raise load.SpecError("--weights is for .json output; a .safetensors OUT is a bundle")
+        safetensors.write(out, tensors, {"graft": jsonfmt.compact(doc)})
+    elif out.endswith(".json"):
+        if weights:
+            safetensors.write(weights, tensors)
+            rel = os.path.relpath(os.path.abspath(weights),
+                                  os.path.dirname(os.path.abspath(out)))
+            doc["weights"] = rel.replace(os.sep, "/")
+        text = jsonfmt.compact(doc) + "\n" if compact else jsonfmt.pretty(doc)
+        with open(out, "w") as f:
+            f.write(text)
+    else:
+        raise load.SpecError("OUT must end in .json or .safetensors: %s" % out)
+    return doc
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    try:
+        model, name, source, shapes = load.load(args.spec, args.seed)
+        if args.input_shape:
+            shapes = [load.parse_shape(s) for s in args.input_shape]
+        if args.check:
+            with torch.no_grad():
+                model(*[torch.zeros(s) for s in shapes])
+        export(model, args.name or name, source, shapes, args.output,
+               weights=args.weights, compact=args.compact, verbose=args.verbose)
+    except (load.SpecError, verify.Problem, OSError) as e:
+        print("graft-export: %s" % e, file=sys.stderr)
+        return 1
+    return 0

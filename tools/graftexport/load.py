@@ -1,0 +1,76 @@
+"""Turning a SPEC on the command line into a model."""
+
+import importlib.util
+import os
+
+import torch
+
+DEFAULT_SHAPE = [1, 3, 224, 224]
+
+# torchvision builders whose models need another input size than 224x224
+TORCHVISION_SHAPES = {
+    "inception_v3": [1, 3, 299, 299],
+}
+
+
+class SpecError(Exception):
+    pass
+
+
+def torchvision_version():
+    import torchvision
+    return torchvision.__version__
+
+
+def load(spec, seed=None):
+    """Return (model, name, source, default input shapes) for SPEC.
+
+    SPEC is ``torchvision:NAME``, ``FILE.py:FUNCTION`` or a file written by
+    ``torch.save(model)``.  The model is returned in eval() mode.
+    """
+    if seed is not None:
+        torch.manual_seed(seed)
+    if spec.startswith("torchvision:"):
+        import torchvision
+        name = spec.split(":", 1)[1]
+        try:
+            model = torchvision.models.get_model(name, weights=None)
+        except ValueError as e:
+            raise SpecError(str(e))
+        source = "torchvision.models.%s (torchvision %s)" % (name, torchvision_version())
+        shapes = [TORCHVISION_SHAPES.get(name, DEFAULT_SHAPE)]
+    elif ".py:" in spec:
+        path, func = spec.rsplit(":", 1)
+        if not os.path.isfile(path):
+            raise SpecError("%s: no such file" % path)
+        modname = "graft_user_" + os.path.splitext(os.path.basename(path))[0]
+        mspec = importlib.util.spec_from_file_location(modname, path)
+        mod = importlib.util.module_from_spec(mspec)
+        mspec.loader.exec_module(mod)
+        if not hasattr(mod, func):
+            raise SpecError("%s has no function %s" % (path, func))
+        model = getattr(mod, func)()
+        name = func
+        source = "%s:%s" % (os.path.basename(path), func)
+        shapes = [list(getattr(model, "graft_input_shape", DEFAULT_SHAPE))]
+    elif os.path.isfile(spec):
+        model = torch.load(spec, map_location="cpu")
+        name = os.path.splitext(os.path.basename(spec))[0]
+        source = "torch.save file %s" % os.path.basename(spec)
+        shapes = [DEFAULT_SHAPE]
+    else:
+        raise SpecError("%s: not torchvision:NAME, FILE.py:FUNCTION or a torch.save file" % spec)
+    if not isinstance(model, torch.nn.Module):
+        raise SpecError("%s did not give an nn.Module (got %s)" % (spec, type(model).__name__))
+    model.eval()
+    return model, name, source, shapes
+
+
+def parse_shape(text):
+    try:
+        dims = [int(x) for x in text.lower().split("x")]
+    except ValueError:
+        raise SpecError("bad shape %r: expected e.g. 1x3x224x224" % text)
+    if not dims or any(d < 0 for d in dims):
+        raise SpecError("bad shape %r" % text)
+    return dims
