@@ -242,6 +242,32 @@ static int load_forward(struct loader *ld, const char *path, struct module *m, c
 	return 0;
 }
 
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A key that appears twice in object o, or NULL. Sorting keeps this
+ * O(n log n): a Sequential may have tens of thousands of children. */
+static const char *duplicate_key(const cJSON *o)
+{
+	int n = cJSON_GetArraySize(o);
+	const char **keys = xmalloc((size_t)(n ? n : 1) * sizeof *keys);
+	const char *dup = NULL;
+	int i = 0;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, o)
+	{
+		keys[i++] = it->string;
+	}
+	qsort(keys, (size_t)n, sizeof *keys, cmp_key);
+	for (i = 1; i < n && !dup; i++)
+		if (strcmp(keys[i - 1], keys[i]) == 0)
+			dup = keys[i];
+	free(keys);
+	return dup;
+}
+
 static int is_reserved(const char *key)
 {
 	static const char *const reserved[] = {"type", "children", "forward", "parameters",
@@ -308,15 +334,16 @@ static struct module *load_module(struct loader *ld, const char *name, const cha
 			load_fail(ld, path, "\"children\" must be an object");
 			goto fail;
 		}
+		const char *dup = duplicate_key(children);
+		if (dup) {
+			load_fail(ld, path, "child '%s' appears twice", dup);
+			goto fail;
+		}
 		cJSON_ArrayForEach(it, children)
 		{
 			if (!it->string[0] || strchr(it->string, '.')) {
 				load_fail(ld, path, "child name '%s' must be non-empty and have no '.'",
 					  it->string);
-				goto fail;
-			}
-			if (module_child(m, it->string)) {
-				load_fail(ld, path, "child '%s' appears twice", it->string);
 				goto fail;
 			}
 			char *cpath = path[0] ? xasprintf("%s.%s", path, it->string)

@@ -343,3 +343,17 @@ struct model *model_open(const char *path, const char *weights, struct error *e)
 	}
 	return m;
 }
+
+struct model *model_clone(const struct model *m)
+{
+	struct model *c = model_new(m->name);
+	c->source = m->source ? xstrdup(m->source) : NULL;
+	c->path = m->path ? xstrdup(m->path) : NULL;
+	c->weights_path = m->weights_path ? xstrdup(m->weights_path) : NULL;
+	for (int i = 0; i < m->ninputs; i++)
+		model_add_input(c, m->inputs[i].name, &m->inputs[i].shape, m->inputs[i].dtype);
+	c->root = m->root ? module_clone(m->root) : NULL;
+	c->has_forward = m->has_forward;
+	c->has_weights = m->has_weights;
+	return c;
+}

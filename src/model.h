@@ -38,6 +38,9 @@ void model_add_input(struct model *m, const char *name, const struct shape *s, e
  * message names the file and the place. */
 struct model *model_open(const char *path, const char *weights, struct error *e);
 
+/* A deep copy: the module tree is cloned, tensors share storage. */
+struct model *model_clone(const struct model *m);
+
 /* Binds every tensor of the model to the same-named tensor in a safetensors
  * file, checking names, shapes and dtypes (missing, unexpected, mis-shaped,
  * all reported). 0 or -1 with e set. */

@@ -65,11 +65,13 @@ struct graph {
 	int n, cap;
 };
 
-/* One call of a module in the last shape pass. */
+/* One call of a module in the last shape pass. The call that broke keeps its
+ * inputs and has out = None. */
 struct call_record {
 	struct value in;   /* VAL_LIST of the call's arguments */
 	struct value out;  /* what it returned */
 	int64_t macs;      /* mult-adds of this call, children included */
+	int seq;           /* when the call ended, in the pass's order */
 };
 
 struct module {

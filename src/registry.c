@@ -91,7 +91,7 @@ static int unknown_attr(const struct op_def *def, const char *name, struct error
 		limit = 2;
 	if (best && best_d <= limit)
 		return error_set(e, "%s has no attribute '%s' (did you mean '%s'?)", def->name,
-				 name, best);
+		                 name, best);
 	if (def->nattrs == 0)
 		return error_set(e, "%s has no attribute '%s' (it takes none)", def->name, name);
 	return error_set(e, "%s has no attribute '%s'", def->name, name);
@@ -100,16 +100,26 @@ static int unknown_attr(const struct op_def *def, const char *name, struct error
 static const char *attr_type_text(enum attr_type t)
 {
 	switch (t) {
-	case AT_INT: return "an int";
-	case AT_FLOAT: return "a number";
-	case AT_BOOL: return "True or False";
-	case AT_STR: return "a string";
-	case AT_INT_PAIR: return "an int or a pair of ints";
-	case AT_INTS: return "an int or a tuple of ints";
-	case AT_INT_OR_NONE: return "an int or None";
-	case AT_FLOAT_OR_NONE: return "a number or None";
-	case AT_PADDING: return "an int, a pair of ints, 'same' or 'valid'";
-	case AT_ANY: return "a value";
+	case AT_INT:
+		return "an int";
+	case AT_FLOAT:
+		return "a number";
+	case AT_BOOL:
+		return "True or False";
+	case AT_STR:
+		return "a string";
+	case AT_INT_PAIR:
+		return "an int or a pair of ints";
+	case AT_INTS:
+		return "an int or a tuple of ints";
+	case AT_INT_OR_NONE:
+		return "an int or None";
+	case AT_FLOAT_OR_NONE:
+		return "a number or None";
+	case AT_PADDING:
+		return "an int, a pair of ints, 'same' or 'valid'";
+	case AT_ANY:
+		return "a value";
 	}
 	return "a value";
 }
@@ -132,7 +142,7 @@ static struct value int_list(const int64_t *x, int n)
 
 /* Checks v against spec and writes the normalised value to *out. */
 static int attr_normalise(const struct op_def *def, const struct attr_spec *spec,
-			  const struct value *v, struct value *out, struct error *e)
+                          const struct value *v, struct value *out, struct error *e)
 {
 	switch (spec->type) {
 	case AT_INT:
@@ -196,7 +206,7 @@ static int attr_normalise(const struct op_def *def, const struct attr_spec *spec
 	char got[128];
 	value_format(v, got, sizeof got);
 	return error_set(e, "%s: attribute '%s' must be %s, got %s", def->name, spec->name,
-			 attr_type_text(spec->type), got);
+	                 attr_type_text(spec->type), got);
 copy:
 	*out = value_copy(v);
 	return 0;
@@ -222,7 +232,7 @@ static void free_params(struct param *p, int n)
 
 /* Builds the normalised attribute array of m in schema order. */
 static struct attr *normalise_attrs(const struct op_def *def, const struct module *m,
-				    struct error *e)
+                                    struct error *e)
 {
 	for (int i = 0; i < m->nattrs; i++)
 		if (!registry_attr_spec(def, m->attrs[i].name)) {
@@ -245,8 +255,8 @@ static struct attr *normalise_attrs(const struct op_def *def, const struct modul
 			}
 			struct error pe = {0};
 			if (value_parse(spec->def, &parsed, NULL, &pe) < 0) {
-				error_setk(e, ERR_INTERNAL, "%s: bad default for '%s': %s", def->name,
-					   spec->name, pe.msg);
+				error_setk(e, ERR_INTERNAL, "%s: bad default for '%s': %s",
+				           def->name, spec->name, pe.msg);
 				free_attrs(na, def->nattrs);
 				return NULL;
 			}
@@ -262,8 +272,11 @@ static struct attr *normalise_attrs(const struct op_def *def, const struct modul
 	if (nmissing) {
 		struct strbuf sb = {0};
 		for (int i = 0; i < nmissing; i++)
-			strbuf_addf(&sb, "%s'%s'", i == 0 ? "" : i == nmissing - 1 ? " and " : ", ",
-				    missing[i]);
+			strbuf_addf(&sb, "%s'%s'",
+			            i == 0              ? ""
+			            : i == nmissing - 1 ? " and "
+			                                : ", ",
+			            missing[i]);
 		error_set(e, "%s needs attribute%s %s", def->name, nmissing > 1 ? "s" : "", sb.s);
 		strbuf_free(&sb);
 		free_attrs(na, def->nattrs);
@@ -274,7 +287,7 @@ static struct attr *normalise_attrs(const struct op_def *def, const struct modul
 
 int registry_prepare(struct module *m, struct error *e)
 {
-	const struct op_def *def = m->def ? m->def : registry_module(m->type);
+	const struct op_def *def = registry_module(m->type);
 	if (!def || def->kind != OP_MODULE)
 		return error_set(e, "'%s' is not a module type graft knows", m->type);
 	struct attr *na = normalise_attrs(def, m, e);
@@ -394,7 +407,7 @@ static bool same_sizes(const struct shape *a, const struct shape *b)
 }
 
 void op_out_tensor(struct op_call *c, enum dtype dt, const struct shape *s,
-		   const struct value *keep_origin_from)
+                   const struct value *keep_origin_from)
 {
 	struct origin o;
 	/* A module with a size attribute makes its sizes even when they happen
@@ -444,7 +457,8 @@ void origin_describe(const struct value *v, char *buf, size_t size)
 	if (!path[0])
 		snprintf(path, sizeof path, "the model");
 	const struct op_def *def = o->module->def;
-	const struct value *a = def && def->size_attr ? module_attr(o->module, def->size_attr) : NULL;
+	const struct value *a =
+	    def && def->size_attr ? module_attr(o->module, def->size_attr) : NULL;
 	if (a) {
 		char val[128];
 		value_format(a, val, sizeof val);
@@ -455,7 +469,7 @@ void origin_describe(const struct value *v, char *buf, size_t size)
 }
 
 int op_break(struct op_call *c, const struct value *from, const char *desc, const char *got_fmt,
-	     ...)
+             ...)
 {
 	char got[256], origin[640];
 	va_list ap;
@@ -499,8 +513,8 @@ int op_int(struct op_call *c, int pos, const char *kw, int64_t def, int64_t *out
 	}
 	char got[128];
 	value_format(v, got, sizeof got);
-	return op_fail(c, "%s() needs an int for '%s', got %s", call_name(c),
-		       kw ? kw : "argument", got);
+	return op_fail(c, "%s() needs an int for '%s', got %s", call_name(c), kw ? kw : "argument",
+	               got);
 }
 
 int op_int_list(struct op_call *c, int pos, const char *kw, bool varargs, int64_t *out, int max)
@@ -519,7 +533,7 @@ int op_int_list(struct op_call *c, int pos, const char *kw, bool varargs, int64_
 				char got[128];
 				value_format(a, got, sizeof got);
 				return op_fail(c, "%s() needs ints for '%s', got %s", call_name(c),
-					       what, got);
+				               what, got);
 			}
 			out[i] = a->u.i;
 		}
@@ -539,17 +553,18 @@ int op_int_list(struct op_call *c, int pos, const char *kw, bool varargs, int64_
 	char got[128];
 	value_format(v, got, sizeof got);
 	return op_fail(c, "%s() needs an int or a tuple of ints for '%s', got %s", call_name(c),
-		       what, got);
+	               what, got);
 }
 
 int op_dim(struct op_call *c, int64_t dim, int ndim, int *out)
 {
 	int64_t n = ndim > 0 ? ndim : 1;
 	if (dim < -n || dim >= n)
-		return op_mismatch(c,
-				   "dimension out of range (expected to be in range of [%lld, %lld], "
-				   "but got %lld)",
-				   (long long)-n, (long long)(n - 1), (long long)dim);
+		return op_mismatch(
+		    c,
+		    "dimension out of range (expected to be in range of [%lld, %lld], "
+		    "but got %lld)",
+		    (long long)-n, (long long)(n - 1), (long long)dim);
 	*out = (int)(dim < 0 ? dim + n : dim);
 	return 0;
 }
@@ -564,7 +579,7 @@ static int64_t floor_div(int64_t a, int64_t b)
 }
 
 int64_t op_window_out(int64_t in, int64_t k, int64_t s, int64_t pad_l, int64_t pad_r, int64_t d,
-		      bool ceil_mode)
+                      bool ceil_mode)
 {
 	int64_t span, num;
 	if (k <= 0 || s <= 0 || d <= 0)

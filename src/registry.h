@@ -28,7 +28,7 @@ enum attr_type {
 	AT_INT_OR_NONE,
 	AT_FLOAT_OR_NONE,
 	AT_PADDING,      /* an int pair, or 'same' / 'valid' */
-	AT_ANY
+	AT_ANY           /* anything; the type's check() validates it */
 };
 
 struct attr_spec {
@@ -68,8 +68,8 @@ struct op_def {
 	 * with shapes and dtypes (module_add_param). 0 or -1 with e set. */
 	int (*params)(struct module *m, struct error *e);
 	/* The shape rule: reads c->args (and c->module's attributes), sets c->out
-	 * and c->macs. 0, or -1 with c->err set (kind ERR_SHAPE for a break,
-	 * ERR_INPUT for a malformed call). */
+	 * and c->macs (both zero on entry). 0, or -1 with c->err set (kind
+	 * ERR_SHAPE for a break, ERR_INPUT for a malformed call). */
 	int (*infer)(struct op_call *c);
 	/* Module types: key hyper-parameters for the outline, "64→128 k3 s2 p1". */
 	void (*describe)(const struct module *m, char *buf, size_t size);
@@ -79,6 +79,12 @@ struct op_def {
 	 * normalised attributes, before params. NULL: nothing to check. 0 or -1
 	 * with e set. */
 	int (*check)(struct module *m, struct error *e);
+	/* Module types: the attribute that must equal the size of the input
+	 * dimension `in_size_dim` (1: channels, -1: the last dimension), so an
+	 * edit can infer it ("in_features" of a Linear from [N, 512]). NULL:
+	 * nothing to infer. LayerNorm's normalized_shape takes a list. */
+	const char *in_size_attr;
+	int in_size_dim;
 };
 
 /* The entry for a module type or a function name, or NULL. */
@@ -91,9 +97,12 @@ const struct attr_spec *registry_attr_spec(const struct op_def *def, const char 
 
 /* Checks and normalises the attributes of a registry-typed module: every
  * attribute known and of the right type, pairs expanded, defaults filled,
- * schema order; then builds its parameters (def->params), keeping any
- * existing tensors' storage whose name, shape and dtype still match.
- * 0 or -1 with e naming the attribute. */
+ * schema order; then runs def->check and builds its parameters
+ * (def->params), keeping any existing tensors' storage whose name, shape and
+ * dtype still match, and the frozen state of parameters that keep their
+ * name. Sets m->def to the entry of m->type. 0, or -1 with e naming the
+ * attribute ("Conv2d has no attribute 'kernal_size' (did you mean
+ * 'kernel_size'?)") and m unchanged. */
 int registry_prepare(struct module *m, struct error *e);
 
 /* Helpers for shape rules. Every helper that fails sets c->err and returns
@@ -151,18 +160,18 @@ int64_t op_window_out(int64_t in, int64_t k, int64_t s, int64_t pad_l, int64_t p
 		      bool ceil_mode);
 
 /* Shape rules shared by module types (registry_nn.c) and the functions of
- * the same name (registry_functions.c). `desc` names the caller in break
- * messages: "MaxPool2d(kernel_size=(3, 3), stride=(2, 2))". Each sets c->out. */
+ * the same name (registry_functions.c). Breaks name the caller by c->def and
+ * its hyper-parameters: "MaxPool2d(kernel_size=(3, 3), stride=(2, 2)) gets a
+ * 2x2 input ...". Each sets c->out. */
 int op_pool2d(struct op_call *c, const struct value *x, const int64_t k[2], const int64_t s[2],
-	      const int64_t p[2], const int64_t d[2], bool ceil_mode, bool return_indices,
-	      const char *desc);
+	      const int64_t p[2], const int64_t d[2], bool ceil_mode, bool return_indices);
 /* Convolution over a 3-D or 4-D x with `in` channels: padding `pad` is an
- * int pair or 'same'/'valid'; MACs out_numel * in/groups * kh * kw. Breaks
- * use desc_ch ("Conv2d(in_channels=64)") for a channel mismatch and
- * desc_size ("Conv2d(kernel_size=(7, 7))") for an input too small. */
+ * int pair or 'same'/'valid'; MACs out_numel * in/groups * kh * kw. A module
+ * call names its in_channels or kernel_size in a break, a conv2d() call its
+ * weight (argument 1). */
 int op_conv2d(struct op_call *c, const struct value *x, int64_t in, int64_t out,
 	      const int64_t k[2], const int64_t s[2], const struct value *pad, const int64_t d[2],
-	      int64_t groups, const char *desc_ch, const char *desc_size);
+	      int64_t groups);
 /* size[i] < 0 keeps that input dimension (output_size=(None, 7)). */
 int op_adaptive_pool2d(struct op_call *c, const struct value *x, const int64_t size[2],
 		       bool return_indices);

@@ -142,13 +142,13 @@ static int broadcast(const struct shape *a, const struct shape *b, struct shape 
 
 /* "from X and Y" for two tensors. */
 static int broadcast_fail(struct op_call *c, const char *verb, const struct value *a,
-			  const struct value *b)
+                          const struct value *b)
 {
 	char sa[160], sb[160], oa[320], ob[320];
 	origin_describe(a, oa, sizeof oa);
 	origin_describe(b, ob, sizeof ob);
 	return op_mismatch(c, "cannot %s %s with %s (from %s and %s)", verb,
-			   shp(tshape(a), sa, sizeof sa), shp(tshape(b), sb, sizeof sb), oa, ob);
+	                   shp(tshape(a), sa, sizeof sa), shp(tshape(b), sb, sizeof sb), oa, ob);
 }
 
 /* A tuple of ints. */
@@ -194,7 +194,21 @@ static int tensor_list(struct op_call *c, int pos, const char *kw, const struct 
 
 /* ---- arithmetic ---- */
 
-enum binop { B_ADD, B_SUB, B_MUL, B_DIV, B_FLOORDIV, B_MOD, B_POW, B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE };
+enum binop {
+	B_ADD,
+	B_SUB,
+	B_MUL,
+	B_DIV,
+	B_FLOORDIV,
+	B_MOD,
+	B_POW,
+	B_EQ,
+	B_NE,
+	B_LT,
+	B_LE,
+	B_GT,
+	B_GE
+};
 
 static bool is_number(const struct value *v)
 {
@@ -216,32 +230,60 @@ static bool is_compare(enum binop op)
 	return op >= B_EQ;
 }
 
+/* Whether a three-way comparison result (-1, 0, 1; 2 for unordered)
+ * satisfies op. */
+static bool compare_holds(enum binop op, int cmp)
+{
+	switch (op) {
+	case B_EQ:
+		return cmp == 0;
+	case B_NE:
+		return cmp != 0;
+	case B_LT:
+		return cmp == -1;
+	case B_LE:
+		return cmp == -1 || cmp == 0;
+	case B_GT:
+		return cmp == 1;
+	case B_GE:
+		return cmp == 1 || cmp == 0;
+	default:
+		return false;
+	}
+}
+
 /* Python arithmetic on two numbers. */
 static int binary_number(struct op_call *c, enum binop op, const struct value *a,
-			 const struct value *b)
+                         const struct value *b)
 {
 	bool ints = a->kind != VAL_FLOAT && b->kind != VAL_FLOAT;
 	if (is_compare(op)) {
-		double x = as_float(a), y = as_float(b);
-		bool r = false;
+		int cmp;
 		if (ints) {
 			int64_t i = as_int(a), j = as_int(b);
-			r = op == B_EQ ? i == j : op == B_NE ? i != j : op == B_LT ? i < j
-			    : op == B_LE ? i <= j : op == B_GT ? i > j : i >= j;
+			cmp = (i > j) - (i < j);
 		} else {
-			r = op == B_EQ ? x == y : op == B_NE ? x != y : op == B_LT ? x < y
-			    : op == B_LE ? x <= y : op == B_GT ? x > y : x >= y;
+			double x = as_float(a), y = as_float(b);
+			cmp = (x > y) - (x < y);
+			if (x != x || y != y) /* NaN: only != holds */
+				cmp = 2;
 		}
-		set_out(c, value_bool(r));
+		set_out(c, value_bool(compare_holds(op, cmp)));
 		return 0;
 	}
 	if (ints && op != B_DIV) {
 		int64_t x = as_int(a), y = as_int(b), r = 0;
 		bool ovf = false;
 		switch (op) {
-		case B_ADD: ovf = __builtin_add_overflow(x, y, &r); break;
-		case B_SUB: ovf = __builtin_sub_overflow(x, y, &r); break;
-		case B_MUL: ovf = __builtin_mul_overflow(x, y, &r); break;
+		case B_ADD:
+			ovf = __builtin_add_overflow(x, y, &r);
+			break;
+		case B_SUB:
+			ovf = __builtin_sub_overflow(x, y, &r);
+			break;
+		case B_MUL:
+			ovf = __builtin_mul_overflow(x, y, &r);
+			break;
 		case B_FLOORDIV:
 		case B_MOD:
 			if (y == 0)
@@ -265,7 +307,8 @@ static int binary_number(struct op_call *c, enum binop op, const struct value *a
 			for (int64_t i = 0; i < y && !ovf; i++)
 				ovf = __builtin_mul_overflow(r, x, &r);
 			break;
-		default: break;
+		default:
+			break;
 		}
 		if (ovf)
 			return op_mismatch(c, "integer overflow in %s()", fname(c));
@@ -274,9 +317,15 @@ static int binary_number(struct op_call *c, enum binop op, const struct value *a
 	}
 	double x = as_float(a), y = as_float(b), r = 0;
 	switch (op) {
-	case B_ADD: r = x + y; break;
-	case B_SUB: r = x - y; break;
-	case B_MUL: r = x * y; break;
+	case B_ADD:
+		r = x + y;
+		break;
+	case B_SUB:
+		r = x - y;
+		break;
+	case B_MUL:
+		r = x * y;
+		break;
 	case B_DIV:
 	case B_FLOORDIV:
 	case B_MOD:
@@ -284,15 +333,18 @@ static int binary_number(struct op_call *c, enum binop op, const struct value *a
 			return op_mismatch(c, "division by zero");
 		r = op == B_DIV ? x / y : op == B_FLOORDIV ? floor(x / y) : x - floor(x / y) * y;
 		break;
-	case B_POW: r = pow(x, y); break;
-	default: break;
+	case B_POW:
+		r = pow(x, y);
+		break;
+	default:
+		break;
 	}
 	set_out(c, value_float(r));
 	return 0;
 }
 
 static int binary_tensor(struct op_call *c, enum binop op, const struct value *a,
-			 const struct value *b)
+                         const struct value *b)
 {
 	const struct value *t = is_tensor(a) ? a : b, *other = t == a ? b : a;
 	if (!is_tensor(other) && !is_number(other)) {
@@ -371,19 +423,58 @@ static int binary(struct op_call *c, enum binop op)
 	return op_fail(c, "%s() does not apply to %s and %s", fname(c), ga, gb);
 }
 
-static int fn_add(struct op_call *c) { return binary(c, B_ADD); }
-static int fn_sub(struct op_call *c) { return binary(c, B_SUB); }
-static int fn_mul(struct op_call *c) { return binary(c, B_MUL); }
-static int fn_truediv(struct op_call *c) { return binary(c, B_DIV); }
-static int fn_floordiv(struct op_call *c) { return binary(c, B_FLOORDIV); }
-static int fn_mod(struct op_call *c) { return binary(c, B_MOD); }
-static int fn_pow(struct op_call *c) { return binary(c, B_POW); }
-static int fn_eq(struct op_call *c) { return binary(c, B_EQ); }
-static int fn_ne(struct op_call *c) { return binary(c, B_NE); }
-static int fn_lt(struct op_call *c) { return binary(c, B_LT); }
-static int fn_le(struct op_call *c) { return binary(c, B_LE); }
-static int fn_gt(struct op_call *c) { return binary(c, B_GT); }
-static int fn_ge(struct op_call *c) { return binary(c, B_GE); }
+static int fn_add(struct op_call *c)
+{
+	return binary(c, B_ADD);
+}
+static int fn_sub(struct op_call *c)
+{
+	return binary(c, B_SUB);
+}
+static int fn_mul(struct op_call *c)
+{
+	return binary(c, B_MUL);
+}
+static int fn_truediv(struct op_call *c)
+{
+	return binary(c, B_DIV);
+}
+static int fn_floordiv(struct op_call *c)
+{
+	return binary(c, B_FLOORDIV);
+}
+static int fn_mod(struct op_call *c)
+{
+	return binary(c, B_MOD);
+}
+static int fn_pow(struct op_call *c)
+{
+	return binary(c, B_POW);
+}
+static int fn_eq(struct op_call *c)
+{
+	return binary(c, B_EQ);
+}
+static int fn_ne(struct op_call *c)
+{
+	return binary(c, B_NE);
+}
+static int fn_lt(struct op_call *c)
+{
+	return binary(c, B_LT);
+}
+static int fn_le(struct op_call *c)
+{
+	return binary(c, B_LE);
+}
+static int fn_gt(struct op_call *c)
+{
+	return binary(c, B_GT);
+}
+static int fn_ge(struct op_call *c)
+{
+	return binary(c, B_GE);
+}
 
 static int fn_neg(struct op_call *c)
 {
@@ -412,10 +503,10 @@ static int fn_not(struct op_call *c)
 	if (!a || is_tensor(a))
 		return op_fail(c, "not_() needs a plain value");
 	double f = 0;
-	bool truth = a->kind == VAL_BOOL	 ? a->u.b
-		     : value_number(a, &f) ? f != 0
-		     : a->kind == VAL_LIST ? a->u.list.n > 0
-		     : a->kind != VAL_NONE;
+	bool truth = a->kind == VAL_BOOL   ? a->u.b
+	             : value_number(a, &f) ? f != 0
+	             : a->kind == VAL_LIST ? a->u.list.n > 0
+	                                   : a->kind != VAL_NONE;
 	set_out(c, value_bool(!truth));
 	return 0;
 }
@@ -429,7 +520,7 @@ static int fn_assert(struct op_call *c)
 		return op_fail(c, "_assert() needs a condition");
 	if (cond->kind == VAL_BOOL && !cond->u.b)
 		return op_mismatch(c, "assertion failed: %s",
-				   msg && msg->kind == VAL_STR ? msg->u.s : "(no message)");
+		                   msg && msg->kind == VAL_STR ? msg->u.s : "(no message)");
 	set_out(c, value_none());
 	return 0;
 }
@@ -582,7 +673,7 @@ static int fn_einsum(struct op_call *c)
 		if (ne < 0 || (ne > 0 && t->ellipsis < 0)) {
 			char sb[160];
 			op_mismatch(c, "einsum(): operand %d %s does not fit its subscripts", i + 1,
-				    shp(s, sb, sizeof sb));
+			            shp(s, sb, sizeof sb));
 			goto out;
 		}
 		int d = 0;
@@ -607,10 +698,11 @@ static int fn_einsum(struct op_call *c)
 			if (size[l] < 0 || size[l] == 1)
 				size[l] = sz;
 			else if (sz != size[l] && sz != 1) {
-				op_mismatch(c, "einsum(): subscript %c has size %lld in operand %d, "
-					       "but %lld before",
-					    l < 26 ? 'A' + l : 'a' + l - 26, (long long)sz, i + 1,
-					    (long long)size[l]);
+				op_mismatch(c,
+				            "einsum(): subscript %c has size %lld in operand %d, "
+				            "but %lld before",
+				            l < 26 ? 'A' + l : 'a' + l - 26, (long long)sz, i + 1,
+				            (long long)size[l]);
 				goto out;
 			}
 		}
@@ -621,6 +713,12 @@ static int fn_einsum(struct op_call *c)
 		for (int l = 0; l < 52; l++)
 			if (count[l] == 1)
 				outt.labels[outt.n++] = l;
+	}
+	bool in_out[52] = {false};
+	for (int j = 0; j < outt.n; j++) {
+		if (in_out[outt.labels[j]])
+			goto bad;
+		in_out[outt.labels[j]] = true;
 	}
 	struct shape os = {.ndim = 0};
 	for (int j = 0; j <= outt.n; j++) {
@@ -652,7 +750,7 @@ static int fn_einsum(struct op_call *c)
 	goto out;
 bad:
 	op_fail(c, "einsum(): cannot use equation '%s' with %d operand%s", eqv->u.s, nops,
-		nops == 1 ? "" : "s");
+	        nops == 1 ? "" : "s");
 out:
 	free(ops);
 	return rc;
@@ -662,7 +760,7 @@ out:
 
 /* Python's slice.indices(): start and count of a slice over `len` items. */
 static int slice_indices(const struct value *sl, int64_t len, int64_t *start, int64_t *step,
-			 int64_t *count)
+                         int64_t *count)
 {
 	int64_t st = sl->u.slice.has_step ? sl->u.slice.step : 1;
 	if (st == 0)
@@ -703,7 +801,7 @@ static int getitem_list(struct op_call *c, const struct value *l, const struct v
 		int64_t i = as_int(idx);
 		if (i < -n || i >= n)
 			return op_mismatch(c, "tuple index %lld out of range for %lld items",
-					   (long long)i, (long long)n);
+			                   (long long)i, (long long)n);
 		set_out(c, value_copy(&l->u.list.items[i < 0 ? i + n : i]));
 		return 0;
 	}
@@ -743,12 +841,14 @@ static int getitem_tensor(struct op_call *c, const struct value *x, const struct
 			if (tdtype(&items[i]) == DT_BOOL || tdtype(&items[i]) == DT_U8)
 				return op_fail(c, "boolean mask indexing has no static shape");
 			if (is_float_dtype(tdtype(&items[i])))
-				return op_fail(c, "tensors used as indices must be integer tensors");
+				return op_fail(c,
+				               "tensors used as indices must be integer tensors");
 			consumed++;
 			break;
 		case VAL_ELLIPSIS:
 			if (++ellipses > 1)
-				return op_fail(c, "an index can only have a single ellipsis ('...')");
+				return op_fail(c,
+				               "an index can only have a single ellipsis ('...')");
 			break;
 		case VAL_NONE:
 			break;
@@ -771,15 +871,19 @@ static int getitem_tensor(struct op_call *c, const struct value *x, const struct
 		if (it->kind == VAL_NONE) {
 			os.dim[os.ndim++] = 1;
 		} else if (it->kind == VAL_ELLIPSIS) {
-			for (int k = 0; k < xs->ndim - consumed; k++)
+			for (int k = 0; k < xs->ndim - consumed; k++) {
+				if (os.ndim >= SHAPE_MAX_DIMS)
+					return op_mismatch(c, "indexing gives too many dimensions");
 				os.dim[os.ndim++] = xs->dim[in++];
+			}
 		} else if (it->kind == VAL_INT) {
 			int64_t size = xs->dim[in];
 			if (it->u.i < -size || it->u.i >= size)
-				return op_mismatch(c,
-						   "index %lld is out of bounds for dimension %d with "
-						   "size %lld",
-						   (long long)it->u.i, in, (long long)size);
+				return op_mismatch(
+				    c,
+				    "index %lld is out of bounds for dimension %d with "
+				    "size %lld",
+				    (long long)it->u.i, in, (long long)size);
 			in++;
 		} else if (it->kind == VAL_SLICE) {
 			if (it->u.slice.has_step && it->u.slice.step <= 0)
@@ -799,13 +903,17 @@ static int getitem_tensor(struct op_call *c, const struct value *x, const struct
 			in++;
 		}
 	}
-	while (in < xs->ndim && os.ndim < SHAPE_MAX_DIMS)
+	while (in < xs->ndim) {
+		if (os.ndim >= SHAPE_MAX_DIMS)
+			return op_mismatch(c, "indexing gives too many dimensions");
 		os.dim[os.ndim++] = xs->dim[in++];
+	}
 	if (adv_pos >= 0) {
 		int at = adv_split ? 0 : adv_pos;
 		if (os.ndim + adv.ndim > SHAPE_MAX_DIMS)
 			return op_mismatch(c, "indexing gives too many dimensions");
-		memmove(&os.dim[at + adv.ndim], &os.dim[at], (size_t)(os.ndim - at) * sizeof *os.dim);
+		memmove(&os.dim[at + adv.ndim], &os.dim[at],
+		        (size_t)(os.ndim - at) * sizeof *os.dim);
 		for (int k = 0; k < adv.ndim; k++)
 			os.dim[at + k] = adv.dim[k];
 		os.ndim += adv.ndim;
@@ -876,6 +984,9 @@ static int fn_size(struct op_call *c)
 	int dim;
 	if (d->kind != VAL_INT)
 		return op_fail(c, "size() needs an int dim");
+	if (tshape(x)->ndim == 0)
+		return op_mismatch(c, "dimension specified as %lld but tensor has no dimensions",
+		                   (long long)d->u.i);
 	if (op_dim(c, d->u.i, tshape(x)->ndim, &dim) < 0)
 		return -1;
 	set_out(c, value_int(tshape(x)->ndim ? tshape(x)->dim[dim] : 1));
@@ -928,8 +1039,8 @@ static int join(struct op_call *c, bool stack)
 			origin_describe(t[0], oa, sizeof oa);
 			origin_describe(t[i], ob, sizeof ob);
 			op_mismatch(c, "cannot %s %s with %s along dim %d (from %s and %s)",
-				    stack ? "stack" : "concatenate", shp(s0, sa, sizeof sa),
-				    shp(s, sb, sizeof sb), dim, oa, ob);
+			            stack ? "stack" : "concatenate", shp(s0, sa, sizeof sa),
+			            shp(s, sb, sizeof sb), dim, oa, ob);
 			goto out;
 		}
 		if (!stack && __builtin_add_overflow(os.dim[dim], s->dim[dim], &os.dim[dim])) {
@@ -955,12 +1066,18 @@ out:
 	return rc;
 }
 
-static int fn_cat(struct op_call *c) { return join(c, false); }
-static int fn_stack(struct op_call *c) { return join(c, true); }
+static int fn_cat(struct op_call *c)
+{
+	return join(c, false);
+}
+static int fn_stack(struct op_call *c)
+{
+	return join(c, true);
+}
 
 /* Splits dim `dim` of x into pieces of the given sizes; c->out is a tuple. */
 static int split_into(struct op_call *c, const struct value *x, int dim, const int64_t *sizes,
-		      int n)
+                      int n)
 {
 	struct value r = value_list(n);
 	for (int i = 0; i < n; i++) {
@@ -986,7 +1103,7 @@ static int fn_chunk(struct op_call *c)
 		return -1;
 	if (chunks <= 0)
 		return op_fail(c, "chunk expects `chunks` to be greater than 0, got: %lld",
-			       (long long)chunks);
+		               (long long)chunks);
 	if (tshape(x)->ndim == 0)
 		return op_mismatch(c, "chunk expects at least a 1-dimensional tensor");
 	int64_t size = tshape(x)->dim[dim];
@@ -1020,9 +1137,10 @@ static int fn_split(struct op_call *c)
 	if (how && how->kind == VAL_INT) {
 		int64_t piece = how->u.i;
 		if (piece < 0 || (piece == 0 && size != 0))
-			return op_fail(c, "split_size can only be 0 if dimension size is 0, but got "
-					  "dimension size of %lld",
-				       (long long)size);
+			return op_fail(c,
+			               "split_size can only be 0 if dimension size is 0, but got "
+			               "dimension size of %lld",
+			               (long long)size);
 		int64_t n = piece ? (size + piece - 1) / piece : 1;
 		if (n < 1)
 			n = 1;
@@ -1051,10 +1169,10 @@ static int fn_split(struct op_call *c)
 			char got[256];
 			value_format(how, got, sizeof got);
 			rc = op_mismatch(c,
-					 "split_with_sizes expects split_sizes to sum exactly to "
-					 "%lld (input tensor's size at dimension %d), but got "
-					 "split_sizes=%s",
-					 (long long)size, dim, got);
+			                 "split_with_sizes expects split_sizes to sum exactly to "
+			                 "%lld (input tensor's size at dimension %d), but got "
+			                 "split_sizes=%s",
+			                 (long long)size, dim, got);
 		} else {
 			rc = split_into(c, x, dim, sizes, n);
 		}
@@ -1102,7 +1220,8 @@ static int fn_flatten(struct op_call *c)
 	if (op_dim(c, s, xs->ndim, &a) < 0 || op_dim(c, e, xs->ndim, &b) < 0)
 		return -1;
 	if (a > b)
-		return op_fail(c, "flatten() has invalid args: start_dim cannot come after end_dim");
+		return op_fail(c,
+		               "flatten() has invalid args: start_dim cannot come after end_dim");
 	struct shape os = {.ndim = 0};
 	if (xs->ndim == 0) {
 		os.ndim = 1;
@@ -1163,11 +1282,11 @@ static int fn_reshape(struct op_call *c)
 		want[1] = '\0';
 		for (int i = 0; i < n; i++)
 			snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld",
-				 i ? ", " : "", (long long)d[i]);
+			         i ? ", " : "", (long long)d[i]);
 		snprintf(want + strlen(want), sizeof want - strlen(want), "]");
 		origin_describe(x, o, sizeof o);
 		return op_mismatch(c, "shape '%s' is invalid for input of size %lld (%s from %s)",
-				   want, (long long)numel, shp(tshape(x), sb, sizeof sb), o);
+		                   want, (long long)numel, shp(tshape(x), sb, sizeof sb), o);
 	}
 	struct shape os = {.ndim = n};
 	memcpy(os.dim, d, (size_t)n * sizeof *d);
@@ -1183,9 +1302,9 @@ static int read_perm(struct op_call *c, int ndim, int *perm)
 		return -1;
 	if (n != ndim)
 		return op_mismatch(c,
-				   "permute(): number of dims don't match (the input has %d, got "
-				   "%d)",
-				   ndim, n);
+		                   "permute(): number of dims don't match (the input has %d, got "
+		                   "%d)",
+		                   ndim, n);
 	bool seen[SHAPE_MAX_DIMS] = {false};
 	for (int i = 0; i < n; i++) {
 		if (op_dim(c, d[i], ndim, &perm[i]) < 0)
@@ -1286,8 +1405,8 @@ static int fn_expand(struct op_call *c)
 		return -1;
 	int64_t d[SHAPE_MAX_DIMS];
 	int n;
-	const struct value *other = strcmp(fname(c), "expand_as") == 0 ? op_tensor(c, 1, "other")
-								       : NULL;
+	const struct value *other =
+	    strcmp(fname(c), "expand_as") == 0 ? op_tensor(c, 1, "other") : NULL;
 	if (strcmp(fname(c), "expand_as") == 0) {
 		if (!other)
 			return -1;
@@ -1304,16 +1423,16 @@ static int fn_expand(struct op_call *c)
 	memcpy(want.dim, d, (size_t)n * sizeof *d);
 	if (n < xs->ndim)
 		return op_mismatch(c,
-				   "expand(): the number of sizes provided (%d) must be greater or "
-				   "equal to the number of dimensions in the tensor (%d)",
-				   n, xs->ndim);
+		                   "expand(): the number of sizes provided (%d) must be greater or "
+		                   "equal to the number of dimensions in the tensor (%d)",
+		                   n, xs->ndim);
 	struct shape os = {.ndim = n};
 	for (int i = 0; i < n; i++) {
 		int k = i - (n - xs->ndim);
 		if (k < 0) {
 			if (d[i] < 0)
 				return op_fail(c, "expand(): -1 is not allowed in a leading, "
-						  "non-existing dimension");
+				                  "non-existing dimension");
 			os.dim[i] = d[i];
 		} else if (d[i] == -1 || d[i] == xs->dim[k]) {
 			os.dim[i] = xs->dim[k];
@@ -1321,11 +1440,11 @@ static int fn_expand(struct op_call *c)
 			os.dim[i] = d[i];
 		} else {
 			return op_mismatch(c,
-					   "the expanded size of the tensor (%lld) must match the "
-					   "existing size (%lld) at non-singleton dimension %d: "
-					   "target sizes %s, tensor sizes %s",
-					   (long long)d[i], (long long)xs->dim[k], i,
-					   shp(&want, sa, sizeof sa), shp(xs, sb, sizeof sb));
+			                   "the expanded size of the tensor (%lld) must match the "
+			                   "existing size (%lld) at non-singleton dimension %d: "
+			                   "target sizes %s, tensor sizes %s",
+			                   (long long)d[i], (long long)xs->dim[k], i,
+			                   shp(&want, sa, sizeof sa), shp(xs, sb, sizeof sb));
 		}
 	}
 	return out_like(c, x, &os);
@@ -1354,8 +1473,8 @@ static int fn_reduce(struct op_call *c)
 			if (op_dim(c, d[i], xs->ndim, &k) < 0)
 				return -1;
 			if (red[k])
-				return op_fail(c, "dim %d appears multiple times in the list of dims",
-					       k);
+				return op_fail(
+				    c, "dim %d appears multiple times in the list of dims", k);
 			red[k] = true;
 		}
 	}
@@ -1479,9 +1598,10 @@ static int fn_roll(struct op_call *c)
 		if (nd < 0)
 			return -1;
 		if (nd != ns)
-			return op_fail(c, "roll(): shifts and dims must have the same length, got "
-					  "%d and %d",
-				       ns, nd);
+			return op_fail(c,
+			               "roll(): shifts and dims must have the same length, got "
+			               "%d and %d",
+			               ns, nd);
 		for (int i = 0; i < nd; i++) {
 			int k;
 			if (op_dim(c, d[i], tshape(x)->ndim, &k) < 0)
@@ -1532,15 +1652,14 @@ static int fn_channel_shuffle(struct op_call *c)
 	const struct shape *xs = tshape(x);
 	if (xs->ndim < 3)
 		return op_break(c, x, "channel_shuffle", "a %d-D input (needs at least 3-D)",
-				xs->ndim);
+		                xs->ndim);
 	if (g <= 0)
 		return op_fail(c, "channel_shuffle(): groups must be positive, got %lld",
-			       (long long)g);
+		               (long long)g);
 	if (xs->dim[1] % g) {
 		char desc[96];
 		snprintf(desc, sizeof desc, "channel_shuffle(groups=%lld)", (long long)g);
-		return op_break(c, x, desc, "%lld channels (not divisible)",
-				(long long)xs->dim[1]);
+		return op_break(c, x, desc, "%lld channels (not divisible)", (long long)xs->dim[1]);
 	}
 	return fn_same(c);
 }
@@ -1557,9 +1676,10 @@ static int fn_pad(struct op_call *c)
 		return -1;
 	const struct shape *xs = tshape(x);
 	if (n % 2 || n / 2 > xs->ndim)
-		return op_fail(c, "pad(): padding length must be even and at most twice the "
-				  "input's rank, got %d for a %d-D input",
-			       n, xs->ndim);
+		return op_fail(c,
+		               "pad(): padding length must be even and at most twice the "
+		               "input's rank, got %d for a %d-D input",
+		               n, xs->ndim);
 	const struct value *mode = op_arg(c, 2, "mode");
 	bool constant = !mode || mode->kind != VAL_STR || strcmp(mode->u.s, "constant") == 0;
 	struct shape os = *xs;
@@ -1569,11 +1689,13 @@ static int fn_pad(struct op_call *c)
 		if (__builtin_add_overflow(xs->dim[k], p[2 * i], &v) ||
 		    __builtin_add_overflow(v, p[2 * i + 1], &v))
 			return op_mismatch(c, "pad() result too large");
-		if (v < 0 || (!constant && (p[2 * i] >= xs->dim[k] || p[2 * i + 1] >= xs->dim[k]))) {
+		if (v < 0 ||
+		    (!constant && (p[2 * i] >= xs->dim[k] || p[2 * i + 1] >= xs->dim[k]))) {
 			char sb[160];
-			return op_break(c, x, "pad()", "%s, too small to pad dim %d by (%lld, %lld)",
-					shp(xs, sb, sizeof sb), k, (long long)p[2 * i],
-					(long long)p[2 * i + 1]);
+			return op_break(c, x, "pad()",
+			                "%s, too small to pad dim %d by (%lld, %lld)",
+			                shp(xs, sb, sizeof sb), k, (long long)p[2 * i],
+			                (long long)p[2 * i + 1]);
 		}
 		os.dim[k] = v;
 	}
@@ -1603,18 +1725,7 @@ static int pair_arg(struct op_call *c, int pos, const char *kw, const int64_t *d
 	char got[128];
 	value_format(v, got, sizeof got);
 	return op_fail(c, "%s() needs an int or a pair of ints for '%s', got %s", fname(c), kw,
-		       got);
-}
-
-static void pool_fn_desc(struct op_call *c, const int64_t k[2], const int64_t s[2],
-			 const int64_t p[2], char *buf, size_t size)
-{
-	snprintf(buf, size, "%s(kernel_size=(%lld, %lld), stride=(%lld, %lld)", fname(c),
-		 (long long)k[0], (long long)k[1], (long long)s[0], (long long)s[1]);
-	if (p[0] || p[1])
-		snprintf(buf + strlen(buf), size - strlen(buf), ", padding=(%lld, %lld)",
-			 (long long)p[0], (long long)p[1]);
-	snprintf(buf + strlen(buf), size - strlen(buf), ")");
+	               got);
 }
 
 static int fn_max_pool2d(struct op_call *c)
@@ -1622,13 +1733,12 @@ static int fn_max_pool2d(struct op_call *c)
 	const struct value *x = self_tensor(c);
 	int64_t k[2], s[2], p[2], d[2];
 	static const int64_t zero[2] = {0, 0}, one[2] = {1, 1};
-	if (!x || pair_arg(c, 1, "kernel_size", NULL, k) < 0 || pair_arg(c, 2, "stride", k, s) < 0 ||
-	    pair_arg(c, 3, "padding", zero, p) < 0 || pair_arg(c, 4, "dilation", one, d) < 0)
+	if (!x || pair_arg(c, 1, "kernel_size", NULL, k) < 0 ||
+	    pair_arg(c, 2, "stride", k, s) < 0 || pair_arg(c, 3, "padding", zero, p) < 0 ||
+	    pair_arg(c, 4, "dilation", one, d) < 0)
 		return -1;
-	char desc[256];
-	pool_fn_desc(c, k, s, p, desc, sizeof desc);
 	return op_pool2d(c, x, k, s, p, d, optional_bool(c, 5, "ceil_mode", false),
-			 optional_bool(c, 6, "return_indices", false), desc);
+	                 optional_bool(c, 6, "return_indices", false));
 }
 
 static int fn_avg_pool2d(struct op_call *c)
@@ -1636,12 +1746,10 @@ static int fn_avg_pool2d(struct op_call *c)
 	const struct value *x = self_tensor(c);
 	int64_t k[2], s[2], p[2];
 	static const int64_t zero[2] = {0, 0}, one[2] = {1, 1};
-	if (!x || pair_arg(c, 1, "kernel_size", NULL, k) < 0 || pair_arg(c, 2, "stride", k, s) < 0 ||
-	    pair_arg(c, 3, "padding", zero, p) < 0)
+	if (!x || pair_arg(c, 1, "kernel_size", NULL, k) < 0 ||
+	    pair_arg(c, 2, "stride", k, s) < 0 || pair_arg(c, 3, "padding", zero, p) < 0)
 		return -1;
-	char desc[256];
-	pool_fn_desc(c, k, s, p, desc, sizeof desc);
-	return op_pool2d(c, x, k, s, p, one, optional_bool(c, 4, "ceil_mode", false), false, desc);
+	return op_pool2d(c, x, k, s, p, one, optional_bool(c, 4, "ceil_mode", false), false);
 }
 
 static int fn_adaptive_pool2d(struct op_call *c)
@@ -1696,7 +1804,7 @@ static int fn_linear(struct op_call *c)
 	snprintf(desc, sizeof desc, "linear(weight %s)", shp(ws, sb, sizeof sb));
 	if (xs->ndim == 0 || xs->dim[xs->ndim - 1] != in)
 		return op_break(c, x, desc, "%lld features",
-				(long long)(xs->ndim ? xs->dim[xs->ndim - 1] : 0));
+		                (long long)(xs->ndim ? xs->dim[xs->ndim - 1] : 0));
 	struct shape os = *xs;
 	if (ws->ndim == 2)
 		os.dim[os.ndim - 1] = ws->dim[0];
@@ -1752,14 +1860,10 @@ static int fn_conv2d(struct op_call *c)
 	if (g <= 0 || ws->dim[0] % g) {
 		value_free(&padv);
 		return op_fail(c, "conv2d(): groups must divide the weight's %lld output channels",
-			       (long long)ws->dim[0]);
+		               (long long)ws->dim[0]);
 	}
-	char desc_ch[200], desc_size[200], sb[160];
-	snprintf(desc_ch, sizeof desc_ch, "conv2d(weight %s, groups=%lld)",
-		 shp(ws, sb, sizeof sb), (long long)g);
-	snprintf(desc_size, sizeof desc_size, "conv2d(weight %s)", sb);
 	int64_t k[2] = {ws->dim[2], ws->dim[3]};
-	int rc = op_conv2d(c, x, ws->dim[1] * g, ws->dim[0], k, s, &padv, d, g, desc_ch, desc_size);
+	int rc = op_conv2d(c, x, ws->dim[1] * g, ws->dim[0], k, s, &padv, d, g);
 	value_free(&padv);
 	return rc;
 }
@@ -1783,7 +1887,7 @@ static int fn_layer_norm(struct op_call *c)
 		memcpy(w.dim, ns, (size_t)n * sizeof *ns);
 		char desc[200];
 		snprintf(desc, sizeof desc, "layer_norm(normalized_shape=%s)",
-			 shp(&w, want, sizeof want));
+		         shp(&w, want, sizeof want));
 		return op_break(c, x, desc, "%s", shp(xs, sb, sizeof sb));
 	}
 	return fn_same(c);
@@ -1801,7 +1905,7 @@ static int fn_batch_norm(struct op_call *c)
 	if (rm && shape_numel(tshape(rm)) != xs->dim[1]) {
 		char desc[96];
 		snprintf(desc, sizeof desc, "batch_norm(running_mean of %lld)",
-			 (long long)shape_numel(tshape(rm)));
+		         (long long)shape_numel(tshape(rm)));
 		return op_break(c, x, desc, "%lld channels", (long long)xs->dim[1]);
 	}
 	return fn_same(c);
@@ -1850,7 +1954,7 @@ static int fn_patch_merging_pad(struct op_call *c)
 	char sb[160];
 	if (xs->ndim < 3)
 		return op_break(c, x, "_patch_merging_pad", "%s (needs [..., H, W, C])",
-				shp(xs, sb, sizeof sb));
+		                shp(xs, sb, sizeof sb));
 	struct shape os = *xs;
 	int n = xs->ndim;
 	os.dim[n - 3] = (xs->dim[n - 3] + 1) / 2;
@@ -1867,8 +1971,8 @@ static int window_arg(struct op_call *c, int pos, const char *kw, int64_t w[2], 
 		return -1;
 	if (w[0] < (zero_ok ? 0 : 1) || w[1] < (zero_ok ? 0 : 1))
 		return op_fail(c, "%s(): %s must be %s, got (%lld, %lld)", fname(c), kw,
-			       zero_ok ? "non-negative" : "positive", (long long)w[0],
-			       (long long)w[1]);
+		               zero_ok ? "non-negative" : "positive", (long long)w[0],
+		               (long long)w[1]);
 	return 0;
 }
 
@@ -1891,9 +1995,8 @@ static int fn_relative_position_bias(struct op_call *c)
 	if (__builtin_mul_overflow(n, n, &nn) || nn == 0 || total % nn) {
 		char sb[160], desc[96];
 		snprintf(desc, sizeof desc, "_get_relative_position_bias(window_size=(%lld, %lld))",
-			 (long long)w[0], (long long)w[1]);
-		return op_break(c, index, desc, "an index %s",
-				shp(tshape(index), sb, sizeof sb));
+		         (long long)w[0], (long long)w[1]);
+		return op_break(c, index, desc, "an index %s", shp(tshape(index), sb, sizeof sb));
 	}
 	struct shape os = {.ndim = 4, .dim = {1, total / nn, n, n}};
 	if (checked_numel(c, &os) < 0)
@@ -1921,19 +2024,19 @@ static int fn_shifted_window_attention(struct op_call *c)
 	char sb[160], desc[200];
 	if (xs->ndim != 4)
 		return op_break(c, x, "shifted_window_attention", "%s (needs [B, H, W, C])",
-				shp(xs, sb, sizeof sb));
+		                shp(xs, sb, sizeof sb));
 	int64_t B = xs->dim[0], H = xs->dim[1], W = xs->dim[2], C = xs->dim[3];
 	if (heads <= 0 || C % heads)
 		return op_break(c, x, "shifted_window_attention", "%lld channels for %lld heads",
-				(long long)C, (long long)heads);
+		                (long long)C, (long long)heads);
 	if (qs->ndim != 2 || qs->dim[1] != C || qs->dim[0] != 3 * C) {
 		snprintf(desc, sizeof desc, "shifted_window_attention(qkv_weight %s)",
-			 shp(qs, sb, sizeof sb));
+		         shp(qs, sb, sizeof sb));
 		return op_break(c, x, desc, "%lld channels", (long long)C);
 	}
 	if (ps->ndim != 2 || ps->dim[1] != C || ps->dim[0] != C) {
 		snprintf(desc, sizeof desc, "shifted_window_attention(proj_weight %s)",
-			 shp(ps, sb, sizeof sb));
+		         shp(ps, sb, sizeof sb));
 		return op_break(c, x, desc, "%lld channels", (long long)C);
 	}
 	int64_t hw = (H + w[0] - 1) / w[0], ww = (W + w[1] - 1) / w[1];
@@ -1942,12 +2045,13 @@ static int fn_shifted_window_attention(struct op_call *c)
 	if (broadcast(&attn, tshape(rpb), &bs) < 0 || !shape_equal(&bs, &attn)) {
 		char sa[160];
 		return op_mismatch(c,
-				   "relative_position_bias %s does not fit the attention %s "
-				   "(from %s)",
-				   shp(tshape(rpb), sb, sizeof sb), shp(&attn, sa, sizeof sa),
-				   (origin_describe(rpb, desc, sizeof desc), desc));
+		                   "relative_position_bias %s does not fit the attention %s "
+		                   "(from %s)",
+		                   shp(tshape(rpb), sb, sizeof sb), shp(&attn, sa, sizeof sa),
+		                   (origin_describe(rpb, desc, sizeof desc), desc));
 	}
-	int64_t per = mul_sat(mul_sat(n, C), mul_sat(4, C)), att = mul_sat(2, mul_sat(mul_sat(n, n), C));
+	int64_t per = mul_sat(mul_sat(n, C), mul_sat(4, C)),
+	        att = mul_sat(2, mul_sat(mul_sat(n, n), C));
 	if (__builtin_add_overflow(per, att, &per))
 		per = INT64_MAX;
 	op_out_tensor(c, tdtype(x), xs, x);
@@ -1957,102 +2061,102 @@ static int fn_shifted_window_attention(struct op_call *c)
 
 /* ---- the table ---- */
 
-#define FUNCTIONS(X)                                                                           \
-	X(add, fn_add, "a + b, with broadcasting; ints add, tuples concatenate")                \
-	X(sub, fn_sub, "a - b, with broadcasting")                                              \
-	X(mul, fn_mul, "a * b, with broadcasting")                                              \
-	X(truediv, fn_truediv, "a / b, with broadcasting")                                      \
-	X(div, fn_truediv, "a / b, with broadcasting (torch.div)")                              \
-	X(floordiv, fn_floordiv, "a // b; Python floor division on ints")                       \
-	X(floor_divide, fn_floordiv, "a // b, with broadcasting")                               \
-	X(mod, fn_mod, "a % b; Python modulo on ints")                                          \
-	X(pow, fn_pow, "a ** b")                                                                \
-	X(neg, fn_neg, "-a")                                                                    \
-	X(eq, fn_eq, "a == b")                                                                  \
-	X(ne, fn_ne, "a != b")                                                                  \
-	X(lt, fn_lt, "a < b")                                                                   \
-	X(le, fn_le, "a <= b")                                                                  \
-	X(gt, fn_gt, "a > b")                                                                   \
-	X(ge, fn_ge, "a >= b")                                                                  \
-	X(not_, fn_not, "not a")                                                                \
-	X(_assert, fn_assert, "torch._assert(condition, message)")                              \
-	X(matmul, fn_matmul, "a @ b, batched with broadcasting")                                \
-	X(bmm, fn_bmm, "batched [B, n, k] @ [B, k, m]")                                         \
-	X(einsum, fn_einsum, "einsum(equation, *operands)")                                     \
-	X(getitem, fn_getitem, "x[index]: tuples, and tensors with ints, slices, None, ...")    \
-	X(getattr, fn_getattr, "getattr(x, 'shape'), 'ndim', 'dtype'")                          \
-	X(size, fn_size, "x.size() -> tuple, x.size(dim) -> int")                               \
-	X(dim, fn_dim, "x.dim(): the rank")                                                     \
-	X(numel, fn_numel, "x.numel(): the element count")                                      \
-	X(cat, fn_cat, "cat(tensors, dim=0)")                                                   \
-	X(concat, fn_cat, "cat(tensors, dim=0)")                                                \
-	X(stack, fn_stack, "stack(tensors, dim=0)")                                             \
-	X(chunk, fn_chunk, "chunk(x, chunks, dim=0) -> tuple")                                  \
-	X(split, fn_split, "split(x, split_size_or_sections, dim=0) -> tuple")                  \
-	X(unbind, fn_unbind, "unbind(x, dim=0) -> tuple")                                       \
-	X(flatten, fn_flatten, "flatten(x, start_dim=0, end_dim=-1)")                           \
-	X(reshape, fn_reshape, "reshape(x, shape); one -1 is inferred")                         \
-	X(view, fn_reshape, "x.view(*shape); one -1 is inferred")                               \
-	X(permute, fn_permute, "permute(x, dims)")                                              \
-	X(transpose, fn_transpose, "transpose(x, dim0, dim1)")                                  \
-	X(swapaxes, fn_transpose, "swapaxes(x, axis0, axis1)")                                  \
-	X(swapdims, fn_transpose, "swapdims(x, dim0, dim1)")                                    \
-	X(unsqueeze, fn_unsqueeze, "unsqueeze(x, dim)")                                         \
-	X(squeeze, fn_squeeze, "squeeze(x, dim=None)")                                          \
-	X(expand, fn_expand, "x.expand(*sizes); -1 keeps a size")                               \
-	X(expand_as, fn_expand, "x.expand_as(other)")                                           \
-	X(contiguous, fn_same, "x.contiguous()")                                                \
-	X(clone, fn_same, "clone(x)")                                                           \
-	X(detach, fn_same, "x.detach()")                                                        \
-	X(to, fn_to, "x.to(dtype)")                                                             \
-	X(type_as, fn_type_as, "x.type_as(other)")                                              \
-	X(float, fn_float, "x.float()")                                                         \
-	X(mean, fn_reduce, "mean(x, dim=None, keepdim=False)")                                  \
-	X(sum, fn_reduce, "sum(x, dim=None, keepdim=False)")                                    \
-	X(amax, fn_reduce, "amax(x, dim=None, keepdim=False)")                                  \
-	X(amin, fn_reduce, "amin(x, dim=None, keepdim=False)")                                  \
-	X(relu, fn_same, "relu(x)")                                                             \
-	X(relu_, fn_same, "relu_(x), in place")                                                 \
-	X(relu6, fn_same, "relu6(x)")                                                           \
-	X(gelu, fn_gelu, "gelu(x, approximate='none')")                                         \
-	X(silu, fn_same, "silu(x)")                                                             \
-	X(sigmoid, fn_same, "sigmoid(x)")                                                       \
-	X(hardsigmoid, fn_same, "hardsigmoid(x)")                                               \
-	X(hardswish, fn_same, "hardswish(x)")                                                   \
-	X(tanh, fn_same, "tanh(x)")                                                             \
-	X(exp, fn_same, "exp(x)")                                                               \
-	X(clamp, fn_same, "clamp(x, min=None, max=None)")                                       \
-	X(leaky_relu, fn_same, "leaky_relu(x, negative_slope=0.01)")                            \
-	X(softmax, fn_softmax, "softmax(x, dim)")                                               \
-	X(log_softmax, fn_softmax, "log_softmax(x, dim)")                                       \
-	X(normalize, fn_normalize, "normalize(x, p=2.0, dim=1)")                                \
-	X(dropout, fn_dropout, "dropout(x, p=0.5, training=True)")                              \
-	X(stochastic_depth, fn_stochastic_depth, "stochastic_depth(x, p, mode, training=True)") \
-	X(roll, fn_roll, "roll(x, shifts, dims=None)")                                          \
-	X(pad, fn_pad, "pad(x, pad, mode='constant', value=None)")                              \
-	X(channel_shuffle, fn_channel_shuffle, "channel_shuffle(x, groups)")                    \
-	X(adaptive_avg_pool2d, fn_adaptive_pool2d, "adaptive_avg_pool2d(x, output_size)")       \
-	X(adaptive_max_pool2d, fn_adaptive_pool2d, "adaptive_max_pool2d(x, output_size)")       \
-	X(avg_pool2d, fn_avg_pool2d, "avg_pool2d(x, kernel_size, stride=None, padding=0, ...)") \
-	X(max_pool2d, fn_max_pool2d, "max_pool2d(x, kernel_size, stride=None, padding=0, ...)") \
-	X(layer_norm, fn_layer_norm, "layer_norm(x, normalized_shape, weight, bias, eps)")      \
-	X(batch_norm, fn_batch_norm, "batch_norm(x, running_mean, running_var, ...)")           \
-	X(linear, fn_linear, "linear(x, weight, bias=None)")                                    \
-	X(conv2d, fn_conv2d, "conv2d(x, weight, bias, stride, padding, dilation, groups)")      \
-	X(scaled_dot_product_attention, fn_sdpa, "softmax(q k^T / sqrt(E)) v")                  \
-	X(shifted_window_attention, fn_shifted_window_attention,                               \
-	  "torchvision Swin window attention: [B, H, W, C] -> [B, H, W, C]")                    \
-	X(_patch_merging_pad, fn_patch_merging_pad,                                             \
-	  "torchvision Swin: [..., H, W, C] -> [..., H/2, W/2, 4C]")                            \
-	X(_get_relative_position_bias, fn_relative_position_bias,                               \
+#define FUNCTIONS(X)                                                                               \
+	X(add, fn_add, "a + b, with broadcasting; ints add, tuples concatenate")                   \
+	X(sub, fn_sub, "a - b, with broadcasting")                                                 \
+	X(mul, fn_mul, "a * b, with broadcasting")                                                 \
+	X(truediv, fn_truediv, "a / b, with broadcasting")                                         \
+	X(div, fn_truediv, "a / b, with broadcasting (torch.div)")                                 \
+	X(floordiv, fn_floordiv, "a // b; Python floor division on ints")                          \
+	X(floor_divide, fn_floordiv, "a // b, with broadcasting")                                  \
+	X(mod, fn_mod, "a % b; Python modulo on ints")                                             \
+	X(pow, fn_pow, "a ** b")                                                                   \
+	X(neg, fn_neg, "-a")                                                                       \
+	X(eq, fn_eq, "a == b")                                                                     \
+	X(ne, fn_ne, "a != b")                                                                     \
+	X(lt, fn_lt, "a < b")                                                                      \
+	X(le, fn_le, "a <= b")                                                                     \
+	X(gt, fn_gt, "a > b")                                                                      \
+	X(ge, fn_ge, "a >= b")                                                                     \
+	X(not_, fn_not, "not a")                                                                   \
+	X(_assert, fn_assert, "torch._assert(condition, message)")                                 \
+	X(matmul, fn_matmul, "a @ b, batched with broadcasting")                                   \
+	X(bmm, fn_bmm, "batched [B, n, k] @ [B, k, m]")                                            \
+	X(einsum, fn_einsum, "einsum(equation, *operands)")                                        \
+	X(getitem, fn_getitem, "x[index]: tuples, and tensors with ints, slices, None, ...")       \
+	X(getattr, fn_getattr, "getattr(x, 'shape'), 'ndim', 'dtype'")                             \
+	X(size, fn_size, "x.size() -> tuple, x.size(dim) -> int")                                  \
+	X(dim, fn_dim, "x.dim(): the rank")                                                        \
+	X(numel, fn_numel, "x.numel(): the element count")                                         \
+	X(cat, fn_cat, "cat(tensors, dim=0)")                                                      \
+	X(concat, fn_cat, "cat(tensors, dim=0)")                                                   \
+	X(stack, fn_stack, "stack(tensors, dim=0)")                                                \
+	X(chunk, fn_chunk, "chunk(x, chunks, dim=0) -> tuple")                                     \
+	X(split, fn_split, "split(x, split_size_or_sections, dim=0) -> tuple")                     \
+	X(unbind, fn_unbind, "unbind(x, dim=0) -> tuple")                                          \
+	X(flatten, fn_flatten, "flatten(x, start_dim=0, end_dim=-1)")                              \
+	X(reshape, fn_reshape, "reshape(x, shape); one -1 is inferred")                            \
+	X(view, fn_reshape, "x.view(*shape); one -1 is inferred")                                  \
+	X(permute, fn_permute, "permute(x, dims)")                                                 \
+	X(transpose, fn_transpose, "transpose(x, dim0, dim1)")                                     \
+	X(swapaxes, fn_transpose, "swapaxes(x, axis0, axis1)")                                     \
+	X(swapdims, fn_transpose, "swapdims(x, dim0, dim1)")                                       \
+	X(unsqueeze, fn_unsqueeze, "unsqueeze(x, dim)")                                            \
+	X(squeeze, fn_squeeze, "squeeze(x, dim=None)")                                             \
+	X(expand, fn_expand, "x.expand(*sizes); -1 keeps a size")                                  \
+	X(expand_as, fn_expand, "x.expand_as(other)")                                              \
+	X(contiguous, fn_same, "x.contiguous()")                                                   \
+	X(clone, fn_same, "clone(x)")                                                              \
+	X(detach, fn_same, "x.detach()")                                                           \
+	X(to, fn_to, "x.to(dtype)")                                                                \
+	X(type_as, fn_type_as, "x.type_as(other)")                                                 \
+	X(float, fn_float, "x.float()")                                                            \
+	X(mean, fn_reduce, "mean(x, dim=None, keepdim=False)")                                     \
+	X(sum, fn_reduce, "sum(x, dim=None, keepdim=False)")                                       \
+	X(amax, fn_reduce, "amax(x, dim=None, keepdim=False)")                                     \
+	X(amin, fn_reduce, "amin(x, dim=None, keepdim=False)")                                     \
+	X(relu, fn_same, "relu(x)")                                                                \
+	X(relu_, fn_same, "relu_(x), in place")                                                    \
+	X(relu6, fn_same, "relu6(x)")                                                              \
+	X(gelu, fn_gelu, "gelu(x, approximate='none')")                                            \
+	X(silu, fn_same, "silu(x)")                                                                \
+	X(sigmoid, fn_same, "sigmoid(x)")                                                          \
+	X(hardsigmoid, fn_same, "hardsigmoid(x)")                                                  \
+	X(hardswish, fn_same, "hardswish(x)")                                                      \
+	X(tanh, fn_same, "tanh(x)")                                                                \
+	X(exp, fn_same, "exp(x)")                                                                  \
+	X(clamp, fn_same, "clamp(x, min=None, max=None)")                                          \
+	X(leaky_relu, fn_same, "leaky_relu(x, negative_slope=0.01)")                               \
+	X(softmax, fn_softmax, "softmax(x, dim)")                                                  \
+	X(log_softmax, fn_softmax, "log_softmax(x, dim)")                                          \
+	X(normalize, fn_normalize, "normalize(x, p=2.0, dim=1)")                                   \
+	X(dropout, fn_dropout, "dropout(x, p=0.5, training=True)")                                 \
+	X(stochastic_depth, fn_stochastic_depth, "stochastic_depth(x, p, mode, training=True)")    \
+	X(roll, fn_roll, "roll(x, shifts, dims=None)")                                             \
+	X(pad, fn_pad, "pad(x, pad, mode='constant', value=None)")                                 \
+	X(channel_shuffle, fn_channel_shuffle, "channel_shuffle(x, groups)")                       \
+	X(adaptive_avg_pool2d, fn_adaptive_pool2d, "adaptive_avg_pool2d(x, output_size)")          \
+	X(adaptive_max_pool2d, fn_adaptive_pool2d, "adaptive_max_pool2d(x, output_size)")          \
+	X(avg_pool2d, fn_avg_pool2d, "avg_pool2d(x, kernel_size, stride=None, padding=0, ...)")    \
+	X(max_pool2d, fn_max_pool2d, "max_pool2d(x, kernel_size, stride=None, padding=0, ...)")    \
+	X(layer_norm, fn_layer_norm, "layer_norm(x, normalized_shape, weight, bias, eps)")         \
+	X(batch_norm, fn_batch_norm, "batch_norm(x, running_mean, running_var, ...)")              \
+	X(linear, fn_linear, "linear(x, weight, bias=None)")                                       \
+	X(conv2d, fn_conv2d, "conv2d(x, weight, bias, stride, padding, dilation, groups)")         \
+	X(scaled_dot_product_attention, fn_sdpa, "softmax(q k^T / sqrt(E)) v")                     \
+	X(shifted_window_attention, fn_shifted_window_attention,                                   \
+	  "torchvision Swin window attention: [B, H, W, C] -> [B, H, W, C]")                       \
+	X(_patch_merging_pad, fn_patch_merging_pad,                                                \
+	  "torchvision Swin: [..., H, W, C] -> [..., H/2, W/2, 4C]")                               \
+	X(_get_relative_position_bias, fn_relative_position_bias,                                  \
 	  "torchvision Swin: table[index] -> [1, heads, N, N]")
 
-#define DEFINE(id, fn, d)                                                                      \
-	static const struct op_def def_##id = {                                                 \
-		.name = #id,                                                                    \
-		.kind = OP_FUNCTION,                                                            \
-		.doc = d,                                                                       \
-		.infer = fn,                                                                    \
+#define DEFINE(id, fn, d)                                                                          \
+	static const struct op_def def_##id = {                                                    \
+	    .name = #id,                                                                           \
+	    .kind = OP_FUNCTION,                                                                   \
+	    .doc = d,                                                                              \
+	    .infer = fn,                                                                           \
 	};
 FUNCTIONS(DEFINE)
 #undef DEFINE

@@ -30,7 +30,8 @@
 /* ---- small helpers ---- */
 
 /* Appends printf-style text to buf (always terminated). */
-static void bcat(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void bcat(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void bcat(char *buf, size_t size, const char *fmt, ...)
 {
 	size_t len = strlen(buf);
@@ -49,16 +50,6 @@ static const char *pair_text(const int64_t p[2], char *buf, size_t size)
 		snprintf(buf, size, "%lld", (long long)p[0]);
 	else
 		snprintf(buf, size, "%lldx%lld", (long long)p[0], (long long)p[1]);
-	return buf;
-}
-
-static const char *attr_text(const struct module *m, const char *name, char *buf, size_t size)
-{
-	const struct value *v = module_attr(m, name);
-	if (v)
-		value_format(v, buf, size);
-	else
-		snprintf(buf, size, "?");
 	return buf;
 }
 
@@ -120,7 +111,7 @@ static const struct value *input_rank(struct op_call *c, int lo, int hi, const c
 	if (r < lo || r > hi) {
 		char sb[160];
 		op_break(c, x, c->def->name, "%d-D %s (needs %s input)", r,
-			 shape_format(tshape(x), sb, sizeof sb), what);
+		         shape_format(tshape(x), sb, sizeof sb), what);
 		return NULL;
 	}
 	return x;
@@ -130,7 +121,8 @@ static int check_positive(const struct module *m, const char *name, struct error
 {
 	int64_t v = module_attr_int(m, name, 1);
 	if (v <= 0)
-		return error_set(e, "%s: %s must be positive, got %lld", m->type, name, (long long)v);
+		return error_set(e, "%s: %s must be positive, got %lld", m->type, name,
+		                 (long long)v);
 	return 0;
 }
 
@@ -140,7 +132,7 @@ static int check_positive_pair(const struct module *m, const char *name, struct 
 	module_attr_ints(m, name, p, 2);
 	if (p[0] <= 0 || p[1] <= 0)
 		return error_set(e, "%s: %s must be positive, got (%lld, %lld)", m->type, name,
-				 (long long)p[0], (long long)p[1]);
+		                 (long long)p[0], (long long)p[1]);
 	return 0;
 }
 
@@ -174,7 +166,7 @@ static int read_pair(const struct value *v, int64_t p[2], bool none_ok)
 }
 
 static void add_param(struct module *m, const char *name, int ndim, const int64_t *dims,
-		      bool buffer)
+                      bool buffer)
 {
 	struct shape s = shape_of(ndim, dims);
 	module_add_param(m, name, DT_F32, &s, buffer);
@@ -213,15 +205,15 @@ static int delegate(struct op_call *c, const char *fn, const struct value *args,
 /* ---- Conv2d ---- */
 
 static const struct attr_spec conv2d_attrs[] = {
-	{"in_channels", AT_INT, NULL},
-	{"out_channels", AT_INT, NULL},
-	{"kernel_size", AT_INT_PAIR, NULL},
-	{"stride", AT_INT_PAIR, "1"},
-	{"padding", AT_PADDING, "0"},
-	{"dilation", AT_INT_PAIR, "1"},
-	{"groups", AT_INT, "1"},
-	{"bias", AT_BOOL, "True"},
-	{"padding_mode", AT_STR, "'zeros'"},
+    {"in_channels", AT_INT, NULL},
+    {"out_channels", AT_INT, NULL},
+    {"kernel_size", AT_INT_PAIR, NULL},
+    {"stride", AT_INT_PAIR, "1"},
+    {"padding", AT_PADDING, "0"},
+    {"dilation", AT_INT_PAIR, "1"},
+    {"groups", AT_INT, "1"},
+    {"bias", AT_BOOL, "True"},
+    {"padding_mode", AT_STR, "'zeros'"},
 };
 
 static int conv2d_check(struct module *m, struct error *e)
@@ -241,7 +233,7 @@ static int conv2d_check(struct module *m, struct error *e)
 		module_attr_ints(m, "stride", s, 2);
 		if (strcmp(pad->u.s, "same") == 0 && (s[0] != 1 || s[1] != 1))
 			return error_set(e, "Conv2d: padding='same' is not supported for strided "
-					    "convolutions");
+			                    "convolutions");
 	} else {
 		int64_t p[2];
 		module_attr_ints(m, "padding", p, 2);
@@ -254,9 +246,9 @@ static int conv2d_check(struct module *m, struct error *e)
 		if (strcmp(mode, modes[i]) == 0)
 			return 0;
 	return error_set(e,
-			 "Conv2d: padding_mode must be 'zeros', 'reflect', 'replicate' or "
-			 "'circular', got '%s'",
-			 mode);
+	                 "Conv2d: padding_mode must be 'zeros', 'reflect', 'replicate' or "
+	                 "'circular', got '%s'",
+	                 mode);
 }
 
 static int conv2d_params(struct module *m, struct error *e)
@@ -265,7 +257,7 @@ static int conv2d_params(struct module *m, struct error *e)
 	int64_t k[2], out = module_attr_int(m, "out_channels", 1);
 	module_attr_ints(m, "kernel_size", k, 2);
 	int64_t w[4] = {out, module_attr_int(m, "in_channels", 1) / module_attr_int(m, "groups", 1),
-			k[0], k[1]};
+	                k[0], k[1]};
 	add_param(m, "weight", 4, w, false);
 	if (module_attr_bool(m, "bias", true))
 		add_param(m, "bias", 1, &out, false);
@@ -275,7 +267,7 @@ static int conv2d_params(struct module *m, struct error *e)
 /* Left and right padding of one dimension for a padding attribute or
  * argument: an int pair, 'valid' or 'same'. */
 static void conv_padding(const struct value *pad, int i, int64_t k, int64_t d, int64_t *l,
-			 int64_t *r)
+                         int64_t *r)
 {
 	if (pad->kind == VAL_STR) {
 		if (strcmp(pad->u.s, "same") == 0) {
@@ -292,18 +284,50 @@ static void conv_padding(const struct value *pad, int i, int64_t k, int64_t d, i
 	*l = *r = p[i];
 }
 
-int op_conv2d(struct op_call *c, const struct value *x, int64_t in, int64_t out,
-	      const int64_t k[2], const int64_t s[2], const struct value *pad, const int64_t d[2],
-	      int64_t groups, const char *desc_ch, const char *desc_size)
+/* Names the convolution in a break: its channels (size false) or its
+ * kernel, padding and dilation (size true). Built only when it breaks. */
+static void conv_desc(const struct op_call *c, bool size, int64_t in, const int64_t k[2],
+                      const struct value *pad, const int64_t d[2], int64_t groups, char *buf,
+                      size_t n)
+{
+	if (!c->module) {
+		const struct value *w = op_arg(c, 1, "weight");
+		char sb[160];
+		shape_format(tshape(w), sb, sizeof sb);
+		if (size)
+			snprintf(buf, n, "%s(weight %s)", c->def->name, sb);
+		else
+			snprintf(buf, n, "%s(weight %s, groups=%lld)", c->def->name, sb,
+			         (long long)groups);
+		return;
+	}
+	if (!size) {
+		snprintf(buf, n, "%s(in_channels=%lld)", c->def->name, (long long)in);
+		return;
+	}
+	snprintf(buf, n, "%s(kernel_size=(%lld, %lld)", c->def->name, (long long)k[0],
+	         (long long)k[1]);
+	int64_t p[2];
+	if (pad->kind != VAL_STR && value_ints(pad, p, 2) == 0 && (p[0] || p[1]))
+		bcat(buf, n, ", padding=(%lld, %lld)", (long long)p[0], (long long)p[1]);
+	if (d[0] != 1 || d[1] != 1)
+		bcat(buf, n, ", dilation=(%lld, %lld)", (long long)d[0], (long long)d[1]);
+	bcat(buf, n, ")");
+}
+
+int op_conv2d(struct op_call *c, const struct value *x, int64_t in, int64_t out, const int64_t k[2],
+              const int64_t s[2], const struct value *pad, const int64_t d[2], int64_t groups)
 {
 	const struct shape *xs = tshape(x);
-	char sb[160];
+	char sb[160], desc[320];
 	if (xs->ndim != 3 && xs->ndim != 4)
 		return op_break(c, x, c->def->name, "%d-D %s (needs 3-D or 4-D input)", xs->ndim,
-				shape_format(xs, sb, sizeof sb));
+		                shape_format(xs, sb, sizeof sb));
 	int ch = xs->ndim - 3;
-	if (xs->dim[ch] != in)
-		return op_break(c, x, desc_ch, "%lld channels", (long long)xs->dim[ch]);
+	if (xs->dim[ch] != in) {
+		conv_desc(c, false, in, k, pad, d, groups, desc, sizeof desc);
+		return op_break(c, x, desc, "%lld channels", (long long)xs->dim[ch]);
+	}
 	struct shape os = *xs;
 	os.dim[ch] = out;
 	for (int i = 0; i < 2; i++) {
@@ -312,9 +336,11 @@ int op_conv2d(struct op_call *c, const struct value *x, int64_t in, int64_t out,
 		int64_t o = op_window_out(xs->dim[ch + 1 + i], k[i], s[i], l, r, d[i], false);
 		if (o == INT64_MIN)
 			return op_mismatch(c, "invalid convolution parameters");
-		if (o < 1)
-			return op_break(c, x, desc_size, "a %lldx%lld input (too small)",
-					(long long)xs->dim[ch + 1], (long long)xs->dim[ch + 2]);
+		if (o < 1) {
+			conv_desc(c, true, in, k, pad, d, groups, desc, sizeof desc);
+			return op_break(c, x, desc, "a %lldx%lld input (too small)",
+			                (long long)xs->dim[ch + 1], (long long)xs->dim[ch + 2]);
+		}
 		os.dim[ch + 1 + i] = o;
 	}
 	int64_t n = checked_numel(c, &os);
@@ -331,23 +357,13 @@ static int conv2d_infer(struct op_call *c)
 	const struct value *x = op_tensor(c, 0, "input");
 	if (!x)
 		return -1;
-	int64_t k[2], s[2], d[2], in = module_attr_int(m, "in_channels", 0);
+	int64_t k[2], s[2], d[2];
 	module_attr_ints(m, "kernel_size", k, 2);
 	module_attr_ints(m, "stride", s, 2);
 	module_attr_ints(m, "dilation", d, 2);
-	char desc_ch[96], desc_size[256], t[64];
-	snprintf(desc_ch, sizeof desc_ch, "Conv2d(in_channels=%lld)", (long long)in);
-	snprintf(desc_size, sizeof desc_size, "Conv2d(kernel_size=%s",
-		 attr_text(m, "kernel_size", t, sizeof t));
-	const struct value *pad = module_attr(m, "padding");
-	if (pad->kind != VAL_STR && (pad->u.list.items[0].u.i || pad->u.list.items[1].u.i))
-		bcat(desc_size, sizeof desc_size, ", padding=%s", attr_text(m, "padding", t, sizeof t));
-	if (d[0] != 1 || d[1] != 1)
-		bcat(desc_size, sizeof desc_size, ", dilation=%s",
-		     attr_text(m, "dilation", t, sizeof t));
-	bcat(desc_size, sizeof desc_size, ")");
-	return op_conv2d(c, x, in, module_attr_int(m, "out_channels", 0), k, s, pad, d,
-			    module_attr_int(m, "groups", 1), desc_ch, desc_size);
+	return op_conv2d(c, x, module_attr_int(m, "in_channels", 0),
+	                 module_attr_int(m, "out_channels", 0), k, s, module_attr(m, "padding"), d,
+	                 module_attr_int(m, "groups", 1));
 }
 
 static void conv2d_describe(const struct module *m, char *buf, size_t size)
@@ -359,7 +375,7 @@ static void conv2d_describe(const struct module *m, char *buf, size_t size)
 	module_attr_ints(m, "stride", s, 2);
 	module_attr_ints(m, "dilation", d, 2);
 	snprintf(buf, size, "%lld→%lld k%s", (long long)in,
-		 (long long)module_attr_int(m, "out_channels", 0), pair_text(k, t, sizeof t));
+	         (long long)module_attr_int(m, "out_channels", 0), pair_text(k, t, sizeof t));
 	if (s[0] != 1 || s[1] != 1)
 		bcat(buf, size, " s%s", pair_text(s, t, sizeof t));
 	const struct value *pad = module_attr(m, "padding");
@@ -386,24 +402,26 @@ static void conv2d_describe(const struct module *m, char *buf, size_t size)
 }
 
 static const struct op_def def_conv2d = {
-	.name = "Conv2d",
-	.kind = OP_MODULE,
-	.doc = "2-D convolution over [N, C, H, W]",
-	.attrs = conv2d_attrs,
-	.nattrs = sizeof conv2d_attrs / sizeof *conv2d_attrs,
-	.size_attr = "out_channels",
-	.params = conv2d_params,
-	.infer = conv2d_infer,
-	.describe = conv2d_describe,
-	.check = conv2d_check,
+    .name = "Conv2d",
+    .in_size_attr = "in_channels",
+    .in_size_dim = 1,
+    .kind = OP_MODULE,
+    .doc = "2-D convolution over [N, C, H, W]",
+    .attrs = conv2d_attrs,
+    .nattrs = sizeof conv2d_attrs / sizeof *conv2d_attrs,
+    .size_attr = "out_channels",
+    .params = conv2d_params,
+    .infer = conv2d_infer,
+    .describe = conv2d_describe,
+    .check = conv2d_check,
 };
 
 /* ---- Linear ---- */
 
 static const struct attr_spec linear_attrs[] = {
-	{"in_features", AT_INT, NULL},
-	{"out_features", AT_INT, NULL},
-	{"bias", AT_BOOL, "True"},
+    {"in_features", AT_INT, NULL},
+    {"out_features", AT_INT, NULL},
+    {"bias", AT_BOOL, "True"},
 };
 
 static int linear_check(struct module *m, struct error *e)
@@ -414,7 +432,8 @@ static int linear_check(struct module *m, struct error *e)
 static int linear_params(struct module *m, struct error *e)
 {
 	(void)e;
-	int64_t w[2] = {module_attr_int(m, "out_features", 1), module_attr_int(m, "in_features", 1)};
+	int64_t w[2] = {module_attr_int(m, "out_features", 1),
+	                module_attr_int(m, "in_features", 1)};
 	add_param(m, "weight", 2, w, false);
 	if (module_attr_bool(m, "bias", true))
 		add_param(m, "bias", 1, w, false);
@@ -427,14 +446,15 @@ static int linear_infer(struct op_call *c)
 	if (!x)
 		return -1;
 	int64_t in = module_attr_int(c->module, "in_features", 0);
-	char desc[96], sb[160];
-	snprintf(desc, sizeof desc, "%s(in_features=%lld)", c->def->name, (long long)in);
 	const struct shape *xs = tshape(x);
-	if (xs->ndim == 0)
-		return op_break(c, x, desc, "a 0-d tensor");
-	if (xs->dim[xs->ndim - 1] != in)
+	if (xs->ndim == 0 || xs->dim[xs->ndim - 1] != in) {
+		char desc[96], sb[160];
+		snprintf(desc, sizeof desc, "%s(in_features=%lld)", c->def->name, (long long)in);
+		if (xs->ndim == 0)
+			return op_break(c, x, desc, "a 0-d tensor");
 		return op_break(c, x, desc, "%lld features (%s)", (long long)xs->dim[xs->ndim - 1],
-				shape_format(xs, sb, sizeof sb));
+		                shape_format(xs, sb, sizeof sb));
+	}
 	struct shape os = *xs;
 	os.dim[os.ndim - 1] = module_attr_int(c->module, "out_features", 0);
 	int64_t n = checked_numel(c, &os);
@@ -448,32 +468,32 @@ static int linear_infer(struct op_call *c)
 static void linear_describe(const struct module *m, char *buf, size_t size)
 {
 	snprintf(buf, size, "%lld→%lld", (long long)module_attr_int(m, "in_features", 0),
-		 (long long)module_attr_int(m, "out_features", 0));
+	         (long long)module_attr_int(m, "out_features", 0));
 	if (!module_attr_bool(m, "bias", true))
 		bcat(buf, size, " no bias");
 }
 
 static const struct op_def def_linear = {
-	.name = "Linear",
-	.kind = OP_MODULE,
-	.doc = "y = x W^T + b over the last dimension",
-	.attrs = linear_attrs,
-	.nattrs = sizeof linear_attrs / sizeof *linear_attrs,
-	.size_attr = "out_features",
-	.params = linear_params,
-	.infer = linear_infer,
-	.describe = linear_describe,
-	.check = linear_check,
+    .name = "Linear",
+    .in_size_attr = "in_features",
+    .in_size_dim = -1,
+    .kind = OP_MODULE,
+    .doc = "y = x W^T + b over the last dimension",
+    .attrs = linear_attrs,
+    .nattrs = sizeof linear_attrs / sizeof *linear_attrs,
+    .size_attr = "out_features",
+    .params = linear_params,
+    .infer = linear_infer,
+    .describe = linear_describe,
+    .check = linear_check,
 };
 
 /* ---- BatchNorm1d, BatchNorm2d ---- */
 
 static const struct attr_spec batchnorm_attrs[] = {
-	{"num_features", AT_INT, NULL},
-	{"eps", AT_FLOAT, "1e-05"},
-	{"momentum", AT_FLOAT_OR_NONE, "0.1"},
-	{"affine", AT_BOOL, "True"},
-	{"track_running_stats", AT_BOOL, "True"},
+    {"num_features", AT_INT, NULL},           {"eps", AT_FLOAT, "1e-05"},
+    {"momentum", AT_FLOAT_OR_NONE, "0.1"},    {"affine", AT_BOOL, "True"},
+    {"track_running_stats", AT_BOOL, "True"},
 };
 
 static int batchnorm_check(struct module *m, struct error *e)
@@ -500,7 +520,7 @@ static int batchnorm_params(struct module *m, struct error *e)
 
 /* Checks dim 1 of x against the attribute `attr` (num_features, ...). */
 static int check_channels(struct op_call *c, const struct value *x, const char *attr,
-			  const char *unit)
+                          const char *unit)
 {
 	int64_t want = module_attr_int(c->module, attr, 0);
 	int64_t got = tshape(x)->dim[1];
@@ -537,35 +557,39 @@ static void batchnorm_describe(const struct module *m, char *buf, size_t size)
 }
 
 static const struct op_def def_batchnorm2d = {
-	.name = "BatchNorm2d",
-	.kind = OP_MODULE,
-	.doc = "batch normalisation over the channels of [N, C, H, W]",
-	.attrs = batchnorm_attrs,
-	.nattrs = sizeof batchnorm_attrs / sizeof *batchnorm_attrs,
-	.params = batchnorm_params,
-	.infer = batchnorm2d_infer,
-	.describe = batchnorm_describe,
-	.check = batchnorm_check,
+    .name = "BatchNorm2d",
+    .in_size_attr = "num_features",
+    .in_size_dim = 1,
+    .kind = OP_MODULE,
+    .doc = "batch normalisation over the channels of [N, C, H, W]",
+    .attrs = batchnorm_attrs,
+    .nattrs = sizeof batchnorm_attrs / sizeof *batchnorm_attrs,
+    .params = batchnorm_params,
+    .infer = batchnorm2d_infer,
+    .describe = batchnorm_describe,
+    .check = batchnorm_check,
 };
 
 static const struct op_def def_batchnorm1d = {
-	.name = "BatchNorm1d",
-	.kind = OP_MODULE,
-	.doc = "batch normalisation over dim 1 of [N, C] or [N, C, L]",
-	.attrs = batchnorm_attrs,
-	.nattrs = sizeof batchnorm_attrs / sizeof *batchnorm_attrs,
-	.params = batchnorm_params,
-	.infer = batchnorm1d_infer,
-	.describe = batchnorm_describe,
-	.check = batchnorm_check,
+    .name = "BatchNorm1d",
+    .in_size_attr = "num_features",
+    .in_size_dim = 1,
+    .kind = OP_MODULE,
+    .doc = "batch normalisation over dim 1 of [N, C] or [N, C, L]",
+    .attrs = batchnorm_attrs,
+    .nattrs = sizeof batchnorm_attrs / sizeof *batchnorm_attrs,
+    .params = batchnorm_params,
+    .infer = batchnorm1d_infer,
+    .describe = batchnorm_describe,
+    .check = batchnorm_check,
 };
 
 /* ---- LayerNorm, LayerNorm2d, GroupNorm ---- */
 
 static const struct attr_spec layernorm_attrs[] = {
-	{"normalized_shape", AT_INTS, NULL},
-	{"eps", AT_FLOAT, "1e-05"},
-	{"elementwise_affine", AT_BOOL, "True"},
+    {"normalized_shape", AT_INTS, NULL},
+    {"eps", AT_FLOAT, "1e-05"},
+    {"elementwise_affine", AT_BOOL, "True"},
 };
 
 static int layernorm_check(struct module *m, struct error *e)
@@ -573,7 +597,7 @@ static int layernorm_check(struct module *m, struct error *e)
 	const struct value *v = module_attr(m, "normalized_shape");
 	if (v->u.list.n < 1 || v->u.list.n > SHAPE_MAX_DIMS)
 		return error_set(e, "%s: normalized_shape must have 1 to %d sizes", m->type,
-				 SHAPE_MAX_DIMS);
+		                 SHAPE_MAX_DIMS);
 	for (int i = 0; i < v->u.list.n; i++)
 		if (v->u.list.items[i].u.i <= 0)
 			return error_set(e, "%s: normalized_shape sizes must be positive", m->type);
@@ -618,10 +642,10 @@ static int layernorm_infer(struct op_call *c)
 		char desc[128], t[96], sb[160];
 		if (n == 1 && xs->ndim >= 1) {
 			snprintf(desc, sizeof desc, "%s(normalized_shape=%lld)", c->def->name,
-				 (long long)ns->u.list.items[0].u.i);
+			         (long long)ns->u.list.items[0].u.i);
 			return op_break(c, x, desc, "%lld features (%s)",
-					(long long)xs->dim[xs->ndim - 1],
-					shape_format(xs, sb, sizeof sb));
+			                (long long)xs->dim[xs->ndim - 1],
+			                shape_format(xs, sb, sizeof sb));
 		}
 		value_format(ns, t, sizeof t);
 		snprintf(desc, sizeof desc, "%s(normalized_shape=%s)", c->def->name, t);
@@ -663,34 +687,38 @@ static void layernorm_describe(const struct module *m, char *buf, size_t size)
 }
 
 static const struct op_def def_layernorm = {
-	.name = "LayerNorm",
-	.kind = OP_MODULE,
-	.doc = "layer normalisation over the trailing normalized_shape dimensions",
-	.attrs = layernorm_attrs,
-	.nattrs = sizeof layernorm_attrs / sizeof *layernorm_attrs,
-	.params = layernorm_params,
-	.infer = layernorm_infer,
-	.describe = layernorm_describe,
-	.check = layernorm_check,
+    .name = "LayerNorm",
+    .in_size_attr = "normalized_shape",
+    .in_size_dim = -1,
+    .kind = OP_MODULE,
+    .doc = "layer normalisation over the trailing normalized_shape dimensions",
+    .attrs = layernorm_attrs,
+    .nattrs = sizeof layernorm_attrs / sizeof *layernorm_attrs,
+    .params = layernorm_params,
+    .infer = layernorm_infer,
+    .describe = layernorm_describe,
+    .check = layernorm_check,
 };
 
 static const struct op_def def_layernorm2d = {
-	.name = "LayerNorm2d",
-	.kind = OP_MODULE,
-	.doc = "LayerNorm over the channels of [N, C, H, W] (torchvision ConvNeXt)",
-	.attrs = layernorm_attrs,
-	.nattrs = sizeof layernorm_attrs / sizeof *layernorm_attrs,
-	.params = layernorm_params,
-	.infer = layernorm2d_infer,
-	.describe = layernorm_describe,
-	.check = layernorm2d_check,
+    .name = "LayerNorm2d",
+    .in_size_attr = "normalized_shape",
+    .in_size_dim = 1,
+    .kind = OP_MODULE,
+    .doc = "LayerNorm over the channels of [N, C, H, W] (torchvision ConvNeXt)",
+    .attrs = layernorm_attrs,
+    .nattrs = sizeof layernorm_attrs / sizeof *layernorm_attrs,
+    .params = layernorm_params,
+    .infer = layernorm2d_infer,
+    .describe = layernorm_describe,
+    .check = layernorm2d_check,
 };
 
 static const struct attr_spec groupnorm_attrs[] = {
-	{"num_groups", AT_INT, NULL},
-	{"num_channels", AT_INT, NULL},
-	{"eps", AT_FLOAT, "1e-05"},
-	{"affine", AT_BOOL, "True"},
+    {"num_groups", AT_INT, NULL},
+    {"num_channels", AT_INT, NULL},
+    {"eps", AT_FLOAT, "1e-05"},
+    {"affine", AT_BOOL, "True"},
 };
 
 static int groupnorm_check(struct module *m, struct error *e)
@@ -725,37 +753,39 @@ static int groupnorm_infer(struct op_call *c)
 static void groupnorm_describe(const struct module *m, char *buf, size_t size)
 {
 	snprintf(buf, size, "%lld g%lld", (long long)module_attr_int(m, "num_channels", 0),
-		 (long long)module_attr_int(m, "num_groups", 0));
+	         (long long)module_attr_int(m, "num_groups", 0));
 	if (!module_attr_bool(m, "affine", true))
 		bcat(buf, size, " no affine");
 }
 
 static const struct op_def def_groupnorm = {
-	.name = "GroupNorm",
-	.kind = OP_MODULE,
-	.doc = "group normalisation over dim 1 split into num_groups",
-	.attrs = groupnorm_attrs,
-	.nattrs = sizeof groupnorm_attrs / sizeof *groupnorm_attrs,
-	.params = groupnorm_params,
-	.infer = groupnorm_infer,
-	.describe = groupnorm_describe,
-	.check = groupnorm_check,
+    .name = "GroupNorm",
+    .in_size_attr = "num_channels",
+    .in_size_dim = 1,
+    .kind = OP_MODULE,
+    .doc = "group normalisation over dim 1 split into num_groups",
+    .attrs = groupnorm_attrs,
+    .nattrs = sizeof groupnorm_attrs / sizeof *groupnorm_attrs,
+    .params = groupnorm_params,
+    .infer = groupnorm_infer,
+    .describe = groupnorm_describe,
+    .check = groupnorm_check,
 };
 
 /* ---- activations, dropout, identity ---- */
 
 static const struct attr_spec inplace_attrs[] = {
-	{"inplace", AT_BOOL, "False"},
+    {"inplace", AT_BOOL, "False"},
 };
 
-#define ACTIVATION(ident, nm, d)                                                                \
-	static const struct op_def ident = {                                                    \
-		.name = nm,                                                                     \
-		.kind = OP_MODULE,                                                              \
-		.doc = d,                                                                       \
-		.attrs = inplace_attrs,                                                         \
-		.nattrs = 1,                                                                    \
-		.infer = same_as_input,                                                         \
+#define ACTIVATION(ident, nm, d)                                                                   \
+	static const struct op_def ident = {                                                       \
+	    .name = nm,                                                                            \
+	    .kind = OP_MODULE,                                                                     \
+	    .doc = d,                                                                              \
+	    .attrs = inplace_attrs,                                                                \
+	    .nattrs = 1,                                                                           \
+	    .infer = same_as_input,                                                                \
 	}
 
 ACTIVATION(def_relu, "ReLU", "max(x, 0)");
@@ -765,21 +795,21 @@ ACTIVATION(def_hardswish, "Hardswish", "x * relu6(x + 3) / 6");
 ACTIVATION(def_hardsigmoid, "Hardsigmoid", "relu6(x + 3) / 6");
 
 static const struct op_def def_sigmoid = {
-	.name = "Sigmoid",
-	.kind = OP_MODULE,
-	.doc = "1 / (1 + exp(-x))",
-	.infer = same_as_input,
+    .name = "Sigmoid",
+    .kind = OP_MODULE,
+    .doc = "1 / (1 + exp(-x))",
+    .infer = same_as_input,
 };
 
 static const struct op_def def_tanh = {
-	.name = "Tanh",
-	.kind = OP_MODULE,
-	.doc = "tanh(x)",
-	.infer = same_as_input,
+    .name = "Tanh",
+    .kind = OP_MODULE,
+    .doc = "tanh(x)",
+    .infer = same_as_input,
 };
 
 static const struct attr_spec gelu_attrs[] = {
-	{"approximate", AT_STR, "'none'"},
+    {"approximate", AT_STR, "'none'"},
 };
 
 static int gelu_check(struct module *m, struct error *e)
@@ -797,19 +827,19 @@ static void gelu_describe(const struct module *m, char *buf, size_t size)
 }
 
 static const struct op_def def_gelu = {
-	.name = "GELU",
-	.kind = OP_MODULE,
-	.doc = "x * Phi(x), or its tanh approximation",
-	.attrs = gelu_attrs,
-	.nattrs = 1,
-	.infer = same_as_input,
-	.describe = gelu_describe,
-	.check = gelu_check,
+    .name = "GELU",
+    .kind = OP_MODULE,
+    .doc = "x * Phi(x), or its tanh approximation",
+    .attrs = gelu_attrs,
+    .nattrs = 1,
+    .infer = same_as_input,
+    .describe = gelu_describe,
+    .check = gelu_check,
 };
 
 static const struct attr_spec leaky_relu_attrs[] = {
-	{"negative_slope", AT_FLOAT, "0.01"},
-	{"inplace", AT_BOOL, "False"},
+    {"negative_slope", AT_FLOAT, "0.01"},
+    {"inplace", AT_BOOL, "False"},
 };
 
 static void leaky_relu_describe(const struct module *m, char *buf, size_t size)
@@ -818,17 +848,17 @@ static void leaky_relu_describe(const struct module *m, char *buf, size_t size)
 }
 
 static const struct op_def def_leaky_relu = {
-	.name = "LeakyReLU",
-	.kind = OP_MODULE,
-	.doc = "max(x, 0) + negative_slope * min(x, 0)",
-	.attrs = leaky_relu_attrs,
-	.nattrs = 2,
-	.infer = same_as_input,
-	.describe = leaky_relu_describe,
+    .name = "LeakyReLU",
+    .kind = OP_MODULE,
+    .doc = "max(x, 0) + negative_slope * min(x, 0)",
+    .attrs = leaky_relu_attrs,
+    .nattrs = 2,
+    .infer = same_as_input,
+    .describe = leaky_relu_describe,
 };
 
 static const struct attr_spec softmax_attrs[] = {
-	{"dim", AT_INT_OR_NONE, "None"},
+    {"dim", AT_INT_OR_NONE, "None"},
 };
 
 static int softmax_infer(struct op_call *c)
@@ -854,18 +884,18 @@ static void softmax_describe(const struct module *m, char *buf, size_t size)
 }
 
 static const struct op_def def_softmax = {
-	.name = "Softmax",
-	.kind = OP_MODULE,
-	.doc = "exp(x) / sum(exp(x)) along dim",
-	.attrs = softmax_attrs,
-	.nattrs = 1,
-	.infer = softmax_infer,
-	.describe = softmax_describe,
+    .name = "Softmax",
+    .kind = OP_MODULE,
+    .doc = "exp(x) / sum(exp(x)) along dim",
+    .attrs = softmax_attrs,
+    .nattrs = 1,
+    .infer = softmax_infer,
+    .describe = softmax_describe,
 };
 
 static const struct attr_spec dropout_attrs[] = {
-	{"p", AT_FLOAT, "0.5"},
-	{"inplace", AT_BOOL, "False"},
+    {"p", AT_FLOAT, "0.5"},
+    {"inplace", AT_BOOL, "False"},
 };
 
 static int dropout_check(struct module *m, struct error *e)
@@ -879,14 +909,14 @@ static void dropout_describe(const struct module *m, char *buf, size_t size)
 }
 
 static const struct op_def def_dropout = {
-	.name = "Dropout",
-	.kind = OP_MODULE,
-	.doc = "zeroes elements with probability p in training; identity in eval",
-	.attrs = dropout_attrs,
-	.nattrs = 2,
-	.infer = same_as_input,
-	.describe = dropout_describe,
-	.check = dropout_check,
+    .name = "Dropout",
+    .kind = OP_MODULE,
+    .doc = "zeroes elements with probability p in training; identity in eval",
+    .attrs = dropout_attrs,
+    .nattrs = 2,
+    .infer = same_as_input,
+    .describe = dropout_describe,
+    .check = dropout_check,
 };
 
 /* nn.Identity takes and ignores any constructor arguments; graft keeps none. */
@@ -901,32 +931,47 @@ static int identity_infer(struct op_call *c)
 }
 
 static const struct op_def def_identity = {
-	.name = "Identity",
-	.kind = OP_MODULE,
-	.doc = "returns its input",
-	.infer = identity_infer,
+    .name = "Identity",
+    .kind = OP_MODULE,
+    .doc = "returns its input",
+    .infer = identity_infer,
 };
 
 /* ---- pooling ---- */
 
+/* "MaxPool2d(kernel_size=(3, 3), stride=(2, 2), padding=(1, 1))" for breaks. */
+static void pool_desc(const struct op_call *c, const int64_t k[2], const int64_t s[2],
+                      const int64_t p[2], const int64_t d[2], bool ceil_mode, char *buf,
+                      size_t size)
+{
+	snprintf(buf, size, "%s(kernel_size=(%lld, %lld), stride=(%lld, %lld)", c->def->name,
+	         (long long)k[0], (long long)k[1], (long long)s[0], (long long)s[1]);
+	if (p[0] || p[1])
+		bcat(buf, size, ", padding=(%lld, %lld)", (long long)p[0], (long long)p[1]);
+	if (d[0] != 1 || d[1] != 1)
+		bcat(buf, size, ", dilation=(%lld, %lld)", (long long)d[0], (long long)d[1]);
+	if (ceil_mode)
+		bcat(buf, size, ", ceil_mode=True");
+	bcat(buf, size, ")");
+}
+
 int op_pool2d(struct op_call *c, const struct value *x, const int64_t k[2], const int64_t s[2],
-	      const int64_t p[2], const int64_t d[2], bool ceil_mode, bool return_indices,
-	      const char *desc)
+              const int64_t p[2], const int64_t d[2], bool ceil_mode, bool return_indices)
 {
 	const struct shape *xs = tshape(x);
-	char sb[160];
+	char sb[160], desc[320];
 	if (xs->ndim != 3 && xs->ndim != 4)
-		return op_break(c, x, desc, "%d-D %s (needs 3-D or 4-D input)", xs->ndim,
-				shape_format(xs, sb, sizeof sb));
+		return op_break(c, x, c->def->name, "%d-D %s (needs 3-D or 4-D input)", xs->ndim,
+		                shape_format(xs, sb, sizeof sb));
 	for (int i = 0; i < 2; i++) {
 		if (k[i] <= 0 || s[i] <= 0 || d[i] <= 0)
-			return op_fail(c, "%s: kernel_size, stride and dilation must be positive",
-				       desc);
+			return op_fail(c, "%s(): kernel_size, stride and dilation must be positive",
+			               c->def->name);
 		if (p[i] < 0 || p[i] > k[i] / 2)
 			return op_fail(c,
-				       "%s: pad should be at most half of kernel size, but got "
-				       "pad=%lld and kernel_size=%lld",
-				       desc, (long long)p[i], (long long)k[i]);
+			               "%s(): pad should be at most half of kernel size, but got "
+			               "pad=%lld and kernel_size=%lld",
+			               c->def->name, (long long)p[i], (long long)k[i]);
 	}
 	struct shape os = *xs;
 	int h = xs->ndim - 2;
@@ -936,11 +981,13 @@ int op_pool2d(struct op_call *c, const struct value *x, const int64_t k[2], cons
 			return op_mismatch(c, "pooling sizes overflow");
 		os.dim[h + i] = o;
 	}
-	if (os.dim[h] < 1 || os.dim[h + 1] < 1)
+	if (os.dim[h] < 1 || os.dim[h + 1] < 1) {
+		pool_desc(c, k, s, p, d, ceil_mode, desc, sizeof desc);
 		return op_break(c, x, desc, "a %lldx%lld input (output would be %lldx%lld)",
-				(long long)xs->dim[h], (long long)xs->dim[h + 1],
-				(long long)(os.dim[h] > 0 ? os.dim[h] : 0),
-				(long long)(os.dim[h + 1] > 0 ? os.dim[h + 1] : 0));
+		                (long long)xs->dim[h], (long long)xs->dim[h + 1],
+		                (long long)(os.dim[h] > 0 ? os.dim[h] : 0),
+		                (long long)(os.dim[h + 1] > 0 ? os.dim[h + 1] : 0));
+	}
 	op_out_tensor(c, tdtype(x), &os, x);
 	if (return_indices) {
 		struct value out = value_list(2);
@@ -954,19 +1001,19 @@ int op_pool2d(struct op_call *c, const struct value *x, const int64_t k[2], cons
 }
 
 int op_adaptive_pool2d(struct op_call *c, const struct value *x, const int64_t size[2],
-		       bool return_indices)
+                       bool return_indices)
 {
 	const struct shape *xs = tshape(x);
 	char sb[160];
 	if (xs->ndim != 3 && xs->ndim != 4)
 		return op_break(c, x, c->def->name, "%d-D %s (needs 3-D or 4-D input)", xs->ndim,
-				shape_format(xs, sb, sizeof sb));
+		                shape_format(xs, sb, sizeof sb));
 	struct shape os = *xs;
 	int h = xs->ndim - 2;
 	for (int i = 0; i < 2; i++) {
 		if (xs->dim[h + i] < 1)
 			return op_break(c, x, c->def->name, "an empty input %s",
-					shape_format(xs, sb, sizeof sb));
+			                shape_format(xs, sb, sizeof sb));
 		if (size[i] >= 0)
 			os.dim[h + i] = size[i];
 	}
@@ -983,21 +1030,15 @@ int op_adaptive_pool2d(struct op_call *c, const struct value *x, const int64_t s
 }
 
 static const struct attr_spec maxpool2d_attrs[] = {
-	{"kernel_size", AT_INT_PAIR, NULL},
-	{"stride", AT_ANY, "None"},
-	{"padding", AT_INT_PAIR, "0"},
-	{"dilation", AT_INT_PAIR, "1"},
-	{"return_indices", AT_BOOL, "False"},
-	{"ceil_mode", AT_BOOL, "False"},
+    {"kernel_size", AT_INT_PAIR, NULL},   {"stride", AT_ANY, "None"},
+    {"padding", AT_INT_PAIR, "0"},        {"dilation", AT_INT_PAIR, "1"},
+    {"return_indices", AT_BOOL, "False"}, {"ceil_mode", AT_BOOL, "False"},
 };
 
 static const struct attr_spec avgpool2d_attrs[] = {
-	{"kernel_size", AT_INT_PAIR, NULL},
-	{"stride", AT_ANY, "None"},
-	{"padding", AT_INT_PAIR, "0"},
-	{"ceil_mode", AT_BOOL, "False"},
-	{"count_include_pad", AT_BOOL, "True"},
-	{"divisor_override", AT_INT_OR_NONE, "None"},
+    {"kernel_size", AT_INT_PAIR, NULL},     {"stride", AT_ANY, "None"},
+    {"padding", AT_INT_PAIR, "0"},          {"ceil_mode", AT_BOOL, "False"},
+    {"count_include_pad", AT_BOOL, "True"}, {"divisor_override", AT_INT_OR_NONE, "None"},
 };
 
 /* stride=None means kernel_size, as PyTorch stores it; also checks sizes. */
@@ -1012,9 +1053,9 @@ static int pool_check(struct module *m, struct error *e)
 		char got[128];
 		value_format(sv, got, sizeof got);
 		return error_set(e,
-				 "%s: attribute 'stride' must be an int, a pair of ints or None, "
-				 "got %s",
-				 m->type, got);
+		                 "%s: attribute 'stride' must be an int, a pair of ints or None, "
+		                 "got %s",
+		                 m->type, got);
 	}
 	if (s[0] == -1 && sv->kind == VAL_NONE)
 		set_pair(m, "stride", k);
@@ -1028,32 +1069,13 @@ static int pool_check(struct module *m, struct error *e)
 	for (int i = 0; i < 2; i++)
 		if (p[i] < 0 || p[i] > k[i] / 2)
 			return error_set(e,
-					 "%s: pad should be at most half of kernel size, but got "
-					 "pad=%lld and kernel_size=%lld",
-					 m->type, (long long)p[i], (long long)k[i]);
+			                 "%s: pad should be at most half of kernel size, but got "
+			                 "pad=%lld and kernel_size=%lld",
+			                 m->type, (long long)p[i], (long long)k[i]);
 	const struct value *div = module_attr(m, "divisor_override");
 	if (div && div->kind == VAL_INT && div->u.i == 0)
 		return error_set(e, "%s: divisor_override must not be zero", m->type);
 	return 0;
-}
-
-/* "MaxPool2d(kernel_size=(3, 3), stride=(2, 2), padding=(1, 1))" for breaks. */
-static void pool_desc(const struct module *m, char *buf, size_t size)
-{
-	char t[64];
-	snprintf(buf, size, "%s(kernel_size=%s", m->type, attr_text(m, "kernel_size", t, sizeof t));
-	bcat(buf, size, ", stride=%s", attr_text(m, "stride", t, sizeof t));
-	int64_t p[2], d[2] = {1, 1};
-	module_attr_ints(m, "padding", p, 2);
-	if (p[0] || p[1])
-		bcat(buf, size, ", padding=%s", attr_text(m, "padding", t, sizeof t));
-	if (module_attr(m, "dilation"))
-		module_attr_ints(m, "dilation", d, 2);
-	if (d[0] != 1 || d[1] != 1)
-		bcat(buf, size, ", dilation=%s", attr_text(m, "dilation", t, sizeof t));
-	if (module_attr_bool(m, "ceil_mode", false))
-		bcat(buf, size, ", ceil_mode=True");
-	bcat(buf, size, ")");
 }
 
 static int pool2d_infer(struct op_call *c)
@@ -1068,10 +1090,8 @@ static int pool2d_infer(struct op_call *c)
 	module_attr_ints(m, "padding", p, 2);
 	if (module_attr(m, "dilation"))
 		module_attr_ints(m, "dilation", d, 2);
-	char desc[256];
-	pool_desc(m, desc, sizeof desc);
 	return op_pool2d(c, x, k, s, p, d, module_attr_bool(m, "ceil_mode", false),
-			 module_attr_bool(m, "return_indices", false), desc);
+	                 module_attr_bool(m, "return_indices", false));
 }
 
 static void pool2d_describe(const struct module *m, char *buf, size_t size)
@@ -1095,34 +1115,34 @@ static void pool2d_describe(const struct module *m, char *buf, size_t size)
 }
 
 static const struct op_def def_maxpool2d = {
-	.name = "MaxPool2d",
-	.kind = OP_MODULE,
-	.doc = "max over kernel_size windows of [N, C, H, W]",
-	.attrs = maxpool2d_attrs,
-	.nattrs = sizeof maxpool2d_attrs / sizeof *maxpool2d_attrs,
-	.infer = pool2d_infer,
-	.describe = pool2d_describe,
-	.check = pool_check,
+    .name = "MaxPool2d",
+    .kind = OP_MODULE,
+    .doc = "max over kernel_size windows of [N, C, H, W]",
+    .attrs = maxpool2d_attrs,
+    .nattrs = sizeof maxpool2d_attrs / sizeof *maxpool2d_attrs,
+    .infer = pool2d_infer,
+    .describe = pool2d_describe,
+    .check = pool_check,
 };
 
 static const struct op_def def_avgpool2d = {
-	.name = "AvgPool2d",
-	.kind = OP_MODULE,
-	.doc = "mean over kernel_size windows of [N, C, H, W]",
-	.attrs = avgpool2d_attrs,
-	.nattrs = sizeof avgpool2d_attrs / sizeof *avgpool2d_attrs,
-	.infer = pool2d_infer,
-	.describe = pool2d_describe,
-	.check = pool_check,
+    .name = "AvgPool2d",
+    .kind = OP_MODULE,
+    .doc = "mean over kernel_size windows of [N, C, H, W]",
+    .attrs = avgpool2d_attrs,
+    .nattrs = sizeof avgpool2d_attrs / sizeof *avgpool2d_attrs,
+    .infer = pool2d_infer,
+    .describe = pool2d_describe,
+    .check = pool_check,
 };
 
 static const struct attr_spec adaptive_avg_attrs[] = {
-	{"output_size", AT_ANY, NULL},
+    {"output_size", AT_ANY, NULL},
 };
 
 static const struct attr_spec adaptive_max_attrs[] = {
-	{"output_size", AT_ANY, NULL},
-	{"return_indices", AT_BOOL, "False"},
+    {"output_size", AT_ANY, NULL},
+    {"return_indices", AT_BOOL, "False"},
 };
 
 /* output_size: an int, None, or a pair of ints and Nones; stored as a pair. */
@@ -1134,15 +1154,15 @@ static int adaptive_check(struct module *m, struct error *e)
 		ok = true;
 		for (int i = 0; i < 2; i++)
 			ok = ok && (v->u.list.items[i].kind == VAL_INT ||
-				    v->u.list.items[i].kind == VAL_NONE);
+			            v->u.list.items[i].kind == VAL_NONE);
 	}
 	if (!ok) {
 		char got[128];
 		value_format(v, got, sizeof got);
 		return error_set(e,
-				 "%s: attribute 'output_size' must be an int or a pair of ints "
-				 "(None keeps a size), got %s",
-				 m->type, got);
+		                 "%s: attribute 'output_size' must be an int or a pair of ints "
+		                 "(None keeps a size), got %s",
+		                 m->type, got);
 	}
 	if (v->kind != VAL_LIST) {
 		struct value pair = value_list(2);
@@ -1189,32 +1209,32 @@ static void adaptive_describe(const struct module *m, char *buf, size_t size)
 }
 
 static const struct op_def def_adaptive_avgpool2d = {
-	.name = "AdaptiveAvgPool2d",
-	.kind = OP_MODULE,
-	.doc = "mean pooling to a fixed output_size",
-	.attrs = adaptive_avg_attrs,
-	.nattrs = 1,
-	.infer = adaptive_infer,
-	.describe = adaptive_describe,
-	.check = adaptive_check,
+    .name = "AdaptiveAvgPool2d",
+    .kind = OP_MODULE,
+    .doc = "mean pooling to a fixed output_size",
+    .attrs = adaptive_avg_attrs,
+    .nattrs = 1,
+    .infer = adaptive_infer,
+    .describe = adaptive_describe,
+    .check = adaptive_check,
 };
 
 static const struct op_def def_adaptive_maxpool2d = {
-	.name = "AdaptiveMaxPool2d",
-	.kind = OP_MODULE,
-	.doc = "max pooling to a fixed output_size",
-	.attrs = adaptive_max_attrs,
-	.nattrs = 2,
-	.infer = adaptive_infer,
-	.describe = adaptive_describe,
-	.check = adaptive_check,
+    .name = "AdaptiveMaxPool2d",
+    .kind = OP_MODULE,
+    .doc = "max pooling to a fixed output_size",
+    .attrs = adaptive_max_attrs,
+    .nattrs = 2,
+    .infer = adaptive_infer,
+    .describe = adaptive_describe,
+    .check = adaptive_check,
 };
 
 /* ---- layout: Flatten, Permute ---- */
 
 static const struct attr_spec flatten_attrs[] = {
-	{"start_dim", AT_INT, "1"},
-	{"end_dim", AT_INT, "-1"},
+    {"start_dim", AT_INT, "1"},
+    {"end_dim", AT_INT, "-1"},
 };
 
 static int flatten_infer(struct op_call *c)
@@ -1223,7 +1243,7 @@ static int flatten_infer(struct op_call *c)
 	if (!x)
 		return -1;
 	struct value args[3] = {*x, value_int(module_attr_int(c->module, "start_dim", 1)),
-				value_int(module_attr_int(c->module, "end_dim", -1))};
+	                        value_int(module_attr_int(c->module, "end_dim", -1))};
 	return delegate(c, "flatten", args, 3);
 }
 
@@ -1237,17 +1257,17 @@ static void flatten_describe(const struct module *m, char *buf, size_t size)
 }
 
 static const struct op_def def_flatten = {
-	.name = "Flatten",
-	.kind = OP_MODULE,
-	.doc = "flattens dims start_dim..end_dim into one",
-	.attrs = flatten_attrs,
-	.nattrs = 2,
-	.infer = flatten_infer,
-	.describe = flatten_describe,
+    .name = "Flatten",
+    .kind = OP_MODULE,
+    .doc = "flattens dims start_dim..end_dim into one",
+    .attrs = flatten_attrs,
+    .nattrs = 2,
+    .infer = flatten_infer,
+    .describe = flatten_describe,
 };
 
 static const struct attr_spec permute_attrs[] = {
-	{"dims", AT_INTS, NULL},
+    {"dims", AT_INTS, NULL},
 };
 
 static int permute_infer(struct op_call *c)
@@ -1265,20 +1285,20 @@ static void permute_describe(const struct module *m, char *buf, size_t size)
 }
 
 static const struct op_def def_permute = {
-	.name = "Permute",
-	.kind = OP_MODULE,
-	.doc = "reorders dimensions (torchvision.ops.Permute)",
-	.attrs = permute_attrs,
-	.nattrs = 1,
-	.infer = permute_infer,
-	.describe = permute_describe,
+    .name = "Permute",
+    .kind = OP_MODULE,
+    .doc = "reorders dimensions (torchvision.ops.Permute)",
+    .attrs = permute_attrs,
+    .nattrs = 1,
+    .infer = permute_infer,
+    .describe = permute_describe,
 };
 
 /* ---- StochasticDepth ---- */
 
 static const struct attr_spec stochastic_depth_attrs[] = {
-	{"p", AT_FLOAT, NULL},
-	{"mode", AT_STR, NULL},
+    {"p", AT_FLOAT, NULL},
+    {"mode", AT_STR, NULL},
 };
 
 static int stochastic_depth_check(struct module *m, struct error *e)
@@ -1288,39 +1308,35 @@ static int stochastic_depth_check(struct module *m, struct error *e)
 	const char *mode = module_attr_str(m, "mode", "");
 	if (strcmp(mode, "row") != 0 && strcmp(mode, "batch") != 0)
 		return error_set(e, "StochasticDepth: mode must be 'batch' or 'row', got '%s'",
-				 mode);
+		                 mode);
 	return 0;
 }
 
 static void stochastic_depth_describe(const struct module *m, char *buf, size_t size)
 {
 	snprintf(buf, size, "p=%g %s", module_attr_float(m, "p", 0),
-		 module_attr_str(m, "mode", ""));
+	         module_attr_str(m, "mode", ""));
 }
 
 static const struct op_def def_stochastic_depth = {
-	.name = "StochasticDepth",
-	.kind = OP_MODULE,
-	.doc = "drops whole residual branches with probability p in training",
-	.attrs = stochastic_depth_attrs,
-	.nattrs = 2,
-	.infer = same_as_input,
-	.describe = stochastic_depth_describe,
-	.check = stochastic_depth_check,
+    .name = "StochasticDepth",
+    .kind = OP_MODULE,
+    .doc = "drops whole residual branches with probability p in training",
+    .attrs = stochastic_depth_attrs,
+    .nattrs = 2,
+    .infer = same_as_input,
+    .describe = stochastic_depth_describe,
+    .check = stochastic_depth_check,
 };
 
 /* ---- MultiheadAttention ---- */
 
 static const struct attr_spec mha_attrs[] = {
-	{"embed_dim", AT_INT, NULL},
-	{"num_heads", AT_INT, NULL},
-	{"dropout", AT_FLOAT, "0.0"},
-	{"bias", AT_BOOL, "True"},
-	{"add_bias_kv", AT_BOOL, "False"},
-	{"add_zero_attn", AT_BOOL, "False"},
-	{"kdim", AT_INT_OR_NONE, "None"},
-	{"vdim", AT_INT_OR_NONE, "None"},
-	{"batch_first", AT_BOOL, "False"},
+    {"embed_dim", AT_INT, NULL},       {"num_heads", AT_INT, NULL},
+    {"dropout", AT_FLOAT, "0.0"},      {"bias", AT_BOOL, "True"},
+    {"add_bias_kv", AT_BOOL, "False"}, {"add_zero_attn", AT_BOOL, "False"},
+    {"kdim", AT_INT_OR_NONE, "None"},  {"vdim", AT_INT_OR_NONE, "None"},
+    {"batch_first", AT_BOOL, "False"},
 };
 
 /* kdim/vdim, which default to embed_dim. */
@@ -1398,7 +1414,7 @@ static int mha_infer(struct op_call *c)
 	char desc[128], sa[160], sb[160];
 	if (qs->ndim != 2 && qs->ndim != 3)
 		return op_break(c, q, "MultiheadAttention", "query %s (needs 2-D or 3-D)",
-				shape_format(qs, sa, sizeof sa));
+		                shape_format(qs, sa, sizeof sa));
 	const struct value *vals[3] = {q, k, v};
 	const int64_t want[3] = {ed, kd, vd};
 	const char *names[3] = {"embed_dim", "kdim", "vdim"};
@@ -1407,14 +1423,14 @@ static int mha_infer(struct op_call *c)
 		const struct shape *s = tshape(vals[i]);
 		if (s->ndim != qs->ndim)
 			return op_mismatch(c, "query %s, key %s and value %s must all be %d-D",
-					   shape_format(qs, sa, sizeof sa),
-					   shape_format(ks, sb, sizeof sb),
-					   shape_format(vs, desc, sizeof desc), qs->ndim);
+			                   shape_format(qs, sa, sizeof sa),
+			                   shape_format(ks, sb, sizeof sb),
+			                   shape_format(vs, desc, sizeof desc), qs->ndim);
 		if (s->dim[s->ndim - 1] != want[i]) {
 			snprintf(desc, sizeof desc, "MultiheadAttention(%s=%lld)", names[i],
-				 (long long)want[i]);
+			         (long long)want[i]);
 			return op_break(c, vals[i], desc, "a %s of %lld features", args[i],
-					(long long)s->dim[s->ndim - 1]);
+			                (long long)s->dim[s->ndim - 1]);
 		}
 	}
 	bool batched = qs->ndim == 3;
@@ -1423,15 +1439,15 @@ static int mha_infer(struct op_call *c)
 	int64_t N = batched ? qs->dim[batch_first ? 0 : 1] : 1;
 	if (vs->dim[li] != S || (batched && (ks->dim[1 - li] != N || vs->dim[1 - li] != N)))
 		return op_mismatch(c, "key %s and value %s do not match query %s",
-				   shape_format(ks, sa, sizeof sa), shape_format(vs, sb, sizeof sb),
-				   shape_format(qs, desc, sizeof desc));
+		                   shape_format(ks, sa, sizeof sa), shape_format(vs, sb, sizeof sb),
+		                   shape_format(qs, desc, sizeof desc));
 	/* Projections on the given sequences; the attention sees the extra
 	 * bias_k/zero rows. */
 	int64_t macs = mul_sat(mul_sat(N, L), mul_sat(ed, ed));
 	macs = add_sat(macs, mul_sat(mul_sat(N, S), mul_sat(kd, ed)));
 	macs = add_sat(macs, mul_sat(mul_sat(N, S), mul_sat(vd, ed)));
 	int64_t S2 = S + module_attr_bool(m, "add_bias_kv", false) +
-		     module_attr_bool(m, "add_zero_attn", false);
+	             module_attr_bool(m, "add_zero_attn", false);
 	macs = add_sat(macs, mul_sat(2, mul_sat(mul_sat(N, L), mul_sat(S2, ed))));
 	macs = add_sat(macs, mul_sat(mul_sat(N, L), mul_sat(ed, ed)));
 
@@ -1465,54 +1481,56 @@ static int mha_infer(struct op_call *c)
 static void mha_describe(const struct module *m, char *buf, size_t size)
 {
 	snprintf(buf, size, "%lld, %lld heads", (long long)module_attr_int(m, "embed_dim", 0),
-		 (long long)module_attr_int(m, "num_heads", 0));
+	         (long long)module_attr_int(m, "num_heads", 0));
 	if (module_attr_bool(m, "batch_first", false))
 		bcat(buf, size, " batch_first");
 }
 
 static const struct op_def def_mha = {
-	.name = "MultiheadAttention",
-	.kind = OP_MODULE,
-	.doc = "multi-head attention; returns (attn_output, attn_weights or None)",
-	.attrs = mha_attrs,
-	.nattrs = sizeof mha_attrs / sizeof *mha_attrs,
-	.size_attr = "embed_dim",
-	.params = mha_params,
-	.infer = mha_infer,
-	.describe = mha_describe,
-	.check = mha_check,
+    .name = "MultiheadAttention",
+    .in_size_attr = "embed_dim",
+    .in_size_dim = -1,
+    .kind = OP_MODULE,
+    .doc = "multi-head attention; returns (attn_output, attn_weights or None)",
+    .attrs = mha_attrs,
+    .nattrs = sizeof mha_attrs / sizeof *mha_attrs,
+    .size_attr = "embed_dim",
+    .params = mha_params,
+    .infer = mha_infer,
+    .describe = mha_describe,
+    .check = mha_check,
 };
 
 /* ---- the table ---- */
 
 const struct op_def *const registry_nn_defs[] = {
-	&def_conv2d,
-	&def_linear,
-	&def_batchnorm1d,
-	&def_batchnorm2d,
-	&def_layernorm,
-	&def_layernorm2d,
-	&def_groupnorm,
-	&def_relu,
-	&def_relu6,
-	&def_silu,
-	&def_gelu,
-	&def_hardswish,
-	&def_hardsigmoid,
-	&def_sigmoid,
-	&def_tanh,
-	&def_leaky_relu,
-	&def_softmax,
-	&def_maxpool2d,
-	&def_avgpool2d,
-	&def_adaptive_avgpool2d,
-	&def_adaptive_maxpool2d,
-	&def_dropout,
-	&def_flatten,
-	&def_identity,
-	&def_stochastic_depth,
-	&def_permute,
-	&def_mha,
+    &def_conv2d,
+    &def_linear,
+    &def_batchnorm1d,
+    &def_batchnorm2d,
+    &def_layernorm,
+    &def_layernorm2d,
+    &def_groupnorm,
+    &def_relu,
+    &def_relu6,
+    &def_silu,
+    &def_gelu,
+    &def_hardswish,
+    &def_hardsigmoid,
+    &def_sigmoid,
+    &def_tanh,
+    &def_leaky_relu,
+    &def_softmax,
+    &def_maxpool2d,
+    &def_avgpool2d,
+    &def_adaptive_avgpool2d,
+    &def_adaptive_maxpool2d,
+    &def_dropout,
+    &def_flatten,
+    &def_identity,
+    &def_stochastic_depth,
+    &def_permute,
+    &def_mha,
 };
 
 const int registry_nn_count = sizeof registry_nn_defs / sizeof *registry_nn_defs;

@@ -15,10 +15,10 @@
 
 struct pass {
 	struct shape_result *r;
-	int depth;
+	int seq; /* calls ended so far */
 };
 
-static void record_call(struct module *m, const struct value *args, int nargs,
+static void record_call(struct pass *ps, struct module *m, const struct value *args, int nargs,
 			const struct value *out, int64_t macs)
 {
 	xgrow(&m->calls, &m->calls_cap, m->ncalls + 1, sizeof *m->calls);
@@ -28,6 +28,7 @@ static void record_call(struct module *m, const struct value *args, int nargs,
 		rec->in.u.list.items[i] = value_copy(&args[i]);
 	rec->out = value_copy(out);
 	rec->macs = macs;
+	rec->seq = ps->seq++;
 }
 
 static int64_t value_bytes(const struct value *v)
@@ -214,6 +215,10 @@ static int run_module(struct pass *ps, struct module *m, const struct module *ow
 			if (ps->r->err.kind == ERR_NONE)
 				ps->r->err.kind = ERR_SHAPE;
 			value_free(&c.out);
+			/* keep what reached the failing module, for the views and
+			 * for edits that fit a replacement to it */
+			struct value none = value_none();
+			record_call(ps, m, args, nargs, &none, 0);
 			return fail_at(ps, m);
 		}
 		*out = c.out;
@@ -226,7 +231,7 @@ static int run_module(struct pass *ps, struct module *m, const struct module *ow
 	}
 	if (rc < 0)
 		return -1;
-	record_call(m, args, nargs, out, *macs);
+	record_call(ps, m, args, nargs, out, *macs);
 	return 0;
 }
 
@@ -262,4 +267,20 @@ int shape_pass(struct model *m, struct shape_result *r)
 void shape_result_free(struct shape_result *r)
 {
 	value_free(&r->output);
+}
+
+int shape_run_module(struct module *m, const struct value *args, int nargs, struct value *out,
+		     struct error *e)
+{
+	struct shape_result r;
+	memset(&r, 0, sizeof r);
+	struct pass ps = {.r = &r};
+	int64_t macs = 0;
+	int rc = run_module(&ps, m, NULL, NULL, args, nargs, NULL, 0, out, &macs);
+	if (rc < 0) {
+		if (e)
+			*e = r.err;
+		value_free(out);
+	}
+	return rc;
 }

@@ -29,4 +29,10 @@ struct shape_result {
 int shape_pass(struct model *m, struct shape_result *r);
 void shape_result_free(struct shape_result *r);
 
+/* Runs the shape rule of one module (and its subtree) on args alone, as if
+ * it were a model: *out gets its output. Records calls in the subtree like
+ * shape_pass. 0, or -1 with e set. */
+int shape_run_module(struct module *m, const struct value *args, int nargs, struct value *out,
+		     struct error *e);
+
 #endif

@@ -84,10 +84,10 @@ static void collect(struct rows *rs, const struct module *m, int depth, const ch
 	struct strbuf sb = {0};
 	for (int i = 0; i < m->ncalls; i++) {
 		r->macs += m->calls[i].macs;
-		if (i == 0)
+		if (i == 0 && !m->broken)
 			format_out(&m->calls[i].out, &sb);
 	}
-	if (m->ncalls > 1)
+	if (m->ncalls > 1 && !m->broken)
 		strbuf_addf(&sb, " ×%d", m->ncalls);
 	if (m->broken)
 		strbuf_add(&sb, "✗ shape break");

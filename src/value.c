@@ -307,7 +307,11 @@ static int parse_one(struct parser *ps, struct value *out)
 		return parse_fail(ps, "nested too deeply");
 	}
 	int rc;
-	if (c == '(')
+	if (c == '.' && ps->p[1] == '.' && ps->p[2] == '.') {
+		ps->p += 3;
+		out->kind = VAL_ELLIPSIS;
+		rc = 0;
+	} else if (c == '(')
 		rc = parse_sequence(ps, ')', out);
 	else if (c == '[')
 		rc = parse_sequence(ps, ']', out);
@@ -334,12 +338,8 @@ static int parse_one(struct parser *ps, struct value *out)
 			out->u.s = xstrndup(s, n);
 		}
 		rc = 0;
-	} else if (c == '.' && ps->p[1] == '.' && ps->p[2] == '.') {
-		ps->p += 3;
-		out->kind = VAL_ELLIPSIS;
-		rc = 0;
 	} else
-		rc = parse_fail(ps, c ? "expected a value" : "expected a value");
+		rc = parse_fail(ps, "expected a value");
 	ps->depth--;
 	return rc;
 }

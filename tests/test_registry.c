@@ -12,8 +12,8 @@
 #include "util.h"
 
 static struct error err;
-static struct value last;  /* the result of the last call */
-static int64_t last_macs;  /* its mult-adds */
+static struct value last; /* the result of the last call */
+static int64_t last_macs; /* its mult-adds */
 static struct kwarg kws[4];
 static int nkws;
 
@@ -87,23 +87,22 @@ static struct shape shape_of(const char *text)
 }
 
 /* A float32 tensor of shape "2x3x4" ("" is a scalar), made by nothing. */
-static struct value T(const char *shape)
-{
+static struct value T(const char *shape) {
 	struct shape s = shape_of(shape);
 	struct origin o = {0};
 	return value_tensor_meta(DT_F32, &s, o);
 }
 
-static struct value TI(const char *shape)
-{
+static struct value
+TI(const char *shape) {
 	struct value v = T(shape);
 	v.u.tensor.t.dtype = DT_I64;
 	return v;
 }
 
 /* A value in command syntax: 3, (1, 2), None, ..., 'tanh'. */
-static struct value P(const char *text)
-{
+static struct value
+P(const char *text) {
 	struct value v;
 	struct error e = {0};
 	if (value_parse(text, &v, NULL, &e) < 0)
@@ -112,8 +111,8 @@ static struct value P(const char *text)
 }
 
 /* A slice from "start:stop:step", any part empty. */
-static struct value SL(const char *text)
-{
+static struct value
+SL(const char *text) {
 	struct value v = {.kind = VAL_SLICE};
 	const char *p = text;
 	for (int part = 0; part < 3; part++) {
@@ -138,15 +137,15 @@ static struct value SL(const char *text)
 	return v;
 }
 
-static struct value ELL(void)
-{
+static struct value
+ELL(void) {
 	struct value v = {.kind = VAL_ELLIPSIS};
 	return v;
 }
 
 /* A tuple of n values (taken over). */
-static struct value TUP(int n, ...)
-{
+static struct value
+TUP(int n, ...) {
 	struct value t = value_list(n);
 	va_list ap;
 	va_start(ap, n);
@@ -157,7 +156,8 @@ static struct value TUP(int n, ...)
 }
 
 /* Adds a keyword argument to the next call. */
-static void kw(const char *name, struct value v)
+static void
+kw(const char *name, struct value v)
 {
 	kws[nkws].name = xstrdup(name);
 	kws[nkws].value = v;
@@ -178,7 +178,7 @@ static void result_text(const struct value *v, char *buf, size_t size)
 /* Runs def on args (taken over) and the pending keywords; returns the
  * result text or the error message. `last` keeps the result. */
 static const char *run(const struct op_def *def, const struct module *m, const char *path,
-		       struct value *args, int nargs)
+                       struct value *args, int nargs)
 {
 	static char buf[1100];
 	value_free(&last);
@@ -188,8 +188,14 @@ static const char *run(const struct op_def *def, const struct module *m, const c
 		snprintf(buf, sizeof buf, "(no such entry)");
 		return buf;
 	}
-	struct op_call c = {.def = def, .module = m, .path = path, .args = args, .nargs = nargs,
-			    .kwargs = kws, .nkwargs = nkws, .err = &err};
+	struct op_call c = {.def = def,
+	                    .module = m,
+	                    .path = path,
+	                    .args = args,
+	                    .nargs = nargs,
+	                    .kwargs = kws,
+	                    .nkwargs = nkws,
+	                    .err = &err};
 	int rc = def->infer(&c);
 	for (int i = 0; i < nargs; i++)
 		value_free(&args[i]);
@@ -271,8 +277,8 @@ static const char *params_text(const struct module *m)
 		char s[160];
 		const struct param *p = &m->params[i];
 		snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s %s %s%s", i ? ", " : "",
-			 p->name, shape_format(&p->t.shape, s, sizeof s), dtype_name(p->t.dtype),
-			 p->buffer ? " (buffer)" : "");
+		         p->name, shape_format(&p->t.shape, s, sizeof s), dtype_name(p->t.dtype),
+		         p->buffer ? " (buffer)" : "");
 	}
 	return buf;
 }
@@ -309,19 +315,48 @@ static void test_lookup(void)
 		CHECK(registry_function(all[i]->name) == all[i]);
 	}
 	/* Every name the torchvision zoo calls. */
-	static const char *const zoo[] = {
-		"add", "mul", "getitem", "cat", "view", "reshape", "floordiv", "relu", "permute",
-		"shifted_window_attention", "_get_relative_position_bias", "contiguous", "getattr",
-		"size", "transpose", "sigmoid", "chunk", "flatten", "einsum", "unsqueeze",
-		"swapaxes", "softmax", "_patch_merging_pad", "avg_pool2d", "mean",
-		"adaptive_avg_pool2d", "expand", "max_pool2d"};
+	static const char *const zoo[] = {"add",
+	                                  "mul",
+	                                  "getitem",
+	                                  "cat",
+	                                  "view",
+	                                  "reshape",
+	                                  "floordiv",
+	                                  "relu",
+	                                  "permute",
+	                                  "shifted_window_attention",
+	                                  "_get_relative_position_bias",
+	                                  "contiguous",
+	                                  "getattr",
+	                                  "size",
+	                                  "transpose",
+	                                  "sigmoid",
+	                                  "chunk",
+	                                  "flatten",
+	                                  "einsum",
+	                                  "unsqueeze",
+	                                  "swapaxes",
+	                                  "softmax",
+	                                  "_patch_merging_pad",
+	                                  "avg_pool2d",
+	                                  "mean",
+	                                  "adaptive_avg_pool2d",
+	                                  "expand",
+	                                  "max_pool2d"};
 	for (size_t i = 0; i < sizeof zoo / sizeof *zoo; i++)
 		CHECK(registry_function(zoo[i]) != NULL);
-	static const char *const types[] = {
-		"Conv2d", "Linear", "BatchNorm2d", "LayerNorm", "LayerNorm2d", "GroupNorm", "ReLU",
-		"ReLU6", "SiLU", "GELU", "Hardswish", "Hardsigmoid", "Sigmoid", "Tanh", "Softmax",
-		"MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Dropout", "Flatten", "Identity",
-		"StochasticDepth", "Permute", "MultiheadAttention"};
+	static const char *const types[] = {"Conv2d",      "Linear",
+	                                    "BatchNorm2d", "LayerNorm",
+	                                    "LayerNorm2d", "GroupNorm",
+	                                    "ReLU",        "ReLU6",
+	                                    "SiLU",        "GELU",
+	                                    "Hardswish",   "Hardsigmoid",
+	                                    "Sigmoid",     "Tanh",
+	                                    "Softmax",     "MaxPool2d",
+	                                    "AvgPool2d",   "AdaptiveAvgPool2d",
+	                                    "Dropout",     "Flatten",
+	                                    "Identity",    "StochasticDepth",
+	                                    "Permute",     "MultiheadAttention"};
 	for (size_t i = 0; i < sizeof types / sizeof *types; i++)
 		CHECK(registry_module(types[i]) != NULL);
 }
@@ -331,7 +366,7 @@ static void test_lookup(void)
 static void test_prepare_conv2d(void)
 {
 	struct module *m = mk("Conv2d", "out_channels=64 in_channels=3 kernel_size=7 stride=2 "
-					"padding=3 bias=False");
+	                                "padding=3 bias=False");
 	CHECK(m != NULL);
 	if (!m)
 		return;
@@ -352,7 +387,8 @@ static void test_prepare_conv2d(void)
 	CHECK(m->params[0].trainable && !m->params[0].buffer);
 	module_free(m);
 
-	m = mk("Conv2d", "in_channels=32 out_channels=64 kernel_size=(1, 3) groups=4 padding='same'");
+	m = mk("Conv2d",
+	       "in_channels=32 out_channels=64 kernel_size=(1, 3) groups=4 padding='same'");
 	CHECK(m != NULL);
 	if (m) {
 		CHECK_STR(params_text(m), "weight [64, 8, 1, 3] float32, bias [64] float32");
@@ -366,15 +402,15 @@ static void test_prepare_params(void)
 {
 	struct module *m = mk("BatchNorm2d", "num_features=64");
 	CHECK_STR(params_text(m),
-		  "weight [64] float32, bias [64] float32, running_mean [64] float32 (buffer), "
-		  "running_var [64] float32 (buffer), num_batches_tracked [] int64 (buffer)");
+	          "weight [64] float32, bias [64] float32, running_mean [64] float32 (buffer), "
+	          "running_var [64] float32 (buffer), num_batches_tracked [] int64 (buffer)");
 	CHECK_STR(attr_text(m, "eps"), "1e-05");
 	CHECK_STR(attr_text(m, "momentum"), "0.1");
 	CHECK(!m->params[4].trainable && m->params[0].trainable);
 	module_free(m);
 	m = mk("BatchNorm2d", "num_features=8 affine=False");
 	CHECK_STR(params_text(m), "running_mean [8] float32 (buffer), running_var [8] float32 "
-				  "(buffer), num_batches_tracked [] int64 (buffer)");
+	                          "(buffer), num_batches_tracked [] int64 (buffer)");
 	module_free(m);
 	m = mk("BatchNorm2d", "num_features=8 track_running_stats=False momentum=None");
 	CHECK_STR(params_text(m), "weight [8] float32, bias [8] float32");
@@ -404,18 +440,18 @@ static void test_prepare_params(void)
 
 	m = mk("MultiheadAttention", "embed_dim=768 num_heads=12");
 	CHECK_STR(params_text(m), "in_proj_weight [2304, 768] float32, in_proj_bias [2304] "
-				  "float32, out_proj.weight [768, 768] float32, out_proj.bias "
-				  "[768] float32");
+	                          "float32, out_proj.weight [768, 768] float32, out_proj.bias "
+	                          "[768] float32");
 	CHECK_STR(attr_text(m, "kdim"), "None");
 	module_free(m);
 	m = mk("MultiheadAttention", "embed_dim=8 num_heads=2 add_bias_kv=True");
 	CHECK_STR(params_text(m), "in_proj_weight [24, 8] float32, in_proj_bias [24] float32, "
-				  "bias_k [1, 1, 8] float32, bias_v [1, 1, 8] float32, "
-				  "out_proj.weight [8, 8] float32, out_proj.bias [8] float32");
+	                          "bias_k [1, 1, 8] float32, bias_v [1, 1, 8] float32, "
+	                          "out_proj.weight [8, 8] float32, out_proj.bias [8] float32");
 	module_free(m);
 	m = mk("MultiheadAttention", "embed_dim=8 num_heads=2 kdim=4 vdim=6 bias=False");
 	CHECK_STR(params_text(m), "q_proj_weight [8, 8] float32, k_proj_weight [8, 4] float32, "
-				  "v_proj_weight [8, 6] float32, out_proj.weight [8, 8] float32");
+	                          "v_proj_weight [8, 6] float32, out_proj.weight [8, 8] float32");
 	module_free(m);
 
 	m = mk("MaxPool2d", "kernel_size=3");
@@ -448,63 +484,67 @@ static void test_prepare_params(void)
 static void test_attr_errors(void)
 {
 	CHECK_STR(prepare_error("Conv2d", "in_channels=3 out_channels=8 kernel_size='abc'"),
-		  "Conv2d: attribute 'kernel_size' must be an int or a pair of ints, got 'abc'");
+	          "Conv2d: attribute 'kernel_size' must be an int or a pair of ints, got 'abc'");
 	CHECK_STR(prepare_error("Conv2d", "in_channels=3 out_channels=8 kernal_size=3"),
-		  "Conv2d has no attribute 'kernal_size' (did you mean 'kernel_size'?)");
+	          "Conv2d has no attribute 'kernal_size' (did you mean 'kernel_size'?)");
 	CHECK_STR(prepare_error("Conv2d", "in_channels=3 out_channels=8 kernel_size=3 colour=1"),
-		  "Conv2d has no attribute 'colour'");
+	          "Conv2d has no attribute 'colour'");
 	CHECK_STR(prepare_error("Sigmoid", "inplace=True"),
-		  "Sigmoid has no attribute 'inplace' (it takes none)");
+	          "Sigmoid has no attribute 'inplace' (it takes none)");
 	CHECK_STR(prepare_error("Conv2d", "in_channels=3 out_channels=8 kernel_size=3 bias=1"),
-		  "Conv2d: attribute 'bias' must be True or False, got 1");
+	          "Conv2d: attribute 'bias' must be True or False, got 1");
 	CHECK_STR(prepare_error("Conv2d", "in_channels=3 out_channels=8 kernel_size=3 groups=1.5"),
-		  "Conv2d: attribute 'groups' must be an int, got 1.5");
+	          "Conv2d: attribute 'groups' must be an int, got 1.5");
 	CHECK_STR(prepare_error("Conv2d", "in_channels=3 out_channels=8 kernel_size=3 groups=True"),
-		  "Conv2d: attribute 'groups' must be an int, got True");
-	CHECK_STR(prepare_error("Conv2d", "in_channels=3 out_channels=8 kernel_size=(3, 3, 3)"),
-		  "Conv2d: attribute 'kernel_size' must be an int or a pair of ints, got (3, 3, 3)");
+	          "Conv2d: attribute 'groups' must be an int, got True");
+	CHECK_STR(
+	    prepare_error("Conv2d", "in_channels=3 out_channels=8 kernel_size=(3, 3, 3)"),
+	    "Conv2d: attribute 'kernel_size' must be an int or a pair of ints, got (3, 3, 3)");
 	CHECK_STR(prepare_error("Conv2d", "stride=2"),
-		  "Conv2d needs attributes 'in_channels', 'out_channels' and 'kernel_size'");
-	CHECK_STR(prepare_error("Linear", "in_features=3"), "Linear needs attribute 'out_features'");
+	          "Conv2d needs attributes 'in_channels', 'out_channels' and 'kernel_size'");
+	CHECK_STR(prepare_error("Linear", "in_features=3"),
+	          "Linear needs attribute 'out_features'");
 	CHECK_STR(prepare_error("Conv2d", "in_channels=3 out_channels=8 kernel_size=3 groups=2"),
-		  "Conv2d: in_channels must be divisible by groups");
+	          "Conv2d: in_channels must be divisible by groups");
 	CHECK_STR(prepare_error("Conv2d", "in_channels=4 out_channels=6 kernel_size=3 groups=4"),
-		  "Conv2d: out_channels must be divisible by groups");
-	CHECK_STR(prepare_error("Conv2d",
-				"in_channels=4 out_channels=8 kernel_size=3 stride=2 padding='same'"),
-		  "Conv2d: padding='same' is not supported for strided convolutions");
-	CHECK_STR(prepare_error("Conv2d", "in_channels=4 out_channels=8 kernel_size=3 padding='full'"),
-		  "Conv2d: attribute 'padding' must be an int, a pair of ints, 'same' or 'valid', "
-		  "got 'full'");
+	          "Conv2d: out_channels must be divisible by groups");
+	CHECK_STR(
+	    prepare_error("Conv2d",
+	                  "in_channels=4 out_channels=8 kernel_size=3 stride=2 padding='same'"),
+	    "Conv2d: padding='same' is not supported for strided convolutions");
+	CHECK_STR(
+	    prepare_error("Conv2d", "in_channels=4 out_channels=8 kernel_size=3 padding='full'"),
+	    "Conv2d: attribute 'padding' must be an int, a pair of ints, 'same' or 'valid', "
+	    "got 'full'");
 	CHECK_STR(prepare_error("Conv2d", "in_channels=4 out_channels=8 kernel_size=0"),
-		  "Conv2d: kernel_size must be positive, got (0, 0)");
+	          "Conv2d: kernel_size must be positive, got (0, 0)");
 	CHECK_STR(prepare_error("Conv2d",
-				"in_channels=4 out_channels=8 kernel_size=3 padding_mode='zero'"),
-		  "Conv2d: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', "
-		  "got 'zero'");
+	                        "in_channels=4 out_channels=8 kernel_size=3 padding_mode='zero'"),
+	          "Conv2d: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', "
+	          "got 'zero'");
 	CHECK_STR(prepare_error("GroupNorm", "num_groups=3 num_channels=8"),
-		  "GroupNorm: num_channels must be divisible by num_groups");
+	          "GroupNorm: num_channels must be divisible by num_groups");
 	CHECK_STR(prepare_error("MultiheadAttention", "embed_dim=10 num_heads=3"),
-		  "MultiheadAttention: embed_dim must be divisible by num_heads");
+	          "MultiheadAttention: embed_dim must be divisible by num_heads");
 	CHECK_STR(prepare_error("Dropout", "p=1.5"), "Dropout: p must be between 0 and 1, got 1.5");
 	CHECK_STR(prepare_error("Dropout", "p='high'"),
-		  "Dropout: attribute 'p' must be a number, got 'high'");
+	          "Dropout: attribute 'p' must be a number, got 'high'");
 	CHECK_STR(prepare_error("MaxPool2d", "kernel_size=3 padding=2"),
-		  "MaxPool2d: pad should be at most half of kernel size, but got pad=2 and "
-		  "kernel_size=3");
+	          "MaxPool2d: pad should be at most half of kernel size, but got pad=2 and "
+	          "kernel_size=3");
 	CHECK_STR(prepare_error("MaxPool2d", "kernel_size=3 stride='x'"),
-		  "MaxPool2d: attribute 'stride' must be an int, a pair of ints or None, got 'x'");
+	          "MaxPool2d: attribute 'stride' must be an int, a pair of ints or None, got 'x'");
 	CHECK_STR(prepare_error("GELU", "approximate='fast'"),
-		  "GELU: approximate must be 'none' or 'tanh', got 'fast'");
+	          "GELU: approximate must be 'none' or 'tanh', got 'fast'");
 	CHECK_STR(prepare_error("StochasticDepth", "p=0.1 mode='rows'"),
-		  "StochasticDepth: mode must be 'batch' or 'row', got 'rows'");
+	          "StochasticDepth: mode must be 'batch' or 'row', got 'rows'");
 	CHECK_STR(prepare_error("AdaptiveAvgPool2d", "output_size=(1, 2, 3)"),
-		  "AdaptiveAvgPool2d: attribute 'output_size' must be an int or a pair of ints "
-		  "(None keeps a size), got (1, 2, 3)");
+	          "AdaptiveAvgPool2d: attribute 'output_size' must be an int or a pair of ints "
+	          "(None keeps a size), got (1, 2, 3)");
 	CHECK_STR(prepare_error("ResNet", ""), "'ResNet' is not a module type graft knows");
 	CHECK_STR(prepare_error("LayerNorm", "normalized_shape=(768, 'a')"),
-		  "LayerNorm: attribute 'normalized_shape' must be an int or a tuple of ints, got "
-		  "(768, 'a')");
+	          "LayerNorm: attribute 'normalized_shape' must be an int or a tuple of ints, got "
+	          "(768, 'a')");
 }
 
 /* A failed prepare leaves the module as it was. */
@@ -557,83 +597,84 @@ static void test_prepare_keeps_storage(void)
 static void test_conv2d_shapes(void)
 {
 	CHECK_STR(mod("Conv2d", "in_channels=3 out_channels=64 kernel_size=7 stride=2 padding=3",
-		      "1x3x224x224"),
-		  "[1, 64, 112, 112]");
+	              "1x3x224x224"),
+	          "[1, 64, 112, 112]");
 	CHECK(last_macs == 118013952); /* 64*112*112 * 3*7*7 */
 	CHECK_STR(mod("Conv2d",
-		      "in_channels=8 out_channels=16 kernel_size=3 stride=2 padding=1 dilation=2 "
-		      "groups=4",
-		      "2x8x17x23"),
-		  "[2, 16, 8, 11]");
+	              "in_channels=8 out_channels=16 kernel_size=3 stride=2 padding=1 dilation=2 "
+	              "groups=4",
+	              "2x8x17x23"),
+	          "[2, 16, 8, 11]");
 	CHECK(last_macs == 2 * 16 * 8 * 11 * 2 * 9);
 	CHECK_STR(mod("Conv2d", "in_channels=8 out_channels=16 kernel_size=(1, 7) padding=(0, 3)",
-		      "1x8x17x17"),
-		  "[1, 16, 17, 17]");
+	              "1x8x17x17"),
+	          "[1, 16, 17, 17]");
 	CHECK_STR(mod("Conv2d",
-		      "in_channels=8 out_channels=16 kernel_size=4 padding='same' dilation=2",
-		      "1x8x9x10"),
-		  "[1, 16, 9, 10]");
-	CHECK_STR(mod("Conv2d", "in_channels=8 out_channels=16 kernel_size=3 padding='valid'",
-		      "8x9x9"),
-		  "[16, 7, 7]");
+	              "in_channels=8 out_channels=16 kernel_size=4 padding='same' dilation=2",
+	              "1x8x9x10"),
+	          "[1, 16, 9, 10]");
+	CHECK_STR(
+	    mod("Conv2d", "in_channels=8 out_channels=16 kernel_size=3 padding='valid'", "8x9x9"),
+	    "[16, 7, 7]");
 	CHECK(last_macs == 16 * 7 * 7 * 8 * 9);
 	CHECK_STR(mod("Conv2d", "in_channels=1 out_channels=1 kernel_size=5 stride=3", "1x1x7x7"),
-		  "[1, 1, 1, 1]");
+	          "[1, 1, 1, 1]");
 	CHECK_STR(mod("Conv2d", "in_channels=4 out_channels=8 kernel_size=3", "1x3x8x8"),
-		  "m: Conv2d(in_channels=4) gets 3 channels from the model input");
+	          "m: Conv2d(in_channels=4) gets 3 channels from the model input");
 	CHECK(err.kind == ERR_SHAPE);
-	CHECK_STR(mod("Conv2d", "in_channels=4 out_channels=8 kernel_size=7", "1x4x5x5"),
-		  "m: Conv2d(kernel_size=(7, 7)) gets a 5x5 input (too small) from the model input");
+	CHECK_STR(
+	    mod("Conv2d", "in_channels=4 out_channels=8 kernel_size=7", "1x4x5x5"),
+	    "m: Conv2d(kernel_size=(7, 7)) gets a 5x5 input (too small) from the model input");
 	CHECK_STR(mod("Conv2d", "in_channels=4 out_channels=8 kernel_size=7 padding=1", "1x4x4x4"),
-		  "m: Conv2d(kernel_size=(7, 7), padding=(1, 1)) gets a 4x4 input (too small) from "
-		  "the model input");
+	          "m: Conv2d(kernel_size=(7, 7), padding=(1, 1)) gets a 4x4 input (too small) from "
+	          "the model input");
 	CHECK_STR(mod("Conv2d", "in_channels=4 out_channels=8 kernel_size=3", "1x512"),
-		  "m: Conv2d gets 2-D [1, 512] (needs 3-D or 4-D input) from the model input");
+	          "m: Conv2d gets 2-D [1, 512] (needs 3-D or 4-D input) from the model input");
 }
 
 static void test_pool_shapes(void)
 {
 	/* PyTorch's ceil_mode: the last window must start inside the input. */
 	CHECK_STR(mod("MaxPool2d", "kernel_size=3 stride=2 ceil_mode=True", "1x64x56x56"),
-		  "[1, 64, 28, 28]");
+	          "[1, 64, 28, 28]");
 	CHECK_STR(mod("MaxPool2d", "kernel_size=3 stride=2 ceil_mode=True", "1x64x55x55"),
-		  "[1, 64, 27, 27]");
+	          "[1, 64, 27, 27]");
 	CHECK_STR(mod("MaxPool2d", "kernel_size=3 stride=2 ceil_mode=True", "1x64x112x112"),
-		  "[1, 64, 56, 56]");
+	          "[1, 64, 56, 56]");
 	CHECK_STR(mod("MaxPool2d", "kernel_size=3 stride=2 padding=1", "1x64x112x112"),
-		  "[1, 64, 56, 56]");
+	          "[1, 64, 56, 56]");
 	CHECK_STR(mod("MaxPool2d", "kernel_size=2 stride=2 ceil_mode=True", "1x1x5x5"),
-		  "[1, 1, 3, 3]");
+	          "[1, 1, 3, 3]");
 	CHECK_STR(mod("MaxPool2d", "kernel_size=3 stride=3 padding=1 ceil_mode=True", "1x1x7x7"),
-		  "[1, 1, 3, 3]");
+	          "[1, 1, 3, 3]");
 	CHECK_STR(mod("MaxPool2d", "kernel_size=3 stride=3 padding=1 ceil_mode=True", "1x1x8x8"),
-		  "[1, 1, 3, 3]");
+	          "[1, 1, 3, 3]");
 	CHECK_STR(mod("MaxPool2d", "kernel_size=2 stride=2 padding=1 ceil_mode=True", "1x1x4x4"),
-		  "[1, 1, 3, 3]");
+	          "[1, 1, 3, 3]");
 	CHECK_STR(mod("MaxPool2d", "kernel_size=3 stride=1 dilation=2", "1x1x10x10"),
-		  "[1, 1, 6, 6]");
+	          "[1, 1, 6, 6]");
 	CHECK_STR(mod("MaxPool2d", "kernel_size=2", "1x1x7x7"), "[1, 1, 3, 3]");
 	CHECK(last_macs == 0);
 	CHECK_STR(mod("MaxPool2d", "kernel_size=3 stride=2", "1x1x2x2"),
-		  "m: MaxPool2d(kernel_size=(3, 3), stride=(2, 2)) gets a 2x2 input (output would "
-		  "be 0x0) from the model input");
+	          "m: MaxPool2d(kernel_size=(3, 3), stride=(2, 2)) gets a 2x2 input (output would "
+	          "be 0x0) from the model input");
 	CHECK_STR(mod("MaxPool2d", "kernel_size=2 return_indices=True", "1x1x4x6"),
-		  "(Tensor[1, 1, 2, 3], Tensor[1, 1, 2, 3])");
+	          "(Tensor[1, 1, 2, 3], Tensor[1, 1, 2, 3])");
 	CHECK(last.kind == VAL_LIST && last.u.list.items[1].u.tensor.t.dtype == DT_I64);
 	CHECK_STR(mod("AvgPool2d", "kernel_size=3 stride=2 ceil_mode=True", "1x1x6x6"),
-		  "[1, 1, 3, 3]");
+	          "[1, 1, 3, 3]");
 	CHECK_STR(mod("AvgPool2d", "kernel_size=2 ceil_mode=True", "1x1x7x8"), "[1, 1, 4, 4]");
 	CHECK_STR(mod("AvgPool2d", "kernel_size=3 stride=2 padding=1 ceil_mode=True", "2x3x7x7"),
-		  "[2, 3, 4, 4]");
+	          "[2, 3, 4, 4]");
 	CHECK_STR(mod("AvgPool2d", "kernel_size=2 stride=2", "3x8x8"), "[3, 4, 4]");
 	CHECK_STR(mod("AdaptiveAvgPool2d", "output_size=(None, 7)", "1x3x10x12"), "[1, 3, 10, 7]");
 	CHECK_STR(mod("AdaptiveAvgPool2d", "output_size=3", "3x10x12"), "[3, 3, 3]");
 	CHECK_STR(mod("AdaptiveAvgPool2d", "output_size=(1, 1)", "1x512x7x7"), "[1, 512, 1, 1]");
 	CHECK_STR(mod("AdaptiveMaxPool2d", "output_size=2 return_indices=True", "1x4x5x5"),
-		  "(Tensor[1, 4, 2, 2], Tensor[1, 4, 2, 2])");
+	          "(Tensor[1, 4, 2, 2], Tensor[1, 4, 2, 2])");
 	CHECK_STR(mod("AdaptiveAvgPool2d", "output_size=1", "1x512"),
-		  "m: AdaptiveAvgPool2d gets 2-D [1, 512] (needs 3-D or 4-D input) from the model "
-		  "input");
+	          "m: AdaptiveAvgPool2d gets 2-D [1, 512] (needs 3-D or 4-D input) from the model "
+	          "input");
 }
 
 static void test_layer_shapes(void)
@@ -642,33 +683,33 @@ static void test_layer_shapes(void)
 	CHECK(last_macs == 2 * 3 * 7 * 5);
 	CHECK_STR(mod("Linear", "in_features=5 out_features=7", "5"), "[7]");
 	CHECK_STR(mod("Linear", "in_features=1024 out_features=10", "1x512"),
-		  "m: Linear(in_features=1024) gets 512 features ([1, 512]) from the model input");
+	          "m: Linear(in_features=1024) gets 512 features ([1, 512]) from the model input");
 	CHECK_STR(mod("BatchNorm2d", "num_features=64", "1x64x56x56"), "[1, 64, 56, 56]");
 	CHECK(last_macs == 0);
 	CHECK_STR(mod("BatchNorm2d", "num_features=128", "1x64x28x28"),
-		  "m: BatchNorm2d(num_features=128) gets 64 channels from the model input");
+	          "m: BatchNorm2d(num_features=128) gets 64 channels from the model input");
 	CHECK_STR(mod("BatchNorm2d", "num_features=64", "1x64x56"),
-		  "m: BatchNorm2d gets 3-D [1, 64, 56] (needs 4-D input) from the model input");
+	          "m: BatchNorm2d gets 3-D [1, 64, 56] (needs 4-D input) from the model input");
 	CHECK_STR(mod("BatchNorm1d", "num_features=64", "8x64"), "[8, 64]");
 	CHECK_STR(mod("BatchNorm1d", "num_features=64", "8x64x10"), "[8, 64, 10]");
 	CHECK_STR(mod("LayerNorm", "normalized_shape=768", "1x197x768"), "[1, 197, 768]");
 	CHECK_STR(mod("LayerNorm", "normalized_shape=(7, 7)", "2x3x7x7"), "[2, 3, 7, 7]");
 	CHECK_STR(mod("LayerNorm", "normalized_shape=768", "1x197x512"),
-		  "m: LayerNorm(normalized_shape=768) gets 512 features ([1, 197, 512]) from the "
-		  "model input");
+	          "m: LayerNorm(normalized_shape=768) gets 512 features ([1, 197, 512]) from the "
+	          "model input");
 	CHECK_STR(mod("LayerNorm", "normalized_shape=(7, 7)", "2x7x6"),
-		  "m: LayerNorm(normalized_shape=(7, 7)) gets [2, 7, 6] from the model input");
+	          "m: LayerNorm(normalized_shape=(7, 7)) gets [2, 7, 6] from the model input");
 	CHECK_STR(mod("LayerNorm2d", "normalized_shape=96", "1x96x56x56"), "[1, 96, 56, 56]");
 	CHECK_STR(mod("LayerNorm2d", "normalized_shape=96", "1x56x56x96"),
-		  "m: LayerNorm2d(normalized_shape=96) gets 56 channels from the model input");
+	          "m: LayerNorm2d(normalized_shape=96) gets 56 channels from the model input");
 	CHECK_STR(mod("GroupNorm", "num_groups=8 num_channels=64", "2x64x9"), "[2, 64, 9]");
 	CHECK_STR(mod("GroupNorm", "num_groups=8 num_channels=64", "2x32x9x9"),
-		  "m: GroupNorm(num_channels=64) gets 32 channels from the model input");
+	          "m: GroupNorm(num_channels=64) gets 32 channels from the model input");
 	CHECK_STR(mod("ReLU", "inplace=True", "2x3"), "[2, 3]");
 	CHECK_STR(mod("GELU", "approximate='tanh'", "2x3x4"), "[2, 3, 4]");
 	CHECK_STR(mod("Softmax", "dim=-1", "2x3"), "[2, 3]");
 	CHECK_STR(mod("Softmax", "dim=2", "2x3"),
-		  "m: dimension out of range (expected to be in range of [-2, 1], but got 2)");
+	          "m: dimension out of range (expected to be in range of [-2, 1], but got 2)");
 	CHECK_STR(mod("Dropout", "p=0.2", "1x1280"), "[1, 1280]");
 	CHECK_STR(mod("Identity", "", "1x3"), "[1, 3]");
 	CHECK_STR(mod("StochasticDepth", "p=0.1 mode='row'", "1x96x56x56"), "[1, 96, 56, 56]");
@@ -676,7 +717,7 @@ static void test_layer_shapes(void)
 	CHECK_STR(mod("Flatten", "start_dim=0 end_dim=1", "2x3x4"), "[6, 4]");
 	CHECK_STR(mod("Permute", "dims=(0, 2, 3, 1)", "1x96x56x48"), "[1, 56, 48, 96]");
 	CHECK_STR(mod("Permute", "dims=(0, 2, 1)", "1x96x56x48"),
-		  "m: permute(): number of dims don't match (the input has 4, got 3)");
+	          "m: permute(): number of dims don't match (the input has 4, got 3)");
 }
 
 static void test_mha(void)
@@ -693,14 +734,14 @@ static void test_mha(void)
 	struct value b[3] = {T("1x197x768"), T("1x197x768"), T("1x197x768")};
 	kw("need_weights", value_bool(false));
 	CHECK_STR(run(m->def, m, "attn", b, 3),
-		  "attn: MultiheadAttention(embed_dim=8) gets a query of 768 features from the "
-		  "model input");
+	          "attn: MultiheadAttention(embed_dim=8) gets a query of 768 features from the "
+	          "model input");
 	struct value c[3] = {T("3x5x8"), T("3x5x8"), T("3x5x8")};
 	kw("need_weights", value_bool(false));
 	CHECK_STR(run(m->def, m, "attn", c, 3), "(Tensor[3, 5, 8], None)");
 	struct value d[3] = {T("3x5x8"), T("3x6x8"), T("3x7x8")};
 	CHECK_STR(run(m->def, m, "attn", d, 3),
-		  "attn: key [3, 6, 8] and value [3, 7, 8] do not match query [3, 5, 8]");
+	          "attn: key [3, 6, 8] and value [3, 7, 8] do not match query [3, 5, 8]");
 	module_free(m);
 
 	m = mk("MultiheadAttention", "embed_dim=8 num_heads=2");
@@ -716,17 +757,17 @@ static void test_mha(void)
 static void test_describe(void)
 {
 	CHECK_STR(describe("Conv2d", "in_channels=3 out_channels=64 kernel_size=7 stride=2 "
-				     "padding=3 bias=False"),
-		  "3→64 k7 s2 p3 no bias");
+	                             "padding=3 bias=False"),
+	          "3→64 k7 s2 p3 no bias");
 	CHECK_STR(describe("Conv2d", "in_channels=32 out_channels=32 kernel_size=3 padding=1 "
-				     "groups=32"),
-		  "32→32 k3 p1 dw");
+	                             "groups=32"),
+	          "32→32 k3 p1 dw");
 	CHECK_STR(describe("Conv2d", "in_channels=128 out_channels=128 kernel_size=3 groups=32 "
-				     "dilation=2 stride=(2, 1)"),
-		  "128→128 k3 s2x1 d2 g32");
+	                             "dilation=2 stride=(2, 1)"),
+	          "128→128 k3 s2x1 d2 g32");
 	CHECK_STR(describe("Conv2d", "in_channels=8 out_channels=8 kernel_size=(1, 7) "
-				     "padding='same'"),
-		  "8→8 k1x7 same");
+	                             "padding='same'"),
+	          "8→8 k1x7 same");
 	CHECK_STR(describe("Linear", "in_features=512 out_features=1000"), "512→1000");
 	CHECK_STR(describe("BatchNorm2d", "num_features=64"), "64");
 	CHECK_STR(describe("Dropout", "p=0.5"), "p=0.5");
@@ -760,8 +801,8 @@ static void test_arithmetic(void)
 	CHECK_STR(fn("eq", 2, T("4"), T("1")), "[4]");
 	CHECK(last.u.tensor.t.dtype == DT_BOOL);
 	CHECK_STR(fn("add", 2, T("1x64x56x56"), T("1x128x28x28")),
-		  "add: cannot broadcast [1, 64, 56, 56] with [1, 128, 28, 28] (from the model "
-		  "input and the model input)");
+	          "add: cannot broadcast [1, 64, 56, 56] with [1, 128, 28, 28] (from the model "
+	          "input and the model input)");
 	CHECK(err.kind == ERR_SHAPE);
 	/* Python ints */
 	CHECK_STR(fn("floordiv", 2, value_int(224), value_int(16)), "14");
@@ -779,13 +820,15 @@ static void test_arithmetic(void)
 	CHECK_STR(fn("lt", 2, value_int(3), value_int(3)), "False");
 	CHECK_STR(fn("add", 2, P("(1, 2)"), P("(3,)")), "(1, 2, 3)");
 	CHECK_STR(fn("mul", 2, P("(7,)"), value_int(2)), "(7, 7)");
-	CHECK_STR(fn("floordiv", 2, value_int(1), value_int(0)), "floordiv: integer division by zero");
-	CHECK_STR(fn("mul", 2, value_int(INT64_MAX), value_int(2)), "mul: integer overflow in mul()");
+	CHECK_STR(fn("floordiv", 2, value_int(1), value_int(0)),
+	          "floordiv: integer division by zero");
+	CHECK_STR(fn("mul", 2, value_int(INT64_MAX), value_int(2)),
+	          "mul: integer overflow in mul()");
 	CHECK_STR(fn("add", 2, T("2"), P("'a'")), "add: add() cannot combine a tensor with 'a'");
 	CHECK(err.kind == ERR_INPUT);
 	CHECK_STR(fn("_assert", 2, value_bool(true), P("'fine'")), "None");
 	CHECK_STR(fn("_assert", 2, value_bool(false), P("'Wrong image height!'")),
-		  "_assert: assertion failed: Wrong image height!");
+	          "_assert: assertion failed: Wrong image height!");
 }
 
 static void test_matmul(void)
@@ -797,24 +840,26 @@ static void test_matmul(void)
 	CHECK_STR(fn("matmul", 2, T("10x1x2x3"), T("5x3x4")), "[10, 5, 2, 4]");
 	CHECK(last_macs == 1200);
 	CHECK_STR(fn("matmul", 2, T("2x3"), T("4x5")),
-		  "matmul: cannot multiply [2, 3] with [4, 5] (from the model input and the model "
-		  "input)");
+	          "matmul: cannot multiply [2, 3] with [4, 5] (from the model input and the model "
+	          "input)");
 	CHECK_STR(fn("bmm", 2, T("4x2x3"), T("4x3x5")), "[4, 2, 5]");
 	CHECK(last_macs == 4 * 2 * 5 * 3);
 	CHECK_STR(fn("einsum", 3, P("'bij,bjk->bik'"), T("2x3x4"), T("2x4x5")), "[2, 3, 5]");
 	CHECK(last_macs == 120);
 	CHECK_STR(fn("einsum", 3, P("'B G H I D, B G H J D -> B G H I J'"), T("1x4x2x5x8"),
-		     T("1x4x2x6x8")),
-		  "[1, 4, 2, 5, 6]");
+	             T("1x4x2x6x8")),
+	          "[1, 4, 2, 5, 6]");
 	CHECK(last_macs == 1 * 4 * 2 * 5 * 6 * 8);
 	CHECK_STR(fn("einsum", 2, P("'ij'"), T("2x3")), "[2, 3]");
 	CHECK_STR(fn("einsum", 2, P("'ba'"), T("2x3")), "[3, 2]");
 	CHECK_STR(fn("einsum", 3, P("'...ij,jk'"), T("7x2x3"), T("3x4")), "[7, 2, 4]");
 	CHECK_STR(fn("einsum", 2, P("'ij,jk'"), TUP(2, T("2x3"), T("3x4"))), "[2, 4]");
 	CHECK_STR(fn("einsum", 3, P("'ij,jk->ik'"), T("2x3"), T("4x5")),
-		  "einsum: einsum(): subscript j has size 4 in operand 2, but 3 before");
+	          "einsum: einsum(): subscript j has size 4 in operand 2, but 3 before");
+	CHECK_STR(fn("einsum", 2, P("'ij->ii'"), T("2x3")),
+	          "einsum: einsum(): cannot use equation 'ij->ii' with 1 operand");
 	CHECK_STR(fn("einsum", 2, P("'ij->ik'"), T("2x3")),
-		  "einsum: einsum(): cannot use equation 'ij->ik' with 1 operand");
+	          "einsum: einsum(): cannot use equation 'ij->ik' with 1 operand");
 }
 
 static void test_getitem(void)
@@ -824,34 +869,38 @@ static void test_getitem(void)
 	CHECK_STR(fn("getitem", 2, P("(1, 3, 224, 224)"), SL("-3:")), "(3, 224, 224)");
 	CHECK_STR(fn("getitem", 2, P("(1, 2, 3, 4)"), SL("::-2")), "(4, 2)");
 	CHECK_STR(fn("getitem", 2, P("(1, 2)"), value_int(2)),
-		  "getitem: tuple index 2 out of range for 2 items");
+	          "getitem: tuple index 2 out of range for 2 items");
 	CHECK_STR(fn("getitem", 2, TUP(2, T("1x8"), value_none()), value_int(0)), "[1, 8]");
 	CHECK_STR(fn("getitem", 2, T("2x3x4x5"), TUP(2, SL(":"), value_int(0))), "[2, 4, 5]");
 	CHECK_STR(fn("getitem", 2, T("2x3x4x5"), TUP(3, ELL(), SL("1::2"), value_none())),
-		  "[2, 3, 4, 2, 1]");
-	CHECK_STR(fn("getitem", 2, T("2x3x4x5"),
-		     TUP(4, value_int(-1), SL(":"), SL("-2:"), SL("::3"))),
-		  "[3, 2, 2]");
+	          "[2, 3, 4, 2, 1]");
+	CHECK_STR(
+	    fn("getitem", 2, T("2x3x4x5"), TUP(4, value_int(-1), SL(":"), SL("-2:"), SL("::3"))),
+	    "[3, 2, 2]");
 	CHECK_STR(fn("getitem", 2, T("2x3x4x5"), TUP(3, value_none(), ELL(), value_int(0))),
-		  "[1, 2, 3, 4]");
+	          "[1, 2, 3, 4]");
 	CHECK_STR(fn("getitem", 2, T("2x3x4x5"), TUP(2, SL(":"), SL("1:100"))), "[2, 2, 4, 5]");
 	CHECK_STR(fn("getitem", 2, T("2x3x4x5"), TUP(2, SL(":"), SL("5:"))), "[2, 0, 4, 5]");
 	CHECK_STR(fn("getitem", 2, T("1x197x768"), TUP(2, SL(":"), value_int(0))), "[1, 768]");
 	CHECK_STR(fn("getitem", 2, T("1x7x9x96"), TUP(4, ELL(), SL("0::2"), SL("1::2"), SL(":"))),
-		  "[1, 4, 4, 96]");
+	          "[1, 4, 4, 96]");
 	CHECK_STR(fn("getitem", 2, T("2x3"), value_int(5)),
-		  "getitem: index 5 is out of bounds for dimension 0 with size 2");
+	          "getitem: index 5 is out of bounds for dimension 0 with size 2");
 	CHECK_STR(fn("getitem", 2, T("2x3"), TUP(3, value_int(0), value_int(0), value_int(0))),
-		  "getitem: too many indices for tensor of dimension 2");
+	          "getitem: too many indices for tensor of dimension 2");
 	CHECK_STR(fn("getitem", 2, T("2x3"), TUP(2, ELL(), ELL())),
-		  "getitem: an index can only have a single ellipsis ('...')");
+	          "getitem: an index can only have a single ellipsis ('...')");
+	CHECK_STR(fn("getitem", 2, T("1x2x3x4x5x6x7x8"), TUP(2, value_none(), ELL())),
+	          "getitem: indexing gives too many dimensions");
+	CHECK_STR(fn("getitem", 2, T("1x2x3x4x5x6x7x8"), TUP(2, ELL(), value_int(0))),
+	          "[1, 2, 3, 4, 5, 6, 7]");
 	/* integer tensor indices */
 	CHECK_STR(fn("getitem", 2, T("169x3"), TI("2401")), "[2401, 3]");
 	CHECK_STR(fn("getitem", 2, T("2x3x4x5"), TUP(2, SL(":"), TI("7"))), "[2, 7, 4, 5]");
 	CHECK_STR(fn("getitem", 2, T("2x3x4x5"), TUP(3, TI("7"), SL(":"), TI("7"))), "[7, 3, 5]");
 	CHECK_STR(fn("getitem", 2, T("2x3x4x5"), TUP(3, SL(":"), TI("7"), TI("7"))), "[2, 7, 5]");
 	CHECK_STR(fn("getitem", 2, T("2x3x4x5"), TUP(3, SL(":"), value_int(0), TI("7"))),
-		  "[2, 7, 5]");
+	          "[2, 7, 5]");
 }
 
 static void test_shape_queries(void)
@@ -861,7 +910,9 @@ static void test_shape_queries(void)
 	CHECK_STR(fn("size", 1, T("1x3x224x224")), "(1, 3, 224, 224)");
 	CHECK_STR(fn("size", 2, T("1x3x224x224"), value_int(-1)), "224");
 	CHECK_STR(fn("size", 2, T("1x3"), value_int(2)),
-		  "size: dimension out of range (expected to be in range of [-2, 1], but got 2)");
+	          "size: dimension out of range (expected to be in range of [-2, 1], but got 2)");
+	CHECK_STR(fn("size", 2, T(""), value_int(0)),
+	          "size: dimension specified as 0 but tensor has no dimensions");
 	CHECK_STR(fn("dim", 1, T("1x3x7")), "3");
 	CHECK_STR(fn("numel", 1, T("1x3x7")), "21");
 }
@@ -872,36 +923,36 @@ static void test_view_reshape(void)
 	CHECK_STR(fn("reshape", 2, T("2x3x4x5"), P("(6, -1, 5)")), "[6, 4, 5]");
 	CHECK_STR(fn("view", 3, T("2x3x4x5"), value_int(2), value_int(-1)), "[2, 60]");
 	CHECK_STR(fn("reshape", 4, T("1x768x14x14"), value_int(1), value_int(768), value_int(196)),
-		  "[1, 768, 196]");
+	          "[1, 768, 196]");
 	CHECK_STR(fn("view", 2, T("2x3"), P("()")),
-		  "view: shape '[]' is invalid for input of size 6 ([2, 3] from the model input)");
+	          "view: shape '[]' is invalid for input of size 6 ([2, 3] from the model input)");
 	CHECK_STR(fn("view", 2, T("1x1x1"), P("()")), "[]");
 	CHECK_STR(fn("view", 3, T("2x3"), value_int(4), value_int(-1)),
-		  "view: shape '[4, -1]' is invalid for input of size 6 ([2, 3] from the model "
-		  "input)");
+	          "view: shape '[4, -1]' is invalid for input of size 6 ([2, 3] from the model "
+	          "input)");
 	CHECK(err.kind == ERR_SHAPE);
 	CHECK_STR(fn("view", 3, T("2x3"), value_int(-1), value_int(-1)),
-		  "view: only one dimension can be inferred");
+	          "view: only one dimension can be inferred");
 	kw("shape", P("(3, 2)"));
 	CHECK_STR(fn("reshape", 1, T("2x3")), "[3, 2]");
 	CHECK_STR(fn("flatten", 2, T("1x512x7x7"), value_int(1)), "[1, 25088]");
 	CHECK_STR(fn("flatten", 4, T("2x3x4x5"), value_int(1), value_int(2)), "[2, 12, 5]");
 	CHECK_STR(fn("flatten", 1, T("")), "[1]");
 	CHECK_STR(fn("flatten", 3, T("2x3x4"), value_int(2), value_int(1)),
-		  "flatten: flatten() has invalid args: start_dim cannot come after end_dim");
+	          "flatten: flatten() has invalid args: start_dim cannot come after end_dim");
 }
 
 static void test_layout(void)
 {
 	CHECK_STR(fn("permute", 4, T("1x768x196"), value_int(0), value_int(2), value_int(1)),
-		  "[1, 196, 768]");
+	          "[1, 196, 768]");
 	CHECK_STR(fn("permute", 2, T("1x2x3x4"), P("(0, -1, 1, 2)")), "[1, 4, 2, 3]");
 	CHECK_STR(fn("permute", 2, T("1x2x3"), P("(0, 0, 1)")),
-		  "permute: permute(): repeated dim 0");
+	          "permute: permute(): repeated dim 0");
 	CHECK_STR(fn("transpose", 3, T("2x3x4"), value_int(1), value_int(-1)), "[2, 4, 3]");
 	CHECK_STR(fn("transpose", 3, T("2x3"), value_int(0), value_int(3)),
-		  "transpose: dimension out of range (expected to be in range of [-2, 1], but got "
-		  "3)");
+	          "transpose: dimension out of range (expected to be in range of [-2, 1], but got "
+	          "3)");
 	CHECK_STR(fn("swapaxes", 3, T("2x3x4"), value_int(-2), value_int(-1)), "[2, 4, 3]");
 	CHECK_STR(fn("unsqueeze", 2, T("2x3"), value_int(-1)), "[2, 3, 1]");
 	CHECK_STR(fn("unsqueeze", 2, T("2x3"), value_int(0)), "[1, 2, 3]");
@@ -909,66 +960,66 @@ static void test_layout(void)
 	CHECK_STR(fn("squeeze", 2, T("1x3x1x2"), value_int(2)), "[1, 3, 2]");
 	CHECK_STR(fn("squeeze", 2, T("1x3x1x2"), value_int(1)), "[1, 3, 1, 2]");
 	CHECK_STR(fn("expand", 4, T("1x1x768"), value_int(4), value_int(-1), value_int(-1)),
-		  "[4, 1, 768]");
+	          "[4, 1, 768]");
 	CHECK_STR(fn("expand", 2, T("3x1"), P("(2, 3, 4)")), "[2, 3, 4]");
 	CHECK_STR(fn("expand", 3, T("2x3"), value_int(2), value_int(5)),
-		  "expand: the expanded size of the tensor (5) must match the existing size (3) "
-		  "at non-singleton dimension 1: target sizes [2, 5], tensor sizes [2, 3]");
+	          "expand: the expanded size of the tensor (5) must match the existing size (3) "
+	          "at non-singleton dimension 1: target sizes [2, 5], tensor sizes [2, 3]");
 	CHECK_STR(fn("contiguous", 1, T("2x3")), "[2, 3]");
 	CHECK_STR(fn("cat", 2, TUP(2, T("1x64x56x56"), T("1x32x56x56")), value_int(1)),
-		  "[1, 96, 56, 56]");
+	          "[1, 96, 56, 56]");
 	CHECK_STR(fn("cat", 2, TUP(2, T("1x1x768"), T("1x196x768")), value_int(-2)),
-		  "[1, 197, 768]");
+	          "[1, 197, 768]");
 	CHECK_STR(fn("cat", 2, TUP(2, T("1x64x56x56"), T("1x32x28x28")), value_int(1)),
-		  "cat: cannot concatenate [1, 64, 56, 56] with [1, 32, 28, 28] along dim 1 (from "
-		  "the model input and the model input)");
+	          "cat: cannot concatenate [1, 64, 56, 56] with [1, 32, 28, 28] along dim 1 (from "
+	          "the model input and the model input)");
 	kw("dim", value_int(-1));
 	CHECK_STR(fn("stack", 1, TUP(2, T("2x3"), T("2x3"))), "[2, 3, 2]");
 	CHECK_STR(fn("chunk", 3, T("1x10"), value_int(3), value_int(1)),
-		  "(Tensor[1, 4], Tensor[1, 4], Tensor[1, 2])");
+	          "(Tensor[1, 4], Tensor[1, 4], Tensor[1, 2])");
 	CHECK_STR(fn("chunk", 2, T("6"), value_int(4)), "(Tensor[2], Tensor[2], Tensor[2])");
 	kw("dim", value_int(1));
 	CHECK_STR(fn("chunk", 2, T("1x116x28x28"), value_int(2)),
-		  "(Tensor[1, 58, 28, 28], Tensor[1, 58, 28, 28])");
+	          "(Tensor[1, 58, 28, 28], Tensor[1, 58, 28, 28])");
 	CHECK_STR(fn("split", 2, T("10"), value_int(4)), "(Tensor[4], Tensor[4], Tensor[2])");
 	CHECK_STR(fn("split", 3, T("2x12"), P("(4, 8)"), value_int(1)),
-		  "(Tensor[2, 4], Tensor[2, 8])");
+	          "(Tensor[2, 4], Tensor[2, 8])");
 	CHECK_STR(fn("split", 3, T("2x12"), P("(4, 4)"), value_int(1)),
-		  "split: split_with_sizes expects split_sizes to sum exactly to 12 (input "
-		  "tensor's size at dimension 1), but got split_sizes=(4, 4)");
+	          "split: split_with_sizes expects split_sizes to sum exactly to 12 (input "
+	          "tensor's size at dimension 1), but got split_sizes=(4, 4)");
 	CHECK_STR(fn("unbind", 1, T("3x2")), "(Tensor[2], Tensor[2], Tensor[2])");
 	CHECK_STR(fn("mean", 2, T("2x3x4x5"), P("[2, 3]")), "[2, 3]");
 	kw("keepdim", value_bool(true));
 	CHECK_STR(fn("mean", 2, T("2x3x4x5"), P("(-1, 1)")), "[2, 1, 4, 1]");
 	CHECK_STR(fn("sum", 1, T("2x3")), "[]");
 	CHECK_STR(fn("mean", 2, T("2x3"), P("(1, -1)")),
-		  "mean: dim 1 appears multiple times in the list of dims");
+	          "mean: dim 1 appears multiple times in the list of dims");
 	CHECK_STR(fn("pad", 2, T("1x7x9x3"), P("(0, 0, 0, 1, 0, 1)")), "[1, 8, 10, 3]");
 	CHECK_STR(fn("pad", 2, T("1x7"), P("(1, 2, 3)")),
-		  "pad: pad(): padding length must be even and at most twice the input's rank, "
-		  "got 3 for a 2-D input");
+	          "pad: pad(): padding length must be even and at most twice the input's rank, "
+	          "got 3 for a 2-D input");
 	kw("dims", P("(1, 2)"));
 	CHECK_STR(fn("roll", 2, T("1x56x56x96"), P("(-3, -3)")), "[1, 56, 56, 96]");
 	CHECK_STR(fn("channel_shuffle", 2, T("1x116x28x28"), value_int(2)), "[1, 116, 28, 28]");
 	CHECK_STR(fn("channel_shuffle", 2, T("1x10x28x28"), value_int(3)),
-		  "channel_shuffle: channel_shuffle(groups=3) gets 10 channels (not divisible) "
-		  "from the model input");
+	          "channel_shuffle: channel_shuffle(groups=3) gets 10 channels (not divisible) "
+	          "from the model input");
 }
 
 static void test_elementwise_and_layers(void)
 {
-	static const char *const same[] = {"relu", "relu6", "silu", "sigmoid", "hardsigmoid",
-					   "hardswish", "tanh", "gelu", "dropout", "clone"};
+	static const char *const same[] = {"relu",      "relu6", "silu", "sigmoid", "hardsigmoid",
+	                                   "hardswish", "tanh",  "gelu", "dropout", "clone"};
 	for (size_t i = 0; i < sizeof same / sizeof *same; i++)
 		CHECK_STR(fn(same[i], 1, T("2x3x4")), "[2, 3, 4]");
 	CHECK_STR(fn("dropout", 2, T("2"), value_float(1.5)),
-		  "dropout: dropout probability has to be between 0 and 1, but got 1.5");
+	          "dropout: dropout probability has to be between 0 and 1, but got 1.5");
 	CHECK_STR(fn("softmax", 2, T("2x3"), value_int(-1)), "[2, 3]");
 	CHECK(op_softmax_default_dim(1) == 0 && op_softmax_default_dim(2) == 1 &&
 	      op_softmax_default_dim(3) == 0 && op_softmax_default_dim(4) == 1);
 	CHECK_STR(fn("stochastic_depth", 3, T("2x3"), value_float(0.1), P("'row'")), "[2, 3]");
 	CHECK_STR(fn("stochastic_depth", 3, T("2x3"), value_float(0.1), P("'col'")),
-		  "stochastic_depth: stochastic_depth(): mode has to be either 'batch' or 'row'");
+	          "stochastic_depth: stochastic_depth(): mode has to be either 'batch' or 'row'");
 	CHECK_STR(fn("adaptive_avg_pool2d", 2, T("1x1024x7x7"), P("(1, 1)")), "[1, 1024, 1, 1]");
 	CHECK_STR(fn("adaptive_avg_pool2d", 2, T("1x1024x7x7"), value_int(2)), "[1, 1024, 2, 2]");
 	kw("stride", value_int(1));
@@ -980,14 +1031,22 @@ static void test_elementwise_and_layers(void)
 	CHECK_STR(fn("max_pool2d", 2, T("1x288x35x35"), value_int(3)), "[1, 288, 17, 17]");
 	kw("ceil_mode", value_bool(true));
 	CHECK_STR(fn("max_pool2d", 3, T("1x64x112x112"), value_int(3), value_int(2)),
-		  "[1, 64, 56, 56]");
-	CHECK_STR(fn("max_pool2d", 4, T("1x1x9x9"), value_int(3), value_int(1), value_int(2)),
-		  "max_pool2d: max_pool2d(kernel_size=(3, 3), stride=(1, 1), padding=(2, 2)): pad "
-		  "should be at most half of kernel size, but got pad=2 and kernel_size=3");
+	          "[1, 64, 56, 56]");
+	CHECK_STR(
+	    fn("max_pool2d", 4, T("1x1x9x9"), value_int(3), value_int(1), value_int(2)),
+	    "max_pool2d: max_pool2d(): pad should be at most half of kernel size, but got pad=2 "
+	    "and kernel_size=3");
+	kw("stride", value_int(2));
+	CHECK_STR(fn("max_pool2d", 2, T("1x8x2x2"), value_int(3)),
+	          "max_pool2d: max_pool2d(kernel_size=(3, 3), stride=(2, 2)) gets a 2x2 input "
+	          "(output would be 0x0) from the model input");
+	CHECK_STR(fn("conv2d", 2, T("1x3x4x4"), T("8x3x7x7")),
+	          "conv2d: conv2d(weight [8, 3, 7, 7]) gets a 4x4 input (too small) from the model "
+	          "input");
 	CHECK_STR(fn("linear", 3, T("2x5"), T("7x5"), T("7")), "[2, 7]");
 	CHECK(last_macs == 70);
 	CHECK_STR(fn("linear", 2, T("2x4"), T("7x5")),
-		  "linear: linear(weight [7, 5]) gets 4 features from the model input");
+	          "linear: linear(weight [7, 5]) gets 4 features from the model input");
 	kw("stride", value_int(2));
 	kw("padding", value_int(3));
 	CHECK_STR(fn("conv2d", 2, T("1x3x224x224"), T("64x3x7x7")), "[1, 64, 112, 112]");
@@ -997,14 +1056,15 @@ static void test_elementwise_and_layers(void)
 	kw("padding", P("'same'"));
 	CHECK_STR(fn("conv2d", 2, T("1x6x8x8"), T("4x6x3x3")), "[1, 4, 8, 8]");
 	CHECK_STR(fn("conv2d", 2, T("1x5x8x8"), T("4x6x3x3")),
-		  "conv2d: conv2d(weight [4, 6, 3, 3], groups=1) gets 5 channels from the model "
-		  "input");
+	          "conv2d: conv2d(weight [4, 6, 3, 3], groups=1) gets 5 channels from the model "
+	          "input");
 	CHECK_STR(fn("layer_norm", 2, T("1x197x768"), P("(768,)")), "[1, 197, 768]");
-	CHECK_STR(fn("layer_norm", 2, T("1x197x768"), P("(512,)")),
-		  "layer_norm: layer_norm(normalized_shape=[512]) gets [1, 197, 768] from the model "
-		  "input");
+	CHECK_STR(
+	    fn("layer_norm", 2, T("1x197x768"), P("(512,)")),
+	    "layer_norm: layer_norm(normalized_shape=[512]) gets [1, 197, 768] from the model "
+	    "input");
 	CHECK_STR(fn("scaled_dot_product_attention", 3, T("2x4x5x8"), T("2x4x6x8"), T("2x4x6x3")),
-		  "[2, 4, 5, 3]");
+	          "[2, 4, 5, 3]");
 	CHECK(last_macs == 2 * 4 * 5 * 6 * (8 + 3));
 }
 
@@ -1013,25 +1073,25 @@ static void test_swin(void)
 	CHECK_STR(fn("_patch_merging_pad", 1, T("1x7x9x96")), "[1, 4, 5, 384]");
 	CHECK_STR(fn("_patch_merging_pad", 1, T("1x56x56x96")), "[1, 28, 28, 384]");
 	CHECK_STR(fn("_get_relative_position_bias", 3, T("169x3"), TI("2401"), P("[7, 7]")),
-		  "[1, 3, 49, 49]");
+	          "[1, 3, 49, 49]");
 	CHECK_STR(fn("_get_relative_position_bias", 3, T("169x3"), TI("2400"), P("[7, 7]")),
-		  "_get_relative_position_bias: _get_relative_position_bias(window_size=(7, 7)) "
-		  "gets an index [2400] from the model input");
+	          "_get_relative_position_bias: _get_relative_position_bias(window_size=(7, 7)) "
+	          "gets an index [2400] from the model input");
 	kw("shift_size", P("[3, 3]"));
 	CHECK_STR(fn("shifted_window_attention", 6, T("1x56x56x96"), T("288x96"), T("96x96"),
-		     T("1x3x49x49"), P("[7, 7]"), value_int(3)),
-		  "[1, 56, 56, 96]");
+	             T("1x3x49x49"), P("[7, 7]"), value_int(3)),
+	          "[1, 56, 56, 96]");
 	CHECK(last_macs == 145108992);
 	/* padded windows, Swin V2's logit_scale */
 	kw("logit_scale", T("4x1x1"));
 	CHECK_STR(fn("shifted_window_attention", 7, T("2x10x13x32"), T("96x32"), T("32x32"),
-		     T("1x4x16x16"), P("[4, 4]"), value_int(4), P("[2, 2]")),
-		  "[2, 10, 13, 32]");
+	             T("1x4x16x16"), P("[4, 4]"), value_int(4), P("[2, 2]")),
+	          "[2, 10, 13, 32]");
 	CHECK(last_macs == 1966080);
 	CHECK_STR(fn("shifted_window_attention", 7, T("1x56x56x128"), T("288x96"), T("96x96"),
-		     T("1x3x49x49"), P("[7, 7]"), value_int(4), P("[0, 0]")),
-		  "shifted_window_attention: shifted_window_attention(qkv_weight [288, 96]) gets "
-		  "128 channels from the model input");
+	             T("1x3x49x49"), P("[7, 7]"), value_int(4), P("[0, 0]")),
+	          "shifted_window_attention: shifted_window_attention(qkv_weight [288, 96]) gets "
+	          "128 channels from the model input");
 }
 
 /* ---- helpers and messages ---- */
@@ -1061,13 +1121,15 @@ static struct module *tree(void)
 	struct module *l2 = module_new("layer2", "Sequential"), *b2 = module_new("0", "BasicBlock");
 	module_add_child(root, l1);
 	module_add_child(l1, b1);
-	module_add_child(b1, mk_named("conv1", "Conv2d", "in_channels=64 out_channels=64 "
-							 "kernel_size=3 padding=1"));
+	module_add_child(b1, mk_named("conv1", "Conv2d",
+	                              "in_channels=64 out_channels=64 "
+	                              "kernel_size=3 padding=1"));
 	module_add_child(b1, mk_named("bn2", "BatchNorm2d", "num_features=64"));
 	module_add_child(root, l2);
 	module_add_child(l2, b2);
-	module_add_child(b2, mk_named("conv1", "Conv2d", "in_channels=64 out_channels=128 "
-							 "kernel_size=3 stride=2 padding=1"));
+	module_add_child(b2, mk_named("conv1", "Conv2d",
+	                              "in_channels=64 out_channels=128 "
+	                              "kernel_size=3 stride=2 padding=1"));
 	module_add_child(root, mk_named("avgpool", "AdaptiveAvgPool2d", "output_size=1"));
 	module_add_child(root, mk_named("fc", "Linear", "in_features=1024 out_features=10"));
 	return root;
@@ -1116,8 +1178,9 @@ static void test_break_messages(void)
 	struct module *root = tree();
 	/* A chain: conv1 makes 64 channels, a mismatching norm names it... */
 	struct module *seq = module_new("", "Sequential");
-	module_add_child(seq, mk_named("conv1", "Conv2d", "in_channels=3 out_channels=8 "
-							  "kernel_size=3 padding=1 bias=False"));
+	module_add_child(seq, mk_named("conv1", "Conv2d",
+	                               "in_channels=3 out_channels=8 "
+	                               "kernel_size=3 padding=1 bias=False"));
 	module_add_child(seq, mk_named("relu", "ReLU", ""));
 	module_add_child(seq, mk_named("bn1", "BatchNorm2d", "num_features=16"));
 	CHECK_STR(call_in(seq, "conv1", T("1x3x16x16")), "[1, 8, 16, 16]");
@@ -1127,7 +1190,7 @@ static void test_break_messages(void)
 	x = last;
 	last = value_none();
 	CHECK_STR(call_in(seq, "bn1", x),
-		  "bn1: BatchNorm2d(num_features=16) gets 8 channels from conv1 (out_channels=8)");
+	          "bn1: BatchNorm2d(num_features=16) gets 8 channels from conv1 (out_channels=8)");
 	CHECK(err.kind == ERR_SHAPE);
 
 	/* ...even when its output has its input's shape (64 -> 64). */
@@ -1147,17 +1210,17 @@ static void test_break_messages(void)
 	struct graph_node add = {.name = "add"};
 	struct value args[2] = {value_copy(&a), value_copy(&b)};
 	struct op_call c = {.def = registry_function("add"),
-			    .owner = module_find(root, "layer1.0"),
-			    .node = &add,
-			    .path = "layer1.0:add",
-			    .args = args,
-			    .nargs = 2,
-			    .err = &err};
+	                    .owner = module_find(root, "layer1.0"),
+	                    .node = &add,
+	                    .path = "layer1.0:add",
+	                    .args = args,
+	                    .nargs = 2,
+	                    .err = &err};
 	error_clear(&err);
 	CHECK(c.def->infer(&c) < 0);
 	CHECK_STR(err.msg, "layer1.0:add: cannot broadcast [1, 64, 56, 56] with [1, 128, 28, 28] "
-			   "(from layer1.0.conv1 (out_channels=64) and layer2.0.conv1 "
-			   "(out_channels=128))");
+	                   "(from layer1.0.conv1 (out_channels=64) and layer2.0.conv1 "
+	                   "(out_channels=128))");
 	value_free(&c.out);
 	value_free(&args[1]);
 	args[1] = value_copy(&a);
@@ -1176,31 +1239,31 @@ static void test_break_messages(void)
 	struct value fargs[2] = {last, value_int(1)};
 	last = value_none();
 	struct op_call f = {.def = registry_function("flatten"),
-			    .owner = root,
-			    .node = &flat,
-			    .path = "flatten",
-			    .args = fargs,
-			    .nargs = 2,
-			    .err = &err};
+	                    .owner = root,
+	                    .node = &flat,
+	                    .path = "flatten",
+	                    .args = fargs,
+	                    .nargs = 2,
+	                    .err = &err};
 	CHECK(f.def->infer(&f) == 0);
 	CHECK_STR(call_in(root, "fc", f.out),
-		  "fc: Linear(in_features=1024) gets 512 features ([1, 512]) from avgpool");
+	          "fc: Linear(in_features=1024) gets 512 features ([1, 512]) from avgpool");
 	value_free(&fargs[0]);
 
 	/* a reshape that changes the sizes names the function node */
 	struct value rargs[3] = {T("1x512x7x7"), value_int(1), value_int(-1)};
 	struct graph_node view = {.name = "view"};
 	struct op_call r = {.def = registry_function("view"),
-			    .owner = module_find(root, "layer1.0"),
-			    .node = &view,
-			    .path = "layer1.0:view",
-			    .args = rargs,
-			    .nargs = 3,
-			    .err = &err};
+	                    .owner = module_find(root, "layer1.0"),
+	                    .node = &view,
+	                    .path = "layer1.0:view",
+	                    .args = rargs,
+	                    .nargs = 3,
+	                    .err = &err};
 	CHECK(r.def->infer(&r) == 0);
 	CHECK_STR(call_in(root, "fc", r.out),
-		  "fc: Linear(in_features=1024) gets 25088 features ([1, 25088]) from view (in "
-		  "layer1.0)");
+	          "fc: Linear(in_features=1024) gets 25088 features ([1, 25088]) from view (in "
+	          "layer1.0)");
 	value_free(&rargs[0]);
 
 	value_free(&a);
@@ -1216,13 +1279,14 @@ static void test_malformed_calls(void)
 	CHECK_STR(fn("relu", 1, value_int(3)), "relu: relu() needs a tensor for 'input', got 3");
 	CHECK_STR(fn("cat", 1, TUP(2, T("2"), value_int(1))), "cat: cat() needs tensors, got 1");
 	CHECK_STR(fn("view", 2, T("2x3"), P("'a'")),
-		  "view: view() needs an int or a tuple of ints for 'size', got 'a'");
+	          "view: view() needs an int or a tuple of ints for 'size', got 'a'");
 	CHECK_STR(fn("getitem", 2, value_int(3), value_int(0)), "getitem: cannot index 3");
 	CHECK_STR(fn("chunk", 2, T("4"), value_int(0)),
-		  "chunk: chunk expects `chunks` to be greater than 0, got: 0");
+	          "chunk: chunk expects `chunks` to be greater than 0, got: 0");
 	struct module *m = mk("Conv2d", "in_channels=3 out_channels=8 kernel_size=3");
 	struct value none = value_int(7);
-	CHECK_STR(run(m->def, m, "conv", &none, 1), "conv: Conv2d() needs a tensor for 'input', got 7");
+	CHECK_STR(run(m->def, m, "conv", &none, 1),
+	          "conv: Conv2d() needs a tensor for 'input', got 7");
 	module_free(m);
 }
 

@@ -9,12 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
+#include "edit.h"
 #include "model.h"
 #include "registry.h"
 #include "shape.h"
 #include "summary.h"
 
-enum { EXIT_OK = 0, EXIT_BREAK = 1, EXIT_USAGE = 2 };
 
 struct subcommand {
 	const char *name;
@@ -41,6 +42,7 @@ static const struct subcommand subcommands[] = {
 	 "up to the failing module and a message saying what was expected, what\n"
 	 "came, and where it came from; 2 for bad usage or an unreadable model.\n",
 	 cmd_summary},
+	{"edit", cli_edit_synopsis, cli_edit_help, cli_edit},
 	{"help", "graft help [COMMAND]", "Show help for graft or for one command.\n", cmd_help},
 };
 #define NSUBCOMMANDS ((int)(sizeof subcommands / sizeof subcommands[0]))
@@ -103,6 +105,11 @@ static int cmd_help(int argc, char **argv)
 		for (int i = 0; i < def->nattrs; i++)
 			printf("  %s=%s\n", def->attrs[i].name,
 			       def->attrs[i].def ? def->attrs[i].def : "(required)");
+		return EXIT_OK;
+	}
+	const char *cmd_help_text = editor_command_help(argv[1]);
+	if (cmd_help_text) {
+		printf("%s (an edit command; see 'graft help edit')\n%s\n", argv[1], cmd_help_text);
 		return EXIT_OK;
 	}
 	fprintf(stderr, "graft: no help for '%s' (try 'graft help', 'graft help types')\n",
@@ -202,6 +209,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return EXIT_OK;
 	}
+	if (strcmp(argv[1], "--recover") == 0)
+		return cli_recover(argc - 1, argv + 1);
 	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("graft %s\n", PACKAGE_VERSION);
 		return EXIT_OK;

@@ -1,13 +1,13 @@
 """graft-export: write a PyTorch model in graft's format."""
 
 import argparse
-import json
 import os
 import sys
 
 import torch
 
 from . import jsonfmt, load, safetensors, verify
+from .trace import GraphValueError, TraceFailure
 from .document import architecture
 
 
@@ -18,7 +18,8 @@ def _parser():
                     "(and optionally its weights as safetensors).",
         epilog="SPEC is torchvision:NAME (a torchvision.models builder, built with "
                "weights=None), FILE.py:FUNCTION (a function returning an nn.Module) "
-               "or a file written by torch.save(model).  OUT ending in .json writes "
+               "or a file written by torch.save(model); a model with a graft_input_shape "
+               "attribute sets its own default input shape.  OUT ending in .json writes "
                "the architecture; OUT ending in .safetensors writes a bundle: the "
                "state_dict with the architecture in __metadata__[\"graft\"].")
     p.add_argument("spec", metavar="SPEC")
@@ -76,11 +77,15 @@ def main(argv=None):
         if args.input_shape:
             shapes = [load.parse_shape(s) for s in args.input_shape]
         if args.check:
-            with torch.no_grad():
-                model(*[torch.zeros(s) for s in shapes])
+            try:
+                with torch.no_grad():
+                    model(*[torch.zeros(s) for s in shapes])
+            except Exception as e:  # noqa: BLE001 - report whatever the model raises
+                raise load.SpecError("the model does not run on input shape %s: %s: %s" % (
+                    ", ".join("x".join(map(str, s)) for s in shapes), type(e).__name__, e))
         export(model, args.name or name, source, shapes, args.output,
                weights=args.weights, compact=args.compact, verbose=args.verbose)
-    except (load.SpecError, verify.Problem, OSError) as e:
+    except (load.SpecError, verify.Problem, TraceFailure, GraphValueError, OSError) as e:
         print("graft-export: %s" % e, file=sys.stderr)
         return 1
     return 0

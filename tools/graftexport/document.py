@@ -5,7 +5,6 @@ import inspect
 import torch
 
 from .tree import Exporter
-from .trace import has_forward
 
 FORMAT_VERSION = 1
 

@@ -10,6 +10,8 @@ run.  The graph is exact for the example input shapes (the ones written in
 the document's "inputs") and may not be for others.
 """
 
+import inspect
+
 import torch
 import torch.fx
 from torch.fx.node import map_arg
@@ -36,8 +38,6 @@ class ConcreteTracer(OneLevelTracer):
     def __init__(self, root, call_args, call_kwargs, module_outputs):
         super().__init__()
         self._root = root
-        self._bound = {}
-        import inspect
         sig = inspect.signature(root.forward)
         bound = sig.bind(*call_args, **call_kwargs)
         bound.apply_defaults()

@@ -12,14 +12,14 @@ DTYPES = {
 }
 
 
-class ValueError_(Exception):
+class GraphValueError(Exception):
     pass
 
 
 def encode_value(v, seen=None):
     if isinstance(v, torch.fx.Node):
         if seen is not None and v.name not in seen:
-            raise ValueError_("reference to a later node " + v.name)
+            raise GraphValueError("reference to a later node " + v.name)
         return {"ref": v.name}
     if v is None or isinstance(v, (bool, str)):
         return v
@@ -27,7 +27,7 @@ def encode_value(v, seen=None):
         return int(v)
     if isinstance(v, float):
         if not math.isfinite(v):
-            raise ValueError_("non-finite float %r in a graph" % v)
+            raise GraphValueError("non-finite float %r in a graph" % v)
         return v
     if isinstance(v, (list, tuple)):  # torch.Size too
         return [encode_value(x, seen) for x in v]
@@ -38,6 +38,6 @@ def encode_value(v, seen=None):
         return {"ellipsis": True}
     if isinstance(v, torch.dtype):
         if v not in DTYPES:
-            raise ValueError_("unsupported dtype %s" % v)
+            raise GraphValueError("unsupported dtype %s" % v)
         return {"dtype": DTYPES[v]}
-    raise ValueError_("cannot write %r (%s) in a graph" % (v, type(v).__name__))
+    raise GraphValueError("cannot write %r (%s) in a graph" % (v, type(v).__name__))

@@ -6,7 +6,6 @@ those attributes.  A registry module is written with its attributes only:
 it has no children and no forward graph.
 """
 
-import torch
 from torch import nn
 
 try:

@@ -12,7 +12,6 @@ import operator
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from . import leaves
 from .jsonval import DTYPES

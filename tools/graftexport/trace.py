@@ -17,11 +17,14 @@ import torch
 import torch.fx
 from torch import nn
 
-from .jsonval import encode_value
+from .jsonval import GraphValueError, encode_value
 
 
 class TraceFailure(Exception):
     pass
+
+
+__all__ = ["TraceFailure", "GraphValueError", "trace_graph", "encode_graph", "has_forward"]
 
 
 # ------------------------------------------------------------ fx on 3.11
@@ -51,16 +54,15 @@ def _patched_proxy_iter():
 
 
 class OneLevelTracer(torch.fx.Tracer):
-    """Every submodule is a leaf, except the qualified names in ``through``."""
+    """Traces one module's forward; every submodule call is a leaf."""
 
-    def __init__(self, through=()):
+    def __init__(self):
         super().__init__(autowrap_modules=(math,))
-        self.through = set(through)
         # buffers read inside forward become get_attr nodes, not constants
         self.proxy_buffer_attributes = True
 
     def is_leaf_module(self, m, qualname):
-        return qualname not in self.through
+        return True
 
 
 def has_forward(module):
@@ -103,10 +105,10 @@ def _patched_sequence_functions():
             setattr(torch, name, fn)
 
 
-def trace_graph(module, through=(), concrete_args=None):
-    tracer = OneLevelTracer(through)
+def trace_graph(module):
+    tracer = OneLevelTracer()
     with _patched_proxy_iter(), _patched_sequence_functions():
-        graph = tracer.trace(module, concrete_args=concrete_args)
+        graph = tracer.trace(module)
     return graph
 
 
@@ -132,18 +134,19 @@ def _build_name_cache():
             except Exception:
                 continue
             if callable(obj):
-                key = id(obj)
-                # a plain name beats a _private alias; the first space wins
-                old = _NAME_CACHE.get(key)
-                if old is None or (old.startswith("_") and not name.startswith("_")):
-                    _NAME_CACHE[key] = name
+                # keyed by id; the entry keeps OBJ alive so the id stays its own.
+                # A plain name beats a _private alias; the first space wins.
+                old = _NAME_CACHE.get(id(obj))
+                if old is None or (old[1].startswith("_") and not name.startswith("_")):
+                    _NAME_CACHE[id(obj)] = (obj, name)
 
 
 def function_name(target):
     """The bare name of a call_function target (``operator.add`` -> ``add``)."""
     if not _NAME_CACHE:
         _build_name_cache()
-    name = _NAME_CACHE.get(id(target))
+    entry = _NAME_CACHE.get(id(target))
+    name = entry[1] if entry is not None and entry[0] is target else None
     if name is None:
         name = getattr(target, "__name__", None)
         if name is None:
@@ -179,6 +182,7 @@ def _drop_dead_from(graph, seeds):
     for n in seeds:
         if not n.users:
             graph.erase_node(n)
+            feeding.discard(n)
     changed = True
     while changed:
         changed = False
@@ -193,7 +197,8 @@ def _drop_asserts(graph):
     """Remove torch._assert nodes nobody uses, and the checks that fed only them."""
     _drop_dead_from(graph, [n for n in graph.nodes if _is_assert(n) and not n.users])
     # values a trace with real values turned into Python bools and ints
-    special = [n for n in getattr(graph, "_graft_specialised", ()) if n.graph is graph]
+    alive = set(graph.nodes)
+    special = dict.fromkeys(n for n in getattr(graph, "_graft_specialised", ()) if n in alive)
     _drop_dead_from(graph, [n for n in special if not n.users and _removable(n)])
 
 

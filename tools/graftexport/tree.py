@@ -1,11 +1,8 @@
 """The module tree of the architecture JSON."""
 
-import torch
-
-from . import leaves
+from . import fallback, leaves
 from .jsonval import DTYPES
 from .trace import TraceFailure, encode_graph, has_forward, trace_graph
-from . import fallback
 
 
 def _tensor_entry(t):

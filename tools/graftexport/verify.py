@@ -101,8 +101,6 @@ def check_graph(m, path, stats=None):
         if stats is not None and op in ("call_function", "call_method"):
             stats.setdefault((op, target), []).append((path, args, kwargs))
         seen.add(name)
-    if rows[-1][0] in [r[0] for r in rows[:-1]]:
-        raise Problem("%s: output name clashes" % where)
 
 
 def check_tree(m, path="", stats=None, types=None):

@@ -1,0 +1,425 @@
+/* test_edit.c - the editor: every command, inference, weights kept byte for
+ * byte, breaks and their messages, undo/redo, scripts, head on the zoo. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "edit.h"
+#include "edit_ops.h"
+#include "model.h"
+#include "save.h"
+
+static const char *srcdir = ".";
+static char tmpdir[] = "/tmp/graft-test-edit-XXXXXX";
+
+static bool open_editor(struct editor *ed, const char *rel)
+{
+	char path[1024];
+	snprintf(path, sizeof path, "%s/%s", srcdir, rel);
+	struct error e = {0};
+	struct model *m = model_open(path, NULL, &e);
+	if (!m) {
+		printf("  %s\n", e.msg);
+		return false;
+	}
+	editor_init(ed, m);
+	char lib[1024];
+	snprintf(lib, sizeof lib, "%s/lib/types.graft", srcdir);
+	if (editor_load_types(ed, lib, false, &e) < 0)
+		printf("  %s\n", e.msg);
+	return true;
+}
+
+/* Runs a command that must succeed; returns its output (static buffer). */
+static const char *run_ok(struct editor *ed, const char *cmd)
+{
+	static char buf[8192];
+	struct strbuf out = {0};
+	struct error e = {0};
+	int rc = editor_run(ed, cmd, &out, &e);
+	if (rc < 0)
+		printf("  '%s' failed: %s\n", cmd, e.msg);
+	CHECK(rc == 0);
+	snprintf(buf, sizeof buf, "%s", out.s ? out.s : "");
+	strbuf_free(&out);
+	return buf;
+}
+
+/* Runs a command that must be refused; returns the message. */
+static const char *run_fail(struct editor *ed, const char *cmd)
+{
+	static struct error e;
+	struct strbuf out = {0};
+	error_clear(&e);
+	int rc = editor_run(ed, cmd, &out, &e);
+	if (rc == 0)
+		printf("  '%s' should have failed\n", cmd);
+	CHECK(rc < 0);
+	strbuf_free(&out);
+	return e.msg;
+}
+
+static const char *out_shape(const struct editor *ed, char *buf, size_t n)
+{
+	if (ed->check.output.kind != VAL_TENSOR)
+		return "?";
+	return shape_format(&ed->check.output.u.tensor.t.shape, buf, n);
+}
+
+static const struct param *param_at(const struct editor *ed, const char *path, const char *name)
+{
+	const struct module *m = module_find(ed->model->root, path);
+	return m ? module_param(m, name) : NULL;
+}
+
+static void test_replace_infers_and_keeps(void)
+{
+	struct editor ed;
+	if (!open_editor(&ed, "models/tiny/tiny_resnet.safetensors"))
+		return;
+	CHECK(ed.check.ok);
+	const struct storage *conv_before = param_at(&ed, "conv1", "weight")->t.storage;
+	CHECK_CONTAINS(run_ok(&ed, "replace fc Linear out_features=3"),
+		       "replaced fc: Linear 32→10 -> Linear 32→3");
+	const struct module *fc = module_find(ed.model->root, "fc");
+	CHECK(module_attr_int(fc, "in_features", 0) == 32);
+	CHECK(param_at(&ed, "fc", "weight")->t.storage != NULL);
+	/* untouched tensors are the very same bytes */
+	CHECK(param_at(&ed, "conv1", "weight")->t.storage == conv_before);
+	char buf[64];
+	CHECK_STR(out_shape(&ed, buf, sizeof buf), "[1, 3]");
+	/* call form and explicit arguments win */
+	run_ok(&ed, "replace fc Linear(32, 5, bias=False)");
+	CHECK(!param_at(&ed, "fc", "bias"));
+	/* same type and shapes keeps the weights */
+	run_ok(&ed, "replace fc Linear out_features=5 bias=False");
+	const struct storage *w = param_at(&ed, "fc", "weight")->t.storage;
+	run_ok(&ed, "replace fc Linear");
+	CHECK(param_at(&ed, "fc", "weight")->t.storage == w);
+	run_ok(&ed, "replace fc Linear keep=none");
+	CHECK(param_at(&ed, "fc", "weight")->t.storage != w);
+	editor_free(&ed);
+}
+
+static void test_keep_overlap(void)
+{
+	struct editor ed;
+	if (!open_editor(&ed, "models/tiny/tiny_resnet.safetensors"))
+		return;
+	const struct param *old = param_at(&ed, "fc", "weight");
+	float first[32 * 10];
+	tensor_to_f32(&old->t, first); /* old is [10, 32]; the new one keeps rows 0..2 */
+	run_ok(&ed, "replace fc Linear out_features=3 keep=overlap");
+	const struct param *nw = param_at(&ed, "fc", "weight");
+	CHECK(nw->t.shape.dim[0] == 3 && nw->t.shape.dim[1] == 32);
+	float now[32 * 10];
+	if (nw->t.shape.dim[0] == 3)
+		tensor_to_f32(&nw->t, now);
+	CHECK(memcmp(first, now, 32 * 3 * sizeof(float)) == 0);
+	editor_free(&ed);
+}
+
+static void test_errors(void)
+{
+	struct editor ed;
+	if (!open_editor(&ed, "models/tiny/tiny_resnet.safetensors"))
+		return;
+	CHECK_CONTAINS(run_fail(&ed, "replace layer1.conv9 Linear"), "no module 'layer1.conv9' (did you mean 'layer1.conv1'?)");
+	CHECK_CONTAINS(run_fail(&ed, "replace fc Linaer out_features=3"), "unknown type 'Linaer' (did you mean 'Linear'?)");
+	CHECK_CONTAINS(run_fail(&ed, "replace fc Linear out_featurs=3"), "did you mean 'out_features'");
+	CHECK_CONTAINS(run_fail(&ed, "replace fc Conv2d kernel_size=(1, 1)"), "out_channels is required");
+	CHECK_CONTAINS(run_fail(&ed, "replace fc Linear out_features=three"), "out_features");
+	CHECK_CONTAINS(run_fail(&ed, "replac fc Linear"), "did you mean 'replace'");
+	CHECK_CONTAINS(run_fail(&ed, "replace fc"), "usage: replace PATH TYPE");
+	CHECK_CONTAINS(run_fail(&ed, "replace-all Frobnicate ReLU"), "nothing matches 'Frobnicate'");
+	CHECK_CONTAINS(run_fail(&ed, "undo"), "nothing to undo");
+	CHECK_CONTAINS(run_fail(&ed, "head 0"), "positive");
+	CHECK_CONTAINS(run_fail(&ed, "input 1x3xfoo"), "input");
+	/* refused commands change nothing */
+	CHECK(ed.nlog == 0 && ed.check.ok && !ed.dirty);
+	editor_free(&ed);
+}
+
+static void test_replace_all(void)
+{
+	struct editor ed;
+	if (!open_editor(&ed, "models/resnet18.json"))
+		return;
+	CHECK_CONTAINS(run_ok(&ed, "replace-all BatchNorm2d GroupNorm num_groups=8"), "20 modules replaced");
+	const struct module *gn = module_find(ed.model->root, "layer2.0.bn1");
+	CHECK(gn && strcmp(gn->type, "GroupNorm") == 0 && module_attr_int(gn, "num_channels", 0) == 128);
+	CHECK_CONTAINS(run_ok(&ed, "replace-all ReLU FusedReLU p=0.5"), "9 modules replaced");
+	const struct module *fr = module_find(ed.model->root, "layer1.0.relu");
+	CHECK(fr && strcmp(fr->type, "FusedReLU") == 0 && fr->nchildren == 2);
+	CHECK(module_find(ed.model->root, "layer1.0.relu.1") &&
+	      module_attr_float(module_find(ed.model->root, "layer1.0.relu.1"), "p", 0) == 0.5);
+	CHECK(ed.check.ok);
+	/* 1x1 convs become 3x3 with padding 1: in/out channels, stride, bias kept */
+	CHECK_CONTAINS(run_ok(&ed, "replace-all Conv2d[kernel_size=1] Conv2d kernel_size=3 padding=1"),
+		       "3 modules replaced");
+	const struct module *ds = module_find(ed.model->root, "layer2.0.downsample.0");
+	int64_t k[2], s[2];
+	module_attr_ints(ds, "kernel_size", k, 2);
+	module_attr_ints(ds, "stride", s, 2);
+	CHECK(k[0] == 3 && s[0] == 2 && module_attr_int(ds, "in_channels", 0) == 64 &&
+	      !module_attr_bool(ds, "bias", true));
+	CHECK(ed.check.ok);
+	/* without padding the shapes break at the residual add, and it says why */
+	run_ok(&ed, "undo");
+	run_ok(&ed, "replace-all Conv2d[kernel_size=1] Conv2d kernel_size=3");
+	CHECK(!ed.check.ok);
+	CHECK_CONTAINS(ed.check.err.msg, "layer2.0:add");
+	CHECK_CONTAINS(ed.check.err.msg, "[1, 128, 27, 27]");
+	/* glob selector */
+	run_ok(&ed, "undo");
+	CHECK_CONTAINS(run_ok(&ed, "find layer*.*.conv2"), "8 modules");
+	CHECK_CONTAINS(run_fail(&ed, "find Conv2d[groups>1]"), "nothing matches");
+	editor_free(&ed);
+}
+
+static void test_insert_delete(void)
+{
+	struct editor ed;
+	if (!open_editor(&ed, "models/tiny/tiny_cnn.safetensors"))
+		return;
+	/* into a numbered Sequential: renumbered like nn.Sequential(*layers) */
+	run_ok(&ed, "insert after 2 Dropout p=0.1");
+	const struct module *d = module_find(ed.model->root, "3");
+	CHECK(d && strcmp(d->type, "Dropout") == 0);
+	CHECK(strcmp(module_find(ed.model->root, "4")->type, "Conv2d") == 0);
+	CHECK(ed.check.ok);
+	CHECK_CONTAINS(run_fail(&ed, "delete 8"), "cannot delete 8: it takes [1, 16, 8, 8] and gives [1, 1024]");
+	run_ok(&ed, "delete 3");
+	CHECK(strcmp(module_find(ed.model->root, "3")->type, "Conv2d") == 0);
+	editor_free(&ed);
+
+	/* into a graph: a new child and node; consumers re-pointed */
+	if (!open_editor(&ed, "models/resnet18.json"))
+		return;
+	run_ok(&ed, "insert after layer4 Dropout p=0.2");
+	CHECK(module_find(ed.model->root, "layer4_post") != NULL);
+	CHECK(module_find(ed.model->root, "layer4_post")->ncalls == 1);
+	run_ok(&ed, "insert before fc Linear out_features=256 name=neck");
+	CHECK(ed.check.ok == false); /* fc still expects 512 */
+	CHECK_CONTAINS(ed.check.err.msg, "fc: Linear(in_features=512) gets 256");
+	run_ok(&ed, "replace fc Linear out_features=10");
+	CHECK(ed.check.ok);
+	CHECK(module_attr_int(module_find(ed.model->root, "fc"), "in_features", 0) == 256);
+	run_ok(&ed, "delete layer4_post");
+	CHECK(ed.check.ok);
+	editor_free(&ed);
+}
+
+static void test_set_and_break(void)
+{
+	struct editor ed;
+	if (!open_editor(&ed, "models/resnet18.json"))
+		return;
+	run_ok(&ed, "set layer2.0.conv1 out_channels=64");
+	CHECK(!ed.check.ok);
+	CHECK_CONTAINS(ed.check.err.msg,
+		       "layer2.0.bn1: BatchNorm2d(num_features=128) gets 64 channels from layer2.0.conv1 (out_channels=64)");
+	run_ok(&ed, "undo");
+	CHECK(ed.check.ok);
+	run_ok(&ed, "redo");
+	CHECK(!ed.check.ok);
+	run_ok(&ed, "set layer2.0.bn1 num_features=64");
+	CHECK_CONTAINS(ed.check.err.msg, "layer2.0.conv2");
+	CHECK_CONTAINS(run_fail(&ed, "save /tmp/never.json"), "does not check");
+	editor_free(&ed);
+}
+
+static char *slurp(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *buf = malloc((size_t)len + 1);
+	*n = fread(buf, 1, (size_t)len, f);
+	fclose(f);
+	return buf;
+}
+
+static bool same_bytes(const char *a, const char *b)
+{
+	size_t na, nb;
+	char *x = slurp(a, &na), *y = slurp(b, &nb);
+	bool same = x && y && na == nb && memcmp(x, y, na) == 0;
+	free(x);
+	free(y);
+	return same;
+}
+
+static void test_undo_saves_identical(void)
+{
+	struct editor ed;
+	if (!open_editor(&ed, "models/tiny/tiny_blocks.safetensors"))
+		return;
+	char a[256], b[256], c[256], cmd[300];
+	snprintf(a, sizeof a, "%s/a.safetensors", tmpdir);
+	snprintf(b, sizeof b, "%s/b.safetensors", tmpdir);
+	snprintf(c, sizeof c, "%s/c.safetensors", tmpdir);
+	run_ok(&ed, "replace block2.conv2 Conv2d kernel_size=5 padding=2");
+	snprintf(cmd, sizeof cmd, "save %s", a);
+	run_ok(&ed, cmd);
+	run_ok(&ed, "replace classifier Sequential(AdaptiveAvgPool2d(1), Flatten(), Linear(out_features=10))");
+	CHECK(!ed.check.ok || ed.check.ok); /* mean over (2, 3) of a 2-D tensor may break */
+	run_ok(&ed, "undo");
+	snprintf(cmd, sizeof cmd, "save %s", b);
+	run_ok(&ed, cmd);
+	CHECK(same_bytes(a, b));
+	run_ok(&ed, "redo");
+	run_ok(&ed, "undo");
+	snprintf(cmd, sizeof cmd, "save %s", c);
+	run_ok(&ed, cmd);
+	CHECK(same_bytes(a, c));
+	/* the saved bundle opens and checks */
+	struct error e = {0};
+	struct model *m = model_open(a, NULL, &e);
+	CHECK(m != NULL);
+	model_free(m);
+	editor_free(&ed);
+}
+
+static void test_script_reproduces(void)
+{
+	struct editor ed, ed2;
+	if (!open_editor(&ed, "models/tiny/tiny_resnet.safetensors"))
+		return;
+	run_ok(&ed, "seed 7");
+	run_ok(&ed, "replace-all ReLU FusedReLU p=0.25");
+	run_ok(&ed, "replace fc Linear out_features=4");
+	run_ok(&ed, "freeze layer1");
+	run_ok(&ed, "input 1x3x64x64");
+	run_ok(&ed, "set layer2.conv1 stride=1");
+	run_ok(&ed, "undo");
+	struct strbuf script = {0};
+	editor_script(&ed, &script);
+	CHECK_CONTAINS(script.s, "replace fc Linear out_features=4");
+	CHECK(!strstr(script.s, "stride=1"));
+	if (!open_editor(&ed2, "models/tiny/tiny_resnet.safetensors"))
+		return;
+	char *line = strtok(script.s, "\n");
+	while (line) {
+		run_ok(&ed2, line);
+		line = strtok(NULL, "\n");
+	}
+	char a[256], b[256], cmd[300];
+	snprintf(a, sizeof a, "%s/s1.safetensors", tmpdir);
+	snprintf(b, sizeof b, "%s/s2.safetensors", tmpdir);
+	snprintf(cmd, sizeof cmd, "save %s", a);
+	run_ok(&ed, cmd);
+	snprintf(cmd, sizeof cmd, "save %s", b);
+	run_ok(&ed2, cmd);
+	CHECK(same_bytes(a, b));
+	struct param_counts pc;
+	module_count(ed.model->root, &pc);
+	CHECK(pc.trainable < pc.params);
+	strbuf_free(&script);
+	editor_free(&ed);
+	editor_free(&ed2);
+}
+
+static void test_head_two_heads(void)
+{
+	struct editor ed;
+	if (!open_editor(&ed, "models/tiny/tiny_twohead.safetensors"))
+		return;
+	CHECK_CONTAINS(run_fail(&ed, "head 3"), "several outputs");
+	CHECK_CONTAINS(run_fail(&ed, "head 3"), "head1");
+	run_ok(&ed, "head 3 head1");
+	CHECK(ed.check.ok);
+	const struct value *o = &ed.check.output;
+	CHECK(o->kind == VAL_LIST && o->u.list.n == 2);
+	CHECK(o->u.list.items[0].u.tensor.t.shape.dim[1] == 3);
+	CHECK(o->u.list.items[1].u.tensor.t.shape.dim[1] == 2);
+	editor_free(&ed);
+}
+
+/* head 10 on every zoo model: the classifier is found from the output and
+ * the model gives 10 classes afterwards. */
+static void test_head_zoo(void)
+{
+	char dir[1024];
+	snprintf(dir, sizeof dir, "%s/models", srcdir);
+	DIR *d = opendir(dir);
+	CHECK(d != NULL);
+	struct dirent *de;
+	int n = 0, bad = 0;
+	while (d && (de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
+			continue;
+		char rel[1200];
+		snprintf(rel, sizeof rel, "models/%s", de->d_name);
+		struct editor ed;
+		if (!open_editor(&ed, rel)) {
+			bad++;
+			continue;
+		}
+		struct strbuf out = {0};
+		struct error e = {0};
+		char buf[64];
+		if (editor_run(&ed, "head 10", &out, &e) < 0 || !ed.check.ok ||
+		    strcmp(out_shape(&ed, buf, sizeof buf), "[1, 10]") != 0) {
+			printf("  %s: %s %s\n", de->d_name, e.msg, ed.check.err.msg);
+			bad++;
+		}
+		n++;
+		strbuf_free(&out);
+		editor_free(&ed);
+	}
+	if (d)
+		closedir(d);
+	CHECK(n >= 80);
+	CHECK(bad == 0);
+}
+
+static void test_show_diff(void)
+{
+	struct editor ed;
+	if (!open_editor(&ed, "models/resnet18.json"))
+		return;
+	CHECK_CONTAINS(run_ok(&ed, "show layer1.0.conv1"), "weight");
+	CHECK_CONTAINS(run_ok(&ed, "diff"), "no module changed");
+	run_ok(&ed, "replace fc Linear out_features=10");
+	run_ok(&ed, "input 1x3x300x300");
+	const char *d = run_ok(&ed, "diff");
+	CHECK_CONTAINS(d, "~ fc: Linear 512→1000 -> Linear 512→10");
+	CHECK_CONTAINS(d, "parameters: 11,689,512 -> 11,181,642 (-507,870)");
+	CHECK_CONTAINS(d, "input x: 1x3x224x224 -> 1x3x300x300");
+	CHECK_CONTAINS(run_ok(&ed, "help"), "replace-all SELECTOR");
+	CHECK_CONTAINS(run_ok(&ed, "help head"), "from the output");
+	editor_free(&ed);
+}
+
+int main(void)
+{
+	if (getenv("srcdir"))
+		srcdir = getenv("srcdir");
+	if (!mkdtemp(tmpdir)) {
+		printf("cannot make a temporary folder\n0 passed, 1 failed\n");
+		return 1;
+	}
+	RUN(test_replace_infers_and_keeps);
+	RUN(test_keep_overlap);
+	RUN(test_errors);
+	RUN(test_replace_all);
+	RUN(test_insert_delete);
+	RUN(test_set_and_break);
+	RUN(test_undo_saves_identical);
+	RUN(test_script_reproduces);
+	RUN(test_head_two_heads);
+	RUN(test_head_zoo);
+	RUN(test_show_diff);
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		printf("could not remove %s\n", tmpdir);
+	return CHECK_DONE();
+}

@@ -1,0 +1,404 @@
+/* cli_edit.c - `graft edit`: commands from -e/-f in batch, or typed at a
+ * readline prompt, through the same editor; and `graft --recover`. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <readline/history.h>
+#include <readline/readline.h>
+
+#include "cli.h"
+#include "edit.h"
+#include "edit_ops.h"
+#include "model.h"
+
+const char cli_edit_synopsis[] =
+	"graft edit MODEL [-e CMD | -f FILE | -f -]... [-o OUT] [--force] [--keep-going] [--dry-run] [--in-place]";
+const char cli_edit_help[] =
+	"Edit a model with graft's commands (see doc/commands.md or 'help' at the\n"
+	"prompt). Commands come from -e and -f (a file, or - for standard input), in\n"
+	"the order given; without them graft prompts for commands interactively.\n"
+	"\n"
+	"  -e, --command CMD    run one command\n"
+	"  -f, --file FILE      run the commands in FILE ('-': standard input)\n"
+	"  -o, --output OUT     save to OUT: .json (+ weights beside it) or\n"
+	"                       .safetensors (bundle); written atomically\n"
+	"  --weights FILE       weights for a .json architecture\n"
+	"  --force              save even when the shapes break\n"
+	"  --keep-going         go on after a failing command (and report it)\n"
+	"  --dry-run            check everything, write nothing\n"
+	"  --in-place           allow OUT to be the model opened (default OUT)\n"
+	"\n"
+	"A batch stops at the first command that is refused or breaks the shapes,\n"
+	"with FILE:LINE: and the reason. At the end it prints what changed.\n"
+	"Exit status: 0 success, 1 the model does not check, 2 a refused command or\n"
+	"bad input.\n";
+
+struct source {
+	const char *text; /* -e */
+	const char *file; /* -f */
+};
+
+/* Where the shipped type library is: $GRAFT_TYPES, the installed one, or
+ * lib/types.graft beside the executable (an uninstalled build). */
+static void load_type_libraries(struct editor *ed)
+{
+	struct error e = {0};
+	const char *env = getenv("GRAFT_TYPES");
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 32);
+	char local[4160] = "";
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash)
+			*slash = '\0';
+		snprintf(local, sizeof local, "%s/lib/types.graft", exe);
+	}
+	const char *shipped = env ? env : access(local, R_OK) == 0 ? local : GRAFT_DATADIR "/types.graft";
+	if (editor_load_types(ed, shipped, true, &e) < 0)
+		fprintf(stderr, "graft: %s\n", e.msg);
+	const char *cfg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	char user[4096];
+	if (cfg && *cfg)
+		snprintf(user, sizeof user, "%s/graft/types.graft", cfg);
+	else
+		snprintf(user, sizeof user, "%s/.config/graft/types.graft", home ? home : ".");
+	if (editor_load_types(ed, user, true, &e) < 0)
+		fprintf(stderr, "graft: %s\n", e.msg);
+}
+
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	if (!a || !b)
+		return false;
+	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	return strcmp(a, b) == 0;
+}
+
+struct batch {
+	struct editor *ed;
+	bool keep_going;
+	int status;
+	int failures;
+};
+
+/* Runs one line from `where`:LINE; returns false when the batch must stop. */
+static bool batch_line(struct batch *b, const char *where, int lineno, const char *line)
+{
+	struct strbuf out = {0};
+	struct error e = {0};
+	bool was_ok = b->ed->check.ok;
+	int nlog = b->ed->nlog;
+	int rc = editor_run(b->ed, line, &out, &e);
+	if (out.len)
+		fputs(out.s, stdout);
+	strbuf_free(&out);
+	fflush(stdout);
+	if (rc < 0) {
+		fprintf(stderr, "graft: %s:%d: %s\n", where, lineno, e.msg);
+		b->status = EXIT_USAGE;
+		b->failures++;
+		return b->keep_going;
+	}
+	bool changed = b->ed->nlog != nlog;
+	if (changed && !b->ed->check.ok) {
+		fprintf(stderr, "graft: %s:%d: %s%s\n", where, lineno,
+			was_ok ? "" : "still broken: ", b->ed->check.err.msg);
+		if (b->status == EXIT_OK)
+			b->status = EXIT_BREAK;
+		b->failures++;
+		return b->keep_going;
+	}
+	return true;
+}
+
+static bool batch_file(struct batch *b, const char *path)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "graft: %s: %s\n", path, strerror(errno));
+		b->status = EXIT_USAGE;
+		return false;
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	int lineno = 0;
+	bool go = true;
+	while (go && getline(&line, &cap, f) >= 0) {
+		lineno++;
+		line[strcspn(line, "\n")] = '\0';
+		go = batch_line(b, strcmp(path, "-") == 0 ? "<stdin>" : path, lineno, line);
+	}
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	return go;
+}
+
+static char *journal_path(void)
+{
+	const char *state = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	char dir[4096];
+	if (state && *state)
+		snprintf(dir, sizeof dir, "%s/graft", state);
+	else
+		snprintf(dir, sizeof dir, "%s/.local/state/graft", home ? home : ".");
+	/* mkdir -p */
+	for (char *p = dir + 1; *p; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(dir, 0700);
+			*p = '/';
+		}
+	}
+	mkdir(dir, 0700);
+	return xasprintf("%s/journal.graft", dir);
+}
+
+static void print_status(const struct editor *ed)
+{
+	if (!ed->check.ok)
+		fprintf(stderr, "shape break: %s\n", ed->check.err.msg);
+}
+
+/* The interactive prompt: one command a line, with readline editing and
+ * history; every change goes to the journal. */
+static int interactive(struct editor *ed)
+{
+	char *jpath = journal_path();
+	struct error e = {0};
+	if (editor_journal_open(ed, jpath, &e) < 0)
+		fprintf(stderr, "graft: no journal: %s\n", e.msg);
+	printf("graft: editing %s — 'help' lists the commands, 'quit' leaves\n",
+	       ed->model->path ? ed->model->path : ed->model->name);
+	print_status(ed);
+	int status = EXIT_OK;
+	for (;;) {
+		char *line = readline(ed->dirty ? "graft*> " : "graft> ");
+		if (!line)
+			break;
+		if (*line)
+			add_history(line);
+		if (!strcmp(line, "quit") || !strcmp(line, "q") || !strcmp(line, "quit!")) {
+			bool force = !strcmp(line, "quit!");
+			free(line);
+			if (ed->dirty && !force) {
+				printf("unsaved changes: 'save [PATH]' them, or 'quit!' to leave without saving\n");
+				continue;
+			}
+			break;
+		}
+		struct strbuf out = {0};
+		error_clear(&e);
+		if (editor_run(ed, line, &out, &e) < 0)
+			fprintf(stderr, "error: %s\n", e.msg);
+		if (out.len)
+			fputs(out.s, stdout);
+		strbuf_free(&out);
+		print_status(ed);
+		free(line);
+	}
+	if (!ed->dirty)
+		unlink(jpath);
+	else
+		fprintf(stderr, "graft: unsaved edits are kept in %s; 'graft --recover' restores them\n",
+			jpath);
+	free(jpath);
+	return status;
+}
+
+static int finish(struct editor *ed, struct batch *b, const char *out_path, bool force,
+		  bool dry_run)
+{
+	struct strbuf d = {0};
+	inspect_diff(ed, &d);
+	printf("%s", d.s ? d.s : "");
+	strbuf_free(&d);
+	if (!ed->check.ok && b->status == EXIT_OK) {
+		fprintf(stderr, "graft: %s: %s\n", ed->model->path, ed->check.err.msg);
+		b->status = EXIT_BREAK;
+	}
+	if (!out_path || dry_run)
+		return b->status;
+	if (b->failures && !b->keep_going)
+		return b->status;
+	if (!ed->check.ok && !force) {
+		fprintf(stderr, "graft: not saving %s: the model does not check (use --force to save anyway)\n",
+			out_path);
+		return b->status ? b->status : EXIT_BREAK;
+	}
+	struct error e = {0};
+	struct strbuf out = {0};
+	char *cmd = xasprintf("save! %s", out_path);
+	int rc = editor_run(ed, cmd, &out, &e);
+	free(cmd);
+	if (out.len)
+		fputs(out.s, stdout);
+	strbuf_free(&out);
+	if (rc < 0) {
+		fprintf(stderr, "graft: %s\n", e.msg);
+		return EXIT_USAGE;
+	}
+	return b->failures ? b->status : (force && !ed->check.ok ? EXIT_BREAK : EXIT_OK);
+}
+
+int cli_edit(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"command", required_argument, NULL, 'e'}, {"file", required_argument, NULL, 'f'},
+		{"output", required_argument, NULL, 'o'},  {"weights", required_argument, NULL, 'w'},
+		{"force", no_argument, NULL, 'F'},         {"keep-going", no_argument, NULL, 'k'},
+		{"dry-run", no_argument, NULL, 'n'},       {"in-place", no_argument, NULL, 'i'},
+		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	};
+	struct source *src = xcalloc((size_t)argc, sizeof *src);
+	int nsrc = 0, c;
+	const char *out_path = NULL, *weights = NULL;
+	bool force = false, keep_going = false, dry_run = false, in_place = false;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "e:f:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			src[nsrc++].text = optarg;
+			break;
+		case 'f':
+			src[nsrc++].file = optarg;
+			break;
+		case 'o':
+			out_path = optarg;
+			break;
+		case 'w':
+			weights = optarg;
+			break;
+		case 'F':
+			force = true;
+			break;
+		case 'k':
+			keep_going = true;
+			break;
+		case 'n':
+			dry_run = true;
+			break;
+		case 'i':
+			in_place = true;
+			break;
+		case 'h':
+			printf("Usage: %s\n\n%s", cli_edit_synopsis, cli_edit_help);
+			free(src);
+			return EXIT_OK;
+		default:
+			fprintf(stderr, "Usage: %s\n", cli_edit_synopsis);
+			free(src);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "Usage: %s\n", cli_edit_synopsis);
+		free(src);
+		return EXIT_USAGE;
+	}
+	const char *in_path = argv[optind];
+	struct error e = {0};
+	struct model *m = model_open(in_path, weights, &e);
+	if (!m) {
+		fprintf(stderr, "graft: %s\n", e.msg);
+		free(src);
+		return EXIT_USAGE;
+	}
+	if (in_place && !out_path)
+		out_path = in_path;
+	if (out_path && !in_place &&
+	    (same_file(out_path, in_path) || same_file(out_path, m->weights_path))) {
+		fprintf(stderr, "graft: %s: refusing to overwrite the model opened (use --in-place)\n",
+			out_path);
+		model_free(m);
+		free(src);
+		return EXIT_USAGE;
+	}
+	struct editor ed;
+	editor_init(&ed, m);
+	load_type_libraries(&ed);
+	int status;
+	if (nsrc == 0) {
+		status = interactive(&ed);
+	} else {
+		struct batch b = {.ed = &ed, .keep_going = keep_going};
+		for (int i = 0; i < nsrc; i++) {
+			bool go = src[i].text ? batch_line(&b, "-e", i + 1, src[i].text)
+					      : batch_file(&b, src[i].file);
+			if (!go)
+				break;
+		}
+		status = finish(&ed, &b, out_path, force, dry_run);
+	}
+	editor_free(&ed);
+	free(src);
+	return status;
+}
+
+int cli_recover(int argc, char **argv)
+{
+	char *jpath = journal_path();
+	FILE *f = fopen(jpath, "r");
+	if (!f) {
+		fprintf(stderr, "graft: nothing to recover (%s: %s)\n", jpath, strerror(errno));
+		free(jpath);
+		return EXIT_USAGE;
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	char *model_path = NULL;
+	if (getline(&line, &cap, f) >= 0 && !strncmp(line, "# graft journal: ", 17)) {
+		line[strcspn(line, "\n")] = '\0';
+		model_path = xstrdup(line + 17);
+	}
+	if (!model_path) {
+		fprintf(stderr, "graft: %s: not a graft journal\n", jpath);
+		free(line);
+		fclose(f);
+		free(jpath);
+		return EXIT_USAGE;
+	}
+	struct error e = {0};
+	struct model *m = model_open(model_path, NULL, &e);
+	if (!m) {
+		fprintf(stderr, "graft: %s\n", e.msg);
+		free(model_path);
+		free(line);
+		fclose(f);
+		free(jpath);
+		return EXIT_USAGE;
+	}
+	struct editor ed;
+	editor_init(&ed, m);
+	load_type_libraries(&ed);
+	int n = 0;
+	while (getline(&line, &cap, f) >= 0) {
+		line[strcspn(line, "\n")] = '\0';
+		struct strbuf out = {0};
+		if (editor_run(&ed, line, &out, &e) == 0)
+			n++;
+		strbuf_free(&out);
+	}
+	fclose(f);
+	free(line);
+	printf("graft: recovered %d command%s on %s\n", n, n == 1 ? "" : "s", model_path);
+	free(model_path);
+	free(jpath);
+	(void)argc;
+	(void)argv;
+	int status = interactive(&ed);
+	editor_free(&ed);
+	return status;
+}
