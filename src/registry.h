@@ -16,6 +16,8 @@
 #include "module.h"
 #include "value.h"
 
+struct rng;
+
 enum op_kind { OP_MODULE, OP_FUNCTION };
 
 enum attr_type {
@@ -85,6 +87,12 @@ struct op_def {
 	 * nothing to infer. LayerNorm's normalized_shape takes a list. */
 	const char *in_size_attr;
 	int in_size_dim;
+	/* Module types: gives every parameter and buffer fresh storage (float32,
+	 * int64 for counters) initialised as the PyTorch constructor does, with
+	 * the same draws from r in the same order (init.h has the helpers).
+	 * Runs on a prepared module. NULL: the type has no tensors. 0, or -1
+	 * with e set. */
+	int (*init)(struct module *m, struct rng *r, struct error *e);
 };
 
 /* The entry for a module type or a function name, or NULL. */

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "init.h"
 #include "util.h"
 
 /* ---- small helpers ---- */
@@ -264,6 +265,13 @@ static int conv2d_params(struct module *m, struct error *e)
 	return 0;
 }
 
+/* _ConvNd.reset_parameters. */
+static int conv2d_init(struct module *m, struct rng *r, struct error *e)
+{
+	struct param *w = init_param(m, "weight", e);
+	return w ? init_linear_reset(w, module_param(m, "bias"), r, e) : -1;
+}
+
 /* Left and right padding of one dimension for a padding attribute or
  * argument: an int pair, 'valid' or 'same'. */
 static void conv_padding(const struct value *pad, int i, int64_t k, int64_t d, int64_t *l,
@@ -414,6 +422,7 @@ static const struct op_def def_conv2d = {
     .infer = conv2d_infer,
     .describe = conv2d_describe,
     .check = conv2d_check,
+    .init = conv2d_init,
 };
 
 /* ---- Linear ---- */
@@ -438,6 +447,13 @@ static int linear_params(struct module *m, struct error *e)
 	if (module_attr_bool(m, "bias", true))
 		add_param(m, "bias", 1, w, false);
 	return 0;
+}
+
+/* Linear.reset_parameters. */
+static int linear_init(struct module *m, struct rng *r, struct error *e)
+{
+	struct param *w = init_param(m, "weight", e);
+	return w ? init_linear_reset(w, module_param(m, "bias"), r, e) : -1;
 }
 
 static int linear_infer(struct op_call *c)
@@ -486,6 +502,7 @@ static const struct op_def def_linear = {
     .infer = linear_infer,
     .describe = linear_describe,
     .check = linear_check,
+    .init = linear_init,
 };
 
 /* ---- BatchNorm1d, BatchNorm2d ---- */
@@ -514,6 +531,27 @@ static int batchnorm_params(struct module *m, struct error *e)
 		add_param(m, "running_var", 1, &c, true);
 		struct shape scalar = {.ndim = 0};
 		module_add_param(m, "num_batches_tracked", DT_I64, &scalar, true);
+	}
+	return 0;
+}
+
+/* reset_running_stats and reset_parameters: no draws. */
+static int batchnorm_init(struct module *m, struct rng *r, struct error *e)
+{
+	(void)r;
+	(void)e;
+	struct param *p;
+	if ((p = module_param(m, "weight")))
+		init_constant(p, 1.0);
+	if ((p = module_param(m, "bias")))
+		init_constant(p, 0.0);
+	if ((p = module_param(m, "running_mean")))
+		init_constant(p, 0.0);
+	if ((p = module_param(m, "running_var")))
+		init_constant(p, 1.0);
+	if ((p = module_param(m, "num_batches_tracked"))) {
+		p->t.dtype = DT_I64;
+		tensor_alloc(&p->t);
 	}
 	return 0;
 }
@@ -568,6 +606,7 @@ static const struct op_def def_batchnorm2d = {
     .infer = batchnorm2d_infer,
     .describe = batchnorm_describe,
     .check = batchnorm_check,
+    .init = batchnorm_init,
 };
 
 static const struct op_def def_batchnorm1d = {
@@ -582,6 +621,7 @@ static const struct op_def def_batchnorm1d = {
     .infer = batchnorm1d_infer,
     .describe = batchnorm_describe,
     .check = batchnorm_check,
+    .init = batchnorm_init,
 };
 
 /* ---- LayerNorm, LayerNorm2d, GroupNorm ---- */
@@ -616,6 +656,19 @@ static int layernorm_params(struct module *m, struct error *e)
 		add_param(m, "weight", n, dims, false);
 		add_param(m, "bias", n, dims, false);
 	}
+	return 0;
+}
+
+/* LayerNorm's and GroupNorm's reset_parameters: weight ones, bias zeros. */
+static int affine_init(struct module *m, struct rng *r, struct error *e)
+{
+	(void)r;
+	(void)e;
+	struct param *p;
+	if ((p = module_param(m, "weight")))
+		init_constant(p, 1.0);
+	if ((p = module_param(m, "bias")))
+		init_constant(p, 0.0);
 	return 0;
 }
 
@@ -698,6 +751,7 @@ static const struct op_def def_layernorm = {
     .infer = layernorm_infer,
     .describe = layernorm_describe,
     .check = layernorm_check,
+    .init = affine_init,
 };
 
 static const struct op_def def_layernorm2d = {
@@ -712,6 +766,7 @@ static const struct op_def def_layernorm2d = {
     .infer = layernorm2d_infer,
     .describe = layernorm_describe,
     .check = layernorm2d_check,
+    .init = affine_init,
 };
 
 static const struct attr_spec groupnorm_attrs[] = {
@@ -770,6 +825,7 @@ static const struct op_def def_groupnorm = {
     .infer = groupnorm_infer,
     .describe = groupnorm_describe,
     .check = groupnorm_check,
+    .init = affine_init,
 };
 
 /* ---- activations, dropout, identity ---- */
@@ -1393,6 +1449,39 @@ static int mha_params(struct module *m, struct error *e)
 	return 0;
 }
 
+/* __init__ builds out_proj, a Linear whose reset_parameters draws first;
+ * _reset_parameters then draws the input projections, zeroes both biases
+ * and draws bias_k and bias_v. */
+static int mha_init(struct module *m, struct rng *r, struct error *e)
+{
+	struct param *ow = init_param(m, "out_proj.weight", e);
+	if (!ow)
+		return -1;
+	struct param *ob = module_param(m, "out_proj.bias");
+	if (init_linear_reset(ow, ob, r, e) < 0)
+		return -1;
+	static const char *const proj[] = {"in_proj_weight", "q_proj_weight", "k_proj_weight",
+	                                   "v_proj_weight"};
+	for (size_t i = 0; i < sizeof proj / sizeof *proj; i++) {
+		struct param *p = module_param(m, proj[i]);
+		if (p && init_xavier_uniform(p, r, 1.0, e) < 0)
+			return -1;
+	}
+	struct param *ib = module_param(m, "in_proj_bias");
+	if (ib) {
+		init_constant(ib, 0.0);
+		if (ob)
+			init_constant(ob, 0.0);
+	}
+	static const char *const kv[] = {"bias_k", "bias_v"};
+	for (size_t i = 0; i < 2; i++) {
+		struct param *p = module_param(m, kv[i]);
+		if (p && init_xavier_normal(p, r, 1.0, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* forward(query, key, value, key_padding_mask=None, need_weights=True,
  * attn_mask=None, average_attn_weights=True) -> (attn_output, attn_weights) */
 static int mha_infer(struct op_call *c)
@@ -1499,6 +1588,7 @@ static const struct op_def def_mha = {
     .infer = mha_infer,
     .describe = mha_describe,
     .check = mha_check,
+    .init = mha_init,
 };
 
 /* ---- the table ---- */

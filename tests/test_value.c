@@ -178,7 +178,7 @@ static void expect_load_error(const char *doc, const char *fragment)
 
 static void test_json_errors(void)
 {
-	expect_load_error("{\"graft\": 1,", "bad.json:1:13: not valid JSON");
+	expect_load_error("{\"graft\": 1,", "bad.json:1:12: not valid JSON");
 	expect_load_error("[1, 2]", "not a graft architecture");
 	expect_load_error("{\"graft\": 2, \"name\": \"n\"}", "version 2 is not supported");
 	expect_load_error(DOC("{\"children\": {}}"), "root module: missing \"type\"");

@@ -88,8 +88,8 @@ static bool same_file(const char *a, const char *b)
 struct batch {
 	struct editor *ed;
 	bool keep_going;
-	int status;
-	int failures;
+	int refused; /* commands refused */
+	int breaks;  /* commands after which the shapes broke */
 };
 
 /* Runs one line from `where`:LINE; returns false when the batch must stop. */
@@ -106,17 +106,14 @@ static bool batch_line(struct batch *b, const char *where, int lineno, const cha
 	fflush(stdout);
 	if (rc < 0) {
 		fprintf(stderr, "graft: %s:%d: %s\n", where, lineno, e.msg);
-		b->status = EXIT_USAGE;
-		b->failures++;
+		b->refused++;
 		return b->keep_going;
 	}
 	bool changed = b->ed->nlog != nlog;
 	if (changed && !b->ed->check.ok) {
 		fprintf(stderr, "graft: %s:%d: %s%s\n", where, lineno,
 			was_ok ? "" : "still broken: ", b->ed->check.err.msg);
-		if (b->status == EXIT_OK)
-			b->status = EXIT_BREAK;
-		b->failures++;
+		b->breaks++;
 		return b->keep_going;
 	}
 	return true;
@@ -127,7 +124,7 @@ static bool batch_file(struct batch *b, const char *path)
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
 	if (!f) {
 		fprintf(stderr, "graft: %s: %s\n", path, strerror(errno));
-		b->status = EXIT_USAGE;
+		b->refused++;
 		return false;
 	}
 	char *line = NULL;
@@ -218,6 +215,8 @@ static int interactive(struct editor *ed)
 	return status;
 }
 
+/* Prints what changed and saves. A batch that stopped early saves nothing;
+ * with --keep-going only the final model counts. */
 static int finish(struct editor *ed, struct batch *b, const char *out_path, bool force,
 		  bool dry_run)
 {
@@ -225,18 +224,21 @@ static int finish(struct editor *ed, struct batch *b, const char *out_path, bool
 	inspect_diff(ed, &d);
 	printf("%s", d.s ? d.s : "");
 	strbuf_free(&d);
-	if (!ed->check.ok && b->status == EXIT_OK) {
-		fprintf(stderr, "graft: %s: %s\n", ed->model->path, ed->check.err.msg);
-		b->status = EXIT_BREAK;
+	bool stopped = !b->keep_going && (b->refused || b->breaks);
+	int status = b->refused ? EXIT_USAGE : EXIT_OK;
+	if (!ed->check.ok) {
+		if (!stopped)
+			fprintf(stderr, "graft: %s: the edited model does not check: %s\n",
+				ed->model->path, ed->check.err.msg);
+		if (status == EXIT_OK)
+			status = EXIT_BREAK;
 	}
-	if (!out_path || dry_run)
-		return b->status;
-	if (b->failures && !b->keep_going)
-		return b->status;
+	if (!out_path || dry_run || stopped)
+		return status;
 	if (!ed->check.ok && !force) {
 		fprintf(stderr, "graft: not saving %s: the model does not check (use --force to save anyway)\n",
 			out_path);
-		return b->status ? b->status : EXIT_BREAK;
+		return status;
 	}
 	struct error e = {0};
 	struct strbuf out = {0};
@@ -250,7 +252,7 @@ static int finish(struct editor *ed, struct batch *b, const char *out_path, bool
 		fprintf(stderr, "graft: %s\n", e.msg);
 		return EXIT_USAGE;
 	}
-	return b->failures ? b->status : (force && !ed->check.ok ? EXIT_BREAK : EXIT_OK);
+	return status;
 }
 
 int cli_edit(int argc, char **argv)

@@ -1,0 +1,98 @@
+#!/bin/sh
+# test_edit_cli.sh - `graft edit` in batch: scripts, FILE:LINE messages,
+# exit codes, atomic saves that never overwrite the input by accident.
+: "${srcdir:=.}"
+: "${builddir:=.}"
+graft="$builddir/graft"
+models="$srcdir/models"
+data="$srcdir/tests/data"
+out="$builddir/tests/out/edit"
+rm -rf "$out"
+mkdir -p "$out"
+export XDG_STATE_HOME="$out/state" XDG_CONFIG_HOME="$out/config"
+pass=0
+fail=0
+
+expect() {
+	name=$1 want=$2
+	shift 2
+	"$@" >"$out/$name.out" 2>"$out/$name.err" </dev/null
+	got=$?
+	ok=1
+	[ "$got" -eq "$want" ] || { ok=0; why="exit $got, expected $want"; }
+}
+has() {
+	if [ "$ok" -eq 1 ] && ! grep -qF -- "$3" "$out/$1.$2"; then ok=0; why="$2 lacks: $3"; fi
+}
+file_exists() {
+	if [ "$ok" -eq 1 ] && [ ! -s "$1" ]; then ok=0; why="missing $1"; fi
+}
+file_absent() {
+	if [ "$ok" -eq 1 ] && [ -e "$1" ]; then ok=0; why="unexpected $1"; fi
+}
+done_() {
+	if [ "$ok" -eq 1 ]; then
+		echo "ok   $1"
+		pass=$((pass + 1))
+	else
+		echo "FAIL $1: $why"
+		head -n 5 "$out/$1.err" | sed 's/^/  | /'
+		fail=$((fail + 1))
+	fi
+}
+
+tiny="$models/tiny/tiny_resnet.safetensors"
+
+expect bundle 0 "$graft" edit "$tiny" -e 'replace fc Linear out_features=3' -o "$out/r3.safetensors"
+has bundle out "replaced fc: Linear 32→10 -> Linear 32→3"; has bundle out "saved"
+file_exists "$out/r3.safetensors"; done_ bundle
+expect bundle_summary 0 "$graft" summary "$out/r3.safetensors"; has bundle_summary out "[1, 3]"; done_ bundle_summary
+
+expect json_out 0 "$graft" edit "$tiny" -e 'head 5' -o "$out/r5.json"
+file_exists "$out/r5.json"; file_exists "$out/r5.safetensors"; done_ json_out
+expect json_reopen 0 "$graft" summary "$out/r5.json"; has json_reopen out "[1, 5]"; done_ json_reopen
+
+# a script that breaks stops at FILE:LINE, exit 1, nothing saved
+expect script_break 1 "$graft" edit "$models/resnet18.json" -f "$data/edit_break.graft" -o "$out/never.json"
+has script_break err "edit_break.graft:3: layer2.0.bn1: BatchNorm2d(num_features=128) gets 64 channels from layer2.0.conv1 (out_channels=64)"
+file_absent "$out/never.json"; done_ script_break
+# with --keep-going every break is reported and only the final model counts
+expect keep_going 1 "$graft" edit "$models/resnet18.json" --keep-going -f "$data/edit_break.graft" -o "$out/fixed.json"
+has keep_going err "edit_break.graft:3:"; has keep_going err "edit_break.graft:5: still broken: layer2.0.conv2"
+has keep_going err "not saving"; file_absent "$out/fixed.json"; done_ keep_going
+expect keep_going_fixed 0 "$graft" edit "$models/resnet18.json" --keep-going -f "$data/edit_break.graft" -e 'set layer2.0.conv2 in_channels=64' -o "$out/fixed.json"
+file_exists "$out/fixed.json"; done_ keep_going_fixed
+expect force 1 "$graft" edit "$models/resnet18.json" --keep-going --force -e 'set layer2.0.conv1 out_channels=64' -o "$out/forced.json"
+file_exists "$out/forced.json"; done_ force
+
+# refused commands: exit 2 with the place
+expect refused 2 "$graft" edit "$tiny" -e 'replace fc Linaer out_features=3' -o "$out/x.safetensors"
+has refused err "graft: -e:1: fc: unknown type 'Linaer' (did you mean 'Linear'?)"; file_absent "$out/x.safetensors"; done_ refused
+expect unknown_cmd 2 "$graft" edit "$tiny" -e 'frobnicate fc'; has unknown_cmd err "-e:1: unknown command 'frobnicate'"; done_ unknown_cmd
+
+# the input is never overwritten unless --in-place
+cp "$tiny" "$out/mine.safetensors"
+expect no_overwrite 2 "$graft" edit "$out/mine.safetensors" -e 'head 4' -o "$out/mine.safetensors"
+has no_overwrite err "refusing to overwrite the model opened"; done_ no_overwrite
+expect in_place 0 "$graft" edit "$out/mine.safetensors" --in-place -e 'head 4'
+done_ in_place
+expect in_place_check 0 "$graft" summary "$out/mine.safetensors"; has in_place_check out "[1, 4]"; done_ in_place_check
+
+# --dry-run writes nothing; stdin scripts
+expect dry 0 "$graft" edit "$tiny" --dry-run -e 'head 4' -o "$out/dry.safetensors"
+file_absent "$out/dry.safetensors"; done_ dry
+printf 'replace-all ReLU FusedReLU p=0.5\nhead 7\n' >"$out/script.graft"
+expect stdin 0 sh -c "'$graft' edit '$tiny' -f - -o '$out/s.safetensors' < '$out/script.graft'"
+has stdin out "modules replaced"; file_exists "$out/s.safetensors"; done_ stdin
+
+# an architecture without weights saves as .json only; a bundle needs weights
+expect arch_json 0 "$graft" edit "$models/resnet18.json" -e 'head 10' -o "$out/r18.json"
+file_exists "$out/r18.json"; file_absent "$out/r18.safetensors"; done_ arch_json
+expect arch_bundle 2 "$graft" edit "$models/resnet18.json" -e 'head 10' -o "$out/r18.safetensors"
+has arch_bundle err "has no values"; done_ arch_bundle
+
+expect help_edit 0 "$graft" help edit; has help_edit out "--keep-going"; done_ help_edit
+expect help_replace 0 "$graft" help replace; has help_replace out "replace fc Linear"; done_ help_replace
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
