@@ -468,6 +468,30 @@ void origin_describe(const struct value *v, char *buf, size_t size)
 	}
 }
 
+/* The call's name for messages: c->path when set, else the module's
+ * dotted path, or "OWNER:NODE" for a function node. Computed only when a
+ * message needs it, so the shape pass builds no strings on success. */
+const char *op_path(const struct op_call *c, char *buf, size_t size)
+{
+	if (c->path)
+		return c->path;
+	if (c->module) {
+		module_path_buf(c->module, buf, size);
+		if (!buf[0])
+			snprintf(buf, size, "%s", c->module->type);
+		return buf;
+	}
+	char owner[2048] = "";
+	if (c->owner)
+		module_path_buf(c->owner, owner, sizeof owner);
+	const char *node = c->node ? c->node->name : c->def ? c->def->name : "?";
+	if (owner[0])
+		snprintf(buf, size, "%s:%s", owner, node);
+	else
+		snprintf(buf, size, "%s", node);
+	return buf;
+}
+
 int op_break(struct op_call *c, const struct value *from, const char *desc, const char *got_fmt,
              ...)
 {
@@ -477,7 +501,9 @@ int op_break(struct op_call *c, const struct value *from, const char *desc, cons
 	vsnprintf(got, sizeof got, got_fmt, ap);
 	va_end(ap);
 	origin_describe(from, origin, sizeof origin);
-	return error_setk(c->err, ERR_SHAPE, "%s: %s gets %s from %s", c->path, desc, got, origin);
+	char path[2600];
+	return error_setk(c->err, ERR_SHAPE, "%s: %s gets %s from %s", op_path(c, path, sizeof path),
+			  desc, got, origin);
 }
 
 int op_fail(struct op_call *c, const char *fmt, ...)
@@ -487,7 +513,8 @@ int op_fail(struct op_call *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	return error_setk(c->err, ERR_INPUT, "%s: %s", c->path, msg);
+	char path[2600];
+	return error_setk(c->err, ERR_INPUT, "%s: %s", op_path(c, path, sizeof path), msg);
 }
 
 int op_mismatch(struct op_call *c, const char *fmt, ...)
@@ -497,7 +524,8 @@ int op_mismatch(struct op_call *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	return error_setk(c->err, ERR_SHAPE, "%s: %s", c->path, msg);
+	char path[2600];
+	return error_setk(c->err, ERR_SHAPE, "%s: %s", op_path(c, path, sizeof path), msg);
 }
 
 int op_int(struct op_call *c, int pos, const char *kw, int64_t def, int64_t *out)

@@ -45,7 +45,7 @@ struct op_call {
 	const struct module *module; /* the module called (OP_MODULE), else NULL */
 	const struct module *owner;  /* the module whose forward makes the call */
 	const struct graph_node *node; /* the graph node, NULL in a chain */
-	const char *path;            /* for messages: "layer2.0.bn1", "layer1.0:add" */
+	const char *path;            /* for messages, or NULL: see op_path */
 	const struct value *args;    /* positional arguments (tensors are meta) */
 	int nargs;
 	const struct kwarg *kwargs;
@@ -136,6 +136,9 @@ void op_out_tensor(struct op_call *c, enum dtype dt, const struct shape *s,
  * Returns -1. */
 int op_break(struct op_call *c, const struct value *from, const char *desc, const char *got_fmt,
 	     ...) __attribute__((format(printf, 4, 5)));
+/* The call's name for messages ("layer2.0.bn1", "layer1.0:add"), built
+ * into buf only when c->path is NULL. */
+const char *op_path(const struct op_call *c, char *buf, size_t size);
 /* Reports a malformed call (wrong argument kinds/counts), kind ERR_INPUT:
  * "PATH: message". Returns -1. */
 int op_fail(struct op_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

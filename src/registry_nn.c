@@ -189,7 +189,11 @@ static int delegate(struct op_call *c, const char *fn, const struct value *args,
 	struct op_call f = *c;
 	f.def = registry_function(fn);
 	if (!f.def)
-		return error_setk(c->err, ERR_INTERNAL, "%s: no function '%s'", c->path, fn);
+	{
+		char path[2600];
+		return error_setk(c->err, ERR_INTERNAL, "%s: no function '%s'",
+				  op_path(c, path, sizeof path), fn);
+	}
 	f.args = args;
 	f.nargs = nargs;
 	f.kwargs = NULL;

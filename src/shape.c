@@ -79,8 +79,6 @@ static int run_graph(struct pass *ps, struct module *m, const struct value *args
 	const struct graph *g = m->forward;
 	struct value *vals = xcalloc((size_t)g->n, sizeof *vals);
 	int placeholder = 0, rc = 0;
-	char owner_path[2048];
-	module_path_buf(m, owner_path, sizeof owner_path);
 	for (int i = 0; i < g->n && rc == 0; i++) {
 		const struct graph_node *nd = &g->nodes[i];
 		int na = nd->nargs, nk = nd->nkwargs;
@@ -103,6 +101,8 @@ static int run_graph(struct pass *ps, struct module *m, const struct value *args
 			if (!given && na > 0)
 				given = &a[0]; /* the parameter's default value */
 			if (!given) {
+				char owner_path[2048];
+				module_path_buf(m, owner_path, sizeof owner_path);
 				error_setk(&ps->r->err, ERR_SHAPE,
 					   "%s: forward expects an argument '%s' that the caller does not pass",
 					   owner_path[0] ? owner_path : m->type, nd->target);
@@ -121,12 +121,7 @@ static int run_graph(struct pass *ps, struct module *m, const struct value *args
 		}
 		case NODE_CALL_FUNCTION:
 		case NODE_CALL_METHOD: {
-			char path[2600];
-			if (owner_path[0])
-				snprintf(path, sizeof path, "%s:%s", owner_path, nd->name);
-			else
-				snprintf(path, sizeof path, "%s", nd->name);
-			struct op_call c = {.def = nd->fn, .owner = m, .node = nd, .path = path,
+			struct op_call c = {.def = nd->fn, .owner = m, .node = nd,
 					    .args = a, .nargs = na, .kwargs = k, .nkwargs = nk,
 					    .err = &ps->r->err};
 			if (nd->fn->infer(&c) < 0) {
@@ -167,8 +162,9 @@ static int run_graph(struct pass *ps, struct module *m, const struct value *args
 static int run_chain(struct pass *ps, struct module *m, const struct value *args, int nargs,
 		     struct value *out, int64_t *macs)
 {
-	char path[2048];
-	module_path_buf(m, path, sizeof path);
+	char path[2048] = "";
+	if (m->nchildren == 0 || nargs != 1)
+		module_path_buf(m, path, sizeof path);
 	if (m->nchildren == 0 && strcmp(m->type, "Sequential") != 0) {
 		error_setk(&ps->r->err, ERR_INPUT,
 			   "%s: graft does not know the type %s, and it has no forward graph",
@@ -205,10 +201,8 @@ static int run_module(struct pass *ps, struct module *m, const struct module *ow
 	*out = value_none();
 	*macs = 0;
 	if (m->def) {
-		char path[2048];
-		module_path_buf(m, path, sizeof path);
 		struct op_call c = {.def = m->def, .module = m, .owner = owner, .node = node,
-				    .path = path[0] ? path : m->type, .args = args, .nargs = nargs,
+				    .args = args, .nargs = nargs,
 				    .kwargs = kwargs, .nkwargs = nkwargs, .err = &ps->r->err};
 		rc = m->def->infer(&c);
 		if (rc < 0) {
