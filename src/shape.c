@@ -59,18 +59,43 @@ static int run_module(struct pass *ps, struct module *m, const struct module *ow
 		      const struct graph_node *node, const struct value *args, int nargs,
 		      const struct kwarg *kwargs, int nkwargs, struct value *out, int64_t *macs);
 
-/* Replaces refs in v (recursively) by copies of the values they name. */
-static struct value resolve(const struct value *v, const struct value *vals)
+/* A deep copy of v with refs replaced by copies of the values they name. */
+static struct value resolve_copy(const struct value *v, const struct value *vals)
 {
 	if (v->kind == VAL_REF)
 		return value_copy(&vals[v->u.ref]);
 	if (v->kind == VAL_LIST) {
 		struct value l = value_list(v->u.list.n);
 		for (int i = 0; i < v->u.list.n; i++)
-			l.u.list.items[i] = resolve(&v->u.list.items[i], vals);
+			l.u.list.items[i] = resolve_copy(&v->u.list.items[i], vals);
 		return l;
 	}
 	return value_copy(v);
+}
+
+static bool has_ref(const struct value *v)
+{
+	if (v->kind == VAL_REF)
+		return true;
+	for (int i = 0; v->kind == VAL_LIST && i < v->u.list.n; i++)
+		if (has_ref(&v->u.list.items[i]))
+			return true;
+	return false;
+}
+
+/* Resolves a graph argument. A plain ref or a literal is borrowed (no
+ * copy: most arguments); a list holding refs is rebuilt and *owned is set,
+ * so the caller frees it. */
+static struct value resolve(const struct value *v, const struct value *vals, bool *owned)
+{
+	*owned = false;
+	if (v->kind == VAL_REF)
+		return vals[v->u.ref];
+	if (v->kind == VAL_LIST && has_ref(v)) {
+		*owned = true;
+		return resolve_copy(v, vals);
+	}
+	return *v;
 }
 
 static int run_graph(struct pass *ps, struct module *m, const struct value *args, int nargs,
@@ -82,13 +107,19 @@ static int run_graph(struct pass *ps, struct module *m, const struct value *args
 	for (int i = 0; i < g->n && rc == 0; i++) {
 		const struct graph_node *nd = &g->nodes[i];
 		int na = nd->nargs, nk = nd->nkwargs;
-		struct value *a = xcalloc((size_t)(na ? na : 1), sizeof *a);
-		struct kwarg *k = xcalloc((size_t)(nk ? nk : 1), sizeof *k);
+		/* most nodes have a handful of arguments: no allocation then */
+		struct value a_small[8];
+		struct kwarg k_small[8];
+		bool a_owned_small[8], k_owned_small[8];
+		struct value *a = na <= 8 ? a_small : xmalloc((size_t)na * sizeof *a);
+		struct kwarg *k = nk <= 8 ? k_small : xmalloc((size_t)nk * sizeof *k);
+		bool *a_owned = na <= 8 ? a_owned_small : xmalloc((size_t)na * sizeof *a_owned);
+		bool *k_owned = nk <= 8 ? k_owned_small : xmalloc((size_t)nk * sizeof *k_owned);
 		for (int j = 0; j < na; j++)
-			a[j] = resolve(&nd->args[j], vals);
+			a[j] = resolve(&nd->args[j], vals, &a_owned[j]);
 		for (int j = 0; j < nk; j++) {
 			k[j].name = nd->kwargs[j].name;
-			k[j].value = resolve(&nd->kwargs[j].value, vals);
+			k[j].value = resolve(&nd->kwargs[j].value, vals, &k_owned[j]);
 		}
 		switch (nd->op) {
 		case NODE_PLACEHOLDER: {
@@ -147,11 +178,19 @@ static int run_graph(struct pass *ps, struct module *m, const struct value *args
 			break;
 		}
 		for (int j = 0; j < na; j++)
-			value_free(&a[j]);
+			if (a_owned[j])
+				value_free(&a[j]);
 		for (int j = 0; j < nk; j++)
-			value_free(&k[j].value);
-		free(a);
-		free(k);
+			if (k_owned[j])
+				value_free(&k[j].value);
+		if (a != a_small) {
+			free(a);
+			free(a_owned);
+		}
+		if (k != k_small) {
+			free(k);
+			free(k_owned);
+		}
 	}
 	for (int i = 0; i < g->n; i++)
 		value_free(&vals[i]);
