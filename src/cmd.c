@@ -586,7 +586,10 @@ int editor_journal_open(struct editor *ed, const char *path, struct error *e)
 	FILE *f = fopen(path, "w");
 	if (!f)
 		return error_set(e, "%s: %s", path, strerror(errno));
-	fprintf(f, "# graft journal: %s\n", ed->model->path ? ed->model->path : ed->model->name);
+	char *abs = ed->model->path ? realpath(ed->model->path, NULL) : NULL;
+	fprintf(f, "# graft journal: %s\n",
+		abs ? abs : ed->model->path ? ed->model->path : ed->model->name);
+	free(abs);
 	fflush(f);
 	if (ed->journal)
 		fclose(ed->journal);

@@ -91,6 +91,15 @@ file_exists "$out/r18.json"; file_absent "$out/r18.safetensors"; done_ arch_json
 expect arch_bundle 2 "$graft" edit "$models/resnet18.json" -e 'head 10' -o "$out/r18.safetensors"
 has arch_bundle err "has no values"; done_ arch_bundle
 
+# interactive edits are journaled; --recover replays them after a crash
+printf 'replace fc Linear out_features=3\nhead 4\nundo\n' >"$out/typed.txt"
+expect typed 0 sh -c "'$graft' edit '$tiny' < '$out/typed.txt'"
+has typed err "unsaved edits are kept"; file_exists "$out/state/graft/journal.graft"; done_ typed
+printf 'save %s\nquit\n' "$out/recovered.safetensors" >"$out/typed2.txt"
+expect recover 0 sh -c "'$graft' --recover < '$out/typed2.txt'"
+has recover out "recovered 3 commands"; file_exists "$out/recovered.safetensors"; done_ recover
+expect recover_check 0 "$graft" summary "$out/recovered.safetensors"; has recover_check out "[1, 3]"; done_ recover_check
+
 expect help_edit 0 "$graft" help edit; has help_edit out "--keep-going"; done_ help_edit
 expect help_replace 0 "$graft" help replace; has help_replace out "replace fc Linear"; done_ help_replace
 

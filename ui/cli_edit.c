@@ -175,7 +175,7 @@ static int interactive(struct editor *ed)
 {
 	char *jpath = journal_path();
 	struct error e = {0};
-	if (editor_journal_open(ed, jpath, &e) < 0)
+	if (!ed->journal && editor_journal_open(ed, jpath, &e) < 0)
 		fprintf(stderr, "graft: no journal: %s\n", e.msg);
 	printf("graft: editing %s — 'help' lists the commands, 'quit' leaves\n",
 	       ed->model->path ? ed->model->path : ed->model->name);
@@ -382,19 +382,31 @@ int cli_recover(int argc, char **argv)
 		free(jpath);
 		return EXIT_USAGE;
 	}
-	struct editor ed;
-	editor_init(&ed, m);
-	load_type_libraries(&ed);
-	int n = 0;
+	/* read the whole journal first: it is rewritten as the commands replay,
+	 * so a second interruption loses nothing either */
+	char **lines = NULL;
+	int nlines = 0, cap_lines = 0;
 	while (getline(&line, &cap, f) >= 0) {
 		line[strcspn(line, "\n")] = '\0';
-		struct strbuf out = {0};
-		if (editor_run(&ed, line, &out, &e) == 0)
-			n++;
-		strbuf_free(&out);
+		xgrow(&lines, &cap_lines, nlines + 1, sizeof *lines);
+		lines[nlines++] = xstrdup(line);
 	}
 	fclose(f);
 	free(line);
+	struct editor ed;
+	editor_init(&ed, m);
+	load_type_libraries(&ed);
+	if (editor_journal_open(&ed, jpath, &e) < 0)
+		fprintf(stderr, "graft: no journal: %s\n", e.msg);
+	int n = 0;
+	for (int i = 0; i < nlines; i++) {
+		struct strbuf out = {0};
+		if (editor_run(&ed, lines[i], &out, &e) == 0)
+			n++;
+		strbuf_free(&out);
+		free(lines[i]);
+	}
+	free(lines);
 	printf("graft: recovered %d command%s on %s\n", n, n == 1 ? "" : "s", model_path);
 	free(model_path);
 	free(jpath);
