@@ -262,6 +262,22 @@ static int run_head(struct editor *ed, char **w, int n, const char *line, struct
 	return edit_head(ed, classes, path, keep, out, e);
 }
 
+static int run_wrap(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
+		    struct error *e)
+{
+	if (need_args(w, n, 1, 2, "wrap NAME [TYPE]", e) < 0)
+		return -1;
+	return edit_wrap(ed, w[1], n > 2 ? w[2] : "Sequential", out, e);
+}
+
+static int run_extract(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
+		       struct error *e)
+{
+	if (need_args(w, n, 1, 1, "extract PATH", e) < 0)
+		return -1;
+	return edit_extract(ed, w[1], out, e);
+}
+
 static int run_freeze(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
 		      struct error *e)
 {
@@ -429,6 +445,16 @@ static const struct command commands[] = {
 	 "Change the final classifier to N outputs, found from the output backwards (or\n"
 	 "named by PATH).",
 	 true, run_head},
+	{"wrap", "wrap NAME [TYPE]",
+	 "Make the whole model the child NAME of a new root (a Sequential, or a composite\n"
+	 "named TYPE) that runs its children in order, so a head can go after it:\n"
+	 "'wrap backbone' then 'insert after backbone Linear(512, 10) name=head' is\n"
+	 "nn.Sequential(backbone=model, head=...). Tensor names gain the 'NAME.' prefix.",
+	 true, run_wrap},
+	{"extract", "extract PATH",
+	 "Keep only the module at PATH as the whole model (model = model.features):\n"
+	 "'extract features' then 'wrap 0' and inserts builds nn.Sequential(features, ...).",
+	 true, run_extract},
 	{"define", "define NAME [k=default ...] = TYPE(...) > TYPE(...)",
 	 "Define a composite type: 'define FusedReLU p=0.5 = ReLU() > Dropout(p=p)'.", false,
 	 run_define},

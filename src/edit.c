@@ -765,3 +765,52 @@ int edit_freeze(struct editor *ed, const char *sel, bool freeze, struct strbuf *
 	free(mods);
 	return 0;
 }
+
+/* --- wrap -------------------------------------------------------------- */
+
+int edit_wrap(struct editor *ed, const char *name, const char *type, struct strbuf *out,
+	      struct error *e)
+{
+	if (!name[0] || strchr(name, '.'))
+		return error_set(e, "wrap: '%s' is not a module name", name);
+	if (registry_module(type) || type_lib_find(&ed->types, type))
+		return error_set(e, "wrap: %s is a built-in or defined type; the wrapper is a new composite that runs its children in order",
+				 type);
+	if (ed->model->ninputs != 1)
+		return error_set(e, "wrap: the model takes %d inputs; a wrapper runs one input through its children",
+				 ed->model->ninputs);
+	struct module *root = ed->model->root;
+	struct module *wrapper = module_new("", type);
+	free(root->name);
+	root->name = xstrdup(name);
+	module_add_child(wrapper, root);
+	ed->model->root = wrapper;
+	strbuf_addf(out, "wrapped the model: %s is now %s.%s, and every tensor name starts with '%s.'\n",
+		    root->type, type, name, name);
+	return 0;
+}
+
+int edit_extract(struct editor *ed, const char *path, struct strbuf *out, struct error *e)
+{
+	struct module *m = edit_find(ed, path, e);
+	if (!m)
+		return -1;
+	if (!m->parent)
+		return error_set(e, "extract: %s is already the whole model", path[0] ? path : "the root");
+	struct module *parent = m->parent;
+	int i = child_index(parent, m);
+	memmove(&parent->children[i], &parent->children[i + 1],
+		(size_t)(parent->nchildren - i - 1) * sizeof *parent->children);
+	parent->nchildren--;
+	module_free(ed->model->root);
+	m->parent = NULL;
+	free(m->name);
+	m->name = xstrdup("");
+	ed->model->root = m;
+	struct param_counts pc;
+	module_count(m, &pc);
+	char buf[32];
+	strbuf_addf(out, "the model is now %s (%s, %s parameters); tensor names lose the prefix '%s.'\n",
+		    path, m->type, fmt_count(pc.params, buf, sizeof buf), path);
+	return 0;
+}

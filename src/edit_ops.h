@@ -45,6 +45,14 @@ int edit_set(struct editor *ed, const char *path, const struct kwarg *kv, int n,
 	     struct strbuf *out, struct error *e);
 int edit_head(struct editor *ed, int64_t classes, const char *path, enum keep_mode keep,
 	      struct strbuf *out, struct error *e);
+/* Makes the whole model the child `name` of a new root of `type` that runs
+ * its children in order, so modules can be added after it
+ * (nn.Sequential(model, head) in PyTorch). */
+int edit_wrap(struct editor *ed, const char *name, const char *type, struct strbuf *out,
+	      struct error *e);
+/* Keeps only the module at path as the whole model (model = model.features
+ * in PyTorch); its tensor names lose the path prefix. */
+int edit_extract(struct editor *ed, const char *path, struct strbuf *out, struct error *e);
 int edit_freeze(struct editor *ed, const char *sel, bool freeze, struct strbuf *out,
 		struct error *e);
 

@@ -39,10 +39,10 @@
 
 /* ---- the generator ---- */
 
-#define MT_M 397
+#define MT_M        397
 #define MT_MATRIX_A 0x9908b0dfu
-#define MT_UPPER 0x80000000u
-#define MT_LOWER 0x7fffffffu
+#define MT_UPPER    0x80000000u
+#define MT_LOWER    0x7fffffffu
 
 void rng_seed(struct rng *r, uint64_t seed)
 {

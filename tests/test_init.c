@@ -98,8 +98,8 @@ static bool same_floats(const cJSON *entry, const float *v, int64_t n, const cha
 		{
 			uint32_t want = (uint32_t)b->valuedouble;
 			if (fbits(v[i]) != want) {
-				printf("  %s[%lld]: %08x (%.9g) here, PyTorch %08x\n", what, (long long)i,
-				       fbits(v[i]), v[i], want);
+				printf("  %s[%lld]: %08x (%.9g) here, PyTorch %08x\n", what,
+				       (long long)i, fbits(v[i]), v[i], want);
 				return false;
 			}
 			i++;
@@ -239,8 +239,9 @@ static void test_sweep(void)
 			rng_normal_f32(&r, v, n, jdouble(c, "a"), jdouble(c, "b"));
 		uint64_t want = strtoull(jstr(c, "checksum"), NULL, 16);
 		if (checksum(v, n) != want) {
-			printf("  %s seed %s n %lld (%s, %s): differs from PyTorch\n", jstr(c, "op"),
-			       jstr(c, "seed"), (long long)n, jstr(c, "a"), jstr(c, "b"));
+			printf("  %s seed %s n %lld (%s, %s): differs from PyTorch\n",
+			       jstr(c, "op"), jstr(c, "seed"), (long long)n, jstr(c, "a"),
+			       jstr(c, "b"));
 			CHECK(0);
 		}
 		free(v);
