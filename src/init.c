@@ -10,7 +10,7 @@
  * - uniform_ on float32 (DistributionTemplates.h, TransformationHelper.h)
  *   takes one 32-bit draw per element, serially, keeps its low 24 bits,
  *   scales them by 2^-24 and computes x * (to - from) + from in float with
- *   from and to rounded to float. PyTorch's x86-64 kernels are built with
+ *   from and to rounded to float. PyTorch's AVX2 kernels are built with
  *   FMA enabled and GCC fuses that multiply-add, so graft fuses it too.
  *
  * - normal_ on float32 takes two routes. With 16 or more elements the AVX2
@@ -25,10 +25,12 @@
  *   second value cached in the generator (and kept across calls until the
  *   next seed).
  *
- * PyTorch's non-AVX2 kernels (very old x86-64 CPUs, or a build that picks
- * its AVX-512 kernels) do not fuse and use libm for normal_, so their values
- * can differ in the last bit; graft follows the AVX2 kernels that PyTorch
- * runs on current x86-64 machines. */
+ * PyTorch picks its kernels by CPU at run time. Without AVX2 nothing is
+ * fused, and its AVX-512 kernels (which some builds pick) compute normal_
+ * with libm's logf, cosf and sinf, so their values can differ in the last
+ * bit; graft follows the AVX2 kernels, which PyTorch runs on current x86-64
+ * machines (the AVX-512 kernels fuse too, so uniform_ and the normal of
+ * fewer than 16 elements match them as well). */
 #include "init.h"
 
 #include <float.h>
@@ -296,7 +298,7 @@ int init_fans(const struct param *p, int64_t *fan_in, int64_t *fan_out, struct e
 
 int init_kaiming_uniform(struct param *p, struct rng *r, double a, struct error *e)
 {
-	int64_t fan_in, fan_out;
+	int64_t fan_in = 0, fan_out = 0;
 	if (init_fans(p, &fan_in, &fan_out, e) < 0)
 		return -1;
 	if (shape_numel(&p->t.shape) == 0) {
@@ -314,7 +316,7 @@ int init_kaiming_uniform(struct param *p, struct rng *r, double a, struct error 
 
 int init_xavier_uniform(struct param *p, struct rng *r, double gain, struct error *e)
 {
-	int64_t fan_in, fan_out;
+	int64_t fan_in = 0, fan_out = 0;
 	if (init_fans(p, &fan_in, &fan_out, e) < 0)
 		return -1;
 	double std = gain * sqrt(2.0 / (double)(fan_in + fan_out));
@@ -325,7 +327,7 @@ int init_xavier_uniform(struct param *p, struct rng *r, double gain, struct erro
 
 int init_xavier_normal(struct param *p, struct rng *r, double gain, struct error *e)
 {
-	int64_t fan_in, fan_out;
+	int64_t fan_in = 0, fan_out = 0;
 	if (init_fans(p, &fan_in, &fan_out, e) < 0)
 		return -1;
 	double std = gain * sqrt(2.0 / (double)(fan_in + fan_out));
@@ -341,7 +343,7 @@ int init_linear_reset(struct param *weight, struct param *bias, struct rng *r, s
 		return -1;
 	if (!bias)
 		return 0;
-	int64_t fan_in, fan_out;
+	int64_t fan_in = 0, fan_out = 0;
 	if (init_fans(weight, &fan_in, &fan_out, e) < 0)
 		return -1;
 	if (fan_in <= 0) {
