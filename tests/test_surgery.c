@@ -186,6 +186,137 @@ static void check_case(const char *file)
 	cJSON_Delete(fx);
 }
 
+/* head 10 on every zoo model picks the classifier PyTorch users change by
+ * hand (fc, classifier.6, heads.head, SqueezeNet's 1x1 conv, ...). */
+static void test_head10_zoo(void)
+{
+	char path[1200];
+	snprintf(path, sizeof path, "%s/tests/edits/head10_zoo.json", srcdir);
+	char *text = slurp(path);
+	cJSON *fx = text ? cJSON_Parse(text) : NULL;
+	free(text);
+	CHECK(fx != NULL);
+	if (!fx)
+		return;
+	int n = 0;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(fx, "models"))
+	{
+		char mpath[1200];
+		snprintf(mpath, sizeof mpath, "%s/models/%s.json", srcdir, it->string);
+		struct error e = {0};
+		struct model *m = model_open(mpath, NULL, &e);
+		CHECK(m != NULL);
+		if (!m)
+			continue;
+		struct editor ed;
+		editor_init(&ed, m);
+		struct strbuf out = {0};
+		int rc = editor_run(&ed, "head 10", &out, &e);
+		const char *cls = cJSON_GetObjectItem(it, "classifier")->valuestring;
+		const struct module *c = module_find(ed.model->root, cls);
+		const struct param *w = c ? module_param(c, "weight") : NULL;
+		struct param_counts pc;
+		module_count(ed.model->root, &pc);
+		/* graft keeps the classifier's own configuration: where it has no
+		 * bias (maxvit_t), the new one has none either, while the
+		 * hand-written nn.Linear(512, 10) adds one */
+		int64_t want = (int64_t)cJSON_GetObjectItem(it, "params_total")->valuedouble;
+		bool no_bias = c && !module_param(c, "bias");
+		bool ok = rc == 0 && ed.check.ok && w &&
+			  same_shape(cJSON_GetObjectItem(it, "weight"), &w->t.shape) &&
+			  (pc.params == want || (no_bias && pc.params + 10 == want)) &&
+			  same_output(cJSON_GetObjectItem(it, "output"), &ed.check.output);
+		if (!ok)
+			printf("  %s: PyTorch changes %s; graft: %s%s\n", it->string, cls,
+			       out.s ? out.s : "", e.msg);
+		CHECK(ok);
+		strbuf_free(&out);
+		editor_free(&ed);
+		n++;
+	}
+	CHECK(n >= 80);
+	cJSON_Delete(fx);
+}
+
+/* New modules after `seed 0` hold exactly PyTorch's values after
+ * torch.manual_seed(0). */
+static void test_init_values(void)
+{
+	char path[1200];
+	snprintf(path, sizeof path, "%s/tests/edits/init_seed0.json", srcdir);
+	char *text = slurp(path);
+	cJSON *fx = text ? cJSON_Parse(text) : NULL;
+	free(text);
+	CHECK(fx != NULL);
+	if (!fx)
+		return;
+	const cJSON *rec;
+	int cases = 0;
+	cJSON_ArrayForEach(rec, cJSON_GetObjectItem(fx, "records"))
+	{
+		char mpath[1200], spath[1200];
+		snprintf(mpath, sizeof mpath, "%s/%s", srcdir,
+			 cJSON_GetObjectItem(rec, "start")->valuestring);
+		snprintf(spath, sizeof spath, "%s/%s", srcdir,
+			 cJSON_GetObjectItem(rec, "script")->valuestring);
+		struct error e = {0};
+		struct model *m = model_open(mpath, NULL, &e);
+		CHECK(m != NULL);
+		if (!m)
+			continue;
+		struct editor ed;
+		editor_init(&ed, m);
+		CHECK(run_script(&ed, spath));
+		const cJSON *t;
+		cJSON_ArrayForEach(t, cJSON_GetObjectItem(rec, "tensors"))
+		{
+			/* "8.weight" -> module "8", parameter "weight" (or a dotted
+			 * parameter name such as out_proj.weight) */
+			const struct param *p = NULL;
+			char *key = strdup(t->string);
+			for (char *dot = strrchr(key, '.'); dot && !p; ) {
+				*dot = '\0';
+				const struct module *owner = module_find(ed.model->root, key);
+				*dot = '.';
+				if (owner)
+					p = module_param(owner, dot + 1);
+				char *prev = NULL;
+				for (char *q = key; q < dot; q++)
+					if (*q == '.')
+						prev = q;
+				dot = prev;
+			}
+			free(key);
+			const cJSON *vals = cJSON_GetObjectItem(t, "values");
+			CHECK(p && p->t.storage);
+			if (!p || !p->t.storage)
+				continue;
+			int64_t n = shape_numel(&p->t.shape);
+			CHECK(n == cJSON_GetArraySize(vals));
+			float *got = malloc((size_t)n * sizeof *got);
+			tensor_to_f32(&p->t, got);
+			int bad = 0, i = 0;
+			const cJSON *v;
+			cJSON_ArrayForEach(v, vals)
+			{
+				if (i < n && got[i] != (float)v->valuedouble)
+					bad++;
+				i++;
+			}
+			if (bad)
+				printf("  %s: %d of %lld values differ from PyTorch's\n", t->string, bad,
+				       (long long)n);
+			CHECK(bad == 0);
+			free(got);
+		}
+		editor_free(&ed);
+		cases++;
+	}
+	CHECK(cases >= 4);
+	cJSON_Delete(fx);
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -233,5 +364,7 @@ int main(void)
 		printf("no surgery fixtures in %s\n", dir);
 		check_failed++;
 	}
+	RUN(test_head10_zoo);
+	RUN(test_init_values);
 	return CHECK_DONE();
 }
