@@ -10,6 +10,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -260,12 +261,13 @@ void kact_epilogue(float *x, int64_t outer, int64_t channels, int64_t inner, con
 /* ---- threads ---- */
 
 #define POOL_MAX 64
-#define POOL_SPIN 20000
+#define POOL_SPIN 4000
 
 static struct {
 	int nthreads; /* 0 until set: then the caller plus nthreads - 1 workers */
 	int nworkers;
 	pthread_t workers[POOL_MAX];
+	unsigned start_gen[POOL_MAX]; /* the job count when each worker started */
 	pthread_mutex_t mu;
 	pthread_cond_t go, done;
 	unsigned gen;    /* bumped for each job */
@@ -273,6 +275,7 @@ static struct {
 	int64_t n, chunk;
 	int nchunks;
 	int next;        /* next chunk to take */
+	int active;      /* workers that take part in the current job */
 	void (*fn)(void *ctx, int64_t begin, int64_t end);
 	void *ctx;
 } pool = {.mu = PTHREAD_MUTEX_INITIALIZER,
@@ -290,23 +293,32 @@ static void pool_take_chunks(void)
 	}
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
 static void *pool_worker(void *arg)
 {
-	(void)arg;
-	unsigned seen = 0;
+	int id = (int)(intptr_t)arg;
+	unsigned seen = pool.start_gen[id];
 	for (;;) {
 		/* Spin a little: jobs come in quick succession during a forward. */
 		for (int i = 0; i < POOL_SPIN; i++) {
 			if (__atomic_load_n(&pool.gen, __ATOMIC_ACQUIRE) != seen)
 				break;
-			__builtin_ia32_pause();
+			cpu_relax();
 		}
 		pthread_mutex_lock(&pool.mu);
 		while (pool.gen == seen)
 			pthread_cond_wait(&pool.go, &pool.mu);
 		seen = pool.gen;
+		bool take = id < pool.active;
 		pthread_mutex_unlock(&pool.mu);
-		pool_take_chunks();
+		if (take)
+			pool_take_chunks();
 		pthread_mutex_lock(&pool.mu);
 		if (--pool.running == 0)
 			pthread_cond_signal(&pool.done);
@@ -332,7 +344,9 @@ void kernels_set_threads(int n)
 	/* Workers are started on demand and kept: a smaller count leaves the
 	 * extra ones asleep. */
 	while (pool.nworkers < n - 1) {
-		if (pthread_create(&pool.workers[pool.nworkers], NULL, pool_worker, NULL) != 0)
+		pool.start_gen[pool.nworkers] = pool.gen;
+		if (pthread_create(&pool.workers[pool.nworkers], NULL, pool_worker,
+				   (void *)(intptr_t)pool.nworkers) != 0)
 			break;
 		pthread_detach(pool.workers[pool.nworkers]);
 		pool.nworkers++;
@@ -372,9 +386,9 @@ void kpar_for(int64_t n, int64_t grain, void (*fn)(void *ctx, int64_t begin, int
 	pool.chunk = chunk;
 	pool.nchunks = (int)((n + chunk - 1) / chunk);
 	pool.next = 0;
-	pool.running = threads - 1;
-	/* Only threads - 1 workers may take part; extra ones find no chunk
-	 * left but still count themselves out, so wake exactly those. */
+	/* Every worker wakes and counts itself out; only the first
+	 * threads - 1 take chunks. */
+	pool.active = threads - 1;
 	pool.running = pool.nworkers;
 	__atomic_add_fetch(&pool.gen, 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&pool.go);

@@ -398,6 +398,85 @@ static void test_show_diff(void)
 	editor_free(&ed);
 }
 
+/* Untouched tensors are saved byte for byte: every tensor of the saved
+ * model but the replaced ones has the bytes it had in the file opened. */
+static void test_saved_bytes(void)
+{
+	struct editor ed;
+	if (!open_editor(&ed, "models/tiny/tiny_resnet.safetensors"))
+		return;
+	run_ok(&ed, "replace-all BatchNorm2d GroupNorm num_groups=4");
+	run_ok(&ed, "head 3");
+	char out[256], cmd[300];
+	snprintf(out, sizeof out, "%s/bytes.safetensors", tmpdir);
+	snprintf(cmd, sizeof cmd, "save %s", out);
+	run_ok(&ed, cmd);
+	editor_free(&ed);
+	struct error e = {0};
+	char orig_path[1024];
+	snprintf(orig_path, sizeof orig_path, "%s/models/tiny/tiny_resnet.safetensors", srcdir);
+	struct model *a = model_open(orig_path, NULL, &e), *b = model_open(out, NULL, &e);
+	CHECK(a && b);
+	if (!a || !b) {
+		model_free(a);
+		model_free(b);
+		return;
+	}
+	char **na, **nb;
+	const struct tensor **ta, **tb;
+	int n = model_state_dict(a, &na, &ta), m = model_state_dict(b, &nb, &tb);
+	int same = 0, compared = 0;
+	for (int i = 0; i < n; i++) {
+		if (strstr(na[i], "bn") || !strncmp(na[i], "fc.", 3) || strstr(na[i], "downsample.1"))
+			continue; /* replaced */
+		for (int j = 0; j < m; j++) {
+			if (strcmp(na[i], nb[j]) != 0)
+				continue;
+			compared++;
+			same += tensor_nbytes(ta[i]) == tensor_nbytes(tb[j]) &&
+				memcmp(tensor_data(ta[i]), tensor_data(tb[j]), tensor_nbytes(ta[i])) == 0 &&
+				ta[i]->dtype == tb[j]->dtype;
+		}
+	}
+	CHECK(compared >= 6);
+	CHECK(same == compared);
+	for (int i = 0; i < n; i++)
+		free(na[i]);
+	for (int j = 0; j < m; j++)
+		free(nb[j]);
+	free(na);
+	free(nb);
+	free(ta);
+	free(tb);
+	model_free(a);
+	model_free(b);
+}
+
+static void test_define(void)
+{
+	struct editor ed;
+	if (!open_editor(&ed, "models/tiny/tiny_cnn.safetensors"))
+		return;
+	run_ok(&ed, "define ConvGN c=8 g=2 = conv:Conv2d(out_channels=c, kernel_size=3, padding=1) > norm:GroupNorm(g, c) > act:ReLU()");
+	run_ok(&ed, "insert after 2 ConvGN c=8");
+	const struct module *m = module_find(ed.model->root, "3");
+	CHECK(m && strcmp(m->type, "ConvGN") == 0);
+	CHECK(module_find(ed.model->root, "3.conv") && module_param(module_find(ed.model->root, "3.norm"), "weight"));
+	CHECK(module_attr_int(module_find(ed.model->root, "3.conv"), "in_channels", 0) == 8);
+	CHECK(module_attr_int(module_find(ed.model->root, "3.norm"), "num_groups", 0) == 2);
+	CHECK(ed.check.ok);
+	run_ok(&ed, "set 3 g=4");
+	CHECK(module_attr_int(module_find(ed.model->root, "3.norm"), "num_groups", 0) == 4);
+	CHECK_CONTAINS(run_fail(&ed, "insert after 3 ConvGN q=1"), "ConvGN has no argument 'q'");
+	CHECK_CONTAINS(run_fail(&ed, "define Conv2d = ReLU()"), "built-in type");
+	CHECK_CONTAINS(run_fail(&ed, "define lower = ReLU()"), "capital letter");
+	struct strbuf sc = {0};
+	editor_script(&ed, &sc);
+	CHECK_CONTAINS(sc.s, "define ConvGN");
+	strbuf_free(&sc);
+	editor_free(&ed);
+}
+
 int main(void)
 {
 	if (getenv("srcdir"))
@@ -417,6 +496,8 @@ int main(void)
 	RUN(test_head_two_heads);
 	RUN(test_head_zoo);
 	RUN(test_show_diff);
+	RUN(test_saved_bytes);
+	RUN(test_define);
 	char cmd[256];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
