@@ -328,14 +328,6 @@ static void swap_module(struct module *old, struct module *nw)
 	module_free(old);
 }
 
-static void describe(const struct module *m, char *buf, size_t size)
-{
-	char d[200] = "";
-	if (m->def && m->def->describe)
-		m->def->describe(m, d, sizeof d);
-	snprintf(buf, size, "%s%s%s", m->type, d[0] ? " " : "", d);
-}
-
 int edit_replace_one(struct editor *ed, struct module *old, const struct spec *s,
 		     enum keep_mode keep, struct strbuf *out, struct error *e)
 {
@@ -349,8 +341,8 @@ int edit_replace_one(struct editor *ed, struct module *old, const struct spec *s
 		return error_prefix(e, "%s", path);
 	keep_weights(old, nw, keep);
 	char a[256], b[256];
-	describe(old, a, sizeof a);
-	describe(nw, b, sizeof b);
+	module_describe(old, a, sizeof a);
+	module_describe(nw, b, sizeof b);
 	strbuf_addf(out, "replaced %s: %s -> %s\n", path, a, b);
 	swap_module(old, nw);
 	return 0;
@@ -491,7 +483,7 @@ int edit_insert(struct editor *ed, bool after, const char *path, const struct sp
 		return error_prefix(e, "insert %s %s", after ? "after" : "before", path);
 	int at = child_index(parent, m) + (after ? 1 : 0);
 	char d[256];
-	describe(nw, d, sizeof d);
+	module_describe(nw, d, sizeof d);
 	if (!parent->forward) {
 		bool renum = numbered(parent) && !name;
 		insert_child(parent, at, nw);
@@ -636,8 +628,8 @@ int edit_set(struct editor *ed, const char *path, const struct kwarg *kv, int n,
 		module_free(init);
 	}
 	char a[256], b[256];
-	describe(m, a, sizeof a);
-	describe(trial, b, sizeof b);
+	module_describe(m, a, sizeof a);
+	module_describe(trial, b, sizeof b);
 	strbuf_addf(out, "set %s: %s -> %s\n", path, a, b);
 	swap_module(m, trial);
 	return 0;

@@ -5,38 +5,11 @@
 #include "edit_ops.h"
 #include "registry.h"
 
-static void describe(const struct module *m, char *buf, size_t size)
-{
-	char d[200] = "";
-	if (m->def && m->def->describe)
-		m->def->describe(m, d, sizeof d);
-	snprintf(buf, size, "%s%s%s", m->type, d[0] ? " " : "", d);
-}
-
-static void format_io(const struct value *v, struct strbuf *sb)
-{
-	char buf[200];
-	if (v->kind == VAL_TENSOR) {
-		strbuf_add(sb, shape_format(&v->u.tensor.t.shape, buf, sizeof buf));
-	} else if (v->kind == VAL_LIST) {
-		strbuf_add(sb, "(");
-		for (int i = 0; i < v->u.list.n; i++) {
-			if (i)
-				strbuf_add(sb, ", ");
-			format_io(&v->u.list.items[i], sb);
-		}
-		strbuf_add(sb, ")");
-	} else {
-		value_format(v, buf, sizeof buf);
-		strbuf_add(sb, buf);
-	}
-}
-
 void inspect_show(const struct editor *ed, const struct module *m, struct strbuf *out)
 {
 	char path[4096], d[256], buf[64];
 	module_path_buf(m, path, sizeof path);
-	describe(m, d, sizeof d);
+	module_describe(m, d, sizeof d);
 	strbuf_addf(out, "%s: %s\n", path[0] ? path : "(root)", d);
 	if (m->nattrs) {
 		strbuf_add(out, "  ");
@@ -65,9 +38,9 @@ void inspect_show(const struct editor *ed, const struct module *m, struct strbuf
 	strbuf_add(out, "\n");
 	for (int i = 0; i < m->ncalls; i++) {
 		strbuf_addf(out, "  call %d: ", i + 1);
-		format_io(&m->calls[i].in, out);
+		value_format_shapes(&m->calls[i].in, out);
 		strbuf_add(out, " -> ");
-		format_io(&m->calls[i].out, out);
+		value_format_shapes(&m->calls[i].out, out);
 		strbuf_addf(out, ", %s mult-adds\n",
 			    fmt_compact((double)m->calls[i].macs, buf, sizeof buf));
 	}
@@ -86,10 +59,10 @@ int inspect_find(struct editor *ed, const char *pattern, struct strbuf *out, str
 	for (int i = 0; i < n; i++) {
 		char path[4096], d[256];
 		module_path_buf(mods[i], path, sizeof path);
-		describe(mods[i], d, sizeof d);
+		module_describe(mods[i], d, sizeof d);
 		strbuf_addf(out, "%-40s %-36s ", path[0] ? path : "(root)", d);
 		if (mods[i]->ncalls)
-			format_io(&mods[i]->calls[0].out, out);
+			value_format_shapes(&mods[i]->calls[0].out, out);
 		strbuf_add(out, "\n");
 	}
 	strbuf_addf(out, "%d module%s\n", n, n == 1 ? "" : "s");
@@ -125,7 +98,7 @@ static void diff_walk(const struct module *m, struct diff_ctx *c, bool report_ch
 		char path[4096], d[256];
 		module_path_buf(ch, path, sizeof path);
 		const struct module *o = module_find(c->other, path);
-		describe(ch, d, sizeof d);
+		module_describe(ch, d, sizeof d);
 		if (!o) {
 			strbuf_addf(c->out, "%c %s: %s\n", c->mark, path, d);
 			c->count++;
@@ -133,14 +106,14 @@ static void diff_walk(const struct module *m, struct diff_ctx *c, bool report_ch
 		}
 		if (report_changes && strcmp(o->type, ch->type) != 0) {
 			char od[256];
-			describe(o, od, sizeof od);
+			module_describe(o, od, sizeof od);
 			strbuf_addf(c->out, "~ %s: %s -> %s\n", path, od, d);
 			c->count++;
 			continue;
 		}
 		if (report_changes && !same_attrs(o, ch)) {
 			char od[256];
-			describe(o, od, sizeof od);
+			module_describe(o, od, sizeof od);
 			strbuf_addf(c->out, "~ %s: %s -> %s\n", path, od, d);
 			c->count++;
 		}

@@ -628,3 +628,11 @@ int op_softmax_default_dim(int ndim)
 {
 	return (ndim == 0 || ndim == 1 || ndim == 3) ? 0 : 1;
 }
+
+void module_describe(const struct module *m, char *buf, size_t size)
+{
+	char d[200] = "";
+	if (m->def && m->def->describe)
+		m->def->describe(m, d, sizeof d);
+	snprintf(buf, size, "%s%s%s", m->type, d[0] ? " " : "", d);
+}

@@ -113,6 +113,10 @@ const struct attr_spec *registry_attr_spec(const struct op_def *def, const char 
  * 'kernel_size'?)") and m unchanged. */
 int registry_prepare(struct module *m, struct error *e);
 
+/* Writes the module's type and key hyper-parameters ("Conv2d 3→64 k7 s2
+ * p3"), or just its type for composites. */
+void module_describe(const struct module *m, char *buf, size_t size);
+
 /* Helpers for shape rules. Every helper that fails sets c->err and returns
  * -1 (or NULL); messages start with c->path. */
 /* The positional argument `pos`, or the keyword `kw` (either may be -1/NULL),

@@ -35,32 +35,11 @@ struct rows {
 	bool stop; /* the failing module was reached */
 };
 
-/* Formats a call output: tensors as their shape, tuples in parentheses. */
-static void format_out(const struct value *v, struct strbuf *sb)
-{
-	char buf[200];
-	if (v->kind == VAL_TENSOR) {
-		strbuf_add(sb, shape_format(&v->u.tensor.t.shape, buf, sizeof buf));
-	} else if (v->kind == VAL_LIST) {
-		strbuf_add(sb, "(");
-		for (int i = 0; i < v->u.list.n; i++) {
-			if (i)
-				strbuf_add(sb, ", ");
-			format_out(&v->u.list.items[i], sb);
-		}
-		strbuf_add(sb, ")");
-	} else {
-		value_format(v, buf, sizeof buf);
-		strbuf_add(sb, buf);
-	}
-}
-
 static char *type_text(const struct module *m)
 {
-	char desc[256] = "";
-	if (m->def && m->def->describe)
-		m->def->describe(m, desc, sizeof desc);
-	return desc[0] ? xasprintf("%s %s", m->type, desc) : xstrdup(m->type);
+	char desc[256];
+	module_describe(m, desc, sizeof desc);
+	return xstrdup(desc);
 }
 
 static void collect(struct rows *rs, const struct module *m, int depth, const char *prefix,
@@ -85,7 +64,7 @@ static void collect(struct rows *rs, const struct module *m, int depth, const ch
 	for (int i = 0; i < m->ncalls; i++) {
 		r->macs += m->calls[i].macs;
 		if (i == 0 && !m->broken)
-			format_out(&m->calls[i].out, &sb);
+			value_format_shapes(&m->calls[i].out, &sb);
 	}
 	if (m->ncalls > 1 && !m->broken)
 		strbuf_addf(&sb, " ×%d", m->ncalls);

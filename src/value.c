@@ -438,3 +438,22 @@ void value_format(const struct value *v, char *buf, size_t size)
 	snprintf(buf, size, "%s", sb.s ? sb.s : "");
 	strbuf_free(&sb);
 }
+
+void value_format_shapes(const struct value *v, struct strbuf *sb)
+{
+	char buf[200];
+	if (v->kind == VAL_TENSOR) {
+		strbuf_add(sb, shape_format(&v->u.tensor.t.shape, buf, sizeof buf));
+	} else if (v->kind == VAL_LIST) {
+		strbuf_add(sb, "(");
+		for (int i = 0; i < v->u.list.n; i++) {
+			if (i)
+				strbuf_add(sb, ", ");
+			value_format_shapes(&v->u.list.items[i], sb);
+		}
+		strbuf_add(sb, ")");
+	} else {
+		value_format(v, buf, sizeof buf);
+		strbuf_add(sb, buf);
+	}
+}

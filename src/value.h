@@ -94,4 +94,9 @@ int value_parse(const char *text, struct value *out, const char **end, struct er
  * Tensors format as their shape: Tensor[1, 64, 56, 56]. */
 void value_format(const struct value *v, char *buf, size_t size);
 
+/* Appends v for people: tensors as their shape ([1, 64, 56, 56]), tuples in
+ * parentheses, other values as value_format writes them. */
+struct strbuf;
+void value_format_shapes(const struct value *v, struct strbuf *sb);
+
 #endif

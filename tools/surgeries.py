@@ -34,20 +34,14 @@ TINY_TWOHEAD = "models/tiny/tiny_twohead.safetensors"
 TINY_ATTENTION = "tests/edits/models/tiny_attention.safetensors"
 
 
-class Case(collections.namedtuple("Case", "name start summary edit input "
-                                          "path_map graft_only")):
+class Case(collections.namedtuple("Case", "name start summary edit input")):
     """start: the starting model's file; input: the dry-run input shape when
-    the case changes it.  For surgeries whose result graft cannot build with
-    the same module tree (a new root module), path_map gives the graft path
-    of each PyTorch path (None: no counterpart), and graft_only the modules
-    (path -> type) graft's result has and PyTorch's has not; see
-    tests/edits/README.md."""
+    the case changes it."""
 
 
-def case(start, summary, input=None, path_map=None, graft_only=None):
+def case(start, summary, input=None):
     def register(fn):
-        CASES[fn.__name__] = Case(fn.__name__, start, summary, fn, input, path_map,
-                                  graft_only)
+        CASES[fn.__name__] = Case(fn.__name__, start, summary, fn, input)
         return fn
     return register
 
@@ -101,8 +95,7 @@ class FineTuned(nn.Module):
 
 
 @case(RESNET18, "model.fc = nn.Identity(), then an outer module runs the "
-                "backbone and a new head Linear(512, 512), ReLU, Linear(512, 10)",
-      path_map={"": None, "backbone": "", "head": "head"})
+                "backbone and a new head Linear(512, 512), ReLU, Linear(512, 10)")
 def resnet18_wrap_head(model):
     model.fc = nn.Identity()
     head = nn.Sequential(nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
@@ -111,17 +104,14 @@ def resnet18_wrap_head(model):
 
 @case(RESNET18, "input 1x3x300x300, model.fc = nn.Identity(), "
                 "nn.Sequential(model, nn.Linear(512, 10))",
-      input=[1, 3, 300, 300], path_map={"": None, "0": "", "1": "head"})
+      input=[1, 3, 300, 300])
 def resnet18_300_new_head(model):
     model.fc = nn.Identity()
     return nn.Sequential(model, nn.Linear(512, 10))
 
 
 @case(ALEXNET, "nn.Sequential(alexnet.features, nn.AdaptiveAvgPool2d(1), "
-               "nn.Flatten(), nn.Linear(256, 512), nn.ReLU(), nn.Linear(512, 10))",
-      path_map={"": None, "0": "features", "1": "avgpool", "2": None,
-                "3": "classifier.0", "4": "classifier.1", "5": "classifier.2"},
-      graft_only={"": "AlexNet", "classifier": "Sequential"})
+               "nn.Flatten(), nn.Linear(256, 512), nn.ReLU(), nn.Linear(512, 10))")
 def alexnet_features_head(model):
     return nn.Sequential(
         model.features,
@@ -205,6 +195,15 @@ def vgg16_insert_stem(model):
 def vgg16_insert_stem_fixed(model):
     model.features = _with_stem(model.features)
     setattr(model.features, "0", nn.Conv2d(64, 64, 3, padding=1))
+    return model
+
+
+@case(VGG16, "the same stem as most articles put it, model.features = "
+             "nn.Sequential(stem, *model.features): every element moves up one, "
+             "and the break is at features.1")
+def vgg16_insert_stem_renumbered(model):
+    stem = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU())
+    model.features = nn.Sequential(stem, *model.features)
     return model
 
 
