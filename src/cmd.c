@@ -123,9 +123,13 @@ static struct spec *words_spec(char **w, int n, enum keep_mode *keep, char **nam
 				spec_free(s);
 				return NULL;
 			}
-		} else if (strcmp(kv.name, "name") == 0 && name && kv.value.kind == VAL_STR) {
+		} else if (strcmp(kv.name, "name") == 0 && name &&
+			   (kv.value.kind == VAL_STR || kv.value.kind == VAL_INT)) {
+			/* name=1 and name='1' both name a child "1" */
+			char buf[64];
+			value_format(&kv.value, buf, sizeof buf);
 			free(*name);
-			*name = xstrdup(kv.value.u.s);
+			*name = kv.value.kind == VAL_STR ? xstrdup(kv.value.u.s) : xstrdup(buf);
 		} else {
 			spec_add_kwarg(s, kv.name, &kv.value);
 		}
