@@ -79,7 +79,9 @@ static void set_rehash(struct outline_set *s, size_t cap)
 void outline_set_add(struct outline_set *s, const char *key)
 {
 	if ((s->used + 1) * 4 >= s->cap * 3)
-		set_rehash(s, s->cap < 16 ? 16 : (s->n + 1) * 4 >= s->cap * 2 ? s->cap * 2 : s->cap);
+		set_rehash(s, s->cap < 16                    ? 16
+		              : (s->n + 1) * 4 >= s->cap * 2 ? s->cap * 2
+		                                             : s->cap);
 	bool found;
 	size_t i = set_probe(s, key, &found);
 	if (found)
@@ -323,7 +325,9 @@ static int match_orig(struct outline *o, int i, int parent_entry)
 		n->change = OUTLINE_SAME;
 		return -1;
 	}
-	int e = n->parent < 0 ? 0 : parent_entry >= 0 ? orig_lookup(o->orig, parent_entry, n->m->name) : -1;
+	int e = n->parent < 0       ? 0
+	        : parent_entry >= 0 ? orig_lookup(o->orig, parent_entry, n->m->name)
+	                            : -1;
 	if (e < 0) {
 		n->change = OUTLINE_NEW;
 		return -1;
@@ -485,8 +489,8 @@ static void emit(struct outline *o, int node, int parent_row, bool last)
 		kids[k].order = k;
 		/* removed rows stay last */
 		kids[k].v = o->nodes[c].change == OUTLINE_REMOVED
-				    ? INT64_MIN
-				    : outline_value(&o->nodes[c], o->metric);
+		                ? INT64_MIN
+		                : outline_value(&o->nodes[c], o->metric);
 	}
 	if (o->sorted)
 		qsort(kids, (size_t)n, sizeof *kids, cmp_items);
@@ -517,6 +521,7 @@ static void clamp(struct outline *o)
 static void reflatten(struct outline *o, int keep_node)
 {
 	int off = o->cursor - o->top;
+	o->version++;
 	o->nrows = 0;
 	if (o->nnodes)
 		emit(o, 0, -1, true);
@@ -552,7 +557,7 @@ int outline_find(const struct outline *o, const char *path)
 }
 
 void outline_build(struct outline *o, const struct model *m, const struct model *original,
-		   const struct shape_result *check)
+                   const struct shape_result *check)
 {
 	/* remember where the cursor was, by path */
 	char *keep = NULL;
@@ -714,6 +719,15 @@ void outline_reveal(struct outline *o, int node)
 	reflatten(o, node);
 }
 
+void outline_open_to(struct outline *o, int node)
+{
+	int cur = outline_current(o);
+	for (int p = o->nodes[node].parent; p >= 0; p = o->nodes[p].parent)
+		if (!outline_is_open(o, p))
+			outline_set_open(o, p, true);
+	reflatten(o, cur >= 0 ? cur : 0);
+}
+
 bool outline_goto(struct outline *o, const char *path)
 {
 	int n = outline_find(o, path);
@@ -752,7 +766,7 @@ static bool node_matches(const struct outline *o, int node, const char *pat)
 	const struct module *m = o->nodes[node].m;
 	if (strchr(pat, '.'))
 		return contains(outline_path(o, node), pat, fold);
-	return contains(m->name, pat, fold) || contains(m->type, pat, fold);
+	return contains(m->name, pat, fold) || contains(m->type, pat, false);
 }
 
 bool outline_matches(const struct outline *o, int node)
@@ -887,7 +901,7 @@ static void format_value(const struct value *v, struct strbuf *sb)
 }
 
 void outline_node_shape(const struct outline *o, const struct outline_node *n, char *buf,
-			size_t size)
+                        size_t size)
 {
 	const struct module *m = n->m;
 	if (n->change == OUTLINE_REMOVED || n->broken) {

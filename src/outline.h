@@ -23,9 +23,9 @@
 
 /* What the bar measures and the sort orders by. */
 enum outline_metric {
-	OUTLINE_PARAMS,  /* parameter elements in the subtree */
-	OUTLINE_MACS,    /* mult-adds of the module's calls */
-	OUTLINE_MEMORY,  /* bytes of the outputs of the layers in the subtree */
+	OUTLINE_PARAMS, /* parameter elements in the subtree */
+	OUTLINE_MACS,   /* mult-adds of the module's calls */
+	OUTLINE_MEMORY, /* bytes of the outputs of the layers in the subtree */
 	OUTLINE_NMETRICS
 };
 
@@ -43,14 +43,14 @@ struct outline_node {
 	size_t path;               /* offset of the dotted path in the outline's arena */
 	int parent;                /* node index, -1 for the root */
 	int first_child, last_child, next_sibling, nchildren;
-	int depth;                 /* the root is 0 */
+	int depth; /* the root is 0 */
 	enum outline_change change;
-	bool changed_below;        /* a descendant changed */
-	bool broken;               /* the shape break is in this module */
-	bool broken_below;         /* ... in a descendant */
-	int64_t params, frozen;    /* parameter elements in the subtree; not trainable */
-	int64_t macs;              /* of the module's calls (children included) */
-	int64_t memory;            /* output bytes of the layers in the subtree */
+	bool changed_below;     /* a descendant changed */
+	bool broken;            /* the shape break is in this module */
+	bool broken_below;      /* ... in a descendant */
+	int64_t params, frozen; /* parameter elements in the subtree; not trainable */
+	int64_t macs;           /* of the module's calls (children included) */
+	int64_t memory;         /* output bytes of the layers in the subtree */
 };
 
 struct outline_row {
@@ -74,20 +74,21 @@ struct outline {
 	char *paths;                  /* arena of NUL-terminated paths */
 	size_t paths_len, paths_cap;
 
-	struct outline_row *rows;     /* visible rows, top to bottom */
+	struct outline_row *rows; /* visible rows, top to bottom */
 	int nrows, rows_cap;
-	int cursor, top, height;      /* selected row, first row shown, rows shown */
+	int cursor, top, height; /* selected row, first row shown, rows shown */
+	unsigned version;        /* bumped whenever the rows are rebuilt */
 
-	int depth;                    /* nodes shallower than this are open... */
-	struct outline_set toggled;   /* ...except these paths, toggled by hand */
+	int depth;                  /* nodes shallower than this are open... */
+	struct outline_set toggled; /* ...except these paths, toggled by hand */
 	struct outline_set marked;
 
 	enum outline_metric metric;
-	bool sorted;                  /* siblings by metric, largest first */
-	char *pattern;                /* the last search, or NULL */
+	bool sorted;   /* siblings by metric, largest first */
+	char *pattern; /* the last search, or NULL */
 
-	bool checked;                 /* the last shape pass went through */
-	bool has_forward;             /* shapes are known at all */
+	bool checked;     /* the last shape pass went through */
+	bool has_forward; /* shapes are known at all */
 	int64_t total[OUTLINE_NMETRICS];
 
 	const struct module *orig_root;
@@ -101,7 +102,7 @@ void outline_free(struct outline *o);
  * model as opened, then the visible rows; the cursor stays on the same path
  * (or its nearest surviving ancestor). O(modules). */
 void outline_build(struct outline *o, const struct model *m, const struct model *original,
-		   const struct shape_result *check);
+                   const struct shape_result *check);
 
 /* The node of a visible row, and the dotted path of a node ("" is the root). */
 const struct outline_node *outline_row_node(const struct outline *o, int row);
@@ -127,20 +128,22 @@ void outline_go(struct outline *o, int row); /* clamped */
 /* Expansion. */
 bool outline_is_open(const struct outline *o, int node);
 void outline_set_open(struct outline *o, int node, bool open);
-void outline_toggle(struct outline *o);       /* the current row */
-void outline_left(struct outline *o);         /* collapse, or go to the parent */
-void outline_right(struct outline *o);        /* expand, or go to the first child */
+void outline_toggle(struct outline *o);               /* the current row */
+void outline_left(struct outline *o);                 /* collapse, or go to the parent */
+void outline_right(struct outline *o);                /* expand, or go to the first child */
 void outline_set_depth(struct outline *o, int depth); /* INT_MAX: all; drops toggles */
 /* The deepest expansion whose rows fit in `rows` (at least 1). */
 int outline_fit_depth(const struct outline *o, int rows);
 /* Opens every ancestor of node and puts the cursor on it. */
 void outline_reveal(struct outline *o, int node);
+/* Opens every ancestor of node, leaving the cursor where it is. */
+void outline_open_to(struct outline *o, int node);
 /* Reveals the module at path; false when there is none. */
 bool outline_goto(struct outline *o, const char *path);
 
-/* Search: a case-insensitive substring (case-sensitive when the pattern has
- * a capital) of a module's name or type, or of its path when the pattern has
- * a dot. outline_search looks from the cursor (included when `here`) in
+/* Search: a substring of a module's name (case-insensitive unless the
+ * pattern has a capital) or of its type (as written: "Conv2d"), or of its
+ * path when the pattern has a dot. outline_search looks from the cursor (included when `here`) in
  * tree order, forward (dir > 0) or backward, wrapping; on a match it reveals
  * it and returns true. The pattern is kept for outline_search_next and
  * outline_matches. */
@@ -170,7 +173,7 @@ double outline_share(const struct outline *o, const struct outline_node *n);
  * when it was not called, "" for the broken module and removed rows. */
 void outline_node_type(const struct outline_node *n, char *buf, size_t size);
 void outline_node_shape(const struct outline *o, const struct outline_node *n, char *buf,
-			size_t size);
+                        size_t size);
 
 /* String sets (used by the outline, exported for tests and the screen). */
 bool outline_set_has(const struct outline_set *s, const char *key);

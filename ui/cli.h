@@ -10,6 +10,27 @@ int cli_edit(int argc, char **argv);
 /* graft --recover: replays the journal of an interrupted interactive
  * session and continues it. */
 int cli_recover(int argc, char **argv);
+/* graft MODEL on a terminal: the full-screen outline (tui.c). */
+int cli_tui(int argc, char **argv);
+extern const char cli_tui_synopsis[];
+
+struct editor;
+/* Loads the shipped type library ($GRAFT_TYPES, lib/types.graft beside an
+ * uninstalled binary, or the installed one), then the user's
+ * ($XDG_CONFIG_HOME/graft/types.graft); problems go to stderr. */
+void cli_load_type_libraries(struct editor *ed);
+/* $XDG_STATE_HOME/graft/FILE (~/.local/state/graft/FILE), creating the
+ * directory; malloc'd. */
+char *cli_state_path(const char *file);
+/* graft convert IN OUT, graft convert --index DIR (cli_convert.c). */
+int cli_convert(int argc, char **argv);
+extern const char cli_convert_synopsis[];
+extern const char cli_convert_help[];
+/* graft export-py MODEL -o OUT.py (cli_convert.c). */
+int cli_export_py(int argc, char **argv);
+extern const char cli_export_py_synopsis[];
+extern const char cli_export_py_help[];
+int cli_run(int argc, char **argv); extern const char cli_run_synopsis[], cli_run_help[];
 extern const char cli_edit_synopsis[];
 extern const char cli_edit_help[];
 

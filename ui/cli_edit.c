@@ -45,36 +45,6 @@ struct source {
 	const char *file; /* -f */
 };
 
-/* Where the shipped type library is: $GRAFT_TYPES, the installed one, or
- * lib/types.graft beside the executable (an uninstalled build). */
-static void load_type_libraries(struct editor *ed)
-{
-	struct error e = {0};
-	const char *env = getenv("GRAFT_TYPES");
-	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 32);
-	char local[4160] = "";
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash)
-			*slash = '\0';
-		snprintf(local, sizeof local, "%s/lib/types.graft", exe);
-	}
-	const char *shipped = env ? env : access(local, R_OK) == 0 ? local : GRAFT_DATADIR "/types.graft";
-	if (editor_load_types(ed, shipped, true, &e) < 0)
-		fprintf(stderr, "graft: %s\n", e.msg);
-	const char *cfg = getenv("XDG_CONFIG_HOME");
-	const char *home = getenv("HOME");
-	char user[4096];
-	if (cfg && *cfg)
-		snprintf(user, sizeof user, "%s/graft/types.graft", cfg);
-	else
-		snprintf(user, sizeof user, "%s/.config/graft/types.graft", home ? home : ".");
-	if (editor_load_types(ed, user, true, &e) < 0)
-		fprintf(stderr, "graft: %s\n", e.msg);
-}
-
 static bool same_file(const char *a, const char *b)
 {
 	struct stat sa, sb;
@@ -144,23 +114,7 @@ static bool batch_file(struct batch *b, const char *path)
 
 static char *journal_path(void)
 {
-	const char *state = getenv("XDG_STATE_HOME");
-	const char *home = getenv("HOME");
-	char dir[4096];
-	if (state && *state)
-		snprintf(dir, sizeof dir, "%s/graft", state);
-	else
-		snprintf(dir, sizeof dir, "%s/.local/state/graft", home ? home : ".");
-	/* mkdir -p */
-	for (char *p = dir + 1; *p; p++) {
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(dir, 0700);
-			*p = '/';
-		}
-	}
-	mkdir(dir, 0700);
-	return xasprintf("%s/journal.graft", dir);
+	return cli_state_path("journal.graft");
 }
 
 static void print_status(const struct editor *ed)
@@ -330,7 +284,7 @@ int cli_edit(int argc, char **argv)
 	}
 	struct editor ed;
 	editor_init(&ed, m);
-	load_type_libraries(&ed);
+	cli_load_type_libraries(&ed);
 	int status;
 	if (nsrc == 0) {
 		status = interactive(&ed);
@@ -395,7 +349,7 @@ int cli_recover(int argc, char **argv)
 	free(line);
 	struct editor ed;
 	editor_init(&ed, m);
-	load_type_libraries(&ed);
+	cli_load_type_libraries(&ed);
 	if (editor_journal_open(&ed, jpath, &e) < 0)
 		fprintf(stderr, "graft: no journal: %s\n", e.msg);
 	int n = 0;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "edit.h"
@@ -43,6 +44,9 @@ static const struct subcommand subcommands[] = {
 	 "came, and where it came from; 2 for bad usage or an unreadable model.\n",
 	 cmd_summary},
 	{"edit", cli_edit_synopsis, cli_edit_help, cli_edit},
+	{"convert", cli_convert_synopsis, cli_convert_help, cli_convert},
+	{"export-py", cli_export_py_synopsis, cli_export_py_help, cli_export_py},
+	{"run", cli_run_synopsis, cli_run_help, cli_run},
 	{"help", "graft help [COMMAND]", "Show help for graft or for one command.\n", cmd_help},
 };
 #define NSUBCOMMANDS ((int)(sizeof subcommands / sizeof subcommands[0]))
@@ -55,11 +59,19 @@ static void usage(FILE *out)
 		"\n"
 		"graft looks inside neural-network models and edits them. MODEL is a graft\n"
 		"architecture (.json) or a .safetensors file (a graft bundle, or plain\n"
-		"tensors). Opening a MODEL without a command prints its summary.\n"
+		"tensors). Opening a MODEL without a command shows it full-screen on a\n"
+		"terminal (keys: ? for help, : for commands) and prints its summary\n"
+		"otherwise (when the output is a pipe or a file).\n"
 		"\n"
 		"Commands:\n");
 	for (int i = 0; i < NSUBCOMMANDS; i++)
 		fprintf(out, "  %s\n", subcommands[i].synopsis);
+	fprintf(out, "\n"
+		     "Options of 'graft MODEL':\n"
+		     "  --input SHAPE    dry-run input shape\n"
+		     "  --weights FILE   weights for a .json architecture\n"
+		     "  --script FILE    run keys and :commands from FILE on a headless screen\n"
+		     "  --size COLSxROWS the headless screen's size (default 100x30)\n");
 	fprintf(out, "\n"
 		     "Options:\n"
 		     "  -h, --help       show this help\n"
@@ -187,16 +199,32 @@ static int cmd_summary(int argc, char **argv)
 	summary_write(stdout, m, &r, &so);
 	fflush(stdout);
 	int status = EXIT_OK;
-	if (!m->has_forward) {
+	if (m->note)
+		fprintf(stderr, "graft: %s\n", m->note);
+	if (!m->has_forward && !m->note) {
 		fprintf(stderr, "graft: %s: no architecture: the tree comes from the tensor names and the forward is unknown, so shapes are not checked\n",
 			m->path);
-	} else if (rc < 0) {
+	} else if (m->has_forward && rc < 0) {
 		fprintf(stderr, "graft: %s: %s\n", m->path, r.err.msg);
 		status = r.err.kind == ERR_SHAPE ? EXIT_BREAK : EXIT_USAGE;
 	}
 	shape_result_free(&r);
 	model_free(m);
 	return status;
+}
+
+/* Whether `graft MODEL ...` opens the outline: with --script, or on a
+ * terminal unless summary options (--json, --depth) ask for the table. */
+static bool wants_outline(int argc, char **argv)
+{
+	bool tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--script") || !strncmp(argv[i], "--script=", 9))
+			return true;
+		if (!strncmp(argv[i], "--json", 6) || !strncmp(argv[i], "--depth", 7))
+			tty = false;
+	}
+	return tty;
 }
 
 int main(int argc, char **argv)
@@ -227,6 +255,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "graft: unknown command '%s' (see 'graft --help')\n", argv[1]);
 		return EXIT_USAGE;
 	}
-	/* graft MODEL: the summary, until the full-screen outline. */
+	/* graft MODEL: the full-screen outline on a terminal (or with a script),
+	 * else the summary. */
+	if (wants_outline(argc, argv))
+		return cli_tui(argc, argv);
 	return cmd_summary(argc, argv);
 }

@@ -1,0 +1,445 @@
+/* cli_run.c - `graft run`: the model's forward on real numbers. */
+#include "config.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "cli.h"
+#include "exec.h"
+#include "io_npy.h"
+#include "model.h"
+#include "util.h"
+
+const char cli_run_synopsis[] =
+	"graft run MODEL [--input X.npy | --random SEED] [--input-shape 1x3x224x224] [-o Y.npy] "
+	"[--threads N] [--stats] [--top K] [--bench N]";
+const char cli_run_help[] =
+	"Run the model's forward pass on an input, in float32 on the CPU, as\n"
+	"PyTorch does in eval mode (dropout and stochastic depth are identities,\n"
+	"batch norms use their running statistics).\n"
+	"\n"
+	"  --input X.npy        the input, a NumPy array (float32, float16 or\n"
+	"                       float64); repeat for a model with several inputs\n"
+	"  --random SEED        a random input: the values of\n"
+	"                       torch.manual_seed(SEED); torch.randn(shape)\n"
+	"                       (the default, with SEED 0, when no --input is given)\n"
+	"  --input-shape SHAPE  the random input's shape (default: the model's)\n"
+	"  -o, --output Y.npy   write the output; a model returning several tensors\n"
+	"                       writes Y.0.npy, Y.1.npy, ...\n"
+	"  --threads N          threads for the kernels (default: all cores)\n"
+	"  --stats              mean, std, min, max and NaN/Inf counts of every\n"
+	"                       module's output\n"
+	"  --top K              the K largest outputs with their indices\n"
+	"  --bench N            time N forwards after one warm-up; the last line is\n"
+	"                       'median T ms' (loading and planning excluded)\n"
+	"  --weights FILE       weights for a .json architecture\n"
+	"  --init-seed N        a model without weights runs with PyTorch's default\n"
+	"                       initialisation after torch.manual_seed(N) (default 0)\n"
+	"  --no-fuse            do not fold batch norms or fuse activations\n"
+	"\n"
+	"Without -o, graft prints each output's shape and statistics.\n"
+	"Exit status: 0 success, 1 the model does not check, 2 bad usage or input.\n";
+
+#define MAX_INPUTS 16
+
+struct run_opts {
+	const char *inputs[MAX_INPUTS];
+	int ninputs;
+	uint64_t seed, init_seed;
+	bool have_shape;
+	struct shape shape;
+	const char *output, *weights;
+	int threads, top, bench;
+	bool stats, no_fuse;
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "graft: run: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nUsage: %s\n", cli_run_synopsis);
+	return EXIT_USAGE;
+}
+
+static int parse_count(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_seed(const char *s, uint64_t *out)
+{
+	char *end;
+	if (!*s || *s == '-')
+		return -1;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (*end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct run_opts *o, const char **model)
+{
+	static const struct option opts[] = {
+		{"input", required_argument, NULL, 'i'},   {"random", required_argument, NULL, 'r'},
+		{"input-shape", required_argument, NULL, 's'},
+		{"output", required_argument, NULL, 'o'},  {"threads", required_argument, NULL, 't'},
+		{"stats", no_argument, NULL, 'S'},         {"top", required_argument, NULL, 'k'},
+		{"bench", required_argument, NULL, 'b'},   {"weights", required_argument, NULL, 'w'},
+		{"init-seed", required_argument, NULL, 'I'},
+		{"no-fuse", no_argument, NULL, 'F'},       {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	bool random = false;
+	int c;
+	long v;
+	struct error e = {0};
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			if (o->ninputs == MAX_INPUTS)
+				return usage_error("too many --input files%s", "");
+			o->inputs[o->ninputs++] = optarg;
+			break;
+		case 'r':
+			if (parse_seed(optarg, &o->seed) < 0)
+				return usage_error("--random needs a non-negative integer seed, not '%s'",
+						   optarg);
+			random = true;
+			break;
+		case 's':
+			if (shape_parse(optarg, &o->shape, &e) < 0)
+				return usage_error("--input-shape: %s", e.msg);
+			o->have_shape = true;
+			break;
+		case 'o':
+			o->output = optarg;
+			break;
+		case 't':
+			if (parse_count(optarg, 1, 256, &v) < 0)
+				return usage_error("--threads needs a number from 1 to 256, not '%s'",
+						   optarg);
+			o->threads = (int)v;
+			break;
+		case 'S':
+			o->stats = true;
+			break;
+		case 'k':
+			if (parse_count(optarg, 1, 1000000, &v) < 0)
+				return usage_error("--top needs a positive number, not '%s'", optarg);
+			o->top = (int)v;
+			break;
+		case 'b':
+			if (parse_count(optarg, 1, 1000000, &v) < 0)
+				return usage_error("--bench needs a positive number of runs, not '%s'",
+						   optarg);
+			o->bench = (int)v;
+			break;
+		case 'w':
+			o->weights = optarg;
+			break;
+		case 'I':
+			if (parse_seed(optarg, &o->init_seed) < 0)
+				return usage_error("--init-seed needs a non-negative integer, not '%s'",
+						   optarg);
+			break;
+		case 'F':
+			o->no_fuse = true;
+			break;
+		case 'h':
+			printf("Usage: %s\n\n%s", cli_run_synopsis, cli_run_help);
+			return EXIT_OK + 100;
+		default:
+			fprintf(stderr, "Usage: %s\n", cli_run_synopsis);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "Usage: %s\n", cli_run_synopsis);
+		return EXIT_USAGE;
+	}
+	if (random && o->ninputs)
+		return usage_error("--input and --random exclude each other%s", "");
+	*model = argv[optind];
+	return -1;
+}
+
+/* Y.npy -> Y.1.npy */
+static char *indexed_name(const char *path, int i)
+{
+	const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+	if (!dot || (slash && dot < slash))
+		return xasprintf("%s.%d", path, i);
+	return xasprintf("%.*s.%d%s", (int)(dot - path), path, i, dot);
+}
+
+/* The tensors of a value, in order. */
+static void collect(const struct value *v, const struct tensor **out, int *n, int max)
+{
+	if (v->kind == VAL_TENSOR && *n < max)
+		out[(*n)++] = &v->u.tensor.t;
+	else if (v->kind == VAL_LIST)
+		for (int i = 0; i < v->u.list.n; i++)
+			collect(&v->u.list.items[i], out, n, max);
+}
+
+/* The k largest of n floats at x, best first, into best[] (indices);
+ * returns how many. NaNs are skipped. */
+static int top_k(const float *x, int64_t n, int k, int64_t *best)
+{
+	int nb = 0;
+	for (int64_t i = 0; i < n; i++) {
+		if (isnan(x[i]) || (nb == k && x[i] <= x[best[nb - 1]]))
+			continue;
+		int at = nb < k ? nb++ : nb - 1;
+		while (at > 0 && x[best[at - 1]] < x[i]) {
+			best[at] = best[at - 1];
+			at--;
+		}
+		best[at] = i;
+	}
+	return nb;
+}
+
+/* The k largest values of each row (the last dimension), or of the whole
+ * tensor when it has many rows. */
+static void print_top(const struct tensor *t, int k)
+{
+	int64_t n = shape_numel(&t->shape);
+	const float *x = tensor_data(t);
+	int64_t len = t->shape.ndim ? t->shape.dim[t->shape.ndim - 1] : 1;
+	int64_t rows = len ? n / len : 0;
+	if (rows > 16) {
+		len = n;
+		rows = 1;
+	}
+	int64_t *best = xcalloc((size_t)k, sizeof *best);
+	for (int64_t r = 0; r < rows; r++) {
+		if (rows > 1)
+			printf("  row %lld:\n", (long long)r);
+		int nb = top_k(x + r * len, len, k, best);
+		for (int i = 0; i < nb; i++)
+			printf("  %3d.  %6lld  %.6g\n", i + 1, (long long)best[i], x[r * len + best[i]]);
+	}
+	free(best);
+}
+
+static void print_stat_row(const char *name, const char *type, const struct exec_stat *st)
+{
+	char sb[96];
+	shape_format_x(&st->shape, sb, sizeof sb);
+	printf("%-36s %-24s %-18s %11.4g %11.4g %11.4g %11.4g", name, type, sb, st->mean, st->std,
+	       st->min, st->max);
+	if (st->nan || st->inf)
+		printf("  %lld NaN, %lld Inf", (long long)st->nan, (long long)st->inf);
+	printf("\n");
+}
+
+static void print_stats(const struct exec_plan *p)
+{
+	int n;
+	const struct exec_stat *st = exec_stats(p, &n);
+	printf("%-36s %-24s %-18s %11s %11s %11s %11s\n", "module", "type", "output", "mean", "std",
+	       "min", "max");
+	for (int i = 0; i < n; i++) {
+		char path[2048], name[2100];
+		module_path_buf(st[i].module, path, sizeof path);
+		snprintf(name, sizeof name, "%s%s", path[0] ? path : "(root)", "");
+		if (st[i].call > 0 || st[i].output > 0) {
+			size_t l = strlen(name);
+			if (st[i].call > 0)
+				l += (size_t)snprintf(name + l, sizeof name - l, " #%d", st[i].call + 1);
+			if (st[i].output > 0 || (i + 1 < n && st[i + 1].module == st[i].module &&
+						 st[i + 1].call == st[i].call))
+				snprintf(name + l, sizeof name - l, " [%d]", st[i].output);
+		}
+		print_stat_row(name, st[i].module->type, &st[i]);
+	}
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int bench(struct exec_plan *p, const struct tensor *in, int nin, int runs)
+{
+	struct error e = {0};
+	struct value out;
+	double *t = xcalloc((size_t)runs, sizeof *t);
+	/* the warm-up */
+	if (exec_run(p, in, nin, &out, &e) < 0)
+		goto fail;
+	value_free(&out);
+	for (int i = 0; i < runs; i++) {
+		double t0 = now_ms();
+		if (exec_run(p, in, nin, &out, &e) < 0)
+			goto fail;
+		t[i] = now_ms() - t0;
+		value_free(&out);
+	}
+	qsort(t, (size_t)runs, sizeof *t, cmp_double);
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	printf("runs %d, min %.1f ms, max %.1f ms\n", runs, t[0], t[runs - 1]);
+	printf("peak RSS %.1f MB\n", (double)ru.ru_maxrss / 1024.0);
+	double med = runs % 2 ? t[runs / 2] : (t[runs / 2 - 1] + t[runs / 2]) / 2;
+	printf("median %.1f ms\n", med);
+	free(t);
+	return EXIT_OK;
+fail:
+	fprintf(stderr, "graft: %s\n", e.msg);
+	free(t);
+	return EXIT_USAGE;
+}
+
+int cli_run(int argc, char **argv)
+{
+	struct run_opts o = {.threads = 0};
+	const char *path = NULL;
+	int rc = parse_args(argc, argv, &o, &path);
+	if (rc >= 0)
+		return rc >= 100 ? rc - 100 : rc;
+	struct error e = {0};
+	struct model *m = model_open(path, o.weights, &e);
+	if (!m) {
+		fprintf(stderr, "graft: %s\n", e.msg);
+		return EXIT_USAGE;
+	}
+	struct model *init = NULL;
+	struct tensor in[MAX_INPUTS];
+	struct shape shapes[MAX_INPUTS];
+	int nin = 0;
+	struct exec_plan *plan = NULL;
+	struct value out = value_none();
+	int status = EXIT_USAGE;
+	memset(in, 0, sizeof in);
+	if (!m->has_forward) {
+		fprintf(stderr, "graft: %s: no architecture: the forward is unknown, so it cannot run\n",
+			path);
+		goto done;
+	}
+	if (o.ninputs && o.ninputs != m->ninputs) {
+		fprintf(stderr, "graft: %s takes %d input%s, got %d --input\n", path, m->ninputs,
+			m->ninputs == 1 ? "" : "s", o.ninputs);
+		goto done;
+	}
+	nin = m->ninputs;
+	if (nin > MAX_INPUTS) {
+		fprintf(stderr, "graft: %s: too many inputs\n", path);
+		nin = 0;
+		goto done;
+	}
+	for (int i = 0; i < nin; i++) {
+		if (o.ninputs) {
+			if (npy_read(o.inputs[i], &in[i], &e) < 0) {
+				fprintf(stderr, "graft: %s\n", e.msg);
+				goto done;
+			}
+			if (o.have_shape && i == 0 && !shape_equal(&o.shape, &in[i].shape)) {
+				char a[160], b[160];
+				fprintf(stderr, "graft: %s is %s, not the --input-shape %s\n", o.inputs[i],
+					shape_format_x(&in[i].shape, a, sizeof a),
+					shape_format_x(&o.shape, b, sizeof b));
+				goto done;
+			}
+		} else {
+			in[i].dtype = DT_F32;
+			in[i].shape = o.have_shape && i == 0 ? o.shape : m->inputs[i].shape;
+			tensor_alloc(&in[i]);
+			/* inputs after the first draw on from the next seed */
+			exec_randn(in[i].storage->data, shape_numel(&in[i].shape), o.seed + (uint64_t)i);
+		}
+		shapes[i] = in[i].shape;
+	}
+	struct model *run = m;
+	if (!m->has_weights) {
+		init = exec_init_model(m, o.init_seed, &e);
+		if (!init) {
+			fprintf(stderr, "graft: %s: %s\n", path, e.msg);
+			goto done;
+		}
+		run = init;
+		fprintf(stderr,
+			"graft: %s has no weights: running with PyTorch's default initialisation "
+			"(torch.manual_seed(%llu))\n",
+			path, (unsigned long long)o.init_seed);
+	}
+	exec_set_threads(o.threads);
+	struct exec_opts eo = {.stats = o.stats, .no_fuse = o.no_fuse};
+	plan = exec_plan_new(run, shapes, &eo, &e);
+	if (!plan) {
+		fprintf(stderr, "graft: %s: %s\n", path, e.msg);
+		status = e.kind == ERR_SHAPE ? EXIT_BREAK : EXIT_USAGE;
+		goto done;
+	}
+	if (o.bench) {
+		status = bench(plan, in, nin, o.bench);
+		goto done;
+	}
+	if (exec_run(plan, in, nin, &out, &e) < 0) {
+		fprintf(stderr, "graft: %s: %s\n", path, e.msg);
+		goto done;
+	}
+	if (o.stats)
+		print_stats(plan);
+	const struct tensor *outs[64];
+	int nout = 0;
+	collect(&out, outs, &nout, 64);
+	status = EXIT_OK;
+	for (int i = 0; i < nout; i++) {
+		char *name = nout == 1 || !o.output ? NULL : indexed_name(o.output, i);
+		if (o.output) {
+			const char *dest = name ? name : o.output;
+			if (npy_write(dest, outs[i], &e) < 0) {
+				fprintf(stderr, "graft: %s\n", e.msg);
+				status = EXIT_USAGE;
+			}
+		}
+		free(name);
+		if (!o.output || o.top) {
+			struct exec_stat st;
+			char sb[160];
+			exec_stat_compute(tensor_data(outs[i]), shape_numel(&outs[i]->shape), &st);
+			if (nout > 1)
+				printf("output %d ", i);
+			else
+				printf("output ");
+			printf("%s  mean %.6g  std %.6g  min %.6g  max %.6g",
+			       shape_format(&outs[i]->shape, sb, sizeof sb), st.mean, st.std, st.min,
+			       st.max);
+			if (st.nan || st.inf)
+				printf("  %lld NaN, %lld Inf", (long long)st.nan, (long long)st.inf);
+			printf("\n");
+		}
+		if (o.top)
+			print_top(outs[i], o.top);
+	}
+done:
+	value_free(&out);
+	exec_plan_free(plan);
+	for (int i = 0; i < nin; i++)
+		tensor_release(&in[i]);
+	model_free(init);
+	model_free(m);
+	return status;
+}
