@@ -9,6 +9,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -140,21 +141,105 @@ void kcopy_strided(void *dst, const int64_t *dstride, const void *src, const int
 
 /* ---- activations ---- */
 
+#include "kvec.h"
+
+/* e^x, Cephes' method: x = n ln2 + r, a degree-6 polynomial for e^r, 2^n
+ * built in the exponent bits (n clamped to the normal range, which also
+ * keeps NaN a NaN). About 2 ulp over the range where the result is a
+ * normal float. */
+V8_INLINE v8f v8_exp(v8f x)
+{
+	v8f fn = x * 1.44269504088896341f + 12582912.0f; /* round to nearest: 1.5 * 2^23 */
+	v8f nf = fn - 12582912.0f;
+	v8i n = (v8i)fn - 0x4B400000;
+	n = ((n > 127) & 127) | (~(n > 127) & n);
+	n = ((n < -126) & -126) | (~(n < -126) & n);
+	v8f r = x - nf * 0.693359375f;
+	r = r - nf * -2.12194440e-4f;
+	v8f p = v8_splat(1.9875691500E-4f);
+	p = p * r + 1.3981999507E-3f;
+	p = p * r + 8.3334519073E-3f;
+	p = p * r + 4.1665795894E-2f;
+	p = p * r + 1.6666665459E-1f;
+	p = p * r + 5.0000001201E-1f;
+	p = p * (r * r) + r + 1.0f;
+	return p * (v8f)((n + 127) << 23);
+}
+
+V8_INLINE v8f v8_clamp(v8f v, float lo, float hi)
+{
+	v = v8_select(v < lo, v8_splat(lo), v); /* NaN stays NaN */
+	return v8_select(v > hi, v8_splat(hi), v);
+}
+
+/* tanh(x) = sign(x) (1 - 2 / (e^2|x| + 1)), and its series near 0 where
+ * that cancels. */
+V8_INLINE v8f v8_tanh(v8f x)
+{
+	v8i sign = (v8i)x & (int32_t)0x80000000;
+	v8f a = (v8f)((v8i)x & 0x7fffffff);
+	v8f t = 1.0f - 2.0f / (v8_exp(a + a) + 1.0f);
+	v8f a2 = a * a;
+	v8f small = a * (1.0f + a2 * (-1.0f / 3 + a2 * (2.0f / 15 - a2 * (17.0f / 315))));
+	t = v8_select(a < 0.0625f, small, t);
+	return (v8f)((v8i)t | sign);
+}
+
+/* erf(x): Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7). */
+V8_INLINE v8f v8_erf(v8f x)
+{
+	v8i sign = (v8i)x & (int32_t)0x80000000;
+	v8f a = (v8f)((v8i)x & 0x7fffffff);
+	v8f t = 1.0f / (1.0f + 0.3275911f * a);
+	v8f y = t * (0.254829592f +
+		     t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+	y = 1.0f - y * v8_exp(-(a * a));
+	return (v8f)((v8i)y | sign);
+}
+
+V8_INLINE v8f v8_act(enum kact act, v8f v)
+{
+	switch (act) {
+	case KACT_NONE:
+		return v;
+	case KACT_RELU:
+		return v8_select(v < 0.0f, v8_splat(0), v);
+	case KACT_RELU6:
+		return v8_clamp(v, 0, 6);
+	case KACT_SILU:
+		return v / (1.0f + v8_exp(-v));
+	case KACT_HARDSWISH:
+		return v * v8_clamp(v + 3.0f, 0, 6) / 6.0f;
+	case KACT_HARDSIGMOID:
+		return v8_clamp(v + 3.0f, 0, 6) / 6.0f;
+	case KACT_SIGMOID:
+		return 1.0f / (1.0f + v8_exp(-v));
+	case KACT_TANH:
+		return v8_tanh(v);
+	case KACT_GELU:
+		return 0.5f * v * (1.0f + v8_erf(v * (float)M_SQRT1_2));
+	case KACT_GELU_TANH:
+		return 0.5f * v * (1.0f + v8_tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+	}
+	return v;
+}
+
+/* The scalar forms, for the last few elements of a row. */
 static inline float act1(enum kact act, float v)
 {
 	switch (act) {
 	case KACT_NONE:
 		return v;
 	case KACT_RELU:
-		return v > 0 ? v : 0;
+		return v < 0 ? 0 : v;
 	case KACT_RELU6:
 		return v < 0 ? 0 : v > 6 ? 6 : v;
 	case KACT_SILU:
 		return v / (1 + expf(-v));
 	case KACT_HARDSWISH:
-		return v <= -3 ? 0 : v >= 3 ? v : v * (v + 3) / 6;
+		return v * (v + 3 < 0 ? 0 : v + 3 > 6 ? 6 : v + 3) / 6;
 	case KACT_HARDSIGMOID:
-		return v <= -3 ? 0 : v >= 3 ? 1 : v / 6 + 0.5f;
+		return (v + 3 < 0 ? 0 : v + 3 > 6 ? 6 : v + 3) / 6;
 	case KACT_SIGMOID:
 		return 1 / (1 + expf(-v));
 	case KACT_TANH:
@@ -169,6 +254,34 @@ static inline float act1(enum kact act, float v)
 	return v;
 }
 
+KERNEL_HOT
+void krow_affine_act(float *x, int64_t n, float s, float t, int mode, enum kact act)
+{
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		v8f v = v8_load(x + i);
+		if (mode == KAFFINE_SCALE)
+			v = v * s + t;
+		else if (mode == KAFFINE_SHIFT)
+			v = v + t;
+		v8_store(x + i, v8_act(act, v));
+	}
+	for (; i < n; i++) {
+		float v = x[i];
+		if (mode == KAFFINE_SCALE)
+			v = v * s + t;
+		else if (mode == KAFFINE_SHIFT)
+			v = v + t;
+		x[i] = act1(act, v);
+	}
+}
+
+void kact_row(enum kact act, float *x, int64_t n)
+{
+	if (act != KACT_NONE)
+		krow_affine_act(x, n, 1, 0, KAFFINE_NONE, act);
+}
+
 struct act_job {
 	enum kact act;
 	float *x;
@@ -177,22 +290,7 @@ struct act_job {
 static void act_chunk(void *ctx, int64_t b, int64_t e)
 {
 	const struct act_job *j = ctx;
-	float *x = j->x;
-	switch (j->act) {
-	case KACT_NONE:
-		break;
-	case KACT_RELU:
-		for (int64_t i = b; i < e; i++)
-			x[i] = x[i] > 0 ? x[i] : 0;
-		break;
-	case KACT_RELU6:
-		for (int64_t i = b; i < e; i++)
-			x[i] = x[i] < 0 ? 0 : x[i] > 6 ? 6 : x[i];
-		break;
-	default:
-		for (int64_t i = b; i < e; i++)
-			x[i] = act1(j->act, x[i]);
-	}
+	kact_row(j->act, j->x + b, e - b);
 }
 
 void kact_apply(enum kact act, float *x, int64_t n)
@@ -214,32 +312,11 @@ struct epi_job {
 static void epi_chunk(void *ctx, int64_t b, int64_t e)
 {
 	const struct epi_job *j = ctx;
+	int mode = j->scale ? KAFFINE_SCALE : j->shift ? KAFFINE_SHIFT : KAFFINE_NONE;
 	for (int64_t r = b; r < e; r++) {
 		int64_t c = r % j->channels;
-		float *p = j->x + r * j->inner;
-		float s = j->scale ? j->scale[c] : 1, t = j->shift ? j->shift[c] : 0;
-		int64_t n = j->inner;
-		if (j->scale)
-			for (int64_t i = 0; i < n; i++)
-				p[i] = p[i] * s + t;
-		else if (j->shift)
-			for (int64_t i = 0; i < n; i++)
-				p[i] += t;
-		switch (j->act) {
-		case KACT_NONE:
-			break;
-		case KACT_RELU:
-			for (int64_t i = 0; i < n; i++)
-				p[i] = p[i] > 0 ? p[i] : 0;
-			break;
-		case KACT_RELU6:
-			for (int64_t i = 0; i < n; i++)
-				p[i] = p[i] < 0 ? 0 : p[i] > 6 ? 6 : p[i];
-			break;
-		default:
-			for (int64_t i = 0; i < n; i++)
-				p[i] = act1(j->act, p[i]);
-		}
+		krow_affine_act(j->x + r * j->inner, j->inner, j->scale ? j->scale[c] : 1,
+				j->shift ? j->shift[c] : 0, mode, j->act);
 	}
 }
 
@@ -248,8 +325,8 @@ void kact_epilogue(float *x, int64_t outer, int64_t channels, int64_t inner, con
 {
 	if (!scale && !shift && act == KACT_NONE)
 		return;
-	if (inner == 1 && outer > 1 && !scale && !shift) {
-		kact_apply(act, x, outer * channels);
+	if (inner < 8 && !scale && !shift) {
+		kact_apply(act, x, outer * channels * inner);
 		return;
 	}
 	struct epi_job j = {x, channels, inner, scale, shift, act};
@@ -282,12 +359,19 @@ static struct {
 	  .go = PTHREAD_COND_INITIALIZER,
 	  .done = PTHREAD_COND_INITIALIZER};
 
+/* Set while a thread works on a job, so that a nested kpar_for runs
+ * inline. */
+static __thread bool in_job;
+
 static void pool_take_chunks(void)
 {
+	in_job = true;
 	for (;;) {
 		int c = __atomic_fetch_add(&pool.next, 1, __ATOMIC_ACQ_REL);
-		if (c >= pool.nchunks)
+		if (c >= pool.nchunks) {
+			in_job = false;
 			return;
+		}
 		int64_t b = c * pool.chunk, e = b + pool.chunk;
 		pool.fn(pool.ctx, b, e < pool.n ? e : pool.n);
 	}
@@ -327,10 +411,16 @@ static void *pool_worker(void *arg)
 	return NULL;
 }
 
+/* BLAS's own choice, read before graft sets BLAS to one thread: the
+ * number of cores, or OPENBLAS_NUM_THREADS. */
 static int default_threads(void)
 {
-	int n = openblas_get_num_threads();
-	return n > 0 ? n : 1;
+	static int n;
+	if (!n) {
+		n = openblas_get_num_threads();
+		n = n > 0 ? n : 1;
+	}
+	return n;
 }
 
 void kernels_set_threads(int n)
@@ -339,7 +429,8 @@ void kernels_set_threads(int n)
 		n = default_threads();
 	if (n > POOL_MAX)
 		n = POOL_MAX;
-	openblas_set_num_threads(n);
+	/* BLAS runs in graft's threads (kgemm_ex), one call per thread. */
+	openblas_set_num_threads(1);
 	pool.nthreads = n;
 	/* Workers are started on demand and kept: a smaller count leaves the
 	 * extra ones asleep. */
@@ -365,13 +456,19 @@ void kpar_for(int64_t n, int64_t grain, void (*fn)(void *ctx, int64_t begin, int
 {
 	if (n <= 0)
 		return;
+	if (in_job) { /* nested: the threads are busy with the outer job */
+		fn(ctx, 0, n);
+		return;
+	}
 	int threads = kernels_threads();
 	if (threads > pool.nworkers + 1)
 		threads = pool.nworkers + 1;
 	if (grain < 1)
 		grain = 1;
 	if (threads <= 1 || n < 2 * grain) {
+		in_job = true;
 		fn(ctx, 0, n);
+		in_job = false;
 		return;
 	}
 	/* A few chunks per thread, each at least `grain`. */

@@ -58,8 +58,10 @@ struct kernel {
 	unsigned flags;
 	/* Checks what the shape rule does not (supported variants), reads
 	 * hyper-parameters, fills op->state and op->scratch_bytes. Runs once,
-	 * when the plan is built, with shapes final but data not yet there.
-	 * NULL: nothing to prepare. 0, or -1 with e set. */
+	 * when the plan is built, with every tensor at its final address: it
+	 * may keep pointers, and read the values of weights and constants, but
+	 * not of activations (computed later). NULL: nothing to prepare. 0, or
+	 * -1 with e set. */
 	int (*prepare)(struct kop *op, struct error *e);
 	/* Computes op->call.out from op->call.args. 0, or -1 with e set (only
 	 * for data-dependent failures, such as an index out of range). */
@@ -106,6 +108,15 @@ int kernels_threads(void);
 
 /* ---- for kernel files ---- */
 
+/* Marks a function with a hot loop: compiled twice, for x86-64-v3 (AVX2
+ * and FMA) and the baseline, the one for the running CPU picked at load
+ * time. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define KERNEL_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define KERNEL_HOT
+#endif
+
 /* The module's own tensor `name` in float32 (or its dtype), or NULL. */
 const struct tensor *kop_param(const struct kop *op, const char *name);
 /* Data pointers. */
@@ -120,8 +131,14 @@ struct tensor *kop_out(struct kop *op, int i);
 /* The input tensor ("input", or "self" for methods), or NULL. */
 const struct tensor *kop_input(const struct kop *op);
 
-/* Applies act to n floats in place. */
+/* Applies act to n floats in place: kact_apply over the threads,
+ * kact_row in the calling thread (inside a kpar_for chunk). */
 void kact_apply(enum kact act, float *x, int64_t n);
+void kact_row(enum kact act, float *x, int64_t n);
+/* x[i] = act(x[i] * s + t) (KAFFINE_SCALE), act(x[i] + t) (KAFFINE_SHIFT) or
+ * act(x[i]) (KAFFINE_NONE) over n floats, in the calling thread. */
+enum { KAFFINE_NONE, KAFFINE_SHIFT, KAFFINE_SCALE };
+void krow_affine_act(float *x, int64_t n, float s, float t, int mode, enum kact act);
 /* out[c*inner + i] = act(out[...] * scale[c] + shift[c]) over channels c
  * (scale or shift NULL: 1 or 0), for `outer` blocks of channels*inner. */
 void kact_epilogue(float *x, int64_t outer, int64_t channels, int64_t inner, const float *scale,
@@ -151,10 +168,20 @@ extern const struct kernel kernels_layout[];
 extern const struct kernel kernels_attention[];
 /* Each table ends with an entry whose name is NULL. */
 
-/* Shared by kernels_linear.c and kernels_attention.c: C[M,N] = A[M,K] B^T
- * or A B, row-major with leading dimensions; beta 0 or 1. */
+/* C[m, n] = op(A) op(B) + beta C, row-major with leading dimensions, A
+ * [m, k] ([k, m] when ta), B [k, n] ([n, k] when tb), through BLAS: a large
+ * product is split into one block of rows or columns per kernel thread,
+ * each a single-threaded sgemm (BLAS's own threads stay off, so that one
+ * pool of threads does all the work). kgemm is kgemm_ex without ta. */
+void kgemm_ex(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+	      const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 void kgemm(bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
 	   const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+/* C[m, n] = op(A) op(B) with graft's own loop, in the calling thread: for
+ * small products inside a kpar_for chunk. A is [m, k] ([k, m] when ta),
+ * B [k, n] ([n, k] when tb). */
+void kgemm_small(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+		 const float *b, int64_t ldb, float *c, int64_t ldc);
 /* Softmax of n rows of length len in place (rows `stride` apart). */
 void ksoftmax_rows(float *x, int64_t n, int64_t len, int64_t stride);
 

@@ -11,7 +11,9 @@
 
 #include "io_json.h"
 #include "io_safetensors.h"
+#include "model_pth.h"
 #include "util.h"
+#include "zoo.h"
 
 /* Largest architecture document graft reads (the largest zoo model is well
  * under a megabyte). */
@@ -32,6 +34,7 @@ void model_free(struct model *m)
 	free(m->source);
 	free(m->path);
 	free(m->weights_path);
+	free(m->note);
 	for (int i = 0; i < m->ninputs; i++)
 		free(m->inputs[i].name);
 	free(m->inputs);
@@ -102,13 +105,29 @@ static bool dtype_is_float(enum dtype t)
 	return t == DT_F32 || t == DT_F16 || t == DT_BF16 || t == DT_F64;
 }
 
+/* The tensors of a weights file, sorted by name for lookups. */
+struct named {
+	const char *name;
+	const struct tensor *t;
+};
+
+static int cmp_named(const void *a, const void *b)
+{
+	return strcmp(((const struct named *)a)->name, ((const struct named *)b)->name);
+}
+
+static const struct tensor *named_find(const struct named *sorted, int n, const char *name)
+{
+	struct named key = {.name = name};
+	const struct named *hit = bsearch(&key, sorted, (size_t)n, sizeof *sorted, cmp_named);
+	return hit ? hit->t : NULL;
+}
+
 struct bind_ctx {
-	const struct st_file *f;
-	const char *where;
+	const struct named *sorted;
+	int n;
 	struct strbuf missing, misshaped;
 	int nmissing, nmisshaped, nbound;
-	char **used; /* names matched, to find the unexpected ones */
-	int nused;
 };
 
 static void list_add(struct strbuf *sb, int *count, const char *text)
@@ -126,15 +145,15 @@ static int bind_module(struct module *mod, void *vctx)
 	for (int i = 0; i < mod->nparams; i++) {
 		struct param *p = &mod->params[i];
 		char *key = path[0] ? xasprintf("%s.%s", path, p->name) : xstrdup(p->name);
-		const struct st_entry *en = st_find(c->f, key);
-		if (!en) {
+		const struct tensor *t = named_find(c->sorted, c->n, key);
+		if (!t) {
 			list_add(&c->missing, &c->nmissing, key);
-		} else if (!shape_equal(&en->t.shape, &p->t.shape) ||
-			   (en->t.dtype != p->t.dtype &&
-			    !(dtype_is_float(en->t.dtype) && dtype_is_float(p->t.dtype)))) {
+		} else if (!shape_equal(&t->shape, &p->t.shape) ||
+			   (t->dtype != p->t.dtype &&
+			    !(dtype_is_float(t->dtype) && dtype_is_float(p->t.dtype)))) {
 			char a[160], b[160], msg[512];
 			snprintf(msg, sizeof msg, "%s is %s %s in the file, %s %s in the architecture",
-				 key, dtype_name(en->t.dtype), shape_format(&en->t.shape, a, sizeof a),
+				 key, dtype_name(t->dtype), shape_format(&t->shape, a, sizeof a),
 				 dtype_name(p->t.dtype), shape_format(&p->t.shape, b, sizeof b));
 			list_add(&c->misshaped, &c->nmisshaped, msg);
 		} else {
@@ -147,17 +166,17 @@ static int bind_module(struct module *mod, void *vctx)
 
 static int set_storage(struct module *mod, void *vctx)
 {
-	const struct st_file *f = vctx;
+	const struct bind_ctx *c = vctx;
 	char path[4096];
 	module_path_buf(mod, path, sizeof path);
 	for (int i = 0; i < mod->nparams; i++) {
 		struct param *p = &mod->params[i];
 		char *key = path[0] ? xasprintf("%s.%s", path, p->name) : xstrdup(p->name);
-		const struct st_entry *en = st_find(f, key);
+		const struct tensor *t = named_find(c->sorted, c->n, key);
 		free(key);
 		bool trainable = p->trainable;
-		tensor_share(&p->t, &en->t);
-		p->t.dtype = en->t.dtype;
+		tensor_share(&p->t, t);
+		p->t.dtype = t->dtype;
 		p->trainable = trainable;
 	}
 	return 0;
@@ -185,16 +204,21 @@ static bool name_in_tree(const struct module *root, const char *key)
 	return false;
 }
 
-static int attach_file(struct model *m, const struct st_file *f, const char *where,
+int model_bind_tensors(struct model *m, const char *const *names,
+		       const struct tensor *const *tensors, int n, const char *where,
 		       struct error *e)
 {
-	struct bind_ctx c = {.f = f, .where = where};
+	struct named *sorted = xcalloc((size_t)n + 1, sizeof *sorted);
+	for (int i = 0; i < n; i++)
+		sorted[i] = (struct named){.name = names[i], .t = tensors[i]};
+	qsort(sorted, (size_t)n, sizeof *sorted, cmp_named);
+	struct bind_ctx c = {.sorted = sorted, .n = n};
 	module_walk(m->root, bind_module, &c);
 	struct strbuf unexpected = {0};
 	int nunexpected = 0;
-	for (int i = 0; i < f->n; i++)
-		if (!name_in_tree(m->root, f->entries[i].name))
-			list_add(&unexpected, &nunexpected, f->entries[i].name);
+	for (int i = 0; i < n; i++)
+		if (!name_in_tree(m->root, names[i]))
+			list_add(&unexpected, &nunexpected, names[i]);
 	int rc = 0;
 	if (c.nmissing || c.nmisshaped || nunexpected) {
 		struct strbuf msg = {0};
@@ -213,22 +237,43 @@ static int attach_file(struct model *m, const struct st_file *f, const char *whe
 		strbuf_free(&msg);
 		rc = -1;
 	} else {
-		module_walk(m->root, set_storage, (void *)f);
+		module_walk(m->root, set_storage, &c);
 		m->has_weights = true;
 	}
 	strbuf_free(&c.missing);
 	strbuf_free(&c.misshaped);
 	strbuf_free(&unexpected);
+	free(sorted);
+	return rc;
+}
+
+static int attach_file(struct model *m, const struct st_file *f, const char *where,
+		       struct error *e)
+{
+	const char **names = xcalloc((size_t)f->n + 1, sizeof *names);
+	const struct tensor **tensors = xcalloc((size_t)f->n + 1, sizeof *tensors);
+	for (int i = 0; i < f->n; i++) {
+		names[i] = f->entries[i].name;
+		tensors[i] = &f->entries[i].t;
+	}
+	int rc = model_bind_tensors(m, names, tensors, f->n, where, e);
+	free(names);
+	free(tensors);
 	return rc;
 }
 
 int model_attach_weights(struct model *m, const char *path, struct error *e)
 {
-	struct st_file *f = st_open(path, e);
-	if (!f)
-		return -1;
-	int rc = attach_file(m, f, path, e);
-	st_close(f);
+	int rc;
+	if (pth_path(path)) {
+		rc = pth_attach_weights(m, path, e);
+	} else {
+		struct st_file *f = st_open(path, e);
+		if (!f)
+			return -1;
+		rc = attach_file(m, f, path, e);
+		st_close(f);
+	}
 	if (rc == 0 && (!m->weights_path || strcmp(m->weights_path, path) != 0)) {
 		free(m->weights_path);
 		m->weights_path = xstrdup(path);
@@ -244,16 +289,15 @@ static bool looks_like_buffer(const char *pname)
 	       strstr(pname, "relative_position_index") != NULL;
 }
 
-/* Builds a tree from dotted tensor names alone: every prefix is a module of
- * type "Module", every last part a tensor. */
-static struct model *model_from_names(const struct st_file *f, const char *path)
+struct model *model_from_tensor_names(const char *path, const char *const *names,
+				      const struct tensor *const *tensors, int n)
 {
 	char *copy = xstrdup(path);
 	struct model *m = model_new(basename(copy));
 	free(copy);
 	m->root = module_new("", "Module");
-	for (int i = 0; i < f->n; i++) {
-		const char *name = f->entries[i].name;
+	for (int i = 0; i < n; i++) {
+		const char *name = names[i];
 		struct module *cur = m->root;
 		const char *p = name;
 		const char *dot;
@@ -268,12 +312,29 @@ static struct model *model_from_names(const struct st_file *f, const char *path)
 			cur = next;
 			p = dot + 1;
 		}
-		struct param *prm = module_add_param(cur, p, f->entries[i].t.dtype,
-						     &f->entries[i].t.shape, looks_like_buffer(p));
-		tensor_share(&prm->t, &f->entries[i].t);
+		struct param *prm = module_add_param(cur, p, tensors[i]->dtype, &tensors[i]->shape,
+						     looks_like_buffer(p));
+		tensor_share(&prm->t, tensors[i]);
 	}
 	m->has_weights = true;
 	m->weights_path = xstrdup(path);
+	return m;
+}
+
+/* Plain tensors: a zoo architecture with the same names and shapes, or
+ * the tree from the names (zoo.c). */
+static struct model *open_plain_safetensors(const struct st_file *f, const char *path,
+					    struct error *e)
+{
+	const char **names = xcalloc((size_t)f->n + 1, sizeof *names);
+	const struct tensor **tensors = xcalloc((size_t)f->n + 1, sizeof *tensors);
+	for (int i = 0; i < f->n; i++) {
+		names[i] = f->entries[i].name;
+		tensors[i] = &f->entries[i].t;
+	}
+	struct model *m = zoo_open_tensors(path, names, tensors, f->n, e);
+	free(names);
+	free(tensors);
 	return m;
 }
 
@@ -285,7 +346,7 @@ static struct model *open_safetensors(const char *path, const char *weights, str
 	const char *arch = st_meta_get(f, "graft");
 	struct model *m;
 	if (!arch) {
-		m = model_from_names(f, path);
+		m = open_plain_safetensors(f, path, e);
 	} else {
 		char *where = xasprintf("%s (architecture in __metadata__)", path);
 		m = json_load_model(arch, strlen(arch), where, NULL, e);
@@ -313,6 +374,8 @@ struct model *model_open(const char *path, const char *weights, struct error *e)
 	struct model *m = NULL;
 	if (ends_with(path, ".safetensors")) {
 		m = open_safetensors(path, weights, e);
+	} else if (pth_path(path)) {
+		m = model_open_pth(path, weights, e);
 	} else if (ends_with(path, ".json")) {
 		size_t len;
 		char *text = read_file(path, &len, e);
@@ -333,7 +396,7 @@ struct model *model_open(const char *path, const char *weights, struct error *e)
 			}
 		}
 	} else {
-		error_set(e, "%s: unknown model format (graft opens .json architectures and .safetensors files)",
+		error_set(e, "%s: unknown model format (graft opens .json architectures, .safetensors and PyTorch .pth/.pt files)",
 			  path);
 		return NULL;
 	}
@@ -350,6 +413,7 @@ struct model *model_clone(const struct model *m)
 	c->source = m->source ? xstrdup(m->source) : NULL;
 	c->path = m->path ? xstrdup(m->path) : NULL;
 	c->weights_path = m->weights_path ? xstrdup(m->weights_path) : NULL;
+	c->note = m->note ? xstrdup(m->note) : NULL;
 	for (int i = 0; i < m->ninputs; i++)
 		model_add_input(c, m->inputs[i].name, &m->inputs[i].shape, m->inputs[i].dtype);
 	c->root = m->root ? module_clone(m->root) : NULL;

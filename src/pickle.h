@@ -7,9 +7,10 @@
  * collections.OrderedDict, builtins.set/frozenset, torch.Size,
  * torch.device, torch._utils._rebuild_tensor(_v2) and
  * torch._utils._rebuild_parameter(_with_state). Anything else is refused
- * with a message naming the opcode or the global. Classes instantiated
- * without arguments by NEWOBJ (what pickling an nn.Module writes) become
- * inert records: class name, arguments and the state BUILD gives them.
+ * with a message naming the opcode or the global. Classes instantiated by
+ * NEWOBJ (what pickling an nn.Module writes), and functools.partial (a
+ * module's norm_layer), become inert records: class name, arguments and
+ * the state BUILD gives them; they are never called.
  * Storages are the ('storage', torch.FloatStorage, key, location, numel)
  * persistent ids torch.save writes; their bytes are the caller's business.
  *
@@ -28,18 +29,18 @@
 #include "util.h"
 
 /* Bounds of one unpickling. */
-#define PK_MAX_DEPTH 512         /* open MARKs */
-#define PK_MAX_STACK (1 << 20)   /* values on the stack */
-#define PK_MAX_MEMO (1 << 22)    /* memo indices */
-#define PK_MAX_CELLS (1 << 24)   /* values plus container slots */
-#define PK_MAX_NAME 256          /* module and name of a global */
+#define PK_MAX_DEPTH 512       /* open MARKs */
+#define PK_MAX_STACK (1 << 20) /* values on the stack */
+#define PK_MAX_MEMO  (1 << 22) /* memo indices */
+#define PK_MAX_CELLS (1 << 24) /* values plus container slots */
+#define PK_MAX_NAME  256       /* module and name of a global */
 
 enum pk_kind {
 	PK_NONE,
 	PK_BOOL,
 	PK_INT,
 	PK_FLOAT,
-	PK_STR,     /* text (also Python 2 str) */
+	PK_STR, /* text (also Python 2 str) */
 	PK_BYTES,
 	PK_TUPLE,
 	PK_LIST,
@@ -108,7 +109,7 @@ struct pk_doc {
  * pre-1.6 format has several pickles in a row). 0, or -1 with e set to
  * "WHERE: offset N: what" and *doc empty. */
 int pk_load(const unsigned char *data, size_t len, const char *where, struct pk_doc *doc,
-	    size_t *consumed, struct error *e);
+            size_t *consumed, struct error *e);
 void pk_doc_free(struct pk_doc *doc);
 
 /* The value of key `key` (a string) in a PK_DICT, or NULL. */
@@ -130,7 +131,7 @@ struct pk_writer {
 	char **globals; /* "module\nname" already written */
 	int *global_memo;
 	int nglobals, cap;
-	int memo;       /* next memo index */
+	int memo; /* next memo index */
 };
 
 void pkw_begin(struct pk_writer *w);

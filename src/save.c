@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "io_json.h"
+#include "io_pth.h"
 #include "io_safetensors.h"
+#include "model_pth.h"
 #include "util.h"
 
 struct sd_ctx {
@@ -120,6 +122,10 @@ int model_save(const struct model *m, const char *path, struct error *e)
 		struct st_meta meta = {.key = "graft", .value = arch};
 		rc = st_write(path, (const char *const *)names, tensors, n, &meta, 1, e);
 		free(arch);
+	} else if (pth_path(path)) {
+		if (check_storage(tensors, names, n, path, e) < 0)
+			goto out;
+		rc = pth_write(path, (const char *const *)names, tensors, n, e);
 	} else if (ends_with(path, ".json")) {
 		char *weights = NULL, *weights_name = NULL;
 		if (m->has_weights && n > 0) {
@@ -144,7 +150,7 @@ int model_save(const struct model *m, const char *path, struct error *e)
 		free(weights);
 		free(weights_name);
 	} else {
-		error_set(e, "%s: unknown format: save as .json (architecture + weights) or .safetensors (bundle)",
+		error_set(e, "%s: unknown format: save as .json (architecture + weights), .safetensors (bundle) or .pth (PyTorch state_dict)",
 			  path);
 	}
 out:

@@ -9,7 +9,9 @@
  *  .json         the architecture; when the model has weights, they go to
  *                STEM.safetensors beside it, named in the JSON;
  *  .safetensors  a bundle: the tensors, with the architecture in
- *                __metadata__["graft"].
+ *                __metadata__["graft"];
+ *  .pth, .pt     the state_dict as torch.save writes it (io_pth.h), for
+ *                load_state_dict; the architecture is not kept.
  * Tensors are written as they are (dtype and bytes unchanged), in
  * state_dict order. Every file is written atomically (a temporary file in
  * the same folder, then rename). 0, or -1 with e set and nothing replaced. */

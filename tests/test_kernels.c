@@ -1,0 +1,1198 @@
+/* test_kernels.c - every kernel against a naive reference written here.
+ *
+ * Each test builds the call the executor would make (the registry's shape
+ * rule gives the output shape), runs the kernel's prepare and run on
+ * random data, and compares with a plain loop computed in double: odd
+ * sizes, groups, strides, padding modes, dilation, ceil_mode windows that
+ * start in the padding, broadcasting, and the fused output pass (a folded
+ * BatchNorm's scale and shift, an activation). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "init.h"
+#include "kernels.h"
+#include "registry.h"
+#include "spec.h"
+#include "util.h"
+
+/* ---- random data ---- */
+
+static uint64_t seed = 88172645463325252ull;
+
+static float frand(void)
+{
+	seed ^= seed << 13;
+	seed ^= seed >> 7;
+	seed ^= seed << 17;
+	return (float)((double)(seed >> 11) / (double)(1ull << 53) * 2 - 1);
+}
+
+static struct value tensor_of(int ndim, const int64_t *dims)
+{
+	struct value v = {.kind = VAL_TENSOR};
+	v.u.tensor.t.dtype = DT_F32;
+	v.u.tensor.t.shape.ndim = ndim;
+	memcpy(v.u.tensor.t.shape.dim, dims, (size_t)ndim * sizeof *dims);
+	tensor_alloc(&v.u.tensor.t);
+	float *d = v.u.tensor.t.storage->data;
+	for (int64_t i = 0; i < shape_numel(&v.u.tensor.t.shape); i++)
+		d[i] = frand();
+	return v;
+}
+
+#define T(...) tensor_of(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t), (int64_t[]){__VA_ARGS__})
+
+static float *f32(const struct value *v)
+{
+	return v->u.tensor.t.storage->data;
+}
+
+static int64_t numel(const struct value *v)
+{
+	return shape_numel(&v->u.tensor.t.shape);
+}
+
+/* A module from a spec, its tensors random (variances positive). */
+static struct module *mk(const char *text)
+{
+	struct error e = {0};
+	const char *end;
+	struct spec *s = spec_parse(text, &end, &e);
+	struct type_lib lib = {0};
+	struct rng r;
+	rng_seed(&r, 1);
+	struct build_ctx ctx = {.lib = &lib, .rng = &r};
+	struct module *m = s ? spec_build(&ctx, s, "m", NULL, NULL, NULL, &e) : NULL;
+	spec_free(s);
+	if (!m) {
+		printf("  %s: %s\n", text, e.msg);
+		return NULL;
+	}
+	for (int i = 0; i < m->nparams; i++) {
+		struct tensor *t = &m->params[i].t;
+		if (t->dtype != DT_F32)
+			continue;
+		float *d = t->storage->data;
+		bool var = !strcmp(m->params[i].name, "running_var");
+		for (int64_t k = 0; k < shape_numel(&t->shape); k++)
+			d[k] = var ? 0.5f + fabsf(frand()) : frand();
+	}
+	return m;
+}
+
+/* ---- calling a kernel ---- */
+
+struct call {
+	const char *name;
+	struct module *m;
+	struct value args[8];
+	int nargs;
+	struct kwarg kw[6];
+	int nkw;
+	enum kact act;
+	const float *scale, *shift;
+	struct value out;
+};
+
+static void alloc_fresh(struct value *v)
+{
+	if (v->kind == VAL_LIST)
+		for (int i = 0; i < v->u.list.n; i++)
+			alloc_fresh(&v->u.list.items[i]);
+	else if (v->kind == VAL_TENSOR && !v->u.tensor.t.storage)
+		tensor_alloc(&v->u.tensor.t);
+}
+
+/* Runs the call; 0, or -1 with the reason printed. */
+static int run(struct call *c)
+{
+	struct error e = {0};
+	const struct op_def *def = c->m ? c->m->def : registry_function(c->name);
+	const char *name = c->m ? c->m->type : c->name;
+	const struct kernel *k = kernels_find(name, c->m ? OP_MODULE : OP_FUNCTION);
+	if (!def || !k) {
+		printf("  %s: no op or kernel\n", name);
+		return -1;
+	}
+	struct op_call oc = {.def = def, .module = c->m, .args = c->args, .nargs = c->nargs,
+			     .kwargs = c->kw, .nkwargs = c->nkw, .err = &e};
+	if (def->infer(&oc) < 0) {
+		printf("  %s: shape rule: %s\n", name, e.msg);
+		value_free(&oc.out);
+		return -1;
+	}
+	alloc_fresh(&oc.out);
+	struct tensor params[16];
+	struct kop op = {.call = oc, .kernel = k, .act = c->act, .post_scale = c->scale,
+			 .post_shift = c->shift};
+	if (c->m) {
+		for (int i = 0; i < c->m->nparams && i < 16; i++)
+			params[i] = c->m->params[i].t;
+		op.params = params;
+		op.nparams = c->m->nparams;
+	}
+	int rc = 0;
+	if (k->prepare && k->prepare(&op, &e) < 0) {
+		printf("  %s: prepare: %s\n", name, e.msg);
+		rc = -1;
+	}
+	if (rc == 0) {
+		op.scratch = xmalloc(op.scratch_bytes ? op.scratch_bytes : 1);
+		if (k->run(&op, &e) < 0) {
+			printf("  %s: run: %s\n", name, e.msg);
+			rc = -1;
+		}
+		free(op.scratch);
+	}
+	free(op.state);
+	c->out = oc.out;
+	return rc;
+}
+
+static void call_free(struct call *c)
+{
+	for (int i = 0; i < c->nargs; i++)
+		value_free(&c->args[i]);
+	for (int i = 0; i < c->nkw; i++)
+		value_free(&c->kw[i].value);
+	value_free(&c->out);
+	module_free(c->m);
+}
+
+static struct value *out_item(struct call *c, int i)
+{
+	return c->out.kind == VAL_LIST ? &c->out.u.list.items[i] : &c->out;
+}
+
+/* Compares n floats with a double reference; prints the first mismatch. */
+static bool near(const char *what, const float *got, const double *want, int64_t n, double tol)
+{
+	for (int64_t i = 0; i < n; i++) {
+		if (isnan(want[i]) && isnan(got[i]))
+			continue;
+		if (!(fabs(got[i] - want[i]) <= tol * (1 + fabs(want[i])))) {
+			printf("  %s: element %lld: %.8g, expected %.8g\n", what, (long long)i, got[i],
+			       want[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
+static double act_ref(enum kact a, double v)
+{
+	switch (a) {
+	case KACT_NONE:
+		return v;
+	case KACT_RELU:
+		return v > 0 ? v : 0;
+	case KACT_RELU6:
+		return fmin(fmax(v, 0), 6);
+	case KACT_SILU:
+		return v / (1 + exp(-v));
+	case KACT_HARDSWISH:
+		return v * fmin(fmax(v + 3, 0), 6) / 6;
+	case KACT_HARDSIGMOID:
+		return fmin(fmax(v + 3, 0), 6) / 6;
+	case KACT_SIGMOID:
+		return 1 / (1 + exp(-v));
+	case KACT_TANH:
+		return tanh(v);
+	case KACT_GELU:
+		return 0.5 * v * (1 + erf(v / sqrt(2)));
+	case KACT_GELU_TANH:
+		return 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+	}
+	return v;
+}
+
+/* ---- convolution ---- */
+
+struct conv_case {
+	int64_t n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, g;
+	bool bias;
+	const char *mode;
+};
+
+static int64_t pad_map(const char *mode, int64_t i, int64_t n)
+{
+	if (i >= 0 && i < n)
+		return i;
+	if (!strcmp(mode, "reflect"))
+		return i < 0 ? -i : 2 * (n - 1) - i;
+	if (!strcmp(mode, "replicate"))
+		return i < 0 ? 0 : n - 1;
+	if (!strcmp(mode, "circular"))
+		return (i + n) % n;
+	return -1;
+}
+
+static bool conv_check(const struct conv_case *k, enum kact act, bool fold)
+{
+	char text[400];
+	snprintf(text, sizeof text,
+		 "Conv2d(%lld, %lld, (%lld, %lld), stride=(%lld, %lld), padding=(%lld, %lld), "
+		 "dilation=(%lld, %lld), groups=%lld, bias=%s, padding_mode='%s')",
+		 (long long)k->c, (long long)k->o, (long long)k->kh, (long long)k->kw,
+		 (long long)k->sh, (long long)k->sw, (long long)k->ph, (long long)k->pw,
+		 (long long)k->dh, (long long)k->dw, (long long)k->g, k->bias ? "True" : "False",
+		 k->mode);
+	struct call c = {.m = mk(text), .nargs = 1, .act = act};
+	if (!c.m)
+		return false;
+	c.args[0] = T(k->n, k->c, k->h, k->w);
+	float *scale = NULL, *shift = NULL;
+	if (fold) {
+		scale = xcalloc((size_t)k->o, sizeof *scale);
+		shift = xcalloc((size_t)k->o, sizeof *shift);
+		for (int64_t i = 0; i < k->o; i++) {
+			scale[i] = frand() + 1.5f;
+			shift[i] = frand();
+		}
+		c.scale = scale;
+		c.shift = shift;
+	}
+	bool ok = run(&c) == 0;
+	if (ok) {
+		const struct shape *os = &c.out.u.tensor.t.shape;
+		int64_t oh = os->dim[2], ow = os->dim[3], cg = k->c / k->g, og = k->o / k->g;
+		const float *x = f32(&c.args[0]), *w = module_param(c.m, "weight")->t.storage->data;
+		const struct param *bp = module_param(c.m, "bias");
+		const float *b = bp ? bp->t.storage->data : NULL;
+		double *ref = xcalloc((size_t)numel(&c.out), sizeof *ref);
+		for (int64_t n = 0; n < k->n; n++)
+			for (int64_t o = 0; o < k->o; o++)
+				for (int64_t y = 0; y < oh; y++)
+					for (int64_t z = 0; z < ow; z++) {
+						int64_t g = o / og;
+						double s = b ? b[o] : 0;
+						for (int64_t ci = 0; ci < cg; ci++)
+							for (int64_t i = 0; i < k->kh; i++)
+								for (int64_t j = 0; j < k->kw; j++) {
+									int64_t ih = pad_map(k->mode, y * k->sh - k->ph + i * k->dh, k->h);
+									int64_t iw = pad_map(k->mode, z * k->sw - k->pw + j * k->dw, k->w);
+									if (ih < 0 || iw < 0)
+										continue;
+									s += (double)x[((n * k->c + g * cg + ci) * k->h + ih) * k->w + iw] *
+									     w[((o * cg + ci) * k->kh + i) * k->kw + j];
+								}
+						if (fold)
+							s = s * scale[o] + shift[o];
+						ref[((n * k->o + o) * oh + y) * ow + z] = act_ref(act, s);
+					}
+		/* float sums of K products: the error grows like sqrt(K) */
+		double tol = 2e-6 * sqrt((double)(cg * k->kh * k->kw));
+		ok = near(text, f32(&c.out), ref, numel(&c.out), tol > 1e-5 ? tol : 1e-5);
+		free(ref);
+	}
+	free(scale);
+	free(shift);
+	call_free(&c);
+	return ok;
+}
+
+static void test_conv2d(void)
+{
+	static const struct conv_case cases[] = {
+		{1, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, "zeros"},
+		{2, 4, 11, 13, 6, 3, 3, 2, 2, 1, 1, 1, 1, 2, false, "zeros"},
+		{1, 6, 9, 10, 6, 3, 3, 1, 1, 1, 1, 1, 1, 6, true, "zeros"},
+		{2, 6, 10, 9, 6, 5, 5, 2, 2, 2, 2, 1, 1, 6, true, "zeros"},
+		{1, 4, 8, 9, 8, 3, 3, 1, 2, 0, 1, 1, 1, 4, true, "zeros"},
+		{1, 4, 12, 11, 4, 3, 3, 1, 1, 2, 2, 2, 2, 4, false, "zeros"},
+		{1, 4, 7, 5, 4, 3, 3, 3, 2, 1, 0, 1, 1, 4, true, "zeros"},
+		{1, 5, 6, 7, 7, 1, 1, 1, 1, 0, 0, 1, 1, 1, true, "zeros"},
+		{2, 5, 6, 7, 7, 1, 1, 2, 2, 0, 0, 1, 1, 1, false, "zeros"},
+		{1, 6, 5, 5, 6, 1, 1, 1, 1, 1, 1, 1, 1, 3, true, "zeros"},
+		{1, 4, 9, 8, 6, 1, 7, 1, 1, 0, 3, 1, 1, 1, true, "zeros"},
+		{1, 4, 9, 8, 6, 7, 1, 2, 1, 3, 0, 1, 1, 2, true, "zeros"},
+		{1, 3, 7, 7, 4, 3, 3, 3, 3, 0, 0, 1, 1, 1, true, "zeros"},
+		{1, 3, 5, 4, 2, 5, 4, 1, 1, 0, 0, 1, 1, 1, true, "zeros"},
+		{1, 4, 9, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, "reflect"},
+		{1, 4, 9, 8, 4, 3, 3, 2, 1, 2, 1, 1, 1, 2, true, "replicate"},
+		{1, 4, 6, 7, 4, 3, 3, 1, 1, 1, 2, 1, 1, 4, false, "circular"},
+		{1, 4, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4, true, "reflect"},
+		/* several im2col blocks */
+		{1, 128, 40, 40, 8, 3, 3, 1, 1, 1, 1, 1, 1, 2, true, "zeros"},
+		/* Winograd: odd and even sizes, paddings 0 to 2, several blocks */
+		{1, 16, 9, 11, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, "zeros"},
+		{2, 24, 12, 20, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, "zeros"},
+		{1, 16, 7, 7, 32, 3, 3, 1, 1, 0, 0, 1, 1, 1, true, "zeros"},
+		{1, 20, 6, 13, 16, 3, 3, 1, 1, 2, 1, 1, 1, 1, true, "zeros"},
+		{1, 64, 70, 37, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, "zeros"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+		CHECK(conv_check(&cases[i], KACT_NONE, false));
+	/* the output pass: a folded BatchNorm and an activation, every route */
+	CHECK(conv_check(&cases[0], KACT_RELU, true));
+	CHECK(conv_check(&cases[2], KACT_RELU6, true));
+	CHECK(conv_check(&cases[7], KACT_HARDSWISH, true));
+	CHECK(conv_check(&cases[3], KACT_SILU, false));
+	CHECK(conv_check(&cases[14], KACT_GELU, true));
+	CHECK(conv_check(&cases[19], KACT_RELU, true));
+	CHECK(conv_check(&cases[20], KACT_SIGMOID, true));
+}
+
+/* F.conv2d with padding='same' (asymmetric for an even kernel). */
+static void test_conv2d_same(void)
+{
+	struct call c = {.name = "conv2d", .nargs = 3};
+	c.args[0] = T(1, 2, 6, 7);
+	c.args[1] = T(3, 2, 4, 4);
+	c.args[2] = value_none();
+	c.kw[0] = (struct kwarg){"padding", value_str("same")};
+	c.kw[1] = (struct kwarg){"dilation", value_int(1)};
+	c.nkw = 2;
+	CHECK(run(&c) == 0);
+	/* PyTorch pads 'same' with total d*(k-1) = 3: 1 before, 2 after */
+	const float *x = f32(&c.args[0]), *w = f32(&c.args[1]);
+	double ref[3 * 6 * 7];
+	for (int o = 0; o < 3; o++)
+		for (int y = 0; y < 6; y++)
+			for (int z = 0; z < 7; z++) {
+				double s = 0;
+				for (int ci = 0; ci < 2; ci++)
+					for (int i = 0; i < 4; i++)
+						for (int j = 0; j < 4; j++) {
+							int ih = y - 1 + i, iw = z - 1 + j;
+							if (ih >= 0 && ih < 6 && iw >= 0 && iw < 7)
+								s += (double)x[(ci * 6 + ih) * 7 + iw] *
+								     w[((o * 2 + ci) * 4 + i) * 4 + j];
+						}
+				ref[(o * 6 + y) * 7 + z] = s;
+			}
+	CHECK(near("conv2d same", f32(&c.out), ref, 3 * 6 * 7, 1e-5));
+	call_free(&c);
+}
+
+/* ---- linear, matmul, einsum ---- */
+
+static void test_linear(void)
+{
+	static const int64_t shapes[][3] = {{1, 1, 17}, {2, 3, 17}, {5, 1, 17}};
+	static const char *const specs[] = {"Linear(17, 9)", "Linear(17, 1)",
+					    "Linear(17, 9, bias=False)"};
+	for (size_t s = 0; s < 3; s++)
+		for (size_t i = 0; i < 3; i++) {
+			struct call c = {.m = mk(specs[s]), .nargs = 1, .act = i == 1 ? KACT_GELU : KACT_NONE};
+			if (!c.m)
+				continue;
+			c.args[0] = T(shapes[i][0], shapes[i][1], shapes[i][2]);
+			CHECK(run(&c) == 0);
+			const float *x = f32(&c.args[0]), *w = module_param(c.m, "weight")->t.storage->data;
+			const struct param *bp = module_param(c.m, "bias");
+			int64_t nout = module_param(c.m, "weight")->t.shape.dim[0];
+			int64_t rows = shapes[i][0] * shapes[i][1];
+			double *ref = xcalloc((size_t)(rows * nout), sizeof *ref);
+			for (int64_t r = 0; r < rows; r++)
+				for (int64_t o = 0; o < nout; o++) {
+					double v = bp ? ((float *)bp->t.storage->data)[o] : 0;
+					for (int64_t k = 0; k < 17; k++)
+						v += (double)x[r * 17 + k] * w[o * 17 + k];
+					ref[r * nout + o] = act_ref(c.act, v);
+				}
+			CHECK(near(specs[s], f32(&c.out), ref, rows * nout, 1e-5));
+			free(ref);
+			call_free(&c);
+		}
+}
+
+/* A naive batched product: a [B..., n, k] (or broadcast) @ b. */
+static void test_matmul(void)
+{
+	struct call c = {.name = "matmul", .nargs = 2};
+	c.args[0] = T(3, 1, 4, 5);
+	c.args[1] = T(2, 5, 6);
+	CHECK(run(&c) == 0);
+	double ref[3 * 2 * 4 * 6];
+	const float *a = f32(&c.args[0]), *b = f32(&c.args[1]);
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < 2; j++)
+			for (int r = 0; r < 4; r++)
+				for (int q = 0; q < 6; q++) {
+					double s = 0;
+					for (int k = 0; k < 5; k++)
+						s += (double)a[(i * 4 + r) * 5 + k] * b[(j * 5 + k) * 6 + q];
+					ref[((i * 2 + j) * 4 + r) * 6 + q] = s;
+				}
+	CHECK(near("matmul broadcast", f32(&c.out), ref, 144, 1e-5));
+	call_free(&c);
+
+	struct call d = {.name = "bmm", .nargs = 2};
+	d.args[0] = T(70, 80, 70); /* large enough for BLAS */
+	d.args[1] = T(70, 70, 90);
+	CHECK(run(&d) == 0);
+	const float *x = f32(&d.args[0]), *y = f32(&d.args[1]);
+	double *r2 = xcalloc(70 * 80 * 90, sizeof *r2);
+	for (int i = 0; i < 70; i++)
+		for (int r = 0; r < 80; r++)
+			for (int q = 0; q < 90; q++) {
+				double s = 0;
+				for (int k = 0; k < 70; k++)
+					s += (double)x[(i * 80 + r) * 70 + k] * y[(i * 70 + k) * 90 + q];
+				r2[(i * 80 + r) * 90 + q] = s;
+			}
+	CHECK(near("bmm", f32(&d.out), r2, 70 * 80 * 90, 1e-5));
+	free(r2);
+	call_free(&d);
+}
+
+/* MaxViT's equations, one that needs copies, and a permutation. */
+static void test_einsum(void)
+{
+	struct call c = {.name = "einsum", .nargs = 3};
+	c.args[0] = value_str("B G H I D, B G H J D -> B G H I J");
+	c.args[1] = T(2, 3, 2, 5, 4);
+	c.args[2] = T(2, 3, 2, 6, 4);
+	CHECK(run(&c) == 0);
+	const float *q = f32(&c.args[1]), *k = f32(&c.args[2]);
+	double *ref = xcalloc(12 * 30, sizeof *ref);
+	for (int b = 0; b < 12; b++)
+		for (int i = 0; i < 5; i++)
+			for (int j = 0; j < 6; j++) {
+				double s = 0;
+				for (int d = 0; d < 4; d++)
+					s += (double)q[(b * 5 + i) * 4 + d] * k[(b * 6 + j) * 4 + d];
+				ref[(b * 5 + i) * 6 + j] = s;
+			}
+	CHECK(near("einsum qk", f32(&c.out), ref, 360, 1e-5));
+	free(ref);
+	call_free(&c);
+
+	struct call d = {.name = "einsum", .nargs = 3};
+	d.args[0] = value_str("bij,jk->kbi");
+	d.args[1] = T(2, 3, 4);
+	d.args[2] = T(4, 5);
+	CHECK(run(&d) == 0);
+	const float *a = f32(&d.args[1]), *m = f32(&d.args[2]);
+	double r2[5 * 2 * 3];
+	for (int kk = 0; kk < 5; kk++)
+		for (int b = 0; b < 2; b++)
+			for (int i = 0; i < 3; i++) {
+				double s = 0;
+				for (int j = 0; j < 4; j++)
+					s += (double)a[(b * 3 + i) * 4 + j] * m[j * 5 + kk];
+				r2[(kk * 2 + b) * 3 + i] = s;
+			}
+	CHECK(near("einsum kbi", f32(&d.out), r2, 30, 1e-5));
+	call_free(&d);
+
+	struct call p = {.name = "einsum", .nargs = 2};
+	p.args[0] = value_str("abc->cab");
+	p.args[1] = T(2, 3, 4);
+	CHECK(run(&p) == 0);
+	const float *x = f32(&p.args[1]);
+	double r3[24];
+	for (int a2 = 0; a2 < 2; a2++)
+		for (int b = 0; b < 3; b++)
+			for (int cc = 0; cc < 4; cc++)
+				r3[(cc * 2 + a2) * 3 + b] = x[(a2 * 3 + b) * 4 + cc];
+	CHECK(near("einsum permute", f32(&p.out), r3, 24, 0));
+	call_free(&p);
+}
+
+/* ---- normalisation ---- */
+
+static void test_batchnorm(void)
+{
+	struct call c = {.m = mk("BatchNorm2d(5, eps=0.001)"), .nargs = 1, .act = KACT_RELU};
+	if (!c.m)
+		return;
+	c.args[0] = T(2, 5, 3, 4);
+	CHECK(run(&c) == 0);
+	const float *x = f32(&c.args[0]);
+	const float *w = module_param(c.m, "weight")->t.storage->data,
+		    *b = module_param(c.m, "bias")->t.storage->data,
+		    *mean = module_param(c.m, "running_mean")->t.storage->data,
+		    *var = module_param(c.m, "running_var")->t.storage->data;
+	double ref[120];
+	for (int i = 0; i < 120; i++) {
+		int ch = i / 12 % 5;
+		ref[i] = act_ref(KACT_RELU, (x[i] - mean[ch]) / sqrt(var[ch] + 1e-3) * w[ch] + b[ch]);
+	}
+	CHECK(near("BatchNorm2d", f32(&c.out), ref, 120, 1e-5));
+	/* kernels_bn_affine gives the same transform for folding */
+	struct kop op = {.call = {.def = c.m->def, .module = c.m}};
+	struct tensor params[8];
+	for (int i = 0; i < c.m->nparams; i++)
+		params[i] = c.m->params[i].t;
+	op.params = params;
+	op.nparams = c.m->nparams;
+	float *scale, *shift;
+	struct error e = {0};
+	CHECK(kernels_bn_affine(&op, &scale, &shift, &e) == 0);
+	for (int i = 0; i < 120; i++)
+		ref[i] = act_ref(KACT_RELU, x[i] * scale[i / 12 % 5] + shift[i / 12 % 5]);
+	CHECK(near("BatchNorm2d folded", f32(&c.out), ref, 120, 1e-5));
+	free(scale);
+	free(shift);
+	call_free(&c);
+
+	/* without running statistics: the batch's */
+	struct call d = {.m = mk("BatchNorm1d(3, track_running_stats=False)"), .nargs = 1};
+	if (!d.m)
+		return;
+	d.args[0] = T(4, 3, 5);
+	CHECK(run(&d) == 0);
+	const float *y = f32(&d.args[0]);
+	const float *w1 = module_param(d.m, "weight")->t.storage->data,
+		    *b1 = module_param(d.m, "bias")->t.storage->data;
+	double r2[60];
+	for (int ch = 0; ch < 3; ch++) {
+		double s = 0, sq = 0;
+		for (int n = 0; n < 4; n++)
+			for (int i = 0; i < 5; i++)
+				s += y[(n * 3 + ch) * 5 + i];
+		s /= 20;
+		for (int n = 0; n < 4; n++)
+			for (int i = 0; i < 5; i++)
+				sq += pow(y[(n * 3 + ch) * 5 + i] - s, 2);
+		sq /= 20;
+		for (int n = 0; n < 4; n++)
+			for (int i = 0; i < 5; i++)
+				r2[(n * 3 + ch) * 5 + i] =
+				    (y[(n * 3 + ch) * 5 + i] - s) / sqrt(sq + 1e-5) * w1[ch] + b1[ch];
+	}
+	CHECK(near("BatchNorm1d batch statistics", f32(&d.out), r2, 60, 1e-5));
+	call_free(&d);
+}
+
+/* LayerNorm over the last two dims, LayerNorm2d over channels, GroupNorm. */
+static void test_norms(void)
+{
+	struct call c = {.m = mk("LayerNorm((3, 5), eps=0.01)"), .nargs = 1};
+	if (!c.m)
+		return;
+	c.args[0] = T(2, 4, 3, 5);
+	CHECK(run(&c) == 0);
+	const float *x = f32(&c.args[0]), *w = module_param(c.m, "weight")->t.storage->data,
+		    *b = module_param(c.m, "bias")->t.storage->data;
+	double ref[120];
+	for (int r = 0; r < 8; r++) {
+		double s = 0, sq = 0;
+		for (int i = 0; i < 15; i++)
+			s += x[r * 15 + i];
+		s /= 15;
+		for (int i = 0; i < 15; i++)
+			sq += pow(x[r * 15 + i] - s, 2);
+		for (int i = 0; i < 15; i++)
+			ref[r * 15 + i] = (x[r * 15 + i] - s) / sqrt(sq / 15 + 0.01) * w[i] + b[i];
+	}
+	CHECK(near("LayerNorm", f32(&c.out), ref, 120, 1e-5));
+	call_free(&c);
+
+	struct call d = {.m = mk("LayerNorm2d(6, eps=1e-06)"), .nargs = 1};
+	if (!d.m)
+		return;
+	d.args[0] = T(2, 6, 3, 5);
+	CHECK(run(&d) == 0);
+	x = f32(&d.args[0]);
+	w = module_param(d.m, "weight")->t.storage->data;
+	b = module_param(d.m, "bias")->t.storage->data;
+	double r2[180];
+	for (int n = 0; n < 2; n++)
+		for (int p = 0; p < 15; p++) {
+			double s = 0, sq = 0;
+			for (int ch = 0; ch < 6; ch++)
+				s += x[(n * 6 + ch) * 15 + p];
+			s /= 6;
+			for (int ch = 0; ch < 6; ch++)
+				sq += pow(x[(n * 6 + ch) * 15 + p] - s, 2);
+			for (int ch = 0; ch < 6; ch++)
+				r2[(n * 6 + ch) * 15 + p] =
+				    (x[(n * 6 + ch) * 15 + p] - s) / sqrt(sq / 6 + 1e-6) * w[ch] + b[ch];
+		}
+	CHECK(near("LayerNorm2d", f32(&d.out), r2, 180, 1e-5));
+	call_free(&d);
+
+	struct call g = {.m = mk("GroupNorm(3, 6)"), .nargs = 1};
+	if (!g.m)
+		return;
+	g.args[0] = T(2, 6, 7);
+	CHECK(run(&g) == 0);
+	x = f32(&g.args[0]);
+	w = module_param(g.m, "weight")->t.storage->data;
+	b = module_param(g.m, "bias")->t.storage->data;
+	double r3[84];
+	for (int n = 0; n < 2; n++)
+		for (int gr = 0; gr < 3; gr++) {
+			const float *p = x + (n * 6 + gr * 2) * 7;
+			double s = 0, sq = 0;
+			for (int i = 0; i < 14; i++)
+				s += p[i];
+			s /= 14;
+			for (int i = 0; i < 14; i++)
+				sq += pow(p[i] - s, 2);
+			for (int i = 0; i < 14; i++)
+				r3[(n * 6 + gr * 2) * 7 + i] =
+				    (p[i] - s) / sqrt(sq / 14 + 1e-5) * w[gr * 2 + i / 7] + b[gr * 2 + i / 7];
+		}
+	CHECK(near("GroupNorm", f32(&g.out), r3, 84, 1e-5));
+	call_free(&g);
+}
+
+/* ---- elementwise ---- */
+
+static void test_activations(void)
+{
+	static const struct {
+		const char *spec;
+		enum kact act;
+	} acts[] = {
+		{"ReLU()", KACT_RELU},       {"ReLU6()", KACT_RELU6},
+		{"SiLU()", KACT_SILU},       {"Hardswish()", KACT_HARDSWISH},
+		{"Hardsigmoid()", KACT_HARDSIGMOID}, {"Sigmoid()", KACT_SIGMOID},
+		{"Tanh()", KACT_TANH},       {"GELU()", KACT_GELU},
+		{"GELU(approximate='tanh')", KACT_GELU_TANH},
+	};
+	for (size_t i = 0; i < sizeof acts / sizeof *acts; i++) {
+		struct call c = {.m = mk(acts[i].spec), .nargs = 1};
+		if (!c.m)
+			continue;
+		c.args[0] = T(3, 7, 11);
+		float *x = f32(&c.args[0]);
+		for (int k = 0; k < 231; k++)
+			x[k] *= 8; /* through every piece of the piecewise ones */
+		x[0] = -3;
+		x[1] = 3;
+		CHECK(run(&c) == 0);
+		double ref[231];
+		for (int k = 0; k < 231; k++)
+			ref[k] = act_ref(acts[i].act, x[k]);
+		CHECK(near(acts[i].spec, f32(&c.out), ref, 231, 2e-6));
+		call_free(&c);
+	}
+	struct call l = {.m = mk("LeakyReLU(0.3)"), .nargs = 1};
+	if (l.m) {
+		l.args[0] = T(40);
+		CHECK(run(&l) == 0);
+		double ref[40];
+		for (int k = 0; k < 40; k++)
+			ref[k] = f32(&l.args[0])[k] > 0 ? f32(&l.args[0])[k] : 0.3 * f32(&l.args[0])[k];
+		CHECK(near("LeakyReLU", f32(&l.out), ref, 40, 1e-6));
+		call_free(&l);
+	}
+	struct call k = {.name = "clamp", .nargs = 3};
+	k.args[0] = T(30);
+	k.args[1] = value_float(-0.25);
+	k.args[2] = value_none();
+	f32(&k.args[0])[3] = NAN;
+	CHECK(run(&k) == 0);
+	double ref[30];
+	for (int i = 0; i < 30; i++)
+		ref[i] = isnan(f32(&k.args[0])[i]) ? NAN : fmax(f32(&k.args[0])[i], -0.25);
+	CHECK(near("clamp", f32(&k.out), ref, 30, 0));
+	call_free(&k);
+}
+
+/* Binary operations: broadcasting in every position, scalars, alpha. */
+static void test_binary(void)
+{
+	static const struct {
+		const char *op;
+		int64_t a[4], b[4];
+		int na, nb;
+	} cases[] = {
+		{"add", {2, 3, 4, 5}, {2, 3, 4, 5}, 4, 4}, {"mul", {2, 3, 4, 5}, {2, 3, 1, 1}, 4, 4},
+		{"sub", {2, 1, 4, 5}, {3, 1, 5}, 4, 3},    {"truediv", {5}, {2, 3, 4, 5}, 1, 4},
+		{"mul", {1, 3, 1, 5}, {2, 1, 4, 1}, 4, 4}, {"add", {7, 9}, {1}, 2, 1},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		struct call c = {.name = cases[i].op, .nargs = 2, .act = i == 0 ? KACT_RELU : KACT_NONE};
+		c.args[0] = tensor_of(cases[i].na, cases[i].a);
+		c.args[1] = tensor_of(cases[i].nb, cases[i].b);
+		CHECK(run(&c) == 0);
+		const struct shape *os = &c.out.u.tensor.t.shape;
+		const struct shape *sa = &c.args[0].u.tensor.t.shape, *sb = &c.args[1].u.tensor.t.shape;
+		int64_t n = shape_numel(os);
+		double *ref = xcalloc((size_t)n, sizeof *ref);
+		for (int64_t o = 0; o < n; o++) {
+			int64_t rem = o, ia = 0, ib = 0, ma = 1, mb = 1;
+			for (int d = os->ndim - 1; d >= 0; d--) {
+				int64_t idx = rem % os->dim[d];
+				rem /= os->dim[d];
+				int da = sa->ndim - os->ndim + d, db = sb->ndim - os->ndim + d;
+				if (da >= 0) {
+					ia += (sa->dim[da] == 1 ? 0 : idx) * ma;
+					ma *= sa->dim[da];
+				}
+				if (db >= 0) {
+					ib += (sb->dim[db] == 1 ? 0 : idx) * mb;
+					mb *= sb->dim[db];
+				}
+			}
+			double x = f32(&c.args[0])[ia], y = f32(&c.args[1])[ib];
+			double v = cases[i].op[0] == 'a' ? x + y : cases[i].op[0] == 's' ? x - y
+				 : cases[i].op[0] == 'm' ? x * y : x / y;
+			ref[o] = act_ref(c.act, v);
+		}
+		CHECK(near(cases[i].op, f32(&c.out), ref, n, 1e-6));
+		free(ref);
+		call_free(&c);
+	}
+	struct call s = {.name = "add", .nargs = 2};
+	s.args[0] = value_int(2);
+	s.args[1] = T(3, 4);
+	s.kw[0] = (struct kwarg){"alpha", value_float(0.5)};
+	s.nkw = 1;
+	CHECK(run(&s) == 0);
+	double ref[12];
+	for (int i = 0; i < 12; i++)
+		ref[i] = 2 + 0.5 * f32(&s.args[1])[i];
+	CHECK(near("2 + 0.5 * x", f32(&s.out), ref, 12, 1e-6));
+	call_free(&s);
+}
+
+static void test_softmax(void)
+{
+	for (int dim = 0; dim < 3; dim++) {
+		struct call c = {.name = dim == 2 ? "log_softmax" : "softmax", .nargs = 2};
+		c.args[0] = T(3, 4, 5);
+		c.args[1] = value_int(dim);
+		CHECK(run(&c) == 0);
+		const float *x = f32(&c.args[0]);
+		int64_t st[3] = {20, 5, 1}, sz[3] = {3, 4, 5};
+		double ref[60];
+		for (int o = 0; o < 60; o++) {
+			int64_t base = o - (o / st[dim] % sz[dim]) * st[dim];
+			double mx = -INFINITY, sum = 0;
+			for (int k = 0; k < sz[dim]; k++)
+				mx = fmax(mx, x[base + k * st[dim]]);
+			for (int k = 0; k < sz[dim]; k++)
+				sum += exp(x[base + k * st[dim]] - mx);
+			ref[o] = dim == 2 ? x[o] - mx - log(sum) : exp(x[o] - mx) / sum;
+		}
+		CHECK(near(c.name, f32(&c.out), ref, 60, 1e-6));
+		call_free(&c);
+	}
+}
+
+/* ---- pooling ---- */
+
+struct pool_case {
+	const char *spec;
+	int64_t h, w;
+};
+
+/* PyTorch's rules, written out plainly. */
+static void pool_ref(const char *spec, const float *x, int64_t planes, int64_t h, int64_t w,
+		     int64_t oh, int64_t ow, const struct module *m, double *ref, double *idx)
+{
+	bool max = strstr(spec, "Max") != NULL;
+	int64_t k[2], s[2], p[2], d[2] = {1, 1};
+	module_attr_ints(m, "kernel_size", k, 2);
+	module_attr_ints(m, "stride", s, 2);
+	module_attr_ints(m, "padding", p, 2);
+	if (max)
+		module_attr_ints(m, "dilation", d, 2);
+	bool cip = !max && module_attr_bool(m, "count_include_pad", true);
+	const struct value *dv = module_attr(m, "divisor_override");
+	int64_t div = dv && dv->kind == VAL_INT ? dv->u.i : 0;
+	for (int64_t pl = 0; pl < planes; pl++)
+		for (int64_t y = 0; y < oh; y++)
+			for (int64_t z = 0; z < ow; z++) {
+				double best = -INFINITY, sum = 0;
+				int64_t cnt = 0, at = -1, area = 0;
+				for (int64_t i = 0; i < k[0]; i++)
+					for (int64_t j = 0; j < k[1]; j++) {
+						int64_t ih = y * s[0] - p[0] + i * d[0];
+						int64_t iw = z * s[1] - p[1] + j * d[1];
+						/* the padded window, clipped to input + padding */
+						if (ih < h + p[0] && iw < w + p[1])
+							area++;
+						if (ih < 0 || ih >= h || iw < 0 || iw >= w)
+							continue;
+						double v = x[(pl * h + ih) * w + iw];
+						cnt++;
+						sum += v;
+						if (v > best) {
+							best = v;
+							at = ih * w + iw;
+						}
+					}
+				int64_t o = (pl * oh + y) * ow + z;
+				if (max) {
+					ref[o] = best;
+					if (idx)
+						idx[o] = (double)at;
+				} else {
+					ref[o] = cnt ? sum / (double)(div ? div : cip ? area : cnt) : 0;
+				}
+			}
+}
+
+static void test_pools(void)
+{
+	static const struct pool_case cases[] = {
+		{"MaxPool2d(3, 2, 1)", 11, 12},
+		{"MaxPool2d(3, 2, ceil_mode=True)", 10, 11},
+		{"MaxPool2d(2, 2, ceil_mode=True)", 5, 7},
+		{"MaxPool2d((3, 2), stride=(2, 1), padding=(1, 0), dilation=(2, 1))", 9, 6},
+		{"MaxPool2d(3, 2, 1, ceil_mode=True)", 6, 8},
+		{"AvgPool2d(3, 2, 1)", 11, 12},
+		{"AvgPool2d(3, 2, 1, count_include_pad=False)", 11, 12},
+		{"AvgPool2d(3, 2, 1, ceil_mode=True)", 6, 8},
+		{"AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)", 6, 8},
+		{"AvgPool2d(2, ceil_mode=True)", 5, 7},
+		{"AvgPool2d(3, 3, divisor_override=4)", 8, 9},
+		{"AvgPool2d((2, 3), stride=(1, 2), padding=(1, 1))", 5, 6},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		struct call c = {.m = mk(cases[i].spec), .nargs = 1};
+		if (!c.m)
+			continue;
+		c.args[0] = T(2, 3, cases[i].h, cases[i].w);
+		CHECK(run(&c) == 0);
+		const struct shape *os = &c.out.u.tensor.t.shape;
+		double *ref = xcalloc((size_t)numel(&c.out), sizeof *ref);
+		pool_ref(cases[i].spec, f32(&c.args[0]), 6, cases[i].h, cases[i].w, os->dim[2], os->dim[3],
+			 c.m, ref, NULL);
+		CHECK(near(cases[i].spec, f32(&c.out), ref, numel(&c.out), 1e-6));
+		free(ref);
+		call_free(&c);
+	}
+	/* indices of a max pool */
+	struct call r = {.m = mk("MaxPool2d(3, 2, 1, return_indices=True)"), .nargs = 1};
+	if (r.m) {
+		r.args[0] = T(1, 2, 7, 8);
+		CHECK(run(&r) == 0);
+		struct value *v = out_item(&r, 0), *ix = out_item(&r, 1);
+		int64_t n = numel(v);
+		double *ref = xcalloc((size_t)n, sizeof *ref), *iref = xcalloc((size_t)n, sizeof *iref);
+		pool_ref("Max", f32(&r.args[0]), 2, 7, 8, 4, 4, r.m, ref, iref);
+		CHECK(near("MaxPool2d values", f32(v), ref, n, 0));
+		const int64_t *got = ix->u.tensor.t.storage->data;
+		for (int64_t i = 0; i < n; i++)
+			CHECK(got[i] == (int64_t)iref[i]);
+		free(ref);
+		free(iref);
+		call_free(&r);
+	}
+	/* adaptive windows: floor(i*H/O) .. ceil((i+1)*H/O), larger than the
+	 * input too */
+	static const char *const adaptive[] = {"AdaptiveAvgPool2d((3, 5))", "AdaptiveAvgPool2d(1)",
+					       "AdaptiveAvgPool2d((9, 13))", "AdaptiveMaxPool2d((4, 3))"};
+	for (size_t i = 0; i < 4; i++) {
+		struct call c = {.m = mk(adaptive[i]), .nargs = 1};
+		if (!c.m)
+			continue;
+		c.args[0] = T(2, 3, 7, 10);
+		CHECK(run(&c) == 0);
+		const struct shape *os = &c.out.u.tensor.t.shape;
+		int64_t oh = os->dim[2], ow = os->dim[3];
+		bool max = strstr(adaptive[i], "Max") != NULL;
+		double *ref = xcalloc((size_t)numel(&c.out), sizeof *ref);
+		const float *x = f32(&c.args[0]);
+		for (int64_t pl = 0; pl < 6; pl++)
+			for (int64_t y = 0; y < oh; y++)
+				for (int64_t z = 0; z < ow; z++) {
+					int64_t h0 = y * 7 / oh, h1 = ((y + 1) * 7 + oh - 1) / oh;
+					int64_t w0 = z * 10 / ow, w1 = ((z + 1) * 10 + ow - 1) / ow;
+					double s = 0, best = -INFINITY;
+					for (int64_t a = h0; a < h1; a++)
+						for (int64_t b = w0; b < w1; b++) {
+							s += x[(pl * 7 + a) * 10 + b];
+							best = fmax(best, x[(pl * 7 + a) * 10 + b]);
+						}
+					ref[(pl * oh + y) * ow + z] = max ? best : s / (double)((h1 - h0) * (w1 - w0));
+				}
+		CHECK(near(adaptive[i], f32(&c.out), ref, numel(&c.out), 1e-6));
+		free(ref);
+		call_free(&c);
+	}
+}
+
+static void test_reductions(void)
+{
+	struct call c = {.name = "mean", .nargs = 2};
+	c.args[0] = T(2, 3, 4, 5);
+	struct value dims = value_list(2);
+	dims.u.list.items[0] = value_int(1);
+	dims.u.list.items[1] = value_int(-1);
+	c.args[1] = dims;
+	c.kw[0] = (struct kwarg){"keepdim", value_bool(true)};
+	c.nkw = 1;
+	CHECK(run(&c) == 0);
+	CHECK(c.out.u.tensor.t.shape.ndim == 4 && c.out.u.tensor.t.shape.dim[1] == 1);
+	const float *x = f32(&c.args[0]);
+	double ref[8];
+	for (int n = 0; n < 2; n++)
+		for (int h = 0; h < 4; h++) {
+			double s = 0;
+			for (int ch = 0; ch < 3; ch++)
+				for (int w = 0; w < 5; w++)
+					s += x[((n * 3 + ch) * 4 + h) * 5 + w];
+			ref[n * 4 + h] = s / 15;
+		}
+	CHECK(near("mean((1, -1))", f32(&c.out), ref, 8, 1e-6));
+	call_free(&c);
+	struct call a = {.name = "amax", .nargs = 1};
+	a.args[0] = T(3, 4);
+	CHECK(run(&a) == 0);
+	double mx = -INFINITY;
+	for (int i = 0; i < 12; i++)
+		mx = fmax(mx, f32(&a.args[0])[i]);
+	CHECK(near("amax", f32(&a.out), &mx, 1, 0));
+	call_free(&a);
+}
+
+/* ---- layout ---- */
+
+static void test_permute_cat_split(void)
+{
+	struct call p = {.name = "permute", .nargs = 5};
+	p.args[0] = T(2, 3, 4, 5);
+	p.args[1] = value_int(2);
+	p.args[2] = value_int(0);
+	p.args[3] = value_int(3);
+	p.args[4] = value_int(1);
+	CHECK(run(&p) == 0);
+	const float *x = f32(&p.args[0]);
+	double ref[120];
+	for (int a = 0; a < 2; a++)
+		for (int b = 0; b < 3; b++)
+			for (int c = 0; c < 4; c++)
+				for (int d = 0; d < 5; d++)
+					ref[((c * 2 + a) * 5 + d) * 3 + b] = x[((a * 3 + b) * 4 + c) * 5 + d];
+	CHECK(near("permute", f32(&p.out), ref, 120, 0));
+	call_free(&p);
+
+	struct call c = {.name = "cat", .nargs = 2};
+	struct value l = value_list(3);
+	l.u.list.items[0] = T(2, 1, 3);
+	l.u.list.items[1] = T(2, 4, 3);
+	l.u.list.items[2] = T(2, 2, 3);
+	c.args[0] = l;
+	c.args[1] = value_int(-2);
+	CHECK(run(&c) == 0);
+	double r2[42];
+	for (int n = 0; n < 2; n++) {
+		int at = 0;
+		for (int t = 0; t < 3; t++) {
+			const struct value *v = &l.u.list.items[t];
+			int64_t len = v->u.tensor.t.shape.dim[1];
+			for (int64_t i = 0; i < len * 3; i++)
+				r2[n * 21 + at * 3 + i] = f32(v)[n * len * 3 + i];
+			at += (int)len;
+		}
+	}
+	CHECK(near("cat", f32(&c.out), r2, 42, 0));
+	call_free(&c);
+
+	struct call s = {.name = "chunk", .nargs = 3};
+	s.args[0] = T(2, 7, 3);
+	s.args[1] = value_int(3);
+	s.args[2] = value_int(1);
+	CHECK(run(&s) == 0);
+	CHECK(s.out.kind == VAL_LIST && s.out.u.list.n == 3);
+	if (s.out.kind == VAL_LIST && s.out.u.list.n == 3) {
+		/* 3, 3, 1 rows */
+		const float *in = f32(&s.args[0]);
+		const float *last = f32(&s.out.u.list.items[2]);
+		CHECK(last[0] == in[6 * 3] && last[5] == in[21 + 6 * 3 + 2]);
+		const float *mid = f32(&s.out.u.list.items[1]);
+		CHECK(mid[0] == in[9] && mid[17] == in[21 + 5 * 3 + 2]);
+	}
+	call_free(&s);
+}
+
+/* Indexing: basic, advanced with a negative index, advanced split by a
+ * slice (the index dims go first). */
+static void test_getitem(void)
+{
+	struct call c = {.name = "getitem", .nargs = 2};
+	c.args[0] = T(3, 4, 5);
+	struct value idx = value_list(3);
+	idx.u.list.items[0] = (struct value){.kind = VAL_SLICE,
+					    .u.slice = {1, 0, 0, true, false, false}};
+	idx.u.list.items[1] = value_int(-1);
+	idx.u.list.items[2] = (struct value){.kind = VAL_SLICE,
+					    .u.slice = {0, 0, 2, false, false, true}};
+	c.args[1] = idx;
+	CHECK(run(&c) == 0); /* x[1:, -1, ::2] -> [2, 3] */
+	const float *x = f32(&c.args[0]);
+	double ref[6];
+	for (int a = 0; a < 2; a++)
+		for (int b = 0; b < 3; b++)
+			ref[a * 3 + b] = x[((a + 1) * 4 + 3) * 5 + 2 * b];
+	CHECK(near("x[1:, -1, ::2]", f32(&c.out), ref, 6, 0));
+	call_free(&c);
+
+	struct call d = {.name = "getitem", .nargs = 2};
+	d.args[0] = T(4, 3, 5);
+	struct value ix = {.kind = VAL_TENSOR};
+	ix.u.tensor.t.dtype = DT_I64;
+	ix.u.tensor.t.shape = (struct shape){.ndim = 1, .dim = {2}};
+	tensor_alloc(&ix.u.tensor.t);
+	((int64_t *)ix.u.tensor.t.storage->data)[0] = 3;
+	((int64_t *)ix.u.tensor.t.storage->data)[1] = -4;
+	struct value i2 = value_list(3);
+	i2.u.list.items[0] = value_copy(&ix);
+	i2.u.list.items[1] = (struct value){.kind = VAL_SLICE};
+	i2.u.list.items[2] = ix;
+	((int64_t *)ix.u.tensor.t.storage->data)[0] = 3;
+	d.args[1] = i2;
+	CHECK(run(&d) == 0); /* x[ix, :, ix] -> [2, 3] */
+	CHECK(d.out.u.tensor.t.shape.ndim == 2 && d.out.u.tensor.t.shape.dim[0] == 2);
+	x = f32(&d.args[0]);
+	double r2[6];
+	for (int p = 0; p < 2; p++)
+		for (int m = 0; m < 3; m++)
+			r2[p * 3 + m] = x[((p ? 0 : 3) * 3 + m) * 5 + (p ? 1 : 3)];
+	CHECK(near("x[ix, :, ix]", f32(&d.out), r2, 6, 0));
+	/* out of range: a run error, not a crash */
+	((int64_t *)i2.u.list.items[0].u.tensor.t.storage->data)[0] = 4;
+	value_free(&d.out);
+	CHECK(run(&d) < 0);
+	call_free(&d);
+}
+
+/* ---- attention ---- */
+
+/* nn.MultiheadAttention against the formula, batch_first and not. */
+static void test_mha(void)
+{
+	for (int bf = 0; bf < 2; bf++) {
+		struct call c = {.m = mk(bf ? "MultiheadAttention(8, 2, batch_first=True)"
+					    : "MultiheadAttention(8, 4)"),
+				 .nargs = 3};
+		if (!c.m)
+			continue;
+		int64_t L = 3, N = 2, E = 8, H = bf ? 2 : 4, D = E / H;
+		c.args[0] = bf ? T(N, L, E) : T(L, N, E);
+		c.args[1] = value_copy(&c.args[0]);
+		c.args[2] = value_copy(&c.args[0]);
+		CHECK(run(&c) == 0);
+		const float *x = f32(&c.args[0]);
+		const float *w = module_param(c.m, "in_proj_weight")->t.storage->data;
+		const float *b = module_param(c.m, "in_proj_bias")->t.storage->data;
+		const float *wo = module_param(c.m, "out_proj.weight")->t.storage->data;
+		const float *bo = module_param(c.m, "out_proj.bias")->t.storage->data;
+		double ref[48], wref[18] = {0};
+		for (int64_t n = 0; n < N; n++) {
+			double q[3][8], k[3][8], v[3][8], o[3][8];
+			for (int64_t l = 0; l < L; l++) {
+				const float *row = x + (bf ? n * L + l : l * N + n) * E;
+				for (int64_t e = 0; e < E; e++) {
+					q[l][e] = b[e];
+					k[l][e] = b[E + e];
+					v[l][e] = b[2 * E + e];
+					for (int64_t i = 0; i < E; i++) {
+						q[l][e] += w[e * E + i] * (double)row[i];
+						k[l][e] += w[(E + e) * E + i] * (double)row[i];
+						v[l][e] += w[(2 * E + e) * E + i] * (double)row[i];
+					}
+				}
+			}
+			for (int64_t h = 0; h < H; h++)
+				for (int64_t l = 0; l < L; l++) {
+					double a[3], mx = -INFINITY, sum = 0;
+					for (int64_t s = 0; s < L; s++) {
+						a[s] = 0;
+						for (int64_t d = 0; d < D; d++)
+							a[s] += q[l][h * D + d] * k[s][h * D + d];
+						a[s] /= sqrt((double)D);
+						mx = fmax(mx, a[s]);
+					}
+					for (int64_t s = 0; s < L; s++)
+						sum += a[s] = exp(a[s] - mx);
+					for (int64_t d = 0; d < D; d++) {
+						o[l][h * D + d] = 0;
+						for (int64_t s = 0; s < L; s++)
+							o[l][h * D + d] += a[s] / sum * v[s][h * D + d];
+					}
+					for (int64_t s = 0; s < L; s++)
+						wref[(n * L + l) * L + s] += a[s] / sum / (double)H;
+				}
+			for (int64_t l = 0; l < L; l++)
+				for (int64_t e = 0; e < E; e++) {
+					double s = bo[e];
+					for (int64_t i = 0; i < E; i++)
+						s += wo[e * E + i] * o[l][i];
+					ref[(bf ? n * L + l : l * N + n) * E + e] = s;
+				}
+		}
+		CHECK(near("MultiheadAttention", f32(out_item(&c, 0)), ref, 48, 1e-5));
+		CHECK(near("MultiheadAttention weights", f32(out_item(&c, 1)), wref, 18, 1e-5));
+		call_free(&c);
+	}
+}
+
+/* Swin's relative position bias: out[0, h, i, j] = table[index[i*N+j], h]. */
+static void test_relative_position_bias(void)
+{
+	struct call c = {.name = "_get_relative_position_bias", .nargs = 3};
+	c.args[0] = T(9, 3);
+	struct value ix = {.kind = VAL_TENSOR};
+	ix.u.tensor.t.dtype = DT_I64;
+	ix.u.tensor.t.shape = (struct shape){.ndim = 1, .dim = {16}};
+	tensor_alloc(&ix.u.tensor.t);
+	for (int i = 0; i < 16; i++)
+		((int64_t *)ix.u.tensor.t.storage->data)[i] = (i * 5) % 9;
+	c.args[1] = ix;
+	c.args[2] = value_list(2);
+	c.args[2].u.list.items[0] = value_int(2);
+	c.args[2].u.list.items[1] = value_int(2);
+	CHECK(run(&c) == 0);
+	double ref[48];
+	for (int h = 0; h < 3; h++)
+		for (int t = 0; t < 16; t++)
+			ref[h * 16 + t] = f32(&c.args[0])[((t * 5) % 9) * 3 + h];
+	CHECK(near("_get_relative_position_bias", f32(&c.out), ref, 48, 0));
+	call_free(&c);
+}
+
+/* ---- threads ---- */
+
+struct sum_job {
+	int64_t *hits;
+};
+
+static void mark(void *ctx, int64_t b, int64_t e)
+{
+	struct sum_job *j = ctx;
+	for (int64_t i = b; i < e; i++)
+		__atomic_add_fetch(&j->hits[i], 1, __ATOMIC_RELAXED);
+}
+
+/* Every index once, for any thread count, also nested. */
+static void test_kpar_for(void)
+{
+	for (int t = 1; t <= 3; t++) {
+		kernels_set_threads(t);
+		CHECK(kernels_threads() == t);
+		for (int64_t n = 0; n < 300; n += 37) {
+			int64_t hits[300] = {0};
+			struct sum_job j = {hits};
+			kpar_for(n, 1, mark, &j);
+			for (int64_t i = 0; i < n; i++)
+				CHECK(hits[i] == 1);
+		}
+	}
+	kernels_set_threads(2);
+}
+
+int main(void)
+{
+	RUN(test_kpar_for);
+	RUN(test_conv2d);
+	RUN(test_conv2d_same);
+	RUN(test_linear);
+	RUN(test_matmul);
+	RUN(test_einsum);
+	RUN(test_batchnorm);
+	RUN(test_norms);
+	RUN(test_activations);
+	RUN(test_binary);
+	RUN(test_softmax);
+	RUN(test_pools);
+	RUN(test_reductions);
+	RUN(test_permute_cat_split);
+	RUN(test_getitem);
+	RUN(test_mha);
+	RUN(test_relative_position_bias);
+	return CHECK_DONE();
+}

@@ -1,0 +1,119 @@
+#!/bin/sh
+# test_run_cli.sh - graft run's command line: inputs, outputs, --top,
+# --stats, --bench, a model without weights, and bad input.
+: "${srcdir:=.}"
+: "${builddir:=.}"
+graft="$builddir/graft"
+data="$srcdir/tests/data/run"
+out="$builddir/tests/out/run"
+mkdir -p "$out"
+pass=0
+fail=0
+
+# expect NAME STATUS CMD...: runs CMD, keeps stdout/stderr in $out/NAME.*,
+# and checks the exit status.
+expect() {
+	name=$1 want=$2
+	shift 2
+	"$@" >"$out/$name.out" 2>"$out/$name.err"
+	got=$?
+	if [ "$got" -eq "$want" ]; then
+		ok=1
+	else
+		ok=0
+		why="exit $got, expected $want"
+	fi
+}
+# has NAME STREAM TEXT: the stream (out|err) of NAME contains TEXT.
+has() {
+	if [ "$ok" -eq 1 ] && ! grep -qF -- "$3" "$out/$1.$2"; then
+		ok=0
+		why="$2 lacks: $3"
+	fi
+}
+# file NAME PATH: PATH exists.
+file() {
+	if [ "$ok" -eq 1 ] && [ ! -s "$2" ]; then
+		ok=0
+		why="no $2"
+	fi
+}
+done_() {
+	if [ "$ok" -eq 1 ]; then
+		echo "ok   $1"
+		pass=$((pass + 1))
+	else
+		echo "FAIL $1: $why"
+		head -n 5 "$out/$1.err" | sed 's/^/  | /'
+		fail=$((fail + 1))
+	fi
+}
+
+rm -f "$out"/*.npy
+expect output 0 "$graft" run "$data/resnet.safetensors" --input "$data/resnet.x.npy" \
+	-o "$out/resnet.npy"
+file output "$out/resnet.npy"
+done_ output
+
+expect tuple 0 "$graft" run "$data/ops_attention.safetensors" --input "$data/ops_attention.x.npy" \
+	--input "$data/ops_attention.x.1.npy" -o "$out/attn.npy"
+file tuple "$out/attn.0.npy"
+file tuple "$out/attn.6.npy"
+done_ tuple
+
+expect summary 0 "$graft" run "$data/vit.safetensors" --random 3
+has summary out "output [2, 10]  mean"
+done_ summary
+
+expect top 0 "$graft" run "$data/resnet.safetensors" --top 3
+has top out "  row 1:"
+has top out "    3.  "
+done_ top
+
+expect stats 0 "$graft" run "$data/resnet.safetensors" --stats --threads 1
+has stats out "module"
+has stats out "layer1.0.conv1"
+has stats out "relu #2"
+has stats out "(root)"
+done_ stats
+
+expect bench 0 "$graft" run "$data/mobilenet_v2.safetensors" --bench 3 --threads 1
+if [ "$ok" -eq 1 ] && ! tail -n 1 "$out/bench.out" | grep -qE '^median [0-9]+\.[0-9] ms$'; then
+	ok=0
+	why="last line is not 'median T ms'"
+fi
+done_ bench
+
+expect init 0 "$graft" run "$srcdir/models/resnet18.json" --input-shape 1x3x32x32 --init-seed 5
+has init err "has no weights: running with PyTorch's default initialisation (torch.manual_seed(5))"
+has init out "output [1, 1000]"
+done_ init
+
+expect shape_mismatch 2 "$graft" run "$data/resnet.safetensors" --input "$data/vgg.x.npy" \
+	--input-shape 1x3x64x64
+has shape_mismatch err "vgg.x.npy is 1x3x32x32, not the --input-shape 1x3x64x64"
+done_ shape_mismatch
+
+expect too_small 1 "$graft" run "$data/alexnet.safetensors" --input-shape 1x3x4x4
+has too_small err "features.0: Conv2d(kernel_size=(11, 11)"
+done_ too_small
+
+printf 'not an array' >"$out/bad.npy"
+expect bad_npy 2 "$graft" run "$data/resnet.safetensors" --input "$out/bad.npy"
+has bad_npy err "bad.npy: offset 0: not a NumPy .npy file"
+done_ bad_npy
+
+expect both_inputs 2 "$graft" run "$data/resnet.safetensors" --input "$data/resnet.x.npy" --random 1
+has both_inputs err "exclude each other"
+done_ both_inputs
+
+expect bad_threads 2 "$graft" run "$data/resnet.safetensors" --threads 0
+has bad_threads err "--threads"
+done_ bad_threads
+
+expect help 0 "$graft" help run
+has help out "--random SEED"
+done_ help
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
