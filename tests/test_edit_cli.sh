@@ -100,6 +100,18 @@ expect recover 0 sh -c "'$graft' --recover < '$out/typed2.txt'"
 has recover out "recovered 3 commands"; file_exists "$out/recovered.safetensors"; done_ recover
 expect recover_check 0 "$graft" summary "$out/recovered.safetensors"; has recover_check out "[1, 3]"; done_ recover_check
 
+# edits that keep the function keep the output, number for number: ReLU ->
+# FusedReLU (dropout is the identity in eval), and a same-type replacement,
+# which keeps the tensors
+expect fn_edit 0 "$graft" edit "$tiny" -e 'replace-all ReLU FusedReLU p=0.5' -e 'replace fc Linear' -o "$out/same_fn.safetensors"
+done_ fn_edit
+expect fn_run0 0 "$graft" run "$tiny" --random 3 --threads 1 -o "$out/y0.npy"; done_ fn_run0
+expect fn_run1 0 "$graft" run "$out/same_fn.safetensors" --random 3 --threads 1 -o "$out/y1.npy"; done_ fn_run1
+ok=1; cmp -s "$out/y0.npy" "$out/y1.npy" || { ok=0; why="outputs differ"; }; done_ fn_same_output
+expect fn_edit2 0 "$graft" edit "$tiny" -e 'head 10 keep=none' -o "$out/other_fn.safetensors"; done_ fn_edit2
+expect fn_run2 0 "$graft" run "$out/other_fn.safetensors" --random 3 --threads 1 -o "$out/y2.npy"; done_ fn_run2
+ok=1; cmp -s "$out/y0.npy" "$out/y2.npy" && { ok=0; why="a fresh classifier gave the same output"; }; done_ fn_fresh_differs
+
 expect help_edit 0 "$graft" help edit; has help_edit out "--keep-going"; done_ help_edit
 expect help_replace 0 "$graft" help replace; has help_replace out "replace fc Linear"; done_ help_replace
 
