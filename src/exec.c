@@ -1,4 +1,4 @@
-/* exec.c - the numeric forward pass: plans and runs.
+/* exec.c - the numeric forward pass: planning walk, and the plan's life.
  *
  * Planning walks the forward like the shape pass (shape.c): composites run
  * their graph or their children in order, registry modules and functions
@@ -7,28 +7,21 @@
  * (a tensor of the forward). Slots live in *buffers*; views share their
  * input's buffer, everything else gets a new one. Each call whose output
  * holds a new tensor becomes a *step* for its kernel. The steps are then
- * fused, folded, given memory and bound to real storage (see exec.h). */
+ * fused, folded, given memory and bound to real storage (exec_plan.c),
+ * and run (exec_run.c). See exec.h and doc/executor.md. */
 #include "exec.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "exec_impl.h"
 #include "init.h"
 #include "kernels.h"
 #include "registry.h"
 #include "util.h"
 
-#define ARENA_ALIGN 64
-
 /* ---- a pointer -> int map ---- */
-
-struct ptrmap {
-	const void **keys;
-	int *vals;
-	int cap, n;
-};
 
 static size_t ptr_hash(const void *k, int cap)
 {
@@ -80,88 +73,9 @@ static void ptrmap_free(struct ptrmap *m)
 	memset(m, 0, sizeof *m);
 }
 
-/* ---- the plan ---- */
+/* ---- buffers and slots ---- */
 
-struct xslot {
-	int buf;
-};
-
-enum xbuf_kind { XB_ARENA, XB_CONST };
-
-struct xbuf {
-	enum xbuf_kind kind;
-	size_t bytes;
-	int parent;   /* union-find: buffers merged by fusion and in-place writes */
-	int producer; /* the step that writes it, -1 for inputs and weights */
-	int first, last; /* steps during which it must hold its bytes */
-	int uses;     /* readers, for fusion */
-	size_t offset; /* in the arena */
-	struct storage *st; /* XB_CONST: weights (shared) or folded constants */
-	size_t st_offset;
-};
-
-struct xstep {
-	struct kop op;
-	struct value *args;
-	int nargs;
-	struct kwarg *kwargs;
-	int nkwargs;
-	bool active;   /* false once fused into another step */
-	bool constant; /* depends on weights only: ran at planning */
-};
-
-/* A module call ended after `after` steps: its output, for statistics. */
-struct xmark {
-	const struct module *module;
-	int call;
-	int after;
-	struct value out;
-};
-
-/* A module's tensors in compute form. */
-struct xweights {
-	struct tensor *t;
-	int n;
-};
-
-struct exec_plan {
-	struct model *model;
-	struct exec_opts opts;
-	struct storage *sentinel;
-	struct error *err; /* while planning */
-
-	struct xslot *slots;
-	int nslots, slots_cap;
-	struct xbuf *bufs;
-	int nbufs, bufs_cap;
-	struct xstep *steps;
-	int nsteps, steps_cap;
-	struct xmark *marks;
-	int nmarks, marks_cap;
-
-	struct xweights *weights;
-	int nweights, weights_cap;
-	struct ptrmap weight_map; /* module -> index in weights */
-	struct ptrmap attr_map;   /* weight tensor -> its slot */
-	struct ptrmap call_count; /* module -> calls so far */
-
-	int ninputs;
-	struct shape *in_shapes;
-	int *in_slots;
-	struct value output;
-
-	struct storage *arena;
-	void *scratch;
-	float **owned; /* arrays handed to kernels (folded BatchNorms) */
-	int nowned, owned_cap;
-
-	struct exec_stat *stats;
-	int nstats, stats_cap;
-	bool have_stats;
-	struct exec_info info;
-};
-
-static int buf_find(struct exec_plan *p, int b)
+int xbuf_find(struct exec_plan *p, int b)
 {
 	while (p->bufs[b].parent != b) {
 		p->bufs[b].parent = p->bufs[p->bufs[b].parent].parent;
@@ -170,7 +84,7 @@ static int buf_find(struct exec_plan *p, int b)
 	return b;
 }
 
-static int new_buf(struct exec_plan *p, enum xbuf_kind kind, size_t bytes, int producer)
+int xbuf_new(struct exec_plan *p, enum xbuf_kind kind, size_t bytes, int producer)
 {
 	xgrow(&p->bufs, &p->bufs_cap, p->nbufs + 1, sizeof *p->bufs);
 	struct xbuf *b = &p->bufs[p->nbufs];
@@ -191,7 +105,7 @@ static int new_slot(struct exec_plan *p, int buf)
 
 /* A planning-time tensor value for slot s. */
 static struct value slot_value(struct exec_plan *p, int s, enum dtype dt, const struct shape *shape,
-			       struct origin o)
+                               struct origin o)
 {
 	struct value v = value_tensor_meta(dt, shape, o);
 	v.u.tensor.t.storage = storage_ref(p->sentinel);
@@ -199,7 +113,7 @@ static struct value slot_value(struct exec_plan *p, int s, enum dtype dt, const 
 	return v;
 }
 
-static bool is_slot(const struct exec_plan *p, const struct value *v)
+bool xis_slot(const struct exec_plan *p, const struct value *v)
 {
 	return v->kind == VAL_TENSOR && v->u.tensor.t.storage == p->sentinel;
 }
@@ -209,9 +123,9 @@ static int slot_of(const struct value *v)
 	return (int)v->u.tensor.t.offset;
 }
 
-static int buf_of(struct exec_plan *p, const struct value *v)
+int xbuf_of(struct exec_plan *p, const struct value *v)
 {
-	return buf_find(p, p->slots[slot_of(v)].buf);
+	return xbuf_find(p, p->slots[slot_of(v)].buf);
 }
 
 /* Whether v holds a tensor the shape rule just made (no storage yet). */
@@ -237,39 +151,33 @@ static void claim_fresh(struct exec_plan *p, struct value *v, int alias, int pro
 	}
 	if (v->kind != VAL_TENSOR || v->u.tensor.t.storage)
 		return;
-	int b = alias >= 0 ? alias
-			   : new_buf(p, XB_ARENA, tensor_nbytes(&v->u.tensor.t), producer);
+	int b = alias >= 0 ? alias : xbuf_new(p, XB_ARENA, tensor_nbytes(&v->u.tensor.t), producer);
 	v->u.tensor.t.storage = storage_ref(p->sentinel);
 	v->u.tensor.t.offset = (size_t)new_slot(p, b);
 }
 
 /* Calls fn on every planning tensor in v. */
-static void each_slot(struct exec_plan *p, const struct value *v,
-		      void (*fn)(struct exec_plan *p, const struct value *t, void *ctx), void *ctx)
+void xeach_slot(struct exec_plan *p, const struct value *v,
+                void (*fn)(struct exec_plan *p, const struct value *t, void *ctx), void *ctx)
 {
 	if (v->kind == VAL_LIST)
 		for (int i = 0; i < v->u.list.n; i++)
-			each_slot(p, &v->u.list.items[i], fn, ctx);
-	else if (is_slot(p, v))
+			xeach_slot(p, &v->u.list.items[i], fn, ctx);
+	else if (xis_slot(p, v))
 		fn(p, v, ctx);
 }
 
-static void each_arg_slot(struct exec_plan *p, const struct xstep *s,
-			  void (*fn)(struct exec_plan *p, const struct value *t, void *ctx),
-			  void *ctx)
+void xeach_arg_slot(struct exec_plan *p, const struct xstep *s,
+                    void (*fn)(struct exec_plan *p, const struct value *t, void *ctx), void *ctx)
 {
 	for (int i = 0; i < s->nargs; i++)
-		each_slot(p, &s->args[i], fn, ctx);
+		xeach_slot(p, &s->args[i], fn, ctx);
 	for (int i = 0; i < s->nkwargs; i++)
-		each_slot(p, &s->kwargs[i].value, fn, ctx);
+		xeach_slot(p, &s->kwargs[i].value, fn, ctx);
 }
 
 /* ---- weights ---- */
 
-static bool dtype_is_float(enum dtype dt)
-{
-	return dt == DT_F32 || dt == DT_F16 || dt == DT_BF16 || dt == DT_F64;
-}
 
 /* The compute form of module m's tensors: float32 for floating ones
  * (shared when already float32 and aligned), an aligned copy otherwise. */
@@ -285,8 +193,9 @@ static struct xweights *weights_of(struct exec_plan *p, const struct module *m)
 		if (!src->storage) {
 			char path[2048];
 			module_path_buf(m, path, sizeof path);
-			error_setk(p->err, ERR_INPUT, "%s%s%s has no values: the model has no weights",
-				   path, path[0] ? "." : "", m->params[k].name);
+			error_setk(p->err, ERR_INPUT,
+			           "%s%s%s has no values: the model has no weights", path,
+			           path[0] ? "." : "", m->params[k].name);
 			for (int j = 0; j < k; j++)
 				tensor_release(&w.t[j]);
 			free(w.t);
@@ -298,7 +207,7 @@ static struct xweights *weights_of(struct exec_plan *p, const struct module *m)
 			tensor_share(t, src);
 			continue;
 		}
-		t->dtype = dtype_is_float(src->dtype) ? DT_F32 : src->dtype;
+		t->dtype = xdtype_is_float(src->dtype) ? DT_F32 : src->dtype;
 		t->shape = src->shape;
 		tensor_alloc(t);
 		if (t->dtype == DT_F32)
@@ -316,8 +225,8 @@ static struct xweights *weights_of(struct exec_plan *p, const struct module *m)
 /* ---- planning: the walk ---- */
 
 static int trace_module(struct exec_plan *p, struct module *m, const struct module *owner,
-			const struct graph_node *node, const struct value *args, int nargs,
-			const struct kwarg *kwargs, int nkwargs, struct value *out);
+                        const struct graph_node *node, const struct value *args, int nargs,
+                        const struct kwarg *kwargs, int nkwargs, struct value *out);
 
 /* Replaces refs in v (recursively) by copies of the values they name. */
 static struct value resolve(const struct value *v, const struct value *vals)
@@ -362,20 +271,21 @@ static int emit(struct exec_plan *p, struct op_call *c)
 	const struct kernel *k = kernels_find(c->def->name, c->def->kind);
 	if (!k)
 		return error_setk(p->err, ERR_INPUT, "%s: graft run has no kernel for the %s %s",
-				  op_path(c, path, sizeof path),
-				  c->def->kind == OP_MODULE ? "module type" : "function",
-				  c->def->name);
+		                  op_path(c, path, sizeof path),
+		                  c->def->kind == OP_MODULE ? "module type" : "function",
+		                  c->def->name);
 	if (k->flags & KF_ALIAS) {
 		const struct value *x = op_arg(c, 0, "input");
 		if (!x)
 			x = op_arg(c, -1, "self");
-		if (!x || !is_slot(p, x) || c->out.kind != VAL_TENSOR ||
+		if (!x || !xis_slot(p, x) || c->out.kind != VAL_TENSOR ||
 		    c->out.u.tensor.t.dtype != x->u.tensor.t.dtype ||
 		    tensor_nbytes(&c->out.u.tensor.t) != tensor_nbytes(&x->u.tensor.t))
-			return error_setk(p->err, ERR_INPUT,
-					  "%s: %s changes the dtype or size of its input, which graft "
-					  "run does not compute",
-					  op_path(c, path, sizeof path), c->def->name);
+			return error_setk(
+			    p->err, ERR_INPUT,
+			    "%s: %s changes the dtype or size of its input, which graft "
+			    "run does not compute",
+			    op_path(c, path, sizeof path), c->def->name);
 		claim_fresh(p, &c->out, p->slots[slot_of(x)].buf, -1);
 		return 0;
 	}
@@ -405,12 +315,12 @@ static int emit(struct exec_plan *p, struct op_call *c)
 	s->op.kernel = k;
 	p->nsteps++;
 	struct dtype_check dc = {.k = k, .ok = true};
-	each_arg_slot(p, s, check_dtype, &dc);
-	each_slot(p, &sc->out, check_dtype, &dc);
+	xeach_arg_slot(p, s, check_dtype, &dc);
+	xeach_slot(p, &sc->out, check_dtype, &dc);
 	if (!dc.ok)
 		return error_setk(p->err, ERR_INPUT,
-				  "%s: %s gets a %s tensor; graft run computes in float32",
-				  op_path(c, path, sizeof path), c->def->name, dtype_name(dc.bad));
+		                  "%s: %s gets a %s tensor; graft run computes in float32",
+		                  op_path(c, path, sizeof path), c->def->name, dtype_name(dc.bad));
 	if (c->module) {
 		struct xweights *w = weights_of(p, c->module);
 		if (!w)
@@ -445,7 +355,7 @@ static int trace_get_attr(struct exec_plan *p, const struct graph_node *nd, stru
 	const struct tensor *t = &w->t[nd->attr_index];
 	int s = ptrmap_get(&p->attr_map, t);
 	if (s < 0) {
-		int b = new_buf(p, XB_CONST, tensor_nbytes(t), -1);
+		int b = xbuf_new(p, XB_CONST, tensor_nbytes(t), -1);
 		p->bufs[b].st = storage_ref(t->storage);
 		p->bufs[b].st_offset = t->offset;
 		s = new_slot(p, b);
@@ -457,7 +367,7 @@ static int trace_get_attr(struct exec_plan *p, const struct graph_node *nd, stru
 }
 
 static int trace_graph(struct exec_plan *p, struct module *m, const struct value *args, int nargs,
-		       const struct kwarg *kwargs, int nkwargs, struct value *out)
+                       const struct kwarg *kwargs, int nkwargs, struct value *out)
 {
 	const struct graph *g = m->forward;
 	struct value *vals = xcalloc((size_t)g->n, sizeof *vals);
@@ -486,10 +396,11 @@ static int trace_graph(struct exec_plan *p, struct module *m, const struct value
 			if (!given) {
 				char path[2048];
 				module_path_buf(m, path, sizeof path);
-				rc = error_setk(p->err, ERR_SHAPE,
-						"%s: forward expects an argument '%s' that the caller "
-						"does not pass",
-						path[0] ? path : m->type, nd->target);
+				rc = error_setk(
+				    p->err, ERR_SHAPE,
+				    "%s: forward expects an argument '%s' that the caller "
+				    "does not pass",
+				    path[0] ? path : m->type, nd->target);
 				break;
 			}
 			vals[i] = value_copy(given);
@@ -501,8 +412,14 @@ static int trace_graph(struct exec_plan *p, struct module *m, const struct value
 			break;
 		case NODE_CALL_FUNCTION:
 		case NODE_CALL_METHOD: {
-			struct op_call c = {.def = nd->fn, .owner = m, .node = nd, .args = a,
-					    .nargs = na, .kwargs = k, .nkwargs = nk, .err = p->err};
+			struct op_call c = {.def = nd->fn,
+			                    .owner = m,
+			                    .node = nd,
+			                    .args = a,
+			                    .nargs = na,
+			                    .kwargs = k,
+			                    .nkwargs = nk,
+			                    .err = p->err};
 			if (nd->fn->infer(&c) < 0) {
 				if (p->err->kind == ERR_NONE)
 					p->err->kind = ERR_SHAPE;
@@ -535,19 +452,21 @@ static int trace_graph(struct exec_plan *p, struct module *m, const struct value
 }
 
 static int trace_chain(struct exec_plan *p, struct module *m, const struct value *args, int nargs,
-		       struct value *out)
+                       struct value *out)
 {
 	char path[2048] = "";
 	if (m->nchildren == 0 || nargs != 1)
 		module_path_buf(m, path, sizeof path);
 	if (m->nchildren == 0 && strcmp(m->type, "Sequential") != 0)
-		return error_setk(p->err, ERR_INPUT,
-				  "%s: graft does not know the type %s, and it has no forward graph",
-				  path[0] ? path : "root module", m->type);
+		return error_setk(
+		    p->err, ERR_INPUT,
+		    "%s: graft does not know the type %s, and it has no forward graph",
+		    path[0] ? path : "root module", m->type);
 	if (nargs != 1)
-		return error_setk(p->err, ERR_SHAPE,
-				  "%s: %s runs its children in order and takes one input, but gets %d",
-				  path[0] ? path : "root module", m->type, nargs);
+		return error_setk(
+		    p->err, ERR_SHAPE,
+		    "%s: %s runs its children in order and takes one input, but gets %d",
+		    path[0] ? path : "root module", m->type, nargs);
 	struct value cur = value_copy(&args[0]);
 	for (int i = 0; i < m->nchildren; i++) {
 		struct value next = value_none();
@@ -563,15 +482,21 @@ static int trace_chain(struct exec_plan *p, struct module *m, const struct value
 }
 
 static int trace_module(struct exec_plan *p, struct module *m, const struct module *owner,
-			const struct graph_node *node, const struct value *args, int nargs,
-			const struct kwarg *kwargs, int nkwargs, struct value *out)
+                        const struct graph_node *node, const struct value *args, int nargs,
+                        const struct kwarg *kwargs, int nkwargs, struct value *out)
 {
 	int rc;
 	*out = value_none();
 	if (m->def) {
-		struct op_call c = {.def = m->def, .module = m, .owner = owner, .node = node,
-				    .args = args, .nargs = nargs, .kwargs = kwargs,
-				    .nkwargs = nkwargs, .err = p->err};
+		struct op_call c = {.def = m->def,
+		                    .module = m,
+		                    .owner = owner,
+		                    .node = node,
+		                    .args = args,
+		                    .nargs = nargs,
+		                    .kwargs = kwargs,
+		                    .nkwargs = nkwargs,
+		                    .err = p->err};
 		if (m->def->infer(&c) < 0) {
 			if (p->err->kind == ERR_NONE)
 				p->err->kind = ERR_SHAPE;
@@ -589,375 +514,6 @@ static int trace_module(struct exec_plan *p, struct module *m, const struct modu
 		return -1;
 	mark_call(p, m, out);
 	return 0;
-}
-
-/* ---- planning: fusion ---- */
-
-static void count_use(struct exec_plan *p, const struct value *v, void *ctx)
-{
-	(void)ctx;
-	p->bufs[buf_of(p, v)].uses++;
-}
-
-static void count_uses(struct exec_plan *p)
-{
-	for (int b = 0; b < p->nbufs; b++)
-		p->bufs[b].uses = 0;
-	for (int i = 0; i < p->nsteps; i++)
-		if (p->steps[i].active)
-			each_arg_slot(p, &p->steps[i], count_use, NULL);
-	for (int i = 0; i < p->nmarks; i++)
-		each_slot(p, &p->marks[i].out, count_use, NULL);
-	each_slot(p, &p->output, count_use, NULL);
-}
-
-/* The step whose single output lives alone in buffer b, read only once
- * (by the step that asks); NULL otherwise. */
-static struct xstep *sole_producer(struct exec_plan *p, int b, unsigned need_flag)
-{
-	struct xbuf *xb = &p->bufs[b];
-	if (xb->kind != XB_ARENA || xb->producer < 0 || xb->uses != 1)
-		return NULL;
-	struct xstep *s = &p->steps[xb->producer];
-	if (!s->active || !(s->op.kernel->flags & need_flag) || s->op.call.out.kind != VAL_TENSOR)
-		return NULL;
-	if (buf_of(p, &s->op.call.out) != b)
-		return NULL;
-	return s;
-}
-
-static float *own_floats(struct exec_plan *p, float *a)
-{
-	xgrow(&p->owned, &p->owned_cap, p->nowned + 1, sizeof *p->owned);
-	p->owned[p->nowned++] = a;
-	return a;
-}
-
-/* Folds step j into its producer: j's output becomes the producer's. */
-static void fold_into(struct exec_plan *p, struct xstep *j, int b)
-{
-	int ob = buf_of(p, &j->op.call.out);
-	j->active = false;
-	p->bufs[ob].parent = b;
-	p->bufs[b].uses = p->bufs[ob].uses;
-}
-
-static void fuse(struct exec_plan *p)
-{
-	count_uses(p);
-	for (int i = 0; i < p->nsteps; i++) {
-		struct xstep *j = &p->steps[i];
-		if (!j->active || j->op.call.out.kind != VAL_TENSOR)
-			continue;
-		const struct value *x = op_arg(&j->op.call, 0, "input");
-		if (!x)
-			x = op_arg(&j->op.call, -1, "self");
-		if (!x || !is_slot(p, x))
-			continue;
-		int b = buf_of(p, x);
-		const char *name = j->op.kernel->name;
-		if (strcmp(name, "BatchNorm2d") == 0 && j->op.call.def->kind == OP_MODULE) {
-			struct xstep *s = sole_producer(p, b, KF_BN);
-			if (!s || s->op.post_shift || s->op.act != KACT_NONE ||
-			    !shape_equal(&s->op.call.out.u.tensor.t.shape, &x->u.tensor.t.shape))
-				continue;
-			float *scale, *shift;
-			struct error e = {0};
-			if (kernels_bn_affine(&j->op, &scale, &shift, &e) < 0)
-				continue;
-			s->op.post_scale = own_floats(p, scale);
-			s->op.post_shift = own_floats(p, shift);
-			fold_into(p, j, b);
-			p->info.fused_bn++;
-			continue;
-		}
-		enum kact act = kernels_act_of(&j->op);
-		if (act == KACT_NONE)
-			continue;
-		struct xstep *s = sole_producer(p, b, KF_ACT);
-		if (!s || s->op.act != KACT_NONE)
-			continue;
-		s->op.act = act;
-		fold_into(p, j, b);
-		p->info.fused_act++;
-	}
-}
-
-/* ---- planning: constants ---- */
-
-struct const_check {
-	bool all_const;
-	int n;
-};
-
-static void check_const(struct exec_plan *p, const struct value *v, void *ctx)
-{
-	struct const_check *cc = ctx;
-	cc->n++;
-	if (p->bufs[buf_of(p, v)].kind != XB_CONST)
-		cc->all_const = false;
-}
-
-static void make_const(struct exec_plan *p, const struct value *v, void *ctx)
-{
-	(void)ctx;
-	p->bufs[buf_of(p, v)].kind = XB_CONST;
-}
-
-static void find_constants(struct exec_plan *p)
-{
-	for (int i = 0; i < p->nsteps; i++) {
-		struct xstep *s = &p->steps[i];
-		if (!s->active)
-			continue;
-		struct const_check cc = {.all_const = true};
-		each_arg_slot(p, s, check_const, &cc);
-		if (!cc.all_const || cc.n == 0)
-			continue;
-		s->constant = true;
-		each_slot(p, &s->op.call.out, make_const, NULL);
-		p->info.constant++;
-	}
-}
-
-/* ---- planning: memory ---- */
-
-struct live_ctx {
-	int step;
-};
-
-static void extend_live(struct exec_plan *p, const struct value *v, void *ctx)
-{
-	const struct live_ctx *lc = ctx;
-	struct xbuf *b = &p->bufs[buf_of(p, v)];
-	if (lc->step > b->last)
-		b->last = lc->step;
-}
-
-static void liveness(struct exec_plan *p)
-{
-	for (int b = 0; b < p->nbufs; b++) {
-		struct xbuf *xb = &p->bufs[b];
-		xb->first = xb->producer;
-		xb->last = xb->producer;
-	}
-	/* A merged buffer starts where its earliest member does. */
-	for (int b = 0; b < p->nbufs; b++) {
-		int r = buf_find(p, b);
-		if (p->bufs[b].first < p->bufs[r].first)
-			p->bufs[r].first = p->bufs[b].first;
-		if (p->bufs[b].last > p->bufs[r].last)
-			p->bufs[r].last = p->bufs[b].last;
-	}
-	for (int i = 0; i < p->nsteps; i++) {
-		if (!p->steps[i].active)
-			continue;
-		struct live_ctx lc = {i};
-		each_arg_slot(p, &p->steps[i], extend_live, &lc);
-		each_slot(p, &p->steps[i].op.call.out, extend_live, &lc);
-	}
-	for (int i = 0; i < p->nmarks; i++) {
-		struct live_ctx lc = {p->marks[i].after - 1};
-		each_slot(p, &p->marks[i].out, extend_live, &lc);
-	}
-	struct live_ctx end = {p->nsteps};
-	each_slot(p, &p->output, extend_live, &end);
-}
-
-struct inplace_ctx {
-	int step, out_buf, cand, others;
-	size_t bytes;
-	bool any;
-	const struct value *first;
-};
-
-static void inplace_candidate(struct exec_plan *p, const struct value *v, void *ctx)
-{
-	struct inplace_ctx *ic = ctx;
-	int b = buf_of(p, v);
-	bool first = ic->first == NULL;
-	if (first)
-		ic->first = v;
-	if (ic->cand >= 0) {
-		if (b == ic->cand)
-			ic->others++;
-		return;
-	}
-	if (!first && !ic->any)
-		return;
-	struct xbuf *xb = &p->bufs[b];
-	if (xb->kind == XB_ARENA && xb->last == ic->step && xb->bytes == ic->bytes &&
-	    b != ic->out_buf)
-		ic->cand = b;
-}
-
-static void count_cand(struct exec_plan *p, const struct value *v, void *ctx)
-{
-	struct inplace_ctx *ic = ctx;
-	if (buf_of(p, v) == ic->cand)
-		ic->others++;
-}
-
-static void plan_inplace(struct exec_plan *p)
-{
-	for (int i = 0; i < p->nsteps; i++) {
-		struct xstep *s = &p->steps[i];
-		unsigned f = s->op.kernel->flags;
-		if (!s->active || s->constant || !(f & (KF_INPLACE | KF_INPLACE_ANY)) ||
-		    s->op.call.out.kind != VAL_TENSOR)
-			continue;
-		int ob = buf_of(p, &s->op.call.out);
-		struct inplace_ctx ic = {.step = i, .out_buf = ob, .cand = -1,
-					 .bytes = p->bufs[ob].bytes, .any = (f & KF_INPLACE_ANY) != 0};
-		each_arg_slot(p, s, inplace_candidate, &ic);
-		if (ic.cand < 0 || p->bufs[ob].kind != XB_ARENA || p->bufs[ob].first != i)
-			continue;
-		/* The candidate must be read once by this step. */
-		ic.others = 0;
-		each_arg_slot(p, s, count_cand, &ic);
-		if (ic.others != 1)
-			continue;
-		p->bufs[ob].parent = ic.cand;
-		p->bufs[ic.cand].last = p->bufs[ob].last;
-		p->info.inplace++;
-	}
-}
-
-struct placed {
-	size_t offset, end;
-	int first, last;
-};
-
-struct sized {
-	size_t bytes;
-	int buf;
-};
-
-static int by_size_desc(const void *a, const void *b)
-{
-	const struct sized *x = a, *y = b;
-	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : x->buf - y->buf;
-}
-
-static int by_offset(const void *a, const void *b)
-{
-	const struct placed *x = a, *y = b;
-	return x->offset < y->offset ? -1 : x->offset > y->offset;
-}
-
-/* Greedy by size: the largest buffers first, each at the lowest offset
- * that no buffer alive at the same time overlaps. */
-static size_t pack_arena(struct exec_plan *p)
-{
-	struct sized *order = xcalloc((size_t)p->nbufs + 1, sizeof *order);
-	int n = 0;
-	for (int b = 0; b < p->nbufs; b++)
-		if (buf_find(p, b) == b && p->bufs[b].kind == XB_ARENA && p->bufs[b].bytes > 0)
-			order[n++] = (struct sized){p->bufs[b].bytes, b};
-	qsort(order, (size_t)n, sizeof *order, by_size_desc);
-	struct placed *pl = xcalloc((size_t)n + 1, sizeof *pl);
-	int npl = 0;
-	size_t total = 0;
-	struct placed *live = xcalloc((size_t)n + 1, sizeof *live);
-	for (int i = 0; i < n; i++) {
-		struct xbuf *xb = &p->bufs[order[i].buf];
-		size_t size = (xb->bytes + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
-		int nl = 0;
-		for (int j = 0; j < npl; j++)
-			if (pl[j].first <= xb->last && xb->first <= pl[j].last)
-				live[nl++] = pl[j];
-		qsort(live, (size_t)nl, sizeof *live, by_offset);
-		size_t at = 0;
-		for (int j = 0; j < nl; j++) {
-			if (live[j].offset >= at + size)
-				break;
-			if (live[j].end > at)
-				at = live[j].end;
-		}
-		xb->offset = at;
-		pl[npl++] = (struct placed){at, at + size, xb->first, xb->last};
-		if (at + size > total)
-			total = at + size;
-	}
-	free(live);
-	free(pl);
-	free(order);
-	/* The most bytes alive at once, for exec_info. */
-	size_t peak = 0;
-	for (int s = -1; s <= p->nsteps; s++) {
-		size_t sum = 0;
-		for (int b = 0; b < p->nbufs; b++) {
-			const struct xbuf *xb = &p->bufs[b];
-			if (xb->parent == b && xb->kind == XB_ARENA && xb->first <= s && s <= xb->last)
-				sum += xb->bytes;
-		}
-		if (sum > peak)
-			peak = sum;
-	}
-	p->info.peak_live_bytes = peak;
-	return total;
-}
-
-/* ---- planning: binding ---- */
-
-static void bind_value(struct exec_plan *p, struct value *v)
-{
-	if (v->kind == VAL_LIST) {
-		for (int i = 0; i < v->u.list.n; i++)
-			bind_value(p, &v->u.list.items[i]);
-		return;
-	}
-	if (!is_slot(p, v))
-		return;
-	const struct xbuf *xb = &p->bufs[buf_of(p, v)];
-	struct tensor *t = &v->u.tensor.t;
-	storage_unref(t->storage);
-	if (xb->kind == XB_ARENA) {
-		t->storage = storage_ref(p->arena);
-		t->offset = xb->offset;
-	} else {
-		t->storage = storage_ref(xb->st);
-		t->offset = xb->st_offset;
-	}
-}
-
-static void bind_const_out(struct exec_plan *p, const struct value *v, void *ctx)
-{
-	(void)ctx;
-	struct xbuf *xb = &p->bufs[buf_of(p, v)];
-	if (!xb->st) {
-		xb->st = storage_new(xb->bytes ? xb->bytes : 1);
-		xb->st_offset = 0;
-	}
-}
-
-static int bind(struct exec_plan *p, size_t arena_bytes)
-{
-	p->arena = storage_new(arena_bytes ? arena_bytes : ARENA_ALIGN);
-	for (int i = 0; i < p->nsteps; i++)
-		if (p->steps[i].active && p->steps[i].constant)
-			each_slot(p, &p->steps[i].op.call.out, bind_const_out, NULL);
-	for (int i = 0; i < p->nsteps; i++) {
-		struct xstep *s = &p->steps[i];
-		for (int j = 0; j < s->nargs; j++)
-			bind_value(p, &s->args[j]);
-		for (int j = 0; j < s->nkwargs; j++)
-			bind_value(p, &s->kwargs[j].value);
-		bind_value(p, &s->op.call.out);
-	}
-	for (int i = 0; i < p->nmarks; i++)
-		bind_value(p, &p->marks[i].out);
-	bind_value(p, &p->output);
-	return 0;
-}
-
-static int run_step(struct exec_plan *p, struct xstep *s, struct error *e)
-{
-	s->op.scratch = p->scratch;
-	if (s->op.kernel->run(&s->op, e) == 0)
-		return 0;
-	char path[2600];
-	return error_prefix(e, "%s", op_path(&s->op.call, path, sizeof path));
 }
 
 /* Grows the scratch to at least n bytes (planning only). */
@@ -989,7 +545,7 @@ static int prepare_steps(struct exec_plan *p)
 			return error_prefix(p->err, "%s", op_path(&s->op.call, path, sizeof path));
 		}
 		reserve_scratch(p, s->op.scratch_bytes);
-		if (s->constant && run_step(p, s, p->err) < 0)
+		if (s->constant && xrun_step(p, s, p->err) < 0)
 			return -1;
 		if (!s->constant)
 			p->info.ops++;
@@ -998,16 +554,17 @@ static int prepare_steps(struct exec_plan *p)
 }
 
 struct exec_plan *exec_plan_new(struct model *m, const struct shape *input_shapes,
-				const struct exec_opts *opts, struct error *e)
+                                const struct exec_opts *opts, struct error *e)
 {
 	if (!m->root) {
 		error_setk(e, ERR_INPUT, "%s: the model is empty", m->name);
 		return NULL;
 	}
 	if (!m->has_forward) {
-		error_setk(e, ERR_INPUT,
-			   "%s: the forward is unknown (a tree built from tensor names): it cannot run",
-			   m->path ? m->path : m->name);
+		error_setk(
+		    e, ERR_INPUT,
+		    "%s: the forward is unknown (a tree built from tensor names): it cannot run",
+		    m->path ? m->path : m->name);
 		return NULL;
 	}
 	struct exec_plan *p = xcalloc(1, sizeof *p);
@@ -1024,13 +581,14 @@ struct exec_plan *exec_plan_new(struct model *m, const struct shape *input_shape
 	int rc = 0;
 	for (int i = 0; i < m->ninputs; i++) {
 		p->in_shapes[i] = input_shapes ? input_shapes[i] : m->inputs[i].shape;
-		if (!dtype_is_float(m->inputs[i].dtype)) {
-			rc = error_setk(e, ERR_INPUT, "%s: input '%s' is %s; graft run takes float inputs",
-					m->name, m->inputs[i].name, dtype_name(m->inputs[i].dtype));
+		if (!xdtype_is_float(m->inputs[i].dtype)) {
+			rc = error_setk(e, ERR_INPUT,
+			                "%s: input '%s' is %s; graft run takes float inputs",
+			                m->name, m->inputs[i].name, dtype_name(m->inputs[i].dtype));
 			continue;
 		}
 		struct tensor t = {.dtype = DT_F32, .shape = p->in_shapes[i]};
-		int b = new_buf(p, XB_ARENA, tensor_nbytes(&t), -1);
+		int b = xbuf_new(p, XB_ARENA, tensor_nbytes(&t), -1);
 		p->in_slots[i] = new_slot(p, b);
 		struct origin o = {0};
 		args[i] = slot_value(p, p->in_slots[i], DT_F32, &p->in_shapes[i], o);
@@ -1042,19 +600,26 @@ struct exec_plan *exec_plan_new(struct model *m, const struct shape *input_shape
 	free(args);
 	if (rc == 0) {
 		if (!p->opts.stats && !p->opts.no_fuse)
-			fuse(p);
+			xfuse(p);
 		if (!p->opts.stats)
-			find_constants(p);
-		liveness(p);
-		plan_inplace(p);
-		p->info.arena_bytes = pack_arena(p);
-		bind(p, p->info.arena_bytes);
+			xfind_constants(p);
+		xliveness(p);
+		xplan_inplace(p);
+		p->info.arena_bytes = xpack_arena(p);
+		xbind(p, p->info.arena_bytes);
 		rc = prepare_steps(p);
 	}
 	p->err = NULL;
 	if (rc < 0) {
 		exec_plan_free(p);
 		return NULL;
+	}
+	if (p->opts.profile) {
+		p->prof = xcalloc((size_t)(p->nsteps ? p->nsteps : 1), sizeof *p->prof);
+		for (int i = 0; i < p->nsteps; i++) {
+			p->prof[i].op = p->steps[i].op.kernel->name;
+			p->prof[i].call = &p->steps[i].op.call;
+		}
 	}
 	return p;
 }
@@ -1100,133 +665,9 @@ void exec_plan_free(struct exec_plan *p)
 	storage_unref(p->arena);
 	free(p->scratch);
 	free(p->stats);
+	free(p->prof);
 	storage_unref(p->sentinel);
 	free(p);
-}
-
-/* ---- running ---- */
-
-void exec_stat_compute(const float *x, int64_t n, struct exec_stat *st)
-{
-	double sum = 0, sq = 0, mn = INFINITY, mx = -INFINITY;
-	int64_t finite = 0;
-	st->count = n;
-	st->nan = st->inf = 0;
-	for (int64_t i = 0; i < n; i++) {
-		float v = x[i];
-		if (isnan(v)) {
-			st->nan++;
-			continue;
-		}
-		if (isinf(v)) {
-			st->inf++;
-			continue;
-		}
-		sum += v;
-		finite++;
-		if (v < mn)
-			mn = v;
-		if (v > mx)
-			mx = v;
-	}
-	double mean = finite ? sum / (double)finite : NAN;
-	for (int64_t i = 0; i < n; i++)
-		if (isfinite(x[i]))
-			sq += ((double)x[i] - mean) * ((double)x[i] - mean);
-	st->mean = mean;
-	st->std = finite ? sqrt(sq / (double)finite) : NAN;
-	st->min = finite ? mn : NAN;
-	st->max = finite ? mx : NAN;
-}
-
-struct stat_ctx {
-	const struct xmark *mark;
-	int output;
-};
-
-static void stat_tensors(struct exec_plan *p, const struct value *v, struct stat_ctx *sc)
-{
-	if (v->kind == VAL_LIST) {
-		for (int i = 0; i < v->u.list.n; i++)
-			stat_tensors(p, &v->u.list.items[i], sc);
-		return;
-	}
-	if (v->kind != VAL_TENSOR || v->u.tensor.t.dtype != DT_F32)
-		return;
-	xgrow(&p->stats, &p->stats_cap, p->nstats + 1, sizeof *p->stats);
-	struct exec_stat *st = &p->stats[p->nstats++];
-	memset(st, 0, sizeof *st);
-	st->module = sc->mark->module;
-	st->call = sc->mark->call;
-	st->output = sc->output++;
-	st->shape = v->u.tensor.t.shape;
-	exec_stat_compute(tensor_data(&v->u.tensor.t), shape_numel(&v->u.tensor.t.shape), st);
-}
-
-static void take_stats(struct exec_plan *p, int *next_mark, int after)
-{
-	while (*next_mark < p->nmarks && p->marks[*next_mark].after <= after) {
-		struct stat_ctx sc = {&p->marks[*next_mark], 0};
-		stat_tensors(p, &p->marks[*next_mark].out, &sc);
-		(*next_mark)++;
-	}
-}
-
-/* A deep copy of a bound value whose tensors get their own storage. */
-static struct value copy_out(const struct value *v)
-{
-	if (v->kind == VAL_LIST) {
-		struct value l = value_list(v->u.list.n);
-		for (int i = 0; i < v->u.list.n; i++)
-			l.u.list.items[i] = copy_out(&v->u.list.items[i]);
-		return l;
-	}
-	if (v->kind != VAL_TENSOR)
-		return value_copy(v);
-	struct value c = *v;
-	c.u.tensor.t.storage = NULL;
-	c.u.tensor.t.offset = 0;
-	tensor_alloc(&c.u.tensor.t);
-	memcpy(c.u.tensor.t.storage->data, tensor_data(&v->u.tensor.t),
-	       tensor_nbytes(&v->u.tensor.t));
-	return c;
-}
-
-int exec_run(struct exec_plan *p, const struct tensor *inputs, int ninputs, struct value *out,
-	     struct error *e)
-{
-	*out = value_none();
-	if (ninputs != p->ninputs)
-		return error_setk(e, ERR_INPUT, "the model takes %d input%s, got %d", p->ninputs,
-				  p->ninputs == 1 ? "" : "s", ninputs);
-	for (int i = 0; i < ninputs; i++) {
-		char want[160], got[160];
-		if (!shape_equal(&inputs[i].shape, &p->in_shapes[i]))
-			return error_setk(e, ERR_INPUT, "input %d is %s, the plan is for %s", i + 1,
-					  shape_format(&inputs[i].shape, got, sizeof got),
-					  shape_format(&p->in_shapes[i], want, sizeof want));
-		if (!dtype_is_float(inputs[i].dtype) || !tensor_data(&inputs[i]))
-			return error_setk(e, ERR_INPUT, "input %d must be a floating tensor with data",
-					  i + 1);
-	}
-	for (int i = 0; i < ninputs; i++) {
-		const struct xbuf *xb = &p->bufs[buf_find(p, p->slots[p->in_slots[i]].buf)];
-		tensor_to_f32(&inputs[i], (float *)((char *)p->arena->data + xb->offset));
-	}
-	p->nstats = 0;
-	int next_mark = 0;
-	if (p->opts.stats)
-		take_stats(p, &next_mark, 0);
-	for (int i = 0; i < p->nsteps; i++) {
-		struct xstep *s = &p->steps[i];
-		if (s->active && !s->constant && run_step(p, s, e) < 0)
-			return -1;
-		if (p->opts.stats)
-			take_stats(p, &next_mark, i + 1);
-	}
-	p->have_stats = p->opts.stats;
-	*out = copy_out(&p->output);
-	return 0;
 }
 
 const struct shape *exec_input_shape(const struct exec_plan *p, int i)
@@ -1245,8 +686,14 @@ const struct exec_stat *exec_stats(const struct exec_plan *p, int *n)
 	return p->have_stats ? p->stats : NULL;
 }
 
+const struct exec_prof *exec_profile(const struct exec_plan *p, int *n)
+{
+	*n = p->prof ? p->nsteps : 0;
+	return p->prof;
+}
+
 const struct exec_stat *exec_module_stats(const struct exec_plan *p, const struct module *m,
-					  int call, int *n)
+                                          int call, int *n)
 {
 	*n = 0;
 	if (!p->have_stats)

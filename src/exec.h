@@ -37,6 +37,8 @@ struct exec_opts {
 	bool stats;
 	/* Turn fusions off (BatchNorm folding, fused activations). */
 	bool no_fuse;
+	/* Time every kernel call (exec_profile). */
+	bool profile;
 };
 
 struct exec_plan;
@@ -47,30 +49,31 @@ struct exec_plan;
  * (ERR_SHAPE when the shapes do not check, ERR_INPUT when the model has no
  * forward, lacks weights or uses an op graft cannot compute). */
 struct exec_plan *exec_plan_new(struct model *m, const struct shape *input_shapes,
-				const struct exec_opts *opts, struct error *e);
+                                const struct exec_opts *opts, struct error *e);
 void exec_plan_free(struct exec_plan *p);
 
-/* Runs one forward. `inputs` are the model's inputs (float32, float16,
+/* Runs one forward (a plan runs one forward at a time). `inputs` are the
+ * model's inputs (float32, float16,
  * bfloat16 or float64, converted), of the planned shapes. *out gets the
  * model's output value: a tensor, or a tuple of them (with any plain values
  * the forward returns), each float32 with its own storage; free it with
  * value_free. 0, or -1 with e set. */
 int exec_run(struct exec_plan *p, const struct tensor *inputs, int ninputs, struct value *out,
-	     struct error *e);
+             struct error *e);
 
 /* The planned input shapes. */
 const struct shape *exec_input_shape(const struct exec_plan *p, int i);
 
 /* What the plan holds. */
 struct exec_info {
-	int ops;               /* kernel calls per forward */
-	int fused_bn;          /* BatchNorms folded into convolutions */
-	int fused_act;         /* activations fused into their producer */
-	int inplace;           /* operations writing over a dying input */
-	int constant;          /* operations run once at planning */
-	size_t arena_bytes;    /* activations, inputs included */
-	size_t weight_bytes;   /* float32 copies made of the weights */
-	size_t scratch_bytes;  /* kernel scratch (im2col, attention) */
+	int ops;                /* kernel calls per forward */
+	int fused_bn;           /* BatchNorms folded into convolutions */
+	int fused_act;          /* activations fused into their producer */
+	int inplace;            /* operations writing over a dying input */
+	int constant;           /* operations run once at planning */
+	size_t arena_bytes;     /* activations, inputs included */
+	size_t weight_bytes;    /* float32 copies made of the weights */
+	size_t scratch_bytes;   /* kernel scratch (im2col, attention) */
 	size_t peak_live_bytes; /* most activation bytes alive at once */
 };
 void exec_info(const struct exec_plan *p, struct exec_info *out);
@@ -82,19 +85,29 @@ struct exec_stat {
 	int call;   /* which call of the module, from 0 */
 	int output; /* which tensor of the returned value, from 0 */
 	struct shape shape;
-	int64_t count, nan, inf; /* elements, NaNs and infinities */
+	int64_t count, nan, inf;    /* elements, NaNs and infinities */
 	double mean, std, min, max; /* over the finite elements; std is the
-				       population standard deviation */
+	                               population standard deviation */
 };
 
 /* The statistics of the last exec_run, in the order module calls ended
  * (children before parents); *n gets the count. NULL before a run or for
  * a plan without opts.stats. */
 const struct exec_stat *exec_stats(const struct exec_plan *p, int *n);
-/* The entries of one module (all its calls and outputs), or NULL; *n gets
- * their count. They are consecutive in exec_stats's order only per call. */
+/* The entries of one call of a module (one per tensor it returned), or
+ * NULL when the module made no such call; *n gets their count. */
 const struct exec_stat *exec_module_stats(const struct exec_plan *p, const struct module *m,
-					  int call, int *n);
+                                          int call, int *n);
+
+/* Where the time of the runs so far went (plans made with opts.profile):
+ * one entry per kernel call of a forward, in order. */
+struct exec_prof {
+	const char *op;             /* the kernel: "Conv2d", "add" */
+	const struct op_call *call; /* its module or graph node, for naming */
+	double ms;                  /* total over the runs */
+	int runs;
+};
+const struct exec_prof *exec_profile(const struct exec_plan *p, int *n);
 
 /* Statistics of n floats (used for the outputs too). */
 void exec_stat_compute(const float *x, int64_t n, struct exec_stat *st);

@@ -88,7 +88,8 @@ static int read_descr(struct cursor *c, struct npy_header *h)
 	else if (!strcmp(t, "f8"))
 		h->dtype = DT_F64;
 	else
-		return error_set(c->e, "dtype '%s' is not supported (float32, float16 or float64)", d);
+		return error_set(c->e, "dtype '%s' is not supported (float32, float16 or float64)",
+		                 d);
 	h->big_endian = order == '>';
 	h->has_descr = true;
 	return 0;
@@ -197,12 +198,13 @@ static int parse_header(struct cursor *c, struct npy_header *h)
 	if (c->s != c->end)
 		return fail(c, "unexpected text after the header");
 	if (!h->has_descr || !h->has_order || !h->has_shape)
-		return error_set(c->e, "header lacks %s", !h->has_descr   ? "'descr'"
-							  : !h->has_order ? "'fortran_order'"
-									  : "'shape'");
+		return error_set(c->e, "header lacks %s",
+		                 !h->has_descr   ? "'descr'"
+		                 : !h->has_order ? "'fortran_order'"
+		                                 : "'shape'");
 	if (h->fortran)
 		return error_set(c->e, "Fortran-order arrays are not supported (save with "
-				       "np.ascontiguousarray)");
+		                       "np.ascontiguousarray)");
 	return 0;
 }
 
@@ -238,8 +240,8 @@ int npy_parse(const void *data, size_t len, struct tensor *out, struct error *e)
 	size_t want = (size_t)n * es, have = len - hstart - hlen;
 	if (have != want)
 		return error_set(e, "offset %zu: the data is %zu bytes, shape %s of %s needs %zu",
-				 hstart + hlen, have,
-				 shape_format(&h.shape, (char[160]){0}, 160), dtype_name(h.dtype), want);
+		                 hstart + hlen, have, shape_format(&h.shape, (char[160]){0}, 160),
+		                 dtype_name(h.dtype), want);
 	struct tensor t = {.dtype = DT_F32, .shape = h.shape};
 	tensor_alloc(&t);
 	float *dst = t.storage->data;
@@ -282,12 +284,15 @@ int npy_write(const char *path, const struct tensor *t, struct error *e)
 	int64_t n = shape_numel(&t->shape);
 	o += (size_t)snprintf(shape + o, sizeof shape - o, "(");
 	for (int i = 0; i < t->shape.ndim && o < sizeof shape; i++)
-		o += (size_t)snprintf(shape + o, sizeof shape - o, "%lld%s", (long long)t->shape.dim[i],
-				      t->shape.ndim == 1 ? "," : i + 1 < t->shape.ndim ? ", " : "");
+		o += (size_t)snprintf(shape + o, sizeof shape - o, "%lld%s",
+		                      (long long)t->shape.dim[i],
+		                      t->shape.ndim == 1      ? ","
+		                      : i + 1 < t->shape.ndim ? ", "
+		                                              : "");
 	if (o < sizeof shape)
 		snprintf(shape + o, sizeof shape - o, ")");
 	int hl = snprintf(header, sizeof header,
-			  "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }", shape);
+	                  "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }", shape);
 	/* Pad so that magic + version + length + header is a multiple of 64,
 	 * the header ending in a newline. */
 	size_t total = 10 + (size_t)hl + 1;

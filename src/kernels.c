@@ -21,8 +21,8 @@
 /* ---- the table ---- */
 
 static const struct kernel *const kernel_tables[] = {
-	kernels_conv, kernels_linear, kernels_norm,      kernels_act,
-	kernels_pool, kernels_layout, kernels_attention,
+    kernels_conv, kernels_linear, kernels_norm,      kernels_act,
+    kernels_pool, kernels_layout, kernels_attention,
 };
 
 const struct kernel *kernels_find(const char *name, enum op_kind kind)
@@ -108,7 +108,7 @@ static void copy_inner(char *dst, int64_t ds, const char *src, int64_t ss, int64
 }
 
 void kcopy_strided(void *dst, const int64_t *dstride, const void *src, const int64_t *sstride,
-		   const int64_t *size, int ndim, size_t elem)
+                   const int64_t *size, int ndim, size_t elem)
 {
 	if (ndim == 0) {
 		memcpy(dst, src, elem);
@@ -143,117 +143,6 @@ void kcopy_strided(void *dst, const int64_t *dstride, const void *src, const int
 
 #include "kvec.h"
 
-/* e^x, Cephes' method: x = n ln2 + r, a degree-6 polynomial for e^r, 2^n
- * built in the exponent bits (n clamped to the normal range, which also
- * keeps NaN a NaN). About 2 ulp over the range where the result is a
- * normal float. */
-V8_INLINE v8f v8_exp(v8f x)
-{
-	v8f fn = x * 1.44269504088896341f + 12582912.0f; /* round to nearest: 1.5 * 2^23 */
-	v8f nf = fn - 12582912.0f;
-	v8i n = (v8i)fn - 0x4B400000;
-	n = ((n > 127) & 127) | (~(n > 127) & n);
-	n = ((n < -126) & -126) | (~(n < -126) & n);
-	v8f r = x - nf * 0.693359375f;
-	r = r - nf * -2.12194440e-4f;
-	v8f p = v8_splat(1.9875691500E-4f);
-	p = p * r + 1.3981999507E-3f;
-	p = p * r + 8.3334519073E-3f;
-	p = p * r + 4.1665795894E-2f;
-	p = p * r + 1.6666665459E-1f;
-	p = p * r + 5.0000001201E-1f;
-	p = p * (r * r) + r + 1.0f;
-	return p * (v8f)((n + 127) << 23);
-}
-
-V8_INLINE v8f v8_clamp(v8f v, float lo, float hi)
-{
-	v = v8_select(v < lo, v8_splat(lo), v); /* NaN stays NaN */
-	return v8_select(v > hi, v8_splat(hi), v);
-}
-
-/* tanh(x) = sign(x) (1 - 2 / (e^2|x| + 1)), and its series near 0 where
- * that cancels. */
-V8_INLINE v8f v8_tanh(v8f x)
-{
-	v8i sign = (v8i)x & (int32_t)0x80000000;
-	v8f a = (v8f)((v8i)x & 0x7fffffff);
-	v8f t = 1.0f - 2.0f / (v8_exp(a + a) + 1.0f);
-	v8f a2 = a * a;
-	v8f small = a * (1.0f + a2 * (-1.0f / 3 + a2 * (2.0f / 15 - a2 * (17.0f / 315))));
-	t = v8_select(a < 0.0625f, small, t);
-	return (v8f)((v8i)t | sign);
-}
-
-/* erf(x): Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7). */
-V8_INLINE v8f v8_erf(v8f x)
-{
-	v8i sign = (v8i)x & (int32_t)0x80000000;
-	v8f a = (v8f)((v8i)x & 0x7fffffff);
-	v8f t = 1.0f / (1.0f + 0.3275911f * a);
-	v8f y = t * (0.254829592f +
-		     t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
-	y = 1.0f - y * v8_exp(-(a * a));
-	return (v8f)((v8i)y | sign);
-}
-
-V8_INLINE v8f v8_act(enum kact act, v8f v)
-{
-	switch (act) {
-	case KACT_NONE:
-		return v;
-	case KACT_RELU:
-		return v8_select(v < 0.0f, v8_splat(0), v);
-	case KACT_RELU6:
-		return v8_clamp(v, 0, 6);
-	case KACT_SILU:
-		return v / (1.0f + v8_exp(-v));
-	case KACT_HARDSWISH:
-		return v * v8_clamp(v + 3.0f, 0, 6) / 6.0f;
-	case KACT_HARDSIGMOID:
-		return v8_clamp(v + 3.0f, 0, 6) / 6.0f;
-	case KACT_SIGMOID:
-		return 1.0f / (1.0f + v8_exp(-v));
-	case KACT_TANH:
-		return v8_tanh(v);
-	case KACT_GELU:
-		return 0.5f * v * (1.0f + v8_erf(v * (float)M_SQRT1_2));
-	case KACT_GELU_TANH:
-		return 0.5f * v * (1.0f + v8_tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-	}
-	return v;
-}
-
-/* The scalar forms, for the last few elements of a row. */
-static inline float act1(enum kact act, float v)
-{
-	switch (act) {
-	case KACT_NONE:
-		return v;
-	case KACT_RELU:
-		return v < 0 ? 0 : v;
-	case KACT_RELU6:
-		return v < 0 ? 0 : v > 6 ? 6 : v;
-	case KACT_SILU:
-		return v / (1 + expf(-v));
-	case KACT_HARDSWISH:
-		return v * (v + 3 < 0 ? 0 : v + 3 > 6 ? 6 : v + 3) / 6;
-	case KACT_HARDSIGMOID:
-		return (v + 3 < 0 ? 0 : v + 3 > 6 ? 6 : v + 3) / 6;
-	case KACT_SIGMOID:
-		return 1 / (1 + expf(-v));
-	case KACT_TANH:
-		return tanhf(v);
-	case KACT_GELU:
-		return 0.5f * v * (1 + erff(v * (float)M_SQRT1_2));
-	case KACT_GELU_TANH: {
-		const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
-		return 0.5f * v * (1 + tanhf(k * (v + 0.044715f * v * v * v)));
-	}
-	}
-	return v;
-}
-
 KERNEL_HOT
 void krow_affine_act(float *x, int64_t n, float s, float t, int mode, enum kact act)
 {
@@ -272,7 +161,7 @@ void krow_affine_act(float *x, int64_t n, float s, float t, int mode, enum kact 
 			v = v * s + t;
 		else if (mode == KAFFINE_SHIFT)
 			v = v + t;
-		x[i] = act1(act, v);
+		x[i] = k_act1(act, v);
 	}
 }
 
@@ -316,12 +205,12 @@ static void epi_chunk(void *ctx, int64_t b, int64_t e)
 	for (int64_t r = b; r < e; r++) {
 		int64_t c = r % j->channels;
 		krow_affine_act(j->x + r * j->inner, j->inner, j->scale ? j->scale[c] : 1,
-				j->shift ? j->shift[c] : 0, mode, j->act);
+		                j->shift ? j->shift[c] : 0, mode, j->act);
 	}
 }
 
 void kact_epilogue(float *x, int64_t outer, int64_t channels, int64_t inner, const float *scale,
-		   const float *shift, enum kact act)
+                   const float *shift, enum kact act)
 {
 	if (!scale && !shift && act == KACT_NONE)
 		return;
@@ -337,27 +226,28 @@ void kact_epilogue(float *x, int64_t outer, int64_t channels, int64_t inner, con
 
 /* ---- threads ---- */
 
-#define POOL_MAX 64
-#define POOL_SPIN 4000
+#define POOL_MAX  64
+#define POOL_SPIN 1000
 
 static struct {
 	int nthreads; /* 0 until set: then the caller plus nthreads - 1 workers */
 	int nworkers;
 	pthread_t workers[POOL_MAX];
 	unsigned start_gen[POOL_MAX]; /* the job count when each worker started */
-	pthread_mutex_t mu;
+	pthread_mutex_t mu, submit;
 	pthread_cond_t go, done;
-	unsigned gen;    /* bumped for each job */
-	int running;     /* workers still on the current job */
+	unsigned gen; /* bumped for each job */
+	int running;  /* workers still on the current job */
 	int64_t n, chunk;
 	int nchunks;
-	int next;        /* next chunk to take */
-	int active;      /* workers that take part in the current job */
+	int next;   /* next chunk to take */
+	int active; /* workers that take part in the current job */
 	void (*fn)(void *ctx, int64_t begin, int64_t end);
 	void *ctx;
 } pool = {.mu = PTHREAD_MUTEX_INITIALIZER,
-	  .go = PTHREAD_COND_INITIALIZER,
-	  .done = PTHREAD_COND_INITIALIZER};
+	  .submit = PTHREAD_MUTEX_INITIALIZER,
+          .go = PTHREAD_COND_INITIALIZER,
+          .done = PTHREAD_COND_INITIALIZER};
 
 /* Set while a thread works on a job, so that a nested kpar_for runs
  * inline. */
@@ -437,7 +327,7 @@ void kernels_set_threads(int n)
 	while (pool.nworkers < n - 1) {
 		pool.start_gen[pool.nworkers] = pool.gen;
 		if (pthread_create(&pool.workers[pool.nworkers], NULL, pool_worker,
-				   (void *)(intptr_t)pool.nworkers) != 0)
+		                   (void *)(intptr_t)pool.nworkers) != 0)
 			break;
 		pthread_detach(pool.workers[pool.nworkers]);
 		pool.nworkers++;
@@ -452,7 +342,7 @@ int kernels_threads(void)
 }
 
 void kpar_for(int64_t n, int64_t grain, void (*fn)(void *ctx, int64_t begin, int64_t end),
-	      void *ctx)
+              void *ctx)
 {
 	if (n <= 0)
 		return;
@@ -465,7 +355,9 @@ void kpar_for(int64_t n, int64_t grain, void (*fn)(void *ctx, int64_t begin, int
 		threads = pool.nworkers + 1;
 	if (grain < 1)
 		grain = 1;
-	if (threads <= 1 || n < 2 * grain) {
+	/* One job at a time: a caller in another thread (two plans running
+	 * at once) does its work alone. */
+	if (threads <= 1 || n < 2 * grain || pthread_mutex_trylock(&pool.submit) != 0) {
 		in_job = true;
 		fn(ctx, 0, n);
 		in_job = false;
@@ -495,4 +387,5 @@ void kpar_for(int64_t n, int64_t grain, void (*fn)(void *ctx, int64_t begin, int
 	while (pool.running > 0)
 		pthread_cond_wait(&pool.done, &pool.mu);
 	pthread_mutex_unlock(&pool.mu);
+	pthread_mutex_unlock(&pool.submit);
 }

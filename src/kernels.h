@@ -70,7 +70,7 @@ struct kernel {
 
 /* One operation of a plan. */
 struct kop {
-	struct op_call call;          /* def, module, args, kwargs, out */
+	struct op_call call; /* def, module, args, kwargs, out */
 	const struct kernel *kernel;
 	/* Module kernels: the module's parameters and buffers in module order,
 	 * floating ones as float32, others in their dtype (storage NULL for
@@ -82,10 +82,10 @@ struct kop {
 	const float *post_scale; /* KF_BN: out[c] = out[c] * scale[c] + shift[c] */
 	const float *post_shift; /*   (before act); NULL when there is none */
 	/* Owned by the kernel: */
-	void *state;             /* freed with free() by the executor */
-	size_t scratch_bytes;    /* scratch the run needs */
+	void *state;          /* freed with free() by the executor */
+	size_t scratch_bytes; /* scratch the run needs */
 	/* Set by the executor before run: */
-	void *scratch;           /* scratch_bytes bytes, 64-byte aligned */
+	void *scratch; /* scratch_bytes bytes, 64-byte aligned */
 };
 
 /* The kernel for an op, or NULL. */
@@ -142,19 +142,19 @@ void krow_affine_act(float *x, int64_t n, float s, float t, int mode, enum kact 
 /* out[c*inner + i] = act(out[...] * scale[c] + shift[c]) over channels c
  * (scale or shift NULL: 1 or 0), for `outer` blocks of channels*inner. */
 void kact_epilogue(float *x, int64_t outer, int64_t channels, int64_t inner, const float *scale,
-		   const float *shift, enum kact act);
+                   const float *shift, enum kact act);
 
 /* Runs fn(ctx, begin, end) over [0, n) split into chunks across the
  * kernels' threads (inline when n is small or one thread is set). `grain`
  * is the smallest chunk worth a thread. */
 void kpar_for(int64_t n, int64_t grain, void (*fn)(void *ctx, int64_t begin, int64_t end),
-	      void *ctx);
+              void *ctx);
 
 /* Strided copy: copies the n-dimensional block `size` from src (element
  * strides sstride) to dst (element strides dstride), elements of `elem`
  * bytes. Used by every layout kernel. */
 void kcopy_strided(void *dst, const int64_t *dstride, const void *src, const int64_t *sstride,
-		   const int64_t *size, int ndim, size_t elem);
+                   const int64_t *size, int ndim, size_t elem);
 /* Contiguous strides of a shape (elements). */
 void kstrides(const struct shape *s, int64_t *strides);
 
@@ -174,14 +174,14 @@ extern const struct kernel kernels_attention[];
  * each a single-threaded sgemm (BLAS's own threads stay off, so that one
  * pool of threads does all the work). kgemm is kgemm_ex without ta. */
 void kgemm_ex(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-	      const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+              const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 void kgemm(bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-	   const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+           const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 /* C[m, n] = op(A) op(B) with graft's own loop, in the calling thread: for
  * small products inside a kpar_for chunk. A is [m, k] ([k, m] when ta),
  * B [k, n] ([n, k] when tb). */
 void kgemm_small(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-		 const float *b, int64_t ldb, float *c, int64_t ldc);
+                 const float *b, int64_t ldb, float *c, int64_t ldc);
 /* Softmax of n rows of length len in place (rows `stride` apart). */
 void ksoftmax_rows(float *x, int64_t n, int64_t len, int64_t stride);
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "kvec.h"
 #include "util.h"
 
 /* ---- activations ---- */
@@ -41,23 +42,23 @@ enum kact kernels_act_of(const struct kop *op)
 		const char *name;
 		enum kact act;
 	} acts[] = {
-		{"ReLU", KACT_RELU},
-		{"relu", KACT_RELU},
-		{"relu_", KACT_RELU},
-		{"ReLU6", KACT_RELU6},
-		{"relu6", KACT_RELU6},
-		{"SiLU", KACT_SILU},
-		{"silu", KACT_SILU},
-		{"Hardswish", KACT_HARDSWISH},
-		{"hardswish", KACT_HARDSWISH},
-		{"Hardsigmoid", KACT_HARDSIGMOID},
-		{"hardsigmoid", KACT_HARDSIGMOID},
-		{"Sigmoid", KACT_SIGMOID},
-		{"sigmoid", KACT_SIGMOID},
-		{"Tanh", KACT_TANH},
-		{"tanh", KACT_TANH},
-		{"GELU", KACT_GELU},
-		{"gelu", KACT_GELU},
+	    {"ReLU", KACT_RELU},
+	    {"relu", KACT_RELU},
+	    {"relu_", KACT_RELU},
+	    {"ReLU6", KACT_RELU6},
+	    {"relu6", KACT_RELU6},
+	    {"SiLU", KACT_SILU},
+	    {"silu", KACT_SILU},
+	    {"Hardswish", KACT_HARDSWISH},
+	    {"hardswish", KACT_HARDSWISH},
+	    {"Hardsigmoid", KACT_HARDSIGMOID},
+	    {"hardsigmoid", KACT_HARDSIGMOID},
+	    {"Sigmoid", KACT_SIGMOID},
+	    {"sigmoid", KACT_SIGMOID},
+	    {"Tanh", KACT_TANH},
+	    {"tanh", KACT_TANH},
+	    {"GELU", KACT_GELU},
+	    {"gelu", KACT_GELU},
 	};
 	if (!op->kernel)
 		return KACT_NONE;
@@ -180,11 +181,11 @@ enum binop { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_FLOORDIV, BIN_TRUNCDIV, BIN
 
 struct bin_state {
 	enum binop op;
-	float alpha;  /* add/sub: b is scaled by alpha */
-	int ndim;     /* after merging dims */
+	float alpha; /* add/sub: b is scaled by alpha */
+	int ndim;    /* after merging dims */
 	int64_t size[SHAPE_MAX_DIMS];
 	int64_t sa[SHAPE_MAX_DIMS], sb[SHAPE_MAX_DIMS]; /* element strides, 0: broadcast */
-	bool a_scalar, b_scalar; /* a Python number */
+	bool a_scalar, b_scalar;                        /* a Python number */
 	float av, bv;
 	int a_arg, b_arg; /* which argument each tensor is */
 	bool swap;        /* the tensor is the second operand: a and b as written */
@@ -216,12 +217,12 @@ static int bin_prepare(struct kop *op, struct error *e)
 	struct bin_state *st = xcalloc(1, sizeof *st);
 	op->state = st;
 	const char *name = op->kernel->name;
-	st->op = !strcmp(name, "add")   ? BIN_ADD
-		 : !strcmp(name, "sub") ? BIN_SUB
-		 : !strcmp(name, "mul") ? BIN_MUL
-		 : !strcmp(name, "pow") ? BIN_POW
-		 : !strcmp(name, "floordiv") || !strcmp(name, "floor_divide") ? BIN_FLOORDIV
-									      : BIN_DIV;
+	st->op = !strcmp(name, "add")                                         ? BIN_ADD
+	         : !strcmp(name, "sub")                                       ? BIN_SUB
+	         : !strcmp(name, "mul")                                       ? BIN_MUL
+	         : !strcmp(name, "pow")                                       ? BIN_POW
+	         : !strcmp(name, "floordiv") || !strcmp(name, "floor_divide") ? BIN_FLOORDIV
+	                                                                      : BIN_DIV;
 	if (st->op == BIN_DIV) {
 		const struct value *rm = op_arg(&op->call, -1, "rounding_mode");
 		if (rm && rm->kind == VAL_STR)
@@ -297,9 +298,26 @@ static inline float bin1(enum binop op, float a, float b)
 }
 
 /* One row: n elements, a and b with strides ia, ib. */
+KERNEL_HOT
 static void bin_row(enum binop op, float *o, const float *a, int64_t ia, const float *b, int64_t ib,
-		    int64_t n)
+                    int64_t n)
 {
+	if (op <= BIN_DIV && ia <= 1 && ib <= 1 && (ia || ib)) {
+		/* eight at a time; a stride of 0 is a broadcast scalar */
+		int64_t i = 0;
+		v8f sa = v8_splat(a[0]), sb = v8_splat(b[0]);
+		for (; i + 8 <= n; i += 8) {
+			v8f x = ia ? v8_load(a + i) : sa, y = ib ? v8_load(b + i) : sb;
+			v8f r = op == BIN_ADD   ? x + y
+			        : op == BIN_SUB ? x - y
+			        : op == BIN_MUL ? x * y
+			                        : x / y;
+			v8_store(o + i, r);
+		}
+		for (; i < n; i++)
+			o[i] = bin1(op, a[i * ia], b[i * ib]);
+		return;
+	}
 #define BIN_LOOP(expr)                                                                             \
 	do {                                                                                       \
 		if (ia == 1 && ib == 1)                                                            \
@@ -387,13 +405,13 @@ static int bin_run(struct kop *op, struct error *e)
 	const struct bin_state *st = op->state;
 	const struct value *a = bin_operand(op, 0), *b = bin_operand(op, 1);
 	struct bin_job j = {.st = st,
-			    .a = st->a_scalar ? &st->av : kt_f32(&a->u.tensor.t),
-			    .b = st->b_scalar ? &st->bv : kt_f32(&b->u.tensor.t),
-			    .o = kt_f32(kop_out(op, 0)),
-			    .inner = st->size[st->ndim - 1],
-			    .act = op->act,
-			    .alpha = st->alpha,
-			    .scaled = st->alpha != 1 && (st->op == BIN_ADD || st->op == BIN_SUB)};
+	                    .a = st->a_scalar ? &st->av : kt_f32(&a->u.tensor.t),
+	                    .b = st->b_scalar ? &st->bv : kt_f32(&b->u.tensor.t),
+	                    .o = kt_f32(kop_out(op, 0)),
+	                    .inner = st->size[st->ndim - 1],
+	                    .act = op->act,
+	                    .alpha = st->alpha,
+	                    .scaled = st->alpha != 1 && (st->op == BIN_ADD || st->op == BIN_SUB)};
 	int64_t rows = 1;
 	for (int k = 0; k < st->ndim - 1; k++)
 		rows *= st->size[k];
@@ -414,8 +432,8 @@ static int softmax_prepare(struct kop *op, struct error *e)
 	const struct tensor *x = kop_input(op);
 	const struct shape *s = &x->shape;
 	int64_t d;
-	const struct value *dv = op->call.module ? module_attr(op->call.module, "dim")
-						 : op_arg(&op->call, 1, "dim");
+	const struct value *dv =
+	    op->call.module ? module_attr(op->call.module, "dim") : op_arg(&op->call, 1, "dim");
 	if (dv && dv->kind == VAL_INT)
 		d = dv->u.i;
 	else
@@ -505,42 +523,48 @@ static int softmax_run(struct kop *op, struct error *e)
 	return 0;
 }
 
-#define ACT(nm, kind) {nm, kind, KF_INPLACE, act_prepare, act_run}
-#define BIN(nm) {nm, OP_FUNCTION, KF_INPLACE_ANY | KF_ACT, bin_prepare, bin_run}
+#define ACT(nm, kind)                                                                              \
+	{                                                                                          \
+		nm, kind, KF_INPLACE, act_prepare, act_run                                         \
+	}
+#define BIN(nm)                                                                                    \
+	{                                                                                          \
+		nm, OP_FUNCTION, KF_INPLACE_ANY | KF_ACT, bin_prepare, bin_run                     \
+	}
 
 const struct kernel kernels_act[] = {
-	ACT("ReLU", OP_MODULE),
-	ACT("ReLU6", OP_MODULE),
-	ACT("SiLU", OP_MODULE),
-	ACT("GELU", OP_MODULE),
-	ACT("Hardswish", OP_MODULE),
-	ACT("Hardsigmoid", OP_MODULE),
-	ACT("Sigmoid", OP_MODULE),
-	ACT("Tanh", OP_MODULE),
-	ACT("LeakyReLU", OP_MODULE),
-	ACT("relu", OP_FUNCTION),
-	ACT("relu_", OP_FUNCTION),
-	ACT("relu6", OP_FUNCTION),
-	ACT("gelu", OP_FUNCTION),
-	ACT("silu", OP_FUNCTION),
-	ACT("sigmoid", OP_FUNCTION),
-	ACT("hardsigmoid", OP_FUNCTION),
-	ACT("hardswish", OP_FUNCTION),
-	ACT("tanh", OP_FUNCTION),
-	ACT("exp", OP_FUNCTION),
-	ACT("neg", OP_FUNCTION),
-	ACT("clamp", OP_FUNCTION),
-	ACT("leaky_relu", OP_FUNCTION),
-	BIN("add"),
-	BIN("sub"),
-	BIN("mul"),
-	BIN("truediv"),
-	BIN("div"),
-	BIN("floordiv"),
-	BIN("floor_divide"),
-	BIN("pow"),
-	{"Softmax", OP_MODULE, KF_INPLACE, softmax_prepare, softmax_run},
-	{"softmax", OP_FUNCTION, KF_INPLACE, softmax_prepare, softmax_run},
-	{"log_softmax", OP_FUNCTION, KF_INPLACE, softmax_prepare, softmax_run},
-	{NULL, OP_MODULE, 0, NULL, NULL},
+    ACT("ReLU", OP_MODULE),
+    ACT("ReLU6", OP_MODULE),
+    ACT("SiLU", OP_MODULE),
+    ACT("GELU", OP_MODULE),
+    ACT("Hardswish", OP_MODULE),
+    ACT("Hardsigmoid", OP_MODULE),
+    ACT("Sigmoid", OP_MODULE),
+    ACT("Tanh", OP_MODULE),
+    ACT("LeakyReLU", OP_MODULE),
+    ACT("relu", OP_FUNCTION),
+    ACT("relu_", OP_FUNCTION),
+    ACT("relu6", OP_FUNCTION),
+    ACT("gelu", OP_FUNCTION),
+    ACT("silu", OP_FUNCTION),
+    ACT("sigmoid", OP_FUNCTION),
+    ACT("hardsigmoid", OP_FUNCTION),
+    ACT("hardswish", OP_FUNCTION),
+    ACT("tanh", OP_FUNCTION),
+    ACT("exp", OP_FUNCTION),
+    ACT("neg", OP_FUNCTION),
+    ACT("clamp", OP_FUNCTION),
+    ACT("leaky_relu", OP_FUNCTION),
+    BIN("add"),
+    BIN("sub"),
+    BIN("mul"),
+    BIN("truediv"),
+    BIN("div"),
+    BIN("floordiv"),
+    BIN("floor_divide"),
+    BIN("pow"),
+    {"Softmax", OP_MODULE, KF_INPLACE, softmax_prepare, softmax_run},
+    {"softmax", OP_FUNCTION, KF_INPLACE, softmax_prepare, softmax_run},
+    {"log_softmax", OP_FUNCTION, KF_INPLACE, softmax_prepare, softmax_run},
+    {NULL, OP_MODULE, 0, NULL, NULL},
 };

@@ -49,9 +49,11 @@ static int mha_prepare(struct kop *op, struct error *e)
 	const struct module *m = op->call.module;
 	const struct tensor *q = kop_tensor(op, 0, "query"), *k = kop_tensor(op, 1, "key");
 	for (int i = 3; i <= 5; i += 2) {
-		const struct value *mask = op_arg(&op->call, i, i == 3 ? "key_padding_mask" : "attn_mask");
+		const struct value *mask =
+		    op_arg(&op->call, i, i == 3 ? "key_padding_mask" : "attn_mask");
 		if (mask && mask->kind != VAL_NONE)
-			return error_set(e, "MultiheadAttention: masks are not supported by graft run");
+			return error_set(
+			    e, "MultiheadAttention: masks are not supported by graft run");
 	}
 	struct mha_state *st = xcalloc(1, sizeof *st);
 	op->state = st;
@@ -94,14 +96,14 @@ static int mha_prepare(struct kop *op, struct error *e)
 		return error_set(e, "MultiheadAttention: missing projection weights");
 	st->s2 = st->s + (st->bias_k ? 1 : 0) + (st->zero_attn ? 1 : 0);
 	op->scratch_bytes = (size_t)(2 * st->l * st->e + 2 * st->s2 * st->e + st->l * st->s2 +
-				     (st->need_weights ? st->l * st->s2 : 0)) *
-			    sizeof(float);
+	                             (st->need_weights ? st->l * st->s2 : 0)) *
+	                    sizeof(float);
 	return 0;
 }
 
 /* dst[rows, e] = src (rows `ld` apart) W^T + b. */
 static void project(float *dst, const float *src, int64_t ld, int64_t rows, int64_t in, int64_t e,
-		    const float *w, const float *b)
+                    const float *w, const float *b)
 {
 	if (rows == 0)
 		return;
@@ -127,7 +129,7 @@ static int mha_run(struct kop *op, struct error *er)
 	float *attn = o + l * e, *avg = attn + l * s2;
 	/* Row r of batch element b: batch_first [N, L, E], else [L, N, E]. */
 	int64_t rs = st->batch_first ? 1 : st->n; /* row stride, in rows */
-	float scale = sqrtf((float)hd); /* q / sqrt(head_dim), as PyTorch divides */
+	float scale = sqrtf((float)hd);           /* q / sqrt(head_dim), as PyTorch divides */
 	for (int64_t b = 0; b < st->n; b++) {
 		int64_t off_q = st->batch_first ? b * l : b, off_k = st->batch_first ? b * s : b;
 		project(qp, q + off_q * e, rs * e, l, e, e, st->wq, st->bq);
@@ -148,9 +150,11 @@ static int mha_run(struct kop *op, struct error *er)
 		if (weights && st->average)
 			memset(avg, 0, (size_t)(l * s2) * sizeof(float));
 		for (int64_t h = 0; h < st->heads; h++) {
-			kgemm_small(false, true, l, s2, hd, qp + h * hd, e, kp + h * hd, e, attn, s2);
+			kgemm_small(false, true, l, s2, hd, qp + h * hd, e, kp + h * hd, e, attn,
+			            s2);
 			ksoftmax_rows(attn, l, s2, s2);
-			kgemm_small(false, false, l, hd, s2, attn, s2, vp + h * hd, e, o + h * hd, e);
+			kgemm_small(false, false, l, hd, s2, attn, s2, vp + h * hd, e, o + h * hd,
+			            e);
 			if (!weights)
 				continue;
 			if (st->average) {
@@ -186,7 +190,8 @@ static int rpb_prepare(struct kop *op, struct error *e)
 	const struct tensor *index = kop_tensor(op, 1, "relative_position_index");
 	const struct tensor *y = kop_out(op, 0);
 	if (!table || !index || (index->dtype != DT_I64 && index->dtype != DT_I32))
-		return error_set(e, "_get_relative_position_bias(): needs a table and an int index");
+		return error_set(e,
+		                 "_get_relative_position_bias(): needs a table and an int index");
 	struct rpb_state *st = xcalloc(1, sizeof *st);
 	op->state = st;
 	st->rows = table->shape.ndim ? table->shape.dim[0] : 1;
@@ -208,11 +213,12 @@ static int rpb_run(struct kop *op, struct error *e)
 	 * [N, N, heads] and permuted to [heads, N, N] */
 	for (int64_t t = 0; t < st->nindex; t++) {
 		int64_t ix = index->dtype == DT_I64 ? ((const int64_t *)tensor_data(index))[t]
-						    : ((const int32_t *)tensor_data(index))[t];
+		                                    : ((const int32_t *)tensor_data(index))[t];
 		if (ix < -st->rows || ix >= st->rows)
-			return error_setk(e, ERR_INPUT,
-					  "index %lld is out of bounds for dimension 0 with size %lld",
-					  (long long)ix, (long long)st->rows);
+			return error_setk(
+			    e, ERR_INPUT,
+			    "index %lld is out of bounds for dimension 0 with size %lld",
+			    (long long)ix, (long long)st->rows);
 		if (ix < 0)
 			ix += st->rows;
 		for (int64_t r = 0; r < st->rest; r++) {
@@ -232,7 +238,7 @@ struct swa_state {
 	bool v2, masked;
 	int64_t rpb_stride[4]; /* over [windows, heads, N, N], 0 where it broadcasts */
 	const float *qkv_bias, *proj_bias, *logit_scale;
-	int8_t *region;        /* per padded position, its mask region (into the scratch plan) */
+	int8_t *region; /* per padded position, its mask region (into the scratch plan) */
 	size_t off_x, off_qkv, off_o, off_y, off_attn, off_region;
 };
 
@@ -276,10 +282,10 @@ static int swa_prepare(struct kop *op, struct error *e)
 	struct swa_state *st = xcalloc(1, sizeof *st);
 	op->state = st;
 	const struct value *hv = op_arg(&op->call, 5, "num_heads");
-	if (pair_arg(op, 4, "window_size", st->ws) < 0 || pair_arg(op, 6, "shift_size", st->shift) < 0 ||
-	    !hv || hv->kind != VAL_INT)
+	if (pair_arg(op, 4, "window_size", st->ws) < 0 ||
+	    pair_arg(op, 6, "shift_size", st->shift) < 0 || !hv || hv->kind != VAL_INT)
 		return error_set(e, "shifted_window_attention(): bad window_size, shift_size or "
-				    "num_heads");
+		                    "num_heads");
 	st->b = x->shape.dim[0];
 	st->h = x->shape.dim[1];
 	st->w = x->shape.dim[2];
@@ -304,7 +310,7 @@ static int swa_prepare(struct kop *op, struct error *e)
 	st->v2 = st->logit_scale != NULL;
 	if (st->v2 && shape_numel(&kop_tensor(op, 11, "logit_scale")->shape) != st->heads)
 		return error_set(e, "shifted_window_attention(): logit_scale must have one value "
-				    "per head");
+		                    "per head");
 	/* The bias broadcast against [windows, heads, N, N]. */
 	struct shape full = {.ndim = 4, .dim = {st->windows, st->heads, st->n, st->n}};
 	int64_t own[SHAPE_MAX_DIMS];
@@ -320,8 +326,8 @@ static int swa_prepare(struct kop *op, struct error *e)
 	st->off_o = st->off_qkv + align64(3 * t * c * f);
 	st->off_y = st->off_o + align64(t * c * f);
 	st->off_attn = st->off_y + align64(t * c * f);
-	st->off_region = st->off_attn +
-			 align64((size_t)(st->windows * st->heads * st->n * st->n) * f);
+	st->off_region =
+	    st->off_attn + align64((size_t)(st->windows * st->heads * st->n * st->n) * f);
 	op->scratch_bytes = st->off_region + align64((size_t)(st->ph * st->pw));
 	return 0;
 }
@@ -355,14 +361,17 @@ static void swa_heads(void *ctx, int64_t pb, int64_t pe)
 		const float *bias = j->rpb + win * st->rpb_stride[0] + h * st->rpb_stride[1];
 		for (int64_t i = 0; i < n; i++)
 			for (int64_t q2 = 0; q2 < n; q2++)
-				a[i * n + q2] += bias[i * st->rpb_stride[2] + q2 * st->rpb_stride[3]];
+				a[i * n + q2] +=
+				    bias[i * st->rpb_stride[2] + q2 * st->rpb_stride[3]];
 		if (st->masked) {
-			int64_t wi = win % (st->nwh * st->nww), wh = wi / st->nww, ww = wi % st->nww;
+			int64_t wi = win % (st->nwh * st->nww), wh = wi / st->nww,
+			        ww = wi % st->nww;
 			for (int64_t i = 0; i < n; i++) {
-				int64_t pi = (wh * st->ws[0] + i / st->ws[1]) * st->pw + ww * st->ws[1] + i % st->ws[1];
+				int64_t pi = (wh * st->ws[0] + i / st->ws[1]) * st->pw +
+				             ww * st->ws[1] + i % st->ws[1];
 				for (int64_t q2 = 0; q2 < n; q2++) {
-					int64_t pq = (wh * st->ws[0] + q2 / st->ws[1]) * st->pw + ww * st->ws[1] +
-						     q2 % st->ws[1];
+					int64_t pq = (wh * st->ws[0] + q2 / st->ws[1]) * st->pw +
+					             ww * st->ws[1] + q2 % st->ws[1];
 					if (j->region[pi] != j->region[pq])
 						a[i * n + q2] += -100.0f;
 				}
@@ -412,11 +421,14 @@ static int swa_run(struct kop *op, struct error *e)
 		int64_t b = win / (st->nwh * st->nww), wi = win % (st->nwh * st->nww);
 		int64_t wh = wi / st->nww, ww = wi % st->nww;
 		for (int64_t i = 0; i < n; i++) {
-			int64_t ph = wh * st->ws[0] + i / st->ws[1], pw = ww * st->ws[1] + i % st->ws[1];
-			int64_t sh = (ph + st->shift[0]) % st->ph, sw = (pw + st->shift[1]) % st->pw;
+			int64_t ph = wh * st->ws[0] + i / st->ws[1],
+			        pw = ww * st->ws[1] + i % st->ws[1];
+			int64_t sh = (ph + st->shift[0]) % st->ph,
+			        sw = (pw + st->shift[1]) % st->pw;
 			float *d = xw + (win * n + i) * c;
 			if (sh < st->h && sw < st->w)
-				memcpy(d, x + ((b * st->h + sh) * st->w + sw) * c, (size_t)c * sizeof *d);
+				memcpy(d, x + ((b * st->h + sh) * st->w + sw) * c,
+				       (size_t)c * sizeof *d);
 			else
 				memset(d, 0, (size_t)c * sizeof *d);
 		}
@@ -442,7 +454,7 @@ static int swa_run(struct kop *op, struct error *e)
 			for (int64_t pw = 0; pw < st->pw; pw++)
 				region[ph * st->pw + pw] =
 				    (int8_t)(slice_region(ph, st->ph, st->ws[0], st->shift[0]) * 3 +
-					     slice_region(pw, st->pw, st->ws[1], st->shift[1]));
+				             slice_region(pw, st->pw, st->ws[1], st->shift[1]));
 	kpar_for(st->windows * st->heads, 1, swa_heads, &j);
 	kgemm(true, st->tokens, c, c, o, c, wproj, c, 0.0f, y, c);
 	if (st->proj_bias)
@@ -455,17 +467,18 @@ static int swa_run(struct kop *op, struct error *e)
 			for (int64_t q = 0; q < st->w; q++) {
 				int64_t ph = ((r - st->shift[0]) % st->ph + st->ph) % st->ph;
 				int64_t pw = ((q - st->shift[1]) % st->pw + st->pw) % st->pw;
-				int64_t win = (b * st->nwh + ph / st->ws[0]) * st->nww + pw / st->ws[1];
+				int64_t win =
+				    (b * st->nwh + ph / st->ws[0]) * st->nww + pw / st->ws[1];
 				int64_t i = ph % st->ws[0] * st->ws[1] + pw % st->ws[1];
-				memcpy(out + ((b * st->h + r) * st->w + q) * c, y + (win * n + i) * c,
-				       (size_t)c * sizeof *out);
+				memcpy(out + ((b * st->h + r) * st->w + q) * c,
+				       y + (win * n + i) * c, (size_t)c * sizeof *out);
 			}
 	return 0;
 }
 
 const struct kernel kernels_attention[] = {
-	{"MultiheadAttention", OP_MODULE, 0, mha_prepare, mha_run},
-	{"_get_relative_position_bias", OP_FUNCTION, KF_INT_INDEX, rpb_prepare, rpb_run},
-	{"shifted_window_attention", OP_FUNCTION, 0, swa_prepare, swa_run},
-	{NULL, OP_MODULE, 0, NULL, NULL},
+    {"MultiheadAttention", OP_MODULE, 0, mha_prepare, mha_run},
+    {"_get_relative_position_bias", OP_FUNCTION, KF_INT_INDEX, rpb_prepare, rpb_run},
+    {"shifted_window_attention", OP_FUNCTION, 0, swa_prepare, swa_run},
+    {NULL, OP_MODULE, 0, NULL, NULL},
 };

@@ -56,7 +56,7 @@ static int gather_run(struct kop *op, struct error *e)
 	struct tensor *y = kop_out(op, 0);
 	size_t es = elem_size(x);
 	kcopy_strided(mut_data(y), g->dstride, (const char *)tensor_data(x) + (size_t)g->base * es,
-		      g->sstride, g->size, g->ndim, es);
+	              g->sstride, g->size, g->ndim, es);
 	return 0;
 }
 
@@ -252,8 +252,7 @@ static int split_run(struct kop *op, struct error *e)
 		int64_t len = st->outer ? shape_numel(&y->shape) / st->outer : 0;
 		int64_t size[2] = {st->outer, len}, ss[2] = {st->total, 1}, ds[2] = {len, 1};
 		if (len)
-			kcopy_strided(mut_data(y), ds, src + (size_t)at * es, ss,
-				      size, 2, es);
+			kcopy_strided(mut_data(y), ds, src + (size_t)at * es, ss, size, 2, es);
 		at += len;
 	}
 	return 0;
@@ -280,7 +279,7 @@ struct getitem_state {
 
 /* Python's slice.indices() for a positive step. */
 static void slice_range(const struct value *sl, int64_t len, int64_t *start, int64_t *step,
-			int64_t *count)
+                        int64_t *count)
 {
 	int64_t st = sl->u.slice.has_step ? sl->u.slice.step : 1;
 	int64_t a = sl->u.slice.has_start ? sl->u.slice.start : 0;
@@ -443,10 +442,11 @@ static int getitem_run(struct kop *op, struct error *e)
 			}
 			int64_t v = index_value(t, ti), size = st->adv_dimsize[a];
 			if (v < -size || v >= size)
-				return error_setk(e, ERR_INPUT,
-						  "index %lld is out of bounds for dimension %d with size "
-						  "%lld",
-						  (long long)v, st->adv_dim[a], (long long)size);
+				return error_setk(
+				    e, ERR_INPUT,
+				    "index %lld is out of bounds for dimension %d with size "
+				    "%lld",
+				    (long long)v, st->adv_dim[a], (long long)size);
 			off[p] += (v < 0 ? v + size : v) * st->adv_stride[a];
 		}
 	}
@@ -510,10 +510,10 @@ static int pad_prepare(struct kop *op, struct error *e)
 	op->state = st;
 	const struct value *mv = op_arg(&op->call, 2, "mode");
 	const char *mode = mv && mv->kind == VAL_STR ? mv->u.s : "constant";
-	st->mode = !strcmp(mode, "reflect")	? PM_REFLECT
-		   : !strcmp(mode, "replicate") ? PM_REPLICATE
-		   : !strcmp(mode, "circular")	? PM_CIRCULAR
-						: PM_CONSTANT;
+	st->mode = !strcmp(mode, "reflect")     ? PM_REFLECT
+	           : !strcmp(mode, "replicate") ? PM_REPLICATE
+	           : !strcmp(mode, "circular")  ? PM_CIRCULAR
+	                                        : PM_CONSTANT;
 	double v = 0;
 	const struct value *vv = op_arg(&op->call, 3, "value");
 	if (vv && vv->kind != VAL_NONE && !value_number(vv, &v))
@@ -679,53 +679,62 @@ static int merge_pad_run(struct kop *op, struct error *e)
 			for (int64_t j = 0; j < w2; j++)
 				for (int q = 0; q < 4; q++) {
 					int64_t si = 2 * i + dh[q], sj = 2 * j + dw[q];
-					char *d = dst + (size_t)(((l * h2 + i) * w2 + j) * 4 + q) * row;
+					char *d =
+					    dst + (size_t)(((l * h2 + i) * w2 + j) * 4 + q) * row;
 					if (si < h && sj < w)
-						memcpy(d, src + (size_t)((l * h + si) * w + sj) * row, row);
+						memcpy(d,
+						       src + (size_t)((l * h + si) * w + sj) * row,
+						       row);
 					else
 						memset(d, 0, row);
 				}
 	return 0;
 }
 
-#define ALIAS(nm, kind) {nm, kind, KF_ALIAS | KF_ANY_DTYPE, NULL, NULL}
-#define MOVE(nm, prep, run) {nm, OP_FUNCTION, KF_ANY_DTYPE, prep, run}
+#define ALIAS(nm, kind)                                                                            \
+	{                                                                                          \
+		nm, kind, KF_ALIAS | KF_ANY_DTYPE, NULL, NULL                                      \
+	}
+#define MOVE(nm, prep, run)                                                                        \
+	{                                                                                          \
+		nm, OP_FUNCTION, KF_ANY_DTYPE, prep, run                                           \
+	}
 
 const struct kernel kernels_layout[] = {
-	ALIAS("Flatten", OP_MODULE),
-	ALIAS("Identity", OP_MODULE),
-	ALIAS("Dropout", OP_MODULE),
-	ALIAS("StochasticDepth", OP_MODULE),
-	ALIAS("view", OP_FUNCTION),
-	ALIAS("reshape", OP_FUNCTION),
-	ALIAS("flatten", OP_FUNCTION),
-	ALIAS("unsqueeze", OP_FUNCTION),
-	ALIAS("squeeze", OP_FUNCTION),
-	ALIAS("contiguous", OP_FUNCTION),
-	ALIAS("clone", OP_FUNCTION),
-	ALIAS("detach", OP_FUNCTION),
-	ALIAS("to", OP_FUNCTION),
-	ALIAS("type_as", OP_FUNCTION),
-	ALIAS("float", OP_FUNCTION),
-	ALIAS("dropout", OP_FUNCTION),
-	ALIAS("stochastic_depth", OP_FUNCTION),
-	{"Permute", OP_MODULE, KF_ANY_DTYPE, permute_prepare, gather_run},
-	MOVE("permute", permute_prepare, gather_run),
-	MOVE("transpose", permute_prepare, gather_run),
-	MOVE("swapaxes", permute_prepare, gather_run),
-	MOVE("swapdims", permute_prepare, gather_run),
-	MOVE("expand", expand_prepare, gather_run),
-	MOVE("expand_as", expand_prepare, gather_run),
-	MOVE("channel_shuffle", channel_shuffle_prepare, gather_run),
-	MOVE("cat", join_prepare, join_run),
-	MOVE("concat", join_prepare, join_run),
-	MOVE("stack", join_prepare, join_run),
-	MOVE("chunk", split_prepare, split_run),
-	MOVE("split", split_prepare, split_run),
-	MOVE("unbind", split_prepare, split_run),
-	MOVE("getitem", getitem_prepare, getitem_run),
-	MOVE("pad", pad_prepare, pad_run),
-	MOVE("roll", roll_prepare, roll_run),
-	MOVE("_patch_merging_pad", NULL, merge_pad_run),
-	{NULL, OP_MODULE, 0, NULL, NULL},
+    ALIAS("Flatten", OP_MODULE),
+    ALIAS("Identity", OP_MODULE),
+    ALIAS("Dropout", OP_MODULE),
+    ALIAS("StochasticDepth", OP_MODULE),
+    ALIAS("view", OP_FUNCTION),
+    ALIAS("reshape", OP_FUNCTION),
+    ALIAS("flatten", OP_FUNCTION),
+    ALIAS("unsqueeze", OP_FUNCTION),
+    ALIAS("squeeze", OP_FUNCTION),
+    ALIAS("contiguous", OP_FUNCTION),
+    ALIAS("clone", OP_FUNCTION),
+    ALIAS("detach", OP_FUNCTION),
+    ALIAS("to", OP_FUNCTION),
+    ALIAS("type_as", OP_FUNCTION),
+    ALIAS("float", OP_FUNCTION),
+    ALIAS("dropout", OP_FUNCTION),
+    ALIAS("stochastic_depth", OP_FUNCTION),
+    {"Permute", OP_MODULE, KF_ANY_DTYPE, permute_prepare, gather_run},
+    MOVE("permute", permute_prepare, gather_run),
+    MOVE("transpose", permute_prepare, gather_run),
+    MOVE("swapaxes", permute_prepare, gather_run),
+    MOVE("swapdims", permute_prepare, gather_run),
+    MOVE("expand", expand_prepare, gather_run),
+    MOVE("expand_as", expand_prepare, gather_run),
+    MOVE("channel_shuffle", channel_shuffle_prepare, gather_run),
+    MOVE("cat", join_prepare, join_run),
+    MOVE("concat", join_prepare, join_run),
+    MOVE("stack", join_prepare, join_run),
+    MOVE("chunk", split_prepare, split_run),
+    MOVE("split", split_prepare, split_run),
+    MOVE("unbind", split_prepare, split_run),
+    MOVE("getitem", getitem_prepare, getitem_run),
+    MOVE("pad", pad_prepare, pad_run),
+    MOVE("roll", roll_prepare, roll_run),
+    MOVE("_patch_merging_pad", NULL, merge_pad_run),
+    {NULL, OP_MODULE, 0, NULL, NULL},
 };

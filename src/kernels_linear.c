@@ -22,10 +22,10 @@
 /* One product in the calling thread: BLAS runs single-threaded, graft's
  * threads share the work (see kgemm_ex). */
 static void gemm1(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-		  const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+                  const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
 	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-		    (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+	            (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
 }
 
 struct gemm_job {
@@ -37,6 +37,7 @@ struct gemm_job {
 };
 
 #define GEMM_UNIT 16
+#define GEMM_MIN_UNITS 8
 
 static void gemm_chunk(void *ctx, int64_t ub, int64_t ue)
 {
@@ -45,8 +46,8 @@ static void gemm_chunk(void *ctx, int64_t ub, int64_t ue)
 	if (g->split_n) {
 		hi = hi < g->n ? hi : g->n;
 		const float *b = g->tb ? g->b + lo * g->ldb : g->b + lo;
-		gemm1(g->ta, g->tb, g->m, hi - lo, g->k, g->a, g->lda, b, g->ldb, g->beta, g->c + lo,
-		      g->ldc);
+		gemm1(g->ta, g->tb, g->m, hi - lo, g->k, g->a, g->lda, b, g->ldb, g->beta,
+		      g->c + lo, g->ldc);
 	} else {
 		hi = hi < g->m ? hi : g->m;
 		const float *a = g->ta ? g->a + lo : g->a + lo * g->lda;
@@ -56,21 +57,24 @@ static void gemm_chunk(void *ctx, int64_t ub, int64_t ue)
 }
 
 void kgemm_ex(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-	      const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+              const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
 	int threads = kernels_threads();
 	if (threads == 1 || m * n * k < 32 * 32 * 64 || (m < 2 * GEMM_UNIT && n < 2 * GEMM_UNIT)) {
 		gemm1(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
 		return;
 	}
-	/* Split the larger side into one block per thread. */
+	/* Split the larger side into two blocks per thread (taken in turn, so
+	 * that a thread the system delays does not hold the others up), each
+	 * at least GEMM_MIN_UNITS wide. */
 	struct gemm_job g = {ta, tb, n >= m, m, n, k, lda, ldb, ldc, a, b, beta, c};
 	int64_t units = ((g.split_n ? n : m) + GEMM_UNIT - 1) / GEMM_UNIT;
-	kpar_for(units, (units + threads - 1) / threads, gemm_chunk, &g);
+	int64_t grain = (units + 2 * threads - 1) / (2 * threads);
+	kpar_for(units, grain < GEMM_MIN_UNITS ? GEMM_MIN_UNITS : grain, gemm_chunk, &g);
 }
 
 void kgemm(bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-	   const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+           const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
 	kgemm_ex(false, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
 }
@@ -85,7 +89,7 @@ static void gemv_chunk(void *ctx, int64_t b, int64_t e)
 {
 	const struct gemv_job *g = ctx;
 	cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)(e - b), (int)g->k, 1.0f, g->w + b * g->k,
-		    (int)g->k, g->x, 1, 0.0f, g->y + b, 1);
+	            (int)g->k, g->x, 1, 0.0f, g->y + b, 1);
 }
 
 /* y[n] = W[n, k] x[k], the rows of W shared among the threads. */
@@ -97,8 +101,8 @@ static void kgemv(int64_t n, int64_t k, const float *w, const float *x, float *y
 }
 
 KERNEL_HOT
-void kgemm_small(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a,
-		       int64_t lda, const float *b, int64_t ldb, float *restrict c, int64_t ldc)
+void kgemm_small(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                 const float *b, int64_t ldb, float *restrict c, int64_t ldc)
 {
 	for (int64_t i = 0; i < m; i++) {
 		float *restrict ci = c + i * ldc;
@@ -145,7 +149,7 @@ static void bgemm_chunk(void *ctx, int64_t b, int64_t e)
 		const float *a = g->a + (g->aoff ? g->aoff[i] : i * g->sa);
 		const float *bb = g->b + (g->boff ? g->boff[i] : i * g->sb);
 		kgemm_small(g->ta, g->tb, g->m, g->n, g->k, a, g->lda, bb, g->ldb, g->c + i * g->sc,
-			   g->ldc);
+		            g->ldc);
 	}
 }
 
@@ -159,7 +163,7 @@ static void bgemm_run(const struct bgemm *g, int64_t batch)
 		const float *a = g->a + (g->aoff ? g->aoff[i] : i * g->sa);
 		const float *b = g->b + (g->boff ? g->boff[i] : i * g->sb);
 		kgemm_ex(g->ta, g->tb, g->m, g->n, g->k, a, g->lda, b, g->ldb, 0.0f,
-			 g->c + i * g->sc, g->ldc);
+		         g->c + i * g->sc, g->ldc);
 	}
 }
 
@@ -190,9 +194,10 @@ static int linear_prepare(struct kop *op, struct error *e)
 	st->w = kt_f32(w);
 	if (b) {
 		if (shape_numel(&b->shape) != st->n)
-			return error_set(e, "linear(): a bias of %lld values for %lld outputs is not "
-					    "supported",
-					 (long long)shape_numel(&b->shape), (long long)st->n);
+			return error_set(e,
+			                 "linear(): a bias of %lld values for %lld outputs is not "
+			                 "supported",
+			                 (long long)shape_numel(&b->shape), (long long)st->n);
 		st->b = kt_f32(b);
 	}
 	return 0;
@@ -256,7 +261,8 @@ struct matmul_state {
 static int matmul_prepare(struct kop *op, struct error *e)
 {
 	const struct tensor *a = kop_input(op);
-	const struct tensor *b = kop_tensor(op, 1, strcmp(op->kernel->name, "bmm") ? "other" : "mat2");
+	const struct tensor *b =
+	    kop_tensor(op, 1, strcmp(op->kernel->name, "bmm") ? "other" : "mat2");
 	const struct tensor *o = kop_out(op, 0);
 	if (!a || !b)
 		return error_set(e, "%s(): needs two tensors", op->kernel->name);
@@ -318,10 +324,18 @@ static int matmul_run(struct kop *op, struct error *e)
 	(void)e;
 	const struct matmul_state *st = op->state;
 	const char *bname = strcmp(op->kernel->name, "bmm") ? "other" : "mat2";
-	struct bgemm g = {.m = st->m, .n = st->n, .k = st->k, .lda = st->k, .ldb = st->n,
-			  .ldc = st->n, .a = kt_f32(kop_input(op)),
-			  .b = kt_f32(kop_tensor(op, 1, bname)), .c = kt_f32(kop_out(op, 0)),
-			  .aoff = st->aoff, .boff = st->boff, .sc = st->m * st->n};
+	struct bgemm g = {.m = st->m,
+	                  .n = st->n,
+	                  .k = st->k,
+	                  .lda = st->k,
+	                  .ldb = st->n,
+	                  .ldc = st->n,
+	                  .a = kt_f32(kop_input(op)),
+	                  .b = kt_f32(kop_tensor(op, 1, bname)),
+	                  .c = kt_f32(kop_out(op, 0)),
+	                  .aoff = st->aoff,
+	                  .boff = st->boff,
+	                  .sc = st->m * st->n};
 	bgemm_run(&g, st->batch);
 	return 0;
 }
@@ -406,8 +420,8 @@ static int ein_find(const struct ein_operand *t, int l)
 
 /* Whether operand t (contiguous, of shape s) is exactly the labels
  * first..., second... in that order, with no broadcasting. */
-static bool ein_layout(const struct ein_operand *t, const struct shape *s, const int *order,
-		       int n, const int64_t *size)
+static bool ein_layout(const struct ein_operand *t, const struct shape *s, const int *order, int n,
+                       const int64_t *size)
 {
 	if (t->n != n)
 		return false;
@@ -446,7 +460,7 @@ static int einsum_prepare(struct kop *op, struct error *e)
 			int lb = t[i].labels[j];
 			if (ein_find(&t[i], lb) != j)
 				return error_set(e, "einsum(): repeated labels (diagonals) are not "
-						    "supported");
+				                    "supported");
 			count[lb]++;
 			if (ops[i]->shape.dim[j] != 1)
 				size[lb] = ops[i]->shape.dim[j];
@@ -470,9 +484,11 @@ static int einsum_prepare(struct kop *op, struct error *e)
 		in_out[out.labels[j]] = true;
 	for (int i = 0; i < nops; i++)
 		for (int j = 0; j < t[i].n; j++)
-			if (!in_out[t[i].labels[j]] && (nops == 1 || ein_find(&t[1 - i], t[i].labels[j]) < 0))
-				return error_set(e, "einsum(): summing a label away in one operand is "
-						    "not supported");
+			if (!in_out[t[i].labels[j]] &&
+			    (nops == 1 || ein_find(&t[1 - i], t[i].labels[j]) < 0))
+				return error_set(e,
+				                 "einsum(): summing a label away in one operand is "
+				                 "not supported");
 	struct einsum_state *st = xcalloc(1, sizeof *st);
 	op->state = st;
 	st->nops = nops;
@@ -539,7 +555,8 @@ static int einsum_prepare(struct kop *op, struct error *e)
 		}
 		if (nops == 1)
 			break; /* copied straight into the output */
-		st->gbytes[i] = (size_t)(st->batch * (i == 0 ? st->m : st->n) * st->k) * sizeof(float);
+		st->gbytes[i] =
+		    (size_t)(st->batch * (i == 0 ? st->m : st->n) * st->k) * sizeof(float);
 		scratch += (st->gbytes[i] + 63) / 64 * 64;
 	}
 	/* The product comes out as [batch, rows, cols]; scatter it unless the
@@ -575,13 +592,13 @@ static int einsum_run(struct kop *op, struct error *e)
 	const struct value *l = op_arg(&op->call, 1, "operands");
 	for (int i = 0; i < st->nops; i++)
 		src[i] = kt_f32(l && l->kind == VAL_LIST ? &l->u.list.items[i].u.tensor.t
-							 : &op->call.args[1 + i].u.tensor.t);
+		                                         : &op->call.args[1 + i].u.tensor.t);
 	float *out = kt_f32(kop_out(op, 0));
 	char *scratch = op->scratch;
 	if (st->nops == 1) {
 		/* a permutation: copy straight into the output order */
 		kcopy_strided(out, st->sstride, src[0], st->gstride[0], st->ssize, st->sndim,
-			      sizeof(float));
+		              sizeof(float));
 		return 0;
 	}
 	const float *mat[2];
@@ -594,16 +611,25 @@ static int einsum_run(struct kop *op, struct error *e)
 		int64_t dstr[SHAPE_MAX_DIMS];
 		kstrides(&gs, dstr);
 		kcopy_strided(scratch, dstr, src[i], st->gstride[i], st->gsize[i], st->gndim[i],
-			      sizeof(float));
+		              sizeof(float));
 		mat[i] = (const float *)(void *)scratch;
 		scratch += (st->gbytes[i] + 63) / 64 * 64;
 	}
 	float *dst = st->scatter ? (float *)(void *)scratch : out;
-	struct bgemm g = {.ta = st->trans[0], .tb = st->trans[1], .m = st->m, .n = st->n,
-			  .k = st->k, .lda = st->trans[0] ? st->m : st->k,
-			  .ldb = st->trans[1] ? st->k : st->n, .ldc = st->n, .a = mat[0],
-			  .b = mat[1], .c = dst, .sa = st->m * st->k, .sb = st->k * st->n,
-			  .sc = st->m * st->n};
+	struct bgemm g = {.ta = st->trans[0],
+	                  .tb = st->trans[1],
+	                  .m = st->m,
+	                  .n = st->n,
+	                  .k = st->k,
+	                  .lda = st->trans[0] ? st->m : st->k,
+	                  .ldb = st->trans[1] ? st->k : st->n,
+	                  .ldc = st->n,
+	                  .a = mat[0],
+	                  .b = mat[1],
+	                  .c = dst,
+	                  .sa = st->m * st->k,
+	                  .sb = st->k * st->n,
+	                  .sc = st->m * st->n};
 	bgemm_run(&g, st->batch);
 	if (st->scatter) {
 		struct shape ps = {.ndim = st->sndim};
@@ -616,10 +642,10 @@ static int einsum_run(struct kop *op, struct error *e)
 }
 
 const struct kernel kernels_linear[] = {
-	{"Linear", OP_MODULE, KF_ACT, linear_prepare, linear_run},
-	{"linear", OP_FUNCTION, KF_ACT, linear_prepare, linear_run},
-	{"matmul", OP_FUNCTION, 0, matmul_prepare, matmul_run},
-	{"bmm", OP_FUNCTION, 0, matmul_prepare, matmul_run},
-	{"einsum", OP_FUNCTION, 0, einsum_prepare, einsum_run},
-	{NULL, OP_MODULE, 0, NULL, NULL},
+    {"Linear", OP_MODULE, KF_ACT, linear_prepare, linear_run},
+    {"linear", OP_FUNCTION, KF_ACT, linear_prepare, linear_run},
+    {"matmul", OP_FUNCTION, 0, matmul_prepare, matmul_run},
+    {"bmm", OP_FUNCTION, 0, matmul_prepare, matmul_run},
+    {"einsum", OP_FUNCTION, 0, einsum_prepare, einsum_run},
+    {NULL, OP_MODULE, 0, NULL, NULL},
 };

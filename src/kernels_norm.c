@@ -28,14 +28,14 @@ struct bn_state {
 	int64_t outer, channels, inner;
 	bool batch_stats; /* no running statistics: use the batch's */
 	double eps;
-	const float *w, *b; /* with batch statistics */
+	const float *w, *b;   /* with batch statistics */
 	float *scale, *shift; /* into store */
 	float store[];
 };
 
 /* The BatchNorm's tensors: module parameters or F.batch_norm arguments. */
 static void bn_tensors(const struct kop *op, const struct tensor **w, const struct tensor **b,
-		       const struct tensor **mean, const struct tensor **var)
+                       const struct tensor **mean, const struct tensor **var)
 {
 	if (op->call.module) {
 		*w = kop_param(op, "weight");
@@ -53,7 +53,7 @@ static void bn_tensors(const struct kop *op, const struct tensor **w, const stru
 }
 
 static void affine_of(const float *w, const float *b, const float *mean, const float *var,
-		      double eps, int64_t c, float *scale, float *shift)
+                      double eps, int64_t c, float *scale, float *shift)
 {
 	for (int64_t i = 0; i < c; i++) {
 		double invstd = 1 / sqrt((double)var[i] + eps);
@@ -73,7 +73,7 @@ int kernels_bn_affine(const struct kop *bn, float **scale, float **shift, struct
 	*scale = xcalloc((size_t)c, sizeof **scale);
 	*shift = xcalloc((size_t)c, sizeof **shift);
 	affine_of(w ? kt_f32(w) : NULL, b ? kt_f32(b) : NULL, kt_f32(mean), kt_f32(var),
-		  attr_eps(bn, 7, 1e-5), c, *scale, *shift);
+	          attr_eps(bn, 7, 1e-5), c, *scale, *shift);
 	return 0;
 }
 
@@ -105,8 +105,8 @@ static int bn_prepare(struct kop *op, struct error *e)
 		st->b = b ? kt_f32(b) : NULL;
 		return 0;
 	}
-	affine_of(w ? kt_f32(w) : NULL, b ? kt_f32(b) : NULL, kt_f32(mean), kt_f32(var), st->eps,
-		  c, st->scale, st->shift);
+	affine_of(w ? kt_f32(w) : NULL, b ? kt_f32(b) : NULL, kt_f32(mean), kt_f32(var), st->eps, c,
+	          st->scale, st->shift);
 	return 0;
 }
 
@@ -130,7 +130,7 @@ static int bn_run(struct kop *op, struct error *e)
 					sq += d * d;
 				}
 			double a = 1 / sqrt(sq / (double)(per ? per : 1) + st->eps) *
-				   (st->w ? st->w[c] : 1);
+			           (st->w ? st->w[c] : 1);
 			st->scale[c] = (float)a;
 			st->shift[c] = (float)((st->b ? st->b[c] : 0) - mean * a);
 		}
@@ -437,13 +437,13 @@ static int normalize_run(struct kop *op, struct error *e)
 }
 
 const struct kernel kernels_norm[] = {
-	{"BatchNorm2d", OP_MODULE, KF_INPLACE | KF_ACT, bn_prepare, bn_run},
-	{"BatchNorm1d", OP_MODULE, KF_INPLACE | KF_ACT, bn_prepare, bn_run},
-	{"batch_norm", OP_FUNCTION, KF_INPLACE | KF_ACT, bn_prepare, bn_run},
-	{"LayerNorm", OP_MODULE, KF_INPLACE, ln_prepare, ln_run},
-	{"layer_norm", OP_FUNCTION, KF_INPLACE, ln_prepare, ln_run},
-	{"LayerNorm2d", OP_MODULE, KF_INPLACE, ln2d_prepare, ln2d_run},
-	{"GroupNorm", OP_MODULE, KF_INPLACE, gn_prepare, gn_run},
-	{"normalize", OP_FUNCTION, 0, normalize_prepare, normalize_run},
-	{NULL, OP_MODULE, 0, NULL, NULL},
+    {"BatchNorm2d", OP_MODULE, KF_INPLACE | KF_ACT, bn_prepare, bn_run},
+    {"BatchNorm1d", OP_MODULE, KF_INPLACE | KF_ACT, bn_prepare, bn_run},
+    {"batch_norm", OP_FUNCTION, KF_INPLACE | KF_ACT, bn_prepare, bn_run},
+    {"LayerNorm", OP_MODULE, KF_INPLACE, ln_prepare, ln_run},
+    {"layer_norm", OP_FUNCTION, KF_INPLACE, ln_prepare, ln_run},
+    {"LayerNorm2d", OP_MODULE, KF_INPLACE, ln2d_prepare, ln2d_run},
+    {"GroupNorm", OP_MODULE, KF_INPLACE, gn_prepare, gn_run},
+    {"normalize", OP_FUNCTION, 0, normalize_prepare, normalize_run},
+    {NULL, OP_MODULE, 0, NULL, NULL},
 };

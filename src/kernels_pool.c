@@ -58,9 +58,10 @@ static int pool_prepare(struct kop *op, struct error *e)
 	op->state = st;
 	const char *name = op->kernel->name;
 	const struct module *m = op->call.module;
-	st->kind = strstr(name, "daptive") ? (strstr(name, "vg") ? POOL_ADAPTIVE_AVG : POOL_ADAPTIVE_MAX)
-		   : strstr(name, "ax")	   ? POOL_MAX
-					   : POOL_AVG;
+	st->kind = strstr(name, "daptive")
+	               ? (strstr(name, "vg") ? POOL_ADAPTIVE_AVG : POOL_ADAPTIVE_MAX)
+	           : strstr(name, "ax") ? POOL_MAX
+	                                : POOL_AVG;
 	int nd = x->shape.ndim;
 	st->h = x->shape.dim[nd - 2];
 	st->w = x->shape.dim[nd - 1];
@@ -71,7 +72,7 @@ static int pool_prepare(struct kop *op, struct error *e)
 	int64_t k[2] = {1, 1}, s[2], p[2] = {0, 0}, d[2] = {1, 1};
 	if (st->kind == POOL_ADAPTIVE_MAX)
 		st->indices = m ? module_attr_bool(m, "return_indices", false)
-				: bool_arg(op, 2, "return_indices", false);
+		                : bool_arg(op, 2, "return_indices", false);
 	if (st->kind == POOL_ADAPTIVE_AVG || st->kind == POOL_ADAPTIVE_MAX)
 		return 0;
 	if (m) {
@@ -143,7 +144,8 @@ static void pool_planes(void *ctx, int64_t pb, int64_t pe)
 			for (int64_t ow = 0; ow < st->ow; ow++) {
 				int64_t h0, h1, w0, w1, hstep = 1, wstep = 1;
 				int64_t o = oh * st->ow + ow;
-				if (st->kind == POOL_ADAPTIVE_AVG || st->kind == POOL_ADAPTIVE_MAX) {
+				if (st->kind == POOL_ADAPTIVE_AVG ||
+				    st->kind == POOL_ADAPTIVE_MAX) {
 					h0 = start_index(oh, st->oh, st->h);
 					h1 = end_index(oh, st->oh, st->h);
 					w0 = start_index(ow, st->ow, st->w);
@@ -185,9 +187,10 @@ static void pool_planes(void *ctx, int64_t pb, int64_t pe)
 					for (int64_t ih = h0; ih < h1; ih++)
 						for (int64_t iw = w0; iw < w1; iw++)
 							sum += x[ih * st->w + iw];
-					int64_t div = st->divisor			? st->divisor
-						      : st->count_include_pad ? pool
-									      : (h1 - h0) * (w1 - w0);
+					int64_t div = st->divisor ? st->divisor
+					              : st->count_include_pad
+					                  ? pool
+					                  : (h1 - h0) * (w1 - w0);
 					y[o] = (float)(sum / (double)div);
 					continue;
 				}
@@ -227,8 +230,13 @@ static void mean_planes(void *ctx, int64_t pb, int64_t pe)
 	int64_t n = j->st->h * j->st->w;
 	for (int64_t pl = pb; pl < pe; pl++) {
 		const float *x = j->x + pl * n;
-		float sum = 0;
-		for (int64_t i = 0; i < n; i++)
+		v8f acc = v8_splat(0);
+		int64_t i = 0;
+		for (; i + 8 <= n; i += 8)
+			acc += v8_load(x + i);
+		float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+		            ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+		for (; i < n; i++)
 			sum += x[i];
 		j->y[pl] = sum / (float)n;
 	}
@@ -237,7 +245,7 @@ static void mean_planes(void *ctx, int64_t pb, int64_t pe)
 /* The range [lo, hi) of output columns whose input column
  * ow * s - pad + off lies in [0, w). */
 static void valid_cols(int64_t ow, int64_t s, int64_t pad, int64_t off, int64_t w, int64_t *lo,
-		       int64_t *hi)
+                       int64_t *hi)
 {
 	int64_t base = off - pad;
 	int64_t l = base >= 0 ? 0 : (-base + s - 1) / s;
@@ -285,8 +293,10 @@ static void max_planes(void *ctx, int64_t pb, int64_t pe)
 					int64_t lo, hi;
 					valid_cols(st->ow, st->sw, st->pw, kj, st->w, &lo, &hi);
 					if (hi > lo)
-						max_into(o + lo, x + ih * st->w + (lo * st->sw + kj - st->pw),
-							 hi - lo, st->sw);
+						max_into(o + lo,
+						         x + ih * st->w +
+						             (lo * st->sw + kj - st->pw),
+						         hi - lo, st->sw);
 				}
 		}
 	}
@@ -298,7 +308,7 @@ static int pool_run(struct kop *op, struct error *e)
 	const struct pool_state *st = op->state;
 	struct tensor *idx = st->indices ? kop_out(op, 1) : NULL;
 	struct pool_job j = {st, kt_f32(kop_input(op)), kt_f32(kop_out(op, 0)),
-			     idx ? (int64_t *)tensor_data(idx) : NULL};
+	                     idx ? (int64_t *)tensor_data(idx) : NULL};
 	if (st->kind == POOL_ADAPTIVE_AVG && st->oh == 1 && st->ow == 1) {
 		kpar_for(st->planes, 64, mean_planes, &j);
 		return 0;
@@ -318,7 +328,7 @@ enum reduce_op { RED_MEAN, RED_SUM, RED_MAX, RED_MIN };
 
 struct reduce_state {
 	enum reduce_op op;
-	int nk, nr;                                    /* kept and reduced dims */
+	int nk, nr; /* kept and reduced dims */
 	int64_t ksize[SHAPE_MAX_DIMS], kstride[SHAPE_MAX_DIMS];
 	int64_t rsize[SHAPE_MAX_DIMS], rstride[SHAPE_MAX_DIMS];
 	int64_t count; /* elements per output */
@@ -349,10 +359,10 @@ static int reduce_prepare(struct kop *op, struct error *e)
 	struct reduce_state *st = xcalloc(1, sizeof *st);
 	op->state = st;
 	const char *name = op->kernel->name;
-	st->op = !strcmp(name, "mean") ? RED_MEAN
-		 : !strcmp(name, "sum") ? RED_SUM
-		 : !strcmp(name, "amax") ? RED_MAX
-					 : RED_MIN;
+	st->op = !strcmp(name, "mean")   ? RED_MEAN
+	         : !strcmp(name, "sum")  ? RED_SUM
+	         : !strcmp(name, "amax") ? RED_MAX
+	                                 : RED_MIN;
 	int64_t str[SHAPE_MAX_DIMS];
 	kstrides(s, str);
 	st->count = 1;
@@ -415,25 +425,31 @@ static int reduce_run(struct kop *op, struct error *e)
 	const struct reduce_state *st = op->state;
 	struct reduce_job j = {st, kt_f32(kop_input(op)), kt_f32(kop_out(op, 0))};
 	kpar_for(st->outn, st->count >= 4096 ? 1 : 4096 / (st->count ? st->count : 1), reduce_chunk,
-		 &j);
+	         &j);
 	return 0;
 }
 
-#define POOL(nm, kind) {nm, kind, KF_INT_INDEX, pool_prepare, pool_run}
-#define REDUCE(nm) {nm, OP_FUNCTION, 0, reduce_prepare, reduce_run}
+#define POOL(nm, kind)                                                                             \
+	{                                                                                          \
+		nm, kind, KF_INT_INDEX, pool_prepare, pool_run                                     \
+	}
+#define REDUCE(nm)                                                                                 \
+	{                                                                                          \
+		nm, OP_FUNCTION, 0, reduce_prepare, reduce_run                                     \
+	}
 
 const struct kernel kernels_pool[] = {
-	POOL("MaxPool2d", OP_MODULE),
-	POOL("AvgPool2d", OP_MODULE),
-	POOL("AdaptiveAvgPool2d", OP_MODULE),
-	POOL("AdaptiveMaxPool2d", OP_MODULE),
-	POOL("max_pool2d", OP_FUNCTION),
-	POOL("avg_pool2d", OP_FUNCTION),
-	POOL("adaptive_avg_pool2d", OP_FUNCTION),
-	POOL("adaptive_max_pool2d", OP_FUNCTION),
-	REDUCE("mean"),
-	REDUCE("sum"),
-	REDUCE("amax"),
-	REDUCE("amin"),
-	{NULL, OP_MODULE, 0, NULL, NULL},
+    POOL("MaxPool2d", OP_MODULE),
+    POOL("AvgPool2d", OP_MODULE),
+    POOL("AdaptiveAvgPool2d", OP_MODULE),
+    POOL("AdaptiveMaxPool2d", OP_MODULE),
+    POOL("max_pool2d", OP_FUNCTION),
+    POOL("avg_pool2d", OP_FUNCTION),
+    POOL("adaptive_avg_pool2d", OP_FUNCTION),
+    POOL("adaptive_max_pool2d", OP_FUNCTION),
+    REDUCE("mean"),
+    REDUCE("sum"),
+    REDUCE("amax"),
+    REDUCE("amin"),
+    {NULL, OP_MODULE, 0, NULL, NULL},
 };

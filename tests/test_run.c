@@ -53,7 +53,7 @@ static bool close_enough(const struct tensor *got, const struct tensor *want, ch
 	char a[160], b[160];
 	if (!shape_equal(&got->shape, &want->shape)) {
 		snprintf(why, n, "shape %s, PyTorch %s", shape_format(&got->shape, a, sizeof a),
-			 shape_format(&want->shape, b, sizeof b));
+		         shape_format(&want->shape, b, sizeof b));
 		return false;
 	}
 	const float *g = tensor_data(got), *w = tensor_data(want);
@@ -64,8 +64,8 @@ static bool close_enough(const struct tensor *got, const struct tensor *want, ch
 			continue;
 		double d = fabs((double)g[i] - w[i]);
 		if (!(d <= 1e-4 + 1e-4 * fabs(w[i]))) {
-			snprintf(why, n, "element %lld: graft %.9g, PyTorch %.9g", (long long)i, g[i],
-				 w[i]);
+			snprintf(why, n, "element %lld: graft %.9g, PyTorch %.9g", (long long)i,
+			         g[i], w[i]);
 			return false;
 		}
 		worst = d > worst ? d : worst;
@@ -119,6 +119,20 @@ static int run_case(const char *name, const struct mode *md, char *why, size_t n
 				break;
 			if (npy_read(path, &ref[nref], &e) < 0)
 				goto npy_fail;
+		}
+	}
+	if (!md->opts.stats && !md->opts.no_fuse) {
+		/* The fixtures' inputs are torch.randn after a seed of 3: so is
+		 * exec_randn (graft run --random 3). */
+		int64_t count = shape_numel(&in[0].shape);
+		float *r = xcalloc((size_t)count, sizeof *r);
+		exec_randn(r, count, 3);
+		bool same = memcmp(r, in[0].storage->data, (size_t)count * sizeof *r) == 0;
+		free(r);
+		if (!same) {
+			snprintf(why, n,
+			         "exec_randn(3) is not torch.randn after torch.manual_seed(3)");
+			goto done;
 		}
 	}
 	exec_set_threads(md->threads);
@@ -189,9 +203,9 @@ static int by_name(const void *a, const void *b)
 static void test_fixtures(void)
 {
 	static const struct mode modes[] = {
-		{"planned", {.stats = false, .no_fuse = false}, 2},
-		{"unfused", {.stats = false, .no_fuse = true}, 1},
-		{"stats", {.stats = true, .no_fuse = false}, 2},
+	    {"planned", {.stats = false, .no_fuse = false}, 2},
+	    {"unfused", {.stats = false, .no_fuse = true}, 1},
+	    {"stats", {.stats = true, .no_fuse = false}, 2},
 	};
 	DIR *d = opendir(dir);
 	CHECK(d != NULL);
@@ -297,7 +311,7 @@ static void test_no_weights(void)
 /* ---- .npy ---- */
 
 static int parse(const char *header, const void *data, size_t dlen, struct tensor *t,
-		 struct error *e)
+                 struct error *e)
 {
 	size_t hl = strlen(header);
 	unsigned char *buf = xcalloc(1, 10 + hl + dlen + 1);
@@ -318,17 +332,18 @@ static void test_npy_read(void)
 	struct error e = {0};
 	float f[6] = {1, 2, 3, 4, 5, 6};
 	CHECK(parse("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }\n", f, sizeof f,
-		    &t, &e) == 0);
+	            &t, &e) == 0);
 	CHECK(t.shape.ndim == 2 && t.shape.dim[1] == 3 && ((float *)t.storage->data)[5] == 6);
 	tensor_release(&t);
 	/* keys in any order, a 1-tuple, float64 and big-endian float16 */
 	double d[3] = {0.5, -2, 1e-3};
 	CHECK(parse("{'shape': (3,), 'fortran_order': False, 'descr': '<f8'}     \n", d, sizeof d,
-		    &t, &e) == 0);
+	            &t, &e) == 0);
 	CHECK(t.shape.ndim == 1 && ((float *)t.storage->data)[1] == -2);
 	tensor_release(&t);
 	unsigned char h[4] = {0x3c, 0x00, 0xc0, 0x00}; /* 1.0, -2.0 */
-	CHECK(parse("{'descr': '>f2', 'fortran_order': False, 'shape': (2,)}\n", h, 4, &t, &e) == 0);
+	CHECK(parse("{'descr': '>f2', 'fortran_order': False, 'shape': (2,)}\n", h, 4, &t, &e) ==
+	      0);
 	CHECK(((float *)t.storage->data)[0] == 1 && ((float *)t.storage->data)[1] == -2);
 	tensor_release(&t);
 	CHECK(parse("{'descr': '<f4', 'fortran_order': False, 'shape': ()}\n", f, 4, &t, &e) == 0);
@@ -340,24 +355,26 @@ static void test_npy_read(void)
 		size_t bytes;
 		const char *msg;
 	} bad[] = {
-		{"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }\n", 20, "needs 24"},
-		{"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }\n", 28, "needs 24"},
-		{"{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }\n", 24, "not supported"},
-		{"{'descr': '<f4', 'fortran_order': True, 'shape': (6,), }\n", 24, "Fortran"},
-		{"{'descr': '<f4', 'shape': (6,), }\n", 24, "lacks 'fortran_order'"},
-		{"{'descr': '<f4', 'fortran_order': False, 'shape': (6,), 'x': 1}\n", 24, "unknown key"},
-		{"{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (6,)}\n", 24,
-		 "duplicate"},
-		{"{'descr': '<f4', 'fortran_order': False, 'shape': (-6,)}\n", 24, "non-negative"},
-		{"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999, 99999999999)}\n", 24,
-		 "too many elements"},
-		{"{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,1)}\n", 4,
-		 "too many dimensions"},
-		{"{'descr': '<f4', 'fortran_order': False, 'shape': (6,)\n", 24, "expected ','"},
-		{"{'descr': 'f4', 'fortran_order': False, 'shape': (6,)}\n", 24, "byte order"},
-		{"{'descr': '<f4', 'fortran_order': False, 'shape': (6,)} junk\n", 24, "unexpected text"},
-		{"[1, 2]\n", 0, "dict literal"},
-		{"{'descr: '<f4'}\n", 0, "expected ':'"},
+	    {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }\n", 20, "needs 24"},
+	    {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }\n", 28, "needs 24"},
+	    {"{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }\n", 24, "not supported"},
+	    {"{'descr': '<f4', 'fortran_order': True, 'shape': (6,), }\n", 24, "Fortran"},
+	    {"{'descr': '<f4', 'shape': (6,), }\n", 24, "lacks 'fortran_order'"},
+	    {"{'descr': '<f4', 'fortran_order': False, 'shape': (6,), 'x': 1}\n", 24,
+	     "unknown key"},
+	    {"{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (6,)}\n", 24,
+	     "duplicate"},
+	    {"{'descr': '<f4', 'fortran_order': False, 'shape': (-6,)}\n", 24, "non-negative"},
+	    {"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999, 99999999999)}\n", 24,
+	     "too many elements"},
+	    {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,1)}\n", 4,
+	     "too many dimensions"},
+	    {"{'descr': '<f4', 'fortran_order': False, 'shape': (6,)\n", 24, "expected ','"},
+	    {"{'descr': 'f4', 'fortran_order': False, 'shape': (6,)}\n", 24, "byte order"},
+	    {"{'descr': '<f4', 'fortran_order': False, 'shape': (6,)} junk\n", 24,
+	     "unexpected text"},
+	    {"[1, 2]\n", 0, "dict literal"},
+	    {"{'descr: '<f4'}\n", 0, "expected ':'"},
 	};
 	float big[8] = {0};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

@@ -13,37 +13,41 @@
 #include "exec.h"
 #include "io_npy.h"
 #include "model.h"
+#include "registry.h"
 #include "util.h"
 
 const char cli_run_synopsis[] =
-	"graft run MODEL [--input X.npy | --random SEED] [--input-shape 1x3x224x224] [-o Y.npy] "
-	"[--threads N] [--stats] [--top K] [--bench N]";
+    "graft run MODEL [--input X.npy | --random SEED] [--input-shape 1x3x224x224] [-o Y.npy] "
+    "[--threads N] [--stats] [--top K] [--bench N]";
 const char cli_run_help[] =
-	"Run the model's forward pass on an input, in float32 on the CPU, as\n"
-	"PyTorch does in eval mode (dropout and stochastic depth are identities,\n"
-	"batch norms use their running statistics).\n"
-	"\n"
-	"  --input X.npy        the input, a NumPy array (float32, float16 or\n"
-	"                       float64); repeat for a model with several inputs\n"
-	"  --random SEED        a random input: the values of\n"
-	"                       torch.manual_seed(SEED); torch.randn(shape)\n"
-	"                       (the default, with SEED 0, when no --input is given)\n"
-	"  --input-shape SHAPE  the random input's shape (default: the model's)\n"
-	"  -o, --output Y.npy   write the output; a model returning several tensors\n"
-	"                       writes Y.0.npy, Y.1.npy, ...\n"
-	"  --threads N          threads for the kernels (default: all cores)\n"
-	"  --stats              mean, std, min, max and NaN/Inf counts of every\n"
-	"                       module's output\n"
-	"  --top K              the K largest outputs with their indices\n"
-	"  --bench N            time N forwards after one warm-up; the last line is\n"
-	"                       'median T ms' (loading and planning excluded)\n"
-	"  --weights FILE       weights for a .json architecture\n"
-	"  --init-seed N        a model without weights runs with PyTorch's default\n"
-	"                       initialisation after torch.manual_seed(N) (default 0)\n"
-	"  --no-fuse            do not fold batch norms or fuse activations\n"
-	"\n"
-	"Without -o, graft prints each output's shape and statistics.\n"
-	"Exit status: 0 success, 1 the model does not check, 2 bad usage or input.\n";
+    "Run the model's forward pass on an input, in float32 on the CPU, as\n"
+    "PyTorch does in eval mode (dropout and stochastic depth are identities,\n"
+    "batch norms use their running statistics).\n"
+    "\n"
+    "  --input X.npy        the input, a NumPy array (float32, float16 or\n"
+    "                       float64); repeat for a model with several inputs\n"
+    "  --random SEED        a random input: the values of\n"
+    "                       torch.manual_seed(SEED); torch.randn(shape)\n"
+    "                       (the default, with SEED 0, when no --input is given;\n"
+    "                       a second input uses SEED + 1, and so on)\n"
+    "  --input-shape SHAPE  the random input's shape (default: the model's)\n"
+    "  -o, --output Y.npy   write the output; a model returning several tensors\n"
+    "                       writes Y.0.npy, Y.1.npy, ...\n"
+    "  --threads N          threads for the kernels (default: all cores)\n"
+    "  --stats              mean, std, min, max and NaN/Inf counts of every\n"
+    "                       module's output\n"
+    "  --top K              the K largest outputs with their indices\n"
+    "  --bench N            time N forwards after one warm-up; the last line is\n"
+    "                       'median T ms' (loading and planning excluded)\n"
+    "  --weights FILE       weights for a .json architecture\n"
+    "  --init-seed N        a model without weights runs with PyTorch's default\n"
+    "                       initialisation after torch.manual_seed(N) (default 0)\n"
+    "  --no-fuse            do not fold batch norms or fuse activations\n"
+    "  --profile            where the time goes: each kind of op, and the\n"
+    "                       slowest calls\n"
+    "\n"
+    "Without -o, graft prints each output's shape and statistics.\n"
+    "Exit status: 0 success, 1 the model does not check, 2 bad usage or input.\n";
 
 #define MAX_INPUTS 16
 
@@ -55,7 +59,7 @@ struct run_opts {
 	struct shape shape;
 	const char *output, *weights;
 	int threads, top, bench;
-	bool stats, no_fuse;
+	bool stats, no_fuse, profile;
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -91,14 +95,20 @@ static int parse_seed(const char *s, uint64_t *out)
 static int parse_args(int argc, char **argv, struct run_opts *o, const char **model)
 {
 	static const struct option opts[] = {
-		{"input", required_argument, NULL, 'i'},   {"random", required_argument, NULL, 'r'},
-		{"input-shape", required_argument, NULL, 's'},
-		{"output", required_argument, NULL, 'o'},  {"threads", required_argument, NULL, 't'},
-		{"stats", no_argument, NULL, 'S'},         {"top", required_argument, NULL, 'k'},
-		{"bench", required_argument, NULL, 'b'},   {"weights", required_argument, NULL, 'w'},
-		{"init-seed", required_argument, NULL, 'I'},
-		{"no-fuse", no_argument, NULL, 'F'},       {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"input", required_argument, NULL, 'i'},
+	    {"random", required_argument, NULL, 'r'},
+	    {"input-shape", required_argument, NULL, 's'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"threads", required_argument, NULL, 't'},
+	    {"stats", no_argument, NULL, 'S'},
+	    {"top", required_argument, NULL, 'k'},
+	    {"bench", required_argument, NULL, 'b'},
+	    {"weights", required_argument, NULL, 'w'},
+	    {"init-seed", required_argument, NULL, 'I'},
+	    {"no-fuse", no_argument, NULL, 'F'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"profile", no_argument, NULL, 'P'},
+	    {NULL, 0, NULL, 0},
 	};
 	bool random = false;
 	int c;
@@ -114,8 +124,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o, const char **mo
 			break;
 		case 'r':
 			if (parse_seed(optarg, &o->seed) < 0)
-				return usage_error("--random needs a non-negative integer seed, not '%s'",
-						   optarg);
+				return usage_error(
+				    "--random needs a non-negative integer seed, not '%s'", optarg);
 			random = true;
 			break;
 		case 's':
@@ -128,8 +138,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o, const char **mo
 			break;
 		case 't':
 			if (parse_count(optarg, 1, 256, &v) < 0)
-				return usage_error("--threads needs a number from 1 to 256, not '%s'",
-						   optarg);
+				return usage_error(
+				    "--threads needs a number from 1 to 256, not '%s'", optarg);
 			o->threads = (int)v;
 			break;
 		case 'S':
@@ -137,13 +147,14 @@ static int parse_args(int argc, char **argv, struct run_opts *o, const char **mo
 			break;
 		case 'k':
 			if (parse_count(optarg, 1, 1000000, &v) < 0)
-				return usage_error("--top needs a positive number, not '%s'", optarg);
+				return usage_error("--top needs a positive number, not '%s'",
+				                   optarg);
 			o->top = (int)v;
 			break;
 		case 'b':
 			if (parse_count(optarg, 1, 1000000, &v) < 0)
-				return usage_error("--bench needs a positive number of runs, not '%s'",
-						   optarg);
+				return usage_error(
+				    "--bench needs a positive number of runs, not '%s'", optarg);
 			o->bench = (int)v;
 			break;
 		case 'w':
@@ -151,11 +162,14 @@ static int parse_args(int argc, char **argv, struct run_opts *o, const char **mo
 			break;
 		case 'I':
 			if (parse_seed(optarg, &o->init_seed) < 0)
-				return usage_error("--init-seed needs a non-negative integer, not '%s'",
-						   optarg);
+				return usage_error(
+				    "--init-seed needs a non-negative integer, not '%s'", optarg);
 			break;
 		case 'F':
 			o->no_fuse = true;
+			break;
+		case 'P':
+			o->profile = true;
 			break;
 		case 'h':
 			printf("Usage: %s\n\n%s", cli_run_synopsis, cli_run_help);
@@ -230,7 +244,8 @@ static void print_top(const struct tensor *t, int k)
 			printf("  row %lld:\n", (long long)r);
 		int nb = top_k(x + r * len, len, k, best);
 		for (int i = 0; i < nb; i++)
-			printf("  %3d.  %6lld  %.6g\n", i + 1, (long long)best[i], x[r * len + best[i]]);
+			printf("  %3d.  %6lld  %.6g\n", i + 1, (long long)best[i],
+			       x[r * len + best[i]]);
 	}
 	free(best);
 }
@@ -259,13 +274,73 @@ static void print_stats(const struct exec_plan *p)
 		if (st[i].call > 0 || st[i].output > 0) {
 			size_t l = strlen(name);
 			if (st[i].call > 0)
-				l += (size_t)snprintf(name + l, sizeof name - l, " #%d", st[i].call + 1);
+				l += (size_t)snprintf(name + l, sizeof name - l, " #%d",
+				                      st[i].call + 1);
 			if (st[i].output > 0 || (i + 1 < n && st[i + 1].module == st[i].module &&
-						 st[i + 1].call == st[i].call))
+			                         st[i + 1].call == st[i].call))
 				snprintf(name + l, sizeof name - l, " [%d]", st[i].output);
 		}
 		print_stat_row(name, st[i].module->type, &st[i]);
 	}
+}
+
+struct op_time {
+	const char *op;
+	double ms;
+	int calls;
+};
+
+static int by_ms(const void *a, const void *b)
+{
+	double x = ((const struct op_time *)a)->ms, y = ((const struct op_time *)b)->ms;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static int prof_by_ms(const void *a, const void *b)
+{
+	double x = (*(const struct exec_prof *const *)a)->ms,
+	       y = (*(const struct exec_prof *const *)b)->ms;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void print_profile(const struct exec_plan *p)
+{
+	int n;
+	const struct exec_prof *pr = exec_profile(p, &n);
+	struct op_time *ops = xcalloc((size_t)(n ? n : 1), sizeof *ops);
+	const struct exec_prof **calls = xcalloc((size_t)(n ? n : 1), sizeof *calls);
+	int nops = 0, ncalls = 0, runs = 0;
+	double total = 0;
+	for (int i = 0; i < n; i++) {
+		if (!pr[i].runs)
+			continue;
+		runs = pr[i].runs;
+		total += pr[i].ms;
+		calls[ncalls++] = &pr[i];
+		int k = 0;
+		while (k < nops && strcmp(ops[k].op, pr[i].op))
+			k++;
+		if (k == nops)
+			ops[nops++] = (struct op_time){pr[i].op, 0, 0};
+		ops[k].ms += pr[i].ms;
+		ops[k].calls++;
+	}
+	qsort(ops, (size_t)nops, sizeof *ops, by_ms);
+	qsort(calls, (size_t)ncalls, sizeof *calls, prof_by_ms);
+	runs = runs ? runs : 1;
+	printf("%-28s %6s %10s %6s\n", "op", "calls", "ms/run", "share");
+	for (int i = 0; i < nops; i++)
+		printf("%-28s %6d %10.3f %5.1f%%\n", ops[i].op, ops[i].calls, ops[i].ms / runs,
+		       100 * ops[i].ms / (total > 0 ? total : 1));
+	printf("\n%-40s %-20s %10s\n", "slowest calls", "op", "ms/run");
+	for (int i = 0; i < ncalls && i < 15; i++) {
+		char path[2600];
+		printf("%-40s %-20s %10.3f\n", op_path(calls[i]->call, path, sizeof path),
+		       calls[i]->op, calls[i]->ms / runs);
+	}
+	printf("\n");
+	free(ops);
+	free(calls);
 }
 
 static double now_ms(void)
@@ -298,6 +373,15 @@ static int bench(struct exec_plan *p, const struct tensor *in, int nin, int runs
 		value_free(&out);
 	}
 	qsort(t, (size_t)runs, sizeof *t, cmp_double);
+	struct exec_info info;
+	exec_info(p, &info);
+	printf("plan: %d kernel calls (%d batch norms folded, %d activations fused, %d in place, "
+	       "%d constant)\n",
+	       info.ops, info.fused_bn, info.fused_act, info.inplace, info.constant);
+	printf("memory: activations %.1f MB (at most %.1f MB alive at once), scratch %.1f MB, "
+	       "converted weights %.1f MB\n",
+	       (double)info.arena_bytes / 1e6, (double)info.peak_live_bytes / 1e6,
+	       (double)info.scratch_bytes / 1e6, (double)info.weight_bytes / 1e6);
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	printf("runs %d, min %.1f ms, max %.1f ms\n", runs, t[0], t[runs - 1]);
@@ -334,13 +418,14 @@ int cli_run(int argc, char **argv)
 	int status = EXIT_USAGE;
 	memset(in, 0, sizeof in);
 	if (!m->has_forward) {
-		fprintf(stderr, "graft: %s: no architecture: the forward is unknown, so it cannot run\n",
-			path);
+		fprintf(stderr,
+		        "graft: %s: no architecture: the forward is unknown, so it cannot run\n",
+		        path);
 		goto done;
 	}
 	if (o.ninputs && o.ninputs != m->ninputs) {
 		fprintf(stderr, "graft: %s takes %d input%s, got %d --input\n", path, m->ninputs,
-			m->ninputs == 1 ? "" : "s", o.ninputs);
+		        m->ninputs == 1 ? "" : "s", o.ninputs);
 		goto done;
 	}
 	nin = m->ninputs;
@@ -357,9 +442,9 @@ int cli_run(int argc, char **argv)
 			}
 			if (o.have_shape && i == 0 && !shape_equal(&o.shape, &in[i].shape)) {
 				char a[160], b[160];
-				fprintf(stderr, "graft: %s is %s, not the --input-shape %s\n", o.inputs[i],
-					shape_format_x(&in[i].shape, a, sizeof a),
-					shape_format_x(&o.shape, b, sizeof b));
+				fprintf(stderr, "graft: %s is %s, not the --input-shape %s\n",
+				        o.inputs[i], shape_format_x(&in[i].shape, a, sizeof a),
+				        shape_format_x(&o.shape, b, sizeof b));
 				goto done;
 			}
 		} else {
@@ -367,7 +452,8 @@ int cli_run(int argc, char **argv)
 			in[i].shape = o.have_shape && i == 0 ? o.shape : m->inputs[i].shape;
 			tensor_alloc(&in[i]);
 			/* inputs after the first draw on from the next seed */
-			exec_randn(in[i].storage->data, shape_numel(&in[i].shape), o.seed + (uint64_t)i);
+			exec_randn(in[i].storage->data, shape_numel(&in[i].shape),
+			           o.seed + (uint64_t)i);
 		}
 		shapes[i] = in[i].shape;
 	}
@@ -380,12 +466,12 @@ int cli_run(int argc, char **argv)
 		}
 		run = init;
 		fprintf(stderr,
-			"graft: %s has no weights: running with PyTorch's default initialisation "
-			"(torch.manual_seed(%llu))\n",
-			path, (unsigned long long)o.init_seed);
+		        "graft: %s has no weights: running with PyTorch's default initialisation "
+		        "(torch.manual_seed(%llu))\n",
+		        path, (unsigned long long)o.init_seed);
 	}
 	exec_set_threads(o.threads);
-	struct exec_opts eo = {.stats = o.stats, .no_fuse = o.no_fuse};
+	struct exec_opts eo = {.stats = o.stats, .no_fuse = o.no_fuse, .profile = o.profile};
 	plan = exec_plan_new(run, shapes, &eo, &e);
 	if (!plan) {
 		fprintf(stderr, "graft: %s: %s\n", path, e.msg);
@@ -393,6 +479,13 @@ int cli_run(int argc, char **argv)
 		goto done;
 	}
 	if (o.bench) {
+		if (o.profile) {
+			/* the profile before the timings, whose last line stays last */
+			struct exec_plan *pp = plan;
+			for (int i = 0; i < o.bench && exec_run(pp, in, nin, &out, &e) == 0; i++)
+				value_free(&out);
+			print_profile(pp);
+		}
 		status = bench(plan, in, nin, o.bench);
 		goto done;
 	}
@@ -402,6 +495,8 @@ int cli_run(int argc, char **argv)
 	}
 	if (o.stats)
 		print_stats(plan);
+	if (o.profile)
+		print_profile(plan);
 	const struct tensor *outs[64];
 	int nout = 0;
 	collect(&out, outs, &nout, 64);
@@ -425,10 +520,11 @@ int cli_run(int argc, char **argv)
 			else
 				printf("output ");
 			printf("%s  mean %.6g  std %.6g  min %.6g  max %.6g",
-			       shape_format(&outs[i]->shape, sb, sizeof sb), st.mean, st.std, st.min,
-			       st.max);
+			       shape_format(&outs[i]->shape, sb, sizeof sb), st.mean, st.std,
+			       st.min, st.max);
 			if (st.nan || st.inf)
-				printf("  %lld NaN, %lld Inf", (long long)st.nan, (long long)st.inf);
+				printf("  %lld NaN, %lld Inf", (long long)st.nan,
+				       (long long)st.inf);
 			printf("\n");
 		}
 		if (o.top)
