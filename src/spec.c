@@ -563,6 +563,29 @@ static struct module *build_registry(const struct op_def *def, const struct spec
 			value_free(&v);
 		}
 	}
+	/* 1b. a module the forward never reaches: the input size the replaced
+	 * module was built for (BatchNorm2d's num_features -> GroupNorm's
+	 * num_channels) */
+	if (def->in_size_attr && !module_attr(m, def->in_size_attr) &&
+	    !spec_gives(s, def, def->in_size_attr) && old && old->def &&
+	    old->def->in_size_attr && old->def->in_size_dim == def->in_size_dim) {
+		const struct value *ov = module_attr(old, old->def->in_size_attr);
+		const struct attr_spec *as = registry_attr_spec(def, def->in_size_attr);
+		int64_t size;
+		if (ov && (value_ints(ov, &size, 1) == 0 ||
+			   (ov->kind == VAL_LIST && ov->u.list.n == 1 &&
+			    value_ints(&ov->u.list.items[0], &size, 1) == 0))) {
+			struct value v;
+			if (as && as->type == AT_INTS) {
+				v = value_list(1);
+				v.u.list.items[0] = value_int(size);
+			} else {
+				v = value_int(size);
+			}
+			module_set_attr(m, def->in_size_attr, &v);
+			value_free(&v);
+		}
+	}
 	/* 2. the rest from the module replaced, when it is of the same type */
 	if (old && strcmp(old->type, def->name) == 0)
 		for (int i = 0; i < old->nattrs; i++)
@@ -574,7 +597,7 @@ static struct module *build_registry(const struct op_def *def, const struct spec
 		if (as->def || module_attr(m, as->name))
 			continue;
 		if (def->in_size_attr && strcmp(as->name, def->in_size_attr) == 0)
-			error_set(e, "%s: %s is required and cannot be inferred: no shape reaches this module (the model breaks before it)",
+			error_set(e, "%s: %s is required and cannot be inferred: no shape reaches this module (the forward does not run it, or breaks before it)",
 				  def->name, as->name);
 		else
 			error_set(e, "%s: %s is required: it cannot be inferred from the input", def->name,

@@ -452,6 +452,20 @@ static void test_saved_bytes(void)
 	model_free(b);
 }
 
+/* A module the forward never runs (GoogLeNet's auxiliary classifiers in
+ * eval) has no input shape: a new type is sized from the one it replaces. */
+static void test_unreached_module(void)
+{
+	struct editor ed;
+	if (!open_editor(&ed, "models/googlenet.json"))
+		return;
+	CHECK(module_find(ed.model->root, "aux1.conv.bn")->ncalls == 0);
+	run_ok(&ed, "replace aux1.conv.bn GroupNorm num_groups=8");
+	CHECK(module_attr_int(module_find(ed.model->root, "aux1.conv.bn"), "num_channels", 0) == 128);
+	CHECK_CONTAINS(run_fail(&ed, "replace aux1.fc2 Conv2d kernel_size=1"), "no shape reaches this module");
+	editor_free(&ed);
+}
+
 static void test_define(void)
 {
 	struct editor ed;
@@ -498,6 +512,7 @@ int main(void)
 	RUN(test_show_diff);
 	RUN(test_saved_bytes);
 	RUN(test_define);
+	RUN(test_unreached_module);
 	char cmd[256];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
