@@ -689,7 +689,8 @@ static int add_record(zip_t *za, const char *name, const void *data, size_t len,
 }
 
 static char *pickle_state_dict(const char *const *names, const struct tensor *const *tensors, int n,
-                               const struct wtensor *by_index, const struct wstore *ws, size_t *len)
+                               const struct wtensor *by_index, const struct wstore *ws,
+                               const struct pth_version *versions, int nversions, size_t *len)
 {
 	struct pk_writer w;
 	pkw_begin(&w);
@@ -733,6 +734,28 @@ static char *pickle_state_dict(const char *const *names, const struct tensor *co
 		if (i % 1000 == 999 || i == n - 1)
 			pkw_op(&w, 'u');
 	}
+	if (nversions > 0) {
+		/* the OrderedDict's __dict__: {'_metadata': OrderedDict(
+		 * path -> {'version': V})}, set by BUILD as torch.save does */
+		pkw_op(&w, '}');
+		pkw_str(&w, "_metadata");
+		pkw_global(&w, "collections", "OrderedDict");
+		pkw_op(&w, ')');
+		pkw_op(&w, 'R');
+		for (int i = 0; i < nversions; i++) {
+			if (i % 1000 == 0)
+				pkw_op(&w, '(');
+			pkw_str(&w, versions[i].path);
+			pkw_op(&w, '}');
+			pkw_str(&w, "version");
+			pkw_int(&w, versions[i].version);
+			pkw_op(&w, 's');
+			if (i % 1000 == 999 || i == nversions - 1)
+				pkw_op(&w, 'u');
+		}
+		pkw_op(&w, 's');
+		pkw_op(&w, 'b');
+	}
 	char *out = pkw_finish(&w, len);
 	pkw_free(&w);
 	return out;
@@ -747,7 +770,7 @@ static int cmp_key_str(const void *pa, const void *pb)
 }
 
 int pth_write(const char *path, const char *const *names, const struct tensor *const *tensors,
-              int n, struct error *e)
+              int n, const struct pth_version *versions, int nversions, struct error *e)
 {
 	for (int i = 0; i < n; i++)
 		if (!tensors[i]->storage ||
@@ -765,7 +788,7 @@ int pth_write(const char *path, const char *const *names, const struct tensor *c
 		if (ws[by_index[i].store].key < 0)
 			ws[by_index[i].store].key = nkeys++;
 	size_t pkl_len;
-	char *pkl = pickle_state_dict(names, tensors, n, by_index, ws, &pkl_len);
+	char *pkl = pickle_state_dict(names, tensors, n, by_index, ws, versions, nversions, &pkl_len);
 
 	int rc = -1, zerr = 0;
 	char *prefix = archive_name(path);

@@ -60,12 +60,22 @@ void pth_close(struct pth_file *f);
 /* Takes the module tree out of f (the caller owns it); NULL if none. */
 struct module *pth_take_tree(struct pth_file *f);
 
+/* A module's entry in a state_dict's _metadata: its path ("" for the root)
+ * and the _version of its class, which load_state_dict passes to each
+ * module's _load_from_state_dict. */
+struct pth_version {
+	const char *path;
+	int version;
+};
+
 /* Writes tensors (every one with storage) as a state_dict, in the order
- * given, atomically. Tensors whose bytes overlap in one storage with the
- * same dtype (tied weights, views) share one storage in the file; the others
- * get one each, written byte for byte in their dtype. 0, or -1 with e set. */
+ * given, atomically, with `_metadata` holding versions[nversions] as
+ * torch.save does (none when nversions is 0). Tensors whose bytes overlap
+ * in one storage with the same dtype (tied weights, views) share one
+ * storage in the file; the others get one each, written byte for byte in
+ * their dtype. 0, or -1 with e set. */
 int pth_write(const char *path, const char *const *names, const struct tensor *const *tensors,
-              int n, struct error *e);
+              int n, const struct pth_version *versions, int nversions, struct error *e);
 
 /* For pth_tree.c: converts the pickled tensor v (a PK_TENSOR) into *out,
  * sharing or copying the storage io_pth.c has read. 0 or -1 with e set. */

@@ -57,6 +57,34 @@ static void free_state_dict(char **names, const struct tensor **tensors, int n)
 	free(tensors);
 }
 
+/* The _version of the PyTorch class of each module, for a .pth's
+ * _metadata: 1 (nn.Module's) but for the classes that changed their
+ * state_dict layout and check the version when loading. */
+static int module_version(const struct module *m)
+{
+	static const char *const version2[] = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d",
+					       "SyncBatchNorm", "MNASNet"};
+	for (size_t i = 0; i < sizeof version2 / sizeof version2[0]; i++)
+		if (strcmp(m->type, version2[i]) == 0)
+			return 2;
+	return 1;
+}
+
+struct versions {
+	struct pth_version *list;
+	int n, cap;
+};
+
+static int collect_versions(struct module *m, void *vctx)
+{
+	struct versions *v = vctx;
+	xgrow(&v->list, &v->cap, v->n + 1, sizeof *v->list);
+	v->list[v->n].path = module_path(m);
+	v->list[v->n].version = module_version(m);
+	v->n++;
+	return 0;
+}
+
 static bool ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), k = strlen(suffix);
@@ -125,7 +153,12 @@ int model_save(const struct model *m, const char *path, struct error *e)
 	} else if (pth_path(path)) {
 		if (check_storage(tensors, names, n, path, e) < 0)
 			goto out;
-		rc = pth_write(path, (const char *const *)names, tensors, n, e);
+		struct versions v = {0};
+		module_walk(m->root, collect_versions, &v);
+		rc = pth_write(path, (const char *const *)names, tensors, n, v.list, v.n, e);
+		for (int i = 0; i < v.n; i++)
+			free((char *)v.list[i].path);
+		free(v.list);
 	} else if (ends_with(path, ".json")) {
 		char *weights = NULL, *weights_name = NULL;
 		if (m->has_weights && n > 0) {

@@ -387,7 +387,7 @@ static void roundtrip(const char *file)
 		ts[i] = &f->entries[i].t;
 	}
 	struct error e = {0};
-	CHECK(pth_write(tmp("out.pth"), names, ts, f->n, &e) == 0);
+	CHECK(pth_write(tmp("out.pth"), names, ts, f->n, NULL, 0, &e) == 0);
 	struct pth_file *g = open_ok(tmp("out.pth"));
 	CHECK(g && g->n == f->n && !g->legacy);
 	for (int i = 0; g && i < f->n && i < g->n; i++) {
@@ -444,10 +444,10 @@ static void test_write_errors(void)
 	const struct tensor *ts[] = {&t};
 	const char *names[] = {"w"};
 	struct error e = {0};
-	CHECK(pth_write(tmp("nostorage.pth"), names, ts, 1, &e) < 0);
+	CHECK(pth_write(tmp("nostorage.pth"), names, ts, 1, NULL, 0, &e) < 0);
 	CHECK_CONTAINS(e.msg, "'w' has no values");
 	tensor_alloc(&t);
-	CHECK(pth_write("/nonexistent-dir/x.pth", names, ts, 1, &e) < 0);
+	CHECK(pth_write("/nonexistent-dir/x.pth", names, ts, 1, NULL, 0, &e) < 0);
 	CHECK_CONTAINS(e.msg, "/nonexistent-dir/x.pth: cannot write");
 	tensor_release(&t);
 }
@@ -583,7 +583,7 @@ static void test_attach_weights(void)
 	struct tensor wrong = {.dtype = DT_F32, .shape = {2, {10, 1000}}};
 	tensor_alloc(&wrong);
 	ts[n - 2] = &wrong;
-	CHECK(pth_write(tmp("wrong.pth"), (const char *const *)names, ts, n, &e) == 0);
+	CHECK(pth_write(tmp("wrong.pth"), (const char *const *)names, ts, n, NULL, 0, &e) == 0);
 	CHECK(model_attach_weights(m, tmp("wrong.pth"), &e) < 0);
 	CHECK_CONTAINS(e.msg, "wrong shape 1: 8.weight is float32 [10, 1000] in the file, float32 "
 	                      "[10, 1024] in the architecture");
