@@ -6,40 +6,8 @@ graft="$builddir/graft"
 models="$srcdir/models"
 out="$builddir/tests/out/cli"
 mkdir -p "$out"
-pass=0
-fail=0
 
-# expect NAME STATUS CMD...: runs CMD, keeps stdout/stderr in $out/NAME.*,
-# and checks the exit status.
-expect() {
-	name=$1 want=$2
-	shift 2
-	"$@" >"$out/$name.out" 2>"$out/$name.err"
-	got=$?
-	if [ "$got" -eq "$want" ]; then
-		ok=1
-	else
-		ok=0
-		why="exit $got, expected $want"
-	fi
-}
-# has NAME STREAM TEXT: the stream (out|err) of NAME contains TEXT.
-has() {
-	if [ "$ok" -eq 1 ] && ! grep -qF -- "$3" "$out/$1.$2"; then
-		ok=0
-		why="$2 lacks: $3"
-	fi
-}
-done_() {
-	if [ "$ok" -eq 1 ]; then
-		echo "ok   $1"
-		pass=$((pass + 1))
-	else
-		echo "FAIL $1: $why"
-		head -n 5 "$out/$1.err" | sed 's/^/  | /'
-		fail=$((fail + 1))
-	fi
-}
+. "$srcdir/tests/cli-lib.sh"
 
 expect version 0 "$graft" --version; has version out "graft "; done_ version
 expect help 0 "$graft" --help; has help out "Usage: graft MODEL"; has help out "Exit status"; done_ help
@@ -77,5 +45,4 @@ done_ brk
 expect brk_json 1 "$graft" summary --json "$srcdir/tests/data/break.json"
 has brk_json out '"ok":false'; has brk_json out '"failed":"bn1"'; done_ brk_json
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

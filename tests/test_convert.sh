@@ -12,47 +12,8 @@ rm -rf "$out"
 mkdir -p "$out"
 GRAFT_MODELS="$srcdir/models"
 export GRAFT_MODELS
-pass=0
-fail=0
 
-# expect NAME STATUS CMD...: runs CMD, keeps stdout/stderr in $out/NAME.*,
-# and checks the exit status.
-expect() {
-	name=$1 want=$2
-	shift 2
-	"$@" >"$out/$name.out" 2>"$out/$name.err"
-	got=$?
-	if [ "$got" -eq "$want" ]; then
-		ok=1
-	else
-		ok=0
-		why="exit $got, expected $want"
-	fi
-}
-# has NAME STREAM TEXT: the stream (out|err) of NAME contains TEXT.
-has() {
-	if [ "$ok" -eq 1 ] && ! grep -qF -- "$3" "$out/$1.$2"; then
-		ok=0
-		why="$2 lacks: $3"
-	fi
-}
-# same NAME FILE1 FILE2: the files are byte for byte the same.
-same() {
-	if [ "$ok" -eq 1 ] && ! cmp -s "$2" "$3"; then
-		ok=0
-		why="$2 and $3 differ"
-	fi
-}
-done_() {
-	if [ "$ok" -eq 1 ]; then
-		echo "ok   $1"
-		pass=$((pass + 1))
-	else
-		echo "FAIL $1: $why"
-		head -n 5 "$out/$1.err" | sed 's/^/  | /'
-		fail=$((fail + 1))
-	fi
-}
+. "$srcdir/tests/cli-lib.sh"
 
 tiny="$srcdir/models/tiny"
 
@@ -147,5 +108,4 @@ for m in tiny_cnn tiny_resnet tiny_blocks tiny_twohead; do
 done
 expect py_zoo 0 "$graft" export-py "$srcdir/models/swin_t.json" -o "$out/swin_t.py"; done_ py_zoo
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

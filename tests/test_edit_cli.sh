@@ -10,36 +10,8 @@ out="$builddir/tests/out/edit"
 rm -rf "$out"
 mkdir -p "$out"
 export XDG_STATE_HOME="$out/state" XDG_CONFIG_HOME="$out/config"
-pass=0
-fail=0
 
-expect() {
-	name=$1 want=$2
-	shift 2
-	"$@" >"$out/$name.out" 2>"$out/$name.err" </dev/null
-	got=$?
-	ok=1
-	[ "$got" -eq "$want" ] || { ok=0; why="exit $got, expected $want"; }
-}
-has() {
-	if [ "$ok" -eq 1 ] && ! grep -qF -- "$3" "$out/$1.$2"; then ok=0; why="$2 lacks: $3"; fi
-}
-file_exists() {
-	if [ "$ok" -eq 1 ] && [ ! -s "$1" ]; then ok=0; why="missing $1"; fi
-}
-file_absent() {
-	if [ "$ok" -eq 1 ] && [ -e "$1" ]; then ok=0; why="unexpected $1"; fi
-}
-done_() {
-	if [ "$ok" -eq 1 ]; then
-		echo "ok   $1"
-		pass=$((pass + 1))
-	else
-		echo "FAIL $1: $why"
-		head -n 5 "$out/$1.err" | sed 's/^/  | /'
-		fail=$((fail + 1))
-	fi
-}
+. "$srcdir/tests/cli-lib.sh"
 
 tiny="$models/tiny/tiny_resnet.safetensors"
 
@@ -115,5 +87,4 @@ ok=1; cmp -s "$out/y0.npy" "$out/y2.npy" && { ok=0; why="a fresh classifier gave
 expect help_edit 0 "$graft" help edit; has help_edit out "--keep-going"; done_ help_edit
 expect help_replace 0 "$graft" help replace; has help_replace out "replace fc Linear"; done_ help_replace
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -7,58 +7,19 @@ graft="$builddir/graft"
 data="$srcdir/tests/data/run"
 out="$builddir/tests/out/run"
 mkdir -p "$out"
-pass=0
-fail=0
 
-# expect NAME STATUS CMD...: runs CMD, keeps stdout/stderr in $out/NAME.*,
-# and checks the exit status.
-expect() {
-	name=$1 want=$2
-	shift 2
-	"$@" >"$out/$name.out" 2>"$out/$name.err"
-	got=$?
-	if [ "$got" -eq "$want" ]; then
-		ok=1
-	else
-		ok=0
-		why="exit $got, expected $want"
-	fi
-}
-# has NAME STREAM TEXT: the stream (out|err) of NAME contains TEXT.
-has() {
-	if [ "$ok" -eq 1 ] && ! grep -qF -- "$3" "$out/$1.$2"; then
-		ok=0
-		why="$2 lacks: $3"
-	fi
-}
-# file NAME PATH: PATH exists.
-file() {
-	if [ "$ok" -eq 1 ] && [ ! -s "$2" ]; then
-		ok=0
-		why="no $2"
-	fi
-}
-done_() {
-	if [ "$ok" -eq 1 ]; then
-		echo "ok   $1"
-		pass=$((pass + 1))
-	else
-		echo "FAIL $1: $why"
-		head -n 5 "$out/$1.err" | sed 's/^/  | /'
-		fail=$((fail + 1))
-	fi
-}
+. "$srcdir/tests/cli-lib.sh"
 
 rm -f "$out"/*.npy
 expect output 0 "$graft" run "$data/resnet.safetensors" --input "$data/resnet.x.npy" \
 	-o "$out/resnet.npy"
-file output "$out/resnet.npy"
+file_exists "$out/resnet.npy"
 done_ output
 
 expect tuple 0 "$graft" run "$data/ops_attention.safetensors" --input "$data/ops_attention.x.npy" \
 	--input "$data/ops_attention.x.1.npy" -o "$out/attn.npy"
-file tuple "$out/attn.0.npy"
-file tuple "$out/attn.6.npy"
+file_exists "$out/attn.0.npy"
+file_exists "$out/attn.6.npy"
 done_ tuple
 
 expect summary 0 "$graft" run "$data/vit.safetensors" --random 3
@@ -115,5 +76,4 @@ expect help 0 "$graft" help run
 has help out "--random SEED"
 done_ help
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
