@@ -15,6 +15,7 @@
  * Sequential named 0, 1, ... is written inline as nn.Sequential(...)); a
  * composite with a graph gets a forward with one assignment per node. */
 #include "export_py.h"
+#include "save.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -985,33 +986,7 @@ int export_py_write(const struct model *m, const char *path, struct error *e)
 	char *text = export_py_text(m, e);
 	if (!text)
 		return -1;
-	char *tmp = xasprintf("%s.tmpXXXXXX", path);
-	int fd = mkstemp(tmp);
-	int rc = 0;
-	if (fd < 0) {
-		rc = error_set(e, "%s: cannot write: %s", path, strerror(errno));
-	} else {
-		size_t len = strlen(text), off = 0;
-		while (off < len) {
-			ssize_t w = write(fd, text + off, len - off);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0)
-				break;
-			off += (size_t)w;
-		}
-		int saved = errno;
-		bool ok = off == len;
-		fchmod(fd, 0644);
-		if (close(fd) != 0)
-			ok = false;
-		if (!ok || rename(tmp, path) != 0) {
-			rc = error_set(e, "%s: cannot write: %s", path,
-			               strerror(ok ? errno : saved));
-			unlink(tmp);
-		}
-	}
-	free(tmp);
+	int rc = save_file_atomic(path, text, strlen(text), e);
 	free(text);
 	return rc;
 }

@@ -91,8 +91,7 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-/* Writes len bytes to path through a temporary file and rename. */
-static int write_atomic(const char *path, const char *data, size_t len, struct error *e)
+int save_file_atomic(const char *path, const char *data, size_t len, struct error *e)
 {
 	char *tmp = xasprintf("%s.tmpXXXXXX", path);
 	int fd = mkstemp(tmp);
@@ -178,7 +177,7 @@ int model_save(const struct model *m, const char *path, struct error *e)
 		arch = xrealloc(arch, len + 2);
 		arch[len++] = '\n';
 		arch[len] = '\0';
-		rc = write_atomic(path, arch, len, e);
+		rc = save_file_atomic(path, arch, len, e);
 		free(arch);
 		free(weights);
 		free(weights_name);

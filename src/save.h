@@ -17,6 +17,11 @@
  * the same folder, then rename). 0, or -1 with e set and nothing replaced. */
 int model_save(const struct model *m, const char *path, struct error *e);
 
+/* Writes len bytes to path atomically: a temporary file in the same folder
+ * (mode 0644), fsync'd, then renamed over path. 0, or -1 with e set and
+ * path untouched. */
+int save_file_atomic(const char *path, const char *data, size_t len, struct error *e);
+
 /* The state_dict of m: parallel arrays of malloc'd names and pointers to the
  * tensors in the tree, in PyTorch's order. Returns the count; free the
  * names and both arrays. */
