@@ -466,33 +466,47 @@ void tui_prompt_done(struct tui *t, const char *line)
 	tui_command(t, line);
 }
 
-static void pager_key(struct tui *t, int key)
+/* Moves *top for a scrolling key (j/k, arrows, pages, g/G); false when key
+ * is not one. The upper bound is the caller's to apply. */
+static bool scroll_key(int key, int *top, int page, int end)
 {
-	int page = t->pane_h > 2 ? t->pane_h - 2 : 1;
 	switch (key) {
 	case 'j':
 	case TK_FN(KEY_DOWN):
-		t->pager_top++;
-		return;
+		(*top)++;
+		break;
 	case 'k':
 	case TK_FN(KEY_UP):
-		t->pager_top--;
+		(*top)--;
 		break;
 	case TK_FN(KEY_NPAGE):
 	case ' ':
-		t->pager_top += page;
-		return;
+		*top += page;
+		break;
 	case TK_FN(KEY_PPAGE):
-		t->pager_top -= page;
+		*top -= page;
 		break;
 	case 'g':
 	case TK_FN(KEY_HOME):
-		t->pager_top = 0;
+		*top = 0;
 		break;
 	case 'G':
 	case TK_FN(KEY_END):
-		t->pager_top = t->pager.n;
+		*top = end;
+		break;
+	default:
+		return false;
+	}
+	if (*top < 0)
+		*top = 0;
+	return true;
+}
+
+static void pager_key(struct tui *t, int key)
+{
+	if (scroll_key(key, &t->pager_top, t->pane_h > 2 ? t->pane_h - 2 : 1, t->pager.n))
 		return;
+	switch (key) {
 	case 'q':
 	case TK_ESC:
 	case '\r':
@@ -505,47 +519,23 @@ static void pager_key(struct tui *t, int key)
 		/* any other key closes the output and works as usual */
 		tui_set_state(t, TUI_BROWSE);
 		browse_key(t, key);
-		return;
+		break;
 	}
-	if (t->pager_top < 0)
-		t->pager_top = 0;
 }
 
 static void help_key(struct tui *t, int key)
 {
-	int page = t->rows > 3 ? t->rows - 3 : 1;
-	switch (key) {
-	case 'j':
-	case TK_FN(KEY_DOWN):
-		t->help_top++;
-		break;
-	case 'k':
-	case TK_FN(KEY_UP):
-		t->help_top--;
-		break;
-	case TK_FN(KEY_NPAGE):
-	case ' ':
-		t->help_top += page;
-		break;
-	case TK_FN(KEY_PPAGE):
-		t->help_top -= page;
-		break;
-	case 'g':
-	case TK_FN(KEY_HOME):
-		t->help_top = 0;
-		break;
-	case 'G':
-	case TK_FN(KEY_END):
-		t->help_top = t->help.n;
-		break;
-	case 'q':
-	case TK_ESC:
-	case '?':
-	case TK_FN(KEY_F(1)):
-		tui_set_state(t, TUI_BROWSE);
-		break;
-	default:
-		break;
+	if (!scroll_key(key, &t->help_top, t->rows > 3 ? t->rows - 3 : 1, t->help.n)) {
+		switch (key) {
+		case 'q':
+		case TK_ESC:
+		case '?':
+		case TK_FN(KEY_F(1)):
+			tui_set_state(t, TUI_BROWSE);
+			break;
+		default:
+			break;
+		}
 	}
 	if (t->help_top > t->help.n - (t->rows - 1))
 		t->help_top = t->help.n - (t->rows - 1);
