@@ -15,13 +15,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "io_json.h"
-#include "io_safetensors.h"
-#include "model.h"
-#include "registry.h"
-#include "shape.h"
-#include "summary.h"
-#include "util.h"
+#include "io/io_json.h"
+#include "io/io_safetensors.h"
+#include "core/model.h"
+#include "core/registry.h"
+#include "core/shape.h"
+#include "view/summary.h"
+#include "core/util.h"
 
 /* CPU time of this (single-threaded) process: steadier than wall time on a
  * machine doing other work. */

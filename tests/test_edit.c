@@ -6,10 +6,10 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "edit.h"
-#include "edit_ops.h"
-#include "model.h"
-#include "save.h"
+#include "edit/edit.h"
+#include "edit/edit_ops.h"
+#include "core/model.h"
+#include "io/save.h"
 
 static const char *srcdir = ".";
 static char tmpdir[] = "/tmp/graft-test-edit-XXXXXX";

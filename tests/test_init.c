@@ -12,9 +12,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "init.h"
-#include "registry.h"
-#include "util.h"
+#include "core/init.h"
+#include "core/registry.h"
+#include "core/util.h"
 
 /* ---- fixtures ---- */
 

@@ -12,11 +12,11 @@
 #include <string.h>
 
 #include "check.h"
-#include "init.h"
-#include "kernels.h"
-#include "registry.h"
-#include "spec.h"
-#include "util.h"
+#include "core/init.h"
+#include "exec/kernels.h"
+#include "core/registry.h"
+#include "edit/spec.h"
+#include "core/util.h"
 
 /* ---- random data ---- */
 

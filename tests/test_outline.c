@@ -7,9 +7,9 @@
 #include <time.h>
 
 #include "check.h"
-#include "edit.h"
-#include "outline.h"
-#include "registry.h"
+#include "edit/edit.h"
+#include "view/outline.h"
+#include "core/registry.h"
 
 static const char *srcdir = ".";
 

@@ -15,14 +15,14 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "io_pth.h"
-#include "io_safetensors.h"
-#include "model.h"
-#include "model_pth.h"
-#include "pickle.h"
-#include "save.h"
-#include "util.h"
-#include "zoo.h"
+#include "io/io_pth.h"
+#include "io/io_safetensors.h"
+#include "core/model.h"
+#include "io/model_pth.h"
+#include "io/pickle.h"
+#include "io/save.h"
+#include "core/util.h"
+#include "io/zoo.h"
 
 static const char *srcdir = ".";
 static char tmp_dir[512];

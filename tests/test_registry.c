@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "registry.h"
-#include "util.h"
+#include "core/registry.h"
+#include "core/util.h"
 
 static struct error err;
 static struct value last; /* the result of the last call */

@@ -14,10 +14,10 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "exec.h"
-#include "io_npy.h"
-#include "model.h"
-#include "util.h"
+#include "exec/exec.h"
+#include "io/io_npy.h"
+#include "core/model.h"
+#include "core/util.h"
 
 #define MAX_OUT 64
 

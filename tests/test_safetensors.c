@@ -17,9 +17,9 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "io_safetensors.h"
-#include "tensor.h"
-#include "util.h"
+#include "io/io_safetensors.h"
+#include "core/tensor.h"
+#include "core/util.h"
 
 static char tmp_dir[512];
 

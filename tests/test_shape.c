@@ -3,11 +3,11 @@
 #include <string.h>
 
 #include "check.h"
-#include "io_json.h"
-#include "model.h"
-#include "registry.h"
-#include "shape.h"
-#include "util.h"
+#include "io/io_json.h"
+#include "core/model.h"
+#include "core/registry.h"
+#include "core/shape.h"
+#include "core/util.h"
 
 static struct model *load(const char *module_json, const char *shape)
 {

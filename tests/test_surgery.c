@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "edit.h"
-#include "model.h"
-#include "save.h"
+#include "edit/edit.h"
+#include "core/model.h"
+#include "io/save.h"
 
 static const char *srcdir = ".";
 

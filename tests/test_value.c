@@ -3,11 +3,11 @@
 #include <string.h>
 
 #include "check.h"
-#include "io_json.h"
-#include "model.h"
-#include "module.h"
-#include "registry.h"
-#include "value.h"
+#include "io/io_json.h"
+#include "core/model.h"
+#include "core/module.h"
+#include "core/registry.h"
+#include "core/value.h"
 
 static void roundtrip(const char *text, const char *want)
 {

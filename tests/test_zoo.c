@@ -11,10 +11,10 @@
 #include <string.h>
 
 #include "check.h"
-#include "model.h"
-#include "registry.h"
-#include "shape.h"
-#include "util.h"
+#include "core/model.h"
+#include "core/registry.h"
+#include "core/shape.h"
+#include "core/util.h"
 
 static const char *srcdir = ".";
 static const char *only; /* run one model (GRAFT_ZOO_ONLY) */

@@ -8,12 +8,12 @@
 #include <string.h>
 
 #include "cli.h"
-#include "export_py.h"
-#include "io_safetensors.h"
-#include "model.h"
-#include "save.h"
-#include "util.h"
-#include "zoo.h"
+#include "export/export_py.h"
+#include "io/io_safetensors.h"
+#include "core/model.h"
+#include "io/save.h"
+#include "core/util.h"
+#include "io/zoo.h"
 
 const char cli_convert_synopsis[] =
     "graft convert IN OUT [--weights FILE] | graft convert --index DIR";

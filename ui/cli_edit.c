@@ -14,9 +14,9 @@
 #include <readline/readline.h>
 
 #include "cli.h"
-#include "edit.h"
-#include "edit_ops.h"
-#include "model.h"
+#include "edit/edit.h"
+#include "edit/edit_ops.h"
+#include "core/model.h"
 
 const char cli_edit_synopsis[] =
 	"graft edit MODEL [-e CMD | -f FILE | -f -]... [-o OUT] [--force] [--keep-going] [--dry-run] [--in-place]";

@@ -10,11 +10,11 @@
 #include <time.h>
 
 #include "cli.h"
-#include "exec.h"
-#include "io_npy.h"
-#include "model.h"
-#include "registry.h"
-#include "util.h"
+#include "exec/exec.h"
+#include "io/io_npy.h"
+#include "core/model.h"
+#include "core/registry.h"
+#include "core/util.h"
 
 const char cli_run_synopsis[] =
     "graft run MODEL [--input X.npy | --random SEED] [--input-shape 1x3x224x224] [-o Y.npy] "

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "edit.h"
+#include "edit/edit.h"
 
 void cli_load_type_libraries(struct editor *ed)
 {

@@ -11,11 +11,11 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "edit.h"
-#include "model.h"
-#include "registry.h"
-#include "shape.h"
-#include "summary.h"
+#include "edit/edit.h"
+#include "core/model.h"
+#include "core/registry.h"
+#include "core/shape.h"
+#include "view/summary.h"
 
 
 struct subcommand {

@@ -24,8 +24,8 @@
 #include <langinfo.h>
 
 #include "cli.h"
-#include "edit.h"
-#include "edit_ops.h"
+#include "edit/edit.h"
+#include "edit/edit_ops.h"
 #include "tui.h"
 
 const char cli_tui_synopsis[] =

@@ -9,9 +9,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "edit.h"
+#include "edit/edit.h"
 #include "keys.h"
-#include "outline.h"
+#include "view/outline.h"
 
 #define TK_ALT_BIT 0x2000000
 #define TK_ALT(c)  (TK_ALT_BIT | (c))

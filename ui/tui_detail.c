@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "registry.h"
+#include "core/registry.h"
 #include "tui.h"
 
 /* Statistics of a tensor's values; large tensors are sampled. */

@@ -11,9 +11,9 @@
 
 #include <curses.h>
 
-#include "edit.h"
-#include "registry.h"
-#include "summary.h"
+#include "edit/edit.h"
+#include "core/registry.h"
+#include "view/summary.h"
 #include "tui.h"
 
 static const char *const bar_parts_utf8[] = {"▏", "▎", "▍", "▌", "▋", "▊", "▉"};

@@ -19,7 +19,7 @@
 #include <readline/readline.h>
 
 #include "cli.h"
-#include "registry.h"
+#include "core/registry.h"
 #include "tui.h"
 
 #define HISTORY_MAX 1000

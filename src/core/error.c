@@ -1,0 +1,57 @@
+/* error.c - filling struct error. */
+#include "core/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static int error_vset(struct error *e, enum error_kind kind, const char *fmt, va_list ap)
+{
+	if (!e)
+		return -1;
+	e->kind = kind;
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	return -1;
+}
+
+int error_set(struct error *e, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	error_vset(e, ERR_INPUT, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int error_setk(struct error *e, enum error_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	error_vset(e, kind, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int error_prefix(struct error *e, const char *fmt, ...)
+{
+	char prefix[512], old[sizeof e->msg];
+	va_list ap;
+	if (!e)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof prefix, fmt, ap);
+	va_end(ap);
+	memcpy(old, e->msg, sizeof old);
+	snprintf(e->msg, sizeof e->msg, "%s: %s", prefix, old);
+	if (e->kind == ERR_NONE)
+		e->kind = ERR_INPUT;
+	return -1;
+}
+
+void error_clear(struct error *e)
+{
+	if (!e)
+		return;
+	e->kind = ERR_NONE;
+	e->msg[0] = '\0';
+}

@@ -1,0 +1,423 @@
+/* model.c - opening models: architecture JSON, bundles, plain safetensors,
+ * and binding weight files to the module tree. */
+#include "core/model.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io/io_json.h"
+#include "io/io_safetensors.h"
+#include "io/model_pth.h"
+#include "core/util.h"
+#include "io/zoo.h"
+
+/* Largest architecture document graft reads (the largest zoo model is well
+ * under a megabyte). */
+#define MODEL_MAX_JSON (256u << 20)
+
+struct model *model_new(const char *name)
+{
+	struct model *m = xcalloc(1, sizeof *m);
+	m->name = xstrdup(name);
+	return m;
+}
+
+void model_free(struct model *m)
+{
+	if (!m)
+		return;
+	free(m->name);
+	free(m->source);
+	free(m->path);
+	free(m->weights_path);
+	free(m->note);
+	for (int i = 0; i < m->ninputs; i++)
+		free(m->inputs[i].name);
+	free(m->inputs);
+	module_free(m->root);
+	free(m);
+}
+
+void model_add_input(struct model *m, const char *name, const struct shape *s, enum dtype dt)
+{
+	m->inputs = xrealloc(m->inputs, (size_t)(m->ninputs + 1) * sizeof *m->inputs);
+	m->inputs[m->ninputs].name = xstrdup(name);
+	m->inputs[m->ninputs].shape = *s;
+	m->inputs[m->ninputs].dtype = dt;
+	m->ninputs++;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static char *dir_of(const char *path)
+{
+	char *copy = xstrdup(path);
+	char *d = xstrdup(dirname(copy));
+	free(copy);
+	return d;
+}
+
+static char *read_file(const char *path, size_t *len, struct error *e)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		error_set(e, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+		error_set(e, "%s: not a regular file", path);
+		fclose(f);
+		return NULL;
+	}
+	if ((uint64_t)st.st_size > MODEL_MAX_JSON) {
+		error_set(e, "%s: %lld bytes is too large for an architecture file", path,
+			  (long long)st.st_size);
+		fclose(f);
+		return NULL;
+	}
+	char *buf = xmalloc((size_t)st.st_size + 1);
+	size_t n = fread(buf, 1, (size_t)st.st_size, f);
+	int err = ferror(f);
+	fclose(f);
+	if (err || n != (size_t)st.st_size) {
+		error_set(e, "%s: read error", path);
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/* Float dtypes convert into each other on use; a file may store a float32
+ * parameter as float16 without it being a mismatch. */
+static bool dtype_is_float(enum dtype t)
+{
+	return t == DT_F32 || t == DT_F16 || t == DT_BF16 || t == DT_F64;
+}
+
+/* The tensors of a weights file, sorted by name for lookups. */
+struct named {
+	const char *name;
+	const struct tensor *t;
+};
+
+static int cmp_named(const void *a, const void *b)
+{
+	return strcmp(((const struct named *)a)->name, ((const struct named *)b)->name);
+}
+
+static const struct tensor *named_find(const struct named *sorted, int n, const char *name)
+{
+	struct named key = {.name = name};
+	const struct named *hit = bsearch(&key, sorted, (size_t)n, sizeof *sorted, cmp_named);
+	return hit ? hit->t : NULL;
+}
+
+struct bind_ctx {
+	const struct named *sorted;
+	int n;
+	struct strbuf missing, misshaped;
+	int nmissing, nmisshaped, nbound;
+};
+
+static void list_add(struct strbuf *sb, int *count, const char *text)
+{
+	if (*count < 8)
+		strbuf_addf(sb, "%s%s", *count ? ", " : "", text);
+	(*count)++;
+}
+
+static int bind_module(struct module *mod, void *vctx)
+{
+	struct bind_ctx *c = vctx;
+	char path[4096];
+	module_path_buf(mod, path, sizeof path);
+	for (int i = 0; i < mod->nparams; i++) {
+		struct param *p = &mod->params[i];
+		char *key = path[0] ? xasprintf("%s.%s", path, p->name) : xstrdup(p->name);
+		const struct tensor *t = named_find(c->sorted, c->n, key);
+		if (!t) {
+			list_add(&c->missing, &c->nmissing, key);
+		} else if (!shape_equal(&t->shape, &p->t.shape) ||
+			   (t->dtype != p->t.dtype &&
+			    !(dtype_is_float(t->dtype) && dtype_is_float(p->t.dtype)))) {
+			char a[160], b[160], msg[512];
+			snprintf(msg, sizeof msg, "%s is %s %s in the file, %s %s in the architecture",
+				 key, dtype_name(t->dtype), shape_format(&t->shape, a, sizeof a),
+				 dtype_name(p->t.dtype), shape_format(&p->t.shape, b, sizeof b));
+			list_add(&c->misshaped, &c->nmisshaped, msg);
+		} else {
+			c->nbound++;
+		}
+		free(key);
+	}
+	return 0;
+}
+
+static int set_storage(struct module *mod, void *vctx)
+{
+	const struct bind_ctx *c = vctx;
+	char path[4096];
+	module_path_buf(mod, path, sizeof path);
+	for (int i = 0; i < mod->nparams; i++) {
+		struct param *p = &mod->params[i];
+		char *key = path[0] ? xasprintf("%s.%s", path, p->name) : xstrdup(p->name);
+		const struct tensor *t = named_find(c->sorted, c->n, key);
+		free(key);
+		bool trainable = p->trainable;
+		tensor_share(&p->t, t);
+		p->t.dtype = t->dtype;
+		p->trainable = trainable;
+	}
+	return 0;
+}
+
+/* True when `key` names a tensor of the tree: "a.b.weight" is parameter
+ * "weight" of module a.b, or a parameter whose own name has a dot
+ * (MultiheadAttention's "out_proj.weight") of a module higher up. */
+static bool name_in_tree(const struct module *root, const char *key)
+{
+	if (module_param(root, key))
+		return true;
+	for (const char *dot = strrchr(key, '.'); dot; ) {
+		char *prefix = xstrndup(key, (size_t)(dot - key));
+		const struct module *owner = module_find(root, prefix);
+		free(prefix);
+		if (owner && module_param(owner, dot + 1))
+			return true;
+		const char *prev = NULL;
+		for (const char *q = key; q < dot; q++)
+			if (*q == '.')
+				prev = q;
+		dot = prev;
+	}
+	return false;
+}
+
+int model_bind_tensors(struct model *m, const char *const *names,
+		       const struct tensor *const *tensors, int n, const char *where,
+		       struct error *e)
+{
+	struct named *sorted = xcalloc((size_t)n + 1, sizeof *sorted);
+	for (int i = 0; i < n; i++)
+		sorted[i] = (struct named){.name = names[i], .t = tensors[i]};
+	qsort(sorted, (size_t)n, sizeof *sorted, cmp_named);
+	struct bind_ctx c = {.sorted = sorted, .n = n};
+	module_walk(m->root, bind_module, &c);
+	struct strbuf unexpected = {0};
+	int nunexpected = 0;
+	for (int i = 0; i < n; i++)
+		if (!name_in_tree(m->root, names[i]))
+			list_add(&unexpected, &nunexpected, names[i]);
+	int rc = 0;
+	if (c.nmissing || c.nmisshaped || nunexpected) {
+		struct strbuf msg = {0};
+		strbuf_addf(&msg, "%s: the weights do not match the architecture of %s", where,
+			    m->name);
+		if (c.nmissing)
+			strbuf_addf(&msg, "; missing %d: %s%s", c.nmissing, c.missing.s,
+				    c.nmissing > 8 ? ", ..." : "");
+		if (nunexpected)
+			strbuf_addf(&msg, "; unexpected %d: %s%s", nunexpected, unexpected.s,
+				    nunexpected > 8 ? ", ..." : "");
+		if (c.nmisshaped)
+			strbuf_addf(&msg, "; wrong shape %d: %s%s", c.nmisshaped, c.misshaped.s,
+				    c.nmisshaped > 8 ? ", ..." : "");
+		error_set(e, "%s", msg.s);
+		strbuf_free(&msg);
+		rc = -1;
+	} else {
+		module_walk(m->root, set_storage, &c);
+		m->has_weights = true;
+	}
+	strbuf_free(&c.missing);
+	strbuf_free(&c.misshaped);
+	strbuf_free(&unexpected);
+	free(sorted);
+	return rc;
+}
+
+static int attach_file(struct model *m, const struct st_file *f, const char *where,
+		       struct error *e)
+{
+	const char **names = xcalloc((size_t)f->n + 1, sizeof *names);
+	const struct tensor **tensors = xcalloc((size_t)f->n + 1, sizeof *tensors);
+	for (int i = 0; i < f->n; i++) {
+		names[i] = f->entries[i].name;
+		tensors[i] = &f->entries[i].t;
+	}
+	int rc = model_bind_tensors(m, names, tensors, f->n, where, e);
+	free(names);
+	free(tensors);
+	return rc;
+}
+
+int model_attach_weights(struct model *m, const char *path, struct error *e)
+{
+	int rc;
+	if (pth_path(path)) {
+		rc = pth_attach_weights(m, path, e);
+	} else {
+		struct st_file *f = st_open(path, e);
+		if (!f)
+			return -1;
+		rc = attach_file(m, f, path, e);
+		st_close(f);
+	}
+	if (rc == 0 && (!m->weights_path || strcmp(m->weights_path, path) != 0)) {
+		free(m->weights_path);
+		m->weights_path = xstrdup(path);
+	}
+	return rc;
+}
+
+/* Guesses whether a tensor name from a plain state_dict is a buffer. */
+static bool looks_like_buffer(const char *pname)
+{
+	return strcmp(pname, "running_mean") == 0 || strcmp(pname, "running_var") == 0 ||
+	       strcmp(pname, "num_batches_tracked") == 0 ||
+	       strstr(pname, "relative_position_index") != NULL;
+}
+
+struct model *model_from_tensor_names(const char *path, const char *const *names,
+				      const struct tensor *const *tensors, int n)
+{
+	char *copy = xstrdup(path);
+	struct model *m = model_new(basename(copy));
+	free(copy);
+	m->root = module_new("", "Module");
+	for (int i = 0; i < n; i++) {
+		const char *name = names[i];
+		struct module *cur = m->root;
+		const char *p = name;
+		const char *dot;
+		while ((dot = strchr(p, '.')) != NULL) {
+			char *part = xstrndup(p, (size_t)(dot - p));
+			struct module *next = module_child(cur, part);
+			if (!next) {
+				next = module_new(part, "Module");
+				module_add_child(cur, next);
+			}
+			free(part);
+			cur = next;
+			p = dot + 1;
+		}
+		struct param *prm = module_add_param(cur, p, tensors[i]->dtype, &tensors[i]->shape,
+						     looks_like_buffer(p));
+		tensor_share(&prm->t, tensors[i]);
+	}
+	m->has_weights = true;
+	m->weights_path = xstrdup(path);
+	return m;
+}
+
+/* Plain tensors: a zoo architecture with the same names and shapes, or
+ * the tree from the names (zoo.c). */
+static struct model *open_plain_safetensors(const struct st_file *f, const char *path,
+					    struct error *e)
+{
+	const char **names = xcalloc((size_t)f->n + 1, sizeof *names);
+	const struct tensor **tensors = xcalloc((size_t)f->n + 1, sizeof *tensors);
+	for (int i = 0; i < f->n; i++) {
+		names[i] = f->entries[i].name;
+		tensors[i] = &f->entries[i].t;
+	}
+	struct model *m = zoo_open_tensors(path, names, tensors, f->n, e);
+	free(names);
+	free(tensors);
+	return m;
+}
+
+static struct model *open_safetensors(const char *path, const char *weights, struct error *e)
+{
+	struct st_file *f = st_open(path, e);
+	if (!f)
+		return NULL;
+	const char *arch = st_meta_get(f, "graft");
+	struct model *m;
+	if (!arch) {
+		m = open_plain_safetensors(f, path, e);
+	} else {
+		char *where = xasprintf("%s (architecture in __metadata__)", path);
+		m = json_load_model(arch, strlen(arch), where, NULL, e);
+		free(where);
+		free(m ? m->weights_path : NULL);
+		if (m)
+			m->weights_path = NULL;
+		if (m && !weights && attach_file(m, f, path, e) < 0) {
+			model_free(m);
+			m = NULL;
+		}
+		if (m && !weights)
+			m->weights_path = xstrdup(path);
+	}
+	st_close(f);
+	if (m && weights && arch && model_attach_weights(m, weights, e) < 0) {
+		model_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+struct model *model_open(const char *path, const char *weights, struct error *e)
+{
+	struct model *m = NULL;
+	if (ends_with(path, ".safetensors")) {
+		m = open_safetensors(path, weights, e);
+	} else if (pth_path(path)) {
+		m = model_open_pth(path, weights, e);
+	} else if (ends_with(path, ".json")) {
+		size_t len;
+		char *text = read_file(path, &len, e);
+		if (!text)
+			return NULL;
+		char *dir = dir_of(path);
+		m = json_load_model(text, len, path, dir, e);
+		free(dir);
+		free(text);
+		const char *w = weights ? weights : m ? m->weights_path : NULL;
+		if (m && w) {
+			char *wcopy = xstrdup(w);
+			int rc = model_attach_weights(m, wcopy, e);
+			free(wcopy);
+			if (rc < 0) {
+				model_free(m);
+				return NULL;
+			}
+		}
+	} else {
+		error_set(e, "%s: unknown model format (graft opens .json architectures, .safetensors and PyTorch .pth/.pt files)",
+			  path);
+		return NULL;
+	}
+	if (m) {
+		free(m->path);
+		m->path = xstrdup(path);
+	}
+	return m;
+}
+
+struct model *model_clone(const struct model *m)
+{
+	struct model *c = model_new(m->name);
+	c->source = m->source ? xstrdup(m->source) : NULL;
+	c->path = m->path ? xstrdup(m->path) : NULL;
+	c->weights_path = m->weights_path ? xstrdup(m->weights_path) : NULL;
+	c->note = m->note ? xstrdup(m->note) : NULL;
+	for (int i = 0; i < m->ninputs; i++)
+		model_add_input(c, m->inputs[i].name, &m->inputs[i].shape, m->inputs[i].dtype);
+	c->root = m->root ? module_clone(m->root) : NULL;
+	c->has_forward = m->has_forward;
+	c->has_weights = m->has_weights;
+	return c;
+}

@@ -1,0 +1,808 @@
+/* edit.c - the editor's state and its operations: replace, insert, delete,
+ * set, head, freeze; undo and redo by snapshots; the shape re-check.
+ *
+ * Every changing operation works on the live model after a snapshot was
+ * taken; when it fails the snapshot is put back, so a refused command never
+ * leaves a half-changed model. */
+#include "edit/edit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "edit/edit_ops.h"
+#include "core/registry.h"
+#include "edit/select.h"
+
+void editor_init(struct editor *ed, struct model *m)
+{
+	memset(ed, 0, sizeof *ed);
+	ed->model = m;
+	ed->original = model_clone(m);
+	rng_seed(&ed->rng, 0);
+	edit_recheck(ed);
+}
+
+static void free_snapshots(struct snapshot *s, int n)
+{
+	for (int i = 0; i < n; i++)
+		model_free(s[i].model);
+}
+
+static void free_strings(char **v, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(v[i]);
+}
+
+void editor_free(struct editor *ed)
+{
+	shape_result_free(&ed->check);
+	model_free(ed->model);
+	model_free(ed->original);
+	free_snapshots(ed->undo, ed->nundo);
+	free_snapshots(ed->redo, ed->nredo);
+	free(ed->undo);
+	free(ed->redo);
+	free_strings(ed->log, ed->nlog);
+	free(ed->log);
+	free_strings(ed->redo_log, ed->nredo_log);
+	free(ed->redo_log);
+	free_strings(ed->defines, ed->ndefines);
+	free(ed->defines);
+	type_lib_free(&ed->types);
+	if (ed->journal)
+		fclose(ed->journal);
+	memset(ed, 0, sizeof *ed);
+}
+
+/* Re-resolves every graph's callees (children may have been replaced) and
+ * re-runs the shape pass. */
+static int rebind(struct module *m, void *ctx)
+{
+	struct error *e = ctx;
+	if (m->forward && graph_bind(m, e) < 0)
+		return 1;
+	return 0;
+}
+
+void edit_recheck(struct editor *ed)
+{
+	struct error e = {0};
+	shape_result_free(&ed->check);
+	if (module_walk(ed->model->root, rebind, &e)) {
+		memset(&ed->check, 0, sizeof ed->check);
+		ed->check.err = e;
+		ed->check.err.kind = ERR_SHAPE;
+		return;
+	}
+	shape_pass(ed->model, &ed->check);
+}
+
+/* --- undo -------------------------------------------------------------- */
+
+static void push_snapshot(struct snapshot **v, int *n, int *cap, struct snapshot s)
+{
+	xgrow(v, cap, *n + 1, sizeof **v);
+	(*v)[(*n)++] = s;
+}
+
+void edit_begin(struct editor *ed)
+{
+	struct snapshot s = {.model = model_clone(ed->model), .rng = ed->rng, .nlog = ed->nlog};
+	push_snapshot(&ed->undo, &ed->nundo, &ed->undo_cap, s);
+}
+
+void edit_abort(struct editor *ed)
+{
+	struct snapshot s = ed->undo[--ed->nundo];
+	model_free(ed->model);
+	ed->model = s.model;
+	ed->rng = s.rng;
+	edit_recheck(ed);
+}
+
+void edit_commit(struct editor *ed, const char *command)
+{
+	xgrow(&ed->log, &ed->log_cap, ed->nlog + 1, sizeof *ed->log);
+	ed->log[ed->nlog++] = xstrdup(command);
+	free_snapshots(ed->redo, ed->nredo);
+	ed->nredo = 0;
+	free_strings(ed->redo_log, ed->nredo_log);
+	ed->nredo_log = 0;
+	ed->dirty = true;
+	edit_recheck(ed);
+}
+
+int edit_undo(struct editor *ed, struct error *e)
+{
+	if (ed->nundo == 0)
+		return error_set(e, "nothing to undo");
+	struct snapshot s = ed->undo[--ed->nundo];
+	struct snapshot now = {.model = ed->model, .rng = ed->rng, .nlog = ed->nlog};
+	push_snapshot(&ed->redo, &ed->nredo, &ed->redo_cap, now);
+	for (int i = ed->nlog - 1; i >= s.nlog; i--) {
+		xgrow(&ed->redo_log, &ed->redo_log_cap, ed->nredo_log + 1, sizeof *ed->redo_log);
+		ed->redo_log[ed->nredo_log++] = ed->log[i];
+	}
+	ed->nlog = s.nlog;
+	ed->model = s.model;
+	ed->rng = s.rng;
+	ed->dirty = true;
+	edit_recheck(ed);
+	return 0;
+}
+
+int edit_redo(struct editor *ed, struct error *e)
+{
+	if (ed->nredo == 0)
+		return error_set(e, "nothing to redo");
+	struct snapshot s = ed->redo[--ed->nredo];
+	struct snapshot now = {.model = ed->model, .rng = ed->rng, .nlog = ed->nlog};
+	push_snapshot(&ed->undo, &ed->nundo, &ed->undo_cap, now);
+	while (ed->nlog < s.nlog && ed->nredo_log > 0) {
+		xgrow(&ed->log, &ed->log_cap, ed->nlog + 1, sizeof *ed->log);
+		ed->log[ed->nlog++] = ed->redo_log[--ed->nredo_log];
+	}
+	ed->model = s.model;
+	ed->rng = s.rng;
+	ed->dirty = true;
+	edit_recheck(ed);
+	return 0;
+}
+
+/* --- helpers ----------------------------------------------------------- */
+
+static bool is_known_type(const char *word, void *ctx)
+{
+	struct editor *ed = ctx;
+	return registry_module(word) || type_lib_find(&ed->types, word) ||
+	       strcmp(word, "Sequential") == 0 || edit_model_has_type(ed->model->root, word);
+}
+
+bool edit_model_has_type(const struct module *m, const char *type)
+{
+	if (strcmp(m->type, type) == 0)
+		return true;
+	for (int i = 0; i < m->nchildren; i++)
+		if (edit_model_has_type(m->children[i], type))
+			return true;
+	return false;
+}
+
+int edit_select(struct editor *ed, const char *sel, struct module ***out, struct error *e)
+{
+	struct module *exact = sel[0] && !strpbrk(sel, "*?[") ? module_find(ed->model->root, sel) : NULL;
+	if (exact && !is_known_type(sel, ed)) {
+		*out = xmalloc(sizeof **out);
+		(*out)[0] = exact;
+		return 1;
+	}
+	int n = select_modules(ed->model->root, sel, is_known_type, ed, out, e);
+	if (n == 0) {
+		free(*out);
+		*out = NULL;
+		return error_set(e, "nothing matches '%s'", sel);
+	}
+	return n;
+}
+
+/* Collects module paths for did-you-mean. */
+struct paths {
+	char **v;
+	int n, cap;
+};
+
+static int add_path(struct module *m, void *ctx)
+{
+	struct paths *p = ctx;
+	if (!m->parent)
+		return 0;
+	xgrow(&p->v, &p->cap, p->n + 1, sizeof *p->v);
+	p->v[p->n++] = module_path(m);
+	return 0;
+}
+
+struct module *edit_find(struct editor *ed, const char *path, struct error *e)
+{
+	struct module *m = module_find(ed->model->root, path);
+	if (m)
+		return m;
+	struct paths p = {0};
+	module_walk(ed->model->root, add_path, &p);
+	const char *near = did_you_mean(path, (const char *const *)p.v, p.n);
+	if (near)
+		error_set(e, "no module '%s' (did you mean '%s'?)", path, near);
+	else
+		error_set(e, "no module '%s' (see 'find')", path);
+	free_strings(p.v, p.n);
+	free(p.v);
+	return NULL;
+}
+
+/* The value flowing into m's first call, or NULL when unknown. */
+static const struct value *input_of(const struct module *m)
+{
+	if (m->ncalls > 0 && m->calls[0].in.u.list.n > 0)
+		return &m->calls[0].in.u.list.items[0];
+	return NULL;
+}
+
+static const struct value *output_of(const struct module *m)
+{
+	return m->ncalls > 0 ? &m->calls[0].out : NULL;
+}
+
+static int child_index(const struct module *parent, const struct module *m)
+{
+	for (int i = 0; i < parent->nchildren; i++)
+		if (parent->children[i] == m)
+			return i;
+	return -1;
+}
+
+/* Copies the overlapping block of src into dst (same rank, float data). */
+static void copy_overlap(struct tensor *dst, const struct tensor *src)
+{
+	const struct shape *ds = &dst->shape, *ss = &src->shape;
+	if (ds->ndim != ss->ndim || dst->dtype != src->dtype || !dst->storage || !src->storage)
+		return;
+	int nd = ds->ndim;
+	int64_t idx[SHAPE_MAX_DIMS] = {0}, lim[SHAPE_MAX_DIMS];
+	int64_t total = 1;
+	for (int d = 0; d < nd; d++) {
+		lim[d] = ds->dim[d] < ss->dim[d] ? ds->dim[d] : ss->dim[d];
+		total *= lim[d];
+	}
+	if (total <= 0)
+		return;
+	size_t es = dtype_size(dst->dtype);
+	uint8_t *dp = (uint8_t *)dst->storage->data + dst->offset;
+	const uint8_t *sp = (const uint8_t *)tensor_data(src);
+	for (int64_t k = 0; k < total; k++) {
+		int64_t doff = 0, soff = 0;
+		for (int d = 0; d < nd; d++) {
+			doff = doff * ds->dim[d] + idx[d];
+			soff = soff * ss->dim[d] + idx[d];
+		}
+		memcpy(dp + doff * (int64_t)es, sp + soff * (int64_t)es, es);
+		for (int d = nd - 1; d >= 0; d--) {
+			if (++idx[d] < lim[d])
+				break;
+			idx[d] = 0;
+		}
+	}
+}
+
+/* Keeps the old tensors in the new module where the user wants them:
+ * same type with identical shapes keeps all (unless keep=none);
+ * keep=overlap copies the overlapping slices of changed ones. */
+static void keep_weights(const struct module *old, struct module *nw, enum keep_mode keep)
+{
+	if (keep == KEEP_NONE || strcmp(old->type, nw->type) != 0)
+		return;
+	bool identical = old->nparams == nw->nparams;
+	for (int i = 0; identical && i < nw->nparams; i++) {
+		const struct param *op = module_param(old, nw->params[i].name);
+		identical = op && shape_equal(&op->t.shape, &nw->params[i].t.shape) &&
+			    op->t.storage;
+	}
+	for (int i = 0; i < nw->nparams; i++) {
+		struct param *np = &nw->params[i];
+		const struct param *op = module_param(old, np->name);
+		if (!op || !op->t.storage)
+			continue;
+		if (identical) {
+			tensor_share(&np->t, &op->t);
+			np->trainable = op->trainable;
+		} else if (keep == KEEP_OVERLAP) {
+			if (shape_equal(&op->t.shape, &np->t.shape) && op->t.dtype == np->t.dtype) {
+				tensor_share(&np->t, &op->t);
+			} else {
+				struct tensor t = {.dtype = op->t.dtype, .shape = np->t.shape};
+				tensor_alloc(&t);
+				if (np->t.storage && np->t.dtype == op->t.dtype)
+					memcpy(t.storage->data, tensor_data(&np->t), tensor_nbytes(&t));
+				copy_overlap(&t, &op->t);
+				tensor_release(&np->t);
+				np->t = t;
+			}
+		}
+	}
+}
+
+static struct build_ctx build_ctx(struct editor *ed)
+{
+	struct build_ctx c = {.lib = &ed->types, .rng = ed->model->has_weights ? &ed->rng : NULL};
+	return c;
+}
+
+/* Puts nw where old is in old's parent and frees old. */
+static void swap_module(struct module *old, struct module *nw)
+{
+	struct module *parent = old->parent;
+	int i = child_index(parent, old);
+	parent->children[i] = nw;
+	nw->parent = parent;
+	free(nw->name);
+	nw->name = xstrdup(old->name);
+	module_free(old);
+}
+
+int edit_replace_one(struct editor *ed, struct module *old, const struct spec *s,
+		     enum keep_mode keep, struct strbuf *out, struct error *e)
+{
+	char path[4096];
+	module_path_buf(old, path, sizeof path);
+	if (!old->parent)
+		return error_set(e, "cannot replace the root module");
+	struct build_ctx ctx = build_ctx(ed);
+	struct module *nw = spec_build(&ctx, s, old->name, old, input_of(old), NULL, e);
+	if (!nw)
+		return error_prefix(e, "%s", path);
+	keep_weights(old, nw, keep);
+	char a[256], b[256];
+	module_describe(old, a, sizeof a);
+	module_describe(nw, b, sizeof b);
+	strbuf_addf(out, "replaced %s: %s -> %s\n", path, a, b);
+	swap_module(old, nw);
+	return 0;
+}
+
+int edit_replace(struct editor *ed, const char *sel, const struct spec *s, enum keep_mode keep,
+		 bool all, struct strbuf *out, struct error *e)
+{
+	struct module **mods = NULL;
+	int n;
+	if (!all) {
+		struct module *m = edit_find(ed, sel, e);
+		if (!m)
+			return -1;
+		return edit_replace_one(ed, m, s, keep, out, e);
+	}
+	n = edit_select(ed, sel, &mods, e);
+	if (n < 0)
+		return -1;
+	int rc = 0;
+	for (int i = 0; i < n && rc == 0; i++)
+		rc = edit_replace_one(ed, mods[i], s, keep, out, e);
+	if (rc == 0)
+		strbuf_addf(out, "%d module%s replaced\n", n, n == 1 ? "" : "s");
+	free(mods);
+	return rc;
+}
+
+/* --- insert and delete ------------------------------------------------- */
+
+static bool numbered(const struct module *parent)
+{
+	for (int i = 0; i < parent->nchildren; i++) {
+		char want[16];
+		snprintf(want, sizeof want, "%d", i);
+		if (strcmp(parent->children[i]->name, want) != 0)
+			return false;
+	}
+	return true;
+}
+
+static void renumber(struct module *parent)
+{
+	for (int i = 0; i < parent->nchildren; i++) {
+		free(parent->children[i]->name);
+		parent->children[i]->name = xasprintf("%d", i);
+	}
+}
+
+static void insert_child(struct module *parent, int at, struct module *c)
+{
+	module_add_child(parent, c);
+	memmove(&parent->children[at + 1], &parent->children[at],
+		(size_t)(parent->nchildren - 1 - at) * sizeof *parent->children);
+	parent->children[at] = c;
+}
+
+static char *unique_child_name(const struct module *parent, const char *base)
+{
+	char *name = xstrdup(base);
+	for (int k = 1; module_child(parent, name); k++) {
+		free(name);
+		name = xasprintf("%s_%d", base, k);
+	}
+	return name;
+}
+
+/* Shifts refs to nodes at or after `from` by one (a node was inserted). */
+static void shift_refs(struct value *v, int from)
+{
+	if (v->kind == VAL_REF && v->u.ref >= from)
+		v->u.ref++;
+	else if (v->kind == VAL_LIST)
+		for (int i = 0; i < v->u.list.n; i++)
+			shift_refs(&v->u.list.items[i], from);
+}
+
+static void redirect_refs(struct value *v, int from, int to)
+{
+	if (v->kind == VAL_REF && v->u.ref == from)
+		v->u.ref = to;
+	else if (v->kind == VAL_LIST)
+		for (int i = 0; i < v->u.list.n; i++)
+			redirect_refs(&v->u.list.items[i], from, to);
+}
+
+/* Inserts a call_module node for `target` at index `at` with one argument. */
+static void graph_insert_call(struct graph *g, int at, const char *target, struct value arg)
+{
+	char *name = xstrdup(target);
+	for (int k = 1; graph_find(g, name) >= 0; k++) {
+		free(name);
+		name = xasprintf("%s_%d", target, k);
+	}
+	graph_add(g, NULL, NODE_CALL_MODULE, NULL);
+	memmove(&g->nodes[at + 1], &g->nodes[at], (size_t)(g->n - 1 - at) * sizeof *g->nodes);
+	for (int i = at + 1; i < g->n; i++) {
+		for (int a = 0; a < g->nodes[i].nargs; a++)
+			shift_refs(&g->nodes[i].args[a], at);
+		for (int k = 0; k < g->nodes[i].nkwargs; k++)
+			shift_refs(&g->nodes[i].kwargs[k].value, at);
+	}
+	shift_refs(&arg, at);
+	struct graph_node *nd = &g->nodes[at];
+	memset(nd, 0, sizeof *nd);
+	nd->name = name;
+	nd->op = NODE_CALL_MODULE;
+	nd->target = xstrdup(target);
+	nd->attr_index = -1;
+	nd->nargs = 1;
+	nd->args = xcalloc(1, sizeof *nd->args);
+	nd->args[0] = arg;
+}
+
+int edit_insert(struct editor *ed, bool after, const char *path, const struct spec *s,
+		const char *name, struct strbuf *out, struct error *e)
+{
+	struct module *m = edit_find(ed, path, e);
+	if (!m)
+		return -1;
+	if (!m->parent)
+		return error_set(e, "cannot insert around the root module");
+	struct module *parent = m->parent;
+	const struct value *flowing = after ? output_of(m) : input_of(m);
+	if (flowing && flowing->kind != VAL_TENSOR)
+		flowing = NULL;
+	struct build_ctx ctx = build_ctx(ed);
+	char *cname = name ? xstrdup(name) : xasprintf("%s_%s", m->name, after ? "post" : "pre");
+	if (name && module_child(parent, name)) {
+		free(cname);
+		return error_set(e, "%s already has a child '%s'", parent->type, name);
+	}
+	char *uname = unique_child_name(parent, cname);
+	free(cname);
+	struct module *nw = spec_build(&ctx, s, uname, NULL, flowing, NULL, e);
+	free(uname);
+	if (!nw)
+		return error_prefix(e, "insert %s %s", after ? "after" : "before", path);
+	int at = child_index(parent, m) + (after ? 1 : 0);
+	char d[256];
+	module_describe(nw, d, sizeof d);
+	if (!parent->forward) {
+		bool renum = numbered(parent) && !name;
+		insert_child(parent, at, nw);
+		if (renum)
+			renumber(parent);
+	} else {
+		insert_child(parent, at, nw);
+		struct graph *g = parent->forward;
+		for (int i = 0; i < g->n; i++) {
+			struct graph_node *nd = &g->nodes[i];
+			if (nd->op != NODE_CALL_MODULE || nd->callee != m)
+				continue;
+			if (after) {
+				struct value ref = {.kind = VAL_REF, .u.ref = i};
+				graph_insert_call(g, i + 1, nw->name, ref);
+				for (int j = i + 2; j < g->n; j++) {
+					for (int a = 0; a < g->nodes[j].nargs; a++)
+						redirect_refs(&g->nodes[j].args[a], i, i + 1);
+					for (int k = 0; k < g->nodes[j].nkwargs; k++)
+						redirect_refs(&g->nodes[j].kwargs[k].value, i, i + 1);
+				}
+				i++;
+			} else {
+				struct value arg = nd->nargs ? value_copy(&nd->args[0]) : value_none();
+				graph_insert_call(g, i, nw->name, arg);
+				nd = &g->nodes[i + 1];
+				if (nd->nargs) {
+					value_free(&nd->args[0]);
+					nd->args[0].kind = VAL_REF;
+					nd->args[0].u.ref = i;
+				}
+				i++;
+			}
+		}
+	}
+	char ppath[4096];
+	module_path_buf(nw, ppath, sizeof ppath);
+	strbuf_addf(out, "inserted %s: %s %s %s\n", ppath, d, after ? "after" : "before", path);
+	return 0;
+}
+
+int edit_delete(struct editor *ed, const char *path, struct strbuf *out, struct error *e)
+{
+	struct module *m = edit_find(ed, path, e);
+	if (!m)
+		return -1;
+	if (!m->parent)
+		return error_set(e, "cannot delete the root module");
+	const struct value *in = input_of(m), *res = output_of(m);
+	if (in && res && !(in->kind == VAL_TENSOR && res->kind == VAL_TENSOR &&
+			   shape_equal(&in->u.tensor.t.shape, &res->u.tensor.t.shape))) {
+		char a[160] = "?", b[160] = "?";
+		if (in->kind == VAL_TENSOR)
+			shape_format(&in->u.tensor.t.shape, a, sizeof a);
+		if (res->kind == VAL_TENSOR)
+			shape_format(&res->u.tensor.t.shape, b, sizeof b);
+		return error_set(e, "cannot delete %s: it takes %s and gives %s, so what follows would get the wrong shape (replace it instead)",
+				 path, a, b);
+	}
+	struct module *parent = m->parent;
+	if (parent->forward) {
+		struct spec *s = spec_new("Identity");
+		struct build_ctx ctx = build_ctx(ed);
+		struct module *id = spec_build(&ctx, s, m->name, NULL, NULL, NULL, e);
+		spec_free(s);
+		if (!id)
+			return -1;
+		swap_module(m, id);
+		strbuf_addf(out, "deleted %s (now Identity in %s's forward)\n", path, parent->type);
+		return 0;
+	}
+	bool renum = numbered(parent);
+	int i = child_index(parent, m);
+	memmove(&parent->children[i], &parent->children[i + 1],
+		(size_t)(parent->nchildren - i - 1) * sizeof *parent->children);
+	parent->nchildren--;
+	module_free(m);
+	if (renum)
+		renumber(parent);
+	strbuf_addf(out, "deleted %s\n", path);
+	return 0;
+}
+
+/* --- set --------------------------------------------------------------- */
+
+int edit_set(struct editor *ed, const char *path, const struct kwarg *kv, int n,
+	     struct strbuf *out, struct error *e)
+{
+	struct module *m = edit_find(ed, path, e);
+	if (!m)
+		return -1;
+	if (n == 0)
+		return error_set(e, "set %s: nothing to set (give k=v)", path);
+	const struct type_def *d = type_lib_find(&ed->types, m->type);
+	if (!m->def && !d)
+		return error_set(e, "set %s: %s is a composite; set changes built-in and defined types (replace it instead)",
+				 path, m->type);
+	if (d) {
+		/* rebuild the defined type from its arguments, changed */
+		struct spec *s = spec_new(m->type);
+		for (int i = 0; i < m->nattrs; i++) {
+			bool overridden = false;
+			for (int k = 0; k < n; k++)
+				overridden = overridden || strcmp(kv[k].name, m->attrs[i].name) == 0;
+			if (!overridden)
+				spec_add_kwarg(s, m->attrs[i].name, &m->attrs[i].value);
+		}
+		for (int k = 0; k < n; k++)
+			spec_add_kwarg(s, kv[k].name, &kv[k].value);
+		int rc = edit_replace_one(ed, m, s, KEEP_SAME, out, e);
+		spec_free(s);
+		return rc;
+	}
+	for (int k = 0; k < n; k++) {
+		if (!registry_attr_spec(m->def, kv[k].name))
+			break; /* registry_prepare names it, with a did-you-mean */
+	}
+	struct module *trial = module_clone(m);
+	for (int k = 0; k < n; k++)
+		module_set_attr(trial, kv[k].name, &kv[k].value);
+	if (registry_prepare(trial, e) < 0) {
+		module_free(trial);
+		return error_prefix(e, "set %s", path);
+	}
+	/* tensors whose shape changed lost their storage: initialise them as a
+	 * new module of the same attributes would be */
+	bool fresh = false;
+	for (int i = 0; i < trial->nparams; i++)
+		fresh = fresh || !trial->params[i].t.storage;
+	if (fresh && ed->model->has_weights) {
+		struct module *init = module_clone(trial);
+		for (int i = 0; i < init->nparams; i++)
+			tensor_release(&init->params[i].t);
+		if (init_module(init, &ed->rng, e) < 0) {
+			module_free(init);
+			module_free(trial);
+			return -1;
+		}
+		for (int i = 0; i < trial->nparams; i++)
+			if (!trial->params[i].t.storage)
+				tensor_share(&trial->params[i].t, &init->params[i].t);
+		module_free(init);
+	}
+	char a[256], b[256];
+	module_describe(m, a, sizeof a);
+	module_describe(trial, b, sizeof b);
+	strbuf_addf(out, "set %s: %s -> %s\n", path, a, b);
+	swap_module(m, trial);
+	return 0;
+}
+
+/* --- head -------------------------------------------------------------- */
+
+struct last_layer {
+	struct module *m;
+	int seq;
+};
+
+static int find_last_layer(struct module *m, void *ctx)
+{
+	struct last_layer *l = ctx;
+	if (m->def && m->ncalls > 0 &&
+	    (strcmp(m->type, "Linear") == 0 || strcmp(m->type, "Conv2d") == 0)) {
+		int seq = m->calls[m->ncalls - 1].seq;
+		if (!l->m || seq > l->seq) {
+			l->m = m;
+			l->seq = seq;
+		}
+	}
+	return 0;
+}
+
+int edit_head(struct editor *ed, int64_t classes, const char *path, enum keep_mode keep,
+	      struct strbuf *out, struct error *e)
+{
+	if (classes <= 0)
+		return error_set(e, "head: the number of outputs must be positive");
+	struct module *cls;
+	if (path) {
+		cls = edit_find(ed, path, e);
+		if (!cls)
+			return -1;
+	} else {
+		if (!ed->check.ok)
+			return error_set(e, "head: the model does not check, so its classifier cannot be followed from the output (name it: head N PATH)");
+		const struct value *o = &ed->check.output;
+		if (o->kind != VAL_TENSOR) {
+			struct strbuf names = {0};
+			for (int i = 0; o->kind == VAL_LIST && i < o->u.list.n; i++) {
+				const struct value *it = &o->u.list.items[i];
+				if (it->kind == VAL_TENSOR && it->u.tensor.origin.module &&
+				    it->u.tensor.origin.module->parent) {
+					char p[1024];
+					module_path_buf(it->u.tensor.origin.module, p, sizeof p);
+					strbuf_addf(&names, "%s%s", names.len ? ", " : "", p);
+				}
+			}
+			error_set(e, "head: the model has several outputs; name the classifier to change: head %lld PATH%s%s%s",
+				  (long long)classes, names.len ? " (outputs come from " : "",
+				  names.len ? names.s : "", names.len ? ")" : "");
+			strbuf_free(&names);
+			return -1;
+		}
+		struct last_layer l = {0};
+		module_walk(ed->model->root, find_last_layer, &l);
+		cls = l.m;
+		if (!cls)
+			return error_set(e, "head: no Linear or Conv2d layer leads to the output");
+		const struct shape *os = &o->u.tensor.t.shape;
+		int64_t want = os->ndim ? os->dim[os->ndim > 1 ? 1 : 0] : -1;
+		int64_t have = strcmp(cls->type, "Linear") == 0
+				       ? module_attr_int(cls, "out_features", -1)
+				       : module_attr_int(cls, "out_channels", -1);
+		if (have != want) {
+			char p[1024];
+			module_path_buf(cls, p, sizeof p);
+			return error_set(e, "head: the last layer with weights (%s) has %lld outputs but the model gives %lld classes; name the classifier: head N PATH",
+					 p, (long long)have, (long long)want);
+		}
+	}
+	const char *attr;
+	if (strcmp(cls->type, "Linear") == 0)
+		attr = "out_features";
+	else if (strcmp(cls->type, "Conv2d") == 0)
+		attr = "out_channels";
+	else
+		return error_set(e, "head: %s is a %s, not a Linear or Conv2d", path, cls->type);
+	struct spec *s = spec_new(cls->type);
+	struct value v = value_int(classes);
+	spec_add_kwarg(s, attr, &v);
+	int rc = edit_replace_one(ed, cls, s, keep, out, e);
+	spec_free(s);
+	return rc;
+}
+
+/* --- freeze ------------------------------------------------------------ */
+
+static int64_t set_trainable(struct module *m, bool trainable)
+{
+	int64_t n = 0;
+	for (int i = 0; i < m->nparams; i++) {
+		if (m->params[i].buffer)
+			continue;
+		m->params[i].trainable = trainable;
+		int64_t k = shape_numel(&m->params[i].t.shape);
+		n += k > 0 ? k : 0;
+	}
+	for (int i = 0; i < m->nchildren; i++)
+		n += set_trainable(m->children[i], trainable);
+	return n;
+}
+
+int edit_freeze(struct editor *ed, const char *sel, bool freeze, struct strbuf *out,
+		struct error *e)
+{
+	struct module **mods;
+	int n = sel[0] ? edit_select(ed, sel, &mods, e) : 0;
+	if (!sel[0]) {
+		mods = xmalloc(sizeof *mods);
+		mods[0] = ed->model->root;
+		n = 1;
+	}
+	if (n < 0)
+		return -1;
+	int64_t total = 0;
+	for (int i = 0; i < n; i++)
+		total += set_trainable(mods[i], !freeze);
+	char buf[32];
+	strbuf_addf(out, "%s %s parameters in %d module%s\n", freeze ? "froze" : "unfroze",
+		    fmt_count(total, buf, sizeof buf), n, n == 1 ? "" : "s");
+	free(mods);
+	return 0;
+}
+
+/* --- wrap -------------------------------------------------------------- */
+
+int edit_wrap(struct editor *ed, const char *name, const char *type, struct strbuf *out,
+	      struct error *e)
+{
+	if (!name[0] || strchr(name, '.'))
+		return error_set(e, "wrap: '%s' is not a module name", name);
+	if (registry_module(type) || type_lib_find(&ed->types, type))
+		return error_set(e, "wrap: %s is a built-in or defined type; the wrapper is a new composite that runs its children in order",
+				 type);
+	if (ed->model->ninputs != 1)
+		return error_set(e, "wrap: the model takes %d inputs; a wrapper runs one input through its children",
+				 ed->model->ninputs);
+	struct module *root = ed->model->root;
+	struct module *wrapper = module_new("", type);
+	free(root->name);
+	root->name = xstrdup(name);
+	module_add_child(wrapper, root);
+	ed->model->root = wrapper;
+	strbuf_addf(out, "wrapped the model: %s is now %s.%s, and every tensor name starts with '%s.'\n",
+		    root->type, type, name, name);
+	return 0;
+}
+
+int edit_extract(struct editor *ed, const char *path, struct strbuf *out, struct error *e)
+{
+	struct module *m = edit_find(ed, path, e);
+	if (!m)
+		return -1;
+	if (!m->parent)
+		return error_set(e, "extract: %s is already the whole model", path[0] ? path : "the root");
+	struct module *parent = m->parent;
+	int i = child_index(parent, m);
+	memmove(&parent->children[i], &parent->children[i + 1],
+		(size_t)(parent->nchildren - i - 1) * sizeof *parent->children);
+	parent->nchildren--;
+	module_free(ed->model->root);
+	m->parent = NULL;
+	free(m->name);
+	m->name = xstrdup("");
+	ed->model->root = m;
+	struct param_counts pc;
+	module_count(m, &pc);
+	char buf[32];
+	strbuf_addf(out, "the model is now %s (%s, %s parameters); tensor names lose the prefix '%s.'\n",
+		    path, m->type, fmt_count(pc.params, buf, sizeof buf), path);
+	return 0;
+}

@@ -1,0 +1,212 @@
+/* select.c - picking modules by type, attribute filters or path glob. */
+#include "edit/select.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "core/value.h"
+
+bool glob_match(const char *g, const char *p)
+{
+	if (!*g)
+		return !*p;
+	if (g[0] == '*' && g[1] == '*') {
+		for (const char *q = p;; q++) {
+			if (glob_match(g + 2, q))
+				return true;
+			if (!*q)
+				return false;
+		}
+	}
+	if (g[0] == '*') {
+		for (const char *q = p;; q++) {
+			if (glob_match(g + 1, q))
+				return true;
+			if (!*q || *q == '.')
+				return false;
+		}
+	}
+	if (g[0] == '?')
+		return *p && *p != '.' && glob_match(g + 1, p + 1);
+	return *g == *p && glob_match(g + 1, p + 1);
+}
+
+enum cmp_op { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE };
+
+struct filter {
+	char *attr;
+	enum cmp_op op;
+	struct value v;
+};
+
+struct selector {
+	char *type;   /* type selector, or NULL */
+	char *glob;   /* path glob, or NULL */
+	struct filter *filters;
+	int nfilters;
+};
+
+static bool compare_number(double a, enum cmp_op op, double b)
+{
+	switch (op) {
+	case CMP_EQ:
+		return a == b;
+	case CMP_NE:
+		return a != b;
+	case CMP_LT:
+		return a < b;
+	case CMP_LE:
+		return a <= b;
+	case CMP_GT:
+		return a > b;
+	case CMP_GE:
+		return a >= b;
+	}
+	return false;
+}
+
+/* A single number matches a list when every element matches it
+ * (kernel_size=1 matches (1, 1)). */
+static bool filter_match(const struct filter *f, const struct value *v)
+{
+	double a, b;
+	if (!v)
+		return false;
+	if (v->kind == VAL_LIST && f->v.kind != VAL_LIST && v->u.list.n > 0) {
+		for (int i = 0; i < v->u.list.n; i++)
+			if (!filter_match(f, &v->u.list.items[i]))
+				return false;
+		return true;
+	}
+	if (value_number(v, &a) && v->kind != VAL_BOOL && value_number(&f->v, &b))
+		return compare_number(a, f->op, b);
+	if (f->op == CMP_EQ)
+		return value_equal(v, &f->v);
+	if (f->op == CMP_NE)
+		return !value_equal(v, &f->v);
+	return false;
+}
+
+static void selector_free(struct selector *s)
+{
+	free(s->type);
+	free(s->glob);
+	for (int i = 0; i < s->nfilters; i++) {
+		free(s->filters[i].attr);
+		value_free(&s->filters[i].v);
+	}
+	free(s->filters);
+}
+
+static int parse_filters(struct selector *s, const char *p, struct error *e)
+{
+	/* p points after '[' */
+	for (;;) {
+		while (isspace((unsigned char)*p))
+			p++;
+		const char *start = p;
+		while (isalnum((unsigned char)*p) || *p == '_')
+			p++;
+		if (p == start)
+			return error_set(e, "selector: expected an attribute name at '%.20s'", start);
+		struct filter f = {.attr = xstrndup(start, (size_t)(p - start))};
+		while (isspace((unsigned char)*p))
+			p++;
+		if (!strncmp(p, "!=", 2))
+			f.op = CMP_NE, p += 2;
+		else if (!strncmp(p, "<=", 2))
+			f.op = CMP_LE, p += 2;
+		else if (!strncmp(p, ">=", 2))
+			f.op = CMP_GE, p += 2;
+		else if (!strncmp(p, "==", 2))
+			f.op = CMP_EQ, p += 2;
+		else if (*p == '=')
+			f.op = CMP_EQ, p++;
+		else if (*p == '<')
+			f.op = CMP_LT, p++;
+		else if (*p == '>')
+			f.op = CMP_GT, p++;
+		else {
+			free(f.attr);
+			return error_set(e, "selector: expected =, !=, <, <=, > or >= after '%.*s'",
+					 (int)(p - start), start);
+		}
+		const char *end;
+		if (value_parse(p, &f.v, &end, e) < 0) {
+			free(f.attr);
+			return error_prefix(e, "selector");
+		}
+		s->filters = xrealloc(s->filters, (size_t)(s->nfilters + 1) * sizeof *s->filters);
+		s->filters[s->nfilters++] = f;
+		p = end;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == ',') {
+			p++;
+			continue;
+		}
+		if (*p == ']' && !p[1])
+			return 0;
+		return error_set(e, "selector: expected ',' or a final ']' at '%.20s'", p);
+	}
+}
+
+struct pick {
+	struct selector *sel;
+	struct module **out;
+	int n, cap;
+};
+
+static bool picks(const struct selector *s, const struct module *m)
+{
+	if (s->type && strcmp(m->type, s->type) != 0)
+		return false;
+	if (s->glob) {
+		char path[4096];
+		module_path_buf(m, path, sizeof path);
+		if (!m->parent || !glob_match(s->glob, path))
+			return false;
+	}
+	for (int i = 0; i < s->nfilters; i++)
+		if (!filter_match(&s->filters[i], module_attr(m, s->filters[i].attr)))
+			return false;
+	return true;
+}
+
+static void collect(struct pick *pk, struct module *m)
+{
+	if (picks(pk->sel, m)) {
+		xgrow(&pk->out, &pk->cap, pk->n + 1, sizeof *pk->out);
+		pk->out[pk->n++] = m;
+		return; /* outermost only */
+	}
+	for (int i = 0; i < m->nchildren; i++)
+		collect(pk, m->children[i]);
+}
+
+int select_modules(struct module *root, const char *text,
+		   bool (*is_type)(const char *word, void *ctx), void *ctx, struct module ***out,
+		   struct error *e)
+{
+	struct selector s = {0};
+	*out = NULL;
+	const char *br = strchr(text, '[');
+	if (br) {
+		s.type = xstrndup(text, (size_t)(br - text));
+		if (parse_filters(&s, br + 1, e) < 0) {
+			selector_free(&s);
+			return -1;
+		}
+	} else if (is_type && is_type(text, ctx)) {
+		s.type = xstrdup(text);
+	} else {
+		s.glob = xstrdup(text);
+	}
+	struct pick pk = {.sel = &s};
+	collect(&pk, root);
+	selector_free(&s);
+	*out = pk.out;
+	return pk.n;
+}

@@ -1,0 +1,25 @@
+/* select.h - selectors: which modules a command applies to.
+ *
+ * A selector is a type (`ReLU`), a type with attribute filters
+ * (`Conv2d[kernel_size=1]`, `Conv2d[groups>1, stride=2]`) or a path glob
+ * (`layer*.*.relu`; `*` within one dotted part, `**` across parts). */
+#ifndef GRAFT_SELECT_H
+#define GRAFT_SELECT_H
+
+#include <stdbool.h>
+
+#include "core/error.h"
+#include "core/module.h"
+
+/* The modules of root's subtree that `sel` picks, in tree order, outermost
+ * only (a module inside a picked one is not picked again). `is_type`
+ * decides whether a bare word is a type (non-NULL: called with the word)
+ * or a path glob. *out is malloc'd; returns the count (maybe 0), or -1 with
+ * e set for a malformed selector. */
+int select_modules(struct module *root, const char *sel, bool (*is_type)(const char *word, void *ctx),
+		   void *ctx, struct module ***out, struct error *e);
+
+/* True when the dotted path matches the glob. */
+bool glob_match(const char *glob, const char *path);
+
+#endif

@@ -1,0 +1,133 @@
+/* exec_impl.h - the executor's planning structures, shared by exec.c
+ * (the walk, the plan's life), exec_plan.c (fusion, constants, memory,
+ * binding) and exec_run.c (running, statistics). Not for other files. */
+#ifndef GRAFT_EXEC_IMPL_H
+#define GRAFT_EXEC_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "exec/exec.h"
+#include "exec/kernels.h"
+
+#define ARENA_ALIGN 64
+
+/* A pointer -> int map (open addressing). */
+struct ptrmap {
+	const void **keys;
+	int *vals;
+	int cap, n;
+};
+
+struct xslot {
+	int buf;
+};
+
+enum xbuf_kind { XB_ARENA, XB_CONST };
+
+struct xbuf {
+	enum xbuf_kind kind;
+	size_t bytes;
+	int parent;         /* union-find: buffers merged by fusion and in-place writes */
+	int producer;       /* the step that writes it, -1 for inputs and weights */
+	int first, last;    /* steps during which it must hold its bytes */
+	int uses;           /* readers, for fusion */
+	size_t offset;      /* in the arena */
+	struct storage *st; /* XB_CONST: weights (shared) or folded constants */
+	size_t st_offset;
+};
+
+struct xstep {
+	struct kop op;
+	struct value *args;
+	int nargs;
+	struct kwarg *kwargs;
+	int nkwargs;
+	bool active;   /* false once fused into another step */
+	bool constant; /* depends on weights only: ran at planning */
+};
+
+/* A module call ended after `after` steps: its output, for statistics. */
+struct xmark {
+	const struct module *module;
+	int call;
+	int after;
+	struct value out;
+};
+
+/* A module's tensors in compute form. */
+struct xweights {
+	struct tensor *t;
+	int n;
+};
+
+struct exec_plan {
+	struct model *model;
+	struct exec_opts opts;
+	struct storage *sentinel;
+	struct error *err; /* while planning */
+
+	struct xslot *slots;
+	int nslots, slots_cap;
+	struct xbuf *bufs;
+	int nbufs, bufs_cap;
+	struct xstep *steps;
+	int nsteps, steps_cap;
+	struct xmark *marks;
+	int nmarks, marks_cap;
+
+	struct xweights *weights;
+	int nweights, weights_cap;
+	struct ptrmap weight_map; /* module -> index in weights */
+	struct ptrmap attr_map;   /* weight tensor -> its slot */
+	struct ptrmap call_count; /* module -> calls so far */
+
+	int ninputs;
+	struct shape *in_shapes;
+	int *in_slots;
+	struct value output;
+
+	struct storage *arena;
+	void *scratch;
+	float **owned; /* arrays handed to kernels (folded BatchNorms) */
+	int nowned, owned_cap;
+
+	struct exec_stat *stats;
+	int nstats, stats_cap;
+	bool have_stats;
+	struct exec_prof *prof; /* per step, with opts.profile */
+	struct exec_info info;
+};
+
+static inline bool xdtype_is_float(enum dtype dt)
+{
+	return dt == DT_F32 || dt == DT_F16 || dt == DT_BF16 || dt == DT_F64;
+}
+
+/* Buffers and slots (exec.c). */
+int xbuf_find(struct exec_plan *p, int b);
+int xbuf_new(struct exec_plan *p, enum xbuf_kind kind, size_t bytes, int producer);
+bool xis_slot(const struct exec_plan *p, const struct value *v);
+int xbuf_of(struct exec_plan *p, const struct value *v);
+/* Calls fn on every planning tensor in v, or in a step's arguments. */
+void xeach_slot(struct exec_plan *p, const struct value *v,
+                void (*fn)(struct exec_plan *p, const struct value *t, void *ctx), void *ctx);
+void xeach_arg_slot(struct exec_plan *p, const struct xstep *s,
+                    void (*fn)(struct exec_plan *p, const struct value *t, void *ctx), void *ctx);
+
+/* The plan's decisions, in order (exec_plan.c): fuse (unless stats or
+ * no_fuse), find_constants (unless stats), liveness, plan_inplace,
+ * pack_arena (returns the arena's size, fills info.peak_live_bytes), bind
+ * (allocates the arena and the constants' storage, and turns every
+ * planning tensor into a real one). */
+void xfuse(struct exec_plan *p);
+void xfind_constants(struct exec_plan *p);
+void xliveness(struct exec_plan *p);
+void xplan_inplace(struct exec_plan *p);
+size_t xpack_arena(struct exec_plan *p);
+void xbind(struct exec_plan *p, size_t arena_bytes);
+
+/* Runs one step's kernel with the plan's scratch; errors name the call. */
+int xrun_step(struct exec_plan *p, struct xstep *s, struct error *e);
+
+#endif

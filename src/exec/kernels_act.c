@@ -1,0 +1,570 @@
+/* kernels_act.c - elementwise kernels: activations, arithmetic with
+ * broadcasting, softmax.
+ *
+ * Activations follow PyTorch's formulas in float32 (GELU's exact form
+ * through erff, its tanh form as written in torch.nn.functional.gelu).
+ * Binary operations broadcast like PyTorch; a Python number operand is
+ * converted to float first, as PyTorch does for a float32 tensor. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/kernels.h"
+#include "exec/kvec.h"
+#include "core/util.h"
+
+/* ---- activations ---- */
+
+struct act_state {
+	enum kact act; /* KACT_NONE: see kind */
+	int kind;      /* ACT_* below for the ones that take parameters */
+	float a, b;
+};
+
+enum { ACT_PLAIN, ACT_LEAKY, ACT_CLAMP, ACT_EXP, ACT_NEG };
+
+static bool is(const struct kop *op, const char *name)
+{
+	return strcmp(op->kernel->name, name) == 0;
+}
+
+static const char *approximate(const struct kop *op)
+{
+	if (op->call.module)
+		return module_attr_str(op->call.module, "approximate", "none");
+	const struct value *a = op_arg(&op->call, -1, "approximate");
+	return a && a->kind == VAL_STR ? a->u.s : "none";
+}
+
+enum kact kernels_act_of(const struct kop *op)
+{
+	static const struct {
+		const char *name;
+		enum kact act;
+	} acts[] = {
+	    {"ReLU", KACT_RELU},
+	    {"relu", KACT_RELU},
+	    {"relu_", KACT_RELU},
+	    {"ReLU6", KACT_RELU6},
+	    {"relu6", KACT_RELU6},
+	    {"SiLU", KACT_SILU},
+	    {"silu", KACT_SILU},
+	    {"Hardswish", KACT_HARDSWISH},
+	    {"hardswish", KACT_HARDSWISH},
+	    {"Hardsigmoid", KACT_HARDSIGMOID},
+	    {"hardsigmoid", KACT_HARDSIGMOID},
+	    {"Sigmoid", KACT_SIGMOID},
+	    {"sigmoid", KACT_SIGMOID},
+	    {"Tanh", KACT_TANH},
+	    {"tanh", KACT_TANH},
+	    {"GELU", KACT_GELU},
+	    {"gelu", KACT_GELU},
+	};
+	if (!op->kernel)
+		return KACT_NONE;
+	for (size_t i = 0; i < sizeof acts / sizeof *acts; i++) {
+		if (!is(op, acts[i].name))
+			continue;
+		if (acts[i].act == KACT_GELU && strcmp(approximate(op), "tanh") == 0)
+			return KACT_GELU_TANH;
+		return acts[i].act;
+	}
+	return KACT_NONE;
+}
+
+static int number_arg(const struct kop *op, int pos, const char *kw, double def, double *out)
+{
+	const struct value *v = op_arg(&op->call, pos, kw);
+	*out = def;
+	if (!v || v->kind == VAL_NONE)
+		return 0;
+	if (v->kind == VAL_BOOL) {
+		*out = v->u.b;
+		return 0;
+	}
+	return value_number(v, out) ? 0 : -1;
+}
+
+static int act_prepare(struct kop *op, struct error *e)
+{
+	struct act_state *st = xcalloc(1, sizeof *st);
+	op->state = st;
+	st->act = kernels_act_of(op);
+	st->kind = ACT_PLAIN;
+	double a = 0, b = 0;
+	if (is(op, "LeakyReLU")) {
+		st->kind = ACT_LEAKY;
+		a = module_attr_float(op->call.module, "negative_slope", 0.01);
+	} else if (is(op, "leaky_relu")) {
+		st->kind = ACT_LEAKY;
+		if (number_arg(op, 1, "negative_slope", 0.01, &a) < 0)
+			return error_set(e, "leaky_relu() needs a number for negative_slope");
+	} else if (is(op, "clamp")) {
+		st->kind = ACT_CLAMP;
+		if (number_arg(op, 1, "min", -INFINITY, &a) < 0 ||
+		    number_arg(op, 2, "max", INFINITY, &b) < 0)
+			return error_set(e, "clamp() takes numbers for min and max (not tensors)");
+	} else if (is(op, "exp")) {
+		st->kind = ACT_EXP;
+	} else if (is(op, "neg")) {
+		st->kind = ACT_NEG;
+	}
+	st->a = (float)a;
+	st->b = (float)b;
+	return 0;
+}
+
+struct act_job {
+	const struct act_state *st;
+	const float *x;
+	float *y;
+};
+
+static void act_chunk(void *ctx, int64_t b, int64_t e)
+{
+	const struct act_job *j = ctx;
+	const float *x = j->x;
+	float *y = j->y;
+	const struct act_state *st = j->st;
+	switch (st->kind) {
+	case ACT_LEAKY:
+		for (int64_t i = b; i < e; i++)
+			y[i] = x[i] > 0 ? x[i] : x[i] * st->a;
+		return;
+	case ACT_CLAMP:
+		/* torch.clamp: min then max, NaN propagates */
+		for (int64_t i = b; i < e; i++) {
+			float v = x[i];
+			if (!isnan(v)) {
+				v = v < st->a ? st->a : v;
+				v = v > st->b ? st->b : v;
+			}
+			y[i] = v;
+		}
+		return;
+	case ACT_EXP:
+		for (int64_t i = b; i < e; i++)
+			y[i] = expf(x[i]);
+		return;
+	case ACT_NEG:
+		for (int64_t i = b; i < e; i++)
+			y[i] = -x[i];
+		return;
+	default:
+		if (y != x)
+			memcpy(y + b, x + b, (size_t)(e - b) * sizeof *y);
+		kact_row(st->act, y + b, e - b);
+	}
+}
+
+static int act_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct tensor *x = kop_input(op);
+	struct tensor *y = kop_out(op, 0);
+	struct act_job j = {op->state, kt_f32(x), kt_f32(y)};
+	int64_t n = shape_numel(&y->shape);
+	if (j.st->kind == ACT_PLAIN) {
+		/* kact_apply splits the work itself */
+		if (j.y != j.x)
+			memcpy(j.y, j.x, (size_t)n * sizeof(float));
+		kact_apply(j.st->act, j.y, n);
+		return 0;
+	}
+	kpar_for(n, 1 << 14, act_chunk, &j);
+	return 0;
+}
+
+/* ---- binary arithmetic with broadcasting ---- */
+
+enum binop { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_FLOORDIV, BIN_TRUNCDIV, BIN_POW };
+
+struct bin_state {
+	enum binop op;
+	float alpha; /* add/sub: b is scaled by alpha */
+	int ndim;    /* after merging dims */
+	int64_t size[SHAPE_MAX_DIMS];
+	int64_t sa[SHAPE_MAX_DIMS], sb[SHAPE_MAX_DIMS]; /* element strides, 0: broadcast */
+	bool a_scalar, b_scalar;                        /* a Python number */
+	float av, bv;
+	int a_arg, b_arg; /* which argument each tensor is */
+	bool swap;        /* the tensor is the second operand: a and b as written */
+};
+
+static const struct value *bin_operand(const struct kop *op, int i)
+{
+	if (i == 0) {
+		const struct value *a = op_arg(&op->call, 0, "input");
+		return a ? a : op_arg(&op->call, -1, "self");
+	}
+	const struct value *b = op_arg(&op->call, 1, "other");
+	return b ? b : op_arg(&op->call, -1, "exponent");
+}
+
+/* Broadcast strides of tensor shape s against the output shape o. */
+static void bcast_strides(const struct shape *s, const struct shape *o, int64_t *st)
+{
+	int64_t own[SHAPE_MAX_DIMS];
+	kstrides(s, own);
+	for (int i = 0; i < o->ndim; i++) {
+		int k = s->ndim - o->ndim + i;
+		st[i] = k < 0 || s->dim[k] == 1 ? 0 : own[k];
+	}
+}
+
+static int bin_prepare(struct kop *op, struct error *e)
+{
+	struct bin_state *st = xcalloc(1, sizeof *st);
+	op->state = st;
+	const char *name = op->kernel->name;
+	st->op = !strcmp(name, "add")                                         ? BIN_ADD
+	         : !strcmp(name, "sub")                                       ? BIN_SUB
+	         : !strcmp(name, "mul")                                       ? BIN_MUL
+	         : !strcmp(name, "pow")                                       ? BIN_POW
+	         : !strcmp(name, "floordiv") || !strcmp(name, "floor_divide") ? BIN_FLOORDIV
+	                                                                      : BIN_DIV;
+	if (st->op == BIN_DIV) {
+		const struct value *rm = op_arg(&op->call, -1, "rounding_mode");
+		if (rm && rm->kind == VAL_STR)
+			st->op = !strcmp(rm->u.s, "floor") ? BIN_FLOORDIV : BIN_TRUNCDIV;
+	}
+	double alpha = 1;
+	const struct value *av = op_arg(&op->call, -1, "alpha");
+	if (av && !value_number(av, &alpha))
+		return error_set(e, "%s(): alpha must be a number", name);
+	st->alpha = (float)alpha;
+	const struct value *a = bin_operand(op, 0), *b = bin_operand(op, 1);
+	const struct shape *o = &kop_out(op, 0)->shape;
+	const struct value *v[2] = {a, b};
+	int64_t *strides[2] = {st->sa, st->sb};
+	bool *scalar[2] = {&st->a_scalar, &st->b_scalar};
+	float *sv[2] = {&st->av, &st->bv};
+	for (int i = 0; i < 2; i++) {
+		double d;
+		if (v[i]->kind == VAL_TENSOR) {
+			bcast_strides(&v[i]->u.tensor.t.shape, o, strides[i]);
+		} else if (v[i]->kind == VAL_BOOL || value_number(v[i], &d)) {
+			*scalar[i] = true;
+			*sv[i] = v[i]->kind == VAL_BOOL ? (float)v[i]->u.b : (float)d;
+		} else {
+			return error_set(e, "%s(): unsupported operand", name);
+		}
+	}
+	/* Merge dims that both operands walk contiguously (or both skip). */
+	int n = 0;
+	for (int i = 0; i < o->ndim; i++) {
+		if (o->dim[i] == 1)
+			continue;
+		if (n > 0 && st->sa[n - 1] == st->sa[i] * o->dim[i] &&
+		    st->sb[n - 1] == st->sb[i] * o->dim[i]) {
+			st->size[n - 1] *= o->dim[i];
+			st->sa[n - 1] = st->sa[i];
+			st->sb[n - 1] = st->sb[i];
+			continue;
+		}
+		st->size[n] = o->dim[i];
+		st->sa[n] = st->sa[i];
+		st->sb[n] = st->sb[i];
+		n++;
+	}
+	if (n == 0) {
+		st->size[0] = 1;
+		st->sa[0] = st->sb[0] = 0;
+		n = 1;
+	}
+	st->ndim = n;
+	return 0;
+}
+
+static inline float bin1(enum binop op, float a, float b)
+{
+	switch (op) {
+	case BIN_ADD:
+		return a + b;
+	case BIN_SUB:
+		return a - b;
+	case BIN_MUL:
+		return a * b;
+	case BIN_DIV:
+		return a / b;
+	case BIN_FLOORDIV:
+		return floorf(a / b);
+	case BIN_TRUNCDIV:
+		return truncf(a / b);
+	case BIN_POW:
+		return powf(a, b);
+	}
+	return 0;
+}
+
+/* One row: n elements, a and b with strides ia, ib. */
+KERNEL_HOT
+static void bin_row(enum binop op, float *o, const float *a, int64_t ia, const float *b, int64_t ib,
+                    int64_t n)
+{
+	if (op <= BIN_DIV && ia <= 1 && ib <= 1 && (ia || ib)) {
+		/* eight at a time; a stride of 0 is a broadcast scalar */
+		int64_t i = 0;
+		v8f sa = v8_splat(a[0]), sb = v8_splat(b[0]);
+		for (; i + 8 <= n; i += 8) {
+			v8f x = ia ? v8_load(a + i) : sa, y = ib ? v8_load(b + i) : sb;
+			v8f r = op == BIN_ADD   ? x + y
+			        : op == BIN_SUB ? x - y
+			        : op == BIN_MUL ? x * y
+			                        : x / y;
+			v8_store(o + i, r);
+		}
+		for (; i < n; i++)
+			o[i] = bin1(op, a[i * ia], b[i * ib]);
+		return;
+	}
+#define BIN_LOOP(expr)                                                                             \
+	do {                                                                                       \
+		if (ia == 1 && ib == 1)                                                            \
+			for (int64_t i = 0; i < n; i++) {                                          \
+				float x = a[i], y = b[i];                                          \
+				o[i] = (expr);                                                     \
+			}                                                                          \
+		else if (ia == 1 && ib == 0) {                                                     \
+			float y = b[0];                                                            \
+			for (int64_t i = 0; i < n; i++) {                                          \
+				float x = a[i];                                                    \
+				o[i] = (expr);                                                     \
+			}                                                                          \
+		} else if (ia == 0 && ib == 1) {                                                   \
+			float x = a[0];                                                            \
+			for (int64_t i = 0; i < n; i++) {                                          \
+				float y = b[i];                                                    \
+				o[i] = (expr);                                                     \
+			}                                                                          \
+		} else                                                                             \
+			for (int64_t i = 0; i < n; i++) {                                          \
+				float x = a[i * ia], y = b[i * ib];                                \
+				o[i] = (expr);                                                     \
+			}                                                                          \
+	} while (0)
+	switch (op) {
+	case BIN_ADD:
+		BIN_LOOP(x + y);
+		break;
+	case BIN_SUB:
+		BIN_LOOP(x - y);
+		break;
+	case BIN_MUL:
+		BIN_LOOP(x * y);
+		break;
+	case BIN_DIV:
+		BIN_LOOP(x / y);
+		break;
+	default:
+		BIN_LOOP(bin1(op, x, y));
+	}
+#undef BIN_LOOP
+}
+
+struct bin_job {
+	const struct bin_state *st;
+	const float *a, *b;
+	float *o;
+	int64_t inner;
+	enum kact act;
+	float alpha;
+	bool scaled; /* b needs alpha: staged through the row of o */
+};
+
+static void bin_chunk(void *ctx, int64_t rb, int64_t re)
+{
+	const struct bin_job *j = ctx;
+	const struct bin_state *st = j->st;
+	int n = st->ndim, last = n - 1;
+	for (int64_t r = rb; r < re; r++) {
+		int64_t rem = r, oa = 0, ob = 0;
+		for (int k = last - 1; k >= 0; k--) {
+			int64_t i = rem % st->size[k];
+			rem /= st->size[k];
+			oa += i * st->sa[k];
+			ob += i * st->sb[k];
+		}
+		float *o = j->o + r * j->inner;
+		const float *a = j->a + oa, *b = j->b + ob;
+		int64_t ia = st->sa[last], ib = st->sb[last];
+		if (j->scaled) {
+			/* a + alpha * b: o may alias a, so scale b on the fly */
+			for (int64_t i = 0; i < j->inner; i++)
+				o[i] = bin1(st->op, a[i * ia], j->alpha * b[i * ib]);
+		} else {
+			bin_row(st->op, o, a, ia, b, ib, j->inner);
+		}
+		kact_row(j->act, o, j->inner);
+	}
+}
+
+static int bin_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct bin_state *st = op->state;
+	const struct value *a = bin_operand(op, 0), *b = bin_operand(op, 1);
+	struct bin_job j = {.st = st,
+	                    .a = st->a_scalar ? &st->av : kt_f32(&a->u.tensor.t),
+	                    .b = st->b_scalar ? &st->bv : kt_f32(&b->u.tensor.t),
+	                    .o = kt_f32(kop_out(op, 0)),
+	                    .inner = st->size[st->ndim - 1],
+	                    .act = op->act,
+	                    .alpha = st->alpha,
+	                    .scaled = st->alpha != 1 && (st->op == BIN_ADD || st->op == BIN_SUB)};
+	int64_t rows = 1;
+	for (int k = 0; k < st->ndim - 1; k++)
+		rows *= st->size[k];
+	int64_t grain = j.inner >= (1 << 14) ? 1 : (1 << 14) / j.inner;
+	kpar_for(rows, grain, bin_chunk, &j);
+	return 0;
+}
+
+/* ---- softmax ---- */
+
+struct softmax_state {
+	int64_t outer, len, inner;
+	bool log;
+};
+
+static int softmax_prepare(struct kop *op, struct error *e)
+{
+	const struct tensor *x = kop_input(op);
+	const struct shape *s = &x->shape;
+	int64_t d;
+	const struct value *dv =
+	    op->call.module ? module_attr(op->call.module, "dim") : op_arg(&op->call, 1, "dim");
+	if (dv && dv->kind == VAL_INT)
+		d = dv->u.i;
+	else
+		d = op_softmax_default_dim(s->ndim);
+	int nd = s->ndim ? s->ndim : 1;
+	if (d < 0)
+		d += nd;
+	if (d < 0 || d >= nd)
+		return error_set(e, "softmax(): dim out of range");
+	struct softmax_state *st = xcalloc(1, sizeof *st);
+	op->state = st;
+	st->outer = st->inner = 1;
+	st->len = s->ndim ? s->dim[d] : 1;
+	for (int i = 0; i < d; i++)
+		st->outer *= s->dim[i];
+	for (int i = (int)d + 1; i < s->ndim; i++)
+		st->inner *= s->dim[i];
+	st->log = strcmp(op->kernel->name, "log_softmax") == 0;
+	return 0;
+}
+
+void ksoftmax_rows(float *x, int64_t n, int64_t len, int64_t stride)
+{
+	for (int64_t r = 0; r < n; r++) {
+		float *p = x + r * stride;
+		float mx = -INFINITY;
+		for (int64_t i = 0; i < len; i++)
+			mx = p[i] > mx ? p[i] : mx;
+		float sum = 0;
+		for (int64_t i = 0; i < len; i++) {
+			p[i] = expf(p[i] - mx);
+			sum += p[i];
+		}
+		float inv = 1 / sum;
+		for (int64_t i = 0; i < len; i++)
+			p[i] *= inv;
+	}
+}
+
+struct softmax_job {
+	const struct softmax_state *st;
+	const float *x;
+	float *y;
+};
+
+/* Rows are (outer, inner) pairs; each runs along len with stride inner. */
+static void softmax_chunk(void *ctx, int64_t b, int64_t e)
+{
+	const struct softmax_job *j = ctx;
+	const struct softmax_state *st = j->st;
+	int64_t len = st->len, in = st->inner;
+	for (int64_t r = b; r < e; r++) {
+		int64_t base = (r / in) * len * in + r % in;
+		const float *x = j->x + base;
+		float *y = j->y + base;
+		float mx = -INFINITY;
+		for (int64_t i = 0; i < len; i++)
+			mx = x[i * in] > mx ? x[i * in] : mx;
+		double sum = 0;
+		if (st->log) {
+			for (int64_t i = 0; i < len; i++)
+				sum += exp((double)x[i * in] - mx);
+			float lse = (float)log(sum);
+			for (int64_t i = 0; i < len; i++)
+				y[i * in] = x[i * in] - mx - lse;
+			continue;
+		}
+		for (int64_t i = 0; i < len; i++) {
+			float v = expf(x[i * in] - mx);
+			y[i * in] = v;
+			sum += v;
+		}
+		float inv = (float)(1 / sum);
+		for (int64_t i = 0; i < len; i++)
+			y[i * in] *= inv;
+	}
+}
+
+static int softmax_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct softmax_state *st = op->state;
+	struct softmax_job j = {st, kt_f32(kop_input(op)), kt_f32(kop_out(op, 0))};
+	int64_t rows = st->outer * st->inner;
+	int64_t grain = st->len >= 4096 ? 1 : 4096 / st->len;
+	kpar_for(rows, grain, softmax_chunk, &j);
+	return 0;
+}
+
+#define ACT(nm, kind)                                                                              \
+	{                                                                                          \
+		nm, kind, KF_INPLACE, act_prepare, act_run                                         \
+	}
+#define BIN(nm)                                                                                    \
+	{                                                                                          \
+		nm, OP_FUNCTION, KF_INPLACE_ANY | KF_ACT, bin_prepare, bin_run                     \
+	}
+
+const struct kernel kernels_act[] = {
+    ACT("ReLU", OP_MODULE),
+    ACT("ReLU6", OP_MODULE),
+    ACT("SiLU", OP_MODULE),
+    ACT("GELU", OP_MODULE),
+    ACT("Hardswish", OP_MODULE),
+    ACT("Hardsigmoid", OP_MODULE),
+    ACT("Sigmoid", OP_MODULE),
+    ACT("Tanh", OP_MODULE),
+    ACT("LeakyReLU", OP_MODULE),
+    ACT("relu", OP_FUNCTION),
+    ACT("relu_", OP_FUNCTION),
+    ACT("relu6", OP_FUNCTION),
+    ACT("gelu", OP_FUNCTION),
+    ACT("silu", OP_FUNCTION),
+    ACT("sigmoid", OP_FUNCTION),
+    ACT("hardsigmoid", OP_FUNCTION),
+    ACT("hardswish", OP_FUNCTION),
+    ACT("tanh", OP_FUNCTION),
+    ACT("exp", OP_FUNCTION),
+    ACT("neg", OP_FUNCTION),
+    ACT("clamp", OP_FUNCTION),
+    ACT("leaky_relu", OP_FUNCTION),
+    BIN("add"),
+    BIN("sub"),
+    BIN("mul"),
+    BIN("truediv"),
+    BIN("div"),
+    BIN("floordiv"),
+    BIN("floor_divide"),
+    BIN("pow"),
+    {"Softmax", OP_MODULE, KF_INPLACE, softmax_prepare, softmax_run},
+    {"softmax", OP_FUNCTION, KF_INPLACE, softmax_prepare, softmax_run},
+    {"log_softmax", OP_FUNCTION, KF_INPLACE, softmax_prepare, softmax_run},
+    {NULL, OP_MODULE, 0, NULL, NULL},
+};

@@ -1,0 +1,651 @@
+/* kernels_linear.c - matrix products: nn.Linear and F.linear, matmul, bmm
+ * and einsum.
+ *
+ * Large products go to OpenBLAS (sgemm, sgemv for one row); batches of
+ * small ones (attention heads, MaxViT's einsums) run graft's own loop in
+ * parallel over the batch, where BLAS's per-call cost would dominate.
+ * einsum takes any two-operand equation without repeated or summed-away
+ * labels, and one-operand permutations: labels shared by both operands and
+ * the output are batch dimensions, labels in both operands only are
+ * contracted, the others are rows or columns. Operands already laid out as
+ * a batch of matrices (plain or transposed) are used in place. */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/kernels.h"
+#include "core/util.h"
+
+/* Products up to this many mult-adds use the small loop. */
+#define SMALL_GEMM (64 * 64 * 64)
+
+/* One product in the calling thread: BLAS runs single-threaded, graft's
+ * threads share the work (see kgemm_ex). */
+static void gemm1(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                  const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+	            (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+
+struct gemm_job {
+	bool ta, tb, split_n;
+	int64_t m, n, k, lda, ldb, ldc;
+	const float *a, *b;
+	float beta;
+	float *c;
+};
+
+#define GEMM_UNIT 16
+#define GEMM_MIN_UNITS 8
+
+static void gemm_chunk(void *ctx, int64_t ub, int64_t ue)
+{
+	const struct gemm_job *g = ctx;
+	int64_t lo = ub * GEMM_UNIT, hi = ue * GEMM_UNIT;
+	if (g->split_n) {
+		hi = hi < g->n ? hi : g->n;
+		const float *b = g->tb ? g->b + lo * g->ldb : g->b + lo;
+		gemm1(g->ta, g->tb, g->m, hi - lo, g->k, g->a, g->lda, b, g->ldb, g->beta,
+		      g->c + lo, g->ldc);
+	} else {
+		hi = hi < g->m ? hi : g->m;
+		const float *a = g->ta ? g->a + lo : g->a + lo * g->lda;
+		gemm1(g->ta, g->tb, hi - lo, g->n, g->k, a, g->lda, g->b, g->ldb, g->beta,
+		      g->c + lo * g->ldc, g->ldc);
+	}
+}
+
+void kgemm_ex(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+              const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+	int threads = kernels_threads();
+	if (threads == 1 || m * n * k < 32 * 32 * 64 || (m < 2 * GEMM_UNIT && n < 2 * GEMM_UNIT)) {
+		gemm1(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+		return;
+	}
+	/* Split the larger side into two blocks per thread (taken in turn, so
+	 * that a thread the system delays does not hold the others up), each
+	 * at least GEMM_MIN_UNITS wide. */
+	struct gemm_job g = {ta, tb, n >= m, m, n, k, lda, ldb, ldc, a, b, beta, c};
+	int64_t units = ((g.split_n ? n : m) + GEMM_UNIT - 1) / GEMM_UNIT;
+	int64_t grain = (units + 2 * threads - 1) / (2 * threads);
+	kpar_for(units, grain < GEMM_MIN_UNITS ? GEMM_MIN_UNITS : grain, gemm_chunk, &g);
+}
+
+void kgemm(bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+           const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+	kgemm_ex(false, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+}
+
+struct gemv_job {
+	int64_t k;
+	const float *w, *x;
+	float *y;
+};
+
+static void gemv_chunk(void *ctx, int64_t b, int64_t e)
+{
+	const struct gemv_job *g = ctx;
+	cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)(e - b), (int)g->k, 1.0f, g->w + b * g->k,
+	            (int)g->k, g->x, 1, 0.0f, g->y + b, 1);
+}
+
+/* y[n] = W[n, k] x[k], the rows of W shared among the threads. */
+static void kgemv(int64_t n, int64_t k, const float *w, const float *x, float *y)
+{
+	struct gemv_job g = {k, w, x, y};
+	int threads = kernels_threads();
+	kpar_for(n, n * k < (1 << 16) ? n : (n + threads - 1) / threads, gemv_chunk, &g);
+}
+
+KERNEL_HOT
+void kgemm_small(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                 const float *b, int64_t ldb, float *restrict c, int64_t ldc)
+{
+	for (int64_t i = 0; i < m; i++) {
+		float *restrict ci = c + i * ldc;
+		for (int64_t j = 0; j < n; j++)
+			ci[j] = 0;
+		if (!tb) {
+			for (int64_t p = 0; p < k; p++) {
+				float av = ta ? a[p * lda + i] : a[i * lda + p];
+				const float *restrict bp = b + p * ldb;
+				for (int64_t j = 0; j < n; j++)
+					ci[j] += av * bp[j];
+			}
+		} else {
+			for (int64_t j = 0; j < n; j++) {
+				const float *bj = b + j * ldb;
+				float s = 0;
+				if (ta)
+					for (int64_t p = 0; p < k; p++)
+						s += a[p * lda + i] * bj[p];
+				else
+					for (int64_t p = 0; p < k; p++)
+						s += a[i * lda + p] * bj[p];
+				ci[j] = s;
+			}
+		}
+	}
+}
+
+/* A batch of products: matrix i of each operand at offsets from the
+ * callback-free layout (a + i*sa, b + i*sb, c + i*sc). */
+struct bgemm {
+	bool ta, tb;
+	int64_t m, n, k, lda, ldb, ldc;
+	const float *a, *b;
+	float *c;
+	const int64_t *aoff, *boff; /* per batch, or NULL: i * stride */
+	int64_t sa, sb, sc;
+};
+
+static void bgemm_chunk(void *ctx, int64_t b, int64_t e)
+{
+	const struct bgemm *g = ctx;
+	for (int64_t i = b; i < e; i++) {
+		const float *a = g->a + (g->aoff ? g->aoff[i] : i * g->sa);
+		const float *bb = g->b + (g->boff ? g->boff[i] : i * g->sb);
+		kgemm_small(g->ta, g->tb, g->m, g->n, g->k, a, g->lda, bb, g->ldb, g->c + i * g->sc,
+		            g->ldc);
+	}
+}
+
+static void bgemm_run(const struct bgemm *g, int64_t batch)
+{
+	if (g->m * g->n * g->k <= SMALL_GEMM) {
+		kpar_for(batch, 1, bgemm_chunk, (void *)g);
+		return;
+	}
+	for (int64_t i = 0; i < batch; i++) {
+		const float *a = g->a + (g->aoff ? g->aoff[i] : i * g->sa);
+		const float *b = g->b + (g->boff ? g->boff[i] : i * g->sb);
+		kgemm_ex(g->ta, g->tb, g->m, g->n, g->k, a, g->lda, b, g->ldb, 0.0f,
+		         g->c + i * g->sc, g->ldc);
+	}
+}
+
+/* ---- Linear ---- */
+
+struct linear_state {
+	int64_t m, k, n;
+	const float *w, *b;
+};
+
+static int linear_prepare(struct kop *op, struct error *e)
+{
+	const struct tensor *x = kop_input(op), *w, *b;
+	if (op->call.module) {
+		w = kop_param(op, "weight");
+		b = kop_param(op, "bias");
+	} else {
+		w = kop_tensor(op, 1, "weight");
+		b = kop_tensor(op, 2, "bias");
+	}
+	if (!w)
+		return error_set(e, "linear: no weight");
+	struct linear_state *st = xcalloc(1, sizeof *st);
+	op->state = st;
+	st->k = x->shape.ndim ? x->shape.dim[x->shape.ndim - 1] : 1;
+	st->n = w->shape.ndim == 2 ? w->shape.dim[0] : 1;
+	st->m = shape_numel(&x->shape) / (st->k ? st->k : 1);
+	st->w = kt_f32(w);
+	if (b) {
+		if (shape_numel(&b->shape) != st->n)
+			return error_set(e,
+			                 "linear(): a bias of %lld values for %lld outputs is not "
+			                 "supported",
+			                 (long long)shape_numel(&b->shape), (long long)st->n);
+		st->b = kt_f32(b);
+	}
+	return 0;
+}
+
+struct rows_job {
+	float *y;
+	int64_t n;
+	const float *b;
+	enum kact act;
+};
+
+KERNEL_HOT
+static void bias_rows(void *ctx, int64_t rb, int64_t re)
+{
+	const struct rows_job *j = ctx;
+	for (int64_t r = rb; r < re; r++) {
+		float *restrict p = j->y + r * j->n;
+		if (j->b)
+			for (int64_t i = 0; i < j->n; i++)
+				p[i] += j->b[i];
+		kact_row(j->act, p, j->n);
+	}
+}
+
+/* y[m, n] += b[n], then act. */
+static void rows_epilogue(float *y, int64_t m, int64_t n, const float *b, enum kact act)
+{
+	if (!b && act == KACT_NONE)
+		return;
+	struct rows_job j = {y, n, b, act};
+	kpar_for(m, n >= 4096 ? 1 : 4096 / n, bias_rows, &j);
+}
+
+static int linear_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct linear_state *st = op->state;
+	const float *x = kt_f32(kop_input(op));
+	float *y = kt_f32(kop_out(op, 0));
+	if (st->m == 1 || st->n == 1) {
+		if (st->n == 1)
+			kgemv(st->m, st->k, x, st->w, y);
+		else
+			kgemv(st->n, st->k, st->w, x, y);
+	} else {
+		kgemm(true, st->m, st->n, st->k, x, st->k, st->w, st->k, 0.0f, y, st->n);
+	}
+	rows_epilogue(y, st->m, st->n, st->b, op->act);
+	return 0;
+}
+
+/* ---- matmul, bmm ---- */
+
+struct matmul_state {
+	int64_t batch, m, n, k;
+	int64_t *aoff, *boff; /* per batch element offsets (broadcasting) */
+	int64_t store[];
+};
+
+static int matmul_prepare(struct kop *op, struct error *e)
+{
+	const struct tensor *a = kop_input(op);
+	const struct tensor *b =
+	    kop_tensor(op, 1, strcmp(op->kernel->name, "bmm") ? "other" : "mat2");
+	const struct tensor *o = kop_out(op, 0);
+	if (!a || !b)
+		return error_set(e, "%s(): needs two tensors", op->kernel->name);
+	struct shape sa = a->shape, sb = b->shape;
+	if (sa.ndim == 1) {
+		sa.ndim = 2;
+		sa.dim[1] = sa.dim[0];
+		sa.dim[0] = 1;
+	}
+	if (sb.ndim == 1) {
+		sb.ndim = 2;
+		sb.dim[1] = 1;
+	}
+	int64_t m = sa.dim[sa.ndim - 2], k = sa.dim[sa.ndim - 1], n = sb.dim[sb.ndim - 1];
+	/* The broadcast batch shape, from the output's leading dims. */
+	int nb = sa.ndim - 2 > sb.ndim - 2 ? sa.ndim - 2 : sb.ndim - 2;
+	struct shape bs = {.ndim = nb};
+	int64_t batch = 1;
+	for (int i = 0; i < nb; i++) {
+		int ia = sa.ndim - 2 - nb + i, ib = sb.ndim - 2 - nb + i;
+		int64_t da = ia >= 0 ? sa.dim[ia] : 1, db = ib >= 0 ? sb.dim[ib] : 1;
+		bs.dim[i] = da == 1 ? db : da;
+		batch *= bs.dim[i];
+	}
+	(void)o;
+	struct matmul_state *st = xcalloc(1, sizeof *st + 2 * (size_t)batch * sizeof(int64_t));
+	op->state = st;
+	st->batch = batch;
+	st->m = m;
+	st->n = n;
+	st->k = k;
+	st->aoff = st->store;
+	st->boff = st->store + batch;
+	for (int64_t i = 0; i < batch; i++) {
+		int64_t rem = i, oa = 0, ob = 0, stra = m * k, strb = k * n;
+		for (int d = nb - 1; d >= 0; d--) {
+			int64_t idx = rem % bs.dim[d];
+			rem /= bs.dim[d];
+			int ia = sa.ndim - 2 - nb + d, ib = sb.ndim - 2 - nb + d;
+			if (ia >= 0) {
+				if (sa.dim[ia] != 1)
+					oa += idx * stra;
+				stra *= sa.dim[ia];
+			}
+			if (ib >= 0) {
+				if (sb.dim[ib] != 1)
+					ob += idx * strb;
+				strb *= sb.dim[ib];
+			}
+		}
+		st->aoff[i] = oa;
+		st->boff[i] = ob;
+	}
+	return 0;
+}
+
+static int matmul_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct matmul_state *st = op->state;
+	const char *bname = strcmp(op->kernel->name, "bmm") ? "other" : "mat2";
+	struct bgemm g = {.m = st->m,
+	                  .n = st->n,
+	                  .k = st->k,
+	                  .lda = st->k,
+	                  .ldb = st->n,
+	                  .ldc = st->n,
+	                  .a = kt_f32(kop_input(op)),
+	                  .b = kt_f32(kop_tensor(op, 1, bname)),
+	                  .c = kt_f32(kop_out(op, 0)),
+	                  .aoff = st->aoff,
+	                  .boff = st->boff,
+	                  .sc = st->m * st->n};
+	bgemm_run(&g, st->batch);
+	return 0;
+}
+
+/* ---- einsum ---- */
+
+#define EIN_LABELS 64 /* 52 letters, then the dims of "..." */
+
+struct ein_operand {
+	int labels[SHAPE_MAX_DIMS];
+	int n;
+};
+
+struct einsum_state {
+	int nops;
+	int64_t batch, m, n, k;
+	/* Per operand: copy into scratch (gather) or use in place (ta/tb). */
+	bool gather[2], trans[2];
+	int64_t gsize[2][SHAPE_MAX_DIMS], gstride[2][SHAPE_MAX_DIMS]; /* gather: source strides */
+	int gndim[2];
+	size_t gbytes[2];
+	/* The output: written in place, or scattered from scratch. */
+	bool scatter;
+	int64_t ssize[SHAPE_MAX_DIMS], sstride[SHAPE_MAX_DIMS];
+	int sndim;
+};
+
+static int ein_label(char ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return 26 + ch - 'a';
+	return -1;
+}
+
+/* Parses one term; "..." becomes the labels 52.. right-aligned to `ell`
+ * dims. */
+static int ein_term(const char **p, int ndim, struct ein_operand *t)
+{
+	int raw[SHAPE_MAX_DIMS + 1], n = 0, ell = -1;
+	const char *s = *p;
+	for (;; s++) {
+		if (*s == ' ')
+			continue;
+		if (*s == '.') {
+			if (strncmp(s, "...", 3) != 0 || ell >= 0)
+				return -1;
+			ell = n;
+			s += 2;
+			continue;
+		}
+		int l = ein_label(*s);
+		if (l < 0)
+			break;
+		if (n >= SHAPE_MAX_DIMS)
+			return -1;
+		raw[n++] = l;
+	}
+	*p = s;
+	int ne = ell >= 0 ? ndim - n : 0;
+	if (ne < 0 || n + ne > SHAPE_MAX_DIMS)
+		return -1;
+	t->n = 0;
+	for (int i = 0; i <= n; i++) {
+		if (i == ell)
+			for (int q = 0; q < ne; q++)
+				t->labels[t->n++] = 52 + (SHAPE_MAX_DIMS - ne) + q;
+		if (i < n)
+			t->labels[t->n++] = raw[i];
+	}
+	return 0;
+}
+
+static int ein_find(const struct ein_operand *t, int l)
+{
+	for (int i = 0; i < t->n; i++)
+		if (t->labels[i] == l)
+			return i;
+	return -1;
+}
+
+/* Whether operand t (contiguous, of shape s) is exactly the labels
+ * first..., second... in that order, with no broadcasting. */
+static bool ein_layout(const struct ein_operand *t, const struct shape *s, const int *order, int n,
+                       const int64_t *size)
+{
+	if (t->n != n)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (t->labels[i] != order[i] || s->dim[i] != size[order[i]])
+			return false;
+	return true;
+}
+
+static int einsum_prepare(struct kop *op, struct error *e)
+{
+	const struct value *eq = op_arg(&op->call, 0, "equation");
+	const struct tensor *ops[2] = {NULL, NULL};
+	const struct value *l = op_arg(&op->call, 1, "operands");
+	const struct value *items = l && l->kind == VAL_LIST ? l->u.list.items : op->call.args + 1;
+	int nops = l && l->kind == VAL_LIST ? l->u.list.n : op->call.nargs - 1;
+	for (int i = 0; i < nops && i < 2; i++)
+		ops[i] = &items[i].u.tensor.t;
+	if (!eq || eq->kind != VAL_STR || nops < 1 || nops > 2)
+		return error_set(e, "einsum(): graft runs equations of one or two operands");
+	struct ein_operand t[2], out;
+	const char *p = eq->u.s;
+	for (int i = 0; i < nops; i++) {
+		if (ein_term(&p, ops[i]->shape.ndim, &t[i]) < 0)
+			return error_set(e, "einsum(): cannot read '%s'", eq->u.s);
+		if (*p == ',')
+			p++;
+	}
+	const struct tensor *o = kop_out(op, 0);
+	int64_t size[EIN_LABELS];
+	int count[EIN_LABELS] = {0};
+	for (int i = 0; i < EIN_LABELS; i++)
+		size[i] = 1;
+	for (int i = 0; i < nops; i++)
+		for (int j = 0; j < t[i].n; j++) {
+			int lb = t[i].labels[j];
+			if (ein_find(&t[i], lb) != j)
+				return error_set(e, "einsum(): repeated labels (diagonals) are not "
+				                    "supported");
+			count[lb]++;
+			if (ops[i]->shape.dim[j] != 1)
+				size[lb] = ops[i]->shape.dim[j];
+		}
+	if (strncmp(p, "->", 2) == 0) {
+		p += 2;
+		if (ein_term(&p, o->shape.ndim, &out) < 0)
+			return error_set(e, "einsum(): cannot read '%s'", eq->u.s);
+	} else {
+		/* implicit output: "..." first, then the labels seen once, sorted */
+		out.n = 0;
+		for (int lb = 52; lb < EIN_LABELS; lb++)
+			if (count[lb])
+				out.labels[out.n++] = lb;
+		for (int lb = 0; lb < 52; lb++)
+			if (count[lb] == 1)
+				out.labels[out.n++] = lb;
+	}
+	bool in_out[EIN_LABELS] = {false};
+	for (int j = 0; j < out.n; j++)
+		in_out[out.labels[j]] = true;
+	for (int i = 0; i < nops; i++)
+		for (int j = 0; j < t[i].n; j++)
+			if (!in_out[t[i].labels[j]] &&
+			    (nops == 1 || ein_find(&t[1 - i], t[i].labels[j]) < 0))
+				return error_set(e,
+				                 "einsum(): summing a label away in one operand is "
+				                 "not supported");
+	struct einsum_state *st = xcalloc(1, sizeof *st);
+	op->state = st;
+	st->nops = nops;
+	/* Classify: batch, rows (first operand only), cols (second only),
+	 * contracted. */
+	int bl[SHAPE_MAX_DIMS], rl[SHAPE_MAX_DIMS], cl[SHAPE_MAX_DIMS], kl[SHAPE_MAX_DIMS];
+	int nb = 0, nr = 0, nc = 0, nk = 0;
+	st->batch = st->m = st->n = st->k = 1;
+	for (int j = 0; j < out.n; j++) {
+		int lb = out.labels[j];
+		bool in0 = ein_find(&t[0], lb) >= 0, in1 = nops == 2 && ein_find(&t[1], lb) >= 0;
+		if (in0 && in1) {
+			bl[nb++] = lb;
+			st->batch *= size[lb];
+		} else if (in0) {
+			rl[nr++] = lb;
+			st->m *= size[lb];
+		} else {
+			cl[nc++] = lb;
+			st->n *= size[lb];
+		}
+	}
+	if (nops == 2)
+		for (int j = 0; j < t[0].n; j++)
+			if (!in_out[t[0].labels[j]]) {
+				kl[nk++] = t[0].labels[j];
+				st->k *= size[t[0].labels[j]];
+			}
+	/* Operand layouts: [batch, rows, k] or [batch, k, rows] for the first,
+	 * [batch, k, cols] or [batch, cols, k] for the second. */
+	int order[2][2 * SHAPE_MAX_DIMS], ordt[2][2 * SHAPE_MAX_DIMS], no = 0;
+	memcpy(order[0], bl, (size_t)nb * sizeof *bl);
+	memcpy(order[0] + nb, rl, (size_t)nr * sizeof *rl);
+	memcpy(order[0] + nb + nr, kl, (size_t)nk * sizeof *kl);
+	memcpy(ordt[0], bl, (size_t)nb * sizeof *bl);
+	memcpy(ordt[0] + nb, kl, (size_t)nk * sizeof *kl);
+	memcpy(ordt[0] + nb + nk, rl, (size_t)nr * sizeof *rl);
+	memcpy(order[1], bl, (size_t)nb * sizeof *bl);
+	memcpy(order[1] + nb, kl, (size_t)nk * sizeof *kl);
+	memcpy(order[1] + nb + nk, cl, (size_t)nc * sizeof *cl);
+	memcpy(ordt[1], bl, (size_t)nb * sizeof *bl);
+	memcpy(ordt[1] + nb, cl, (size_t)nc * sizeof *cl);
+	memcpy(ordt[1] + nb + nc, kl, (size_t)nk * sizeof *kl);
+	int nlab[2] = {nb + nr + nk, nb + nk + nc};
+	size_t scratch = 0;
+	for (int i = 0; i < nops; i++) {
+		no = nlab[i];
+		if (nops == 2 && ein_layout(&t[i], &ops[i]->shape, order[i], no, size))
+			continue;
+		if (nops == 2 && ein_layout(&t[i], &ops[i]->shape, ordt[i], no, size)) {
+			st->trans[i] = true;
+			continue;
+		}
+		/* gather into [order] from the operand's strides (0 where it
+		 * broadcasts) */
+		st->gather[i] = true;
+		int64_t own[SHAPE_MAX_DIMS];
+		kstrides(&ops[i]->shape, own);
+		st->gndim[i] = no;
+		for (int q = 0; q < no; q++) {
+			int at = ein_find(&t[i], order[i][q]);
+			st->gsize[i][q] = size[order[i][q]];
+			st->gstride[i][q] = at < 0 || ops[i]->shape.dim[at] == 1 ? 0 : own[at];
+		}
+		if (nops == 1)
+			break; /* copied straight into the output */
+		st->gbytes[i] =
+		    (size_t)(st->batch * (i == 0 ? st->m : st->n) * st->k) * sizeof(float);
+		scratch += (st->gbytes[i] + 63) / 64 * 64;
+	}
+	/* The product comes out as [batch, rows, cols]; scatter it unless the
+	 * output is in that order. */
+	int prod[3 * SHAPE_MAX_DIMS];
+	memcpy(prod, bl, (size_t)nb * sizeof *bl);
+	memcpy(prod + nb, rl, (size_t)nr * sizeof *rl);
+	memcpy(prod + nb + nr, cl, (size_t)nc * sizeof *cl);
+	bool same = true;
+	for (int j = 0; j < out.n; j++)
+		same = same && out.labels[j] == prod[j];
+	if (!same || nops == 1) {
+		st->scatter = true;
+		int64_t ostr[SHAPE_MAX_DIMS];
+		kstrides(&o->shape, ostr);
+		st->sndim = out.n;
+		for (int q = 0; q < out.n; q++) {
+			st->ssize[q] = size[prod[q]];
+			st->sstride[q] = ostr[ein_find(&out, prod[q])];
+		}
+		if (nops == 2)
+			scratch += (size_t)(st->batch * st->m * st->n) * sizeof(float);
+	}
+	op->scratch_bytes = scratch;
+	return 0;
+}
+
+static int einsum_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct einsum_state *st = op->state;
+	const float *src[2];
+	const struct value *l = op_arg(&op->call, 1, "operands");
+	for (int i = 0; i < st->nops; i++)
+		src[i] = kt_f32(l && l->kind == VAL_LIST ? &l->u.list.items[i].u.tensor.t
+		                                         : &op->call.args[1 + i].u.tensor.t);
+	float *out = kt_f32(kop_out(op, 0));
+	char *scratch = op->scratch;
+	if (st->nops == 1) {
+		/* a permutation: copy straight into the output order */
+		kcopy_strided(out, st->sstride, src[0], st->gstride[0], st->ssize, st->sndim,
+		              sizeof(float));
+		return 0;
+	}
+	const float *mat[2];
+	for (int i = 0; i < 2; i++) {
+		mat[i] = src[i];
+		if (!st->gather[i])
+			continue;
+		struct shape gs = {.ndim = st->gndim[i]};
+		memcpy(gs.dim, st->gsize[i], (size_t)gs.ndim * sizeof *gs.dim);
+		int64_t dstr[SHAPE_MAX_DIMS];
+		kstrides(&gs, dstr);
+		kcopy_strided(scratch, dstr, src[i], st->gstride[i], st->gsize[i], st->gndim[i],
+		              sizeof(float));
+		mat[i] = (const float *)(void *)scratch;
+		scratch += (st->gbytes[i] + 63) / 64 * 64;
+	}
+	float *dst = st->scatter ? (float *)(void *)scratch : out;
+	struct bgemm g = {.ta = st->trans[0],
+	                  .tb = st->trans[1],
+	                  .m = st->m,
+	                  .n = st->n,
+	                  .k = st->k,
+	                  .lda = st->trans[0] ? st->m : st->k,
+	                  .ldb = st->trans[1] ? st->k : st->n,
+	                  .ldc = st->n,
+	                  .a = mat[0],
+	                  .b = mat[1],
+	                  .c = dst,
+	                  .sa = st->m * st->k,
+	                  .sb = st->k * st->n,
+	                  .sc = st->m * st->n};
+	bgemm_run(&g, st->batch);
+	if (st->scatter) {
+		struct shape ps = {.ndim = st->sndim};
+		memcpy(ps.dim, st->ssize, (size_t)ps.ndim * sizeof *ps.dim);
+		int64_t pstr[SHAPE_MAX_DIMS];
+		kstrides(&ps, pstr);
+		kcopy_strided(out, st->sstride, dst, pstr, st->ssize, st->sndim, sizeof(float));
+	}
+	return 0;
+}
+
+const struct kernel kernels_linear[] = {
+    {"Linear", OP_MODULE, KF_ACT, linear_prepare, linear_run},
+    {"linear", OP_FUNCTION, KF_ACT, linear_prepare, linear_run},
+    {"matmul", OP_FUNCTION, 0, matmul_prepare, matmul_run},
+    {"bmm", OP_FUNCTION, 0, matmul_prepare, matmul_run},
+    {"einsum", OP_FUNCTION, 0, einsum_prepare, einsum_run},
+    {NULL, OP_MODULE, 0, NULL, NULL},
+};

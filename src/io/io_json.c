@@ -1,0 +1,640 @@
+/* io_json.c - load and save the graft JSON architecture format.
+ *
+ * The only file that speaks cJSON for architectures. Every message names the
+ * source and the module path or forward node it is about. */
+#include "io/io_json.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/registry.h"
+#include "core/util.h"
+
+#define JSON_MAX_DEPTH 100
+
+struct loader {
+	const char *where;
+	struct error *e;
+};
+
+static int load_fail(struct loader *ld, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int load_fail(struct loader *ld, const char *path, const char *fmt, ...)
+{
+	char msg[800];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (!path)
+		return error_set(ld->e, "%s: %s", ld->where, msg);
+	/* a path starting with '@' is a ready-made context, e.g. a forward node */
+	if (path[0] == '@')
+		return error_set(ld->e, "%s: %s: %s", ld->where, path + 1, msg);
+	if (path[0])
+		return error_set(ld->e, "%s: module '%s': %s", ld->where, path, msg);
+	return error_set(ld->e, "%s: root module: %s", ld->where, msg);
+}
+
+/* JSON numbers with an integral value that fits become ints. */
+static struct value number_value(const cJSON *j)
+{
+	double d = j->valuedouble;
+	if (isfinite(d) && d == floor(d) && fabs(d) < 9007199254740992.0)
+		return value_int((int64_t)d);
+	return value_float(d);
+}
+
+/* Converts a JSON value of an attribute or graph argument. Refs are resolved
+ * against the nodes of g built so far (g NULL: refs are not allowed). */
+static int json_to_value(struct loader *ld, const char *path, const cJSON *j, const struct graph *g,
+			 struct value *out, int depth)
+{
+	*out = value_none();
+	if (depth > JSON_MAX_DEPTH)
+		return load_fail(ld, path, "value nested too deeply");
+	if (cJSON_IsNull(j))
+		return 0;
+	if (cJSON_IsBool(j)) {
+		*out = value_bool(cJSON_IsTrue(j));
+		return 0;
+	}
+	if (cJSON_IsNumber(j)) {
+		*out = number_value(j);
+		return 0;
+	}
+	if (cJSON_IsString(j)) {
+		*out = value_str(j->valuestring);
+		return 0;
+	}
+	if (cJSON_IsArray(j)) {
+		int n = cJSON_GetArraySize(j);
+		*out = value_list(n);
+		int i = 0;
+		const cJSON *it;
+		cJSON_ArrayForEach(it, j)
+		{
+			if (json_to_value(ld, path, it, g, &out->u.list.items[i++], depth + 1) < 0) {
+				value_free(out);
+				return -1;
+			}
+		}
+		return 0;
+	}
+	if (cJSON_IsObject(j)) {
+		const cJSON *ref = cJSON_GetObjectItemCaseSensitive(j, "ref");
+		const cJSON *slice = cJSON_GetObjectItemCaseSensitive(j, "slice");
+		const cJSON *dt = cJSON_GetObjectItemCaseSensitive(j, "dtype");
+		if (cJSON_GetArraySize(j) != 1)
+			return load_fail(ld, path, "a value object must have one key (ref, slice, ellipsis or dtype)");
+		if (ref) {
+			if (!g)
+				return load_fail(ld, path, "a ref is only allowed in a forward graph");
+			int idx = cJSON_IsString(ref) ? graph_find(g, ref->valuestring) : -1;
+			if (idx < 0)
+				return load_fail(ld, path, "refers to '%s', which is not an earlier node",
+						 cJSON_IsString(ref) ? ref->valuestring : "?");
+			out->kind = VAL_REF;
+			out->u.ref = idx;
+			return 0;
+		}
+		if (slice) {
+			if (!cJSON_IsArray(slice) || cJSON_GetArraySize(slice) != 3)
+				return load_fail(ld, path, "a slice is [start, stop, step]");
+			out->kind = VAL_SLICE;
+			int64_t *parts[3] = {&out->u.slice.start, &out->u.slice.stop, &out->u.slice.step};
+			bool *has[3] = {&out->u.slice.has_start, &out->u.slice.has_stop,
+					&out->u.slice.has_step};
+			for (int i = 0; i < 3; i++) {
+				const cJSON *p = cJSON_GetArrayItem(slice, i);
+				*has[i] = !cJSON_IsNull(p);
+				*parts[i] = 0;
+				if (*has[i]) {
+					struct value v = cJSON_IsNumber(p) ? number_value(p) : value_none();
+					if (v.kind != VAL_INT)
+						return load_fail(ld, path, "slice parts must be ints or null");
+					*parts[i] = v.u.i;
+				}
+			}
+			return 0;
+		}
+		if (cJSON_GetObjectItemCaseSensitive(j, "ellipsis")) {
+			out->kind = VAL_ELLIPSIS;
+			return 0;
+		}
+		if (dt) {
+			enum dtype t;
+			if (!cJSON_IsString(dt) || dtype_parse(dt->valuestring, &t) < 0)
+				return load_fail(ld, path, "unknown dtype");
+			out->kind = VAL_DTYPE;
+			out->u.dtype = t;
+			return 0;
+		}
+		return load_fail(ld, path, "unknown value object key '%s'", j->child->string);
+	}
+	return load_fail(ld, path, "unsupported JSON value");
+}
+
+static int parse_shape(const cJSON *j, struct shape *s)
+{
+	if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) > SHAPE_MAX_DIMS)
+		return -1;
+	s->ndim = 0;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, j)
+	{
+		if (!cJSON_IsNumber(it))
+			return -1;
+		struct value v = number_value(it);
+		if (v.kind != VAL_INT || v.u.i < 0)
+			return -1;
+		s->dim[s->ndim++] = v.u.i;
+	}
+	return shape_numel(s) < 0 ? -1 : 0;
+}
+
+static int load_tensors(struct loader *ld, const char *path, struct module *m, const cJSON *j,
+			bool buffer)
+{
+	if (!cJSON_IsObject(j))
+		return load_fail(ld, path, "'%s' must be an object", buffer ? "buffers" : "parameters");
+	const cJSON *it;
+	cJSON_ArrayForEach(it, j)
+	{
+		struct shape s;
+		enum dtype dt = DT_F32;
+		const cJSON *js = cJSON_GetObjectItemCaseSensitive(it, "shape");
+		const cJSON *jd = cJSON_GetObjectItemCaseSensitive(it, "dtype");
+		if (!js || parse_shape(js, &s) < 0)
+			return load_fail(ld, path, "tensor '%s' needs a valid \"shape\" (a list of at most %d sizes, not too large)",
+					 it->string, SHAPE_MAX_DIMS);
+		if (jd && (!cJSON_IsString(jd) || dtype_parse(jd->valuestring, &dt) < 0))
+			return load_fail(ld, path, "tensor '%s' has an unknown dtype", it->string);
+		if (module_param(m, it->string))
+			return load_fail(ld, path, "tensor '%s' is declared twice", it->string);
+		module_add_param(m, it->string, dt, &s, buffer);
+	}
+	return 0;
+}
+
+static int load_forward(struct loader *ld, const char *path, struct module *m, const cJSON *j)
+{
+	if (!cJSON_IsArray(j))
+		return load_fail(ld, path, "\"forward\" must be a list of nodes");
+	m->forward = graph_new();
+	struct graph *g = m->forward;
+	const cJSON *jn;
+	int idx = 0;
+	cJSON_ArrayForEach(jn, j)
+	{
+		const cJSON *name = cJSON_GetArrayItem(jn, 0), *op = cJSON_GetArrayItem(jn, 1),
+			    *target = cJSON_GetArrayItem(jn, 2), *args = cJSON_GetArrayItem(jn, 3),
+			    *kwargs = cJSON_GetArrayItem(jn, 4);
+		enum node_op nop;
+		if (!cJSON_IsArray(jn) || cJSON_GetArraySize(jn) != 5 || !cJSON_IsString(name) ||
+		    !cJSON_IsString(op) || !cJSON_IsString(target) || !cJSON_IsArray(args) ||
+		    !cJSON_IsObject(kwargs))
+			return load_fail(ld, path, "forward node %d must be [name, op, target, [args], {kwargs}]",
+					 idx);
+		if (node_op_parse(op->valuestring, &nop) < 0)
+			return load_fail(ld, path, "forward node '%s' has unknown op '%s'",
+					 name->valuestring, op->valuestring);
+		if (graph_find(g, name->valuestring) >= 0)
+			return load_fail(ld, path, "forward node '%s' is defined twice", name->valuestring);
+		char where[600];
+		if (path[0])
+			snprintf(where, sizeof where, "@module '%s', forward node '%s'", path,
+				 name->valuestring);
+		else
+			snprintf(where, sizeof where, "@forward node '%s'", name->valuestring);
+		int nargs = cJSON_GetArraySize(args), nkw = cJSON_GetArraySize(kwargs);
+		struct value *av = xcalloc((size_t)(nargs ? nargs : 1), sizeof *av);
+		struct kwarg *kv = xcalloc((size_t)(nkw ? nkw : 1), sizeof *kv);
+		int ai = 0, ki = 0, rc = 0;
+		const cJSON *it;
+		cJSON_ArrayForEach(it, args)
+		{
+			if (rc == 0)
+				rc = json_to_value(ld, where, it, g, &av[ai++], 1);
+		}
+		cJSON_ArrayForEach(it, kwargs)
+		{
+			if (rc == 0) {
+				kv[ki].name = xstrdup(it->string);
+				rc = json_to_value(ld, where, it, g, &kv[ki++].value, 1);
+			}
+		}
+		struct graph_node *nd =
+			graph_add(g, xstrdup(name->valuestring), nop, xstrdup(target->valuestring));
+		nd->args = av;
+		nd->nargs = ai;
+		nd->kwargs = kv;
+		nd->nkwargs = ki;
+		if (rc < 0)
+			return -1;
+		idx++;
+	}
+	return 0;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A key that appears twice in object o, or NULL. Sorting keeps this
+ * O(n log n): a Sequential may have tens of thousands of children. */
+static const char *duplicate_key(const cJSON *o)
+{
+	int n = cJSON_GetArraySize(o);
+	const char **keys = xmalloc((size_t)(n ? n : 1) * sizeof *keys);
+	const char *dup = NULL;
+	int i = 0;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, o)
+	{
+		keys[i++] = it->string;
+	}
+	qsort(keys, (size_t)n, sizeof *keys, cmp_key);
+	for (i = 1; i < n && !dup; i++)
+		if (strcmp(keys[i - 1], keys[i]) == 0)
+			dup = keys[i];
+	free(keys);
+	return dup;
+}
+
+static int is_reserved(const char *key)
+{
+	static const char *const reserved[] = {"type", "children", "forward", "parameters",
+					       "buffers", "frozen"};
+	for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+		if (strcmp(key, reserved[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static struct module *load_module(struct loader *ld, const char *name, const char *path,
+				  const cJSON *j, int depth)
+{
+	if (depth > JSON_MAX_DEPTH) {
+		load_fail(ld, path, "modules nested too deeply");
+		return NULL;
+	}
+	if (!cJSON_IsObject(j)) {
+		load_fail(ld, path, "a module must be a JSON object");
+		return NULL;
+	}
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "type");
+	if (!cJSON_IsString(type) || !type->valuestring[0]) {
+		load_fail(ld, path, "missing \"type\"");
+		return NULL;
+	}
+	struct module *m = module_new(name, type->valuestring);
+	m->def = registry_module(m->type);
+	const cJSON *it;
+	cJSON_ArrayForEach(it, j)
+	{
+		if (is_reserved(it->string))
+			continue;
+		struct value v;
+		if (json_to_value(ld, path, it, NULL, &v, 1) < 0)
+			goto fail;
+		module_set_attr(m, it->string, &v);
+		value_free(&v);
+	}
+	const cJSON *params = cJSON_GetObjectItemCaseSensitive(j, "parameters");
+	const cJSON *buffers = cJSON_GetObjectItemCaseSensitive(j, "buffers");
+	const cJSON *children = cJSON_GetObjectItemCaseSensitive(j, "children");
+	const cJSON *forward = cJSON_GetObjectItemCaseSensitive(j, "forward");
+	const cJSON *frozen = cJSON_GetObjectItemCaseSensitive(j, "frozen");
+	if (m->def) {
+		if (params || buffers || children || forward) {
+			load_fail(ld, path, "%s is a built-in type: its parameters come from its attributes and it has no children or forward",
+				  m->type);
+			goto fail;
+		}
+		struct error e2 = {0};
+		if (registry_prepare(m, &e2) < 0) {
+			load_fail(ld, path, "%s", e2.msg);
+			goto fail;
+		}
+	} else {
+		if (params && load_tensors(ld, path, m, params, false) < 0)
+			goto fail;
+		if (buffers && load_tensors(ld, path, m, buffers, true) < 0)
+			goto fail;
+	}
+	if (children) {
+		if (!cJSON_IsObject(children)) {
+			load_fail(ld, path, "\"children\" must be an object");
+			goto fail;
+		}
+		const char *dup = duplicate_key(children);
+		if (dup) {
+			load_fail(ld, path, "child '%s' appears twice", dup);
+			goto fail;
+		}
+		cJSON_ArrayForEach(it, children)
+		{
+			if (!it->string[0] || strchr(it->string, '.')) {
+				load_fail(ld, path, "child name '%s' must be non-empty and have no '.'",
+					  it->string);
+				goto fail;
+			}
+			char *cpath = path[0] ? xasprintf("%s.%s", path, it->string)
+					      : xstrdup(it->string);
+			struct module *c = load_module(ld, it->string, cpath, it, depth + 1);
+			free(cpath);
+			if (!c)
+				goto fail;
+			module_add_child(m, c);
+		}
+	}
+	if (frozen) {
+		if (!cJSON_IsArray(frozen)) {
+			load_fail(ld, path, "\"frozen\" must be a list of parameter names");
+			goto fail;
+		}
+		cJSON_ArrayForEach(it, frozen)
+		{
+			struct param *p = cJSON_IsString(it) ? module_param(m, it->valuestring) : NULL;
+			if (!p || p->buffer) {
+				load_fail(ld, path, "\"frozen\" names '%s', which is not a parameter of this module",
+					  cJSON_IsString(it) ? it->valuestring : "?");
+				goto fail;
+			}
+			p->trainable = false;
+		}
+	}
+	if (forward) {
+		if (load_forward(ld, path, m, forward) < 0)
+			goto fail;
+		struct error e2 = {0};
+		if (graph_bind(m, &e2) < 0) {
+			error_set(ld->e, "%s: %s", ld->where, e2.msg);
+			goto fail;
+		}
+	}
+	return m;
+fail:
+	module_free(m);
+	return NULL;
+}
+
+/* "line L, column C" of byte offset `off` in text. */
+static void text_position(const char *text, size_t off, int *line, int *col)
+{
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < off; i++) {
+		if (text[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+}
+
+struct model *json_load_model(const char *text, size_t n, const char *where, const char *dir,
+			      struct error *e)
+{
+	struct loader ld = {.where = where, .e = e};
+	const char *end = NULL;
+	cJSON *doc = cJSON_ParseWithLengthOpts(text, n, &end, 0);
+	if (!doc) {
+		int line, col;
+		size_t off = end && end >= text && end <= text + n ? (size_t)(end - text) : 0;
+		text_position(text, off, &line, &col);
+		error_set(e, "%s:%d:%d: not valid JSON", where, line, col);
+		return NULL;
+	}
+	struct model *m = NULL;
+	const cJSON *ver = cJSON_GetObjectItemCaseSensitive(doc, "graft");
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(doc, "name");
+	const cJSON *source = cJSON_GetObjectItemCaseSensitive(doc, "source");
+	const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(doc, "inputs");
+	const cJSON *root = cJSON_GetObjectItemCaseSensitive(doc, "module");
+	const cJSON *weights = cJSON_GetObjectItemCaseSensitive(doc, "weights");
+	if (!cJSON_IsObject(doc) || !ver) {
+		load_fail(&ld, NULL, "not a graft architecture (no \"graft\" version key)");
+		goto out;
+	}
+	if (!cJSON_IsNumber(ver) || ver->valuedouble != 1) {
+		load_fail(&ld, NULL, "format version %g is not supported (this graft reads version 1)",
+			  cJSON_IsNumber(ver) ? ver->valuedouble : -1.0);
+		goto out;
+	}
+	if (!cJSON_IsString(name)) {
+		load_fail(&ld, NULL, "missing \"name\"");
+		goto out;
+	}
+	if (!cJSON_IsArray(inputs) || cJSON_GetArraySize(inputs) < 1) {
+		load_fail(&ld, NULL, "\"inputs\" must be a non-empty list");
+		goto out;
+	}
+	if (!root) {
+		load_fail(&ld, NULL, "missing \"module\"");
+		goto out;
+	}
+	m = model_new(name->valuestring);
+	if (cJSON_IsString(source))
+		m->source = xstrdup(source->valuestring);
+	const cJSON *in;
+	int idx = 0;
+	cJSON_ArrayForEach(in, inputs)
+	{
+		const cJSON *iname = cJSON_GetObjectItemCaseSensitive(in, "name");
+		const cJSON *ishape = cJSON_GetObjectItemCaseSensitive(in, "shape");
+		const cJSON *idt = cJSON_GetObjectItemCaseSensitive(in, "dtype");
+		struct shape s;
+		enum dtype dt = DT_F32;
+		if (!cJSON_IsString(iname) || !ishape || parse_shape(ishape, &s) < 0) {
+			load_fail(&ld, NULL, "input %d needs a \"name\" and a valid \"shape\"", idx);
+			goto fail;
+		}
+		if (idt && (!cJSON_IsString(idt) || dtype_parse(idt->valuestring, &dt) < 0)) {
+			load_fail(&ld, NULL, "input '%s' has an unknown dtype", iname->valuestring);
+			goto fail;
+		}
+		model_add_input(m, iname->valuestring, &s, dt);
+		idx++;
+	}
+	m->root = load_module(&ld, "", "", root, 0);
+	if (!m->root)
+		goto fail;
+	m->has_forward = true;
+	if (cJSON_IsString(weights) && weights->valuestring[0]) {
+		if (dir && weights->valuestring[0] != '/')
+			m->weights_path = xasprintf("%s/%s", dir, weights->valuestring);
+		else
+			m->weights_path = xstrdup(weights->valuestring);
+	} else if (weights && !cJSON_IsNull(weights)) {
+		load_fail(&ld, NULL, "\"weights\" must be a file name");
+		goto fail;
+	}
+	goto out;
+fail:
+	model_free(m);
+	m = NULL;
+out:
+	cJSON_Delete(doc);
+	return m;
+}
+
+/* --- saving ------------------------------------------------------------ */
+
+static cJSON *value_to_json(const struct value *v, const struct graph *g)
+{
+	switch (v->kind) {
+	case VAL_NONE:
+		return cJSON_CreateNull();
+	case VAL_BOOL:
+		return cJSON_CreateBool(v->u.b);
+	case VAL_INT:
+		return cJSON_CreateNumber((double)v->u.i);
+	case VAL_FLOAT:
+		return cJSON_CreateNumber(v->u.f);
+	case VAL_STR:
+		return cJSON_CreateString(v->u.s);
+	case VAL_LIST: {
+		cJSON *a = cJSON_CreateArray();
+		for (int i = 0; i < v->u.list.n; i++)
+			cJSON_AddItemToArray(a, value_to_json(&v->u.list.items[i], g));
+		return a;
+	}
+	case VAL_SLICE: {
+		cJSON *o = cJSON_CreateObject(), *a = cJSON_CreateArray();
+		cJSON_AddItemToArray(a, v->u.slice.has_start ? cJSON_CreateNumber((double)v->u.slice.start)
+							     : cJSON_CreateNull());
+		cJSON_AddItemToArray(a, v->u.slice.has_stop ? cJSON_CreateNumber((double)v->u.slice.stop)
+							    : cJSON_CreateNull());
+		cJSON_AddItemToArray(a, v->u.slice.has_step ? cJSON_CreateNumber((double)v->u.slice.step)
+							    : cJSON_CreateNull());
+		cJSON_AddItemToObject(o, "slice", a);
+		return o;
+	}
+	case VAL_ELLIPSIS: {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddTrueToObject(o, "ellipsis");
+		return o;
+	}
+	case VAL_DTYPE: {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "dtype", dtype_name(v->u.dtype));
+		return o;
+	}
+	case VAL_REF: {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "ref", g->nodes[v->u.ref].name);
+		return o;
+	}
+	case VAL_TENSOR:
+		break;
+	}
+	return cJSON_CreateNull();
+}
+
+static cJSON *tensors_to_json(const struct module *m, bool buffers)
+{
+	cJSON *o = NULL;
+	for (int i = 0; i < m->nparams; i++) {
+		const struct param *p = &m->params[i];
+		if (p->buffer != buffers)
+			continue;
+		if (!o)
+			o = cJSON_CreateObject();
+		cJSON *t = cJSON_CreateObject(), *s = cJSON_CreateArray();
+		for (int d = 0; d < p->t.shape.ndim; d++)
+			cJSON_AddItemToArray(s, cJSON_CreateNumber((double)p->t.shape.dim[d]));
+		cJSON_AddItemToObject(t, "shape", s);
+		cJSON_AddStringToObject(t, "dtype", dtype_name(p->t.dtype));
+		cJSON_AddItemToObject(o, p->name, t);
+	}
+	return o;
+}
+
+static cJSON *module_to_json(const struct module *m)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "type", m->type);
+	for (int i = 0; i < m->nattrs; i++)
+		cJSON_AddItemToObject(o, m->attrs[i].name, value_to_json(&m->attrs[i].value, NULL));
+	if (!m->def) {
+		cJSON *p = tensors_to_json(m, false), *b = tensors_to_json(m, true);
+		if (p)
+			cJSON_AddItemToObject(o, "parameters", p);
+		if (b)
+			cJSON_AddItemToObject(o, "buffers", b);
+	}
+	cJSON *frozen = NULL;
+	for (int i = 0; i < m->nparams; i++) {
+		if (!m->params[i].buffer && !m->params[i].trainable) {
+			if (!frozen)
+				frozen = cJSON_CreateArray();
+			cJSON_AddItemToArray(frozen, cJSON_CreateString(m->params[i].name));
+		}
+	}
+	if (frozen)
+		cJSON_AddItemToObject(o, "frozen", frozen);
+	if (m->nchildren) {
+		cJSON *c = cJSON_CreateObject();
+		for (int i = 0; i < m->nchildren; i++)
+			cJSON_AddItemToObject(c, m->children[i]->name, module_to_json(m->children[i]));
+		cJSON_AddItemToObject(o, "children", c);
+	}
+	if (m->forward) {
+		cJSON *f = cJSON_CreateArray();
+		for (int i = 0; i < m->forward->n; i++) {
+			const struct graph_node *nd = &m->forward->nodes[i];
+			cJSON *n = cJSON_CreateArray(), *args = cJSON_CreateArray(),
+			      *kw = cJSON_CreateObject();
+			cJSON_AddItemToArray(n, cJSON_CreateString(nd->name));
+			cJSON_AddItemToArray(n, cJSON_CreateString(node_op_name(nd->op)));
+			cJSON_AddItemToArray(n, cJSON_CreateString(nd->target));
+			for (int a = 0; a < nd->nargs; a++)
+				cJSON_AddItemToArray(args, value_to_json(&nd->args[a], m->forward));
+			for (int k = 0; k < nd->nkwargs; k++)
+				cJSON_AddItemToObject(kw, nd->kwargs[k].name,
+						      value_to_json(&nd->kwargs[k].value, m->forward));
+			cJSON_AddItemToArray(n, args);
+			cJSON_AddItemToArray(n, kw);
+			cJSON_AddItemToArray(f, n);
+		}
+		cJSON_AddItemToObject(o, "forward", f);
+	}
+	return o;
+}
+
+char *json_save_model(const struct model *m, const char *weights)
+{
+	cJSON *doc = cJSON_CreateObject();
+	cJSON_AddNumberToObject(doc, "graft", 1);
+	cJSON_AddStringToObject(doc, "name", m->name);
+	if (m->source)
+		cJSON_AddStringToObject(doc, "source", m->source);
+	cJSON *inputs = cJSON_CreateArray();
+	for (int i = 0; i < m->ninputs; i++) {
+		cJSON *in = cJSON_CreateObject(), *s = cJSON_CreateArray();
+		cJSON_AddStringToObject(in, "name", m->inputs[i].name);
+		for (int d = 0; d < m->inputs[i].shape.ndim; d++)
+			cJSON_AddItemToArray(s, cJSON_CreateNumber((double)m->inputs[i].shape.dim[d]));
+		cJSON_AddItemToObject(in, "shape", s);
+		cJSON_AddStringToObject(in, "dtype", dtype_name(m->inputs[i].dtype));
+		cJSON_AddItemToArray(inputs, in);
+	}
+	cJSON_AddItemToObject(doc, "inputs", inputs);
+	cJSON_AddItemToObject(doc, "module", module_to_json(m->root));
+	if (weights)
+		cJSON_AddStringToObject(doc, "weights", weights);
+	char *text = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	char *out = xstrdup(text);
+	cJSON_free(text);
+	return out;
+}

@@ -1,0 +1,851 @@
+/* io_pth.c - reading and writing PyTorch checkpoints (io_pth.h).
+ *
+ * The zip format (PyTorch 1.6 and later): every record lives in one folder,
+ * ARCHIVE/ (the file's stem when torch wrote it): data.pkl is the pickle
+ * of the saved object, whose storages are persistent ids
+ * ('storage', torch.FloatStorage, KEY, LOCATION, NUMEL) naming the record
+ * data/KEY that holds exactly NUMEL elements; version holds the format
+ * version; newer versions add byteorder. torch stores records uncompressed
+ * and pads the local headers so that data starts at a multiple of 64 bytes.
+ *
+ * The older format: pickles of a magic number, the protocol version 1001
+ * and a dict of system information, then the object's pickle, then a pickle
+ * of the list of storage keys; then, for each key in that order, the element
+ * count as a little-endian int64 and the bytes. */
+#include "io/io_pth.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zip.h>
+
+#include "io/pickle.h"
+#include "core/util.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "PyTorch writes little-endian storages; graft does not byte-swap them yet"
+#endif
+
+/* Tensor names longer than this are refused. */
+#define PTH_MAX_NAME 4096
+/* Deflate cannot expand data by more than this factor. */
+#define ZIP_MAX_RATIO 1032
+
+/* The first pickle of the older format: protocol 2, LONG1 of the magic
+ * number 0x1950a86a20f9469cfc6c, STOP. */
+static const unsigned char legacy_magic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
+                                             0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
+
+struct skey {
+	char *key;
+	enum dtype dtype;
+	int64_t numel;
+	struct storage *st; /* the bytes, once read */
+};
+
+struct pth_reader {
+	const char *path;
+	struct pk_doc doc;
+	struct skey *keys;
+	int nkeys, keys_cap;
+	int ncopied;
+};
+
+static void reader_free(struct pth_reader *r)
+{
+	pk_doc_free(&r->doc);
+	for (int i = 0; i < r->nkeys; i++) {
+		free(r->keys[i].key);
+		storage_unref(r->keys[i].st);
+	}
+	free(r->keys);
+}
+
+static struct skey *find_key(struct pth_reader *r, const char *key)
+{
+	for (int i = 0; i < r->nkeys; i++)
+		if (strcmp(r->keys[i].key, key) == 0)
+			return &r->keys[i];
+	return NULL;
+}
+
+/* Collects the storages the pickle names: one entry per key, checked for
+ * agreeing dtypes and sizes. */
+static int collect_storages(struct pth_reader *r, struct error *e)
+{
+	for (struct pk_value *v = r->doc.all; v; v = v->next_alloc) {
+		if (v->kind != PK_STORAGE)
+			continue;
+		struct skey *k = find_key(r, v->u.storage.key);
+		if (k) {
+			if (k->dtype != v->u.storage.dtype || k->numel != v->u.storage.numel)
+				return error_set(
+				    e,
+				    "%s: storage '%s' is declared both as %lld %s and as %lld %s "
+				    "elements",
+				    r->path, k->key, (long long)k->numel, dtype_name(k->dtype),
+				    (long long)v->u.storage.numel, dtype_name(v->u.storage.dtype));
+			continue;
+		}
+		xgrow(&r->keys, &r->keys_cap, r->nkeys + 1, sizeof *r->keys);
+		k = &r->keys[r->nkeys++];
+		k->key = xstrdup(v->u.storage.key);
+		k->dtype = v->u.storage.dtype;
+		k->numel = v->u.storage.numel;
+		k->st = NULL;
+	}
+	return 0;
+}
+
+/* A storage of `size` bytes, or NULL with e set when memory runs out (the
+ * size comes from the file, so it must not abort). */
+static struct storage *storage_try_new(size_t size, const char *path, struct error *e)
+{
+	void *data = malloc(size ? size : 1);
+	if (!data) {
+		error_set(e, "%s: cannot allocate %zu bytes for a storage", path, size);
+		return NULL;
+	}
+	struct storage *s = xmalloc(sizeof *s);
+	s->refs = 1;
+	s->data = data;
+	s->size = size;
+	s->mapped = false;
+	return s;
+}
+
+/* ---- tensors ---- */
+
+static bool is_contiguous(const struct pk_value *v)
+{
+	int64_t expect = 1;
+	for (int i = v->u.tensor.shape.ndim - 1; i >= 0; i--) {
+		int64_t d = v->u.tensor.shape.dim[i];
+		if (d != 1 && v->u.tensor.stride[i] != expect)
+			return false;
+		expect *= d;
+	}
+	return true;
+}
+
+int pth_reader_tensor(struct pth_reader *r, const struct pk_value *v, struct tensor *out,
+                      struct error *e)
+{
+	const struct pk_value *sv = v->u.tensor.storage;
+	struct skey *k = find_key(r, sv->u.storage.key);
+	if (!k || !k->st)
+		return error_set(e, "%s: storage '%s' was not read", r->path, sv->u.storage.key);
+	size_t es = dtype_size(k->dtype);
+	memset(out, 0, sizeof *out);
+	out->dtype = k->dtype;
+	out->shape = v->u.tensor.shape;
+	int64_t numel = shape_numel(&out->shape);
+	if (numel == 0) {
+		out->storage = storage_new(0);
+		return 0;
+	}
+	if (is_contiguous(v)) {
+		out->storage = storage_ref(k->st);
+		out->offset = (size_t)v->u.tensor.offset * es;
+		return 0;
+	}
+	/* A strided view (x.t(), x[:, ::2]): graft's tensors are dense, so the
+	 * view becomes a contiguous copy, element by element in row-major
+	 * order. pickle.c checked that every element lies inside the storage. */
+	struct storage *st = storage_try_new((size_t)numel * es, r->path, e);
+	if (!st)
+		return -1;
+	int nd = out->shape.ndim;
+	int64_t idx[SHAPE_MAX_DIMS] = {0};
+	const unsigned char *src = k->st->data;
+	unsigned char *dst = st->data;
+	for (int64_t i = 0; i < numel; i++) {
+		int64_t at = v->u.tensor.offset;
+		for (int d = 0; d < nd; d++)
+			at += idx[d] * v->u.tensor.stride[d];
+		memcpy(dst + (size_t)i * es, src + (size_t)at * es, es);
+		for (int d = nd - 1; d >= 0; d--) {
+			if (++idx[d] < out->shape.dim[d])
+				break;
+			idx[d] = 0;
+		}
+	}
+	out->storage = st;
+	r->ncopied++;
+	return 0;
+}
+
+static int check_name(const struct pth_reader *r, const struct pk_value *key, struct error *e)
+{
+	char what[128];
+	if (key->kind != PK_STR) {
+		pk_describe(key, what, sizeof what);
+		return error_set(e, "%s: a state_dict key is %s, not a str", r->path, what);
+	}
+	if (key->u.str.len == 0 || key->u.str.len > PTH_MAX_NAME ||
+	    memchr(key->u.str.s, '\0', key->u.str.len))
+		return error_set(e, "%s: a state_dict key is empty, too long or holds a NUL byte",
+		                 r->path);
+	return 0;
+}
+
+static void add_entry(struct pth_file *f, const char *name, const struct tensor *t, bool trainable)
+{
+	f->entries = xrealloc(f->entries, (size_t)(f->n + 1) * sizeof *f->entries);
+	struct pth_entry *en = &f->entries[f->n++];
+	en->name = xstrdup(name);
+	en->t = *t;
+	en->trainable = trainable;
+}
+
+static bool all_tensors(const struct pk_value *d)
+{
+	for (int i = 0; i < d->u.dict.n; i++)
+		if (d->u.dict.values[i]->kind != PK_TENSOR)
+			return false;
+	return true;
+}
+
+static bool is_module_object(const struct pk_value *v)
+{
+	struct pk_value *state;
+	return pk_object_state(v, &state) && pk_dict_get(state, "_modules") &&
+	       pk_dict_get(state, "_parameters");
+}
+
+static int read_state_dict(struct pth_reader *r, struct pth_file *f, const struct pk_value *d,
+                           struct error *e)
+{
+	char what[128];
+	for (int i = 0; i < d->u.dict.n; i++) {
+		const struct pk_value *k = d->u.dict.keys[i], *v = d->u.dict.values[i];
+		if (check_name(r, k, e) < 0)
+			return -1;
+		if (v->kind != PK_TENSOR) {
+			pk_describe(v, what, sizeof what);
+			return error_set(e, "%s: not a state_dict: '%s' is %s, not a tensor",
+			                 r->path, k->u.str.s, what);
+		}
+		for (int j = 0; j < f->n; j++)
+			if (strcmp(f->entries[j].name, k->u.str.s) == 0)
+				return error_set(e, "%s: tensor '%s' appears twice", r->path,
+				                 k->u.str.s);
+		struct tensor t;
+		if (pth_reader_tensor(r, v, &t, e) < 0)
+			return -1;
+		add_entry(f, k->u.str.s, &t, v->u.tensor.requires_grad);
+	}
+	return 0;
+}
+
+/* Keys under which training scripts keep the model's state_dict. */
+static const char *const wrapper_keys[] = {"state_dict", "model_state_dict", "model",  "module",
+                                           "net",        "network",          "weights"};
+
+/* What the saved object is: a state_dict, a checkpoint dict holding one, or
+ * a module. */
+static int interpret(struct pth_reader *r, struct pth_file *f, const struct pk_value *root,
+                     struct error *e)
+{
+	char what[128];
+	if (is_module_object(root)) {
+		f->root = pth_tree_build(r, f, root, e);
+		if (!f->root)
+			return error_prefix(e, "%s: the pickled model", r->path);
+		return 0;
+	}
+	if (root->kind == PK_DICT) {
+		if (all_tensors(root))
+			return read_state_dict(r, f, root, e);
+		for (size_t i = 0; i < sizeof wrapper_keys / sizeof wrapper_keys[0]; i++) {
+			const struct pk_value *v = pk_dict_get(root, wrapper_keys[i]);
+			if (v && ((v->kind == PK_DICT && all_tensors(v)) || is_module_object(v))) {
+				f->inner_key = xstrdup(wrapper_keys[i]);
+				return interpret(r, f, v, e);
+			}
+		}
+		for (int i = 0; i < root->u.dict.n; i++) {
+			const struct pk_value *v = root->u.dict.values[i];
+			if (v->kind == PK_TENSOR)
+				continue;
+			pk_describe(v, what, sizeof what);
+			if (root->u.dict.keys[i]->kind == PK_STR)
+				return error_set(
+				    e,
+				    "%s: not a state_dict: '%.200s' is %s, not a tensor (and no "
+				    "'state_dict' or 'model' entry holds one)",
+				    r->path, root->u.dict.keys[i]->u.str.s, what);
+			return error_set(e, "%s: not a state_dict: a value is %s, not a tensor",
+			                 r->path, what);
+		}
+	}
+	pk_describe(root, what, sizeof what);
+	if (root->kind == PK_TENSOR)
+		return error_set(e, "%s: holds a single tensor, not a state_dict or a model",
+		                 r->path);
+	return error_set(e, "%s: holds %s, not a state_dict or a model", r->path, what);
+}
+
+/* ---- the zip format ---- */
+
+static int zip_fail(const char *path, const char *what, zip_error_t *ze, struct error *e)
+{
+	return error_set(e, "%s: %s: %s", path, what, zip_error_strerror(ze));
+}
+
+/* Reads entry idx (declared `size` bytes) into buf. */
+static int zip_read_all(zip_t *za, zip_uint64_t idx, const char *path, const char *name, void *buf,
+                        size_t size, struct error *e)
+{
+	zip_file_t *zf = zip_fopen_index(za, idx, 0);
+	if (!zf)
+		return zip_fail(path, name, zip_get_error(za), e);
+	size_t got = 0;
+	while (got < size) {
+		zip_int64_t n = zip_fread(zf, (char *)buf + got, size - got);
+		if (n < 0) {
+			zip_fail(path, name, zip_file_get_error(zf), e);
+			zip_fclose(zf);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	/* One more read reaches the end, where libzip checks the CRC. */
+	char extra;
+	zip_int64_t more = got == size ? zip_fread(zf, &extra, 1) : 0;
+	if (more < 0) {
+		zip_fail(path, name, zip_file_get_error(zf), e);
+		zip_fclose(zf);
+		return -1;
+	}
+	zip_fclose(zf);
+	if (got != size || more != 0)
+		return error_set(
+		    e, "%s: %s: the record does not hold the %zu bytes its header declares", path,
+		    name, size);
+	return 0;
+}
+
+/* Stats a record, checking its size against a bound and deflate's ratio. */
+static int zip_stat_checked(zip_t *za, zip_uint64_t idx, const char *path, const char *name,
+                            zip_uint64_t max, zip_stat_t *st, struct error *e)
+{
+	if (zip_stat_index(za, idx, 0, st) < 0)
+		return zip_fail(path, name, zip_get_error(za), e);
+	if (!(st->valid & ZIP_STAT_SIZE) || !(st->valid & ZIP_STAT_COMP_SIZE))
+		return error_set(e, "%s: %s: the record's size is unknown", path, name);
+	if (st->size > max)
+		return error_set(e, "%s: %s: %llu bytes is more than graft reads (%llu)", path,
+		                 name, (unsigned long long)st->size, (unsigned long long)max);
+	if (st->comp_method != ZIP_CM_STORE && st->size / ZIP_MAX_RATIO > st->comp_size + 64)
+		return error_set(
+		    e, "%s: %s: %llu bytes cannot be the expansion of %llu compressed bytes", path,
+		    name, (unsigned long long)st->size, (unsigned long long)st->comp_size);
+	return 0;
+}
+
+static int read_zip(struct pth_reader *r, struct pth_file *f, struct error *e)
+{
+	int zerr = 0;
+	zip_t *za = zip_open(r->path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
+	if (!za) {
+		zip_error_t ze;
+		zip_error_init_with_code(&ze, zerr);
+		error_set(e,
+		          "%s: not a readable zip archive (a truncated or damaged checkpoint?): %s",
+		          r->path, zip_error_strerror(&ze));
+		zip_error_fini(&ze);
+		return -1;
+	}
+	int rc = -1;
+	char *prefix = NULL, *name = NULL;
+	unsigned char *pkl = NULL;
+	zip_int64_t nentries = zip_get_num_entries(za, 0);
+	const char *first = nentries > 0 ? zip_get_name(za, 0, ZIP_FL_ENC_RAW) : NULL;
+	const char *slash = first ? strchr(first, '/') : NULL;
+	if (!slash || slash == first) {
+		error_set(e,
+		          "%s: a zip archive, but not a PyTorch checkpoint (no ARCHIVE/data.pkl)",
+		          r->path);
+		goto out;
+	}
+	prefix = xstrndup(first, (size_t)(slash - first));
+	name = xasprintf("%s/data.pkl", prefix);
+	zip_int64_t idx = zip_name_locate(za, name, ZIP_FL_ENC_RAW);
+	if (idx < 0) {
+		error_set(e, "%s: a zip archive, but not a PyTorch checkpoint (no %s)", r->path,
+		          name);
+		goto out;
+	}
+	zip_stat_t st;
+	if (zip_stat_checked(za, (zip_uint64_t)idx, r->path, "data.pkl", PTH_MAX_PICKLE, &st, e) <
+	    0)
+		goto out;
+	pkl = xmalloc((size_t)st.size + 1);
+	if (zip_read_all(za, (zip_uint64_t)idx, r->path, "data.pkl", pkl, (size_t)st.size, e) < 0)
+		goto out;
+	char *where = xasprintf("%s: data.pkl", r->path);
+	int prc = pk_load(pkl, (size_t)st.size, where, &r->doc, NULL, e);
+	free(where);
+	if (prc < 0 || collect_storages(r, e) < 0)
+		goto out;
+	for (int i = 0; i < r->nkeys; i++) {
+		struct skey *k = &r->keys[i];
+		free(name);
+		name = xasprintf("%s/data/%s", prefix, k->key);
+		const char *short_name = name + strlen(prefix) + 1;
+		idx = zip_name_locate(za, name, ZIP_FL_ENC_RAW);
+		if (idx < 0) {
+			error_set(e, "%s: storage record %s is missing", r->path, short_name);
+			goto out;
+		}
+		zip_uint64_t want = (zip_uint64_t)k->numel * dtype_size(k->dtype);
+		if (zip_stat_checked(za, (zip_uint64_t)idx, r->path, short_name, UINT64_MAX, &st,
+		                     e) < 0)
+			goto out;
+		if (st.size != want) {
+			error_set(e,
+			          "%s: %s holds %llu bytes, but the pickle declares %lld %s "
+			          "elements (%llu bytes)",
+			          r->path, short_name, (unsigned long long)st.size,
+			          (long long)k->numel, dtype_name(k->dtype),
+			          (unsigned long long)want);
+			goto out;
+		}
+		k->st = storage_try_new((size_t)want, r->path, e);
+		if (!k->st || zip_read_all(za, (zip_uint64_t)idx, r->path, short_name, k->st->data,
+		                           (size_t)want, e) < 0)
+			goto out;
+	}
+	rc = interpret(r, f, r->doc.root, e);
+out:
+	free(pkl);
+	free(prefix);
+	free(name);
+	zip_discard(za);
+	return rc;
+}
+
+/* ---- the format before PyTorch 1.6 ---- */
+
+static int read_legacy(struct pth_reader *r, struct pth_file *f, const struct storage *map,
+                       struct error *e)
+{
+	const unsigned char *data = map->data;
+	size_t len = map->size, at = sizeof legacy_magic;
+	struct pk_doc d;
+	size_t used;
+	char *where = xasprintf("%s (pre-1.6 format)", r->path);
+	int rc = -1;
+	/* the protocol version, then the system information */
+	if (pk_load(data + at, len - at, where, &d, &used, e) < 0)
+		goto out;
+	bool ok = d.root->kind == PK_INT && d.root->u.i == 1001;
+	pk_doc_free(&d);
+	if (!ok) {
+		error_set(e, "%s: unknown protocol version of the pre-1.6 format", r->path);
+		goto out;
+	}
+	at += used;
+	if (pk_load(data + at, len - at, where, &d, &used, e) < 0)
+		goto out;
+	const struct pk_value *le = pk_dict_get(d.root, "little_endian");
+	ok = le && le->kind == PK_BOOL && le->u.b;
+	pk_doc_free(&d);
+	if (!ok) {
+		error_set(
+		    e, "%s: written on a big-endian machine; graft reads little-endian checkpoints",
+		    r->path);
+		goto out;
+	}
+	at += used;
+	if (pk_load(data + at, len - at, where, &r->doc, &used, e) < 0 ||
+	    collect_storages(r, e) < 0)
+		goto out;
+	at += used;
+	struct pk_doc keys;
+	if (pk_load(data + at, len - at, where, &keys, &used, e) < 0)
+		goto out;
+	at += used;
+	if (keys.root->kind != PK_LIST) {
+		pk_doc_free(&keys);
+		error_set(e, "%s: the storage key list is missing", r->path);
+		goto out;
+	}
+	for (int i = 0; i < keys.root->u.seq.n; i++) {
+		const struct pk_value *kv = keys.root->u.seq.items[i];
+		struct skey *k = kv->kind == PK_STR ? find_key(r, kv->u.str.s) : NULL;
+		if (!k || k->st) {
+			pk_doc_free(&keys);
+			error_set(e,
+			          "%s: the storage key list names a storage the pickle does not "
+			          "use (or twice)",
+			          r->path);
+			goto out;
+		}
+		size_t es = dtype_size(k->dtype), nbytes = (size_t)k->numel * es;
+		uint64_t numel = 0;
+		if (len - at < 8 || (memcpy(&numel, data + at, 8), numel != (uint64_t)k->numel) ||
+		    len - at - 8 < nbytes) {
+			pk_doc_free(&keys);
+			error_set(e,
+			          "%s: storage '%s' (%lld %s elements) is truncated or has the "
+			          "wrong size",
+			          r->path, k->key, (long long)k->numel, dtype_name(k->dtype));
+			goto out;
+		}
+		at += 8;
+		k->st = storage_try_new(nbytes, r->path, e);
+		if (!k->st) {
+			pk_doc_free(&keys);
+			goto out;
+		}
+		memcpy(k->st->data, data + at, nbytes);
+		at += nbytes;
+	}
+	pk_doc_free(&keys);
+	for (int i = 0; i < r->nkeys; i++)
+		if (!r->keys[i].st) {
+			error_set(e, "%s: storage '%s' is not in the file", r->path,
+			          r->keys[i].key);
+			goto out;
+		}
+	f->legacy = true;
+	rc = interpret(r, f, r->doc.root, e);
+out:
+	free(where);
+	return rc;
+}
+
+/* ---- opening ---- */
+
+struct pth_file *pth_open(const char *path, struct error *e)
+{
+	struct storage *map = storage_map_file(path, e);
+	if (!map)
+		return NULL;
+	const unsigned char *p = map->data;
+	struct pth_reader r = {.path = path};
+	struct pth_file *f = xcalloc(1, sizeof *f);
+	int rc;
+	if (map->size >= 4 && memcmp(p, "PK\x03\x04", 4) == 0) {
+		rc = read_zip(&r, f, e);
+	} else if (map->size >= sizeof legacy_magic &&
+	           memcmp(p, legacy_magic, sizeof legacy_magic) == 0) {
+		rc = read_legacy(&r, f, map, e);
+	} else if (map->size >= 262 && memcmp(p + 257, "ustar", 5) == 0) {
+		rc = error_set(e,
+		               "%s: a tar checkpoint from PyTorch before 0.4, which graft does not "
+		               "read; load and save it again with a newer PyTorch",
+		               path);
+	} else if (map->size >= 4 && memcmp(p, "PK", 2) == 0) {
+		rc = error_set(e, "%s: a zip archive that is empty or damaged, not a checkpoint",
+		               path);
+	} else {
+		rc = error_set(e,
+		               "%s: not a PyTorch checkpoint (neither the zip format of torch.save "
+		               "nor the older pickle format)",
+		               path);
+	}
+	storage_unref(map);
+	f->ncopied = r.ncopied;
+	reader_free(&r);
+	if (rc < 0) {
+		pth_close(f);
+		return NULL;
+	}
+	return f;
+}
+
+void pth_close(struct pth_file *f)
+{
+	if (!f)
+		return;
+	for (int i = 0; i < f->n; i++) {
+		free(f->entries[i].name);
+		tensor_release(&f->entries[i].t);
+	}
+	free(f->entries);
+	module_free(f->root);
+	free(f->root_class);
+	free(f->tree_note);
+	free(f->inner_key);
+	free(f);
+}
+
+struct module *pth_take_tree(struct pth_file *f)
+{
+	struct module *m = f->root;
+	f->root = NULL;
+	return m;
+}
+
+/* ---- writing ---- */
+
+/* One storage of the file: a byte range of one graft storage. */
+struct wstore {
+	const struct storage *src;
+	size_t begin, end;
+	enum dtype dtype;
+	int key; /* data/KEY, in order of first use */
+};
+
+struct wtensor {
+	const struct storage *st;
+	enum dtype dtype;
+	size_t offset;
+	int index; /* in the caller's arrays */
+	int store;
+};
+
+static int cmp_by_bytes(const void *pa, const void *pb)
+{
+	const struct wtensor *a = pa, *b = pb;
+	if (a->st != b->st)
+		return (uintptr_t)a->st < (uintptr_t)b->st ? -1 : 1;
+	if (a->dtype != b->dtype)
+		return a->dtype < b->dtype ? -1 : 1;
+	if (a->offset != b->offset)
+		return a->offset < b->offset ? -1 : 1;
+	return a->index - b->index;
+}
+
+/* Groups the tensors into file storages: overlapping byte ranges of one
+ * storage with one dtype share. Returns the number of storages. */
+static int group_storages(const struct tensor *const *tensors, int n, struct wtensor *wt,
+                          struct wstore **out)
+{
+	for (int i = 0; i < n; i++)
+		wt[i] = (struct wtensor){.st = tensors[i]->storage,
+		                         .dtype = tensors[i]->dtype,
+		                         .offset = tensors[i]->offset,
+		                         .index = i};
+	qsort(wt, (size_t)n, sizeof *wt, cmp_by_bytes);
+	struct wstore *ws = xcalloc((size_t)n + 1, sizeof *ws);
+	int nws = 0;
+	for (int i = 0; i < n; i++) {
+		const struct tensor *t = tensors[wt[i].index];
+		size_t b = t->offset, en = t->offset + tensor_nbytes(t);
+		struct wstore *last = nws ? &ws[nws - 1] : NULL;
+		if (last && en > b && last->src == t->storage && last->dtype == t->dtype &&
+		    b < last->end && (b - last->begin) % dtype_size(t->dtype) == 0) {
+			if (en > last->end)
+				last->end = en;
+		} else {
+			ws[nws] = (struct wstore){
+			    .src = t->storage, .begin = b, .end = en, .dtype = t->dtype, .key = -1};
+			nws++;
+		}
+		wt[i].store = nws - 1;
+	}
+	*out = ws;
+	return nws;
+}
+
+static char *archive_name(const char *path)
+{
+	char *copy = xstrdup(path);
+	char *base = basename(copy);
+	char *dot = strrchr(base, '.');
+	if (dot && dot != base)
+		*dot = '\0';
+	bool ok = *base != '\0' && strlen(base) < 128;
+	for (const char *c = base; *c && ok; c++)
+		ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		     (*c >= '0' && *c <= '9') || *c == '_' || *c == '-' || *c == '.';
+	char *name = xstrdup(ok ? base : "archive");
+	free(copy);
+	return name;
+}
+
+/* Adds a stored record whose data starts at a multiple of 64 bytes, as
+ * torch writes them, by padding the local header with an extra field; *at
+ * tracks the offset of the next local header. */
+static int add_record(zip_t *za, const char *name, const void *data, size_t len, zip_uint64_t *at)
+{
+	zip_source_t *src = zip_source_buffer(za, data, len, 0);
+	if (!src)
+		return -1;
+	zip_int64_t idx = zip_file_add(za, name, src, ZIP_FL_ENC_UTF_8);
+	if (idx < 0) {
+		zip_source_free(src);
+		return -1;
+	}
+	if (zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_STORE, 0) < 0 ||
+	    zip_file_set_mtime(za, (zip_uint64_t)idx, 315532800 + 86400, 0) < 0)
+		return -1;
+	zip_uint64_t header = 30 + strlen(name) + 4;
+	zip_uint16_t pad = (zip_uint16_t)((64 - (*at + header) % 64) % 64);
+	static const zip_uint8_t zeros[64];
+	if (zip_file_extra_field_set(za, (zip_uint64_t)idx, 0x4246 /* "FB" */, ZIP_EXTRA_FIELD_NEW,
+	                             zeros, pad, ZIP_FL_LOCAL) < 0)
+		return -1;
+	*at += header + pad + len;
+	return 0;
+}
+
+static char *pickle_state_dict(const char *const *names, const struct tensor *const *tensors, int n,
+                               const struct wtensor *by_index, const struct wstore *ws,
+                               const struct pth_version *versions, int nversions, size_t *len)
+{
+	struct pk_writer w;
+	pkw_begin(&w);
+	pkw_global(&w, "collections", "OrderedDict");
+	pkw_op(&w, ')');
+	pkw_op(&w, 'R');
+	for (int i = 0; i < n; i++) {
+		if (i % 1000 == 0)
+			pkw_op(&w, '(');
+		const struct tensor *t = tensors[i];
+		const struct wstore *s = &ws[by_index[i].store];
+		size_t es = dtype_size(t->dtype);
+		pkw_str(&w, names[i]);
+		pkw_global(&w, "torch._utils", "_rebuild_tensor_v2");
+		pkw_op(&w, '(');
+		pkw_op(&w, '(');
+		pkw_str(&w, "storage");
+		pkw_global(&w, "torch", pk_storage_name(t->dtype));
+		char key[32];
+		snprintf(key, sizeof key, "%d", s->key);
+		pkw_str(&w, key);
+		pkw_str(&w, "cpu");
+		pkw_int(&w, (int64_t)((s->end - s->begin) / es));
+		pkw_op(&w, 't');
+		pkw_op(&w, 'Q');
+		pkw_int(&w, (int64_t)((t->offset - s->begin) / es));
+		int64_t stride[SHAPE_MAX_DIMS];
+		int64_t step = 1;
+		for (int d = t->shape.ndim - 1; d >= 0; d--) {
+			stride[d] = step;
+			step *= t->shape.dim[d];
+		}
+		pkw_int_tuple(&w, t->shape.dim, t->shape.ndim);
+		pkw_int_tuple(&w, stride, t->shape.ndim);
+		pkw_bool(&w, false);
+		pkw_global(&w, "collections", "OrderedDict");
+		pkw_op(&w, ')');
+		pkw_op(&w, 'R');
+		pkw_op(&w, 't');
+		pkw_op(&w, 'R');
+		if (i % 1000 == 999 || i == n - 1)
+			pkw_op(&w, 'u');
+	}
+	if (nversions > 0) {
+		/* the OrderedDict's __dict__: {'_metadata': OrderedDict(
+		 * path -> {'version': V})}, set by BUILD as torch.save does */
+		pkw_op(&w, '}');
+		pkw_str(&w, "_metadata");
+		pkw_global(&w, "collections", "OrderedDict");
+		pkw_op(&w, ')');
+		pkw_op(&w, 'R');
+		for (int i = 0; i < nversions; i++) {
+			if (i % 1000 == 0)
+				pkw_op(&w, '(');
+			pkw_str(&w, versions[i].path);
+			pkw_op(&w, '}');
+			pkw_str(&w, "version");
+			pkw_int(&w, versions[i].version);
+			pkw_op(&w, 's');
+			if (i % 1000 == 999 || i == nversions - 1)
+				pkw_op(&w, 'u');
+		}
+		pkw_op(&w, 's');
+		pkw_op(&w, 'b');
+	}
+	char *out = pkw_finish(&w, len);
+	pkw_free(&w);
+	return out;
+}
+
+static int cmp_key_str(const void *pa, const void *pb)
+{
+	char a[32], b[32];
+	snprintf(a, sizeof a, "%d", (*(const struct wstore *const *)pa)->key);
+	snprintf(b, sizeof b, "%d", (*(const struct wstore *const *)pb)->key);
+	return strcmp(a, b);
+}
+
+int pth_write(const char *path, const char *const *names, const struct tensor *const *tensors,
+              int n, const struct pth_version *versions, int nversions, struct error *e)
+{
+	for (int i = 0; i < n; i++)
+		if (!tensors[i]->storage ||
+		    tensors[i]->offset + tensor_nbytes(tensors[i]) > tensors[i]->storage->size)
+			return error_set(e, "%s: tensor '%s' has no values", path, names[i]);
+	struct wtensor *wt = xcalloc((size_t)n + 1, sizeof *wt);
+	struct wstore *ws;
+	int nws = group_storages(tensors, n, wt, &ws);
+	/* keys in the order the pickle first names them, as torch numbers them */
+	struct wtensor *by_index = xcalloc((size_t)n + 1, sizeof *by_index);
+	for (int i = 0; i < n; i++)
+		by_index[wt[i].index] = wt[i];
+	int nkeys = 0;
+	for (int i = 0; i < n; i++)
+		if (ws[by_index[i].store].key < 0)
+			ws[by_index[i].store].key = nkeys++;
+	size_t pkl_len;
+	char *pkl = pickle_state_dict(names, tensors, n, by_index, ws, versions, nversions, &pkl_len);
+
+	int rc = -1, zerr = 0;
+	char *prefix = archive_name(path);
+	char **recnames = xcalloc((size_t)nws + 4, sizeof *recnames);
+	int nrec = 0;
+	zip_t *za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
+	if (!za) {
+		zip_error_t ze;
+		zip_error_init_with_code(&ze, zerr);
+		error_set(e, "%s: cannot write: %s", path, zip_error_strerror(&ze));
+		zip_error_fini(&ze);
+		goto out;
+	}
+	zip_uint64_t at = 0;
+	recnames[nrec] = xasprintf("%s/data.pkl", prefix);
+	if (add_record(za, recnames[nrec++], pkl, pkl_len, &at) < 0)
+		goto zfail;
+	recnames[nrec] = xasprintf("%s/byteorder", prefix);
+	if (add_record(za, recnames[nrec++], "little", 6, &at) < 0)
+		goto zfail;
+	/* storages sorted by key as strings, as torch writes them */
+	const struct wstore **order = xcalloc((size_t)nws + 1, sizeof *order);
+	for (int i = 0; i < nws; i++)
+		order[i] = &ws[i];
+	qsort(order, (size_t)nws, sizeof *order, cmp_key_str);
+	for (int i = 0; i < nws; i++) {
+		const struct wstore *s = order[i];
+		char *rn = xasprintf("%s/data/%d", prefix, s->key);
+		recnames = xrealloc(recnames, (size_t)(nrec + 2) * sizeof *recnames);
+		recnames[nrec++] = rn;
+		if (add_record(za, rn, (const char *)s->src->data + s->begin, s->end - s->begin,
+		               &at) < 0) {
+			free(order);
+			goto zfail;
+		}
+	}
+	free(order);
+	recnames = xrealloc(recnames, (size_t)(nrec + 2) * sizeof *recnames);
+	recnames[nrec] = xasprintf("%s/version", prefix);
+	if (add_record(za, recnames[nrec++], "3\n", 2, &at) < 0)
+		goto zfail;
+	/* zip_close writes a temporary file and renames it over path */
+	if (zip_close(za) < 0)
+		goto zfail;
+	rc = 0;
+	goto out;
+zfail:
+	error_set(e, "%s: cannot write: %s", path, zip_error_strerror(zip_get_error(za)));
+	zip_discard(za);
+out:
+	for (int i = 0; i < nrec; i++)
+		free(recnames[i]);
+	free(recnames);
+	free(prefix);
+	free(pkl);
+	free(ws);
+	free(wt);
+	free(by_index);
+	return rc;
+}
