@@ -1,4 +1,6 @@
-/* test_shape.c - the shape pass: records, mult-adds, breaks and messages. */
+/* test_shape.c - the forward walker and the shape pass: records, mult-adds,
+ * breaks and messages. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,6 +133,74 @@ static void test_graph_break(void)
 	model_free(m);
 }
 
+/* What the walker's hooks saw: "op:NAME" and "end:PATH" in order. */
+struct seen {
+	char log[512];
+	int stop_at; /* on_op fails at this call (from 1), 0: never */
+	int ops;
+};
+
+static int seen_op(struct shape_walk *w, struct op_call *c)
+{
+	struct seen *s = w->ctx;
+	size_t n = strlen(s->log);
+	snprintf(s->log + n, sizeof s->log - n, "op:%s ", c->def->name);
+	if (++s->ops == s->stop_at)
+		return error_setk(w->err, ERR_INPUT, "stopped at %s", c->def->name);
+	return 0;
+}
+
+static void seen_module(struct shape_walk *w, struct module *m, const struct value *args,
+			int nargs, const struct value *out, int64_t macs)
+{
+	(void)args;
+	(void)nargs;
+	(void)macs;
+	struct seen *s = w->ctx;
+	char path[128];
+	module_path_buf(m, path, sizeof path);
+	size_t n = strlen(s->log);
+	snprintf(s->log + n, sizeof s->log - n, "%s:%s ", out ? "end" : "failed",
+		 path[0] ? path : "root");
+}
+
+static void test_walk_hooks(void)
+{
+	char *js = xasprintf(residual, 4);
+	struct model *m = load(js, "[1, 4, 5, 5]");
+	free(js);
+	if (!m)
+		return;
+	struct shape x = {.ndim = 4, .dim = {1, 4, 5, 5}};
+	struct value in = value_tensor_meta(DT_F32, &x, (struct origin){0});
+	struct error e = {0};
+	struct seen s = {0};
+	struct shape_walk w = {.err = &e, .ctx = &s, .on_op = seen_op, .on_module = seen_module};
+	struct value out;
+	int64_t macs = 0;
+	CHECK(shape_walk(&w, m->root, &in, 1, &out, &macs) == 0);
+	/* every registry call, then every module call's end, children first */
+	CHECK_STR(s.log, "op:Conv2d end:conv op:ReLU end:relu op:add op:ReLU end:relu end:root ");
+	CHECK(macs == 25 * 4 * 4);
+	CHECK(w.failed == NULL);
+	value_free(&out);
+	/* the walk records nothing in the model */
+	CHECK(module_find(m->root, "conv")->ncalls == 0);
+
+	/* a hook's failure stops the walk where it is */
+	memset(&s, 0, sizeof s);
+	s.stop_at = 2;
+	CHECK(shape_walk(&w, m->root, &in, 1, &out, &macs) < 0);
+	CHECK_STR(e.msg, "stopped at ReLU");
+	CHECK_STR(s.log, "op:Conv2d end:conv op:ReLU failed:relu ");
+	CHECK(w.failed == module_find(m->root, "relu"));
+	CHECK(out.kind == VAL_NONE);
+	/* the walk marks no module broken: that is the shape pass's record */
+	CHECK(!module_find(m->root, "relu")->broken);
+	value_free(&in);
+	model_free(m);
+}
+
 static void test_shape_arithmetic(void)
 {
 	/* n, c, h, w = x.shape; x.reshape(n, c * h * w) -> a Linear */
@@ -225,6 +295,7 @@ int main(void)
 	RUN(test_chain_break);
 	RUN(test_graph_calls);
 	RUN(test_graph_break);
+	RUN(test_walk_hooks);
 	RUN(test_shape_arithmetic);
 	RUN(test_unknown_type);
 	RUN(test_large_model);

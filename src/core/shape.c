@@ -1,9 +1,10 @@
-/* shape.c - the shape pass: runs forward graphs on tensor shapes.
+/* shape.c - the forward walker, and the shape pass built on it.
  *
- * An interpreter over struct value: leaf modules and functions apply their
- * registry shape rule, composites run their graph or their children in
- * order. Each module call is recorded in the module (inputs, output,
- * mult-adds); the first failing call stops the pass. */
+ * The walker is an interpreter over struct value: leaf modules and functions
+ * apply their registry shape rule, composites run their graph or their
+ * children in order, and the user's hooks see every call (shape.h). The
+ * shape pass records each module call in the module (inputs, output,
+ * mult-adds); the first failing call stops it. */
 #include "core/shape.h"
 
 #include <stdio.h>
@@ -13,51 +14,19 @@
 #include "core/registry.h"
 #include "core/util.h"
 
-struct pass {
-	struct shape_result *r;
-	int seq; /* calls ended so far */
-};
+/* ---- the walker ---- */
 
-static void record_call(struct pass *ps, struct module *m, const struct value *args, int nargs,
-			const struct value *out, int64_t macs)
+/* Marks where the walk broke: the module the failing call is in. */
+static int fail_at(struct shape_walk *w, struct module *m)
 {
-	xgrow(&m->calls, &m->calls_cap, m->ncalls + 1, sizeof *m->calls);
-	struct call_record *rec = &m->calls[m->ncalls++];
-	rec->in = value_list(nargs);
-	for (int i = 0; i < nargs; i++)
-		rec->in.u.list.items[i] = value_copy(&args[i]);
-	rec->out = value_copy(out);
-	rec->macs = macs;
-	rec->seq = ps->seq++;
-}
-
-static int64_t value_bytes(const struct value *v)
-{
-	if (v->kind == VAL_TENSOR) {
-		int64_t n = shape_numel(&v->u.tensor.t.shape);
-		return n < 0 ? 0 : n * (int64_t)dtype_size(v->u.tensor.t.dtype);
-	}
-	int64_t total = 0;
-	if (v->kind == VAL_LIST)
-		for (int i = 0; i < v->u.list.n; i++)
-			total += value_bytes(&v->u.list.items[i]);
-	return total;
-}
-
-/* Marks the failure: the module the break is in, once. */
-static int fail_at(struct pass *ps, struct module *m)
-{
-	if (!ps->r->failed) {
-		ps->r->failed = m;
-		if (m)
-			m->broken = true;
-	}
+	if (!w->failed)
+		w->failed = m;
 	return -1;
 }
 
-static int run_module(struct pass *ps, struct module *m, const struct module *owner,
-		      const struct graph_node *node, const struct value *args, int nargs,
-		      const struct kwarg *kwargs, int nkwargs, struct value *out, int64_t *macs);
+static int walk_module(struct shape_walk *w, struct module *m, const struct module *owner,
+		       const struct graph_node *node, const struct value *args, int nargs,
+		       const struct kwarg *kwargs, int nkwargs, struct value *out, int64_t *macs);
 
 /* A deep copy of v with refs replaced by copies of the values they name. */
 static struct value resolve_copy(const struct value *v, const struct value *vals)
@@ -98,8 +67,28 @@ static struct value resolve(const struct value *v, const struct value *vals, boo
 	return *v;
 }
 
-static int run_graph(struct pass *ps, struct module *m, const struct value *args, int nargs,
-		     const struct kwarg *kwargs, int nkwargs, struct value *out, int64_t *macs)
+/* Applies the shape rule of the registry call c, then the user's hook;
+ * *out gets c's output. 0, or -1 with the error set and the break marked in
+ * module `at` (the module called, or the one whose graph calls a function). */
+static int apply_rule(struct shape_walk *w, struct op_call *c, struct module *at,
+		      struct value *out)
+{
+	if (c->def->infer(c) < 0) {
+		if (w->err->kind == ERR_NONE)
+			w->err->kind = ERR_SHAPE;
+		value_free(&c->out);
+		return fail_at(w, at);
+	}
+	if (w->on_op && w->on_op(w, c) < 0) {
+		value_free(&c->out);
+		return fail_at(w, at);
+	}
+	*out = c->out;
+	return 0;
+}
+
+static int walk_graph(struct shape_walk *w, struct module *m, const struct value *args, int nargs,
+		      const struct kwarg *kwargs, int nkwargs, struct value *out, int64_t *macs)
 {
 	const struct graph *g = m->forward;
 	struct value *vals = xcalloc((size_t)g->n, sizeof *vals);
@@ -134,10 +123,10 @@ static int run_graph(struct pass *ps, struct module *m, const struct value *args
 			if (!given) {
 				char owner_path[2048];
 				module_path_buf(m, owner_path, sizeof owner_path);
-				error_setk(&ps->r->err, ERR_SHAPE,
+				error_setk(w->err, ERR_SHAPE,
 					   "%s: forward expects an argument '%s' that the caller does not pass",
 					   owner_path[0] ? owner_path : m->type, nd->target);
-				rc = fail_at(ps, m);
+				rc = fail_at(w, m);
 				break;
 			}
 			vals[i] = value_copy(given);
@@ -146,7 +135,7 @@ static int run_graph(struct pass *ps, struct module *m, const struct value *args
 		}
 		case NODE_CALL_MODULE: {
 			int64_t sub = 0;
-			rc = run_module(ps, nd->callee, m, nd, a, na, k, nk, &vals[i], &sub);
+			rc = walk_module(w, nd->callee, m, nd, a, na, k, nk, &vals[i], &sub);
 			*macs += sub;
 			break;
 		}
@@ -154,25 +143,21 @@ static int run_graph(struct pass *ps, struct module *m, const struct value *args
 		case NODE_CALL_METHOD: {
 			struct op_call c = {.def = nd->fn, .owner = m, .node = nd,
 					    .args = a, .nargs = na, .kwargs = k, .nkwargs = nk,
-					    .err = &ps->r->err};
-			if (nd->fn->infer(&c) < 0) {
-				if (ps->r->err.kind == ERR_NONE)
-					ps->r->err.kind = ERR_SHAPE;
-				value_free(&c.out);
-				rc = fail_at(ps, m);
-				break;
+					    .err = w->err};
+			rc = apply_rule(w, &c, m, &vals[i]);
+			if (rc == 0)
+				*macs += c.macs;
+			break;
+		}
+		case NODE_GET_ATTR:
+			if (w->get_attr) {
+				rc = w->get_attr(w, nd, &vals[i]);
+			} else {
+				const struct param *p = &nd->attr_owner->params[nd->attr_index];
+				struct origin o = {.module = nd->attr_owner, .node = NULL};
+				vals[i] = value_tensor_meta(p->t.dtype, &p->t.shape, o);
 			}
-			vals[i] = c.out;
-			*macs += c.macs;
-			ps->r->activation_bytes += value_bytes(&c.out);
 			break;
-		}
-		case NODE_GET_ATTR: {
-			const struct param *p = &nd->attr_owner->params[nd->attr_index];
-			struct origin o = {.module = nd->attr_owner, .node = NULL};
-			vals[i] = value_tensor_meta(p->t.dtype, &p->t.shape, o);
-			break;
-		}
 		case NODE_OUTPUT:
 			*out = value_copy(&a[0]);
 			break;
@@ -198,29 +183,29 @@ static int run_graph(struct pass *ps, struct module *m, const struct value *args
 	return rc;
 }
 
-static int run_chain(struct pass *ps, struct module *m, const struct value *args, int nargs,
-		     struct value *out, int64_t *macs)
+static int walk_chain(struct shape_walk *w, struct module *m, const struct value *args, int nargs,
+		      struct value *out, int64_t *macs)
 {
 	char path[2048] = "";
 	if (m->nchildren == 0 || nargs != 1)
 		module_path_buf(m, path, sizeof path);
 	if (m->nchildren == 0 && strcmp(m->type, "Sequential") != 0) {
-		error_setk(&ps->r->err, ERR_INPUT,
+		error_setk(w->err, ERR_INPUT,
 			   "%s: graft does not know the type %s, and it has no forward graph",
 			   path[0] ? path : "root module", m->type);
-		return fail_at(ps, m);
+		return fail_at(w, m);
 	}
 	if (nargs != 1) {
-		error_setk(&ps->r->err, ERR_SHAPE,
+		error_setk(w->err, ERR_SHAPE,
 			   "%s: %s runs its children in order and takes one input, but gets %d",
 			   path[0] ? path : "root module", m->type, nargs);
-		return fail_at(ps, m);
+		return fail_at(w, m);
 	}
 	struct value cur = value_copy(&args[0]);
 	for (int i = 0; i < m->nchildren; i++) {
 		struct value next = value_none();
 		int64_t sub = 0;
-		if (run_module(ps, m->children[i], m, NULL, &cur, 1, NULL, 0, &next, &sub) < 0) {
+		if (walk_module(w, m->children[i], m, NULL, &cur, 1, NULL, 0, &next, &sub) < 0) {
 			value_free(&cur);
 			return -1;
 		}
@@ -232,9 +217,9 @@ static int run_chain(struct pass *ps, struct module *m, const struct value *args
 	return 0;
 }
 
-static int run_module(struct pass *ps, struct module *m, const struct module *owner,
-		      const struct graph_node *node, const struct value *args, int nargs,
-		      const struct kwarg *kwargs, int nkwargs, struct value *out, int64_t *macs)
+static int walk_module(struct shape_walk *w, struct module *m, const struct module *owner,
+		       const struct graph_node *node, const struct value *args, int nargs,
+		       const struct kwarg *kwargs, int nkwargs, struct value *out, int64_t *macs)
 {
 	int rc;
 	*out = value_none();
@@ -242,30 +227,92 @@ static int run_module(struct pass *ps, struct module *m, const struct module *ow
 	if (m->def) {
 		struct op_call c = {.def = m->def, .module = m, .owner = owner, .node = node,
 				    .args = args, .nargs = nargs,
-				    .kwargs = kwargs, .nkwargs = nkwargs, .err = &ps->r->err};
-		rc = m->def->infer(&c);
+				    .kwargs = kwargs, .nkwargs = nkwargs, .err = w->err};
+		rc = apply_rule(w, &c, m, out);
 		if (rc < 0) {
-			if (ps->r->err.kind == ERR_NONE)
-				ps->r->err.kind = ERR_SHAPE;
-			value_free(&c.out);
-			/* keep what reached the failing module, for the views and
-			 * for edits that fit a replacement to it */
-			struct value none = value_none();
-			record_call(ps, m, args, nargs, &none, 0);
-			return fail_at(ps, m);
+			/* tell what reached the failing module */
+			if (w->on_module)
+				w->on_module(w, m, args, nargs, NULL, 0);
+			return -1;
 		}
-		*out = c.out;
 		*macs = c.macs;
-		ps->r->activation_bytes += value_bytes(out);
 	} else if (m->forward) {
-		rc = run_graph(ps, m, args, nargs, kwargs, nkwargs, out, macs);
+		rc = walk_graph(w, m, args, nargs, kwargs, nkwargs, out, macs);
 	} else {
-		rc = run_chain(ps, m, args, nargs, out, macs);
+		rc = walk_chain(w, m, args, nargs, out, macs);
 	}
 	if (rc < 0)
 		return -1;
-	record_call(ps, m, args, nargs, out, *macs);
+	if (w->on_module)
+		w->on_module(w, m, args, nargs, out, *macs);
 	return 0;
+}
+
+int shape_walk(struct shape_walk *w, struct module *m, const struct value *args, int nargs,
+	       struct value *out, int64_t *macs)
+{
+	w->failed = NULL;
+	return walk_module(w, m, NULL, NULL, args, nargs, NULL, 0, out, macs);
+}
+
+/* ---- the shape pass ---- */
+
+struct pass {
+	struct shape_result *r;
+	int seq; /* calls ended so far */
+};
+
+static int64_t value_bytes(const struct value *v)
+{
+	if (v->kind == VAL_TENSOR) {
+		int64_t n = shape_numel(&v->u.tensor.t.shape);
+		return n < 0 ? 0 : n * (int64_t)dtype_size(v->u.tensor.t.dtype);
+	}
+	int64_t total = 0;
+	if (v->kind == VAL_LIST)
+		for (int i = 0; i < v->u.list.n; i++)
+			total += value_bytes(&v->u.list.items[i]);
+	return total;
+}
+
+/* Counts the bytes of every registry call's output. */
+static int pass_op(struct shape_walk *w, struct op_call *c)
+{
+	struct pass *ps = w->ctx;
+	ps->r->activation_bytes += value_bytes(&c->out);
+	return 0;
+}
+
+/* Records the call in the module; a failed call keeps what reached it, for
+ * the views and for edits that fit a replacement to it. */
+static void pass_module(struct shape_walk *w, struct module *m, const struct value *args,
+			int nargs, const struct value *out, int64_t macs)
+{
+	struct pass *ps = w->ctx;
+	xgrow(&m->calls, &m->calls_cap, m->ncalls + 1, sizeof *m->calls);
+	struct call_record *rec = &m->calls[m->ncalls++];
+	rec->in = value_list(nargs);
+	for (int i = 0; i < nargs; i++)
+		rec->in.u.list.items[i] = value_copy(&args[i]);
+	rec->out = out ? value_copy(out) : value_none();
+	rec->macs = macs;
+	rec->seq = ps->seq++;
+}
+
+/* Walks m on args recording calls into r, and marks the module a break is
+ * in. */
+static int pass_walk(struct shape_result *r, struct module *m, const struct value *args,
+		     int nargs, struct value *out, int64_t *macs)
+{
+	struct pass ps = {.r = r};
+	struct shape_walk w = {.err = &r->err, .ctx = &ps,
+			       .on_op = pass_op, .on_module = pass_module};
+	int rc = shape_walk(&w, m, args, nargs, out, macs);
+	if (w.failed) {
+		r->failed = w.failed;
+		w.failed->broken = true;
+	}
+	return rc;
 }
 
 int shape_pass(struct model *m, struct shape_result *r)
@@ -281,14 +328,13 @@ int shape_pass(struct model *m, struct shape_result *r)
 			   m->path ? m->path : m->name);
 		return -1;
 	}
-	struct pass ps = {.r = r};
 	struct value *args = xcalloc((size_t)m->ninputs, sizeof *args);
 	for (int i = 0; i < m->ninputs; i++) {
 		struct origin o = {0};
 		args[i] = value_tensor_meta(m->inputs[i].dtype, &m->inputs[i].shape, o);
 	}
 	int64_t macs = 0;
-	int rc = run_module(&ps, m->root, NULL, NULL, args, m->ninputs, NULL, 0, &r->output, &macs);
+	int rc = pass_walk(r, m->root, args, m->ninputs, &r->output, &macs);
 	for (int i = 0; i < m->ninputs; i++)
 		value_free(&args[i]);
 	free(args);
@@ -307,9 +353,8 @@ int shape_run_module(struct module *m, const struct value *args, int nargs, stru
 {
 	struct shape_result r;
 	memset(&r, 0, sizeof r);
-	struct pass ps = {.r = &r};
 	int64_t macs = 0;
-	int rc = run_module(&ps, m, NULL, NULL, args, nargs, NULL, 0, out, &macs);
+	int rc = pass_walk(&r, m, args, nargs, out, &macs);
 	if (rc < 0) {
 		if (e)
 			*e = r.err;

@@ -1,9 +1,13 @@
-/* shape.h - the shape pass: a dry run on shapes, not numbers.
+/* shape.h - the forward walker, and the shape pass: a dry run on shapes, not
+ * numbers.
  *
- * Runs the model's forward on tensor shapes from its input spec, recording in
- * every module the inputs and outputs of each call and its mult-adds. On a
- * break it stops at the failing call, keeps what was recorded before it, marks
- * the module and explains the mismatch. */
+ * The walker is graft's one reading of a model's forward: the shape pass and
+ * the executor's planner (exec.h) both run it, so the graph that is checked is
+ * the graph that runs. The shape pass runs the model's forward on tensor
+ * shapes from its input spec, recording in every module the inputs and
+ * outputs of each call and its mult-adds. On a break it stops at the failing
+ * call, keeps what was recorded before it, marks the module and explains the
+ * mismatch. */
 #ifndef GRAFT_SHAPE_H
 #define GRAFT_SHAPE_H
 
@@ -12,6 +16,40 @@
 
 #include "core/error.h"
 #include "core/model.h"
+
+struct op_call; /* registry.h */
+
+/* A walk of a forward and its user's hooks. The walker runs a composite's
+ * graph (placeholder, call_module, call_function, call_method, get_attr,
+ * output nodes) or, without one, its children in order (a Sequential), and
+ * applies the registry's shape rule to every registry module and function.
+ * The first failing call stops the walk. */
+struct shape_walk {
+	struct error *err; /* where a break or problem is explained */
+	void *ctx;         /* the user's */
+	/* A registry module or function call whose shape rule ran: c->out is
+	 * its output, which the hook may change (the planner gives its tensors
+	 * places). 0, or -1 with err set, which stops the walk. NULL: none. */
+	int (*on_op)(struct shape_walk *w, struct op_call *c);
+	/* A module call ended (children's before their parent's): out is what
+	 * it returned and macs the mult-adds of its subtree; out is NULL when the
+	 * module's own call failed (args are then what reached it). NULL: none. */
+	void (*on_module)(struct shape_walk *w, struct module *m, const struct value *args,
+			  int nargs, const struct value *out, int64_t macs);
+	/* The value of a get_attr node: 0, or -1 with err set. NULL: a tensor of
+	 * the parameter's dtype and shape, without data. */
+	int (*get_attr)(struct shape_walk *w, const struct graph_node *nd, struct value *out);
+	/* Set by the walk when it breaks: the module the failing call is in (or
+	 * whose graph or children it is in). */
+	struct module *failed;
+};
+
+/* Walks the forward of module m called on args, calling w's hooks: *out gets
+ * its output and *macs its mult-adds. 0, or -1 with w->err set (kind
+ * ERR_SHAPE for a mismatch, ERR_INPUT for a malformed model) and w->failed
+ * set; *out is then none. Changes nothing in the model. */
+int shape_walk(struct shape_walk *w, struct module *m, const struct value *args, int nargs,
+	       struct value *out, int64_t *macs);
 
 struct shape_result {
 	bool ok;

@@ -1,8 +1,9 @@
-/* exec.c - the numeric forward pass: planning walk, and the plan's life.
+/* exec.c - the numeric forward pass: planning, and the plan's life.
  *
- * Planning walks the forward like the shape pass (shape.c): composites run
- * their graph or their children in order, registry modules and functions
- * apply their shape rule. While it walks, a tensor value carries no data:
+ * Planning runs the forward walker the shape pass runs (shape_walk in
+ * shape.h): composites run their graph or their children in order, registry
+ * modules and functions apply their shape rule, and this file's hooks see
+ * every call. While it walks, a tensor value carries no data:
  * its storage is the plan's sentinel and its offset the number of a *slot*
  * (a tensor of the forward). Slots live in *buffers*; views share their
  * input's buffer, everything else gets a new one. Each call whose output
@@ -19,6 +20,7 @@
 #include "core/init.h"
 #include "exec/kernels.h"
 #include "core/registry.h"
+#include "core/shape.h"
 #include "core/util.h"
 
 /* ---- a pointer -> int map ---- */
@@ -222,25 +224,7 @@ static struct xweights *weights_of(struct exec_plan *p, const struct module *m)
 	return &p->weights[p->nweights++];
 }
 
-/* ---- planning: the walk ---- */
-
-static int trace_module(struct exec_plan *p, struct module *m, const struct module *owner,
-                        const struct graph_node *node, const struct value *args, int nargs,
-                        const struct kwarg *kwargs, int nkwargs, struct value *out);
-
-/* Replaces refs in v (recursively) by copies of the values they name. */
-static struct value resolve(const struct value *v, const struct value *vals)
-{
-	if (v->kind == VAL_REF)
-		return value_copy(&vals[v->u.ref]);
-	if (v->kind == VAL_LIST) {
-		struct value l = value_list(v->u.list.n);
-		for (int i = 0; i < v->u.list.n; i++)
-			l.u.list.items[i] = resolve(&v->u.list.items[i], vals);
-		return l;
-	}
-	return value_copy(v);
-}
+/* ---- planning: the walker's hooks (shape.h) ---- */
 
 struct dtype_check {
 	const struct kernel *k;
@@ -263,8 +247,9 @@ static void check_dtype(struct exec_plan *p, const struct value *v, void *ctx)
 
 /* Records the call c (its shape rule has run) as a step when it makes a
  * tensor. */
-static int emit(struct exec_plan *p, struct op_call *c)
+static int plan_op(struct shape_walk *walk, struct op_call *c)
 {
+	struct exec_plan *p = walk->ctx;
 	if (!has_fresh(&c->out))
 		return 0; /* plain values, or tensors passed through (a tuple's item) */
 	char path[2600];
@@ -331,9 +316,16 @@ static int emit(struct exec_plan *p, struct op_call *c)
 	return 0;
 }
 
-static void mark_call(struct exec_plan *p, const struct module *m, const struct value *out)
+/* Notes where a module call ended, for statistics (plans with opts.stats). */
+static void plan_module_end(struct shape_walk *walk, struct module *m,
+                            const struct value *args, int nargs, const struct value *out,
+                            int64_t macs)
 {
-	if (!p->opts.stats)
+	(void)args;
+	(void)nargs;
+	(void)macs;
+	struct exec_plan *p = walk->ctx;
+	if (!out)
 		return;
 	int calls = ptrmap_get(&p->call_count, m);
 	calls = calls < 0 ? 0 : calls;
@@ -347,8 +339,9 @@ static void mark_call(struct exec_plan *p, const struct module *m, const struct 
 }
 
 /* The value of a get_attr node: a constant slot for the weight. */
-static int trace_get_attr(struct exec_plan *p, const struct graph_node *nd, struct value *out)
+static int plan_get_attr(struct shape_walk *walk, const struct graph_node *nd, struct value *out)
 {
+	struct exec_plan *p = walk->ctx;
 	struct xweights *w = weights_of(p, nd->attr_owner);
 	if (!w)
 		return -1;
@@ -363,156 +356,6 @@ static int trace_get_attr(struct exec_plan *p, const struct graph_node *nd, stru
 	}
 	struct origin o = {.module = nd->attr_owner, .node = NULL};
 	*out = slot_value(p, s, t->dtype, &t->shape, o);
-	return 0;
-}
-
-static int trace_graph(struct exec_plan *p, struct module *m, const struct value *args, int nargs,
-                       const struct kwarg *kwargs, int nkwargs, struct value *out)
-{
-	const struct graph *g = m->forward;
-	struct value *vals = xcalloc((size_t)g->n, sizeof *vals);
-	int placeholder = 0, rc = 0;
-	for (int i = 0; i < g->n && rc == 0; i++) {
-		const struct graph_node *nd = &g->nodes[i];
-		int na = nd->nargs, nk = nd->nkwargs;
-		struct value *a = xcalloc((size_t)(na ? na : 1), sizeof *a);
-		struct kwarg *k = xcalloc((size_t)(nk ? nk : 1), sizeof *k);
-		for (int j = 0; j < na; j++)
-			a[j] = resolve(&nd->args[j], vals);
-		for (int j = 0; j < nk; j++) {
-			k[j].name = nd->kwargs[j].name;
-			k[j].value = resolve(&nd->kwargs[j].value, vals);
-		}
-		switch (nd->op) {
-		case NODE_PLACEHOLDER: {
-			const struct value *given = NULL;
-			if (placeholder < nargs)
-				given = &args[placeholder];
-			for (int j = 0; !given && j < nkwargs; j++)
-				if (strcmp(kwargs[j].name, nd->target) == 0)
-					given = &kwargs[j].value;
-			if (!given && na > 0)
-				given = &a[0];
-			if (!given) {
-				char path[2048];
-				module_path_buf(m, path, sizeof path);
-				rc = error_setk(
-				    p->err, ERR_SHAPE,
-				    "%s: forward expects an argument '%s' that the caller "
-				    "does not pass",
-				    path[0] ? path : m->type, nd->target);
-				break;
-			}
-			vals[i] = value_copy(given);
-			placeholder++;
-			break;
-		}
-		case NODE_CALL_MODULE:
-			rc = trace_module(p, nd->callee, m, nd, a, na, k, nk, &vals[i]);
-			break;
-		case NODE_CALL_FUNCTION:
-		case NODE_CALL_METHOD: {
-			struct op_call c = {.def = nd->fn,
-			                    .owner = m,
-			                    .node = nd,
-			                    .args = a,
-			                    .nargs = na,
-			                    .kwargs = k,
-			                    .nkwargs = nk,
-			                    .err = p->err};
-			if (nd->fn->infer(&c) < 0) {
-				if (p->err->kind == ERR_NONE)
-					p->err->kind = ERR_SHAPE;
-				value_free(&c.out);
-				rc = -1;
-				break;
-			}
-			rc = emit(p, &c);
-			vals[i] = c.out;
-			break;
-		}
-		case NODE_GET_ATTR:
-			rc = trace_get_attr(p, nd, &vals[i]);
-			break;
-		case NODE_OUTPUT:
-			*out = value_copy(&a[0]);
-			break;
-		}
-		for (int j = 0; j < na; j++)
-			value_free(&a[j]);
-		for (int j = 0; j < nk; j++)
-			value_free(&k[j].value);
-		free(a);
-		free(k);
-	}
-	for (int i = 0; i < g->n; i++)
-		value_free(&vals[i]);
-	free(vals);
-	return rc;
-}
-
-static int trace_chain(struct exec_plan *p, struct module *m, const struct value *args, int nargs,
-                       struct value *out)
-{
-	char path[2048] = "";
-	if (m->nchildren == 0 || nargs != 1)
-		module_path_buf(m, path, sizeof path);
-	if (m->nchildren == 0 && strcmp(m->type, "Sequential") != 0)
-		return error_setk(
-		    p->err, ERR_INPUT,
-		    "%s: graft does not know the type %s, and it has no forward graph",
-		    path[0] ? path : "root module", m->type);
-	if (nargs != 1)
-		return error_setk(
-		    p->err, ERR_SHAPE,
-		    "%s: %s runs its children in order and takes one input, but gets %d",
-		    path[0] ? path : "root module", m->type, nargs);
-	struct value cur = value_copy(&args[0]);
-	for (int i = 0; i < m->nchildren; i++) {
-		struct value next = value_none();
-		if (trace_module(p, m->children[i], m, NULL, &cur, 1, NULL, 0, &next) < 0) {
-			value_free(&cur);
-			return -1;
-		}
-		value_free(&cur);
-		cur = next;
-	}
-	*out = cur;
-	return 0;
-}
-
-static int trace_module(struct exec_plan *p, struct module *m, const struct module *owner,
-                        const struct graph_node *node, const struct value *args, int nargs,
-                        const struct kwarg *kwargs, int nkwargs, struct value *out)
-{
-	int rc;
-	*out = value_none();
-	if (m->def) {
-		struct op_call c = {.def = m->def,
-		                    .module = m,
-		                    .owner = owner,
-		                    .node = node,
-		                    .args = args,
-		                    .nargs = nargs,
-		                    .kwargs = kwargs,
-		                    .nkwargs = nkwargs,
-		                    .err = p->err};
-		if (m->def->infer(&c) < 0) {
-			if (p->err->kind == ERR_NONE)
-				p->err->kind = ERR_SHAPE;
-			value_free(&c.out);
-			return -1;
-		}
-		rc = emit(p, &c);
-		*out = c.out;
-	} else if (m->forward) {
-		rc = trace_graph(p, m, args, nargs, kwargs, nkwargs, out);
-	} else {
-		rc = trace_chain(p, m, args, nargs, out);
-	}
-	if (rc < 0)
-		return -1;
-	mark_call(p, m, out);
 	return 0;
 }
 
@@ -593,8 +436,15 @@ struct exec_plan *exec_plan_new(struct model *m, const struct shape *input_shape
 		struct origin o = {0};
 		args[i] = slot_value(p, p->in_slots[i], DT_F32, &p->in_shapes[i], o);
 	}
-	if (rc == 0)
-		rc = trace_module(p, m->root, NULL, NULL, args, m->ninputs, NULL, 0, &p->output);
+	if (rc == 0) {
+		struct shape_walk w = {.err = e,
+		                       .ctx = p,
+		                       .on_op = plan_op,
+		                       .on_module = p->opts.stats ? plan_module_end : NULL,
+		                       .get_attr = plan_get_attr};
+		int64_t macs = 0;
+		rc = shape_walk(&w, m->root, args, m->ninputs, &p->output, &macs);
+	}
 	for (int i = 0; i < m->ninputs; i++)
 		value_free(&args[i]);
 	free(args);

@@ -1,9 +1,9 @@
 /* exec.h - the numeric forward pass: runs a model on real tensors.
  *
- * exec_plan_new walks the model's forward the way the shape pass does
- * (shape.c), with the registry's shape rules computing every shape and every
- * plain value (ints, tuples), and records each call that makes a tensor as
- * one operation for its kernel (kernels.h). It then decides, once:
+ * exec_plan_new walks the model's forward with the shape pass's own walker
+ * (shape_walk, shape.h), the registry's shape rules computing every shape and
+ * every plain value (ints, tuples), and records each call that makes a tensor
+ * as one operation for its kernel (kernels.h). It then decides, once:
  *
  *   - fusions: a BatchNorm2d right after a convolution becomes a
  *     per-channel scale and shift in the convolution's output pass, and an

@@ -1,6 +1,7 @@
 /* exec_impl.h - the executor's planning structures, shared by exec.c
- * (the walk, the plan's life), exec_plan.c (fusion, constants, memory,
- * binding) and exec_run.c (running, statistics). Not for other files. */
+ * (the walker's hooks, the plan's life), exec_plan.c (fusion, constants,
+ * memory, binding) and exec_run.c (running, statistics). Not for other
+ * files. */
 #ifndef GRAFT_EXEC_IMPL_H
 #define GRAFT_EXEC_IMPL_H
 
