@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "edit/cmd.h"
 #include "edit/edit.h"
 #include "core/model.h"
 #include "core/registry.h"
@@ -120,7 +121,7 @@ static int cmd_help(int argc, char **argv)
 			       def->attrs[i].def ? def->attrs[i].def : "(required)");
 		return EXIT_OK;
 	}
-	const char *cmd_help_text = editor_command_help(argv[1]);
+	const char *cmd_help_text = cmd_explain(argv[1]);
 	if (cmd_help_text) {
 		printf("%s (an edit command; see 'graft help edit')\n%s\n", argv[1], cmd_help_text);
 		return EXIT_OK;

@@ -607,57 +607,87 @@ static void show_output(struct tui *t, const char *title, const char *out)
 	tui_set_state(t, TUI_PAGER);
 }
 
+/* --- the screen's own commands ---------------------------------------- */
+
+static int run_quit(struct tui *t, char **w, struct error *e)
+{
+	run_action(t, ACT_QUIT, 0);
+	return 0;
+}
+
+static int run_quit_now(struct tui *t, char **w, struct error *e)
+{
+	t->quit = true;
+	return 0;
+}
+
+static int run_goto(struct tui *t, char **w, struct error *e)
+{
+	if (outline_goto(&t->ol, w[1]))
+		return 0;
+	edit_find(t->ed, w[1], e); /* says why, with a did-you-mean */
+	return -1;
+}
+
+static int run_save_screen(struct tui *t, char **w, struct error *e)
+{
+	if (tui_dump_screen(t, w[1]) < 0)
+		return error_set(e, "%s: %s", w[1], strerror(errno));
+	return 0;
+}
+
+/* Beside the editor's commands (cmd.c) and the actions by name (keys.h). */
+static const struct tui_command {
+	struct cmd_spec spec;
+	int (*run)(struct tui *t, char **w, struct error *e);
+} screen_commands[] = {
+    {{"quit", "q", {{0}}, "leave (asks when there are unsaved changes)"}, run_quit},
+    {{"quit!", "q!", {{0}}, "leave without saving"}, run_quit_now},
+    {{"goto", NULL, {{CMD_ARG_PATH, "PATH", NULL, 0}}, "go to a module"}, run_goto},
+    {{"save-screen", NULL, {{CMD_ARG_FILE, "FILE", NULL, 0}}, "write the screen as text"},
+     run_save_screen},
+};
+
+const struct cmd_spec *tui_command_spec(int i)
+{
+	int n = (int)(sizeof screen_commands / sizeof screen_commands[0]);
+	return i >= 0 && i < n ? &screen_commands[i].spec : NULL;
+}
+
+static const struct tui_command *find_screen_command(const char *name)
+{
+	for (int i = 0; tui_command_spec(i); i++)
+		if (cmd_is_called(&screen_commands[i].spec, name))
+			return &screen_commands[i];
+	return NULL;
+}
+
 /* Runs one command line without {}; output is appended to out. Returns 0 or
- * -1 (e set). */
+ * -1 (e set); *handled says whether the screen ran it (not the editor). */
 static int run_one(struct tui *t, const char *line, struct strbuf *out, struct error *e,
                    bool *handled)
 {
-	char word[64] = "";
-	const char *p = line;
-	while (isspace((unsigned char)*p))
-		p++;
-	size_t n = strcspn(p, " \t");
-	snprintf(word, sizeof word, "%.*s", (int)(n < sizeof word ? n : sizeof word - 1), p);
-	const char *arg = p + n;
-	while (isspace((unsigned char)*arg))
-		arg++;
-	*handled = true;
-	if (!strcmp(word, "q") || !strcmp(word, "quit")) {
-		run_action(t, ACT_QUIT, 0);
-		return 0;
-	}
-	if (!strcmp(word, "quit!") || !strcmp(word, "q!")) {
-		t->quit = true;
-		return 0;
-	}
-	if (!strcmp(word, "save-screen")) {
-		if (!*arg)
-			return error_set(e, "usage: save-screen FILE");
-		tui_layout(t);
-		tui_draw(t);
-		if (tui_dump_screen(t, arg) < 0)
-			return error_set(e, "%s: %s", arg, strerror(errno));
-		return 0;
-	}
-	if (!strcmp(word, "goto")) {
-		if (!outline_goto(&t->ol, arg)) {
-			struct module *m = edit_find(t->ed, arg, e);
-			(void)m;
-			return -1;
-		}
-		return 0;
-	}
-	if (!strcmp(word, "help") && !*arg) {
-		run_action(t, ACT_HELP, 0);
-		return 0;
-	}
-	int a = action_by_name(word);
-	if (a >= 0 && !editor_command_help(word)) {
-		run_action(t, (enum tui_action)a, *arg ? (unsigned char)*arg : 0);
-		return 0;
-	}
+	struct cmd_words words;
 	*handled = false;
-	return editor_run(t->ed, line, out, e);
+	if (cmd_split_line(line, &words, e) < 0 || !words.n)
+		return editor_run(t->ed, line, out, e); /* says what is wrong, or nothing */
+	char **w = words.w;
+	int rc = 0;
+	*handled = true;
+	const struct tui_command *c = find_screen_command(w[0]);
+	int a = action_by_name(w[0]);
+	if (c) {
+		rc = cmd_check_args(&c->spec, w, words.n, e) < 0 ? -1 : c->run(t, w, e);
+	} else if (!strcmp(w[0], "help") && words.n == 1) {
+		run_action(t, ACT_HELP, 0);
+	} else if (a >= 0 && !cmd_find(w[0])) {
+		run_action(t, (enum tui_action)a, words.n > 1 ? (unsigned char)w[1][0] : 0);
+	} else {
+		*handled = false;
+		rc = editor_run(t->ed, line, out, e);
+	}
+	cmd_words_free(&words);
+	return rc;
 }
 
 void tui_command(struct tui *t, const char *line)

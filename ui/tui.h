@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "edit/cmd.h"
 #include "edit/edit.h"
 #include "keys.h"
 #include "view/outline.h"
@@ -137,6 +138,9 @@ void tui_set_state(struct tui *t, enum tui_state s);
 /* Runs a command line as typed at the ':' prompt (TUI commands, the
  * editor's, action names; {} runs it for each marked module). */
 void tui_command(struct tui *t, const char *line);
+/* The i-th of the screen's own commands (quit, goto, ...; the actions of
+ * keys.h are commands too), NULL past the end. */
+const struct cmd_spec *tui_command_spec(int i);
 /* Called by tui_readline.c when a line is entered. */
 void tui_prompt_done(struct tui *t, const char *line);
 /* Recomputes the layout from the size and what is shown. */
@@ -148,7 +152,8 @@ const char *tui_status(const struct tui *t, int *role);
 /* tui_draw.c */
 void tui_colors_init(struct tui *t);
 void tui_draw(struct tui *t);
-/* Writes the screen as text, one line a row, trailing spaces removed. */
+/* Draws the screen afresh and writes it as text, one line a row, trailing
+ * spaces removed. 0, or -1 with errno set. */
 int tui_dump_screen(struct tui *t, const char *path);
 extern const struct tui_glyphs tui_glyphs_utf8, tui_glyphs_ascii;
 /* Display width of a UTF-8 string (every graft glyph is one column). */

@@ -330,11 +330,16 @@ void tui_help_build(struct tui *t)
 	editor_run(t->ed, "help", &out, &e);
 	tui_text_add_lines(h, ROLE_NORMAL, out.s);
 	strbuf_free(&out);
-	tui_text_add(h, ROLE_NORMAL,
-	             "  quit, q           leave (asks when there are unsaved changes)");
-	tui_text_add(h, ROLE_NORMAL, "  quit!             leave without saving");
-	tui_text_add(h, ROLE_NORMAL, "  goto PATH         go to a module");
-	tui_text_add(h, ROLE_NORMAL, "  save-screen FILE  write the screen as text");
+	for (int i = 0; tui_command_spec(i); i++) {
+		const struct cmd_spec *c = tui_command_spec(i);
+		struct strbuf usage = {0};
+		if (c->alias)
+			strbuf_addf(&usage, "%s, %s", c->name, c->alias);
+		else
+			cmd_usage(c, &usage);
+		tui_text_add(h, ROLE_NORMAL, "  %-17s %s", usage.s, c->help);
+		strbuf_free(&usage);
+	}
 	tui_text_add(h, ROLE_NORMAL,
 	             "  ACTION            any action above by its name: 'expand-all'");
 	tui_text_add(h, ROLE_NORMAL,

@@ -615,7 +615,7 @@ static bool draw_command_hint(struct tui *t, int y)
 		line++;
 	char word[64];
 	snprintf(word, sizeof word, "%.*s", (int)strcspn(line, " "), line);
-	const char *help = *word ? editor_command_help(word) : NULL;
+	const char *help = *word ? cmd_explain(word) : NULL;
 	char hint[300];
 	if (!*line)
 		snprintf(hint, sizeof hint,
@@ -781,6 +781,8 @@ void tui_draw(struct tui *t)
 
 int tui_dump_screen(struct tui *t, const char *path)
 {
+	tui_layout(t);
+	tui_draw(t);
 	FILE *f = fopen(path, "w");
 	if (!f)
 		return -1;

@@ -5,11 +5,10 @@
  * no signal handlers) and paints nothing: the screen draws rl_line_buffer
  * after every key. Lines are read with the callback interface, so the
  * screen's loop stays in charge and scripts drive the prompt like a user.
- * History is kept in $XDG_STATE_HOME/graft/history. Tab completes command
- * names, module paths, type names and each type's keyword arguments. */
+ * History is kept in $XDG_STATE_HOME/graft/history. Tab completes what the
+ * command tables say goes there (cmd_complete). */
 #include "config.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +18,6 @@
 #include <readline/readline.h>
 
 #include "cli.h"
-#include "core/registry.h"
 #include "tui.h"
 
 #define HISTORY_MAX 1000
@@ -90,266 +88,46 @@ static void line_handler(char *line)
 
 /* --- completion -------------------------------------------------------- */
 
-struct cands {
-	char **v;
-	int n, cap;
-};
-
-static void cand_add(struct cands *c, const char *s)
+/* The screen's commands and the actions by name, for cmd_complete. */
+static const struct cmd_spec *screen_command(int i)
 {
-	for (int i = 0; i < c->n; i++)
-		if (!strcmp(c->v[i], s))
-			return;
-	xgrow(&c->v, &c->cap, c->n + 1, sizeof *c->v);
-	c->v[c->n++] = xstrdup(s);
+	static const struct cmd_spec actions[] = {
+#define TUI_ACTION_SPEC(id, name, section, help) {name, NULL, {{0}}, help},
+	    TUI_ACTIONS(TUI_ACTION_SPEC)
+#undef TUI_ACTION_SPEC
+	};
+	int own = 0;
+	while (tui_command_spec(own))
+		own++;
+	if (i < own)
+		return tui_command_spec(i);
+	return i - own < ACT_COUNT ? &actions[i - own] : NULL;
 }
 
-static void cands_free(struct cands *c)
-{
-	for (int i = 0; i < c->n; i++)
-		free(c->v[i]);
-	free(c->v);
-	memset(c, 0, sizeof *c);
-}
-
-static struct cands gen_cands;
+static struct cmd_candidates gen_cands;
 static int gen_index;
 
+/* Hands readline the candidates cmd_complete found (all match the text). */
 static char *generator(const char *text, int state)
 {
+	(void)text;
 	if (!state)
 		gen_index = 0;
-	size_t n = strlen(text);
-	while (gen_index < gen_cands.n) {
-		const char *s = gen_cands.v[gen_index++];
-		if (!strncmp(s, text, n))
-			return xstrdup(s);
-	}
-	return NULL;
-}
-
-static void add_commands(struct cands *c)
-{
-	for (int i = 0; editor_command_name(i); i++)
-		cand_add(c, editor_command_name(i));
-	static const char *const own[] = {"quit", "quit!", "goto", "save-screen"};
-	for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
-		cand_add(c, own[i]);
-	static const char *const actions[] = {
-#define TUI_ACTION_NAME3(id, name, section, help) name,
-	    TUI_ACTIONS(TUI_ACTION_NAME3)
-#undef TUI_ACTION_NAME3
-	};
-	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
-		cand_add(c, actions[i]);
-}
-
-static void add_types(struct cands *c)
-{
-	int n;
-	const struct op_def *const *defs = registry_all(OP_MODULE, &n);
-	for (int i = 0; i < n; i++)
-		cand_add(c, defs[i]->name);
-	cand_add(c, "Sequential");
-	const struct type_lib *lib = &rl_tui->ed->types;
-	for (int i = 0; i < lib->n; i++)
-		cand_add(c, lib->defs[i].name);
-}
-
-static int add_model_types(struct module *m, void *ctx)
-{
-	cand_add(ctx, m->type);
-	return 0;
-}
-
-/* Paths below the parent named by what is typed: "layer1.0.c" offers the
- * children of layer1.0 starting with "c"; a complete path of a module with
- * children offers itself and its children. Returns whether the only
- * candidate so far has children (so no space goes after it). */
-static void add_paths(struct cands *c, const char *text)
-{
-	const struct module *root = rl_tui->ed->model->root;
-	if (!root)
-		return;
-	size_t tl = strlen(text);
-	const struct module *self = tl && text[tl - 1] != '.' ? module_find(root, text) : NULL;
-	if (self && self->nchildren) {
-		cand_add(c, text);
-		for (int i = 0; i < self->nchildren; i++) {
-			char *p = xasprintf("%s.%s", text, self->children[i]->name);
-			cand_add(c, p);
-			free(p);
-		}
-		return;
-	}
-	const char *dot = strrchr(text, '.');
-	char *parent_path = dot ? xstrndup(text, (size_t)(dot - text)) : xstrdup("");
-	const struct module *parent = module_find(root, parent_path);
-	for (int i = 0; parent && i < parent->nchildren; i++) {
-		char *p = *parent_path ? xasprintf("%s.%s", parent_path, parent->children[i]->name)
-		                       : xstrdup(parent->children[i]->name);
-		cand_add(c, p);
-		free(p);
-	}
-	free(parent_path);
-	if (rl_tui->ol.marked.n)
-		cand_add(c, "{}");
-}
-
-static void add_kwargs(struct cands *c, const char *type)
-{
-	const struct op_def *def = registry_module(type);
-	for (int i = 0; def && i < def->nattrs; i++) {
-		char *s = xasprintf("%s=", def->attrs[i].name);
-		cand_add(c, s);
-		free(s);
-	}
-	const struct type_def *td = type_lib_find(&rl_tui->ed->types, type);
-	for (int i = 0; td && i < td->nparams; i++) {
-		char *s = xasprintf("%s=", td->params[i].name);
-		cand_add(c, s);
-		free(s);
-	}
-}
-
-/* Words of the line before the one being completed (split at spaces
- * outside parentheses); sets *open_type to the type whose '(' is still
- * open, if any. */
-static int split_before(const char *line, int end, char **w, int max, char *open_type,
-                        size_t otsize)
-{
-	int n = 0, depth = 0;
-	int i = 0;
-	/* types of the open parentheses */
-	char stack[16][64];
-	open_type[0] = '\0';
-	while (i < end) {
-		while (i < end && isspace((unsigned char)line[i]))
-			i++;
-		if (i >= end)
-			break;
-		int start = i;
-		while (i < end && (depth > 0 || !isspace((unsigned char)line[i]))) {
-			if (line[i] == '(') {
-				/* the identifier just before */
-				int j = i;
-				while (j > start &&
-				       (isalnum((unsigned char)line[j - 1]) || line[j - 1] == '_'))
-					j--;
-				if (depth < 16)
-					snprintf(stack[depth], sizeof stack[depth], "%.*s", i - j,
-					         line + j);
-				depth++;
-			} else if (line[i] == ')' && depth > 0) {
-				depth--;
-			}
-			i++;
-		}
-		if (i >= end && depth == 0 && !isspace((unsigned char)line[end - 1]))
-			break; /* the word being completed */
-		if (i >= end && depth > 0)
-			break;
-		if (n < max)
-			w[n++] = xstrndup(line + start, (size_t)(i - start));
-	}
-	if (depth > 0 && depth <= 16)
-		snprintf(open_type, otsize, "%s", stack[depth - 1]);
-	return n;
+	return gen_index < gen_cands.n ? xstrdup(gen_cands.v[gen_index++]) : NULL;
 }
 
 static char **complete(const char *text, int start, int end)
 {
-	rl_attempted_completion_over = 1;
-	char *w[64];
-	char open_type[64];
-	int n = split_before(rl_line_buffer, start, w, 64, open_type, sizeof open_type);
-	struct cands c = {0};
-	const char *cmd = n ? w[0] : "";
-	int ai = n - 1; /* index of the argument being completed */
-	bool want_files = false;
-	if (open_type[0]) {
-		if (!strcmp(open_type, "Sequential"))
-			add_types(&c);
-		else
-			add_kwargs(&c, open_type);
-	} else if (n == 0) {
-		add_commands(&c);
-	} else if (!strcmp(cmd, "help")) {
-		if (ai == 0)
-			add_commands(&c);
-	} else if (!strcmp(cmd, "replace") || !strcmp(cmd, "replace-all")) {
-		if (ai == 0) {
-			add_paths(&c, text);
-			if (cmd[7] == '-')
-				module_walk(rl_tui->ed->model->root, add_model_types, &c);
-		} else if (ai == 1) {
-			add_types(&c);
-		} else {
-			add_kwargs(&c, w[2]);
-			cand_add(&c, "keep=");
-		}
-	} else if (!strcmp(cmd, "insert")) {
-		if (ai == 0) {
-			cand_add(&c, "before");
-			cand_add(&c, "after");
-		} else if (ai == 1) {
-			add_paths(&c, text);
-		} else if (ai == 2) {
-			add_types(&c);
-		} else {
-			add_kwargs(&c, w[3]);
-			cand_add(&c, "name=");
-		}
-	} else if (!strcmp(cmd, "set")) {
-		if (ai == 0) {
-			add_paths(&c, text);
-		} else {
-			struct module *m = module_find(rl_tui->ed->model->root, w[1]);
-			if (m)
-				add_kwargs(&c, m->type);
-		}
-	} else if (!strcmp(cmd, "delete") || !strcmp(cmd, "show") || !strcmp(cmd, "goto")) {
-		if (ai == 0)
-			add_paths(&c, text);
-	} else if (!strcmp(cmd, "freeze") || !strcmp(cmd, "unfreeze") || !strcmp(cmd, "find")) {
-		if (ai == 0) {
-			add_paths(&c, text);
-			module_walk(rl_tui->ed->model->root, add_model_types, &c);
-		}
-	} else if (!strcmp(cmd, "head")) {
-		if (ai >= 1) {
-			add_paths(&c, text);
-			cand_add(&c, "keep=");
-		}
-	} else if (!strncmp(cmd, "save", 4)) {
-		want_files = true;
-	}
-	if (!strncmp(text, "keep=", 5)) {
-		cands_free(&c);
-		cand_add(&c, "keep=overlap");
-		cand_add(&c, "keep=none");
-	}
-	for (int i = 0; i < n; i++)
-		free(w[i]);
-	if (want_files) {
-		rl_attempted_completion_over = 0;
-		cands_free(&c);
+	struct cmd_complete_ctx ctx = {rl_tui->ed, screen_command, rl_tui->ol.marked.n > 0};
+	cmd_candidates_free(&gen_cands);
+	cmd_complete(&ctx, rl_line_buffer, start, end, &gen_cands);
+	/* a file name: readline's own completion */
+	rl_attempted_completion_over = !gen_cands.files;
+	if (gen_cands.files)
 		return NULL;
-	}
-	cands_free(&gen_cands);
-	gen_cands = c;
 	char **matches = rl_completion_matches(text, generator);
 	/* no space after "k=" or after a module whose children may follow */
-	rl_completion_suppress_append = 0;
-	if (matches && !matches[1]) {
-		const char *m = matches[0];
-		size_t l = strlen(m);
-		const struct module *mod =
-		    l && m[l - 1] != '=' ? module_find(rl_tui->ed->model->root, m) : NULL;
-		if ((l && m[l - 1] == '=') || (mod && mod->nchildren))
-			rl_completion_suppress_append = 1;
-	}
-	(void)end;
+	rl_completion_suppress_append = gen_cands.continues;
 	return matches;
 }
 
@@ -411,7 +189,7 @@ void tui_rl_done(struct tui *t)
 		write_history(t->history_path);
 		history_truncate_file(t->history_path, HISTORY_MAX);
 	}
-	cands_free(&gen_cands);
+	cmd_candidates_free(&gen_cands);
 	if (rl_null) {
 		fclose(rl_null);
 		rl_null = NULL;

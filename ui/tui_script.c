@@ -146,8 +146,6 @@ int tui_script_run(struct tui *t, const char *path, char *err, size_t errsize)
 			tui_click(t, x, y);
 		} else if (!strncmp(p, "save-screen ", 12)) {
 			char *dst = p + 12;
-			tui_layout(t);
-			tui_draw(t);
 			if (tui_dump_screen(t, dst) < 0) {
 				snprintf(err, errsize, "%s:%d: %s: %s", path, lineno, dst,
 				         strerror(errno));

@@ -1,5 +1,10 @@
-/* cmd.c - the command language: splitting a line into words, the table of
- * commands with their help, and dispatch to the editor's operations. */
+/* cmd.c - the command language: the tokenizer, the table of the editor's
+ * commands (each described once: name, argument kinds, help) with the
+ * functions that run them, and what is derived from the table: usage lines,
+ * the argument check and `help`. Dispatch with undo and the journal is
+ * editor_run (editor.c); completion is cmd_complete.c. */
+#include "edit/cmd.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -9,27 +14,21 @@
 #include "edit/edit_ops.h"
 #include "io/save.h"
 
-#define MAX_WORDS 64
+/* --- the tokenizer ------------------------------------------------------ */
 
-/* Splits a line into words at spaces outside (), [] and quotes; '#' outside
- * them starts a comment. Returns the count, or -1 with e set. */
-static int split_words(const char *line, char **words, struct error *e)
+int cmd_split(const char *line, size_t len, struct cmd_words *out, struct error *e)
 {
-	int n = 0;
-	const char *p = line;
+	memset(out, 0, sizeof *out);
+	const char *p = line, *end = line + len;
 	for (;;) {
-		while (isspace((unsigned char)*p))
+		while (p < end && isspace((unsigned char)*p))
 			p++;
-		if (!*p || *p == '#')
-			return n;
-		if (n == MAX_WORDS) {
-			error_set(e, "too many words (at most %d)", MAX_WORDS);
-			goto fail;
-		}
+		if (p == end || *p == '#')
+			return 0;
 		const char *start = p;
 		int depth = 0;
 		char quote = 0;
-		while (*p && (quote || depth > 0 || !isspace((unsigned char)*p))) {
+		while (p < end && (quote || depth > 0 || !isspace((unsigned char)*p))) {
 			if (quote) {
 				if (*p == quote)
 					quote = 0;
@@ -44,28 +43,67 @@ static int split_words(const char *line, char **words, struct error *e)
 			}
 			p++;
 		}
-		if (quote || depth > 0) {
-			error_set(e, "unbalanced %s in '%s'", quote ? "quote" : "brackets", start);
-			goto fail;
+		if (p == end) {
+			out->tail = start;
+			out->open = quote ? quote : depth > 0 ? '(' : 0;
+			return 0;
 		}
-		words[n++] = xstrndup(start, (size_t)(p - start));
+		if (out->n == CMD_MAX_WORDS) {
+			cmd_words_free(out);
+			return error_set(e, "too many words (at most %d)", CMD_MAX_WORDS);
+		}
+		out->w[out->n++] = xstrndup(start, (size_t)(p - start));
 	}
-fail:
-	for (int i = 0; i < n; i++)
-		free(words[i]);
-	return -1;
 }
 
-/* Parses "k=v" into kv; 0, 1 when the word is not k=v, -1 on a bad value. */
-static int parse_kv(const char *word, struct kwarg *kv, struct error *e)
+int cmd_split_line(const char *line, struct cmd_words *out, struct error *e)
+{
+	if (cmd_split(line, strlen(line), out, e) < 0)
+		return -1;
+	if (out->open) {
+		error_set(e, "unbalanced %s in '%s'", out->open == '(' ? "brackets" : "quote",
+			  out->tail);
+		cmd_words_free(out);
+		return -1;
+	}
+	if (out->tail) {
+		if (out->n == CMD_MAX_WORDS) {
+			cmd_words_free(out);
+			return error_set(e, "too many words (at most %d)", CMD_MAX_WORDS);
+		}
+		out->w[out->n++] = xstrdup(out->tail);
+		out->tail = NULL;
+	}
+	return 0;
+}
+
+void cmd_words_free(struct cmd_words *words)
+{
+	for (int i = 0; i < words->n; i++)
+		free(words->w[i]);
+	memset(words, 0, sizeof *words);
+}
+
+bool cmd_is_kwarg(const char *word)
 {
 	const char *eq = strchr(word, '=');
 	const char *bracket = strpbrk(word, "([");
 	if (!eq || eq == word || (bracket && bracket < eq))
-		return 1;
+		return false;
 	for (const char *q = word; q < eq; q++)
 		if (!isalnum((unsigned char)*q) && *q != '_')
-			return 1;
+			return false;
+	return true;
+}
+
+/* --- running the commands ----------------------------------------------- */
+
+/* Parses "k=v" into kv; 0, 1 when the word is not k=v, -1 on a bad value. */
+static int parse_kv(const char *word, struct kwarg *kv, struct error *e)
+{
+	if (!cmd_is_kwarg(word))
+		return 1;
+	const char *eq = strchr(word, '=');
 	kv->name = xstrndup(word, (size_t)(eq - word));
 	if (value_parse(eq + 1, &kv->value, NULL, e) < 0) {
 		error_prefix(e, "%s", kv->name);
@@ -138,58 +176,22 @@ static struct spec *words_spec(char **w, int n, enum keep_mode *keep, char **nam
 	return s;
 }
 
-struct command {
-	const char *name;
-	const char *usage;
-	const char *help;
-	bool changes; /* runs between a snapshot and a commit */
-	int (*run)(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
-		   struct error *e);
-};
-
-static int need_args(char **w, int n, int min, int max, const char *usage, struct error *e)
-{
-	if (n - 1 < min || (max >= 0 && n - 1 > max))
-		return error_set(e, "usage: %s", usage);
-	return 0;
-}
-
-static int run_replace_common(struct editor *ed, char **w, int n, bool all, struct strbuf *out,
-			      struct error *e)
+static int run_replace(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
+		       struct error *e)
 {
 	enum keep_mode keep = KEEP_SAME;
 	struct spec *s = words_spec(w + 2, n - 2, &keep, NULL, e);
 	if (!s)
 		return -1;
-	int rc = edit_replace(ed, w[1], s, keep, all, out, e);
+	int rc = edit_replace(ed, w[1], s, keep, strcmp(w[0], "replace-all") == 0, out, e);
 	spec_free(s);
 	return rc;
-}
-
-static int run_replace(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
-		       struct error *e)
-{
-	if (need_args(w, n, 2, -1, "replace PATH TYPE [k=v ...] [keep=overlap|none]", e) < 0)
-		return -1;
-	return run_replace_common(ed, w, n, false, out, e);
-}
-
-static int run_replace_all(struct editor *ed, char **w, int n, const char *line,
-			   struct strbuf *out, struct error *e)
-{
-	if (need_args(w, n, 2, -1, "replace-all SELECTOR TYPE [k=v ...] [keep=overlap|none]", e) < 0)
-		return -1;
-	return run_replace_common(ed, w, n, true, out, e);
 }
 
 static int run_insert(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
 		      struct error *e)
 {
-	if (need_args(w, n, 3, -1, "insert before|after PATH TYPE [k=v ...] [name=NAME]", e) < 0)
-		return -1;
-	bool after = strcmp(w[1], "after") == 0;
-	if (!after && strcmp(w[1], "before") != 0)
-		return error_set(e, "insert: say 'before' or 'after', not '%s'", w[1]);
+	bool after = strcmp(w[1], "after") == 0; /* or "before": checked by the table */
 	char *name = NULL;
 	struct spec *s = words_spec(w + 3, n - 3, NULL, &name, e);
 	if (!s)
@@ -203,17 +205,13 @@ static int run_insert(struct editor *ed, char **w, int n, const char *line, stru
 static int run_delete(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
 		      struct error *e)
 {
-	if (need_args(w, n, 1, 1, "delete PATH", e) < 0)
-		return -1;
 	return edit_delete(ed, w[1], out, e);
 }
 
 static int run_set(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
 		   struct error *e)
 {
-	if (need_args(w, n, 2, -1, "set PATH k=v ...", e) < 0)
-		return -1;
-	struct kwarg kv[MAX_WORDS];
+	struct kwarg kv[CMD_MAX_WORDS];
 	int nkv = 0, rc = 0;
 	for (int i = 2; i < n && rc == 0; i++) {
 		rc = parse_kv(w[i], &kv[nkv], e);
@@ -244,8 +242,6 @@ static int parse_count(const char *s, int64_t *out)
 static int run_head(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
 		    struct error *e)
 {
-	if (need_args(w, n, 1, 3, "head N [PATH] [keep=overlap|none]", e) < 0)
-		return -1;
 	int64_t classes;
 	if (parse_count(w[1], &classes) < 0)
 		return error_set(e, "head: N must be a positive number, not '%s'", w[1]);
@@ -269,32 +265,24 @@ static int run_head(struct editor *ed, char **w, int n, const char *line, struct
 static int run_wrap(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
 		    struct error *e)
 {
-	if (need_args(w, n, 1, 2, "wrap NAME [TYPE]", e) < 0)
-		return -1;
 	return edit_wrap(ed, w[1], n > 2 ? w[2] : "Sequential", out, e);
 }
 
 static int run_extract(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
 		       struct error *e)
 {
-	if (need_args(w, n, 1, 1, "extract PATH", e) < 0)
-		return -1;
 	return edit_extract(ed, w[1], out, e);
 }
 
 static int run_freeze(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
 		      struct error *e)
 {
-	if (need_args(w, n, 0, 1, "freeze|unfreeze [PATH|SELECTOR]", e) < 0)
-		return -1;
 	return edit_freeze(ed, n > 1 ? w[1] : "", strcmp(w[0], "freeze") == 0, out, e);
 }
 
 static int run_input(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
 		     struct error *e)
 {
-	if (need_args(w, n, 1, 2, "input [NAME] SHAPE", e) < 0)
-		return -1;
 	int which = 0;
 	if (n == 3) {
 		which = -1;
@@ -319,8 +307,6 @@ static int run_input(struct editor *ed, char **w, int n, const char *line, struc
 static int run_seed(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
 		    struct error *e)
 {
-	if (need_args(w, n, 1, 1, "seed N", e) < 0)
-		return -1;
 	char *end;
 	errno = 0;
 	unsigned long long v = strtoull(w[1], &end, 10);
@@ -344,16 +330,12 @@ static int run_define(struct editor *ed, char **w, int n, const char *line, stru
 static int run_undo(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
 		    struct error *e)
 {
-	if (need_args(w, n, 0, 0, w[0], e) < 0)
-		return -1;
 	return strcmp(w[0], "undo") == 0 ? edit_undo(ed, e) : edit_redo(ed, e);
 }
 
 static int run_show(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
 		    struct error *e)
 {
-	if (need_args(w, n, 0, 1, "show [PATH]", e) < 0)
-		return -1;
 	struct module *m = n > 1 ? edit_find(ed, w[1], e) : ed->model->root;
 	if (!m)
 		return -1;
@@ -364,16 +346,12 @@ static int run_show(struct editor *ed, char **w, int n, const char *line, struct
 static int run_find(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
 		    struct error *e)
 {
-	if (need_args(w, n, 1, 1, "find PATTERN", e) < 0)
-		return -1;
 	return inspect_find(ed, w[1], out, e);
 }
 
 static int run_diff(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
 		    struct error *e)
 {
-	if (need_args(w, n, 0, 0, "diff", e) < 0)
-		return -1;
 	inspect_diff(ed, out);
 	return 0;
 }
@@ -381,8 +359,6 @@ static int run_diff(struct editor *ed, char **w, int n, const char *line, struct
 static int run_save(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
 		    struct error *e)
 {
-	if (need_args(w, n, 0, 1, "save [PATH]", e) < 0)
-		return -1;
 	bool force = strcmp(w[0], "save!") == 0;
 	const char *path = n > 1 ? w[1] : ed->model->path;
 	if (!path)
@@ -400,8 +376,6 @@ static int run_save(struct editor *ed, char **w, int n, const char *line, struct
 static int run_save_script(struct editor *ed, char **w, int n, const char *line,
 			   struct strbuf *out, struct error *e)
 {
-	if (need_args(w, n, 1, 1, "save-script FILE", e) < 0)
-		return -1;
 	struct strbuf sb = {0};
 	editor_script(ed, &sb);
 	FILE *f = fopen(w[1], "w");
@@ -421,208 +395,218 @@ static int run_save_script(struct editor *ed, char **w, int n, const char *line,
 static int run_help(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
 		    struct error *e);
 
-static const struct command commands[] = {
-	{"replace", "replace PATH TYPE [k=v ...] [keep=overlap|none]",
-	 "Replace one module: 'replace fc Linear out_features=10', 'replace fc Linear(512, 10)',\n"
-	 "'replace classifier Sequential(Dropout(0.2), Linear(1280, 10))'. Arguments left out\n"
-	 "come from the module replaced (same type) and the shape flowing in.",
-	 true, run_replace},
-	{"replace-all", "replace-all SELECTOR TYPE [k=v ...] [keep=overlap|none]",
-	 "Replace every module a selector picks: 'replace-all ReLU FusedReLU p=0.5',\n"
-	 "'replace-all BatchNorm2d GroupNorm num_groups=8', 'replace-all Conv2d[kernel_size=1]\n"
-	 "Conv2d kernel_size=3 padding=1', 'replace-all layer*.*.relu GELU'.",
-	 true, run_replace_all},
-	{"insert", "insert before|after PATH TYPE [k=v ...] [name=NAME]",
-	 "Put a new module in the data flow before or after PATH: 'insert after layer4\n"
-	 "Dropout p=0.2'. In a Sequential it becomes an element; in a graph, a new node\n"
-	 "whose consumers are re-pointed.",
-	 true, run_insert},
-	{"delete", "delete PATH",
-	 "Remove a module from the data flow (Identity in a graph); refused when what comes\n"
-	 "in does not have the shape that went out.",
-	 true, run_delete},
-	{"set", "set PATH k=v ...",
-	 "Change attributes: 'set layer1.0.conv1 stride=2'. Tensors whose shape changes are\n"
-	 "initialised afresh; the others are kept.",
-	 true, run_set},
-	{"head", "head N [PATH] [keep=overlap|none]",
-	 "Change the final classifier to N outputs, found from the output backwards (or\n"
-	 "named by PATH).",
-	 true, run_head},
-	{"wrap", "wrap NAME [TYPE]",
-	 "Make the whole model the child NAME of a new root (a Sequential, or a composite\n"
-	 "named TYPE) that runs its children in order, so a head can go after it:\n"
-	 "'wrap backbone' then 'insert after backbone Linear(512, 10) name=head' is\n"
-	 "nn.Sequential(backbone=model, head=...). Tensor names gain the 'NAME.' prefix.",
-	 true, run_wrap},
-	{"extract", "extract PATH",
-	 "Keep only the module at PATH as the whole model (model = model.features):\n"
-	 "'extract features' then 'wrap 0' and inserts builds nn.Sequential(features, ...).",
-	 true, run_extract},
-	{"define", "define NAME [k=default ...] = TYPE(...) > TYPE(...)",
-	 "Define a composite type: 'define FusedReLU p=0.5 = ReLU() > Dropout(p=p)'.", false,
-	 run_define},
-	{"freeze", "freeze [PATH|SELECTOR]",
-	 "Mark parameters as not trainable (requires_grad=False); no argument: all.", true,
-	 run_freeze},
-	{"unfreeze", "unfreeze [PATH|SELECTOR]", "Mark parameters as trainable again.", true,
-	 run_freeze},
-	{"input", "input [NAME] SHAPE", "Change the dry-run input: 'input 1x3x300x300'.", true,
-	 run_input},
-	{"seed", "seed N", "Reset the generator that initialises new modules (default 0).", true,
-	 run_seed},
-	{"undo", "undo", "Undo the last change.", false, run_undo},
-	{"redo", "redo", "Redo the last change undone.", false, run_undo},
-	{"show", "show [PATH]", "Show a module: attributes, tensors, input and output shapes.",
-	 false, run_show},
-	{"find", "find PATTERN", "List the modules a selector or glob picks.", false, run_find},
-	{"diff", "diff", "What changed since the model was opened.", false, run_diff},
-	{"save", "save [PATH]",
-	 "Save atomically (.json + weights beside it, or a .safetensors bundle); refused\n"
-	 "while the shapes break unless 'save! PATH'.",
-	 false, run_save},
-	{"save!", "save! [PATH]", "Save even though the shapes break.", false, run_save},
-	{"save-script", "save-script FILE",
-	 "Write the commands in effect as a script that reproduces this model.", false,
-	 run_save_script},
-	{"help", "help [COMMAND]", "List the commands, or explain one.", false, run_help},
+static const char *const before_after[] = {"before", "after", NULL};
+static const char *const keep_modes[] = {"overlap", "none", NULL};
+
+#define ARG(kind, label) {CMD_ARG_##kind, label, NULL, 0}
+#define OPT(kind, label) {CMD_ARG_##kind, label, NULL, CMD_OPTIONAL}
+#define KWARGS           {CMD_ARG_KWARGS, "k=v", NULL, CMD_OPTIONAL | CMD_MANY}
+#define KEEP             {CMD_ARG_OPTION, "keep", keep_modes, CMD_OPTIONAL}
+
+static const struct cmd_def commands[] = {
+	{{"replace", NULL, {ARG(PATH, "PATH"), ARG(TYPE, "TYPE"), KWARGS, KEEP},
+	  "Replace one module: 'replace fc Linear out_features=10', 'replace fc Linear(512, 10)',\n"
+	  "'replace classifier Sequential(Dropout(0.2), Linear(1280, 10))'. Arguments left out\n"
+	  "come from the module replaced (same type) and the shape flowing in."},
+	 true, false, run_replace},
+	{{"replace-all", NULL, {ARG(SELECTOR, "SELECTOR"), ARG(TYPE, "TYPE"), KWARGS, KEEP},
+	  "Replace every module a selector picks: 'replace-all ReLU FusedReLU p=0.5',\n"
+	  "'replace-all BatchNorm2d GroupNorm num_groups=8', 'replace-all Conv2d[kernel_size=1]\n"
+	  "Conv2d kernel_size=3 padding=1', 'replace-all layer*.*.relu GELU'."},
+	 true, false, run_replace},
+	{{"insert", NULL,
+	  {{CMD_ARG_WORD, NULL, before_after, 0}, ARG(PATH, "PATH"), ARG(TYPE, "TYPE"), KWARGS,
+	   {CMD_ARG_OPTION, "name", NULL, CMD_OPTIONAL}},
+	  "Put a new module in the data flow before or after PATH: 'insert after layer4\n"
+	  "Dropout p=0.2'. In a Sequential it becomes an element; in a graph, a new node\n"
+	  "whose consumers are re-pointed."},
+	 true, false, run_insert},
+	{{"delete", NULL, {ARG(PATH, "PATH")},
+	  "Remove a module from the data flow (Identity in a graph); refused when what comes\n"
+	  "in does not have the shape that went out."},
+	 true, false, run_delete},
+	{{"set", NULL, {ARG(PATH, "PATH"), {CMD_ARG_KWARGS, "k=v", NULL, CMD_MANY}},
+	  "Change attributes: 'set layer1.0.conv1 stride=2'. Tensors whose shape changes are\n"
+	  "initialised afresh; the others are kept."},
+	 true, false, run_set},
+	{{"head", NULL, {ARG(VALUE, "N"), OPT(PATH, "PATH"), KEEP},
+	  "Change the final classifier to N outputs, found from the output backwards (or\n"
+	  "named by PATH)."},
+	 true, false, run_head},
+	{{"wrap", NULL, {ARG(VALUE, "NAME"), OPT(TYPE, "TYPE")},
+	  "Make the whole model the child NAME of a new root (a Sequential, or a composite\n"
+	  "named TYPE) that runs its children in order, so a head can go after it:\n"
+	  "'wrap backbone' then 'insert after backbone Linear(512, 10) name=head' is\n"
+	  "nn.Sequential(backbone=model, head=...). Tensor names gain the 'NAME.' prefix."},
+	 true, false, run_wrap},
+	{{"extract", NULL, {ARG(PATH, "PATH")},
+	  "Keep only the module at PATH as the whole model (model = model.features):\n"
+	  "'extract features' then 'wrap 0' and inserts builds nn.Sequential(features, ...)."},
+	 true, false, run_extract},
+	{{"define", NULL, {ARG(TEXT, "NAME [k=default ...] = TYPE(...) > TYPE(...)")},
+	  "Define a composite type: 'define FusedReLU p=0.5 = ReLU() > Dropout(p=p)'."},
+	 false, true, run_define},
+	{{"freeze", NULL, {OPT(SELECTOR, "PATH|SELECTOR")},
+	  "Mark parameters as not trainable (requires_grad=False); no argument: all."},
+	 true, false, run_freeze},
+	{{"unfreeze", NULL, {OPT(SELECTOR, "PATH|SELECTOR")}, "Mark parameters as trainable again."},
+	 true, false, run_freeze},
+	{{"input", NULL, {OPT(VALUE, "NAME"), ARG(VALUE, "SHAPE")},
+	  "Change the dry-run input: 'input 1x3x300x300'."},
+	 true, false, run_input},
+	{{"seed", NULL, {ARG(VALUE, "N")},
+	  "Reset the generator that initialises new modules (default 0)."},
+	 true, false, run_seed},
+	{{"undo", NULL, {{0}}, "Undo the last change."}, false, true, run_undo},
+	{{"redo", NULL, {{0}}, "Redo the last change undone."}, false, true, run_undo},
+	{{"show", NULL, {OPT(PATH, "PATH")},
+	  "Show a module: attributes, tensors, input and output shapes."},
+	 false, false, run_show},
+	{{"find", NULL, {ARG(SELECTOR, "PATTERN")}, "List the modules a selector or glob picks."},
+	 false, false, run_find},
+	{{"diff", NULL, {{0}}, "What changed since the model was opened."}, false, false, run_diff},
+	{{"save", NULL, {OPT(FILE, "PATH")},
+	  "Save atomically (.json + weights beside it, or a .safetensors bundle); refused\n"
+	  "while the shapes break unless 'save! PATH'."},
+	 false, false, run_save},
+	{{"save!", NULL, {OPT(FILE, "PATH")}, "Save even though the shapes break."}, false, false,
+	 run_save},
+	{{"save-script", NULL, {ARG(FILE, "FILE")},
+	  "Write the commands in effect as a script that reproduces this model."},
+	 false, false, run_save_script},
+	{{"help", NULL, {OPT(COMMAND, "COMMAND")}, "List the commands, or explain one."}, false,
+	 false, run_help},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
-const char *editor_command_name(int i)
+#undef ARG
+#undef OPT
+#undef KWARGS
+#undef KEEP
+
+/* --- what the table gives ----------------------------------------------- */
+
+const struct cmd_def *cmd_at(int i)
 {
-	return i >= 0 && i < NCOMMANDS ? commands[i].name : NULL;
+	return i >= 0 && i < NCOMMANDS ? &commands[i] : NULL;
 }
 
-static const struct command *find_command(const char *name)
+bool cmd_is_called(const struct cmd_spec *spec, const char *name)
+{
+	return strcmp(spec->name, name) == 0 || (spec->alias && strcmp(spec->alias, name) == 0);
+}
+
+const struct cmd_def *cmd_find(const char *name)
 {
 	for (int i = 0; i < NCOMMANDS; i++)
-		if (strcmp(commands[i].name, name) == 0)
+		if (cmd_is_called(&commands[i].spec, name))
 			return &commands[i];
 	return NULL;
 }
 
-const char *editor_command_help(const char *name)
+const char *cmd_near(const char *name)
 {
-	const struct command *c = find_command(name);
-	return c ? c->help : NULL;
+	const char *names[NCOMMANDS];
+	for (int i = 0; i < NCOMMANDS; i++)
+		names[i] = commands[i].spec.name;
+	return did_you_mean(name, names, NCOMMANDS);
+}
+
+const char *cmd_explain(const char *name)
+{
+	const struct cmd_def *c = cmd_find(name);
+	return c ? c->spec.help : NULL;
+}
+
+/* "a|b|c" */
+static void add_choices(struct strbuf *out, const char *const *words)
+{
+	for (int i = 0; words[i]; i++)
+		strbuf_addf(out, "%s%s", i ? "|" : "", words[i]);
+}
+
+void cmd_usage(const struct cmd_spec *spec, struct strbuf *out)
+{
+	strbuf_add(out, spec->name);
+	for (int i = 0; i < CMD_MAX_ARGS && spec->args[i].kind != CMD_ARG_NONE; i++) {
+		const struct cmd_arg *a = &spec->args[i];
+		strbuf_add(out, a->flags & CMD_OPTIONAL ? " [" : " ");
+		if (a->kind == CMD_ARG_OPTION) {
+			strbuf_addf(out, "%s=", a->label);
+			if (a->words)
+				add_choices(out, a->words);
+			else
+				for (const char *c = a->label; *c; c++)
+					strbuf_addf(out, "%c", toupper((unsigned char)*c));
+		} else if (a->kind == CMD_ARG_WORD) {
+			add_choices(out, a->words);
+		} else {
+			strbuf_add(out, a->label);
+		}
+		if (a->flags & CMD_MANY)
+			strbuf_add(out, " ...");
+		if (a->flags & CMD_OPTIONAL)
+			strbuf_add(out, "]");
+	}
+}
+
+int cmd_check_args(const struct cmd_spec *spec, char **w, int n, struct error *e)
+{
+	int min = 0, max = 0;
+	for (int i = 0; i < CMD_MAX_ARGS && spec->args[i].kind != CMD_ARG_NONE; i++) {
+		const struct cmd_arg *a = &spec->args[i];
+		if (a->kind == CMD_ARG_TEXT || (a->flags & CMD_MANY))
+			max = -1;
+		else if (max >= 0)
+			max++;
+		if (a->kind != CMD_ARG_TEXT && !(a->flags & CMD_OPTIONAL))
+			min++;
+	}
+	if (n - 1 < min || (max >= 0 && n - 1 > max)) {
+		struct strbuf u = {0};
+		cmd_usage(spec, &u);
+		error_set(e, "usage: %s", u.s);
+		strbuf_free(&u);
+		return -1;
+	}
+	/* a WORD is checked where it stands when nothing optional comes before it */
+	for (int i = 0; i < CMD_MAX_ARGS && i + 1 < n; i++) {
+		const struct cmd_arg *a = &spec->args[i];
+		if (a->kind == CMD_ARG_NONE || (a->flags & CMD_OPTIONAL))
+			break;
+		if (a->kind != CMD_ARG_WORD)
+			continue;
+		int k = 0;
+		while (a->words[k] && strcmp(a->words[k], w[i + 1]) != 0)
+			k++;
+		if (a->words[k])
+			continue;
+		struct strbuf say = {0};
+		for (k = 0; a->words[k]; k++)
+			strbuf_addf(&say, "%s'%s'", !k ? "" : a->words[k + 1] ? ", " : " or ",
+				    a->words[k]);
+		error_set(e, "%s: say %s, not '%s'", spec->name, say.s, w[i + 1]);
+		strbuf_free(&say);
+		return -1;
+	}
+	return 0;
 }
 
 static int run_help(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
 		    struct error *e)
 {
 	if (n > 1) {
-		const struct command *c = find_command(w[1]);
+		const struct cmd_def *c = cmd_find(w[1]);
 		if (!c)
 			return error_set(e, "help: no command '%s'", w[1]);
-		strbuf_addf(out, "%s\n%s\n", c->usage, c->help);
+		cmd_usage(&c->spec, out);
+		strbuf_addf(out, "\n%s\n", c->spec.help);
 		return 0;
 	}
-	for (int i = 0; i < NCOMMANDS; i++)
-		strbuf_addf(out, "  %s\n", commands[i].usage);
-	return 0;
-}
-
-static void journal(struct editor *ed, const char *line)
-{
-	if (!ed->journal)
-		return;
-	fprintf(ed->journal, "%s\n", line);
-	fflush(ed->journal);
-}
-
-int editor_run(struct editor *ed, const char *line, struct strbuf *out, struct error *e)
-{
-	char *w[MAX_WORDS];
-	int n = split_words(line, w, e);
-	if (n <= 0)
-		return n;
-	int rc;
-	const struct command *c = find_command(w[0]);
-	if (!c) {
-		const char *names[NCOMMANDS];
-		for (int i = 0; i < NCOMMANDS; i++)
-			names[i] = commands[i].name;
-		const char *near = did_you_mean(w[0], names, NCOMMANDS);
-		if (near)
-			rc = error_set(e, "unknown command '%s' (did you mean '%s'?)", w[0], near);
-		else
-			rc = error_set(e, "unknown command '%s' (see 'help')", w[0]);
-	} else if (c->changes) {
-		edit_begin(ed);
-		rc = c->run(ed, w, n, line, out, e);
-		if (rc < 0) {
-			edit_abort(ed);
-		} else {
-			/* the canonical text of the command, without comments */
-			struct strbuf sb = {0};
-			for (int i = 0; i < n; i++)
-				strbuf_addf(&sb, "%s%s", i ? " " : "", w[i]);
-			edit_commit(ed, sb.s);
-			journal(ed, sb.s);
-			strbuf_free(&sb);
-		}
-	} else {
-		rc = c->run(ed, w, n, line, out, e);
-		if (rc == 0 && (c->run == run_undo || c->run == run_define))
-			journal(ed, line);
+	for (int i = 0; i < NCOMMANDS; i++) {
+		strbuf_add(out, "  ");
+		cmd_usage(&commands[i].spec, out);
+		strbuf_add(out, "\n");
 	}
-	for (int i = 0; i < n; i++)
-		free(w[i]);
-	return rc;
-}
-
-void editor_script(const struct editor *ed, struct strbuf *out)
-{
-	strbuf_addf(out, "# graft script: reproduces the edits of %s\n",
-		    ed->model->path ? ed->model->path : ed->model->name);
-	for (int i = 0; i < ed->ndefines; i++)
-		strbuf_addf(out, "%s\n", ed->defines[i]);
-	for (int i = 0; i < ed->nlog; i++)
-		strbuf_addf(out, "%s\n", ed->log[i]);
-}
-
-int editor_load_types(struct editor *ed, const char *path, bool optional, struct error *e)
-{
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		if (optional && errno == ENOENT)
-			return 0;
-		return error_set(e, "%s: %s", path, strerror(errno));
-	}
-	char line[4096];
-	int lineno = 0, rc = 0;
-	while (rc == 0 && fgets(line, sizeof line, f)) {
-		lineno++;
-		line[strcspn(line, "\n")] = '\0';
-		const char *p = line;
-		while (isspace((unsigned char)*p))
-			p++;
-		if (!*p || *p == '#')
-			continue;
-		if (strncmp(p, "define", 6) != 0 || !isspace((unsigned char)p[6])) {
-			rc = error_set(e, "%s:%d: a type library holds only 'define' lines", path, lineno);
-			break;
-		}
-		if (type_lib_define(&ed->types, p + 6, e) < 0)
-			rc = error_prefix(e, "%s:%d", path, lineno);
-	}
-	fclose(f);
-	return rc;
-}
-
-int editor_journal_open(struct editor *ed, const char *path, struct error *e)
-{
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return error_set(e, "%s: %s", path, strerror(errno));
-	char *abs = ed->model->path ? realpath(ed->model->path, NULL) : NULL;
-	fprintf(f, "# graft journal: %s\n",
-		abs ? abs : ed->model->path ? ed->model->path : ed->model->name);
-	free(abs);
-	fflush(f);
-	if (ed->journal)
-		fclose(ed->journal);
-	ed->journal = f;
 	return 0;
 }

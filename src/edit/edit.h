@@ -1,5 +1,5 @@
 /* edit.h - the editor: a model, its last shape check, undo and redo, and
- * the commands of doc/commands.md.
+ * the commands of doc/commands.md (their table is cmd.h).
  *
  * The interactive pane and batch files both call editor_run with one
  * command line; a command that works in one works in the other. Every change
@@ -69,10 +69,5 @@ void editor_script(const struct editor *ed, struct strbuf *out);
 /* Starts appending every change to `path` (created with a header naming the
  * model). 0 or -1 with e set. */
 int editor_journal_open(struct editor *ed, const char *path, struct error *e);
-
-/* The name of the i-th command (for help and completion), NULL past the end. */
-const char *editor_command_name(int i);
-/* One-paragraph help for a command, or NULL. */
-const char *editor_command_help(const char *name);
 
 #endif
