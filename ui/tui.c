@@ -656,11 +656,9 @@ const struct cmd_spec *tui_command_spec(int i)
 
 static const struct tui_command *find_screen_command(const char *name)
 {
-	for (int i = 0; tui_command_spec(i); i++) {
-		const struct cmd_spec *s = &screen_commands[i].spec;
-		if (!strcmp(s->name, name) || (s->alias && !strcmp(s->alias, name)))
+	for (int i = 0; tui_command_spec(i); i++)
+		if (cmd_is_called(&screen_commands[i].spec, name))
 			return &screen_commands[i];
-	}
 	return NULL;
 }
 

@@ -491,11 +491,15 @@ const struct cmd_def *cmd_at(int i)
 	return i >= 0 && i < NCOMMANDS ? &commands[i] : NULL;
 }
 
+bool cmd_is_called(const struct cmd_spec *spec, const char *name)
+{
+	return strcmp(spec->name, name) == 0 || (spec->alias && strcmp(spec->alias, name) == 0);
+}
+
 const struct cmd_def *cmd_find(const char *name)
 {
 	for (int i = 0; i < NCOMMANDS; i++)
-		if (strcmp(commands[i].spec.name, name) == 0 ||
-		    (commands[i].spec.alias && strcmp(commands[i].spec.alias, name) == 0))
+		if (cmd_is_called(&commands[i].spec, name))
 			return &commands[i];
 	return NULL;
 }

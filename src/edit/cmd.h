@@ -79,6 +79,8 @@ void cmd_usage(const struct cmd_spec *spec, struct strbuf *out);
  * counts none) and each WORD among its choices. 0, or -1 with e set
  * ("usage: ..."). */
 int cmd_check_args(const struct cmd_spec *spec, char **w, int n, struct error *e);
+/* Whether spec is called name, or has it as its alias. */
+bool cmd_is_called(const struct cmd_spec *spec, const char *name);
 /* Whether a word is "k=v" (an identifier, then '=' before any bracket). */
 bool cmd_is_kwarg(const char *word);
 

@@ -49,7 +49,7 @@ static void add_commands(struct completion *c)
 static const struct cmd_spec *find_spec(const struct cmd_complete_ctx *ctx, const char *name)
 {
 	for (int i = 0; ctx->more && ctx->more(i); i++)
-		if (!strcmp(ctx->more(i)->name, name))
+		if (cmd_is_called(ctx->more(i), name))
 			return ctx->more(i);
 	const struct cmd_def *d = cmd_find(name);
 	return d ? &d->spec : NULL;
