@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 
 #include "core/util.h"
-#include "io/io_json.h"
+#include "io/model_json.h"
 #include "io/model_pth.h"
 #include "io/model_safetensors.h"
 

@@ -1,23 +1,19 @@
-/* io_json.c - load and save the graft JSON architecture format.
+/* io_json.c - load and save the graft JSON architecture format; read JSON.
  *
- * The only file that speaks cJSON for architectures. Every message names the
- * source and the module path or forward node it is about. */
+ * The only file that includes cJSON: architectures, and the small document
+ * reader of io_json.h for the JSON inside other formats. Every message
+ * names the source and the module path or forward node it is about. */
 #include "io/io_json.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/registry.h"
 #include "core/util.h"
-#include "io/io_safetensors.h"
-#include "io/save.h"
 
 #define JSON_MAX_DEPTH 100
 
@@ -644,99 +640,65 @@ char *json_save_model(const struct model *m, const char *weights)
 	return out;
 }
 
-/* Largest architecture document graft reads (the largest zoo model is well
- * under a megabyte). */
-#define JSON_MAX_BYTES (256u << 20)
-
-bool json_recognise(const unsigned char *head, size_t n, unsigned long long size)
+/* The document API: a struct json_value is a cJSON node. */
+static const cJSON *node(const struct json_value *v)
 {
-	(void)size;
-	size_t i = 0;
-	while (i < n && (head[i] == ' ' || head[i] == '\t' || head[i] == '\n' || head[i] == '\r'))
-		i++;
-	return i < n && head[i] == '{';
+	return (const cJSON *)v;
 }
 
-static char *dir_of(const char *path)
+struct json_value *json_parse(const char *text, size_t n, size_t *end)
 {
-	char *copy = xstrdup(path);
-	char *d = xstrdup(dirname(copy));
-	free(copy);
-	return d;
+	const char *stop = NULL;
+	cJSON *root = cJSON_ParseWithLengthOpts(text, n, &stop, 0);
+	*end = stop && stop >= text && stop <= text + n ? (size_t)(stop - text) : 0;
+	return (struct json_value *)root;
 }
 
-static char *read_file(const char *path, size_t *len, struct error *e)
+void json_free(struct json_value *root)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		error_set(e, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	struct stat st;
-	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-		error_set(e, "%s: not a regular file", path);
-		fclose(f);
-		return NULL;
-	}
-	if ((uint64_t)st.st_size > JSON_MAX_BYTES) {
-		error_set(e, "%s: %lld bytes is too large for an architecture file", path,
-			  (long long)st.st_size);
-		fclose(f);
-		return NULL;
-	}
-	char *buf = xmalloc((size_t)st.st_size + 1);
-	size_t n = fread(buf, 1, (size_t)st.st_size, f);
-	int err = ferror(f);
-	fclose(f);
-	if (err || n != (size_t)st.st_size) {
-		error_set(e, "%s: read error", path);
-		free(buf);
-		return NULL;
-	}
-	buf[n] = '\0';
-	*len = n;
-	return buf;
+	cJSON_Delete((cJSON *)root);
 }
 
-struct model *json_model_open(const char *path, struct error *e)
+enum json_kind json_kind(const struct json_value *v)
 {
-	size_t len;
-	char *text = read_file(path, &len, e);
-	if (!text)
-		return NULL;
-	char *dir = dir_of(path);
-	struct model *m = json_load_model(text, len, path, dir, e);
-	free(dir);
-	free(text);
-	return m;
+	return cJSON_IsNumber(node(v))   ? JSON_NUMBER
+	       : cJSON_IsString(node(v)) ? JSON_STRING
+	       : cJSON_IsArray(node(v))  ? JSON_ARRAY
+	       : cJSON_IsObject(node(v)) ? JSON_OBJECT
+	                                 : JSON_OTHER;
 }
 
-int json_model_save(const struct model *m, const char *path, struct error *e)
+const struct json_value *json_first(const struct json_value *container)
 {
-	char **names;
-	const struct tensor **tensors;
-	int n = model_state_dict(m, &names, &tensors);
-	int rc = -1;
-	char *weights = NULL, *weights_name = NULL;
-	if (m->has_weights && n > 0) {
-		if (save_check_storage(names, tensors, n, path, e) < 0)
-			goto out;
-		weights = xasprintf("%.*s.safetensors", (int)(strlen(path) - 5), path);
-		const char *slash = strrchr(weights, '/');
-		weights_name = xstrdup(slash ? slash + 1 : weights);
-		if (st_write(weights, (const char *const *)names, tensors, n, NULL, 0, e) < 0)
-			goto out;
-	}
-	char *arch = json_save_model(m, weights_name);
-	size_t len = strlen(arch);
-	arch = xrealloc(arch, len + 2);
-	arch[len++] = '\n';
-	arch[len] = '\0';
-	rc = save_file_atomic(path, arch, len, e);
-	free(arch);
-out:
-	free(weights);
-	free(weights_name);
-	save_state_dict_free(names, tensors, n);
-	return rc;
+	return (const struct json_value *)node(container)->child;
+}
+
+const struct json_value *json_next(const struct json_value *v)
+{
+	return (const struct json_value *)node(v)->next;
+}
+
+int json_count(const struct json_value *container)
+{
+	return cJSON_GetArraySize(node(container));
+}
+
+const struct json_value *json_member(const struct json_value *obj, const char *key)
+{
+	return (const struct json_value *)cJSON_GetObjectItemCaseSensitive(node(obj), key);
+}
+
+const char *json_key(const struct json_value *v)
+{
+	return node(v)->string;
+}
+
+double json_number(const struct json_value *v)
+{
+	return node(v)->valuedouble;
+}
+
+const char *json_text(const struct json_value *v)
+{
+	return node(v)->valuestring;
 }

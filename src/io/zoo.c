@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/io_json.h"
+#include "io/model_json.h"
 #include "io/save.h"
 #include "core/util.h"
 
