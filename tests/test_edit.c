@@ -9,6 +9,7 @@
 #include "edit/edit.h"
 #include "edit/edit_ops.h"
 #include "core/model.h"
+#include "io/format.h"
 #include "io/save.h"
 
 static const char *srcdir = ".";
@@ -19,7 +20,7 @@ static bool open_editor(struct editor *ed, const char *rel)
 	char path[1024];
 	snprintf(path, sizeof path, "%s/%s", srcdir, rel);
 	struct error e = {0};
-	struct model *m = model_open(path, NULL, &e);
+	struct model *m = format_open(path, NULL, &e);
 	if (!m) {
 		printf("  %s\n", e.msg);
 		return false;
@@ -280,7 +281,7 @@ static void test_undo_saves_identical(void)
 	CHECK(same_bytes(a, c));
 	/* the saved bundle opens and checks */
 	struct error e = {0};
-	struct model *m = model_open(a, NULL, &e);
+	struct model *m = format_open(a, NULL, &e);
 	CHECK(m != NULL);
 	model_free(m);
 	editor_free(&ed);
@@ -415,7 +416,7 @@ static void test_saved_bytes(void)
 	struct error e = {0};
 	char orig_path[1024];
 	snprintf(orig_path, sizeof orig_path, "%s/models/tiny/tiny_resnet.safetensors", srcdir);
-	struct model *a = model_open(orig_path, NULL, &e), *b = model_open(out, NULL, &e);
+	struct model *a = format_open(orig_path, NULL, &e), *b = format_open(out, NULL, &e);
 	CHECK(a && b);
 	if (!a || !b) {
 		model_free(a);

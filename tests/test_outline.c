@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "edit/edit.h"
+#include "io/format.h"
 #include "view/outline.h"
 #include "core/registry.h"
 
@@ -18,7 +19,7 @@ static bool open_editor(struct editor *ed, const char *rel)
 	char path[1024];
 	snprintf(path, sizeof path, "%s/%s", srcdir, rel);
 	struct error e = {0};
-	struct model *m = model_open(path, NULL, &e);
+	struct model *m = format_open(path, NULL, &e);
 	if (!m) {
 		printf("  %s\n", e.msg);
 		return false;

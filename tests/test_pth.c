@@ -18,6 +18,7 @@
 #include "io/io_pth.h"
 #include "io/io_safetensors.h"
 #include "core/model.h"
+#include "io/format.h"
 #include "io/model_pth.h"
 #include "io/pickle.h"
 #include "io/save.h"
@@ -460,13 +461,13 @@ static void make_zoo(void)
 	char path[1024];
 	snprintf(path, sizeof path, "%s/models/tiny/tiny_cnn.safetensors", srcdir);
 	struct error e = {0};
-	struct model *m = model_open(path, NULL, &e);
+	struct model *m = format_open(path, NULL, &e);
 	CHECK(m != NULL);
 	if (!m)
 		return;
 	mkdir(tmp("zoo"), 0755);
 	m->has_weights = false; /* the architecture alone */
-	CHECK(model_save(m, tmp("zoo/tiny_cnn.json"), &e) == 0);
+	CHECK(format_save(m, tmp("zoo/tiny_cnn.json"), &e) == 0);
 	model_free(m);
 	setenv("GRAFT_MODELS", tmp("zoo"), 1);
 }
@@ -475,7 +476,7 @@ static void test_zoo_match(void)
 {
 	make_zoo();
 	struct error e = {0};
-	struct model *m = model_open(data("tiny_cnn.pth"), NULL, &e);
+	struct model *m = format_open(data("tiny_cnn.pth"), NULL, &e);
 	CHECK(m && m->has_forward && m->has_weights);
 	if (!m) {
 		printf("  %s\n", e.msg);
@@ -492,7 +493,7 @@ static void test_zoo_match(void)
 	model_free(m);
 
 	/* a pickled module whose types match takes the zoo's forward too */
-	m = model_open(data("tiny_cnn_full.pth"), NULL, &e);
+	m = format_open(data("tiny_cnn_full.pth"), NULL, &e);
 	CHECK(m && m->has_forward && m->note && strstr(m->note, "matches zoo/tiny_cnn.json"));
 	model_free(m);
 
@@ -508,7 +509,7 @@ static void test_zoo_match(void)
 	free(names);
 	free(ts);
 	pth_close(f);
-	m = model_open(tmp("plain.safetensors"), NULL, &e);
+	m = format_open(tmp("plain.safetensors"), NULL, &e);
 	CHECK(m && m->has_forward && m->note &&
 	      strstr(m->note, "plain.safetensors: matches zoo/tiny_cnn.json"));
 	model_free(m);
@@ -516,13 +517,13 @@ static void test_zoo_match(void)
 	/* through the index, and with a stale index entry ignored */
 	int n = 0;
 	CHECK(zoo_write_index(tmp("zoo"), &n, &e) == 0 && n == 1);
-	m = model_open(data("tiny_cnn.pth"), NULL, &e);
+	m = format_open(data("tiny_cnn.pth"), NULL, &e);
 	CHECK(m && m->has_forward);
 	model_free(m);
 	FILE *idx = fopen(tmp("zoo/index.txt"), "w");
 	fputs("tiny_cnn.json 12 14 0000000000000000\n", idx);
 	fclose(idx);
-	m = model_open(data("tiny_cnn.pth"), NULL, &e);
+	m = format_open(data("tiny_cnn.pth"), NULL, &e);
 	CHECK(m && m->has_forward);
 	model_free(m);
 }
@@ -530,7 +531,7 @@ static void test_zoo_match(void)
 static void test_zoo_no_match(void)
 {
 	struct error e = {0};
-	struct model *m = model_open(data("state.pth"), NULL, &e);
+	struct model *m = format_open(data("state.pth"), NULL, &e);
 	CHECK(m && !m->has_forward && m->has_weights);
 	if (!m)
 		return;
@@ -540,7 +541,7 @@ static void test_zoo_no_match(void)
 	      module_param(module_find(m->root, "bn"), "running_var")->buffer);
 	model_free(m);
 
-	m = model_open(data("tiny_resnet_full.pth"), NULL, &e);
+	m = format_open(data("tiny_resnet_full.pth"), NULL, &e);
 	CHECK(m && !m->has_forward && m->has_weights);
 	if (m) {
 		CHECK_CONTAINS(m->note, "a pickled tiny_models.TinyResNet; no zoo architecture "
@@ -549,13 +550,13 @@ static void test_zoo_no_match(void)
 	}
 	model_free(m);
 
-	m = model_open(data("legacy.pth"), NULL, &e);
+	m = format_open(data("legacy.pth"), NULL, &e);
 	CHECK(m && strstr(m->note, "format before PyTorch 1.6"));
 	model_free(m);
-	m = model_open(data("checkpoint.pth"), NULL, &e);
+	m = format_open(data("checkpoint.pth"), NULL, &e);
 	CHECK(m && strstr(m->note, "the checkpoint's 'state_dict' entry"));
 	model_free(m);
-	m = model_open(data("noncontig.pth"), NULL, &e);
+	m = format_open(data("noncontig.pth"), NULL, &e);
 	CHECK(m && strstr(m->note, "3 non-contiguous tensors were made contiguous"));
 	model_free(m);
 }
@@ -563,19 +564,19 @@ static void test_zoo_no_match(void)
 static void test_attach_weights(void)
 {
 	struct error e = {0};
-	struct model *m = model_open(tmp("zoo/tiny_cnn.json"), data("tiny_cnn.pth"), &e);
+	struct model *m = format_open(tmp("zoo/tiny_cnn.json"), data("tiny_cnn.pth"), &e);
 	CHECK(m && m->has_weights);
 	model_free(m);
-	m = model_open(tmp("zoo/tiny_cnn.json"), NULL, &e);
+	m = format_open(tmp("zoo/tiny_cnn.json"), NULL, &e);
 	CHECK(m && !m->has_weights);
 	if (!m)
 		return;
-	CHECK(model_attach_weights(m, data("state.pth"), &e) < 0);
+	CHECK(format_attach_weights(m, data("state.pth"), &e) < 0);
 	CHECK_CONTAINS(e.msg, "the weights do not match the architecture");
 	CHECK_CONTAINS(e.msg, "missing 14: 0.weight, 1.weight");
 	CHECK_CONTAINS(e.msg, "unexpected 7: conv.weight");
 	CHECK(!m->has_weights);
-	CHECK(model_attach_weights(m, data("tiny_cnn.pth"), &e) == 0 && m->has_weights);
+	CHECK(format_attach_weights(m, data("tiny_cnn.pth"), &e) == 0 && m->has_weights);
 	/* a mis-shaped tensor is named with both shapes */
 	char **names;
 	const struct tensor **ts;
@@ -584,7 +585,7 @@ static void test_attach_weights(void)
 	tensor_alloc(&wrong);
 	ts[n - 2] = &wrong;
 	CHECK(pth_write(tmp("wrong.pth"), (const char *const *)names, ts, n, NULL, 0, &e) == 0);
-	CHECK(model_attach_weights(m, tmp("wrong.pth"), &e) < 0);
+	CHECK(format_attach_weights(m, tmp("wrong.pth"), &e) < 0);
 	CHECK_CONTAINS(e.msg, "wrong shape 1: 8.weight is float32 [10, 1000] in the file, float32 "
 	                      "[10, 1024] in the architecture");
 	tensor_release(&wrong);
@@ -600,13 +601,13 @@ static void test_save_pth(void)
 	struct error e = {0};
 	char path[1024];
 	snprintf(path, sizeof path, "%s/models/tiny/tiny_resnet.safetensors", srcdir);
-	struct model *m = model_open(path, NULL, &e);
+	struct model *m = format_open(path, NULL, &e);
 	CHECK(m != NULL);
 	if (!m)
 		return;
-	CHECK(model_save(m, tmp("tiny_resnet.pth"), &e) == 0);
-	CHECK(model_save(m, tmp("tiny_resnet.json"), &e) == 0);
-	struct model *back = model_open(tmp("tiny_resnet.json"), tmp("tiny_resnet.pth"), &e);
+	CHECK(format_save(m, tmp("tiny_resnet.pth"), &e) == 0);
+	CHECK(format_save(m, tmp("tiny_resnet.json"), &e) == 0);
+	struct model *back = format_open(tmp("tiny_resnet.json"), tmp("tiny_resnet.pth"), &e);
 	CHECK(back && back->has_weights);
 	if (back) {
 		char **n1, **n2;
@@ -699,7 +700,7 @@ static void test_hostile(void)
 		/* the message starts with the file */
 		CHECK(strncmp(e.msg, data(name), strlen(data(name))) == 0);
 		/* model_open says the same */
-		struct model *m = model_open(data(name), NULL, &e);
+		struct model *m = format_open(data(name), NULL, &e);
 		CHECK(m == NULL && strstr(e.msg, hostile[i].message));
 		model_free(m);
 	}

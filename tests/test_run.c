@@ -17,6 +17,7 @@
 #include "exec/exec.h"
 #include "io/io_npy.h"
 #include "core/model.h"
+#include "io/format.h"
 #include "core/util.h"
 
 #define MAX_OUT 64
@@ -85,7 +86,7 @@ static int run_case(const char *name, const struct mode *md, char *why, size_t n
 	char path[4400];
 	struct error e = {0};
 	snprintf(path, sizeof path, "%s/%s.safetensors", dir, name);
-	struct model *m = model_open(path, NULL, &e);
+	struct model *m = format_open(path, NULL, &e);
 	if (!m) {
 		snprintf(why, n, "open: %s", e.msg);
 		return -1;
@@ -243,7 +244,7 @@ static void test_wrong_inputs(void)
 	char path[4400];
 	struct error e = {0};
 	snprintf(path, sizeof path, "%s/resnet.safetensors", dir);
-	struct model *m = model_open(path, NULL, &e);
+	struct model *m = format_open(path, NULL, &e);
 	CHECK(m != NULL);
 	if (!m)
 		return;
@@ -261,7 +262,7 @@ static void test_wrong_inputs(void)
 	model_free(m);
 	/* too small for the network: a shape break, when planning */
 	snprintf(path, sizeof path, "%s/alexnet.safetensors", dir);
-	m = model_open(path, NULL, &e);
+	m = format_open(path, NULL, &e);
 	CHECK(m != NULL);
 	struct shape tiny = {.ndim = 4, .dim = {1, 3, 4, 4}};
 	CHECK(m && exec_plan_new(m, &tiny, NULL, &e) == NULL);
@@ -277,7 +278,7 @@ static void test_no_weights(void)
 	char path[4400];
 	struct error e = {0};
 	snprintf(path, sizeof path, "%s/../../../models/resnet18.json", dir);
-	struct model *m = model_open(path, NULL, &e);
+	struct model *m = format_open(path, NULL, &e);
 	CHECK(m != NULL);
 	if (!m)
 		return;

@@ -11,6 +11,7 @@
 #include "check.h"
 #include "edit/edit.h"
 #include "core/model.h"
+#include "io/format.h"
 #include "io/save.h"
 
 static const char *srcdir = ".";
@@ -98,7 +99,7 @@ static void check_case(const char *file)
 	snprintf(spath, sizeof spath, "%s/%s", srcdir, script);
 	snprintf(lib, sizeof lib, "%s/lib/types.graft", srcdir);
 	struct error e = {0};
-	struct model *m = model_open(mpath, NULL, &e);
+	struct model *m = format_open(mpath, NULL, &e);
 	if (!m) {
 		printf("  %s\n", e.msg);
 		CHECK(m != NULL);
@@ -205,7 +206,7 @@ static void test_head10_zoo(void)
 		char mpath[1200];
 		snprintf(mpath, sizeof mpath, "%s/models/%s.json", srcdir, it->string);
 		struct error e = {0};
-		struct model *m = model_open(mpath, NULL, &e);
+		struct model *m = format_open(mpath, NULL, &e);
 		CHECK(m != NULL);
 		if (!m)
 			continue;
@@ -261,7 +262,7 @@ static void test_init_values(void)
 		snprintf(spath, sizeof spath, "%s/%s", srcdir,
 			 cJSON_GetObjectItem(rec, "script")->valuestring);
 		struct error e = {0};
-		struct model *m = model_open(mpath, NULL, &e);
+		struct model *m = format_open(mpath, NULL, &e);
 		CHECK(m != NULL);
 		if (!m)
 			continue;

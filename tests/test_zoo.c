@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "core/model.h"
+#include "io/format.h"
 #include "core/registry.h"
 #include "core/shape.h"
 #include "core/util.h"
@@ -111,7 +112,7 @@ static void check_model(const char *name)
 	free(text);
 	CHECK(fx != NULL);
 	struct error e = {0};
-	struct model *m = model_open(mpath, NULL, &e);
+	struct model *m = format_open(mpath, NULL, &e);
 	if (!m) {
 		printf("  %s: %s\n", name, e.msg);
 		CHECK(m != NULL);

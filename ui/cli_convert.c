@@ -11,6 +11,7 @@
 #include "export/export_py.h"
 #include "io/io_safetensors.h"
 #include "core/model.h"
+#include "io/format.h"
 #include "io/save.h"
 #include "core/util.h"
 #include "io/zoo.h"
@@ -57,7 +58,7 @@ const char cli_export_py_help[] =
 static struct model *open_model(const char *path, const char *weights)
 {
 	struct error e = {0};
-	struct model *m = model_open(path, weights, &e);
+	struct model *m = format_open(path, weights, &e);
 	if (!m) {
 		fprintf(stderr, "graft: %s\n", e.msg);
 		return NULL;
@@ -67,32 +68,24 @@ static struct model *open_model(const char *path, const char *weights)
 	return m;
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), k = strlen(suffix);
-	return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
 /* A model without a forward (a tree from tensor names, or a pickled module
  * no zoo architecture matches) has only its tensors to give: plain
  * safetensors or a .pth, never an architecture. */
 static int save_plain(const struct model *m, const char *in, const char *out, struct error *e)
 {
-	if (ends_with(out, ".json"))
+	const struct format *f = format_by_name(out);
+	if (f && strcmp(f->name, "json") == 0)
 		return error_set(e,
 		                 "%s: the forward is unknown, so there is no architecture to "
 		                 "write; convert to .safetensors or .pth",
 		                 in);
-	if (!ends_with(out, ".safetensors"))
-		return model_save(m, out, e);
+	if (!f || strcmp(f->name, "safetensors") != 0)
+		return format_save(m, out, e);
 	char **names;
 	const struct tensor **tensors;
 	int n = model_state_dict(m, &names, &tensors);
 	int rc = st_write(out, (const char *const *)names, tensors, n, NULL, 0, e);
-	for (int i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	free(tensors);
+	save_state_dict_free(names, tensors, n);
 	return rc;
 }
 
@@ -149,7 +142,7 @@ int cli_convert(int argc, char **argv)
 	if (!m->has_forward && save_plain(m, in, out, &e) < 0) {
 		fprintf(stderr, "graft: %s\n", e.msg);
 		status = EXIT_USAGE;
-	} else if (m->has_forward && model_save(m, out, &e) < 0) {
+	} else if (m->has_forward && format_save(m, out, &e) < 0) {
 		fprintf(stderr, "graft: %s\n", e.msg);
 		status = EXIT_USAGE;
 	} else {
@@ -158,10 +151,7 @@ int cli_convert(int argc, char **argv)
 		char **names;
 		const struct tensor **tensors;
 		int n = model_state_dict(m, &names, &tensors);
-		for (int i = 0; i < n; i++)
-			free(names[i]);
-		free(names);
-		free(tensors);
+		save_state_dict_free(names, tensors, n);
 		char buf[32];
 		printf("%s: %d tensors, %s parameters\n", out, n,
 		       fmt_count(pc.params, buf, sizeof buf));

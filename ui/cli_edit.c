@@ -17,6 +17,7 @@
 #include "edit/edit.h"
 #include "edit/edit_ops.h"
 #include "core/model.h"
+#include "io/format.h"
 
 const char cli_edit_synopsis[] =
 	"graft edit MODEL [-e CMD | -f FILE | -f -]... [-o OUT] [--force] [--keep-going] [--dry-run] [--in-place]";
@@ -266,7 +267,7 @@ int cli_edit(int argc, char **argv)
 	}
 	const char *in_path = argv[optind];
 	struct error e = {0};
-	struct model *m = model_open(in_path, weights, &e);
+	struct model *m = format_open(in_path, weights, &e);
 	if (!m) {
 		fprintf(stderr, "graft: %s\n", e.msg);
 		free(src);
@@ -327,7 +328,7 @@ int cli_recover(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	struct error e = {0};
-	struct model *m = model_open(model_path, NULL, &e);
+	struct model *m = format_open(model_path, NULL, &e);
 	if (!m) {
 		fprintf(stderr, "graft: %s\n", e.msg);
 		free(model_path);

@@ -13,6 +13,7 @@
 #include "exec/exec.h"
 #include "io/io_npy.h"
 #include "core/model.h"
+#include "io/format.h"
 #include "core/registry.h"
 #include "core/util.h"
 
@@ -404,7 +405,7 @@ int cli_run(int argc, char **argv)
 	if (rc >= 0)
 		return rc >= 100 ? rc - 100 : rc;
 	struct error e = {0};
-	struct model *m = model_open(path, o.weights, &e);
+	struct model *m = format_open(path, o.weights, &e);
 	if (!m) {
 		fprintf(stderr, "graft: %s\n", e.msg);
 		return EXIT_USAGE;

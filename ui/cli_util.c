@@ -9,27 +9,20 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "core/util.h"
 #include "edit/edit.h"
 
 void cli_load_type_libraries(struct editor *ed)
 {
 	struct error e = {0};
 	const char *env = getenv("GRAFT_TYPES");
-	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 32);
-	char local[4160] = "";
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash)
-			*slash = '\0';
-		snprintf(local, sizeof local, "%s/lib/types.graft", exe);
-	}
-	const char *shipped = env                        ? env
-	                      : access(local, R_OK) == 0 ? local
-	                                                 : GRAFT_DATADIR "/types.graft";
+	char *local = path_beside_exe("lib/types.graft");
+	const char *shipped = env                                  ? env
+	                      : local && access(local, R_OK) == 0 ? local
+	                                                           : GRAFT_DATADIR "/types.graft";
 	if (editor_load_types(ed, shipped, true, &e) < 0)
 		fprintf(stderr, "graft: %s\n", e.msg);
+	free(local);
 	const char *cfg = getenv("XDG_CONFIG_HOME");
 	const char *home = getenv("HOME");
 	char user[4096];

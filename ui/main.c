@@ -14,6 +14,7 @@
 #include "edit/cmd.h"
 #include "edit/edit.h"
 #include "core/model.h"
+#include "io/format.h"
 #include "core/registry.h"
 #include "core/shape.h"
 #include "view/summary.h"
@@ -182,7 +183,7 @@ static int cmd_summary(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	struct error e = {0};
-	struct model *m = model_open(argv[optind], weights, &e);
+	struct model *m = format_open(argv[optind], weights, &e);
 	if (!m) {
 		fprintf(stderr, "graft: %s\n", e.msg);
 		return EXIT_USAGE;

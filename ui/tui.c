@@ -25,6 +25,7 @@
 
 #include "cli.h"
 #include "edit/edit.h"
+#include "io/format.h"
 #include "edit/edit_ops.h"
 #include "tui.h"
 
@@ -872,7 +873,7 @@ int cli_tui(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	struct error e = {0};
-	struct model *m = model_open(argv[optind], weights, &e);
+	struct model *m = format_open(argv[optind], weights, &e);
 	if (!m) {
 		fprintf(stderr, "graft: %s\n", e.msg);
 		return EXIT_USAGE;

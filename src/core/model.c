@@ -1,23 +1,13 @@
-/* model.c - opening models: architecture JSON, bundles, plain safetensors,
- * and binding weight files to the module tree. */
+/* model.c - the model object: its inputs, copies, and binding named tensors
+ * to its module tree. */
 #include "core/model.h"
 
-#include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "io/io_json.h"
-#include "io/io_safetensors.h"
-#include "io/model_pth.h"
 #include "core/util.h"
-#include "io/zoo.h"
-
-/* Largest architecture document graft reads (the largest zoo model is well
- * under a megabyte). */
-#define MODEL_MAX_JSON (256u << 20)
 
 struct model *model_new(const char *name)
 {
@@ -49,53 +39,6 @@ void model_add_input(struct model *m, const char *name, const struct shape *s, e
 	m->inputs[m->ninputs].shape = *s;
 	m->inputs[m->ninputs].dtype = dt;
 	m->ninputs++;
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), k = strlen(suffix);
-	return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
-static char *dir_of(const char *path)
-{
-	char *copy = xstrdup(path);
-	char *d = xstrdup(dirname(copy));
-	free(copy);
-	return d;
-}
-
-static char *read_file(const char *path, size_t *len, struct error *e)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		error_set(e, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	struct stat st;
-	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-		error_set(e, "%s: not a regular file", path);
-		fclose(f);
-		return NULL;
-	}
-	if ((uint64_t)st.st_size > MODEL_MAX_JSON) {
-		error_set(e, "%s: %lld bytes is too large for an architecture file", path,
-			  (long long)st.st_size);
-		fclose(f);
-		return NULL;
-	}
-	char *buf = xmalloc((size_t)st.st_size + 1);
-	size_t n = fread(buf, 1, (size_t)st.st_size, f);
-	int err = ferror(f);
-	fclose(f);
-	if (err || n != (size_t)st.st_size) {
-		error_set(e, "%s: read error", path);
-		free(buf);
-		return NULL;
-	}
-	buf[n] = '\0';
-	*len = n;
-	return buf;
 }
 
 /* Float dtypes convert into each other on use; a file may store a float32
@@ -247,40 +190,6 @@ int model_bind_tensors(struct model *m, const char *const *names,
 	return rc;
 }
 
-static int attach_file(struct model *m, const struct st_file *f, const char *where,
-		       struct error *e)
-{
-	const char **names = xcalloc((size_t)f->n + 1, sizeof *names);
-	const struct tensor **tensors = xcalloc((size_t)f->n + 1, sizeof *tensors);
-	for (int i = 0; i < f->n; i++) {
-		names[i] = f->entries[i].name;
-		tensors[i] = &f->entries[i].t;
-	}
-	int rc = model_bind_tensors(m, names, tensors, f->n, where, e);
-	free(names);
-	free(tensors);
-	return rc;
-}
-
-int model_attach_weights(struct model *m, const char *path, struct error *e)
-{
-	int rc;
-	if (pth_path(path)) {
-		rc = pth_attach_weights(m, path, e);
-	} else {
-		struct st_file *f = st_open(path, e);
-		if (!f)
-			return -1;
-		rc = attach_file(m, f, path, e);
-		st_close(f);
-	}
-	if (rc == 0 && (!m->weights_path || strcmp(m->weights_path, path) != 0)) {
-		free(m->weights_path);
-		m->weights_path = xstrdup(path);
-	}
-	return rc;
-}
-
 /* Guesses whether a tensor name from a plain state_dict is a buffer. */
 static bool looks_like_buffer(const char *pname)
 {
@@ -318,92 +227,6 @@ struct model *model_from_tensor_names(const char *path, const char *const *names
 	}
 	m->has_weights = true;
 	m->weights_path = xstrdup(path);
-	return m;
-}
-
-/* Plain tensors: a zoo architecture with the same names and shapes, or
- * the tree from the names (zoo.c). */
-static struct model *open_plain_safetensors(const struct st_file *f, const char *path,
-					    struct error *e)
-{
-	const char **names = xcalloc((size_t)f->n + 1, sizeof *names);
-	const struct tensor **tensors = xcalloc((size_t)f->n + 1, sizeof *tensors);
-	for (int i = 0; i < f->n; i++) {
-		names[i] = f->entries[i].name;
-		tensors[i] = &f->entries[i].t;
-	}
-	struct model *m = zoo_open_tensors(path, names, tensors, f->n, e);
-	free(names);
-	free(tensors);
-	return m;
-}
-
-static struct model *open_safetensors(const char *path, const char *weights, struct error *e)
-{
-	struct st_file *f = st_open(path, e);
-	if (!f)
-		return NULL;
-	const char *arch = st_meta_get(f, "graft");
-	struct model *m;
-	if (!arch) {
-		m = open_plain_safetensors(f, path, e);
-	} else {
-		char *where = xasprintf("%s (architecture in __metadata__)", path);
-		m = json_load_model(arch, strlen(arch), where, NULL, e);
-		free(where);
-		free(m ? m->weights_path : NULL);
-		if (m)
-			m->weights_path = NULL;
-		if (m && !weights && attach_file(m, f, path, e) < 0) {
-			model_free(m);
-			m = NULL;
-		}
-		if (m && !weights)
-			m->weights_path = xstrdup(path);
-	}
-	st_close(f);
-	if (m && weights && arch && model_attach_weights(m, weights, e) < 0) {
-		model_free(m);
-		return NULL;
-	}
-	return m;
-}
-
-struct model *model_open(const char *path, const char *weights, struct error *e)
-{
-	struct model *m = NULL;
-	if (ends_with(path, ".safetensors")) {
-		m = open_safetensors(path, weights, e);
-	} else if (pth_path(path)) {
-		m = model_open_pth(path, weights, e);
-	} else if (ends_with(path, ".json")) {
-		size_t len;
-		char *text = read_file(path, &len, e);
-		if (!text)
-			return NULL;
-		char *dir = dir_of(path);
-		m = json_load_model(text, len, path, dir, e);
-		free(dir);
-		free(text);
-		const char *w = weights ? weights : m ? m->weights_path : NULL;
-		if (m && w) {
-			char *wcopy = xstrdup(w);
-			int rc = model_attach_weights(m, wcopy, e);
-			free(wcopy);
-			if (rc < 0) {
-				model_free(m);
-				return NULL;
-			}
-		}
-	} else {
-		error_set(e, "%s: unknown model format (graft opens .json architectures, .safetensors and PyTorch .pth/.pt files)",
-			  path);
-		return NULL;
-	}
-	if (m) {
-		free(m->path);
-		m->path = xstrdup(path);
-	}
 	return m;
 }
 

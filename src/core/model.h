@@ -1,4 +1,5 @@
-/* model.h - a loaded model: its architecture, inputs and weight files. */
+/* model.h - a loaded model: its architecture, inputs and weight files.
+ * Opening and saving files is format.h's. */
 #ifndef GRAFT_MODEL_H
 #define GRAFT_MODEL_H
 
@@ -33,25 +34,13 @@ void model_free(struct model *m);
 /* Adds an input to the model's forward. */
 void model_add_input(struct model *m, const char *name, const struct shape *s, enum dtype dt);
 
-/* Opens a model file by its kind: .json (architecture, with weights if it
- * names them), .safetensors (bundle, or plain tensors), .pth/.pt (a PyTorch
- * checkpoint: a state_dict or a pickled module). Plain tensors take the
- * architecture of the zoo model with the same names and shapes (zoo.h), or
- * else a tree built from the names, without a forward; m->note says which.
- * `weights` (may be NULL) overrides the weights file. NULL with e set; the
- * message names the file and the place. */
-struct model *model_open(const char *path, const char *weights, struct error *e);
-
 /* A deep copy: the module tree is cloned, tensors share storage. */
 struct model *model_clone(const struct model *m);
 
-/* Binds every tensor of the model to the same-named tensor in a weights
- * file (.safetensors, or a .pth/.pt checkpoint), checking names, shapes and
- * dtypes (missing, unexpected, mis-shaped, all reported). 0 or -1 with e
- * set. */
-int model_attach_weights(struct model *m, const char *path, struct error *e);
-/* The check and binding of model_attach_weights for n named tensors from
- * any source; `where` names it in the message. The model shares their
+/* Binds every tensor of the model to the same-named one of n named
+ * tensors (from a weights file, format.h), checking names, shapes and
+ * dtypes (missing, unexpected, mis-shaped, all reported); `where` names
+ * their source in the message. The model shares their
  * storage. 0, or -1 with e set and the model unchanged. */
 int model_bind_tensors(struct model *m, const char *const *names,
 		       const struct tensor *const *tensors, int n, const char *where,

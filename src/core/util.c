@@ -1,10 +1,11 @@
-/* util.c - allocation, string buffers and number formatting. */
+/* util.c - allocation, string buffers, number formatting, small path helpers. */
 #include "core/util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void out_of_memory(size_t n)
 {
@@ -181,4 +182,24 @@ const char *fmt_bytes(double bytes, char *buf, size_t size)
 	else
 		snprintf(buf, size, "%.2f %s", bytes, units[u]);
 	return buf;
+}
+
+bool str_ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+char *path_beside_exe(const char *name)
+{
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	return xasprintf("%s/%s", exe, name);
 }

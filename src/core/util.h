@@ -1,7 +1,8 @@
-/* util.h - allocation that never returns NULL, small string helpers. */
+/* util.h - allocation that never returns NULL, small string and path helpers. */
 #ifndef GRAFT_UTIL_H
 #define GRAFT_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,12 @@ void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(
 /* Returns the string (never NULL) and leaves sb empty; the caller frees it. */
 char *strbuf_take(struct strbuf *sb);
 void strbuf_free(struct strbuf *sb);
+
+/* True when s ends with suffix. */
+bool str_ends_with(const char *s, const char *suffix);
+/* FOLDER/name, where FOLDER holds the running executable (data shipped
+ * beside an uninstalled build); malloc'd, NULL when it cannot be found. */
+char *path_beside_exe(const char *name);
 
 /* Formats n with thousands separators (11,689,512) into buf. */
 const char *fmt_count(int64_t n, char *buf, size_t size);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "edit/edit.h"
+#include "io/format.h"
 #include "edit/edit_ops.h"
 #include "io/save.h"
 
@@ -366,7 +367,7 @@ static int run_save(struct editor *ed, char **w, int n, const char *line, struct
 	if (!ed->check.ok && !force)
 		return error_set(e, "save: the model does not check (%s); fix it, or save anyway with 'save! %s'",
 				 ed->check.err.msg, path);
-	if (model_save(ed->model, path, e) < 0)
+	if (format_save(ed->model, path, e) < 0)
 		return -1;
 	ed->dirty = false;
 	strbuf_addf(out, "saved %s\n", path);

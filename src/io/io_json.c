@@ -1,7 +1,8 @@
-/* io_json.c - load and save the graft JSON architecture format.
+/* io_json.c - load and save the graft JSON architecture format; read JSON.
  *
- * The only file that speaks cJSON for architectures. Every message names the
- * source and the module path or forward node it is about. */
+ * The only file that includes cJSON: architectures, and the small document
+ * reader of io_json.h for the JSON inside other formats. Every message
+ * names the source and the module path or forward node it is about. */
 #include "io/io_json.h"
 
 #include <cjson/cJSON.h>
@@ -637,4 +638,67 @@ char *json_save_model(const struct model *m, const char *weights)
 	char *out = xstrdup(text);
 	cJSON_free(text);
 	return out;
+}
+
+/* The document API: a struct json_value is a cJSON node. */
+static const cJSON *node(const struct json_value *v)
+{
+	return (const cJSON *)v;
+}
+
+struct json_value *json_parse(const char *text, size_t n, size_t *end)
+{
+	const char *stop = NULL;
+	cJSON *root = cJSON_ParseWithLengthOpts(text, n, &stop, 0);
+	*end = stop && stop >= text && stop <= text + n ? (size_t)(stop - text) : 0;
+	return (struct json_value *)root;
+}
+
+void json_free(struct json_value *root)
+{
+	cJSON_Delete((cJSON *)root);
+}
+
+enum json_kind json_kind(const struct json_value *v)
+{
+	return cJSON_IsNumber(node(v))   ? JSON_NUMBER
+	       : cJSON_IsString(node(v)) ? JSON_STRING
+	       : cJSON_IsArray(node(v))  ? JSON_ARRAY
+	       : cJSON_IsObject(node(v)) ? JSON_OBJECT
+	                                 : JSON_OTHER;
+}
+
+const struct json_value *json_first(const struct json_value *container)
+{
+	return (const struct json_value *)node(container)->child;
+}
+
+const struct json_value *json_next(const struct json_value *v)
+{
+	return (const struct json_value *)node(v)->next;
+}
+
+int json_count(const struct json_value *container)
+{
+	return cJSON_GetArraySize(node(container));
+}
+
+const struct json_value *json_member(const struct json_value *obj, const char *key)
+{
+	return (const struct json_value *)cJSON_GetObjectItemCaseSensitive(node(obj), key);
+}
+
+const char *json_key(const struct json_value *v)
+{
+	return node(v)->string;
+}
+
+double json_number(const struct json_value *v)
+{
+	return node(v)->valuedouble;
+}
+
+const char *json_text(const struct json_value *v)
+{
+	return node(v)->valuestring;
 }

@@ -23,7 +23,6 @@
  * sorts them first. */
 #include "io/io_safetensors.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -34,6 +33,7 @@
 #include <unistd.h>
 
 #include "core/util.h"
+#include "io/io_json.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors data is little-endian; graft does not byte-swap it yet"
@@ -53,7 +53,7 @@ struct st_file_priv {
 
 /* One tensor while the header is being checked. */
 struct st_rec {
-	const char *name; /* points into the cJSON tree */
+	const char *name; /* points into the parsed header */
 	enum dtype dtype;
 	struct shape shape;
 	int64_t begin, end;
@@ -130,9 +130,9 @@ static int64_t utf8_invalid_at(const unsigned char *s, size_t n)
 	return -1;
 }
 
-/* cJSON is more lenient than JSON: it skips any control character as
- * white space and takes raw control characters inside strings. This finds
- * what JSON forbids, plus the escape \u0000, which would cut a C string
+/* The JSON parser (io_json.h) is more lenient than JSON: it skips any
+ * control character as white space and takes raw control characters inside
+ * strings. This finds what JSON forbids, plus the escape \u0000, which would cut a C string
  * short. Returns the offset of the problem (with *what set) or -1. */
 static int64_t json_lexical_error(const char *s, size_t n, const char **what)
 {
@@ -203,13 +203,13 @@ static int check_meta_keys(const struct st_meta *meta, int nmeta, const char *pa
 
 /* Reads a JSON number that must be an integer in [0, 2^53]. Returns 0, or
  * -1 with *why set. */
-static int json_uint(const cJSON *v, int64_t *out, const char **why)
+static int json_uint(const struct json_value *v, int64_t *out, const char **why)
 {
-	if (!cJSON_IsNumber(v)) {
+	if (json_kind(v) != JSON_NUMBER) {
 		*why = "is not a number";
 		return -1;
 	}
-	double d = v->valuedouble;
+	double d = json_number(v);
 	if (d < 0) {
 		*why = "is negative";
 		return -1;
@@ -227,19 +227,18 @@ static int json_uint(const cJSON *v, int64_t *out, const char **why)
 }
 
 /* Writes a JSON array of numbers as "[1, 2, 3]" for messages. */
-static const char *json_array_format(const cJSON *a, char *buf, size_t size)
+static const char *json_array_format(const struct json_value *a, char *buf, size_t size)
 {
 	size_t o = 0;
-	const cJSON *v;
+	const struct json_value *v;
 	int i = 0;
 	o += (size_t)snprintf(buf, size, "[");
-	cJSON_ArrayForEach(v, a)
-	{
+	for (v = json_first(a); v; v = json_next(v)) {
 		if (o >= size)
 			break;
-		if (cJSON_IsNumber(v))
+		if (json_kind(v) == JSON_NUMBER)
 			o += (size_t)snprintf(buf + o, size - o, "%s%.17g", i ? ", " : "",
-			                      v->valuedouble);
+			                      json_number(v));
 		else
 			o += (size_t)snprintf(buf + o, size - o, "%s?", i ? ", " : "");
 		i++;
@@ -249,16 +248,16 @@ static const char *json_array_format(const cJSON *a, char *buf, size_t size)
 	return buf;
 }
 
-static int parse_dtype(const cJSON *obj, const char *path, const char *name, enum dtype *out,
+static int parse_dtype(const struct json_value *obj, const char *path, const char *name, enum dtype *out,
                        struct error *e)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "dtype");
+	const struct json_value *v = json_member(obj, "dtype");
 	if (!v)
 		return tensor_error(e, path, name, "missing \"dtype\"");
-	if (!cJSON_IsString(v))
+	if (json_kind(v) != JSON_STRING)
 		return tensor_error(e, path, name, "\"dtype\" is not a string");
 	for (int i = 0; i < DT_COUNT; i++) {
-		if (strcmp(v->valuestring, dtype_st_name((enum dtype)i)) == 0) {
+		if (strcmp(json_text(v), dtype_st_name((enum dtype)i)) == 0) {
 			*out = (enum dtype)i;
 			return 0;
 		}
@@ -267,26 +266,25 @@ static int parse_dtype(const cJSON *obj, const char *path, const char *name, enu
 	    e, path, name,
 	    "unsupported dtype \"%.40s\" (graft reads F64, F32, F16, BF16, I64, I32, "
 	    "I16, I8, U8 and BOOL)",
-	    v->valuestring);
+	    json_text(v));
 }
 
-static int parse_shape(const cJSON *obj, const char *path, const char *name, struct shape *out,
+static int parse_shape(const struct json_value *obj, const char *path, const char *name, struct shape *out,
                        struct error *e)
 {
-	const cJSON *a = cJSON_GetObjectItemCaseSensitive(obj, "shape");
+	const struct json_value *a = json_member(obj, "shape");
 	char buf[256];
 	if (!a)
 		return tensor_error(e, path, name, "missing \"shape\"");
-	if (!cJSON_IsArray(a))
+	if (json_kind(a) != JSON_ARRAY)
 		return tensor_error(e, path, name, "\"shape\" is not an array");
-	int ndim = cJSON_GetArraySize(a);
+	int ndim = json_count(a);
 	if (ndim > SHAPE_MAX_DIMS)
 		return tensor_error(e, path, name, "shape %s has %d dimensions (at most %d)",
 		                    json_array_format(a, buf, sizeof buf), ndim, SHAPE_MAX_DIMS);
 	struct shape s = {.ndim = 0};
-	const cJSON *v;
-	cJSON_ArrayForEach(v, a)
-	{
+	const struct json_value *v;
+	for (v = json_first(a); v; v = json_next(v)) {
 		const char *why;
 		if (json_uint(v, &s.dim[s.ndim], &why) < 0)
 			return tensor_error(e, path, name, "shape %s: dimension %d %s",
@@ -301,20 +299,20 @@ static int parse_shape(const cJSON *obj, const char *path, const char *name, str
 	return 0;
 }
 
-static int parse_offsets(const cJSON *obj, const char *path, const char *name, int64_t *begin,
+static int parse_offsets(const struct json_value *obj, const char *path, const char *name, int64_t *begin,
                          int64_t *end, struct error *e)
 {
-	const cJSON *a = cJSON_GetObjectItemCaseSensitive(obj, "data_offsets");
+	const struct json_value *a = json_member(obj, "data_offsets");
 	char buf[256];
 	const char *why;
 	if (!a)
 		return tensor_error(e, path, name, "missing \"data_offsets\"");
-	if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != 2)
+	if (json_kind(a) != JSON_ARRAY || json_count(a) != 2)
 		return tensor_error(e, path, name, "\"data_offsets\" is not [begin, end]");
 	json_array_format(a, buf, sizeof buf);
-	if (json_uint(a->child, begin, &why) < 0)
+	if (json_uint(json_first(a), begin, &why) < 0)
 		return tensor_error(e, path, name, "data_offsets %s: begin %s", buf, why);
-	if (json_uint(a->child->next, end, &why) < 0)
+	if (json_uint(json_next(json_first(a)), end, &why) < 0)
 		return tensor_error(e, path, name, "data_offsets %s: end %s", buf, why);
 	if (*end < *begin)
 		return tensor_error(e, path, name, "data_offsets %s: end is before begin", buf);
@@ -322,21 +320,20 @@ static int parse_offsets(const cJSON *obj, const char *path, const char *name, i
 }
 
 /* Checks one tensor entry against the data area of `data_size` bytes. */
-static int parse_tensor(const cJSON *obj, const char *path, int64_t data_size, struct st_rec *r,
+static int parse_tensor(const struct json_value *obj, const char *path, int64_t data_size, struct st_rec *r,
                         struct error *e)
 {
-	const char *name = obj->string;
+	const char *name = json_key(obj);
 	char sbuf[256];
 	int64_t nbytes;
 	static const char *const fields[] = {"dtype", "shape", "data_offsets"};
 	int seen[3] = {0};
-	const cJSON *v;
-	if (!cJSON_IsObject(obj))
+	const struct json_value *v;
+	if (json_kind(obj) != JSON_OBJECT)
 		return tensor_error(e, path, name, "entry is not an object");
-	cJSON_ArrayForEach(v, obj)
-	{
+	for (v = json_first(obj); v; v = json_next(v)) {
 		for (int i = 0; i < 3; i++) {
-			if (strcmp(v->string, fields[i]) == 0 && seen[i]++)
+			if (strcmp(json_key(v), fields[i]) == 0 && seen[i]++)
 				return tensor_error(e, path, name, "\"%s\" appears twice",
 				                    fields[i]);
 		}
@@ -365,22 +362,21 @@ static int parse_tensor(const cJSON *obj, const char *path, int64_t data_size, s
 	return 0;
 }
 
-static int parse_meta(const cJSON *obj, const char *path, struct st_file *f, struct error *e)
+static int parse_meta(const struct json_value *obj, const char *path, struct st_file *f, struct error *e)
 {
-	const cJSON *v;
+	const struct json_value *v;
 	if (f->meta)
 		return st_error(e, path, "__metadata__ appears twice in the header");
-	if (!cJSON_IsObject(obj))
+	if (json_kind(obj) != JSON_OBJECT)
 		return st_error(e, path, "__metadata__ is not an object");
 	/* Non-NULL even when empty: an empty "__metadata__": {} is written back. */
-	f->meta = xcalloc((size_t)cJSON_GetArraySize(obj) + 1, sizeof *f->meta);
-	cJSON_ArrayForEach(v, obj)
-	{
-		if (!cJSON_IsString(v))
+	f->meta = xcalloc((size_t)json_count(obj) + 1, sizeof *f->meta);
+	for (v = json_first(obj); v; v = json_next(v)) {
+		if (json_kind(v) != JSON_STRING)
 			return st_error(e, path, "__metadata__ '%.*s': value is not a string",
-			                NAME_MAX_SHOWN, v->string);
-		f->meta[f->nmeta].key = xstrdup(v->string);
-		f->meta[f->nmeta].value = xstrdup(v->valuestring);
+			                NAME_MAX_SHOWN, json_key(v));
+		f->meta[f->nmeta].key = xstrdup(json_key(v));
+		f->meta[f->nmeta].value = xstrdup(json_text(v));
 		f->nmeta++;
 	}
 	return check_meta_keys(f->meta, f->nmeta, path, "appears twice", e);
@@ -468,15 +464,14 @@ static int check_layout(struct st_rec *recs, int n, const char *path, size_t hea
 	return 0;
 }
 
-static int parse_header(const cJSON *root, const char *path, size_t header_end, int64_t data_size,
+static int parse_header(const struct json_value *root, const char *path, size_t header_end, int64_t data_size,
                         struct st_file_priv *fp, struct error *e)
 {
-	int count = cJSON_GetArraySize(root), n = 0, rc;
+	int count = json_count(root), n = 0, rc;
 	struct st_rec *recs = xcalloc((size_t)count + 1, sizeof *recs);
-	const cJSON *v;
-	cJSON_ArrayForEach(v, root)
-	{
-		if (strcmp(v->string, "__metadata__") == 0) {
+	const struct json_value *v;
+	for (v = json_first(root); v; v = json_next(v)) {
+		if (strcmp(json_key(v), "__metadata__") == 0) {
 			if (parse_meta(v, path, &fp->pub, e) < 0)
 				goto fail;
 			continue;
@@ -528,25 +523,22 @@ static int st_parse(struct st_file_priv *fp, const char *path, struct error *e)
 		return st_error(e, path, "offset %lld: header is not valid JSON: %s",
 		                (long long)(bad + 8), what);
 
-	const char *end = NULL;
-	cJSON *root = cJSON_ParseWithLengthOpts(header, hlen, &end, 0);
-	if (!root) {
-		size_t at =
-		    end && end >= header && end <= header + hlen ? (size_t)(end - header) : 0;
-		return st_error(e, path, "offset %zu: header is not valid JSON", at + 8);
-	}
+	size_t end;
+	struct json_value *root = json_parse(header, hlen, &end);
+	if (!root)
+		return st_error(e, path, "offset %zu: header is not valid JSON", end + 8);
 	/* The reference pads the header with spaces; JSON white space may follow
 	 * the object, nothing else. */
-	for (const char *p = end; p < header + hlen; p++) {
+	for (const char *p = header + end; p < header + hlen; p++) {
 		if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-			cJSON_Delete(root);
+			json_free(root);
 			return st_error(e, path,
 			                "offset %zu: unexpected data after the header's JSON",
 			                (size_t)(p - header) + 8);
 		}
 	}
 	int rc = parse_header(root, path, 8 + hlen, (int64_t)(map->size - 8 - hlen), fp, e);
-	cJSON_Delete(root);
+	json_free(root);
 	return rc;
 }
 

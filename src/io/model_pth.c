@@ -1,4 +1,5 @@
-/* model_pth.c - PyTorch checkpoints as models and as weights. */
+/* model_pth.c - PyTorch checkpoints as models, as weights, and written as
+ * state_dicts. */
 #include "io/model_pth.h"
 
 #include <libgen.h>
@@ -6,20 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/io_pth.h"
 #include "core/util.h"
+#include "io/io_pth.h"
+#include "io/save.h"
 #include "io/zoo.h"
 
-static bool ends_with(const char *s, const char *suffix)
+bool pth_recognise(const unsigned char *head, size_t n, unsigned long long size)
 {
-	size_t n = strlen(s), k = strlen(suffix);
-	return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
-bool pth_path(const char *path)
-{
-	return ends_with(path, ".pth") || ends_with(path, ".pt") || ends_with(path, ".bin") ||
-	       ends_with(path, ".ckpt");
+	(void)size;
+	return (n >= 4 && memcmp(head, "PK\x03\x04", 4) == 0) || /* zip, PyTorch 1.6 on */
+	       (n >= 2 && head[0] == 0x80 && head[1] == 0x02);     /* pickle, before 1.6 */
 }
 
 /* Parallel arrays of names and tensors over f's entries. */
@@ -58,7 +55,7 @@ static void add_note(struct model *m, const char *fmt, const char *arg)
 	m->note = note;
 }
 
-struct model *model_open_pth(const char *path, const char *weights, struct error *e)
+struct model *pth_model_open(const char *path, struct error *e)
 {
 	struct pth_file *f = pth_open(path, e);
 	if (!f)
@@ -107,14 +104,10 @@ struct model *model_open_pth(const char *path, const char *weights, struct error
 	free(names);
 	free(tensors);
 	pth_close(f);
-	if (m && weights && model_attach_weights(m, weights, e) < 0) {
-		model_free(m);
-		return NULL;
-	}
 	return m;
 }
 
-int pth_attach_weights(struct model *m, const char *path, struct error *e)
+int pth_model_attach(struct model *m, const char *path, struct error *e)
 {
 	struct pth_file *f = pth_open(path, e);
 	if (!f)
@@ -128,5 +121,52 @@ int pth_attach_weights(struct model *m, const char *path, struct error *e)
 	free(names);
 	free(tensors);
 	pth_close(f);
+	return rc;
+}
+
+/* The _version of the PyTorch class of each module, for a .pth's
+ * _metadata: 1 (nn.Module's) but for the classes that changed their
+ * state_dict layout and check the version when loading. */
+static int module_version(const struct module *m)
+{
+	static const char *const version2[] = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d",
+					       "SyncBatchNorm", "MNASNet"};
+	for (size_t i = 0; i < sizeof version2 / sizeof version2[0]; i++)
+		if (strcmp(m->type, version2[i]) == 0)
+			return 2;
+	return 1;
+}
+
+struct versions {
+	struct pth_version *list;
+	int n, cap;
+};
+
+static int collect_versions(struct module *m, void *vctx)
+{
+	struct versions *v = vctx;
+	xgrow(&v->list, &v->cap, v->n + 1, sizeof *v->list);
+	v->list[v->n].path = module_path(m);
+	v->list[v->n].version = module_version(m);
+	v->n++;
+	return 0;
+}
+
+
+int pth_model_save(const struct model *m, const char *path, struct error *e)
+{
+	char **names;
+	const struct tensor **tensors;
+	int n = model_state_dict(m, &names, &tensors);
+	int rc = save_check_storage(names, tensors, n, path, e);
+	if (rc == 0) {
+		struct versions v = {0};
+		module_walk(m->root, collect_versions, &v);
+		rc = pth_write(path, (const char *const *)names, tensors, n, v.list, v.n, e);
+		for (int i = 0; i < v.n; i++)
+			free((char *)v.list[i].path);
+		free(v.list);
+	}
+	save_state_dict_free(names, tensors, n);
 	return rc;
 }

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/io_json.h"
+#include "io/model_json.h"
 #include "io/save.h"
 #include "core/util.h"
 
@@ -32,17 +32,10 @@ char *zoo_dir(void)
 	if (is_dir(GRAFT_MODELSDIR))
 		return xstrdup(GRAFT_MODELSDIR);
 #endif
-	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 16);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash) {
-			strcpy(slash, "/models");
-			if (is_dir(exe))
-				return xstrdup(exe);
-		}
-	}
+	char *beside = path_beside_exe("models");
+	if (beside && is_dir(beside))
+		return beside;
+	free(beside);
 	return NULL;
 }
 
@@ -111,12 +104,6 @@ static int cmp_entry(const void *a, const void *b)
 	return strcmp(((const struct zoo_entry *)a)->file, ((const struct zoo_entry *)b)->file);
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), k = strlen(suffix);
-	return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
 /* The *.json files of dir, sorted, with their sizes. */
 static struct zoo_entry *list_dir(const char *dir, int *count)
 {
@@ -128,7 +115,7 @@ static struct zoo_entry *list_dir(const char *dir, int *count)
 	int n = 0, cap = 0;
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
-		if (!ends_with(de->d_name, ".json") || de->d_name[0] == '.')
+		if (!str_ends_with(de->d_name, ".json") || de->d_name[0] == '.')
 			continue;
 		char *full = xasprintf("%s/%s", dir, de->d_name);
 		struct stat st;
@@ -177,25 +164,12 @@ static void read_index(const char *dir, struct zoo_entry *z, int n)
 	fclose(f);
 }
 
+/* The architecture alone: the weights it may name are not the zoo's
+ * business. */
 static struct model *load_zoo_model(const char *dir, const char *file, struct error *e)
 {
 	char *path = xasprintf("%s/%s", dir, file);
-	struct model *m = NULL;
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		error_set(e, "%s: %s", path, strerror(errno));
-		free(path);
-		return NULL;
-	}
-	struct strbuf sb = {0};
-	char buf[65536];
-	size_t got;
-	while ((got = fread(buf, 1, sizeof buf, f)) > 0)
-		strbuf_addn(&sb, buf, got);
-	fclose(f);
-	/* the architecture alone: its "weights" are not the zoo's business */
-	m = json_load_model(sb.s ? sb.s : "", sb.len, path, NULL, e);
-	strbuf_free(&sb);
+	struct model *m = json_model_open(path, e);
 	free(path);
 	return m;
 }
@@ -207,10 +181,7 @@ static void fingerprint_model(const struct model *m, uint64_t *fp, int *count)
 	int n = model_state_dict(m, &names, &tensors);
 	*fp = zoo_fingerprint((const char *const *)names, tensors, n);
 	*count = n;
-	for (int i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	free(tensors);
+	save_state_dict_free(names, tensors, n);
 }
 
 struct type_check {

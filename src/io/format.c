@@ -1,0 +1,105 @@
+/* format.c - the table of model file formats, recognising a file, and
+ * opening, binding and saving through its row. */
+#include "io/format.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/util.h"
+#include "io/model_json.h"
+#include "io/model_pth.h"
+#include "io/model_safetensors.h"
+
+static const char *const json_extensions[] = {".json", NULL};
+static const char *const safetensors_extensions[] = {".safetensors", NULL};
+static const char *const pth_extensions[] = {".pth", ".pt", ".bin", ".ckpt", NULL};
+
+/* Checked in this order: safetensors before JSON, whose '{' can also be
+ * the first byte of a safetensors header length. */
+static const struct format formats[] = {
+    {"safetensors", safetensors_extensions, st_recognise, st_model_open, st_model_attach,
+     st_model_save},
+    {"pth", pth_extensions, pth_recognise, pth_model_open, pth_model_attach, pth_model_save},
+    {"json", json_extensions, json_recognise, json_model_open, NULL, json_model_save},
+};
+#define NFORMATS (sizeof formats / sizeof formats[0])
+
+const struct format *format_by_name(const char *path)
+{
+	for (size_t i = 0; i < NFORMATS; i++)
+		for (const char *const *ext = formats[i].extensions; *ext; ext++)
+			if (str_ends_with(path, *ext))
+				return &formats[i];
+	return NULL;
+}
+
+const struct format *format_recognise(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	struct stat st;
+	if (f && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
+		unsigned char head[FORMAT_HEAD_BYTES];
+		size_t n = fread(head, 1, sizeof head, f);
+		for (size_t i = 0; i < NFORMATS; i++)
+			if (formats[i].recognise(head, n, (unsigned long long)st.st_size)) {
+				fclose(f);
+				return &formats[i];
+			}
+	}
+	if (f)
+		fclose(f);
+	return format_by_name(path);
+}
+
+int format_attach_weights(struct model *m, const char *path, struct error *e)
+{
+	const struct format *f = format_recognise(path);
+	if (!f || !f->attach)
+		return error_set(e, "%s: not a weights file (graft reads weights from .safetensors and PyTorch .pth/.pt files)",
+				 path);
+	if (f->attach(m, path, e) < 0)
+		return -1;
+	if (!m->weights_path || strcmp(m->weights_path, path) != 0) {
+		free(m->weights_path);
+		m->weights_path = xstrdup(path);
+	}
+	return 0;
+}
+
+struct model *format_open(const char *path, const char *weights, struct error *e)
+{
+	const struct format *f = format_recognise(path);
+	if (!f || !f->open) {
+		error_set(e, "%s: unknown model format (graft opens .json architectures, .safetensors and PyTorch .pth/.pt files)",
+			  path);
+		return NULL;
+	}
+	struct model *m = f->open(path, e);
+	if (!m)
+		return NULL;
+	/* the override, or the weights file an architecture names */
+	const char *w = weights ? weights : !m->has_weights ? m->weights_path : NULL;
+	if (w) {
+		char *copy = xstrdup(w); /* binding replaces m->weights_path */
+		int rc = format_attach_weights(m, copy, e);
+		free(copy);
+		if (rc < 0) {
+			model_free(m);
+			return NULL;
+		}
+	}
+	free(m->path);
+	m->path = xstrdup(path);
+	return m;
+}
+
+int format_save(const struct model *m, const char *path, struct error *e)
+{
+	const struct format *f = format_by_name(path);
+	if (!f || !f->save)
+		return error_set(e, "%s: unknown format: save as .json (architecture + weights), .safetensors (bundle) or .pth (PyTorch state_dict)",
+				 path);
+	return f->save(m, path, e);
+}
