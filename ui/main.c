@@ -107,9 +107,19 @@ static int cmd_help(int argc, char **argv)
 	if (strcmp(argv[1], "types") == 0 || strcmp(argv[1], "functions") == 0) {
 		int n;
 		enum op_kind kind = argv[1][0] == 't' ? OP_MODULE : OP_FUNCTION;
+		bool attrs = argc > 2 && strcmp(argv[2], "--attrs") == 0;
 		const struct op_def *const *defs = registry_all(kind, &n);
-		for (int i = 0; i < n; i++)
-			printf("%-24s %s\n", defs[i]->name, defs[i]->doc ? defs[i]->doc : "");
+		for (int i = 0; i < n; i++) {
+			if (!attrs) {
+				printf("%-24s %s\n", defs[i]->name, defs[i]->doc ? defs[i]->doc : "");
+				continue;
+			}
+			/* For scripts: the name and its attributes in schema order. */
+			printf("%s", defs[i]->name);
+			for (int j = 0; j < defs[i]->nattrs; j++)
+				printf(" %s", defs[i]->attrs[j].name);
+			printf("\n");
+		}
 		return EXIT_OK;
 	}
 	const struct op_def *def = registry_module(argv[1]);

@@ -1,9 +1,9 @@
 /* registry.c - lookup of module types and functions, attribute checking and
  * normalisation, and the helpers shape rules share.
  *
- * The entries themselves live in registry_nn.c (module types) and
- * registry_functions.c (functions). */
-#include "core/registry.h"
+ * The entries themselves live in the family files (registry_conv.c,
+ * registry_act.c, ...; registry_impl.h lists them). */
+#include "core/registry_impl.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,30 +12,51 @@
 
 #include "core/util.h"
 
+/* The families, in the order registry_all lists them. */
+static const struct op_def *const *const families[] = {
+    registry_conv_defs,      registry_linear_defs, registry_norm_defs,
+    registry_act_defs,       registry_pool_defs,   registry_layout_defs,
+    registry_attention_defs, registry_math_defs,   registry_index_defs,
+};
+
+static const struct op_def *find(enum op_kind kind, const char *name)
+{
+	for (size_t f = 0; f < sizeof families / sizeof *families; f++)
+		for (const struct op_def *const *d = families[f]; *d; d++)
+			if ((*d)->kind == kind && strcmp((*d)->name, name) == 0)
+				return *d;
+	return NULL;
+}
+
 const struct op_def *registry_module(const char *type)
 {
-	for (int i = 0; i < registry_nn_count; i++)
-		if (strcmp(registry_nn_defs[i]->name, type) == 0)
-			return registry_nn_defs[i];
-	return NULL;
+	return find(OP_MODULE, type);
 }
 
 const struct op_def *registry_function(const char *name)
 {
-	for (int i = 0; i < registry_fn_count; i++)
-		if (strcmp(registry_fn_defs[i]->name, name) == 0)
-			return registry_fn_defs[i];
-	return NULL;
+	return find(OP_FUNCTION, name);
 }
 
 const struct op_def *const *registry_all(enum op_kind kind, int *n)
 {
-	if (kind == OP_MODULE) {
-		*n = registry_nn_count;
-		return registry_nn_defs;
+	/* Built on first use: the family tables' sizes are not constants here. */
+	static const struct op_def **all[2];
+	static int count[2];
+	int k = kind == OP_MODULE ? 0 : 1;
+	if (!all[k]) {
+		int total = 0;
+		for (size_t f = 0; f < sizeof families / sizeof *families; f++)
+			for (const struct op_def *const *d = families[f]; *d; d++)
+				total++;
+		all[k] = xmalloc((size_t)total * sizeof *all[k]);
+		for (size_t f = 0; f < sizeof families / sizeof *families; f++)
+			for (const struct op_def *const *d = families[f]; *d; d++)
+				if ((*d)->kind == kind)
+					all[k][count[k]++] = *d;
 	}
-	*n = registry_fn_count;
-	return registry_fn_defs;
+	*n = count[k];
+	return all[k];
 }
 
 const struct attr_spec *registry_attr_spec(const struct op_def *def, const char *name)
@@ -502,8 +523,8 @@ int op_break(struct op_call *c, const struct value *from, const char *desc, cons
 	va_end(ap);
 	origin_describe(from, origin, sizeof origin);
 	char path[2600];
-	return error_setk(c->err, ERR_SHAPE, "%s: %s gets %s from %s", op_path(c, path, sizeof path),
-			  desc, got, origin);
+	return error_setk(c->err, ERR_SHAPE, "%s: %s gets %s from %s",
+	                  op_path(c, path, sizeof path), desc, got, origin);
 }
 
 int op_fail(struct op_call *c, const char *fmt, ...)
@@ -629,10 +650,267 @@ int op_softmax_default_dim(int ndim)
 	return (ndim == 0 || ndim == 1 || ndim == 3) ? 0 : 1;
 }
 
-void module_describe(const struct module *m, char *buf, size_t size)
+void registry_describe(const struct module *m, char *buf, size_t size)
 {
 	char d[200] = "";
 	if (m->def && m->def->describe)
 		m->def->describe(m, d, sizeof d);
 	snprintf(buf, size, "%s%s%s", m->type, d[0] ? " " : "", d);
+}
+
+/* ---- helpers for the family files ---- */
+
+/* Appends printf-style text to buf (always terminated). */
+void op_append(char *buf, size_t size, const char *fmt, ...)
+{
+	size_t len = strlen(buf);
+	if (len + 1 >= size)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf + len, size - len, fmt, ap);
+	va_end(ap);
+}
+
+/* "3" for a square pair, "1x7" otherwise. */
+const char *op_pair_text(const int64_t p[2], char *buf, size_t size)
+{
+	if (p[0] == p[1])
+		snprintf(buf, size, "%lld", (long long)p[0]);
+	else
+		snprintf(buf, size, "%lldx%lld", (long long)p[0], (long long)p[1]);
+	return buf;
+}
+
+int64_t op_mul_sat(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (a < 0 || b < 0)
+		return 0;
+	if (__builtin_mul_overflow(a, b, &r))
+		return INT64_MAX;
+	return r;
+}
+
+/* numel of s, or -1 with a break when it is too large. */
+int64_t op_checked_numel(struct op_call *c, const struct shape *s)
+{
+	int64_t n = shape_numel(s);
+	if (n < 0) {
+		char sb[160];
+		op_mismatch(c, "the output %s is too large", shape_format(s, sb, sizeof sb));
+	}
+	return n;
+}
+
+const struct shape *op_shape(const struct value *v)
+{
+	return &v->u.tensor.t.shape;
+}
+
+enum dtype op_dtype(const struct value *v)
+{
+	return v->u.tensor.t.dtype;
+}
+
+int op_check_positive(const struct module *m, const char *name, struct error *e)
+{
+	int64_t v = module_attr_int(m, name, 1);
+	if (v <= 0)
+		return error_set(e, "%s: %s must be positive, got %lld", m->type, name,
+		                 (long long)v);
+	return 0;
+}
+
+int op_check_positive_pair(const struct module *m, const char *name, struct error *e)
+{
+	int64_t p[2];
+	module_attr_ints(m, name, p, 2);
+	if (p[0] <= 0 || p[1] <= 0)
+		return error_set(e, "%s: %s must be positive, got (%lld, %lld)", m->type, name,
+		                 (long long)p[0], (long long)p[1]);
+	return 0;
+}
+
+int op_check_probability(const struct module *m, const char *name, struct error *e)
+{
+	double p = module_attr_float(m, name, 0);
+	if (!(p >= 0 && p <= 1))
+		return error_set(e, "%s: %s must be between 0 and 1, got %g", m->type, name, p);
+	return 0;
+}
+
+void op_add_param(struct module *m, const char *name, int ndim, const int64_t *dims, bool buffer)
+{
+	struct shape s = {.ndim = ndim};
+	for (int i = 0; i < ndim; i++)
+		s.dim[i] = dims[i];
+	module_add_param(m, name, DT_F32, &s, buffer);
+}
+
+/* The same shape and dtype as the input, its origin kept. */
+int op_same_as_input(struct op_call *c)
+{
+	const struct value *x = op_tensor(c, 0, "input");
+	if (!x)
+		return -1;
+	op_out_tensor(c, op_dtype(x), op_shape(x), x);
+	return 0;
+}
+
+bool op_is_tensor(const struct value *v)
+{
+	return v && v->kind == VAL_TENSOR;
+}
+
+bool op_is_float_dtype(enum dtype t)
+{
+	return t == DT_F32 || t == DT_F16 || t == DT_BF16 || t == DT_F64;
+}
+
+/* Sets c->out to a tensor like x (same dtype) with shape s, checking its
+ * size. */
+int op_out_like(struct op_call *c, const struct value *x, const struct shape *s)
+{
+	if (op_checked_numel(c, s) < 0)
+		return -1;
+	op_out_tensor(c, op_dtype(x), s, x);
+	return 0;
+}
+
+void op_set_out(struct op_call *c, struct value v)
+{
+	value_free(&c->out);
+	c->out = v;
+}
+
+const char *op_fn_name(const struct op_call *c)
+{
+	return c->def->name;
+}
+
+/* The first argument as a tensor ("input" or "self"). */
+const struct value *op_self_tensor(struct op_call *c)
+{
+	const struct value *x = op_arg(c, 0, "input");
+	if (!x)
+		x = op_arg(c, -1, "self");
+	if (op_is_tensor(x))
+		return x;
+	return op_tensor(c, 0, "input");
+}
+
+/* Broadcasts a and b (PyTorch/NumPy rules) into out. -1 when they do not. */
+int op_broadcast(const struct shape *a, const struct shape *b, struct shape *out)
+{
+	int n = a->ndim > b->ndim ? a->ndim : b->ndim;
+	out->ndim = n;
+	for (int i = 0; i < n; i++) {
+		int ia = a->ndim - n + i, ib = b->ndim - n + i;
+		int64_t da = ia >= 0 ? a->dim[ia] : 1, db = ib >= 0 ? b->dim[ib] : 1;
+		if (da != db && da != 1 && db != 1)
+			return -1;
+		out->dim[i] = da == 1 ? db : da;
+	}
+	return 0;
+}
+
+/* "from X and Y" for two tensors. */
+int op_broadcast_fail(struct op_call *c, const char *verb, const struct value *a,
+                      const struct value *b)
+{
+	char sa[160], sb[160], oa[320], ob[320];
+	origin_describe(a, oa, sizeof oa);
+	origin_describe(b, ob, sizeof ob);
+	return op_mismatch(c, "cannot %s %s with %s (from %s and %s)", verb,
+	                   shape_format(op_shape(a), sa, sizeof sa),
+	                   shape_format(op_shape(b), sb, sizeof sb), oa, ob);
+}
+
+/* A list of tensors from the argument at pos (a tuple) or from the
+ * positional arguments from pos on. Returns the count or -1. */
+int op_tensor_list(struct op_call *c, int pos, const char *kw, const struct value ***out)
+{
+	const struct value *v = op_arg(c, pos, kw);
+	if (!v)
+		return op_fail(c, "%s() needs a sequence of tensors", op_fn_name(c));
+	int n;
+	const struct value *items;
+	if (v->kind == VAL_LIST) {
+		n = v->u.list.n;
+		items = v->u.list.items;
+	} else {
+		n = c->nargs - pos;
+		items = &c->args[pos];
+	}
+	if (n < 1)
+		return op_fail(c, "%s() needs at least one tensor", op_fn_name(c));
+	const struct value **t = xcalloc((size_t)n, sizeof *t);
+	for (int i = 0; i < n; i++) {
+		if (items[i].kind != VAL_TENSOR) {
+			char got[128];
+			value_format(&items[i], got, sizeof got);
+			free(t);
+			return op_fail(c, "%s() needs tensors, got %s", op_fn_name(c), got);
+		}
+		t[i] = &items[i];
+	}
+	*out = t;
+	return n;
+}
+
+/* ---- elementwise ---- */
+
+/* Same shape and dtype as the input (activations, contiguous, ...). */
+int op_same(struct op_call *c)
+{
+	const struct value *x = op_self_tensor(c);
+	if (!x)
+		return -1;
+	op_out_tensor(c, op_dtype(x), op_shape(x), x);
+	return 0;
+}
+
+/* A tensor argument that may be absent or None; -1 when it is something
+ * else. */
+int op_optional_tensor(struct op_call *c, int pos, const char *kw, const struct value **out)
+{
+	const struct value *v = op_arg(c, pos, kw);
+	*out = NULL;
+	if (!v || v->kind == VAL_NONE)
+		return 0;
+	if (v->kind != VAL_TENSOR)
+		return op_fail(c, "%s() needs a tensor or None for '%s'", op_fn_name(c), kw);
+	*out = v;
+	return 0;
+}
+
+/* An int or bool value as an int. */
+int64_t op_as_int(const struct value *v)
+{
+	return v->kind == VAL_BOOL ? (int64_t)v->u.b : v->u.i;
+}
+
+/* An int or a pair of ints (a one-item tuple repeats) into p; def when
+ * absent, None or an empty tuple. */
+int op_pair_arg(struct op_call *c, int pos, const char *kw, const int64_t *def, int64_t p[2])
+{
+	const struct value *v = op_arg(c, pos, kw);
+	if (!v || v->kind == VAL_NONE || (v->kind == VAL_LIST && v->u.list.n == 0)) {
+		if (!def)
+			return op_fail(c, "%s() needs '%s'", op_fn_name(c), kw);
+		p[0] = def[0];
+		p[1] = def[1];
+		return 0;
+	}
+	if (v->kind == VAL_LIST && v->u.list.n == 1 && v->u.list.items[0].kind == VAL_INT) {
+		p[0] = p[1] = v->u.list.items[0].u.i;
+		return 0;
+	}
+	if (value_ints(v, p, 2) == 0)
+		return 0;
+	char got[128];
+	value_format(v, got, sizeof got);
+	return op_fail(c, "%s() needs an int or a pair of ints for '%s', got %s", op_fn_name(c), kw,
+	               got);
 }

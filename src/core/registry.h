@@ -3,8 +3,8 @@
  * One `struct op_def` per PyTorch module type (Conv2d, BatchNorm2d, ...) and
  * per function a forward graph may call (add, cat, flatten, getitem, ...).
  * Adding a type is adding an entry: loading, the shape pass, the outline and
- * the summary all learn it from here. Entries live in registry_*.c and are
- * collected by registry.c. */
+ * the summary all learn it from here. Entries live in one file per family
+ * (registry_conv.c, registry_act.c, ...) and are collected by registry.c. */
 #ifndef GRAFT_REGISTRY_H
 #define GRAFT_REGISTRY_H
 
@@ -115,7 +115,7 @@ int registry_prepare(struct module *m, struct error *e);
 
 /* Writes the module's type and key hyper-parameters ("Conv2d 3→64 k7 s2
  * p3"), or just its type for composites. */
-void module_describe(const struct module *m, char *buf, size_t size);
+void registry_describe(const struct module *m, char *buf, size_t size);
 
 /* Helpers for shape rules. Every helper that fails sets c->err and returns
  * -1 (or NULL); messages start with c->path. */
@@ -174,8 +174,8 @@ int op_dim(struct op_call *c, int64_t dim, int ndim, int *out);
 int64_t op_window_out(int64_t in, int64_t k, int64_t s, int64_t pad_l, int64_t pad_r, int64_t d,
 		      bool ceil_mode);
 
-/* Shape rules shared by module types (registry_nn.c) and the functions of
- * the same name (registry_functions.c). Breaks name the caller by c->def and
+/* Shape rules shared by module types and the functions of the same name
+ * (registry_conv.c, registry_pool.c). Breaks name the caller by c->def and
  * its hyper-parameters: "MaxPool2d(kernel_size=(3, 3), stride=(2, 2)) gets a
  * 2x2 input ...". Each sets c->out. */
 int op_pool2d(struct op_call *c, const struct value *x, const int64_t k[2], const int64_t s[2],
@@ -192,12 +192,5 @@ int op_adaptive_pool2d(struct op_call *c, const struct value *x, const int64_t s
 		       bool return_indices);
 /* PyTorch's softmax dim for dim=None: 0 for rank 0, 1 and 3, else 1. */
 int op_softmax_default_dim(int ndim);
-
-/* The entry tables, for registry.c: module types (registry_nn.c) and
- * functions (registry_functions.c). */
-extern const struct op_def *const registry_nn_defs[];
-extern const int registry_nn_count;
-extern const struct op_def *const registry_fn_defs[];
-extern const int registry_fn_count;
 
 #endif

@@ -6,6 +6,7 @@
  * leaves a half-changed model. */
 #include "edit/edit.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -341,8 +342,8 @@ int edit_replace_one(struct editor *ed, struct module *old, const struct spec *s
 		return error_prefix(e, "%s", path);
 	keep_weights(old, nw, keep);
 	char a[256], b[256];
-	module_describe(old, a, sizeof a);
-	module_describe(nw, b, sizeof b);
+	registry_describe(old, a, sizeof a);
+	registry_describe(nw, b, sizeof b);
 	strbuf_addf(out, "replaced %s: %s -> %s\n", path, a, b);
 	swap_module(old, nw);
 	return 0;
@@ -483,7 +484,7 @@ int edit_insert(struct editor *ed, bool after, const char *path, const struct sp
 		return error_prefix(e, "insert %s %s", after ? "after" : "before", path);
 	int at = child_index(parent, m) + (after ? 1 : 0);
 	char d[256];
-	module_describe(nw, d, sizeof d);
+	registry_describe(nw, d, sizeof d);
 	if (!parent->forward) {
 		bool renum = numbered(parent) && !name;
 		insert_child(parent, at, nw);
@@ -628,14 +629,43 @@ int edit_set(struct editor *ed, const char *path, const struct kwarg *kv, int n,
 		module_free(init);
 	}
 	char a[256], b[256];
-	module_describe(m, a, sizeof a);
-	module_describe(trial, b, sizeof b);
+	registry_describe(m, a, sizeof a);
+	registry_describe(trial, b, sizeof b);
 	strbuf_addf(out, "set %s: %s -> %s\n", path, a, b);
 	swap_module(m, trial);
 	return 0;
 }
 
 /* --- head -------------------------------------------------------------- */
+
+/* The attribute that sets the output size of a classifier layer of type d
+ * (d may be NULL), or NULL: a type whose output size is its own attribute
+ * (size_attr), not tied to its input size (MultiheadAttention's embed_dim
+ * is both). */
+static const char *head_size_attr(const struct op_def *d)
+{
+	if (!d || !d->size_attr || (d->in_size_attr && strcmp(d->size_attr, d->in_size_attr) == 0))
+		return NULL;
+	return d->size_attr;
+}
+
+/* "Linear or Conv2d": the registry's types head can change, for messages. */
+static void head_type_names(char *buf, size_t size)
+{
+	int n, total = 0, k = 0;
+	const struct op_def *const *defs = registry_all(OP_MODULE, &n);
+	for (int i = 0; i < n; i++)
+		total += head_size_attr(defs[i]) != NULL;
+	buf[0] = 0;
+	for (int i = 0; i < n; i++) {
+		if (!head_size_attr(defs[i]))
+			continue;
+		size_t len = strlen(buf);
+		const char *sep = k == 0 ? "" : k == total - 1 ? " or " : ", ";
+		snprintf(buf + len, size - len, "%s%s", sep, defs[i]->name);
+		k++;
+	}
+}
 
 struct last_layer {
 	struct module *m;
@@ -645,8 +675,7 @@ struct last_layer {
 static int find_last_layer(struct module *m, void *ctx)
 {
 	struct last_layer *l = ctx;
-	if (m->def && m->ncalls > 0 &&
-	    (strcmp(m->type, "Linear") == 0 || strcmp(m->type, "Conv2d") == 0)) {
+	if (head_size_attr(m->def) && m->ncalls > 0) {
 		int seq = m->calls[m->ncalls - 1].seq;
 		if (!l->m || seq > l->seq) {
 			l->m = m;
@@ -690,13 +719,14 @@ int edit_head(struct editor *ed, int64_t classes, const char *path, enum keep_mo
 		struct last_layer l = {0};
 		module_walk(ed->model->root, find_last_layer, &l);
 		cls = l.m;
-		if (!cls)
-			return error_set(e, "head: no Linear or Conv2d layer leads to the output");
+		if (!cls) {
+			char types[256];
+			head_type_names(types, sizeof types);
+			return error_set(e, "head: no %s layer leads to the output", types);
+		}
 		const struct shape *os = &o->u.tensor.t.shape;
 		int64_t want = os->ndim ? os->dim[os->ndim > 1 ? 1 : 0] : -1;
-		int64_t have = strcmp(cls->type, "Linear") == 0
-				       ? module_attr_int(cls, "out_features", -1)
-				       : module_attr_int(cls, "out_channels", -1);
+		int64_t have = module_attr_int(cls, head_size_attr(cls->def), -1);
 		if (have != want) {
 			char p[1024];
 			module_path_buf(cls, p, sizeof p);
@@ -704,13 +734,12 @@ int edit_head(struct editor *ed, int64_t classes, const char *path, enum keep_mo
 					 p, (long long)have, (long long)want);
 		}
 	}
-	const char *attr;
-	if (strcmp(cls->type, "Linear") == 0)
-		attr = "out_features";
-	else if (strcmp(cls->type, "Conv2d") == 0)
-		attr = "out_channels";
-	else
-		return error_set(e, "head: %s is a %s, not a Linear or Conv2d", path, cls->type);
+	const char *attr = head_size_attr(cls->def);
+	if (!attr) {
+		char types[256];
+		head_type_names(types, sizeof types);
+		return error_set(e, "head: %s is a %s, not a %s", path, cls->type, types);
+	}
 	struct spec *s = spec_new(cls->type);
 	struct value v = value_int(classes);
 	spec_add_kwarg(s, attr, &v);

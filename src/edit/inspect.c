@@ -9,7 +9,7 @@ void inspect_show(const struct editor *ed, const struct module *m, struct strbuf
 {
 	char path[4096], d[256], buf[64];
 	module_path_buf(m, path, sizeof path);
-	module_describe(m, d, sizeof d);
+	registry_describe(m, d, sizeof d);
 	strbuf_addf(out, "%s: %s\n", path[0] ? path : "(root)", d);
 	if (m->nattrs) {
 		strbuf_add(out, "  ");
@@ -59,7 +59,7 @@ int inspect_find(struct editor *ed, const char *pattern, struct strbuf *out, str
 	for (int i = 0; i < n; i++) {
 		char path[4096], d[256];
 		module_path_buf(mods[i], path, sizeof path);
-		module_describe(mods[i], d, sizeof d);
+		registry_describe(mods[i], d, sizeof d);
 		strbuf_addf(out, "%-40s %-36s ", path[0] ? path : "(root)", d);
 		if (mods[i]->ncalls)
 			value_format_shapes(&mods[i]->calls[0].out, out);
@@ -98,7 +98,7 @@ static void diff_walk(const struct module *m, struct diff_ctx *c, bool report_ch
 		char path[4096], d[256];
 		module_path_buf(ch, path, sizeof path);
 		const struct module *o = module_find(c->other, path);
-		module_describe(ch, d, sizeof d);
+		registry_describe(ch, d, sizeof d);
 		if (!o) {
 			strbuf_addf(c->out, "%c %s: %s\n", c->mark, path, d);
 			c->count++;
@@ -106,14 +106,14 @@ static void diff_walk(const struct module *m, struct diff_ctx *c, bool report_ch
 		}
 		if (report_changes && strcmp(o->type, ch->type) != 0) {
 			char od[256];
-			module_describe(o, od, sizeof od);
+			registry_describe(o, od, sizeof od);
 			strbuf_addf(c->out, "~ %s: %s -> %s\n", path, od, d);
 			c->count++;
 			continue;
 		}
 		if (report_changes && !same_attrs(o, ch)) {
 			char od[256];
-			module_describe(o, od, sizeof od);
+			registry_describe(o, od, sizeof od);
 			strbuf_addf(c->out, "~ %s: %s -> %s\n", path, od, d);
 			c->count++;
 		}

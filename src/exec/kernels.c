@@ -20,15 +20,15 @@
 
 /* ---- the table ---- */
 
-static const struct kernel *const kernel_tables[] = {
+const struct kernel *const kernels_tables[] = {
     kernels_conv, kernels_linear, kernels_norm,      kernels_act,
-    kernels_pool, kernels_layout, kernels_attention,
+    kernels_pool, kernels_layout, kernels_attention, NULL,
 };
 
 const struct kernel *kernels_find(const char *name, enum op_kind kind)
 {
-	for (size_t t = 0; t < sizeof kernel_tables / sizeof *kernel_tables; t++)
-		for (const struct kernel *k = kernel_tables[t]; k->name; k++)
+	for (const struct kernel *const *t = kernels_tables; *t; t++)
+		for (const struct kernel *k = *t; k->name; k++)
 			if (k->kind == kind && strcmp(k->name, name) == 0)
 				return k;
 	return NULL;

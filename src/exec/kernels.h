@@ -49,6 +49,12 @@ enum {
 	KF_ANY_DTYPE = 1 << 5,   /* moves elements of any dtype (layout kernels) */
 	KF_INT_INDEX = 1 << 6,   /* reads integer index tensors among float ones */
 };
+/* An activation kernel's flags carry the activation it computes, which the
+ * executor fuses into the op producing its input (KF_ACT):
+ * KF_IS_ACT(KACT_RELU) on the row, KF_ACT_OF(flags) to read it back
+ * (KACT_NONE for every other kernel). */
+#define KF_IS_ACT(act)   ((unsigned)(act) << 8)
+#define KF_ACT_OF(flags) ((enum kact)(((flags) >> 8) & 0xff))
 
 struct kop;
 
@@ -87,6 +93,10 @@ struct kop {
 	/* Set by the executor before run: */
 	void *scratch; /* scratch_bytes bytes, 64-byte aligned */
 };
+
+/* Every kernel: the family tables (kernels_conv, ...), NULL-terminated,
+ * each ending with a row whose name is NULL. */
+extern const struct kernel *const kernels_tables[];
 
 /* The kernel for an op, or NULL. */
 const struct kernel *kernels_find(const char *name, enum op_kind kind);
@@ -158,7 +168,7 @@ void kcopy_strided(void *dst, const int64_t *dstride, const void *src, const int
 /* Contiguous strides of a shape (elements). */
 void kstrides(const struct shape *s, int64_t *strides);
 
-/* Kernel tables of each family, collected by kernels.c. */
+/* Kernel tables of each family, collected by kernels.c (kernels_tables). */
 extern const struct kernel kernels_conv[];
 extern const struct kernel kernels_linear[];
 extern const struct kernel kernels_norm[];

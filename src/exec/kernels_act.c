@@ -38,38 +38,12 @@ static const char *approximate(const struct kop *op)
 
 enum kact kernels_act_of(const struct kop *op)
 {
-	static const struct {
-		const char *name;
-		enum kact act;
-	} acts[] = {
-	    {"ReLU", KACT_RELU},
-	    {"relu", KACT_RELU},
-	    {"relu_", KACT_RELU},
-	    {"ReLU6", KACT_RELU6},
-	    {"relu6", KACT_RELU6},
-	    {"SiLU", KACT_SILU},
-	    {"silu", KACT_SILU},
-	    {"Hardswish", KACT_HARDSWISH},
-	    {"hardswish", KACT_HARDSWISH},
-	    {"Hardsigmoid", KACT_HARDSIGMOID},
-	    {"hardsigmoid", KACT_HARDSIGMOID},
-	    {"Sigmoid", KACT_SIGMOID},
-	    {"sigmoid", KACT_SIGMOID},
-	    {"Tanh", KACT_TANH},
-	    {"tanh", KACT_TANH},
-	    {"GELU", KACT_GELU},
-	    {"gelu", KACT_GELU},
-	};
 	if (!op->kernel)
 		return KACT_NONE;
-	for (size_t i = 0; i < sizeof acts / sizeof *acts; i++) {
-		if (!is(op, acts[i].name))
-			continue;
-		if (acts[i].act == KACT_GELU && strcmp(approximate(op), "tanh") == 0)
-			return KACT_GELU_TANH;
-		return acts[i].act;
-	}
-	return KACT_NONE;
+	enum kact act = KF_ACT_OF(op->kernel->flags);
+	if (act == KACT_GELU && strcmp(approximate(op), "tanh") == 0)
+		return KACT_GELU_TANH;
+	return act;
 }
 
 static int number_arg(const struct kop *op, int pos, const char *kw, double def, double *out)
@@ -523,9 +497,9 @@ static int softmax_run(struct kop *op, struct error *e)
 	return 0;
 }
 
-#define ACT(nm, kind)                                                                              \
+#define ACT(nm, kind, act)                                                                         \
 	{                                                                                          \
-		nm, kind, KF_INPLACE, act_prepare, act_run                                         \
+		nm, kind, KF_INPLACE | KF_IS_ACT(act), act_prepare, act_run                        \
 	}
 #define BIN(nm)                                                                                    \
 	{                                                                                          \
@@ -533,28 +507,28 @@ static int softmax_run(struct kop *op, struct error *e)
 	}
 
 const struct kernel kernels_act[] = {
-    ACT("ReLU", OP_MODULE),
-    ACT("ReLU6", OP_MODULE),
-    ACT("SiLU", OP_MODULE),
-    ACT("GELU", OP_MODULE),
-    ACT("Hardswish", OP_MODULE),
-    ACT("Hardsigmoid", OP_MODULE),
-    ACT("Sigmoid", OP_MODULE),
-    ACT("Tanh", OP_MODULE),
-    ACT("LeakyReLU", OP_MODULE),
-    ACT("relu", OP_FUNCTION),
-    ACT("relu_", OP_FUNCTION),
-    ACT("relu6", OP_FUNCTION),
-    ACT("gelu", OP_FUNCTION),
-    ACT("silu", OP_FUNCTION),
-    ACT("sigmoid", OP_FUNCTION),
-    ACT("hardsigmoid", OP_FUNCTION),
-    ACT("hardswish", OP_FUNCTION),
-    ACT("tanh", OP_FUNCTION),
-    ACT("exp", OP_FUNCTION),
-    ACT("neg", OP_FUNCTION),
-    ACT("clamp", OP_FUNCTION),
-    ACT("leaky_relu", OP_FUNCTION),
+    ACT("ReLU", OP_MODULE, KACT_RELU),
+    ACT("ReLU6", OP_MODULE, KACT_RELU6),
+    ACT("SiLU", OP_MODULE, KACT_SILU),
+    ACT("GELU", OP_MODULE, KACT_GELU),
+    ACT("Hardswish", OP_MODULE, KACT_HARDSWISH),
+    ACT("Hardsigmoid", OP_MODULE, KACT_HARDSIGMOID),
+    ACT("Sigmoid", OP_MODULE, KACT_SIGMOID),
+    ACT("Tanh", OP_MODULE, KACT_TANH),
+    ACT("LeakyReLU", OP_MODULE, KACT_NONE),
+    ACT("relu", OP_FUNCTION, KACT_RELU),
+    ACT("relu_", OP_FUNCTION, KACT_RELU),
+    ACT("relu6", OP_FUNCTION, KACT_RELU6),
+    ACT("gelu", OP_FUNCTION, KACT_GELU),
+    ACT("silu", OP_FUNCTION, KACT_SILU),
+    ACT("sigmoid", OP_FUNCTION, KACT_SIGMOID),
+    ACT("hardsigmoid", OP_FUNCTION, KACT_HARDSIGMOID),
+    ACT("hardswish", OP_FUNCTION, KACT_HARDSWISH),
+    ACT("tanh", OP_FUNCTION, KACT_TANH),
+    ACT("exp", OP_FUNCTION, KACT_NONE),
+    ACT("neg", OP_FUNCTION, KACT_NONE),
+    ACT("clamp", OP_FUNCTION, KACT_NONE),
+    ACT("leaky_relu", OP_FUNCTION, KACT_NONE),
     BIN("add"),
     BIN("sub"),
     BIN("mul"),

@@ -38,7 +38,7 @@ struct rows {
 static char *type_text(const struct module *m)
 {
 	char desc[256];
-	module_describe(m, desc, sizeof desc);
+	registry_describe(m, desc, sizeof desc);
 	return xstrdup(desc);
 }
 

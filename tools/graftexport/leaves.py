@@ -93,6 +93,14 @@ def _adaptive(m):
     return {"output_size": _list(m.output_size)}
 
 
+def _adaptive_max(m):
+    return {"output_size": _list(m.output_size), "return_indices": m.return_indices}
+
+
+def _leaky_relu(m):
+    return {"negative_slope": m.negative_slope, "inplace": m.inplace}
+
+
 def _dropout(m):
     return {"p": m.p, "inplace": m.inplace}
 
@@ -197,6 +205,7 @@ def _t_none(a):
 _TABLE = [
     (nn.Conv2d, _conv2d, _t_conv2d),
     (nn.Linear, _linear, _t_linear),
+    (nn.BatchNorm1d, _batchnorm, _t_batchnorm),
     (nn.BatchNorm2d, _batchnorm, _t_batchnorm),
     (nn.LayerNorm, _layernorm, _t_layernorm),
     (nn.GroupNorm, _groupnorm, _t_groupnorm),
@@ -208,10 +217,12 @@ _TABLE = [
     (nn.Hardsigmoid, _inplace, _t_none),
     (nn.Sigmoid, _none, _t_none),
     (nn.Tanh, _none, _t_none),
+    (nn.LeakyReLU, _leaky_relu, _t_none),
     (nn.Softmax, _softmax, _t_none),
     (nn.MaxPool2d, _maxpool, _t_none),
     (nn.AvgPool2d, _avgpool, _t_none),
     (nn.AdaptiveAvgPool2d, _adaptive, _t_none),
+    (nn.AdaptiveMaxPool2d, _adaptive_max, _t_none),
     (nn.Dropout, _dropout, _t_none),
     (nn.Flatten, _flatten, _t_none),
     (nn.Identity, _none, _t_none),
