@@ -31,19 +31,6 @@ static void record_call(struct pass *ps, struct module *m, const struct value *a
 	rec->seq = ps->seq++;
 }
 
-static int64_t value_bytes(const struct value *v)
-{
-	if (v->kind == VAL_TENSOR) {
-		int64_t n = shape_numel(&v->u.tensor.t.shape);
-		return n < 0 ? 0 : n * (int64_t)dtype_size(v->u.tensor.t.dtype);
-	}
-	int64_t total = 0;
-	if (v->kind == VAL_LIST)
-		for (int i = 0; i < v->u.list.n; i++)
-			total += value_bytes(&v->u.list.items[i]);
-	return total;
-}
-
 /* Marks the failure: the module the break is in, once. */
 static int fail_at(struct pass *ps, struct module *m)
 {

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/text.h"
 #include "edit/edit.h"
 #include "edit/edit_ops.h"
+#include "edit/inspect.h"
 #include "io/save.h"
 
 #define MAX_WORDS 64
@@ -543,7 +545,7 @@ int editor_run(struct editor *ed, const char *line, struct strbuf *out, struct e
 		const char *names[NCOMMANDS];
 		for (int i = 0; i < NCOMMANDS; i++)
 			names[i] = commands[i].name;
-		const char *near = did_you_mean(w[0], names, NCOMMANDS);
+		const char *near = text_did_you_mean(w[0], names, NCOMMANDS);
 		if (near)
 			rc = error_set(e, "unknown command '%s' (did you mean '%s'?)", w[0], near);
 		else
