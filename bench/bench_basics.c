@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io/format.h"
 #include "io/io_json.h"
 #include "io/io_safetensors.h"
 #include "core/model.h"
@@ -60,7 +61,7 @@ static void bench_model(const char *label, const char *path)
 	for (int i = 0; i < RUNS; i++) {
 		struct error e = {0};
 		double t0 = now_ms();
-		struct model *m = model_open(path, NULL, &e);
+		struct model *m = format_open(path, NULL, &e);
 		double t1 = now_ms();
 		if (!m)
 			die(path, &e);
@@ -170,7 +171,7 @@ static void bench_open_weights(const char *label, const char *path)
 	for (int i = 0; i < RUNS; i++) {
 		struct error e = {0};
 		double t0 = now_ms();
-		struct model *m = model_open(path, NULL, &e);
+		struct model *m = format_open(path, NULL, &e);
 		t[i] = now_ms() - t0;
 		if (!m)
 			die(path, &e);

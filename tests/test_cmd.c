@@ -7,6 +7,7 @@
 #include "check.h"
 #include "edit/cmd.h"
 #include "edit/edit.h"
+#include "io/format.h"
 
 static const char *srcdir = ".";
 static struct editor ed;
@@ -155,7 +156,7 @@ int main(void)
 	char path[1024];
 	snprintf(path, sizeof path, "%s/models/resnet18.json", srcdir);
 	struct error e = {0};
-	struct model *m = model_open(path, NULL, &e);
+	struct model *m = format_open(path, NULL, &e);
 	if (!m) {
 		printf("%s\n0 passed, 1 failed\n", e.msg);
 		return 1;

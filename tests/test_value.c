@@ -7,6 +7,7 @@
 #include "core/model.h"
 #include "core/module.h"
 #include "core/registry.h"
+#include "core/util.h"
 #include "core/value.h"
 
 static void roundtrip(const char *text, const char *want)
@@ -84,6 +85,43 @@ static void test_value_ints(void)
 	struct value one = value_int(1), onef = value_float(1.0), t = value_bool(true);
 	CHECK(value_equal(&one, &onef));
 	CHECK(!value_equal(&one, &t));
+}
+
+static void test_value_bytes_and_shapes(void)
+{
+	struct shape s = {.ndim = 2, .dim = {2, 3}};
+	struct value t = value_tensor_meta(DT_F32, &s, (struct origin){0});
+	struct value pair = value_list(2);
+	pair.u.list.items[0] = value_copy(&t);
+	pair.u.list.items[1] = value_int(7);
+	CHECK(value_bytes(&t) == 24);
+	CHECK(value_bytes(&pair) == 24);
+	struct value n = value_int(1);
+	CHECK(value_bytes(&n) == 0);
+	struct strbuf sb = {0};
+	value_format_shapes(&pair, shape_format, &sb);
+	strbuf_add(&sb, " ");
+	value_format_shapes(&pair, shape_format_x, &sb);
+	CHECK_STR(sb.s, "([2, 3], 7) (2x3, 7)");
+	strbuf_free(&sb);
+	value_free(&pair);
+	value_free(&t);
+}
+
+static void test_same_attrs(void)
+{
+	struct module *a = module_new("a", "Conv2d"), *b = module_new("b", "Conv2d");
+	struct value three = value_int(3), one = value_int(1);
+	module_set_attr(a, "kernel_size", &three);
+	module_set_attr(a, "stride", &one);
+	module_set_attr(b, "stride", &one);
+	CHECK(!module_same_attrs(a, b));
+	module_set_attr(b, "kernel_size", &three);
+	CHECK(module_same_attrs(a, b));
+	module_set_attr(b, "stride", &three);
+	CHECK(!module_same_attrs(a, b));
+	module_free(a);
+	module_free(b);
 }
 
 static void test_tree(void)
@@ -209,6 +247,8 @@ int main(void)
 	RUN(test_parse_format);
 	RUN(test_parse_errors);
 	RUN(test_value_ints);
+	RUN(test_value_bytes_and_shapes);
+	RUN(test_same_attrs);
 	RUN(test_tree);
 	RUN(test_json_roundtrip);
 	RUN(test_json_errors);

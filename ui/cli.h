@@ -10,11 +10,16 @@ int cli_edit(int argc, char **argv);
 /* graft --recover: replays the journal of an interrupted interactive
  * session and continues it. */
 int cli_recover(int argc, char **argv);
-/* graft MODEL on a terminal: the full-screen outline (tui.c). */
+/* graft MODEL on a terminal: the full-screen outline (cli_tui.c). */
 int cli_tui(int argc, char **argv);
 extern const char cli_tui_synopsis[];
 
 struct editor;
+struct model;
+/* Opens the model at path (weights from `weights` when non-NULL) and sets its
+ * first input's shape from `input` ("1x3x224x224") when non-NULL. NULL after
+ * printing the problem to stderr. */
+struct model *cli_open_model(const char *path, const char *weights, const char *input);
 /* Loads the shipped type library ($GRAFT_TYPES, lib/types.graft beside an
  * uninstalled binary, or the installed one), then the user's
  * ($XDG_CONFIG_HOME/graft/types.graft); problems go to stderr. */

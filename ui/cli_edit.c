@@ -15,7 +15,7 @@
 
 #include "cli.h"
 #include "edit/edit.h"
-#include "edit/edit_ops.h"
+#include "edit/inspect.h"
 #include "core/model.h"
 #include "io/format.h"
 

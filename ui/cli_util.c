@@ -1,5 +1,6 @@
-/* cli_util.c - what the interactive front ends share: the type libraries
- * and the files kept under the XDG state directory. */
+/* cli_util.c - what the front ends share: opening the model named on the
+ * command line, the type libraries and the files kept under the XDG state
+ * directory. */
 #include "config.h"
 
 #include <stdio.h>
@@ -9,7 +10,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "core/model.h"
 #include "core/util.h"
+#include "io/format.h"
 #include "edit/edit.h"
 
 void cli_load_type_libraries(struct editor *ed)
@@ -53,4 +56,25 @@ char *cli_state_path(const char *file)
 	}
 	mkdir(dir, 0700);
 	return xasprintf("%s/%s", dir, file);
+}
+
+struct model *cli_open_model(const char *path, const char *weights, const char *input)
+{
+	struct error e = {0};
+	struct model *m = format_open(path, weights, &e);
+	if (!m) {
+		fprintf(stderr, "graft: %s\n", e.msg);
+		return NULL;
+	}
+	if (input) {
+		struct shape s;
+		if (shape_parse(input, &s, &e) < 0 || m->ninputs == 0) {
+			fprintf(stderr, "graft: --input: %s\n",
+			        m->ninputs ? e.msg : "the model has no inputs");
+			model_free(m);
+			return NULL;
+		}
+		m->inputs[0].shape = s;
+	}
+	return m;
 }

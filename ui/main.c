@@ -192,21 +192,9 @@ static int cmd_summary(int argc, char **argv)
 		fprintf(stderr, "Usage: %s\n", subcommands[0].synopsis);
 		return EXIT_USAGE;
 	}
-	struct error e = {0};
-	struct model *m = format_open(argv[optind], weights, &e);
-	if (!m) {
-		fprintf(stderr, "graft: %s\n", e.msg);
+	struct model *m = cli_open_model(argv[optind], weights, input);
+	if (!m)
 		return EXIT_USAGE;
-	}
-	if (input) {
-		struct shape s;
-		if (shape_parse(input, &s, &e) < 0) {
-			fprintf(stderr, "graft: --input: %s\n", e.msg);
-			model_free(m);
-			return EXIT_USAGE;
-		}
-		m->inputs[0].shape = s;
-	}
 	struct shape_result r;
 	int rc = shape_pass(m, &r);
 	summary_write(stdout, m, &r, &so);

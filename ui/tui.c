@@ -1,4 +1,4 @@
-/* tui.c - `graft MODEL` on a terminal: the full-screen outline.
+/* tui.c - the full-screen outline.
  *
  * One loop reads a key (from the terminal, or from a --script file) and
  * hands it to the current screen's key function; every screen is a state
@@ -10,7 +10,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <locale.h>
 #include <signal.h>
@@ -25,12 +24,8 @@
 
 #include "cli.h"
 #include "edit/edit.h"
-#include "io/format.h"
 #include "edit/edit_ops.h"
 #include "tui.h"
-
-const char cli_tui_synopsis[] =
-    "graft MODEL [--input SHAPE] [--weights FILE] [--script FILE [--size COLSxROWS]]";
 
 /* --- small helpers ----------------------------------------------------- */
 
@@ -128,7 +123,7 @@ void tui_layout(struct tui *t)
 	int colhead = r >= 8 ? 1 : 0;
 	int role;
 	const char *st = tui_status(t, &role);
-	t->status_lines = st && r >= 12 && tui_width(st) > t->cols ? 2 : 1;
+	t->status_lines = st && r >= 12 && text_width(st) > t->cols ? 2 : 1;
 	t->bottom_y = r - 1;
 	t->status_y = r >= 4 ? r - 1 - t->status_lines : r - 1;
 	t->outline_y = header + colhead;
@@ -827,75 +822,12 @@ static SCREEN *open_headless(FILE **devnull)
 	return NULL;
 }
 
-static void usage_error(void)
+int tui_run(struct editor *ed, const struct tui_options *o)
 {
-	fprintf(stderr, "Usage: %s\n", cli_tui_synopsis);
-}
-
-int cli_tui(int argc, char **argv)
-{
-	static const struct option opts[] = {
-	    {"input", required_argument, NULL, 'i'},  {"weights", required_argument, NULL, 'w'},
-	    {"script", required_argument, NULL, 's'}, {"size", required_argument, NULL, 'S'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
-	};
-	const char *input = NULL, *weights = NULL, *script = NULL;
-	int cols = 100, rows = 30, c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "i:w:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'i':
-			input = optarg;
-			break;
-		case 'w':
-			weights = optarg;
-			break;
-		case 's':
-			script = optarg;
-			break;
-		case 'S':
-			if (sscanf(optarg, "%dx%d", &cols, &rows) != 2 || cols < 20 || rows < 5 ||
-			    cols > 1000 || rows > 1000) {
-				fprintf(stderr, "graft: --size takes COLSxROWS, e.g. 100x30\n");
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			printf("Usage: %s\n", cli_tui_synopsis);
-			return EXIT_OK;
-		default:
-			usage_error();
-			return EXIT_USAGE;
-		}
-	}
-	if (optind + 1 != argc) {
-		usage_error();
-		return EXIT_USAGE;
-	}
-	struct error e = {0};
-	struct model *m = format_open(argv[optind], weights, &e);
-	if (!m) {
-		fprintf(stderr, "graft: %s\n", e.msg);
-		return EXIT_USAGE;
-	}
-	if (input) {
-		struct shape s;
-		if (shape_parse(input, &s, &e) < 0 || m->ninputs == 0) {
-			fprintf(stderr, "graft: --input: %s\n",
-			        m->ninputs ? e.msg : "the model has no inputs");
-			model_free(m);
-			return EXIT_USAGE;
-		}
-		m->inputs[0].shape = s;
-	}
-	struct editor ed;
-	editor_init(&ed, m);
-	cli_load_type_libraries(&ed);
-
 	struct tui t;
 	memset(&t, 0, sizeof t);
-	t.ed = &ed;
-	t.headless = script != NULL;
+	t.ed = ed;
+	t.headless = o->script != NULL;
 	t.detail_node = -1;
 	setlocale(LC_ALL, "");
 	t.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
@@ -907,19 +839,18 @@ int cli_tui(int argc, char **argv)
 		screen = open_headless(&devnull);
 		if (!screen) {
 			fprintf(stderr, "graft: no terminal description for a headless screen\n");
-			editor_free(&ed);
 			return EXIT_USAGE;
 		}
-		resize_term(rows, cols);
+		resize_term(o->rows, o->cols);
 	} else {
 		if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
 			fprintf(stderr,
 			        "graft: the outline needs a terminal (try 'graft summary')\n");
-			editor_free(&ed);
 			return EXIT_USAGE;
 		}
+		struct error e = {0};
 		t.journal_path = cli_state_path("journal.graft");
-		if (editor_journal_open(&ed, t.journal_path, &e) < 0) {
+		if (editor_journal_open(ed, t.journal_path, &e) < 0) {
 			fprintf(stderr, "graft: no journal: %s\n", e.msg);
 			free(t.journal_path);
 			t.journal_path = NULL;
@@ -949,13 +880,13 @@ int cli_tui(int argc, char **argv)
 	rebuild(&t);
 	tui_layout(&t);
 	outline_set_depth(&t.ol, outline_fit_depth(&t.ol, t.outline_h));
-	if (!ed.check.ok && ed.model->has_forward)
+	if (!ed->check.ok && ed->model->has_forward)
 		show_break(&t);
 
 	int status = EXIT_OK;
 	char err[1200] = "";
 	if (t.headless) {
-		if (tui_script_run(&t, script, err, sizeof err) < 0)
+		if (tui_script_run(&t, o->script, err, sizeof err) < 0)
 			status = EXIT_USAGE;
 	} else {
 		while (!t.quit) {
@@ -979,7 +910,7 @@ int cli_tui(int argc, char **argv)
 	if (err[0])
 		fprintf(stderr, "graft: %s\n", err);
 	if (t.journal_path) {
-		if (!ed.dirty)
+		if (!ed->dirty)
 			unlink(t.journal_path);
 		else
 			fprintf(stderr,
@@ -995,6 +926,5 @@ int cli_tui(int argc, char **argv)
 	tui_rl_clear_matches(&t);
 	tui_stats_free(&t);
 	outline_free(&t.ol);
-	editor_free(&ed);
 	return status;
 }

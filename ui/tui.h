@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "core/text.h"
 #include "edit/cmd.h"
 #include "edit/edit.h"
 #include "keys.h"
@@ -130,6 +131,16 @@ struct tui {
 };
 
 /* tui.c */
+/* How the outline runs: on the terminal, or headless from a script. */
+struct tui_options {
+	const char *script; /* keys and commands to run on a headless screen;
+	                       NULL: the terminal */
+	int cols, rows;     /* the headless screen's size */
+};
+/* Shows the editor's model in the full-screen outline until the user quits
+ * or the script ends; on the terminal, unsaved edits are journalled for
+ * 'graft --recover'. Problems go to stderr. Returns the exit status. */
+int tui_run(struct editor *ed, const struct tui_options *o);
 /* Hands a key to the current screen. */
 void tui_key(struct tui *t, int key);
 /* A mouse click at column x, row y. */
@@ -156,8 +167,6 @@ void tui_draw(struct tui *t);
  * spaces removed. 0, or -1 with errno set. */
 int tui_dump_screen(struct tui *t, const char *path);
 extern const struct tui_glyphs tui_glyphs_utf8, tui_glyphs_ascii;
-/* Display width of a UTF-8 string (every graft glyph is one column). */
-int tui_width(const char *s);
 
 /* tui_readline.c */
 void tui_rl_init(struct tui *t);

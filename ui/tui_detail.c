@@ -87,25 +87,6 @@ static void histogram(const struct tui *t, const struct stats *s, char *buf, siz
 	}
 }
 
-static void format_io(const struct value *v, struct strbuf *sb)
-{
-	char buf[200];
-	if (v->kind == VAL_TENSOR) {
-		strbuf_add(sb, shape_format_x(&v->u.tensor.t.shape, buf, sizeof buf));
-	} else if (v->kind == VAL_LIST) {
-		strbuf_add(sb, "(");
-		for (int i = 0; i < v->u.list.n; i++) {
-			if (i)
-				strbuf_add(sb, ", ");
-			format_io(&v->u.list.items[i], sb);
-		}
-		strbuf_add(sb, ")");
-	} else {
-		value_format(v, buf, sizeof buf);
-		strbuf_add(sb, buf);
-	}
-}
-
 /* Adds text wrapped at width, each line indented by `indent` spaces. */
 static void add_wrapped(struct tui_text *tx, int role, const char *text, int width, int indent)
 {
@@ -115,7 +96,7 @@ static void add_wrapped(struct tui_text *tx, int role, const char *text, int wid
 	while (*text) {
 		int len = (int)strlen(text);
 		int cut = len;
-		if (tui_width(text) > avail) {
+		if (text_width(text) > avail) {
 			cut = 0;
 			for (int i = 0, cols = 0; text[i] && cols <= avail; i++) {
 				if (((unsigned char)text[i] & 0xC0) != 0x80)
@@ -243,12 +224,12 @@ void tui_detail_update(struct tui *t, int width)
 		const struct value *in = &m->calls[i].in;
 		if (in->kind == VAL_LIST && in->u.list.n == 1)
 			in = &in->u.list.items[0];
-		format_io(in, &sb);
+		value_format_shapes(in, shape_format_x, &sb);
 		if (m->broken && m->calls[i].out.kind == VAL_NONE) {
 			tui_text_add(tx, ROLE_NORMAL, "%s", sb.s);
 		} else {
 			strbuf_addf(&sb, " %s out ", t->g->arrow);
-			format_io(&m->calls[i].out, &sb);
+			value_format_shapes(&m->calls[i].out, shape_format_x, &sb);
 			strbuf_addf(&sb, "   %s mult-adds",
 			            fmt_compact((double)m->calls[i].macs, a, sizeof a));
 			tui_text_add(tx, ROLE_NORMAL, "%s", sb.s);

@@ -13,7 +13,6 @@
 
 #include "edit/edit.h"
 #include "core/registry.h"
-#include "view/summary.h"
 #include "tui.h"
 
 static const char *const bar_parts_utf8[] = {"▏", "▎", "▍", "▌", "▋", "▊", "▉"};
@@ -89,11 +88,6 @@ static attr_t attr_of(const struct tui *t, int role)
 	return roles[role].attr | (roles[role].bg >= 0 ? A_REVERSE : 0);
 }
 
-int tui_width(const char *s)
-{
-	return utf8_width(s);
-}
-
 /* Bytes of the first `cols` columns of s. */
 static size_t cols_bytes(const char *s, int cols)
 {
@@ -114,7 +108,7 @@ static int put(const struct tui *t, int y, int x, int w, attr_t a, const char *s
 		return 0;
 	if (x + w > t->cols)
 		w = t->cols - x;
-	int width = tui_width(s);
+	int width = text_width(s);
 	attrset(a);
 	if (width <= w) {
 		mvaddstr(y, x, s);
@@ -128,7 +122,7 @@ static int put(const struct tui *t, int y, int x, int w, attr_t a, const char *s
 /* Right-aligned in w columns. */
 static void put_right(const struct tui *t, int y, int x, int w, attr_t a, const char *s)
 {
-	int width = tui_width(s);
+	int width = text_width(s);
 	if (width > w)
 		put(t, y, x, w, a, s);
 	else
@@ -165,7 +159,7 @@ static void draw_header(struct tui *t)
 		                        t->ol.marked.n);
 	snprintf(right + len, sizeof right - len, "bar: %s%s ", outline_metric_name(t->ol.metric),
 	         t->ol.sorted ? ", sorted" : "");
-	int rw = tui_width(right);
+	int rw = text_width(right);
 	if (ed->dirty)
 		rw += 11;
 	if (t->cols - rw > x) {
@@ -216,11 +210,11 @@ static void draw_header(struct tui *t)
 		role = ROLE_HEADER_BAD;
 	}
 	/* keep: params, the check, mult-adds, input, size (in that order) */
-	int keep = 4, sw = tui_width(st) + 3;
+	int keep = 4, sw = text_width(st) + 3;
 	for (;;) {
 		int w = sw;
 		for (int i = 0; i < keep; i++)
-			w += tui_width(parts[i]);
+			w += text_width(parts[i]);
 		if (w <= t->cols || keep == 1)
 			break;
 		keep--;
@@ -251,7 +245,7 @@ static int row_name_width(const struct tui *t, int row)
 {
 	const struct outline_node *n = outline_row_node(&t->ol, row);
 	const char *name = n->depth ? n->m->name : t->ed->model->name;
-	return 2 * n->depth + 2 + tui_width(name);
+	return 2 * n->depth + 2 + text_width(name);
 }
 
 /* The widths names and types would like: measured over every row when the
@@ -273,7 +267,7 @@ static void measure(struct tui *t)
 		t->name_want = w > t->name_want ? w : t->name_want;
 		char buf[256];
 		outline_node_type(outline_row_node(o, r), buf, sizeof buf);
-		w = tui_width(buf);
+		w = text_width(buf);
 		t->type_want = w > t->type_want ? w : t->type_want;
 	}
 }
@@ -583,7 +577,7 @@ static void draw_pane(struct tui *t)
 	char pos[64];
 	snprintf(pos, sizeof pos, "%s%d-%d/%d ", hint, tx->n ? *top + 1 : 0,
 	         *top + body < tx->n ? *top + body : tx->n, tx->n);
-	int pw = tui_width(pos);
+	int pw = text_width(pos);
 	if (t->cols - pw > x)
 		put(t, t->pane_y, t->cols - pw, pw, a, pos);
 	draw_text(t, tx, *top, t->pane_y + 1, body);
@@ -639,7 +633,7 @@ static void draw_status(struct tui *t)
 		return;
 	const char *st = tui_status(t, &role);
 	if (st) {
-		if (t->status_lines == 2 && tui_width(st) > t->cols) {
+		if (t->status_lines == 2 && text_width(st) > t->cols) {
 			/* two lines, cut at a space when there is one */
 			size_t cut = cols_bytes(st, t->cols);
 			size_t sp = cut;
@@ -665,7 +659,7 @@ static void draw_status(struct tui *t)
 	const char *p = outline_path(&t->ol, n);
 	char pos[64];
 	snprintf(pos, sizeof pos, " %d/%d", t->ol.cursor + 1, t->ol.nrows);
-	int pw = tui_width(pos);
+	int pw = text_width(pos);
 	put(t, y, 0, t->cols - pw, attr_of(t, ROLE_STATUS), *p ? p : ed->model->name);
 	put(t, y, t->cols - pw, pw, attr_of(t, ROLE_HINT), pos);
 }
@@ -678,7 +672,7 @@ static void draw_hints(struct tui *t)
 	};
 	int x = 0, y = t->bottom_y;
 	for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++) {
-		int w = tui_width(hints[i][0]) + 1 + tui_width(hints[i][1]) + 2;
+		int w = text_width(hints[i][0]) + 1 + text_width(hints[i][1]) + 2;
 		if (x + w > t->cols)
 			break;
 		x += put(t, y, x, t->cols - x, attr_of(t, ROLE_HINT_KEY), hints[i][0]);
@@ -694,7 +688,7 @@ static void draw_matches(struct tui *t)
 		return;
 	int w = 0;
 	for (int i = 0; i < t->nmatches; i++) {
-		int l = tui_width(t->matches[i]);
+		int l = text_width(t->matches[i]);
 		w = l > w ? l : w;
 	}
 	w += 2;
@@ -731,9 +725,9 @@ static void draw_prompt(struct tui *t)
 	int point;
 	tui_rl_view(&prompt, &line, &point);
 	int y = t->bottom_y;
-	int pw = tui_width(prompt);
+	int pw = text_width(prompt);
 	char *before = xstrndup(line, (size_t)point);
-	int cur = tui_width(before);
+	int cur = text_width(before);
 	free(before);
 	int avail = t->cols - pw - 1;
 	int skip = cur > avail ? cur - avail : 0;

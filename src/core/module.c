@@ -123,6 +123,18 @@ const struct value *module_attr(const struct module *m, const char *name)
 	return NULL;
 }
 
+bool module_same_attrs(const struct module *a, const struct module *b)
+{
+	if (a->nattrs != b->nattrs)
+		return false;
+	for (int i = 0; i < a->nattrs; i++) {
+		const struct value *v = module_attr(b, a->attrs[i].name);
+		if (!v || !value_equal(v, &a->attrs[i].value))
+			return false;
+	}
+	return true;
+}
+
 void module_set_attr(struct module *m, const char *name, const struct value *v)
 {
 	for (int i = 0; i < m->nattrs; i++) {

@@ -120,6 +120,9 @@ const char *module_path_buf(const struct module *m, char *buf, size_t size);
  * and replaces an existing value. */
 const struct value *module_attr(const struct module *m, const char *name);
 void module_set_attr(struct module *m, const char *name, const struct value *v);
+/* True when a and b have the same attributes with equal values, in any
+ * order. */
+bool module_same_attrs(const struct module *a, const struct module *b);
 /* Attribute as int / list of n ints / float / bool / string, with a default
  * for absent or mistyped values. */
 int64_t module_attr_int(const struct module *m, const char *name, int64_t def);

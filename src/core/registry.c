@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/text.h"
 #include "core/util.h"
 
 /* The families, in the order registry_all lists them. */
@@ -69,48 +70,16 @@ const struct attr_spec *registry_attr_spec(const struct op_def *def, const char 
 
 /* ---- attributes ---- */
 
-/* Levenshtein distance, capped for long strings (names are short). */
-static int edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 63 || lb > 63)
-		return 99;
-	int row[64];
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = (int)j;
-	for (size_t i = 1; i <= la; i++) {
-		int diag = row[0];
-		row[0] = (int)i;
-		for (size_t j = 1; j <= lb; j++) {
-			int up = row[j];
-			int best = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
 static int unknown_attr(const struct op_def *def, const char *name, struct error *e)
 {
-	const char *best = NULL;
-	int best_d = 0;
-	for (int i = 0; i < def->nattrs; i++) {
-		int d = edit_distance(name, def->attrs[i].name);
-		if (!best || d < best_d) {
-			best = def->attrs[i].name;
-			best_d = d;
-		}
-	}
+	const char **names = xmalloc((size_t)def->nattrs * sizeof *names);
+	for (int i = 0; i < def->nattrs; i++)
+		names[i] = def->attrs[i].name;
 	/* Close enough to be a typo: a third of the name, at least 2 edits. */
 	int limit = (int)strlen(name) / 3;
-	if (limit < 2)
-		limit = 2;
-	if (best && best_d <= limit)
+	const char *best = text_closest(name, names, def->nattrs, limit < 2 ? 2 : limit);
+	free(names);
+	if (best)
 		return error_set(e, "%s has no attribute '%s' (did you mean '%s'?)", def->name,
 		                 name, best);
 	if (def->nattrs == 0)

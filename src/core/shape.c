@@ -262,19 +262,6 @@ struct pass {
 	int seq; /* calls ended so far */
 };
 
-static int64_t value_bytes(const struct value *v)
-{
-	if (v->kind == VAL_TENSOR) {
-		int64_t n = shape_numel(&v->u.tensor.t.shape);
-		return n < 0 ? 0 : n * (int64_t)dtype_size(v->u.tensor.t.dtype);
-	}
-	int64_t total = 0;
-	if (v->kind == VAL_LIST)
-		for (int i = 0; i < v->u.list.n; i++)
-			total += value_bytes(&v->u.list.items[i]);
-	return total;
-}
-
 /* Counts the bytes of every registry call's output. */
 static int pass_op(struct shape_walk *w, struct op_call *c)
 {

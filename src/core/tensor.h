@@ -54,6 +54,8 @@ bool shape_equal(const struct shape *a, const struct shape *b);
 const char *shape_format(const struct shape *s, char *buf, size_t size);
 /* Writes "1x64x56x56" into buf; a scalar is "[]". */
 const char *shape_format_x(const struct shape *s, char *buf, size_t size);
+/* shape_format or shape_format_x, for functions that take either. */
+typedef const char *(*shape_format_fn)(const struct shape *s, char *buf, size_t size);
 /* Parses "1x3x224x224", "1,3,224,224", "[1, 3, 224, 224]" or "(3,)"; "[]" is a
  * scalar. Dimensions are non-negative integers, at most SHAPE_MAX_DIMS of
  * them, SHAPE_MAX_NUMEL elements in all. Returns 0, or -1 with e set to

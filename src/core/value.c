@@ -148,6 +148,19 @@ bool value_equal(const struct value *a, const struct value *b)
 	return false;
 }
 
+int64_t value_bytes(const struct value *v)
+{
+	if (v->kind == VAL_TENSOR) {
+		int64_t n = shape_numel(&v->u.tensor.t.shape);
+		return n < 0 ? 0 : n * (int64_t)dtype_size(v->u.tensor.t.dtype);
+	}
+	int64_t total = 0;
+	if (v->kind == VAL_LIST)
+		for (int i = 0; i < v->u.list.n; i++)
+			total += value_bytes(&v->u.list.items[i]);
+	return total;
+}
+
 int value_ints(const struct value *v, int64_t *out, int n)
 {
 	if (v->kind == VAL_INT) {
@@ -439,17 +452,17 @@ void value_format(const struct value *v, char *buf, size_t size)
 	strbuf_free(&sb);
 }
 
-void value_format_shapes(const struct value *v, struct strbuf *sb)
+void value_format_shapes(const struct value *v, shape_format_fn format_shape, struct strbuf *sb)
 {
 	char buf[200];
 	if (v->kind == VAL_TENSOR) {
-		strbuf_add(sb, shape_format(&v->u.tensor.t.shape, buf, sizeof buf));
+		strbuf_add(sb, format_shape(&v->u.tensor.t.shape, buf, sizeof buf));
 	} else if (v->kind == VAL_LIST) {
 		strbuf_add(sb, "(");
 		for (int i = 0; i < v->u.list.n; i++) {
 			if (i)
 				strbuf_add(sb, ", ");
-			value_format_shapes(&v->u.list.items[i], sb);
+			value_format_shapes(&v->u.list.items[i], format_shape, sb);
 		}
 		strbuf_add(sb, ")");
 	} else {

@@ -77,6 +77,9 @@ struct value value_copy(const struct value *v);
 /* Frees what v owns and sets it to VAL_NONE. */
 void value_free(struct value *v);
 bool value_equal(const struct value *a, const struct value *b);
+/* Bytes of the tensors in v (a tensor, or a tuple holding tensors); tensors
+ * of unknown size count 0. */
+int64_t value_bytes(const struct value *v);
 
 /* Reads an int, or a list of ints of length n, into out[n]. An int is
  * repeated n times (kernel_size=3 -> [3, 3]). Returns 0 or -1. */
@@ -94,9 +97,10 @@ int value_parse(const char *text, struct value *out, const char **end, struct er
  * Tensors format as their shape: Tensor[1, 64, 56, 56]. */
 void value_format(const struct value *v, char *buf, size_t size);
 
-/* Appends v for people: tensors as their shape ([1, 64, 56, 56]), tuples in
+/* Appends v for people: tensors as their shape written by format_shape
+ * (shape_format: [1, 64, 56, 56], shape_format_x: 1x64x56x56), tuples in
  * parentheses, other values as value_format writes them. */
 struct strbuf;
-void value_format_shapes(const struct value *v, struct strbuf *sb);
+void value_format_shapes(const struct value *v, shape_format_fn format_shape, struct strbuf *sb);
 
 #endif

@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/text.h"
 #include "edit/edit.h"
-#include "io/format.h"
 #include "edit/edit_ops.h"
+#include "edit/inspect.h"
+#include "io/format.h"
 #include "io/save.h"
 
 /* --- the tokenizer ------------------------------------------------------ */
@@ -510,7 +512,7 @@ const char *cmd_near(const char *name)
 	const char *names[NCOMMANDS];
 	for (int i = 0; i < NCOMMANDS; i++)
 		names[i] = commands[i].spec.name;
-	return did_you_mean(name, names, NCOMMANDS);
+	return text_did_you_mean(name, names, NCOMMANDS);
 }
 
 const char *cmd_explain(const char *name)

@@ -12,6 +12,7 @@
 
 #include "edit/edit_ops.h"
 #include "core/registry.h"
+#include "core/text.h"
 #include "edit/select.h"
 
 void editor_init(struct editor *ed, struct model *m)
@@ -210,7 +211,7 @@ struct module *edit_find(struct editor *ed, const char *path, struct error *e)
 		return m;
 	struct paths p = {0};
 	module_walk(ed->model->root, add_path, &p);
-	const char *near = did_you_mean(path, (const char *const *)p.v, p.n);
+	const char *near = text_did_you_mean(path, (const char *const *)p.v, p.n);
 	if (near)
 		error_set(e, "no module '%s' (did you mean '%s'?)", path, near);
 	else

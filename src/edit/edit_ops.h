@@ -56,9 +56,4 @@ int edit_extract(struct editor *ed, const char *path, struct strbuf *out, struct
 int edit_freeze(struct editor *ed, const char *sel, bool freeze, struct strbuf *out,
 		struct error *e);
 
-/* Read-only views (inspect.c). */
-void inspect_show(const struct editor *ed, const struct module *m, struct strbuf *out);
-int inspect_find(struct editor *ed, const char *pattern, struct strbuf *out, struct error *e);
-void inspect_diff(const struct editor *ed, struct strbuf *out);
-
 #endif

@@ -1,9 +1,11 @@
 /* inspect.c - the editor's read-only views: show, find and diff. */
+#include "edit/inspect.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "edit/edit_ops.h"
 #include "core/registry.h"
+#include "edit/edit_ops.h"
 
 void inspect_show(const struct editor *ed, const struct module *m, struct strbuf *out)
 {
@@ -38,9 +40,9 @@ void inspect_show(const struct editor *ed, const struct module *m, struct strbuf
 	strbuf_add(out, "\n");
 	for (int i = 0; i < m->ncalls; i++) {
 		strbuf_addf(out, "  call %d: ", i + 1);
-		value_format_shapes(&m->calls[i].in, out);
+		value_format_shapes(&m->calls[i].in, shape_format, out);
 		strbuf_add(out, " -> ");
-		value_format_shapes(&m->calls[i].out, out);
+		value_format_shapes(&m->calls[i].out, shape_format, out);
 		strbuf_addf(out, ", %s mult-adds\n",
 			    fmt_compact((double)m->calls[i].macs, buf, sizeof buf));
 	}
@@ -62,7 +64,7 @@ int inspect_find(struct editor *ed, const char *pattern, struct strbuf *out, str
 		registry_describe(mods[i], d, sizeof d);
 		strbuf_addf(out, "%-40s %-36s ", path[0] ? path : "(root)", d);
 		if (mods[i]->ncalls)
-			value_format_shapes(&mods[i]->calls[0].out, out);
+			value_format_shapes(&mods[i]->calls[0].out, shape_format, out);
 		strbuf_add(out, "\n");
 	}
 	strbuf_addf(out, "%d module%s\n", n, n == 1 ? "" : "s");
@@ -76,18 +78,6 @@ struct diff_ctx {
 	char mark;
 	int count;
 };
-
-static bool same_attrs(const struct module *a, const struct module *b)
-{
-	if (a->nattrs != b->nattrs)
-		return false;
-	for (int i = 0; i < a->nattrs; i++) {
-		const struct value *v = module_attr(b, a->attrs[i].name);
-		if (!v || !value_equal(v, &a->attrs[i].value))
-			return false;
-	}
-	return true;
-}
 
 /* Walks `m` reporting what `other` lacks (added or removed), and, on the
  * added side, modules whose type or attributes changed. */
@@ -111,7 +101,7 @@ static void diff_walk(const struct module *m, struct diff_ctx *c, bool report_ch
 			c->count++;
 			continue;
 		}
-		if (report_changes && !same_attrs(o, ch)) {
+		if (report_changes && !module_same_attrs(o, ch)) {
 			char od[256];
 			registry_describe(o, od, sizeof od);
 			strbuf_addf(c->out, "~ %s: %s -> %s\n", path, od, d);

@@ -10,6 +10,7 @@
 
 #include "core/registry.h"
 #include "core/shape.h"
+#include "core/text.h"
 
 /* --- parsing ----------------------------------------------------------- */
 
@@ -294,49 +295,6 @@ fail:
 	return -1;
 }
 
-/* --- did you mean ------------------------------------------------------ */
-
-static int distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 64 || lb > 64)
-		return 99;
-	int row[65];
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = (int)j;
-	for (size_t i = 1; i <= la; i++) {
-		int prev = row[0];
-		row[0] = (int)i;
-		for (size_t j = 1; j <= lb; j++) {
-			int cur = row[j];
-			int cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
-			int best = prev + cost;
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			prev = cur;
-		}
-	}
-	return row[lb];
-}
-
-const char *did_you_mean(const char *word, const char *const *names, int n)
-{
-	const char *best = NULL;
-	int best_d = 4;
-	int limit = (int)strlen(word) / 2 + 1;
-	for (int i = 0; i < n; i++) {
-		int d = distance(word, names[i]);
-		if (d < best_d && d <= limit) {
-			best_d = d;
-			best = names[i];
-		}
-	}
-	return best;
-}
-
 /* --- building ---------------------------------------------------------- */
 
 struct binding {
@@ -371,7 +329,7 @@ static int unknown_type(const struct build_ctx *ctx, const char *type, struct er
 	names[k++] = "Sequential";
 	for (int i = 0; ctx->lib && i < ctx->lib->n; i++)
 		names[k++] = ctx->lib->defs[i].name;
-	const char *near = did_you_mean(type, names, k);
+	const char *near = text_did_you_mean(type, names, k);
 	if (near)
 		error_set(e, "unknown type '%s' (did you mean '%s'?)", type, near);
 	else
@@ -464,7 +422,7 @@ static struct module *build_defined(const struct build_ctx *ctx, const struct ty
 				const char **names = xmalloc((size_t)(d->nparams + 1) * sizeof *names);
 				for (int j = 0; j < d->nparams; j++)
 					names[j] = d->params[j].name;
-				const char *near = did_you_mean(a->key, names, d->nparams);
+				const char *near = text_did_you_mean(a->key, names, d->nparams);
 				if (near)
 					error_set(e, "%s has no argument '%s' (did you mean '%s'?)", d->name,
 						  a->key, near);

@@ -78,8 +78,4 @@ struct module *spec_build(const struct build_ctx *ctx, const struct spec *s, con
 			  const struct module *old, const struct value *input,
 			  struct value *output, struct error *e);
 
-/* Closest name to `word` among `names` (edit distance at most 3, or a
- * case-insensitive match), or NULL. */
-const char *did_you_mean(const char *word, const char *const *names, int n);
-
 #endif

@@ -270,31 +270,6 @@ static int add_node(struct outline *o, const struct module *m, int parent)
 	return i;
 }
 
-static bool same_attrs(const struct module *a, const struct module *b)
-{
-	if (a->nattrs != b->nattrs)
-		return false;
-	for (int i = 0; i < a->nattrs; i++) {
-		const struct value *v = module_attr(b, a->attrs[i].name);
-		if (!v || !value_equal(v, &a->attrs[i].value))
-			return false;
-	}
-	return true;
-}
-
-static int64_t value_bytes(const struct value *v)
-{
-	if (v->kind == VAL_TENSOR) {
-		int64_t n = shape_numel(&v->u.tensor.t.shape);
-		return n < 0 ? 0 : n * (int64_t)dtype_size(v->u.tensor.t.dtype);
-	}
-	int64_t total = 0;
-	if (v->kind == VAL_LIST)
-		for (int i = 0; i < v->u.list.n; i++)
-			total += value_bytes(&v->u.list.items[i]);
-	return total;
-}
-
 /* Own counts of one module: parameters, frozen ones, mult-adds, memory. */
 static void own_counts(struct outline_node *n)
 {
@@ -339,7 +314,7 @@ static int match_orig(struct outline *o, int i, int parent_entry)
 		n->change = OUTLINE_REPLACED;
 		return -1;
 	}
-	n->change = same_attrs(om, n->m) ? OUTLINE_SAME : OUTLINE_MODIFIED;
+	n->change = module_same_attrs(om, n->m) ? OUTLINE_SAME : OUTLINE_MODIFIED;
 	return e;
 }
 
@@ -881,25 +856,6 @@ void outline_node_type(const struct outline_node *n, char *buf, size_t size)
 	snprintf(buf, size, "%s%s%s", m->type, desc[0] ? " " : "", desc);
 }
 
-static void format_value(const struct value *v, struct strbuf *sb)
-{
-	char buf[200];
-	if (v->kind == VAL_TENSOR) {
-		strbuf_add(sb, shape_format_x(&v->u.tensor.t.shape, buf, sizeof buf));
-	} else if (v->kind == VAL_LIST) {
-		strbuf_add(sb, "(");
-		for (int i = 0; i < v->u.list.n; i++) {
-			if (i)
-				strbuf_add(sb, ", ");
-			format_value(&v->u.list.items[i], sb);
-		}
-		strbuf_add(sb, ")");
-	} else {
-		value_format(v, buf, sizeof buf);
-		strbuf_add(sb, buf);
-	}
-}
-
 void outline_node_shape(const struct outline *o, const struct outline_node *n, char *buf,
                         size_t size)
 {
@@ -913,7 +869,7 @@ void outline_node_shape(const struct outline *o, const struct outline_node *n, c
 		return;
 	}
 	struct strbuf sb = {0};
-	format_value(&m->calls[0].out, &sb);
+	value_format_shapes(&m->calls[0].out, shape_format_x, &sb);
 	if (m->ncalls > 1)
 		strbuf_addf(&sb, " ×%d", m->ncalls);
 	snprintf(buf, size, "%s", sb.s);

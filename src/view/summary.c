@@ -7,16 +7,8 @@
 #include <string.h>
 
 #include "core/registry.h"
+#include "core/text.h"
 #include "core/util.h"
-
-int utf8_width(const char *s)
-{
-	int w = 0;
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			w++;
-	return w;
-}
 
 struct row {
 	const struct module *m;
@@ -64,7 +56,7 @@ static void collect(struct rows *rs, const struct module *m, int depth, const ch
 	for (int i = 0; i < m->ncalls; i++) {
 		r->macs += m->calls[i].macs;
 		if (i == 0 && !m->broken)
-			value_format_shapes(&m->calls[i].out, &sb);
+			value_format_shapes(&m->calls[i].out, shape_format, &sb);
 	}
 	if (m->ncalls > 1 && !m->broken)
 		strbuf_addf(&sb, " ×%d", m->ncalls);
@@ -104,7 +96,7 @@ static void free_rows(struct rows *rs)
 static void pad(FILE *out, const char *s, int width)
 {
 	fputs(s, out);
-	for (int w = utf8_width(s); w < width; w++)
+	for (int w = text_width(s); w < width; w++)
 		fputc(' ', out);
 }
 
@@ -122,8 +114,8 @@ static void write_table(FILE *out, const struct model *m, const struct shape_res
 	collect(&rs, m->root, 0, "", true, o);
 	int wl = 6, wt = 4, wo = 12;
 	for (int i = 0; i < rs.n; i++) {
-		int l = utf8_width(rs.v[i].label), t = utf8_width(rs.v[i].type),
-		    s = utf8_width(rs.v[i].out);
+		int l = text_width(rs.v[i].label), t = text_width(rs.v[i].type),
+		    s = text_width(rs.v[i].out);
 		wl = l > wl ? l : wl;
 		wt = t > wt ? t : wt;
 		wo = s > wo ? s : wo;

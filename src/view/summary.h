@@ -19,8 +19,4 @@ struct summary_opts {
 void summary_write(FILE *out, const struct model *m, const struct shape_result *r,
 		   const struct summary_opts *o);
 
-/* Display width of a UTF-8 string in terminal columns (each code point one
- * column: graft's box and arrow characters are all single-width). */
-int utf8_width(const char *s);
-
 #endif

@@ -1,0 +1,70 @@
+/* cli_tui.c - `graft MODEL`: its options, opening the model, and handing
+ * the editor to the full-screen outline (tui.c). */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "edit/edit.h"
+#include "tui.h"
+
+const char cli_tui_synopsis[] =
+    "graft MODEL [--input SHAPE] [--weights FILE] [--script FILE [--size COLSxROWS]]";
+
+static void usage_error(void)
+{
+	fprintf(stderr, "Usage: %s\n", cli_tui_synopsis);
+}
+
+int cli_tui(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"input", required_argument, NULL, 'i'},  {"weights", required_argument, NULL, 'w'},
+	    {"script", required_argument, NULL, 's'}, {"size", required_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	};
+	const char *input = NULL, *weights = NULL, *script = NULL;
+	int cols = 100, rows = 30, c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "i:w:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			input = optarg;
+			break;
+		case 'w':
+			weights = optarg;
+			break;
+		case 's':
+			script = optarg;
+			break;
+		case 'S':
+			if (sscanf(optarg, "%dx%d", &cols, &rows) != 2 || cols < 20 || rows < 5 ||
+			    cols > 1000 || rows > 1000) {
+				fprintf(stderr, "graft: --size takes COLSxROWS, e.g. 100x30\n");
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			printf("Usage: %s\n", cli_tui_synopsis);
+			return EXIT_OK;
+		default:
+			usage_error();
+			return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc) {
+		usage_error();
+		return EXIT_USAGE;
+	}
+	struct model *m = cli_open_model(argv[optind], weights, input);
+	if (!m)
+		return EXIT_USAGE;
+	struct editor ed;
+	editor_init(&ed, m);
+	cli_load_type_libraries(&ed);
+	struct tui_options o = {.script = script, .cols = cols, .rows = rows};
+	int status = tui_run(&ed, &o);
+	editor_free(&ed);
+	return status;
+}
