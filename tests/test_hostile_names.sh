@@ -1,6 +1,6 @@
 #!/bin/sh
 # test_hostile_names.sh - names and strings from a model file are text,
-# never commands: summary and error messages show control characters
+# never commands: summary, edit output and error messages show control characters
 # escaped (no raw ESC, BEL, DEL, C1 or stray bytes reach the terminal), and
 # export-py writes every string from the file as an escaped literal, so
 # importing the generated module runs nothing the file put in it. The
@@ -46,6 +46,11 @@ has summary_error err 'conv\x1b[31mred\x07: Conv2d(in_channels=3) gets 5 channel
 raw_controls summary_error err
 raw_controls summary_error out
 done_ summary_error
+
+expect edit_output 0 "$graft" edit "$data/control_names.json" -e 'find Conv2d'
+has edit_output out 'conv\x1b[31mred\x07'
+raw_controls edit_output out
+done_ edit_output
 
 expect export_kwarg 2 "$graft" export-py "$data/export_kwarg.json" -o "$out/kwarg.py"
 has export_kwarg err "is not a Python name"
