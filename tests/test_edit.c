@@ -467,6 +467,25 @@ static void test_unreached_module(void)
 	editor_free(&ed);
 }
 
+/* Sequential takes only modules: a value or a keyword is refused, and the
+ * model is left as it was. */
+static void test_sequential_arguments(void)
+{
+	struct editor ed;
+	if (!open_editor(&ed, "models/tiny/tiny_cnn.safetensors"))
+		return;
+	CHECK_CONTAINS(run_fail(&ed, "replace 8 Sequential(ReLU(), x=1)"),
+		       "Sequential takes modules as arguments, not 'x'");
+	CHECK_CONTAINS(run_fail(&ed, "insert after 8 Sequential(ReLU()) foo=1"), "foo");
+	CHECK_CONTAINS(run_fail(&ed, "replace 8 Sequential(ReLU(), 3)"),
+		       "Sequential takes modules as arguments, not 'a value'");
+	CHECK_CONTAINS(run_fail(&ed, "replace 8 Sequential(x=ReLU())"),
+		       "Sequential takes modules as arguments, not 'x'");
+	CHECK(strcmp(module_find(ed.model->root, "8")->type, "Linear") == 0);
+	CHECK(ed.check.ok);
+	editor_free(&ed);
+}
+
 static void test_define(void)
 {
 	struct editor ed;
@@ -513,6 +532,7 @@ int main(void)
 	RUN(test_show_diff);
 	RUN(test_saved_bytes);
 	RUN(test_define);
+	RUN(test_sequential_arguments);
 	RUN(test_unreached_module);
 	char cmd[256];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

@@ -28,7 +28,8 @@ export LC_ALL="$utf8" XDG_STATE_HOME="$out/state" XDG_CONFIG_HOME="$out/home" HO
 export INPUTRC=/dev/null GRAFT_TYPES="$srcdir/lib/types.graft"
 unset LINES COLUMNS
 
-cp "$models/resnet18.json" "$models/tiny/tiny_cnn.safetensors" "$out/work/"
+cp "$models/resnet18.json" "$models/tiny/tiny_cnn.safetensors" \
+	"$srcdir/tests/data/hostile/control_names.json" "$out/work/"
 
 # run CASE STATUS [ARGS...] < SCRIPT: runs graft on a script in a fresh
 # copy of the work directory, CASE.d; the script saves screens as CASE-1, CASE-2, ... (the word
@@ -192,6 +193,23 @@ Esc
 save-screen SCREEN
 EOF
 done_ details
+
+# Names with terminal escapes, C1 controls and bytes that are not UTF-8 are
+# drawn escaped, in the outline and in the details of a module.
+run hostile 0 control_names.json <<'EOF'
+save-screen SCREEN
+j
+i
+save-screen SCREEN
+EOF
+has "$out/hostile-1.screen" 'conv\x1b[31mred\x07'
+has "$out/hostile-1.screen" 'bad\xff\xc3'
+has "$out/hostile-2.screen" 'conv\x1b[31mred\x07'
+if [ "$ok" -eq 1 ] && grep -q "$(printf '\033')" "$out"/hostile-*.screen; then
+	ok=0
+	why="a raw ESC on the screen"
+fi
+done_ hostile
 
 # Activation statistics from one forward of the engine (numbers vary with
 # the CPU's arithmetic, so only their presence is checked); dropped by an

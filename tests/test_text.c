@@ -1,4 +1,6 @@
-/* test_text.c - display width, edit distance and did-you-mean suggestions. */
+/* test_text.c - display width, control characters escaped, edit distance
+ * and did-you-mean suggestions. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -9,6 +11,43 @@ static void test_width(void)
 	CHECK(text_width("") == 0);
 	CHECK(text_width("conv1") == 5);
 	CHECK(text_width("├─ relu →") == 9);
+}
+
+static void test_utf8_len(void)
+{
+	CHECK(text_utf8_len("") == 0);
+	CHECK(text_utf8_len("a") == 1);
+	CHECK(text_utf8_len("é") == 2);
+	CHECK(text_utf8_len("─") == 3);
+	CHECK(text_utf8_len("\xf0\x9f\x99\x82") == 4);
+	CHECK(text_utf8_len("\x80") == 0);         /* a stray continuation byte */
+	CHECK(text_utf8_len("\xc3") == 0);         /* truncated */
+	CHECK(text_utf8_len("\xc0\xaf") == 0);     /* overlong */
+	CHECK(text_utf8_len("\xed\xa0\x80") == 0); /* a surrogate */
+	CHECK(text_utf8_len("\xf4\x90\x80\x80") == 0); /* past U+10FFFF */
+}
+
+static void expect_escaped(const char *s, const char *want)
+{
+	struct strbuf sb = {0};
+	text_escape_control(&sb, s);
+	CHECK_STR(sb.s ? sb.s : "", want);
+	strbuf_free(&sb);
+	char buf[64];
+	CHECK_STR(text_escape_buf(s, buf, sizeof buf), want);
+}
+
+static void test_escape_control(void)
+{
+	expect_escaped("", "");
+	expect_escaped("layer1.conv é ├─ \\", "layer1.conv é ├─ \\");
+	expect_escaped("a\x1b[31mb\x07", "a\\x1b[31mb\\x07");
+	expect_escaped("\n\r\t\x7f", "\\x0a\\x0d\\x09\\x7f");
+	expect_escaped("\xc2\x9b" "2J", "\\u009b2J"); /* C1 CSI */
+	expect_escaped("\xc2\xa0", "\xc2\xa0");    /* no-break space is text */
+	expect_escaped("x\xff\xc3", "x\\xff\\xc3");
+	char small[6];
+	CHECK_STR(text_escape_buf("ab\x1b", small, sizeof small), "ab"); /* no half escape */
 }
 
 static void test_distance(void)
@@ -51,6 +90,8 @@ static void test_did_you_mean(void)
 int main(void)
 {
 	RUN(test_width);
+	RUN(test_utf8_len);
+	RUN(test_escape_control);
 	RUN(test_distance);
 	RUN(test_closest);
 	RUN(test_did_you_mean);

@@ -17,6 +17,7 @@
 #include "edit/edit.h"
 #include "edit/inspect.h"
 #include "core/model.h"
+#include "core/text.h"
 #include "io/format.h"
 
 const char cli_edit_synopsis[] =
@@ -63,6 +64,25 @@ struct batch {
 	int breaks;  /* commands after which the shapes broke */
 };
 
+/* Prints a command's output, line by line with control characters shown
+ * escaped: it quotes names from the model file. */
+static void print_output(const struct strbuf *out)
+{
+	struct strbuf shown = {0};
+	for (const char *p = out->s; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		char *line = nl ? xstrndup(p, (size_t)(nl - p)) : xstrdup(p);
+		text_escape_control(&shown, line);
+		if (nl)
+			strbuf_add(&shown, "\n");
+		free(line);
+		p = nl ? nl + 1 : p + strlen(p);
+	}
+	if (shown.len)
+		fputs(shown.s, stdout);
+	strbuf_free(&shown);
+}
+
 /* Runs one line from `where`:LINE; returns false when the batch must stop. */
 static bool batch_line(struct batch *b, const char *where, int lineno, const char *line)
 {
@@ -71,8 +91,7 @@ static bool batch_line(struct batch *b, const char *where, int lineno, const cha
 	bool was_ok = b->ed->check.ok;
 	int nlog = b->ed->nlog;
 	int rc = editor_run(b->ed, line, &out, &e);
-	if (out.len)
-		fputs(out.s, stdout);
+	print_output(&out);
 	strbuf_free(&out);
 	fflush(stdout);
 	if (rc < 0) {
@@ -155,8 +174,7 @@ static int interactive(struct editor *ed)
 		error_clear(&e);
 		if (editor_run(ed, line, &out, &e) < 0)
 			fprintf(stderr, "error: %s\n", e.msg);
-		if (out.len)
-			fputs(out.s, stdout);
+		print_output(&out);
 		strbuf_free(&out);
 		print_status(ed);
 		free(line);
@@ -200,8 +218,7 @@ static int finish(struct editor *ed, struct batch *b, const char *out_path, bool
 	char *cmd = xasprintf("save! %s", out_path);
 	int rc = editor_run(ed, cmd, &out, &e);
 	free(cmd);
-	if (out.len)
-		fputs(out.s, stdout);
+	print_output(&out);
 	strbuf_free(&out);
 	if (rc < 0) {
 		fprintf(stderr, "graft: %s\n", e.msg);

@@ -15,6 +15,7 @@
 #include "core/model.h"
 #include "io/format.h"
 #include "core/registry.h"
+#include "core/text.h"
 #include "core/util.h"
 
 const char cli_run_synopsis[] =
@@ -253,10 +254,12 @@ static void print_top(const struct tensor *t, int k)
 
 static void print_stat_row(const char *name, const char *type, const struct exec_stat *st)
 {
-	char sb[96];
+	char sb[96], name_shown[256], type_shown[256];
 	shape_format_x(&st->shape, sb, sizeof sb);
-	printf("%-36s %-24s %-18s %11.4g %11.4g %11.4g %11.4g", name, type, sb, st->mean, st->std,
-	       st->min, st->max);
+	printf("%-36s %-24s %-18s %11.4g %11.4g %11.4g %11.4g",
+	       text_escape_buf(name, name_shown, sizeof name_shown),
+	       text_escape_buf(type, type_shown, sizeof type_shown), sb, st->mean, st->std, st->min,
+	       st->max);
 	if (st->nan || st->inf)
 		printf("  %lld NaN, %lld Inf", (long long)st->nan, (long long)st->inf);
 	printf("\n");

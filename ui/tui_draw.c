@@ -100,33 +100,43 @@ static size_t cols_bytes(const char *s, int cols)
 	return (size_t)(p - s);
 }
 
-/* Draws s at (y, x) in at most w columns, ending in an ellipsis when cut.
- * Returns the columns used. */
-static int put(const struct tui *t, int y, int x, int w, attr_t a, const char *s)
+/* Draws text at (y, x) in at most w columns, ending in an ellipsis when
+ * cut, with control characters shown escaped (text_escape_control): names
+ * and messages come from files. Returns the columns used. */
+static int put(const struct tui *t, int y, int x, int w, attr_t a, const char *text)
 {
 	if (w <= 0 || x >= t->cols)
 		return 0;
 	if (x + w > t->cols)
 		w = t->cols - x;
+	struct strbuf shown = {0};
+	text_escape_control(&shown, text);
+	const char *s = shown.s ? shown.s : "";
 	int width = text_width(s);
 	attrset(a);
 	if (width <= w) {
 		mvaddstr(y, x, s);
-		return width;
+	} else {
+		mvaddnstr(y, x, s, (int)cols_bytes(s, w - 1));
+		addstr(t->g->ellipsis);
+		width = w;
 	}
-	mvaddnstr(y, x, s, (int)cols_bytes(s, w - 1));
-	addstr(t->g->ellipsis);
-	return w;
+	strbuf_free(&shown);
+	return width;
 }
 
 /* Right-aligned in w columns. */
-static void put_right(const struct tui *t, int y, int x, int w, attr_t a, const char *s)
+static void put_right(const struct tui *t, int y, int x, int w, attr_t a, const char *text)
 {
+	struct strbuf shown = {0};
+	text_escape_control(&shown, text);
+	const char *s = shown.s ? shown.s : "";
 	int width = text_width(s);
 	if (width > w)
 		put(t, y, x, w, a, s);
 	else
 		put(t, y, x + w - width, width, a, s);
+	strbuf_free(&shown);
 }
 
 static void fill(const struct tui *t, int y, int x, int w, attr_t a)
@@ -244,7 +254,8 @@ struct columns {
 static int row_name_width(const struct tui *t, int row)
 {
 	const struct outline_node *n = outline_row_node(&t->ol, row);
-	const char *name = n->depth ? n->m->name : t->ed->model->name;
+	char name[512];
+	outline_node_name(n, t->ed->model->name, name, sizeof name);
 	return 2 * n->depth + 2 + text_width(name);
 }
 
@@ -439,7 +450,8 @@ static void draw_row(struct tui *t, const struct columns *c, int row, int y)
 	const char *exp = n->nchildren ? (r->open ? t->g->open : t->g->closed) : t->g->leaf;
 	len += (size_t)snprintf(label + len, sizeof label - len, "%s", exp);
 	size_t exp_end = len;
-	const char *name = depth ? n->m->name : t->ed->model->name;
+	char name[512];
+	outline_node_name(n, t->ed->model->name, name, sizeof name);
 	snprintf(label + len, sizeof label - len, " %s", name);
 	int x = c->name_x;
 	attr_t guide = attr_of(t, ROLE_GUIDE) | rev;
@@ -461,8 +473,7 @@ static void draw_row(struct tui *t, const struct columns *c, int row, int y)
 
 	/* type and hyper-parameters */
 	char type[256];
-	outline_node_type(n, type, sizeof type);
-	size_t tl = strlen(n->m->type);
+	size_t tl = outline_node_type(n, type, sizeof type);
 	x = c->type_x;
 	char keep = type[tl];
 	type[tl] = '\0';

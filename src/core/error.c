@@ -5,12 +5,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/text.h"
+
+/* Messages quote names and text from files: they keep no control
+ * characters, so printing one cannot drive the terminal. */
 static int error_vset(struct error *e, enum error_kind kind, const char *fmt, va_list ap)
 {
 	if (!e)
 		return -1;
+	char raw[sizeof e->msg];
 	e->kind = kind;
-	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	vsnprintf(raw, sizeof raw, fmt, ap);
+	text_escape_buf(raw, e->msg, sizeof e->msg);
 	return -1;
 }
 
@@ -34,7 +40,7 @@ int error_setk(struct error *e, enum error_kind kind, const char *fmt, ...)
 
 int error_prefix(struct error *e, const char *fmt, ...)
 {
-	char prefix[512], old[sizeof e->msg];
+	char prefix[512], shown[sizeof prefix], old[sizeof e->msg];
 	va_list ap;
 	if (!e)
 		return -1;
@@ -42,7 +48,7 @@ int error_prefix(struct error *e, const char *fmt, ...)
 	vsnprintf(prefix, sizeof prefix, fmt, ap);
 	va_end(ap);
 	memcpy(old, e->msg, sizeof old);
-	snprintf(e->msg, sizeof e->msg, "%s: %s", prefix, old);
+	snprintf(e->msg, sizeof e->msg, "%s: %s", text_escape_buf(prefix, shown, sizeof shown), old);
 	if (e->kind == ERR_NONE)
 		e->kind = ERR_INPUT;
 	return -1;

@@ -1,7 +1,9 @@
-/* text.c - display width and did-you-mean suggestions. */
+/* text.c - display width, control characters shown escaped, and
+ * did-you-mean suggestions. */
 #include "core/text.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 int text_width(const char *s)
@@ -11,6 +13,79 @@ int text_width(const char *s)
 		if (((unsigned char)*s & 0xC0) != 0x80)
 			w++;
 	return w;
+}
+
+int text_utf8_len(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	int n;
+	unsigned min, cp;
+	if (p[0] < 0x80)
+		return p[0] ? 1 : 0;
+	if ((p[0] & 0xE0) == 0xC0) {
+		n = 2, min = 0x80, cp = p[0] & 0x1Fu;
+	} else if ((p[0] & 0xF0) == 0xE0) {
+		n = 3, min = 0x800, cp = p[0] & 0x0Fu;
+	} else if ((p[0] & 0xF8) == 0xF0) {
+		n = 4, min = 0x10000, cp = p[0] & 0x07u;
+	} else {
+		return 0;
+	}
+	for (int i = 1; i < n; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3Fu);
+	}
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return n;
+}
+
+/* The text the character at p is shown as (written to piece, at most 7
+ * bytes and a NUL); sets *used to the bytes it takes from p. */
+static void escape_one(const unsigned char *p, char piece[8], int *used)
+{
+	int n = text_utf8_len((const char *)p);
+	if (n == 0 || *p < 0x20 || *p == 0x7F) {
+		snprintf(piece, 8, "\\x%02x", *p);
+		*used = 1;
+	} else if (n == 2 && p[0] == 0xC2 && p[1] < 0xA0) {
+		snprintf(piece, 8, "\\u%04x", p[1]);
+		*used = 2;
+	} else {
+		memcpy(piece, p, (size_t)n);
+		piece[n] = '\0';
+		*used = n;
+	}
+}
+
+void text_escape_control(struct strbuf *sb, const char *s)
+{
+	char piece[8];
+	int used;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p += used) {
+		escape_one(p, piece, &used);
+		strbuf_add(sb, piece);
+	}
+}
+
+char *text_escape_buf(const char *s, char *buf, size_t size)
+{
+	char piece[8];
+	int used;
+	size_t len = 0;
+	if (size == 0)
+		return buf;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p += used) {
+		escape_one(p, piece, &used);
+		size_t n = strlen(piece);
+		if (len + n >= size)
+			break;
+		memcpy(buf + len, piece, n);
+		len += n;
+	}
+	buf[len] = '\0';
+	return buf;
 }
 
 int text_distance(const char *a, const char *b)

@@ -363,16 +363,17 @@ static struct module *build_chain(const struct build_ctx *ctx, struct module *m,
 	for (int i = 0; i < nchildren + nargs; i++) {
 		const struct spec *cs = i < nchildren ? children[i] : args[i - nchildren].sub;
 		struct spec *bare_spec = NULL;
-		if (!cs) {
+		if (i >= nchildren) {
 			const struct spec_arg *a = &args[i - nchildren];
-			if (a->key || !a->bare) {
-				value_free(&cur);
-				module_free(m);
+			if (a->key || (!cs && !a->bare)) {
 				error_set(e, "%s takes modules as arguments, not '%s'", m->type,
 					  a->key ? a->key : "a value");
+				value_free(&cur);
+				module_free(m);
 				return NULL;
 			}
-			cs = bare_spec = spec_new(a->v.u.s);
+			if (!cs)
+				cs = bare_spec = spec_new(a->v.u.s);
 		}
 		char cname[32];
 		snprintf(cname, sizeof cname, "%d", idx++);

@@ -27,6 +27,7 @@
 #include "export/export_py_int.h"
 #include "core/module.h"
 #include "core/registry.h"
+#include "core/text.h"
 #include "core/util.h"
 
 static const char *const py_keywords[] = {
@@ -94,18 +95,31 @@ bool py_is_identifier(const char *s)
 	return !in_list(s, py_keywords, sizeof py_keywords / sizeof *py_keywords);
 }
 
+/* s as the inside of a Python string literal closed by quote: quotes and
+ * backslashes escaped, controls and bytes that are not UTF-8 as \xNN, so
+ * no text from a file can end the literal or make the file unreadable. */
+static void py_escaped(struct strbuf *sb, const char *s, char quote)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		int n = text_utf8_len((const char *)p);
+		if (*p == quote || *p == '\\') {
+			strbuf_addf(sb, "\\%c", *p);
+			p++;
+		} else if (n == 0 || *p < 0x20 || *p == 0x7f) {
+			strbuf_addf(sb, "\\x%02x", *p);
+			p++;
+		} else {
+			strbuf_addn(sb, (const char *)p, (size_t)n);
+			p += n;
+		}
+	}
+}
+
 /* A Python string literal. */
 void py_str(struct strbuf *sb, const char *s)
 {
 	strbuf_add(sb, "'");
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '\'' || *p == '\\')
-			strbuf_addf(sb, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			strbuf_addf(sb, "\\x%02x", *p);
-		else
-			strbuf_addn(sb, (const char *)p, 1);
-	}
+	py_escaped(sb, s, '\'');
 	strbuf_add(sb, "'");
 }
 
@@ -907,12 +921,11 @@ char *export_py_text(const struct model *m, struct error *e)
 	if (x.failed)
 		goto fail;
 	strbuf_add(&out, "\"\"\"");
-	strbuf_add(&out, m->name);
+	py_escaped(&out, m->name, '"');
 	strbuf_add(&out, " as plain PyTorch, written by graft export-py");
 	if (m->source) {
 		strbuf_add(&out, " (from ");
-		for (const char *p = m->source; *p; p++)
-			strbuf_addn(&out, *p == '"' || *p == '\\' ? "'" : p, 1);
+		py_escaped(&out, m->source, '"');
 		strbuf_add(&out, ")");
 	}
 	strbuf_add(&out,

@@ -137,6 +137,13 @@ static void call_args(struct exporter *x, struct pbuf *pb, const struct graph_no
 		free(qname);
 	}
 	for (int k = 0; k < nd->nkwargs; k++) {
+		if (!py_is_identifier(nd->kwargs[k].name)) {
+			if (!x->failed)
+				error_set(x->e, "export-py: node '%s': keyword argument '%s' is not a Python name",
+				          nd->name, nd->kwargs[k].name);
+			x->failed = true;
+			return;
+		}
 		char *kw = xasprintf("%s%s=", first ? "" : ", ", nd->kwargs[k].name);
 		pb_text(pb, kw);
 		free(kw);

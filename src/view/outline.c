@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/registry.h"
+#include "core/text.h"
 #include "core/util.h"
 
 /* --- string sets ------------------------------------------------------- */
@@ -847,13 +848,19 @@ double outline_share(const struct outline *o, const struct outline_node *n)
 
 /* --- text -------------------------------------------------------------- */
 
-void outline_node_type(const struct outline_node *n, char *buf, size_t size)
+void outline_node_name(const struct outline_node *n, const char *root_name, char *buf,
+                       size_t size)
 {
-	char desc[256] = "";
-	const struct module *m = n->m;
-	if (m->def && m->def->describe)
-		m->def->describe(m, desc, sizeof desc);
-	snprintf(buf, size, "%s%s%s", m->type, desc[0] ? " " : "", desc);
+	text_escape_buf(n->depth ? n->m->name : root_name, buf, size);
+}
+
+size_t outline_node_type(const struct outline_node *n, char *buf, size_t size)
+{
+	char desc[256], type[1024];
+	registry_describe(n->m, desc, sizeof desc);
+	text_escape_buf(desc, buf, size);
+	size_t type_len = strlen(text_escape_buf(n->m->type, type, sizeof type));
+	return type_len < strlen(buf) ? type_len : strlen(buf);
 }
 
 void outline_node_shape(const struct outline *o, const struct outline_node *n, char *buf,

@@ -168,10 +168,15 @@ int64_t outline_value(const struct outline_node *n, enum outline_metric m);
  * the total is unknown. */
 double outline_share(const struct outline *o, const struct outline_node *n);
 
-/* Text for a node: "Conv2d 3→64 k7 s2 p3"; the output shape(s) "1x64x56x56",
- * "(1x10, 1x10)", "1x64 ×2", "?" when the last pass broke before it, "--"
- * when it was not called, "" for the broken module and removed rows. */
-void outline_node_type(const struct outline_node *n, char *buf, size_t size);
+/* Text for a node: its name (root_name for the root); its type and key
+ * hyper-parameters "Conv2d 3→64 k7 s2 p3", returning the length of the
+ * type's part; the output shape(s) "1x64x56x56", "(1x10, 1x10)", "1x64 ×2",
+ * "?" when the last pass broke before it, "--" when it was not called, ""
+ * for the broken module and removed rows. Names and types come from files,
+ * so they are shown with control characters escaped (text_escape_control). */
+void outline_node_name(const struct outline_node *n, const char *root_name, char *buf,
+                       size_t size);
+size_t outline_node_type(const struct outline_node *n, char *buf, size_t size);
 void outline_node_shape(const struct outline *o, const struct outline_node *n, char *buf,
                         size_t size);
 

@@ -29,9 +29,9 @@ struct rows {
 
 static char *type_text(const struct module *m)
 {
-	char desc[256];
+	char desc[256], shown[1024];
 	registry_describe(m, desc, sizeof desc);
-	return xstrdup(desc);
+	return xstrdup(text_escape_buf(desc, shown, sizeof shown));
 }
 
 static void collect(struct rows *rs, const struct module *m, int depth, const char *prefix,
@@ -46,10 +46,13 @@ static void collect(struct rows *rs, const struct module *m, int depth, const ch
 	memset(r, 0, sizeof *r);
 	r->m = m;
 	r->depth = depth;
-	if (depth == 0)
-		r->label = xstrdup(m->name[0] ? m->name : "(root)");
-	else
-		r->label = xasprintf("%s%s%s", prefix, last ? "└─" : "├─", m->name);
+	struct strbuf label = {0};
+	if (depth == 0 && !m->name[0])
+		strbuf_add(&label, "(root)");
+	else if (depth > 0)
+		strbuf_addf(&label, "%s%s", prefix, last ? "└─" : "├─");
+	text_escape_control(&label, m->name);
+	r->label = strbuf_take(&label);
 	r->type = type_text(m);
 	r->params = pc.params;
 	struct strbuf sb = {0};
@@ -156,8 +159,9 @@ static void write_table(FILE *out, const struct model *m, const struct shape_res
 		fprintf(out, "Total mult-adds: unknown (shape break)\n");
 	}
 	for (int i = 0; i < m->ninputs; i++) {
-		char sb[160];
-		fprintf(out, "Input %s: %s %s\n", m->inputs[i].name,
+		char sb[160], name[256];
+		fprintf(out, "Input %s: %s %s\n",
+			text_escape_buf(m->inputs[i].name, name, sizeof name),
 			shape_format_x(&m->inputs[i].shape, sb, sizeof sb),
 			dtype_name(m->inputs[i].dtype));
 	}
@@ -174,7 +178,7 @@ static void json_str(FILE *out, const char *s)
 		unsigned char c = (unsigned char)*s;
 		if (c == '"' || c == '\\')
 			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
+		else if (c < 0x20 || c == 0x7f)
 			fprintf(out, "\\u%04x", c);
 		else
 			fputc(c, out);
