@@ -32,6 +32,11 @@
 #define PTH_MAX_NAME 4096
 /* Deflate cannot expand data by more than this factor. */
 #define ZIP_MAX_RATIO 1032
+/* Non-contiguous views are copied; all copies of one file together may
+ * take this many bytes plus twice the bytes of its storages (a view bounded
+ * by its storage can still repeat elements: stride 0, overlaps, a view
+ * reached through many names). */
+#define PTH_COPY_SLACK (1u << 20)
 
 /* The first pickle of the older format: protocol 2, LONG1 of the magic
  * number 0x1950a86a20f9469cfc6c, STOP. */
@@ -51,6 +56,7 @@ struct pth_reader {
 	struct skey *keys;
 	int nkeys, keys_cap;
 	int ncopied;
+	size_t copy_left; /* bytes non-contiguous views may still copy */
 };
 
 static void reader_free(struct pth_reader *r)
@@ -116,6 +122,17 @@ static struct storage *storage_try_new(size_t size, const char *path, struct err
 	return s;
 }
 
+/* Allocates the storage of k, `size` bytes read from the file, which
+ * views may copy twice over. */
+static int skey_alloc(struct pth_reader *r, struct skey *k, size_t size, struct error *e)
+{
+	k->st = storage_try_new(size, r->path, e);
+	if (!k->st)
+		return -1;
+	r->copy_left += 2 * size;
+	return 0;
+}
+
 /* ---- tensors ---- */
 
 static bool is_contiguous(const struct pk_value *v)
@@ -154,7 +171,16 @@ int pth_reader_tensor(struct pth_reader *r, const struct pk_value *v, struct ten
 	/* A strided view (x.t(), x[:, ::2]): graft's tensors are dense, so the
 	 * view becomes a contiguous copy, element by element in row-major
 	 * order. pickle.c checked that every element lies inside the storage. */
-	struct storage *st = storage_try_new((size_t)numel * es, r->path, e);
+	size_t bytes = (size_t)numel * es;
+	if (bytes > r->copy_left)
+		return error_set(e,
+		                 "%s: a view of storage '%s' (%lld elements) would copy %zu bytes, "
+		                 "more than the %zu left for copies (twice the file's storages "
+		                 "plus %u)",
+		                 r->path, sv->u.storage.key, (long long)k->numel, bytes,
+		                 r->copy_left, PTH_COPY_SLACK);
+	r->copy_left -= bytes;
+	struct storage *st = storage_try_new(bytes, r->path, e);
 	if (!st)
 		return -1;
 	int nd = out->shape.ndim;
@@ -228,10 +254,6 @@ static int read_state_dict(struct pth_reader *r, struct pth_file *f, const struc
 			return error_set(e, "%s: not a state_dict: '%s' is %s, not a tensor",
 			                 r->path, k->u.str.s, what);
 		}
-		for (int j = 0; j < f->n; j++)
-			if (strcmp(f->entries[j].name, k->u.str.s) == 0)
-				return error_set(e, "%s: tensor '%s' appears twice", r->path,
-				                 k->u.str.s);
 		struct tensor t;
 		if (pth_reader_tensor(r, v, &t, e) < 0)
 			return -1;
@@ -251,7 +273,7 @@ static int interpret(struct pth_reader *r, struct pth_file *f, const struct pk_v
 {
 	char what[128];
 	if (is_module_object(root)) {
-		f->root = pth_tree_build(r, f, root, e);
+		f->root = pth_tree_build(r, f, root, r->doc.cells, e);
 		if (!f->root)
 			return error_prefix(e, "%s: the pickled model", r->path);
 		return 0;
@@ -416,8 +438,7 @@ static int read_zip(struct pth_reader *r, struct pth_file *f, struct error *e)
 			          (unsigned long long)want);
 			goto out;
 		}
-		k->st = storage_try_new((size_t)want, r->path, e);
-		if (!k->st || zip_read_all(za, (zip_uint64_t)idx, r->path, short_name, k->st->data,
+		if (skey_alloc(r, k, (size_t)want, e) < 0 || zip_read_all(za, (zip_uint64_t)idx, r->path, short_name, k->st->data,
 		                           (size_t)want, e) < 0)
 			goto out;
 	}
@@ -499,8 +520,7 @@ static int read_legacy(struct pth_reader *r, struct pth_file *f, const struct st
 			goto out;
 		}
 		at += 8;
-		k->st = storage_try_new(nbytes, r->path, e);
-		if (!k->st) {
+		if (skey_alloc(r, k, nbytes, e) < 0) {
 			pk_doc_free(&keys);
 			goto out;
 		}
@@ -529,7 +549,7 @@ struct pth_file *pth_open(const char *path, struct error *e)
 	if (!map)
 		return NULL;
 	const unsigned char *p = map->data;
-	struct pth_reader r = {.path = path};
+	struct pth_reader r = {.path = path, .copy_left = PTH_COPY_SLACK};
 	struct pth_file *f = xcalloc(1, sizeof *f);
 	int rc;
 	if (map->size >= 4 && memcmp(p, "PK\x03\x04", 4) == 0) {
