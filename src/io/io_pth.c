@@ -69,40 +69,49 @@ static void reader_free(struct pth_reader *r)
 	free(r->keys);
 }
 
-static struct skey *find_key(struct pth_reader *r, const char *key)
+static int cmp_skey(const void *pa, const void *pb)
 {
-	for (int i = 0; i < r->nkeys; i++)
-		if (strcmp(r->keys[i].key, key) == 0)
-			return &r->keys[i];
-	return NULL;
+	return strcmp(((const struct skey *)pa)->key, ((const struct skey *)pb)->key);
 }
 
-/* Collects the storages the pickle names: one entry per key, checked for
- * agreeing dtypes and sizes. */
+/* The storage named key (r->keys is sorted by key), or NULL. */
+static struct skey *find_key(struct pth_reader *r, const char *key)
+{
+	struct skey want = {.key = (char *)key};
+	return bsearch(&want, r->keys, (size_t)r->nkeys, sizeof *r->keys, cmp_skey);
+}
+
+/* Collects the storages the pickle names: one entry per key, sorted by
+ * key, checked for agreeing dtypes and sizes. */
 static int collect_storages(struct pth_reader *r, struct error *e)
 {
 	for (struct pk_value *v = r->doc.all; v; v = v->next_alloc) {
 		if (v->kind != PK_STORAGE)
 			continue;
-		struct skey *k = find_key(r, v->u.storage.key);
-		if (k) {
-			if (k->dtype != v->u.storage.dtype || k->numel != v->u.storage.numel)
-				return error_set(
-				    e,
-				    "%s: storage '%s' is declared both as %lld %s and as %lld %s "
-				    "elements",
-				    r->path, k->key, (long long)k->numel, dtype_name(k->dtype),
-				    (long long)v->u.storage.numel, dtype_name(v->u.storage.dtype));
+		xgrow(&r->keys, &r->keys_cap, r->nkeys + 1, sizeof *r->keys);
+		r->keys[r->nkeys++] = (struct skey){.key = xstrdup(v->u.storage.key),
+		                                    .dtype = v->u.storage.dtype,
+		                                    .numel = v->u.storage.numel};
+	}
+	qsort(r->keys, (size_t)r->nkeys, sizeof *r->keys, cmp_skey);
+	int n = 0, rc = 0;
+	for (int i = 0; i < r->nkeys; i++) {
+		struct skey *k = &r->keys[i], *prev = n ? &r->keys[n - 1] : NULL;
+		if (!prev || strcmp(prev->key, k->key) != 0) {
+			r->keys[n++] = *k;
 			continue;
 		}
-		xgrow(&r->keys, &r->keys_cap, r->nkeys + 1, sizeof *r->keys);
-		k = &r->keys[r->nkeys++];
-		k->key = xstrdup(v->u.storage.key);
-		k->dtype = v->u.storage.dtype;
-		k->numel = v->u.storage.numel;
-		k->st = NULL;
+		if (rc == 0 && (prev->dtype != k->dtype || prev->numel != k->numel))
+			rc = error_set(e,
+			               "%s: storage '%s' is declared both as %lld %s and as %lld %s "
+			               "elements",
+			               r->path, k->key, (long long)prev->numel,
+			               dtype_name(prev->dtype), (long long)k->numel,
+			               dtype_name(k->dtype));
+		free(k->key);
 	}
-	return 0;
+	r->nkeys = n;
+	return rc;
 }
 
 /* A storage of `size` bytes, or NULL with e set when memory runs out (the
