@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -119,6 +120,38 @@ static void test_pickle_values(void)
 	pk_describe(d.root, what, sizeof what);
 	CHECK_STR(what, "a mypkg.models.Net object");
 	pk_doc_free(&d);
+}
+
+/* A dict of 100,000 keys (and one repeated) loads in linear time. */
+static void test_pickle_big_dict(void)
+{
+	enum { NKEYS = 100000 };
+	struct strbuf p = {0};
+	strbuf_addn(&p, "\x80\x02}(", 4);
+	for (int i = 0; i <= NKEYS; i++) {
+		/* BINUNICODE 'k<i>', BININT1 1 (7 for the repeated first key) */
+		char rec[32] = "X";
+		int n = snprintf(rec + 5, 16, "k%d", i % NKEYS);
+		rec[1] = (char)n;
+		rec[5 + n] = 'K';
+		rec[6 + n] = i == NKEYS ? 7 : 1;
+		strbuf_addn(&p, rec, (size_t)n + 7);
+	}
+	strbuf_addn(&p, "u.", 2);
+	struct pk_doc d;
+	struct error e = {0};
+	clock_t t0 = clock();
+	CHECK(load(p.s, p.len, &d, &e) == 0);
+	double seconds = (double)(clock() - t0) / CLOCKS_PER_SEC;
+	CHECK(seconds < 5);
+	CHECK(d.root && d.root->u.dict.n == NKEYS);
+	struct pk_value *v = pk_dict_get(d.root, "k0");
+	CHECK(v && v->u.i == 7);
+	v = pk_dict_get(d.root, "k99999");
+	CHECK(v && v->u.i == 1);
+	CHECK(pk_dict_get(d.root, "k100000") == NULL);
+	pk_doc_free(&d);
+	strbuf_free(&p);
 }
 
 static void test_pickle_writer(void)
@@ -677,6 +710,10 @@ static const struct {
     {"empty", "not a PyTorch checkpoint"},
     {"old_tar", "a tar checkpoint from PyTorch before 0.4"},
     {"legacy_truncated", "storage '7' (4 float32 elements) is truncated or has the wrong size"},
+    /* small files that expanded into gigabytes when shared values were copied */
+    {"memo_dag", "module '<root>': attribute 'kernel_size' holds more than 4096 values"},
+    {"module_dag", "modules, as many as the pickle has values (modules shared too often)"},
+    {"stride0_view", "a view of storage '0' (1 elements) would copy 1073741824 bytes"},
 };
 
 static void test_hostile(void)
@@ -750,6 +787,7 @@ int main(void)
 		return 2;
 	}
 	RUN(test_pickle_values);
+	RUN(test_pickle_big_dict);
 	RUN(test_pickle_writer);
 	RUN(test_state_dict);
 	RUN(test_dtypes);

@@ -32,6 +32,11 @@
 #define PTH_MAX_NAME 4096
 /* Deflate cannot expand data by more than this factor. */
 #define ZIP_MAX_RATIO 1032
+/* Non-contiguous views are copied; all copies of one file together may
+ * take this many bytes plus twice the bytes of its storages (a view bounded
+ * by its storage can still repeat elements: stride 0, overlaps, a view
+ * reached through many names). */
+#define PTH_COPY_SLACK (1u << 20)
 
 /* The first pickle of the older format: protocol 2, LONG1 of the magic
  * number 0x1950a86a20f9469cfc6c, STOP. */
@@ -51,6 +56,7 @@ struct pth_reader {
 	struct skey *keys;
 	int nkeys, keys_cap;
 	int ncopied;
+	size_t copy_left; /* bytes non-contiguous views may still copy */
 };
 
 static void reader_free(struct pth_reader *r)
@@ -63,40 +69,49 @@ static void reader_free(struct pth_reader *r)
 	free(r->keys);
 }
 
-static struct skey *find_key(struct pth_reader *r, const char *key)
+static int cmp_skey(const void *pa, const void *pb)
 {
-	for (int i = 0; i < r->nkeys; i++)
-		if (strcmp(r->keys[i].key, key) == 0)
-			return &r->keys[i];
-	return NULL;
+	return strcmp(((const struct skey *)pa)->key, ((const struct skey *)pb)->key);
 }
 
-/* Collects the storages the pickle names: one entry per key, checked for
- * agreeing dtypes and sizes. */
+/* The storage named key (r->keys is sorted by key), or NULL. */
+static struct skey *find_key(struct pth_reader *r, const char *key)
+{
+	struct skey want = {.key = (char *)key};
+	return bsearch(&want, r->keys, (size_t)r->nkeys, sizeof *r->keys, cmp_skey);
+}
+
+/* Collects the storages the pickle names: one entry per key, sorted by
+ * key, checked for agreeing dtypes and sizes. */
 static int collect_storages(struct pth_reader *r, struct error *e)
 {
 	for (struct pk_value *v = r->doc.all; v; v = v->next_alloc) {
 		if (v->kind != PK_STORAGE)
 			continue;
-		struct skey *k = find_key(r, v->u.storage.key);
-		if (k) {
-			if (k->dtype != v->u.storage.dtype || k->numel != v->u.storage.numel)
-				return error_set(
-				    e,
-				    "%s: storage '%s' is declared both as %lld %s and as %lld %s "
-				    "elements",
-				    r->path, k->key, (long long)k->numel, dtype_name(k->dtype),
-				    (long long)v->u.storage.numel, dtype_name(v->u.storage.dtype));
+		xgrow(&r->keys, &r->keys_cap, r->nkeys + 1, sizeof *r->keys);
+		r->keys[r->nkeys++] = (struct skey){.key = xstrdup(v->u.storage.key),
+		                                    .dtype = v->u.storage.dtype,
+		                                    .numel = v->u.storage.numel};
+	}
+	qsort(r->keys, (size_t)r->nkeys, sizeof *r->keys, cmp_skey);
+	int n = 0, rc = 0;
+	for (int i = 0; i < r->nkeys; i++) {
+		struct skey *k = &r->keys[i], *prev = n ? &r->keys[n - 1] : NULL;
+		if (!prev || strcmp(prev->key, k->key) != 0) {
+			r->keys[n++] = *k;
 			continue;
 		}
-		xgrow(&r->keys, &r->keys_cap, r->nkeys + 1, sizeof *r->keys);
-		k = &r->keys[r->nkeys++];
-		k->key = xstrdup(v->u.storage.key);
-		k->dtype = v->u.storage.dtype;
-		k->numel = v->u.storage.numel;
-		k->st = NULL;
+		if (rc == 0 && (prev->dtype != k->dtype || prev->numel != k->numel))
+			rc = error_set(e,
+			               "%s: storage '%s' is declared both as %lld %s and as %lld %s "
+			               "elements",
+			               r->path, k->key, (long long)prev->numel,
+			               dtype_name(prev->dtype), (long long)k->numel,
+			               dtype_name(k->dtype));
+		free(k->key);
 	}
-	return 0;
+	r->nkeys = n;
+	return rc;
 }
 
 /* A storage of `size` bytes, or NULL with e set when memory runs out (the
@@ -114,6 +129,17 @@ static struct storage *storage_try_new(size_t size, const char *path, struct err
 	s->size = size;
 	s->mapped = false;
 	return s;
+}
+
+/* Allocates the storage of k, `size` bytes read from the file, which
+ * views may copy twice over. */
+static int skey_alloc(struct pth_reader *r, struct skey *k, size_t size, struct error *e)
+{
+	k->st = storage_try_new(size, r->path, e);
+	if (!k->st)
+		return -1;
+	r->copy_left += 2 * size;
+	return 0;
 }
 
 /* ---- tensors ---- */
@@ -154,7 +180,16 @@ int pth_reader_tensor(struct pth_reader *r, const struct pk_value *v, struct ten
 	/* A strided view (x.t(), x[:, ::2]): graft's tensors are dense, so the
 	 * view becomes a contiguous copy, element by element in row-major
 	 * order. pickle.c checked that every element lies inside the storage. */
-	struct storage *st = storage_try_new((size_t)numel * es, r->path, e);
+	size_t bytes = (size_t)numel * es;
+	if (bytes > r->copy_left)
+		return error_set(e,
+		                 "%s: a view of storage '%s' (%lld elements) would copy %zu bytes, "
+		                 "more than the %zu left for copies (twice the file's storages "
+		                 "plus %u)",
+		                 r->path, sv->u.storage.key, (long long)k->numel, bytes,
+		                 r->copy_left, PTH_COPY_SLACK);
+	r->copy_left -= bytes;
+	struct storage *st = storage_try_new(bytes, r->path, e);
 	if (!st)
 		return -1;
 	int nd = out->shape.ndim;
@@ -228,10 +263,6 @@ static int read_state_dict(struct pth_reader *r, struct pth_file *f, const struc
 			return error_set(e, "%s: not a state_dict: '%s' is %s, not a tensor",
 			                 r->path, k->u.str.s, what);
 		}
-		for (int j = 0; j < f->n; j++)
-			if (strcmp(f->entries[j].name, k->u.str.s) == 0)
-				return error_set(e, "%s: tensor '%s' appears twice", r->path,
-				                 k->u.str.s);
 		struct tensor t;
 		if (pth_reader_tensor(r, v, &t, e) < 0)
 			return -1;
@@ -251,7 +282,7 @@ static int interpret(struct pth_reader *r, struct pth_file *f, const struct pk_v
 {
 	char what[128];
 	if (is_module_object(root)) {
-		f->root = pth_tree_build(r, f, root, e);
+		f->root = pth_tree_build(r, f, root, r->doc.cells, e);
 		if (!f->root)
 			return error_prefix(e, "%s: the pickled model", r->path);
 		return 0;
@@ -416,8 +447,7 @@ static int read_zip(struct pth_reader *r, struct pth_file *f, struct error *e)
 			          (unsigned long long)want);
 			goto out;
 		}
-		k->st = storage_try_new((size_t)want, r->path, e);
-		if (!k->st || zip_read_all(za, (zip_uint64_t)idx, r->path, short_name, k->st->data,
+		if (skey_alloc(r, k, (size_t)want, e) < 0 || zip_read_all(za, (zip_uint64_t)idx, r->path, short_name, k->st->data,
 		                           (size_t)want, e) < 0)
 			goto out;
 	}
@@ -499,8 +529,7 @@ static int read_legacy(struct pth_reader *r, struct pth_file *f, const struct st
 			goto out;
 		}
 		at += 8;
-		k->st = storage_try_new(nbytes, r->path, e);
-		if (!k->st) {
+		if (skey_alloc(r, k, nbytes, e) < 0) {
 			pk_doc_free(&keys);
 			goto out;
 		}
@@ -529,7 +558,7 @@ struct pth_file *pth_open(const char *path, struct error *e)
 	if (!map)
 		return NULL;
 	const unsigned char *p = map->data;
-	struct pth_reader r = {.path = path};
+	struct pth_reader r = {.path = path, .copy_left = PTH_COPY_SLACK};
 	struct pth_file *f = xcalloc(1, sizeof *f);
 	int rc;
 	if (map->size >= 4 && memcmp(p, "PK\x03\x04", 4) == 0) {

@@ -254,6 +254,7 @@ static void free_value(struct pk_value *v)
 	case PK_DICT:
 		free(v->u.dict.keys);
 		free(v->u.dict.values);
+		free(v->u.dict.slots);
 		break;
 	case PK_GLOBAL:
 		free(v->u.global.module);
@@ -340,14 +341,74 @@ static bool str_equal(const struct pk_value *v, const char *s)
 	       memcmp(v->u.str.s, s, v->u.str.len) == 0;
 }
 
+/* Dicts index their str keys in a hash table from this many keys on, so
+ * that building a dict of n keys costs O(n), not O(n^2). */
+#define DICT_INDEX_MIN 8
+
+static bool key_equal(const struct pk_value *k, const char *s, size_t len)
+{
+	return k->kind == PK_STR && k->u.str.len == len && memcmp(k->u.str.s, s, len) == 0;
+}
+
+/* FNV-1a */
+static size_t hash_bytes(const char *s, size_t len)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+/* The index of the str key s[0..len) in dict, or -1. */
+static int dict_find(const struct pk_value *dict, const char *s, size_t len)
+{
+	if (!dict->u.dict.slots) {
+		for (int i = 0; i < dict->u.dict.n; i++)
+			if (key_equal(dict->u.dict.keys[i], s, len))
+				return i;
+		return -1;
+	}
+	size_t mask = (size_t)dict->u.dict.nslots - 1;
+	for (size_t h = hash_bytes(s, len) & mask;; h = (h + 1) & mask) {
+		int at = dict->u.dict.slots[h];
+		if (at == 0)
+			return -1;
+		if (key_equal(dict->u.dict.keys[at - 1], s, len))
+			return at - 1;
+	}
+}
+
+/* Enters key i (a str) in the hash table, which has a free slot. */
+static void index_key(struct pk_value *dict, int i)
+{
+	const struct pk_value *k = dict->u.dict.keys[i];
+	size_t mask = (size_t)dict->u.dict.nslots - 1;
+	size_t h = hash_bytes(k->u.str.s, k->u.str.len) & mask;
+	while (dict->u.dict.slots[h])
+		h = (h + 1) & mask;
+	dict->u.dict.slots[h] = i + 1;
+}
+
+/* Remakes the hash table with at least 4 slots a key (at most half full). */
+static void index_rebuild(struct pk_value *dict)
+{
+	int nslots = 16;
+	while (nslots < 4 * dict->u.dict.n)
+		nslots *= 2;
+	free(dict->u.dict.slots);
+	dict->u.dict.slots = xcalloc((size_t)nslots, sizeof *dict->u.dict.slots);
+	dict->u.dict.nslots = nslots;
+	for (int i = 0; i < dict->u.dict.n; i++)
+		if (dict->u.dict.keys[i]->kind == PK_STR)
+			index_key(dict, i);
+}
+
 struct pk_value *pk_dict_get(const struct pk_value *dict, const char *key)
 {
 	if (!dict || dict->kind != PK_DICT)
 		return NULL;
-	for (int i = 0; i < dict->u.dict.n; i++)
-		if (str_equal(dict->u.dict.keys[i], key))
-			return dict->u.dict.values[i];
-	return NULL;
+	int i = dict_find(dict, key, strlen(key));
+	return i < 0 ? NULL : dict->u.dict.values[i];
 }
 
 /* Sets dict[key] = value; a string key already present is replaced. */
@@ -355,14 +416,11 @@ static int dict_set(struct unpickler *u, struct pk_value *dict, struct pk_value 
                     struct pk_value *value)
 {
 	if (key->kind == PK_STR) {
-		for (int i = 0; i < dict->u.dict.n; i++)
-			if (dict->u.dict.keys[i]->kind == PK_STR &&
-			    dict->u.dict.keys[i]->u.str.len == key->u.str.len &&
-			    memcmp(dict->u.dict.keys[i]->u.str.s, key->u.str.s, key->u.str.len) ==
-			        0) {
-				dict->u.dict.values[i] = value;
-				return 0;
-			}
+		int i = dict_find(dict, key->u.str.s, key->u.str.len);
+		if (i >= 0) {
+			dict->u.dict.values[i] = value;
+			return 0;
+		}
 	}
 	if (spend(u, 2) < 0)
 		return -1;
@@ -371,9 +429,13 @@ static int dict_set(struct unpickler *u, struct pk_value *dict, struct pk_value 
 	cap = dict->u.dict.cap;
 	xgrow(&dict->u.dict.values, &cap, dict->u.dict.n + 1, sizeof *dict->u.dict.values);
 	dict->u.dict.cap = cap;
-	dict->u.dict.keys[dict->u.dict.n] = key;
-	dict->u.dict.values[dict->u.dict.n] = value;
-	dict->u.dict.n++;
+	int i = dict->u.dict.n++;
+	dict->u.dict.keys[i] = key;
+	dict->u.dict.values[i] = value;
+	if (dict->u.dict.n >= DICT_INDEX_MIN && 2 * dict->u.dict.n > dict->u.dict.nslots)
+		index_rebuild(dict);
+	else if (dict->u.dict.slots && key->kind == PK_STR)
+		index_key(dict, i);
 	return 0;
 }
 
@@ -840,9 +902,14 @@ static int build(struct unpickler *u, struct pk_value *target, struct pk_value *
 
 static int memo_put(struct unpickler *u, int64_t idx)
 {
-	if (idx < 0 || idx >= PK_MAX_MEMO)
-		return fail(u, "%s: memo index %lld out of range (at most %d)", op_name(u->op),
-		            (long long)idx, PK_MAX_MEMO);
+	/* a pickler numbers its memo from 0, one PUT at least a byte: a
+	 * larger index only serves to allocate a large memo */
+	int64_t limit = u->end - u->start;
+	if (limit > PK_MAX_MEMO)
+		limit = PK_MAX_MEMO;
+	if (idx < 0 || idx >= limit)
+		return fail(u, "%s: memo index %lld out of range (at most %lld for this pickle)",
+		            op_name(u->op), (long long)idx, (long long)limit);
 	struct pk_value *v = top(u);
 	if (!v)
 		return -1;

@@ -14,9 +14,14 @@
  * Storages are the ('storage', torch.FloatStorage, key, location, numel)
  * persistent ids torch.save writes; their bytes are the caller's business.
  *
- * Everything has a bound: nesting of MARKs, stack size, memo indices,
- * number of values, string lengths (the input), tensor ranks and sizes
- * (a tensor must lie inside its storage, with int64 overflow checks). */
+ * Everything has a bound: nesting of MARKs, stack size, memo indices
+ * (also fewer than the pickle's bytes), number of values, string lengths
+ * (the input), tensor ranks and sizes (a tensor must lie inside its
+ * storage, with int64 overflow checks). A value fetched from the memo is
+ * the value stored, shared, never a copy: the values form a graph (a DAG,
+ * or cycles) no larger than the pickle, and whoever walks it must not
+ * expand it into a tree. Dicts are hashed, so reading costs time roughly
+ * linear in the pickle's size. */
 #ifndef GRAFT_PICKLE_H
 #define GRAFT_PICKLE_H
 
@@ -70,6 +75,10 @@ struct pk_value {
 		struct {
 			struct pk_value **keys, **values;
 			int n, cap;
+			/* once the dict grows past a few keys: a hash table of
+			 * its str keys, each slot 0 (empty) or a key index + 1 */
+			int *slots;
+			int nslots; /* a power of two */
 		} dict;
 		struct {
 			char *module, *name;

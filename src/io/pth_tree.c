@@ -25,17 +25,39 @@
 #define TREE_MAX_DEPTH 64
 /* Deepest tuple nesting of an attribute value. */
 #define VALUE_MAX_DEPTH 8
+/* Most items an attribute value may hold, nested ones included (a shared
+ * tuple counts each time it is reached). */
+#define VALUE_MAX_ITEMS 4096
 
 struct tree_ctx {
 	struct pth_reader *r;
 	struct pth_file *f;
 	struct error *e;
 	struct strbuf note;
-	int nkept; /* registry-typed modules kept as plain containers */
+	int nkept;          /* registry-typed modules kept as plain containers */
+	size_t nodes_left;  /* modules built and module states visited */
+	size_t nodes_limit; /* what nodes_left started at */
 };
 
-/* Converts an attribute value; -1 for what graft's values cannot hold. */
-static int to_value(const struct pk_value *v, struct value *out, int depth)
+/* Counts one module against the budget of the tree, which is as large as
+ * the pickle: a module reached many times through shared references (a
+ * DAG) would otherwise expand into a tree exponentially larger. -1 with
+ * the error set when it is spent. */
+static int spend_node(struct tree_ctx *c, const char *path)
+{
+	if (c->nodes_left > 0) {
+		c->nodes_left--;
+		return 0;
+	}
+	return error_set(c->e,
+	                 "module '%.200s': the tree would have more than %zu modules, as many "
+	                 "as the pickle has values (modules shared too often)",
+	                 path[0] ? path : "<root>", c->nodes_limit);
+}
+
+/* Converts an attribute value; -1 for what graft's values cannot hold,
+ * -2 when it holds more than *items_left items. */
+static int to_value(const struct pk_value *v, struct value *out, int depth, int *items_left)
 {
 	switch (v->kind) {
 	case PK_NONE:
@@ -57,12 +79,18 @@ static int to_value(const struct pk_value *v, struct value *out, int depth)
 	case PK_LIST:
 		if (depth >= VALUE_MAX_DEPTH)
 			return -1;
+		if (v->u.seq.n > *items_left)
+			return -2;
+		*items_left -= v->u.seq.n;
 		*out = value_list(v->u.seq.n);
-		for (int i = 0; i < v->u.seq.n; i++)
-			if (to_value(v->u.seq.items[i], &out->u.list.items[i], depth + 1) < 0) {
+		for (int i = 0; i < v->u.seq.n; i++) {
+			int rc = to_value(v->u.seq.items[i], &out->u.list.items[i], depth + 1,
+			                  items_left);
+			if (rc < 0) {
 				value_free(out);
-				return -1;
+				return rc;
 			}
+		}
 		return 0;
 	case PK_GLOBAL: {
 		enum dtype dt;
@@ -120,9 +148,13 @@ static const struct pk_value *find_tensor(const struct pk_value *state, const ch
 	return t && t->kind == PK_TENSOR ? t : NULL;
 }
 
-/* Number of tensors in a module's state_dict, children included. */
-static int count_tensors(const struct pk_value *state, int depth)
+/* Number of tensors in a module's state_dict, children included; -1 with
+ * the error set when the states visited spend the tree's budget. */
+static int count_tensors(struct tree_ctx *c, const struct pk_value *state, const char *path,
+                         int depth)
 {
+	if (spend_node(c, path) < 0)
+		return -1;
 	int n = 0;
 	const struct pk_value *d = pk_dict_get(state, "_parameters");
 	for (int i = 0; d && d->kind == PK_DICT && i < d->u.dict.n; i++)
@@ -135,8 +167,12 @@ static int count_tensors(const struct pk_value *state, int depth)
 	d = pk_dict_get(state, "_modules");
 	for (int i = 0; d && d->kind == PK_DICT && i < d->u.dict.n && depth < TREE_MAX_DEPTH; i++) {
 		struct pk_value *cs;
-		if (pk_object_state(d->u.dict.values[i], &cs))
-			n += count_tensors(cs, depth + 1);
+		if (!pk_object_state(d->u.dict.values[i], &cs))
+			continue;
+		int k = count_tensors(c, cs, path, depth + 1);
+		if (k < 0)
+			return -1;
+		n += k;
 	}
 	return n;
 }
@@ -161,7 +197,8 @@ static void keep_note(struct tree_ctx *c, const char *path, const char *why)
 }
 
 /* Makes m, of a registry type, from the pickled attributes; -1 (with a
- * reason in why) when the type's schema does not describe the pickle. */
+ * reason in why) when the type's schema does not describe the pickle, -2
+ * (with c->e set) when the pickle is refused. */
 static int registry_module_from(struct tree_ctx *c, struct module *m, const struct pk_value *state,
                                 const char *path, char *why, size_t whysize)
 {
@@ -172,7 +209,14 @@ static int registry_module_from(struct tree_ctx *c, struct module *m, const stru
 		struct value val;
 		bool is_param;
 		if (v) {
-			if (to_value(v, &val, 0) < 0)
+			int items_left = VALUE_MAX_ITEMS;
+			int rc = to_value(v, &val, 0, &items_left);
+			if (rc == -2) {
+				error_set(c->e, "module '%.200s': attribute '%s' holds more than %d values",
+				          path[0] ? path : "<root>", an, VALUE_MAX_ITEMS);
+				return -2;
+			}
+			if (rc < 0)
 				continue;
 		} else if (strcmp(an, "bias") == 0) {
 			/* the constructor's bias=True/False is whether the tensor exists */
@@ -216,7 +260,10 @@ static int registry_module_from(struct tree_ctx *c, struct module *m, const stru
 		p->trainable = !p->buffer && t->u.tensor.requires_grad;
 		n++;
 	}
-	if (n != count_tensors(state, 0)) {
+	int all = count_tensors(c, state, path, 0);
+	if (all < 0)
+		return -2;
+	if (n != all) {
 		snprintf(why, whysize, "tensors the type does not have");
 		return -1;
 	}
@@ -230,6 +277,7 @@ static int container_tensors(struct tree_ctx *c, struct module *m, const struct 
                              const char *path)
 {
 	const struct pk_value *np = pk_dict_get(state, "_non_persistent_buffers_set");
+	const struct pk_value *params = pk_dict_get(state, "_parameters");
 	for (int pass = 0; pass < 2; pass++) {
 		const struct pk_value *d = pk_dict_get(state, pass ? "_buffers" : "_parameters");
 		for (int i = 0; d && d->kind == PK_DICT && i < d->u.dict.n; i++) {
@@ -242,7 +290,9 @@ static int container_tensors(struct tree_ctx *c, struct module *m, const struct 
 				                 pass ? "_buffers" : "_parameters");
 			if (pass && name_in_set(np, k->u.str.s))
 				continue;
-			if (module_param(m, k->u.str.s))
+			/* dict keys are unique: only a buffer can repeat a parameter */
+			const struct pk_value *param = pass ? pk_dict_get(params, k->u.str.s) : NULL;
+			if (param && param->kind == PK_TENSOR)
 				return error_set(c->e, "module '%s': tensor '%s' appears twice",
 				                 path, k->u.str.s);
 			struct tensor tt;
@@ -269,6 +319,8 @@ static struct module *build(struct tree_ctx *c, const char *name, const char *pa
 		          TREE_MAX_DEPTH);
 		return NULL;
 	}
+	if (spend_node(c, path) < 0)
+		return NULL;
 	if (!pk_object_state(obj, &state) || !pk_dict_get(state, "_modules")) {
 		pk_describe(obj, what, sizeof what);
 		error_set(c->e, "module '%s' is %s, not an nn.Module", path, what);
@@ -311,10 +363,7 @@ static struct module *build(struct tree_ctx *c, const char *name, const char *pa
 			          path);
 			goto fail;
 		}
-		if (module_child(m, k->u.str.s)) {
-			error_set(c->e, "module '%s': child '%s' appears twice", path, k->u.str.s);
-			goto fail;
-		}
+		/* dict keys are unique, so children names are */
 		char *cpath = path[0] ? xasprintf("%s.%s", path, k->u.str.s) : xstrdup(k->u.str.s);
 		struct module *child = build(c, k->u.str.s, cpath, v, depth + 1);
 		free(cpath);
@@ -329,9 +378,9 @@ fail:
 }
 
 struct module *pth_tree_build(struct pth_reader *r, struct pth_file *f, const struct pk_value *root,
-                              struct error *e)
+                              size_t max_nodes, struct error *e)
 {
-	struct tree_ctx c = {.r = r, .f = f, .e = e};
+	struct tree_ctx c = {.r = r, .f = f, .e = e, .nodes_left = max_nodes, .nodes_limit = max_nodes};
 	struct module *m = build(&c, "", "", root, 0);
 	if (!m) {
 		strbuf_free(&c.note);
