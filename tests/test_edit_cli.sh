@@ -63,6 +63,14 @@ file_exists "$out/r18.json"; file_absent "$out/r18.safetensors"; done_ arch_json
 expect arch_bundle 2 "$graft" edit "$models/resnet18.json" -e 'head 10' -o "$out/r18.safetensors"
 has arch_bundle err "has no values"; done_ arch_bundle
 
+# a new module too large to initialise is refused, not an abort
+expect huge_replace 2 "$graft" edit "$tiny" --dry-run -e 'replace fc Linear(1099511627776, 10)'
+has huge_replace err "-e:1: fc: weight: cannot allocate a [10, 1099511627776] float32 tensor: more than 2^40 elements"
+done_ huge_replace
+expect huge_set 2 "$graft" edit "$tiny" --dry-run -e 'set fc in_features=68719476736'
+has huge_set err "weight: cannot allocate 2.75 TB for a [10, 68719476736] float32 tensor"
+done_ huge_set
+
 # interactive edits are journaled; --recover replays them after a crash
 printf 'replace fc Linear out_features=3\nhead 4\nundo\n' >"$out/typed.txt"
 expect typed 0 sh -c "'$graft' edit '$tiny' < '$out/typed.txt'"

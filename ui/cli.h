@@ -27,6 +27,14 @@ void cli_load_type_libraries(struct editor *ed);
 /* $XDG_STATE_HOME/graft/FILE (~/.local/state/graft/FILE), creating the
  * directory; malloc'd. */
 char *cli_state_path(const char *file);
+/* Starts ed's journal: journal.graft in the state directory, or
+ * journal.PID.graft while another graft holds that one. Returns its path
+ * (malloc'd), or NULL after a warning on stderr. */
+char *cli_journal_open(struct editor *ed);
+/* At the end of an editing session: removes the journal when nothing is
+ * unsaved, else says where the edits are kept. Frees path (NULL is fine). */
+void cli_journal_close(const struct editor *ed, char *path);
+
 /* graft convert IN OUT, graft convert --index DIR (cli_convert.c). */
 int cli_convert(int argc, char **argv);
 extern const char cli_convert_synopsis[];
