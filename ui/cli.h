@@ -7,8 +7,8 @@ enum { EXIT_OK = 0, EXIT_BREAK = 1, EXIT_USAGE = 2 };
 /* graft edit MODEL (-e CMD | -f FILE)... [-o OUT] [...]: batch edits, or an
  * interactive prompt without -e/-f. Returns the exit status. */
 int cli_edit(int argc, char **argv);
-/* graft --recover: replays the journal of an interrupted interactive
- * session and continues it. */
+/* graft --recover [JOURNAL]: replays the journal of an interrupted
+ * interactive session (journal.graft by default) and continues it. */
 int cli_recover(int argc, char **argv);
 /* graft MODEL on a terminal: the full-screen outline (cli_tui.c). */
 int cli_tui(int argc, char **argv);

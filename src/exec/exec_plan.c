@@ -360,7 +360,7 @@ static void bind_const_out(struct exec_plan *p, const struct value *v, void *ctx
 int xbind(struct exec_plan *p, size_t arena_bytes)
 {
 	p->arena = storage_alloc(arena_bytes ? arena_bytes : ARENA_ALIGN, "the activations",
-	                           p->err);
+	                         p->err);
 	if (!p->arena)
 		return -1;
 	int rc = 0;
