@@ -63,6 +63,14 @@ file_exists "$out/r18.json"; file_absent "$out/r18.safetensors"; done_ arch_json
 expect arch_bundle 2 "$graft" edit "$models/resnet18.json" -e 'head 10' -o "$out/r18.safetensors"
 has arch_bundle err "has no values"; done_ arch_bundle
 
+# a new module too large to initialise is refused, not an abort
+expect huge_replace 2 "$graft" edit "$tiny" --dry-run -e 'replace fc Linear(1099511627776, 10)'
+has huge_replace err "-e:1: fc: weight: cannot allocate a [10, 1099511627776] float32 tensor: more than 2^40 elements"
+done_ huge_replace
+expect huge_set 2 "$graft" edit "$tiny" --dry-run -e 'set fc in_features=68719476736'
+has huge_set err "weight: cannot allocate 2.75 TB for a [10, 68719476736] float32 tensor"
+done_ huge_set
+
 # interactive edits are journaled; --recover replays them after a crash
 printf 'replace fc Linear out_features=3\nhead 4\nundo\n' >"$out/typed.txt"
 expect typed 0 sh -c "'$graft' edit '$tiny' < '$out/typed.txt'"
@@ -71,6 +79,41 @@ printf 'save %s\nquit\n' "$out/recovered.safetensors" >"$out/typed2.txt"
 expect recover 0 sh -c "'$graft' --recover < '$out/typed2.txt'"
 has recover out "recovered 3 commands"; file_exists "$out/recovered.safetensors"; done_ recover
 expect recover_check 0 "$graft" summary "$out/recovered.safetensors"; has recover_check out "[1, 3]"; done_ recover_check
+
+# a save to the model's own path empties the journal: a recovery replays
+# only what came after it
+journal="$out/state/graft/journal.graft"
+cp "$tiny" "$out/own.safetensors"
+printf 'replace fc Linear out_features=3\nsave\nhead 4\nquit!\n' >"$out/own.txt"
+expect own_save 0 sh -c "'$graft' edit '$out/own.safetensors' < '$out/own.txt'"
+has own_save err "unsaved edits are kept"; done_ own_save
+expect own_journal 1 grep -c "replace" "$journal"; done_ own_journal
+printf 'save %s\nquit\n' "$out/own2.safetensors" >"$out/own2.txt"
+expect own_recover 0 sh -c "'$graft' --recover < '$out/own2.txt'"
+has own_recover out "recovered 1 command on"; file_absent "$journal"; done_ own_recover
+expect own_check 0 "$graft" summary "$out/own2.safetensors"; has own_check out "[1, 4]"; done_ own_check
+
+# a second graft editing at once gets a journal of its own; the first's is
+# untouched
+: >"$journal"
+expect second 0 flock "$journal" sh -c "'$graft' edit '$tiny' < '$out/typed.txt'"
+has second err "/journal."; has second err ".graft; 'graft --recover $out/state/graft/journal."
+same second "$journal" /dev/null; done_ second
+second=$(ls "$out"/state/graft/journal.*.graft)
+expect second_recover 0 sh -c "'$graft' --recover '$second' < '$out/typed2.txt'"
+has second_recover out "recovered 3 commands"; file_absent "$second"; done_ second_recover
+rm -f "$journal"
+
+# a command that fails on replay is reported with its line and kept (as a
+# comment); the journal is replaced only once the replay is complete
+printf '# graft journal: %s\nreplace fc Linear out_features=3\ndelete nosuch\nhead 4\n' \
+	"$(cd "$(dirname "$tiny")" && pwd)/$(basename "$tiny")" >"$journal"
+expect replay_fail 0 sh -c "printf 'quit!\\n' | '$graft' --recover"
+has replay_fail err "journal.graft:3: not replayed: "; has replay_fail out "recovered 2 commands"
+file_absent "$journal.replay"; done_ replay_fail
+expect replay_kept 0 grep -q "^# not replayed (.*): delete nosuch$" "$journal"; done_ replay_kept
+expect replay_rest 0 grep -q "^head 4$" "$journal"; done_ replay_rest
+rm -f "$journal"
 
 # edits that keep the function keep the output, number for number: ReLU ->
 # FusedReLU (dropout is the identity in eval), and a same-type replacement,

@@ -36,7 +36,7 @@ static struct value tensor_of(int ndim, const int64_t *dims)
 	v.u.tensor.t.dtype = DT_F32;
 	v.u.tensor.t.shape.ndim = ndim;
 	memcpy(v.u.tensor.t.shape.dim, dims, (size_t)ndim * sizeof *dims);
-	tensor_alloc(&v.u.tensor.t);
+	tensor_alloc(&v.u.tensor.t, NULL);
 	float *d = v.u.tensor.t.storage->data;
 	for (int64_t i = 0; i < shape_numel(&v.u.tensor.t.shape); i++)
 		d[i] = frand();
@@ -104,7 +104,7 @@ static void alloc_fresh(struct value *v)
 		for (int i = 0; i < v->u.list.n; i++)
 			alloc_fresh(&v->u.list.items[i]);
 	else if (v->kind == VAL_TENSOR && !v->u.tensor.t.storage)
-		tensor_alloc(&v->u.tensor.t);
+		tensor_alloc(&v->u.tensor.t, NULL);
 }
 
 /* Runs the call; 0, or -1 with the reason printed. */
@@ -1094,7 +1094,7 @@ static void test_getitem(void)
 	struct value ix = {.kind = VAL_TENSOR};
 	ix.u.tensor.t.dtype = DT_I64;
 	ix.u.tensor.t.shape = (struct shape){.ndim = 1, .dim = {2}};
-	tensor_alloc(&ix.u.tensor.t);
+	tensor_alloc(&ix.u.tensor.t, NULL);
 	((int64_t *)ix.u.tensor.t.storage->data)[0] = 3;
 	((int64_t *)ix.u.tensor.t.storage->data)[1] = -4;
 	struct value i2 = value_list(3);
@@ -1198,7 +1198,7 @@ static void test_relative_position_bias(void)
 	struct value ix = {.kind = VAL_TENSOR};
 	ix.u.tensor.t.dtype = DT_I64;
 	ix.u.tensor.t.shape = (struct shape){.ndim = 1, .dim = {16}};
-	tensor_alloc(&ix.u.tensor.t);
+	tensor_alloc(&ix.u.tensor.t, NULL);
 	for (int i = 0; i < 16; i++)
 		((int64_t *)ix.u.tensor.t.storage->data)[i] = (i * 5) % 9;
 	c.args[1] = ix;

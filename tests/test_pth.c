@@ -480,7 +480,7 @@ static void test_write_errors(void)
 	struct error e = {0};
 	CHECK(pth_write(tmp("nostorage.pth"), names, ts, 1, NULL, 0, &e) < 0);
 	CHECK_CONTAINS(e.msg, "'w' has no values");
-	tensor_alloc(&t);
+	tensor_alloc(&t, NULL);
 	CHECK(pth_write("/nonexistent-dir/x.pth", names, ts, 1, NULL, 0, &e) < 0);
 	CHECK_CONTAINS(e.msg, "/nonexistent-dir/x.pth: cannot write");
 	tensor_release(&t);
@@ -615,7 +615,7 @@ static void test_attach_weights(void)
 	const struct tensor **ts;
 	int n = model_state_dict(m, &names, &ts);
 	struct tensor wrong = {.dtype = DT_F32, .shape = {2, {10, 1000}}};
-	tensor_alloc(&wrong);
+	tensor_alloc(&wrong, NULL);
 	ts[n - 2] = &wrong;
 	CHECK(pth_write(tmp("wrong.pth"), (const char *const *)names, ts, n, NULL, 0, &e) == 0);
 	CHECK(format_attach_weights(m, tmp("wrong.pth"), &e) < 0);

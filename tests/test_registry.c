@@ -576,8 +576,8 @@ static void test_prepare_keeps_storage(void)
 		CHECK(0);
 		return;
 	}
-	tensor_alloc(&m->params[0].t);
-	tensor_alloc(&m->params[1].t);
+	tensor_alloc(&m->params[0].t, NULL);
+	tensor_alloc(&m->params[1].t, NULL);
 	struct storage *w = m->params[0].t.storage, *b = m->params[1].t.storage;
 	m->params[1].trainable = false;
 	CHECK(registry_prepare(m, &err) == 0);

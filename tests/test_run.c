@@ -251,7 +251,7 @@ static void test_wrong_inputs(void)
 	struct exec_plan *p = exec_plan_new(m, NULL, NULL, &e);
 	CHECK(p != NULL);
 	struct tensor t = {.dtype = DT_F32, .shape = {.ndim = 4, .dim = {1, 3, 8, 8}}};
-	tensor_alloc(&t);
+	tensor_alloc(&t, NULL);
 	struct value out;
 	CHECK(exec_run(p, &t, 1, &out, &e) < 0);
 	CHECK_CONTAINS(e.msg, "the plan is for [2, 3, 64, 64]");
@@ -296,7 +296,7 @@ static void test_no_weights(void)
 		CHECK(info.fused_act >= 9);
 		CHECK(info.arena_bytes < 4 * info.peak_live_bytes);
 		struct tensor t = {.dtype = DT_F32, .shape = s};
-		tensor_alloc(&t);
+		tensor_alloc(&t, NULL);
 		exec_randn(t.storage->data, shape_numel(&s), 0);
 		struct value out;
 		CHECK(exec_run(p, &t, 1, &out, &e) == 0);
@@ -403,7 +403,7 @@ static void test_npy_write(void)
 {
 	char path[] = "tests/out/run_npy.npy";
 	struct tensor t = {.dtype = DT_F32, .shape = {.ndim = 3, .dim = {2, 1, 5}}};
-	tensor_alloc(&t);
+	tensor_alloc(&t, NULL);
 	for (int i = 0; i < 10; i++)
 		((float *)t.storage->data)[i] = (float)i / 3;
 	struct error e = {0};
@@ -419,7 +419,7 @@ static void test_npy_write(void)
 	storage_unref(s);
 	tensor_release(&r);
 	struct tensor one = {.dtype = DT_F32, .shape = {.ndim = 1, .dim = {1}}};
-	tensor_alloc(&one);
+	tensor_alloc(&one, NULL);
 	CHECK(npy_write(path, &one, &e) == 0);
 	s = storage_map_file(path, &e);
 	CHECK(s && has_bytes(s->data, s->size, "'shape': (1,), }"));

@@ -72,6 +72,29 @@ expect bad_threads 2 "$graft" run "$data/resnet.safetensors" --threads 0
 has bad_threads err "--threads"
 done_ bad_threads
 
+# Sizes from a file or the user are checked before allocating: too large is
+# a message and exit 2, never an abort.
+big=1099511627776
+printf '{"graft": 1, "name": "wide", "inputs": [{"name": "x", "shape": [1, %s]}], "module": {"type": "Sequential", "children": {"0": {"type": "Linear", "in_features": %s, "out_features": 1}}}}\n' \
+	$big $big >"$out/wide.json"
+expect huge_linear_summary 0 "$graft" summary "$out/wide.json"
+has huge_linear_summary out "Total params: 1,099,511,627,777"
+done_ huge_linear_summary
+
+expect huge_linear_run 2 "$graft" run "$out/wide.json"
+has huge_linear_run err "cannot allocate 4.40 TB for a [1, 1099511627776] float32 tensor"
+done_ huge_linear_run
+
+printf '{"graft": 1, "name": "deep", "inputs": [{"name": "x", "shape": [1, 3, 1, 1]}], "module": {"type": "Sequential", "children": {"0": {"type": "Conv2d", "in_channels": 3, "out_channels": 137438953472, "kernel_size": 1}}}}\n' \
+	>"$out/deep.json"
+expect huge_weight_init 2 "$graft" run "$out/deep.json"
+has huge_weight_init err "0.weight: cannot allocate 1.65 TB for a [137438953472, 3, 1, 1] float32 tensor"
+done_ huge_weight_init
+
+expect huge_input 2 "$graft" run "$data/resnet.safetensors" --input-shape 1x3x100000x100000
+has huge_input err "input 1: cannot allocate 120.00 GB"
+done_ huge_input
+
 expect help 0 "$graft" help run
 has help out "--random SEED"
 done_ help

@@ -451,7 +451,7 @@ static void test_tensor_helpers(void)
 	struct tensor t = {.dtype = DT_I16, .shape = {2, {2, 3}}};
 	CHECK(tensor_nbytes(&t) == 12);
 	CHECK(tensor_data(&t) == NULL);
-	tensor_alloc(&t);
+	tensor_alloc(&t, NULL);
 	CHECK(t.storage && t.storage->size == 12 && t.offset == 0);
 	int16_t vals[6] = {-3, 0, 7, 32767, -32768, 1};
 	memcpy(t.storage->data, vals, sizeof vals);
@@ -517,7 +517,7 @@ static void make_all_dtypes(struct tensor *ts, char names[][32], int *n)
 	ts[k] = (struct tensor){.dtype = DT_F16, .shape = {3, {2, 0, 5}}};
 	snprintf(names[k++], 32, "empty");
 	for (int i = 0; i < k; i++) {
-		tensor_alloc(&ts[i]);
+		tensor_alloc(&ts[i], NULL);
 		unsigned char *p = ts[i].storage->data;
 		for (size_t b = 0; b < tensor_nbytes(&ts[i]); b++)
 			p[b] = (unsigned char)(b * 7 + (size_t)i);
@@ -902,7 +902,7 @@ static void test_write_errors(void)
 	const char *dest = tmp_path("dest.safetensors");
 	size_t before_len = 0;
 
-	tensor_alloc(&t);
+	tensor_alloc(&t, NULL);
 	CHECK(st_write(dest, names, tp, 1, NULL, 0, &e) == 0);
 	unsigned char *before = read_file(dest, &before_len);
 
@@ -932,7 +932,7 @@ static void test_write_errors(void)
 	void (*old_sig)(int) = signal(SIGXFSZ, SIG_IGN);
 	struct tensor big = {.dtype = DT_U8, .shape = {1, {100000}}};
 	const struct tensor *bp[1] = {&big};
-	tensor_alloc(&big);
+	tensor_alloc(&big, NULL);
 	getrlimit(RLIMIT_FSIZE, &old_lim);
 	lim = old_lim;
 	lim.rlim_cur = 4096;

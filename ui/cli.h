@@ -7,8 +7,8 @@ enum { EXIT_OK = 0, EXIT_BREAK = 1, EXIT_USAGE = 2 };
 /* graft edit MODEL (-e CMD | -f FILE)... [-o OUT] [...]: batch edits, or an
  * interactive prompt without -e/-f. Returns the exit status. */
 int cli_edit(int argc, char **argv);
-/* graft --recover: replays the journal of an interrupted interactive
- * session and continues it. */
+/* graft --recover [JOURNAL]: replays the journal of an interrupted
+ * interactive session (journal.graft by default) and continues it. */
 int cli_recover(int argc, char **argv);
 /* graft MODEL on a terminal: the full-screen outline (cli_tui.c). */
 int cli_tui(int argc, char **argv);
@@ -27,6 +27,14 @@ void cli_load_type_libraries(struct editor *ed);
 /* $XDG_STATE_HOME/graft/FILE (~/.local/state/graft/FILE), creating the
  * directory; malloc'd. */
 char *cli_state_path(const char *file);
+/* Starts ed's journal: journal.graft in the state directory, or
+ * journal.PID.graft while another graft holds that one. Returns its path
+ * (malloc'd), or NULL after a warning on stderr. */
+char *cli_journal_open(struct editor *ed);
+/* At the end of an editing session: removes the journal when nothing is
+ * unsaved, else says where the edits are kept. Frees path (NULL is fine). */
+void cli_journal_close(const struct editor *ed, char *path);
+
 /* graft convert IN OUT, graft convert --index DIR (cli_convert.c). */
 int cli_convert(int argc, char **argv);
 extern const char cli_convert_synopsis[];

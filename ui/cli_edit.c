@@ -3,10 +3,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -132,11 +134,6 @@ static bool batch_file(struct batch *b, const char *path)
 	return go;
 }
 
-static char *journal_path(void)
-{
-	return cli_state_path("journal.graft");
-}
-
 static void print_status(const struct editor *ed)
 {
 	if (!ed->check.ok)
@@ -144,13 +141,13 @@ static void print_status(const struct editor *ed)
 }
 
 /* The interactive prompt: one command a line, with readline editing and
- * history; every change goes to the journal. */
-static int interactive(struct editor *ed)
+ * history; every change goes to the journal at jpath (taken and freed), or
+ * a new one when jpath is NULL. */
+static int interactive(struct editor *ed, char *jpath)
 {
-	char *jpath = journal_path();
 	struct error e = {0};
-	if (!ed->journal && editor_journal_open(ed, jpath, &e) < 0)
-		fprintf(stderr, "graft: no journal: %s\n", e.msg);
+	if (!jpath)
+		jpath = cli_journal_open(ed);
 	printf("graft: editing %s — 'help' lists the commands, 'quit' leaves\n",
 	       ed->model->path ? ed->model->path : ed->model->name);
 	print_status(ed);
@@ -179,12 +176,7 @@ static int interactive(struct editor *ed)
 		print_status(ed);
 		free(line);
 	}
-	if (!ed->dirty)
-		unlink(jpath);
-	else
-		fprintf(stderr, "graft: unsaved edits are kept in %s; 'graft --recover' restores them\n",
-			jpath);
-	free(jpath);
+	cli_journal_close(ed, jpath);
 	return status;
 }
 
@@ -305,7 +297,7 @@ int cli_edit(int argc, char **argv)
 	cli_load_type_libraries(&ed);
 	int status;
 	if (nsrc == 0) {
-		status = interactive(&ed);
+		status = interactive(&ed, NULL);
 	} else {
 		struct batch b = {.ed = &ed, .keep_going = keep_going};
 		for (int i = 0; i < nsrc; i++) {
@@ -321,12 +313,70 @@ int cli_edit(int argc, char **argv)
 	return status;
 }
 
+/* Reads the journal f (after its header) into *lines; returns the count. */
+static int read_lines(FILE *f, char ***lines)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int n = 0, cap_lines = 0;
+	*lines = NULL;
+	while (getline(&line, &cap, f) >= 0) {
+		line[strcspn(line, "\n")] = '\0';
+		xgrow(lines, &cap_lines, n + 1, sizeof **lines);
+		(*lines)[n++] = xstrdup(line);
+	}
+	free(line);
+	return n;
+}
+
+/* Replays the journal's commands on ed, whose journal is the new one;
+ * comments are copied, and a command that fails is reported with its line
+ * number and kept as a comment. Returns the number of commands replayed. */
+static int replay(struct editor *ed, const char *jpath, char **lines, int n)
+{
+	int done = 0;
+	for (int i = 0; i < n; i++) {
+		const char *p = lines[i] + strspn(lines[i], " \t");
+		if (!*p || *p == '#') {
+			editor_journal_add(ed, lines[i]);
+			continue;
+		}
+		struct strbuf out = {0};
+		struct error e = {0};
+		if (editor_run(ed, lines[i], &out, &e) == 0) {
+			done++;
+		} else {
+			/* line 1 is the header */
+			fprintf(stderr, "graft: %s:%d: not replayed: %s\n", jpath, i + 2, e.msg);
+			char *kept = xasprintf("# not replayed (%s): %s", e.msg, lines[i]);
+			editor_journal_add(ed, kept);
+			free(kept);
+		}
+		strbuf_free(&out);
+	}
+	return done;
+}
+
 int cli_recover(int argc, char **argv)
 {
-	char *jpath = journal_path();
-	FILE *f = fopen(jpath, "r");
+	if (argc > 2) {
+		fprintf(stderr, "usage: graft --recover [JOURNAL]\n");
+		return EXIT_USAGE;
+	}
+	char *jpath = argc == 2 ? xstrdup(argv[1]) : cli_state_path("journal.graft");
+	int fd = open(jpath, O_RDWR | O_CLOEXEC);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "r");
 	if (!f) {
 		fprintf(stderr, "graft: nothing to recover (%s: %s)\n", jpath, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		free(jpath);
+		return EXIT_USAGE;
+	}
+	/* held until the replayed journal replaces this one */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		fprintf(stderr, "graft: %s: in use by another graft\n", jpath);
+		fclose(f);
 		free(jpath);
 		return EXIT_USAGE;
 	}
@@ -337,54 +387,48 @@ int cli_recover(int argc, char **argv)
 		line[strcspn(line, "\n")] = '\0';
 		model_path = xstrdup(line + 17);
 	}
-	if (!model_path) {
-		fprintf(stderr, "graft: %s: not a graft journal\n", jpath);
-		free(line);
-		fclose(f);
-		free(jpath);
-		return EXIT_USAGE;
-	}
-	struct error e = {0};
-	struct model *m = format_open(model_path, NULL, &e);
-	if (!m) {
-		fprintf(stderr, "graft: %s\n", e.msg);
-		free(model_path);
-		free(line);
-		fclose(f);
-		free(jpath);
-		return EXIT_USAGE;
-	}
-	/* read the whole journal first: it is rewritten as the commands replay,
-	 * so a second interruption loses nothing either */
-	char **lines = NULL;
-	int nlines = 0, cap_lines = 0;
-	while (getline(&line, &cap, f) >= 0) {
-		line[strcspn(line, "\n")] = '\0';
-		xgrow(&lines, &cap_lines, nlines + 1, sizeof *lines);
-		lines[nlines++] = xstrdup(line);
-	}
-	fclose(f);
 	free(line);
+	struct error e = {0};
+	struct model *m = NULL;
+	if (!model_path)
+		fprintf(stderr, "graft: %s: not a graft journal\n", jpath);
+	else if (!(m = format_open(model_path, NULL, &e)))
+		fprintf(stderr, "graft: %s\n", e.msg);
+	if (!m) {
+		free(model_path);
+		fclose(f);
+		free(jpath);
+		return EXIT_USAGE;
+	}
 	struct editor ed;
 	editor_init(&ed, m);
 	cli_load_type_libraries(&ed);
-	if (editor_journal_open(&ed, jpath, &e) < 0)
-		fprintf(stderr, "graft: no journal: %s\n", e.msg);
-	int n = 0;
-	for (int i = 0; i < nlines; i++) {
-		struct strbuf out = {0};
-		if (editor_run(&ed, lines[i], &out, &e) == 0)
-			n++;
-		strbuf_free(&out);
-		free(lines[i]);
+	/* the replay goes to a new journal that replaces the old one only once
+	 * complete, so an interruption now loses nothing */
+	char *tmp = xasprintf("%s.replay", jpath);
+	int rc = editor_journal_open(&ed, tmp, &e);
+	if (rc != 0) {
+		fprintf(stderr, "graft: %s: %s\n", tmp, rc == 1 ? "in use by another graft" : e.msg);
+		editor_free(&ed);
+		free(tmp);
+		free(model_path);
+		fclose(f);
+		free(jpath);
+		return EXIT_USAGE;
 	}
+	char **lines;
+	int nlines = read_lines(f, &lines);
+	int n = replay(&ed, jpath, lines, nlines);
+	for (int i = 0; i < nlines; i++)
+		free(lines[i]);
 	free(lines);
+	if (rename(tmp, jpath) < 0)
+		fprintf(stderr, "graft: %s: %s\n", jpath, strerror(errno));
+	fclose(f);
+	free(tmp);
 	printf("graft: recovered %d command%s on %s\n", n, n == 1 ? "" : "s", model_path);
 	free(model_path);
-	free(jpath);
-	(void)argc;
-	(void)argv;
-	int status = interactive(&ed);
+	int status = interactive(&ed, jpath);
 	editor_free(&ed);
 	return status;
 }

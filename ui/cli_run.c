@@ -454,7 +454,10 @@ int cli_run(int argc, char **argv)
 		} else {
 			in[i].dtype = DT_F32;
 			in[i].shape = o.have_shape && i == 0 ? o.shape : m->inputs[i].shape;
-			tensor_alloc(&in[i]);
+			if (tensor_alloc(&in[i], &e) < 0) {
+				fprintf(stderr, "graft: input %d: %s\n", i + 1, e.msg);
+				goto done;
+			}
 			/* inputs after the first draw on from the next seed */
 			exec_randn(in[i].storage->data, shape_numel(&in[i].shape),
 			           o.seed + (uint64_t)i);

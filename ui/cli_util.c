@@ -58,6 +58,66 @@ char *cli_state_path(const char *file)
 	return xasprintf("%s/%s", dir, file);
 }
 
+/* True when the journal at path holds lines after its header: edits a
+ * crashed graft left for --recover. */
+static bool journal_has_edits(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	int c, lines = 0;
+	while ((c = getc(f)) != EOF && lines < 2)
+		lines += c == '\n';
+	fclose(f);
+	return lines >= 2;
+}
+
+char *cli_journal_open(struct editor *ed)
+{
+	struct error e = {0};
+	char *path = cli_state_path("journal.graft");
+	/* 1 (in use) also when it holds edits still to recover */
+	int rc = journal_has_edits(path) ? 1 : editor_journal_open(ed, path, &e);
+	if (rc == 1) {
+		char name[64];
+		snprintf(name, sizeof name, "journal.%ld.graft", (long)getpid());
+		free(path);
+		path = cli_state_path(name);
+		rc = editor_journal_open(ed, path, &e);
+	}
+	if (rc == 0)
+		return path;
+	if (rc == 1)
+		error_set(&e, "%s: in use by another graft", path);
+	fprintf(stderr, "graft: no journal: %s\n", e.msg);
+	free(path);
+	return NULL;
+}
+
+/* The command that recovers the journal at path. */
+static void recover_hint(const char *path, char *buf, size_t size)
+{
+	char *usual = cli_state_path("journal.graft");
+	snprintf(buf, size, "graft --recover%s%s", strcmp(path, usual) ? " " : "",
+	         strcmp(path, usual) ? path : "");
+	free(usual);
+}
+
+void cli_journal_close(const struct editor *ed, char *path)
+{
+	if (!path)
+		return;
+	if (!ed->dirty) {
+		unlink(path);
+	} else {
+		char hint[4200];
+		recover_hint(path, hint, sizeof hint);
+		fprintf(stderr, "graft: unsaved edits are kept in %s; '%s' restores them\n", path,
+		        hint);
+	}
+	free(path);
+}
+
 struct model *cli_open_model(const char *path, const char *weights, const char *input)
 {
 	struct error e = {0};

@@ -848,13 +848,7 @@ int tui_run(struct editor *ed, const struct tui_options *o)
 			        "graft: the outline needs a terminal (try 'graft summary')\n");
 			return EXIT_USAGE;
 		}
-		struct error e = {0};
-		t.journal_path = cli_state_path("journal.graft");
-		if (editor_journal_open(ed, t.journal_path, &e) < 0) {
-			fprintf(stderr, "graft: no journal: %s\n", e.msg);
-			free(t.journal_path);
-			t.journal_path = NULL;
-		}
+		t.journal_path = cli_journal_open(ed);
 		set_escdelay(25);
 		initscr();
 	}
@@ -909,16 +903,7 @@ int tui_run(struct editor *ed, const struct tui_options *o)
 	}
 	if (err[0])
 		fprintf(stderr, "graft: %s\n", err);
-	if (t.journal_path) {
-		if (!ed->dirty)
-			unlink(t.journal_path);
-		else
-			fprintf(stderr,
-			        "graft: unsaved edits are kept in %s; 'graft --recover' restores "
-			        "them\n",
-			        t.journal_path);
-	}
-	free(t.journal_path);
+	cli_journal_close(ed, t.journal_path);
 	free(t.history_path);
 	tui_text_clear(&t.detail);
 	tui_text_clear(&t.pager);

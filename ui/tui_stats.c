@@ -48,16 +48,21 @@ int tui_stats_run(struct tui *t, struct error *e)
 	int n = m->ninputs;
 	struct tensor *in = xcalloc((size_t)(n ? n : 1), sizeof *in);
 	struct shape *shapes = xcalloc((size_t)(n ? n : 1), sizeof *shapes);
-	for (int i = 0; i < n; i++) {
+	int rc = 0;
+	for (int i = 0; i < n && rc == 0; i++) {
 		in[i].dtype = DT_F32;
 		in[i].shape = m->inputs[i].shape;
-		tensor_alloc(&in[i]);
-		exec_randn(in[i].storage->data, shape_numel(&in[i].shape), (uint64_t)i);
+		rc = tensor_alloc(&in[i], e);
+		if (rc < 0)
+			error_prefix(e, "input %d", i + 1);
+		else
+			exec_randn(in[i].storage->data, shape_numel(&in[i].shape), (uint64_t)i);
 		shapes[i] = in[i].shape;
 	}
 	struct exec_opts opts = {.stats = true};
-	int rc = -1;
-	s->plan = exec_plan_new(run, shapes, &opts, e);
+	if (rc == 0)
+		s->plan = exec_plan_new(run, shapes, &opts, e);
+	rc = -1;
 	if (s->plan) {
 		struct value out = value_none();
 		rc = exec_run(s->plan, in, n, &out, e);

@@ -259,10 +259,8 @@ void rng_normal_f32(struct rng *r, float *out, int64_t n, double mean, double st
 
 /* ---- torch.nn.init ---- */
 
-float *init_alloc_f32(struct param *p, int64_t *n)
+float *init_data_f32(struct param *p, int64_t *n)
 {
-	p->t.dtype = DT_F32;
-	tensor_alloc(&p->t);
 	*n = shape_numel(&p->t.shape);
 	return p->t.storage->data;
 }
@@ -270,7 +268,7 @@ float *init_alloc_f32(struct param *p, int64_t *n)
 void init_constant(struct param *p, double v)
 {
 	int64_t n;
-	float *d = init_alloc_f32(p, &n);
+	float *d = init_data_f32(p, &n);
 	for (int64_t i = 0; i < n; i++)
 		d[i] = (float)v;
 }
@@ -278,7 +276,7 @@ void init_constant(struct param *p, double v)
 void init_uniform(struct param *p, struct rng *r, double from, double to)
 {
 	int64_t n;
-	float *d = init_alloc_f32(p, &n);
+	float *d = init_data_f32(p, &n);
 	rng_uniform_f32(r, d, n, from, to);
 }
 
@@ -332,7 +330,7 @@ int init_xavier_normal(struct param *p, struct rng *r, double gain, struct error
 		return -1;
 	double std = gain * sqrt(2.0 / (double)(fan_in + fan_out));
 	int64_t n;
-	float *d = init_alloc_f32(p, &n);
+	float *d = init_data_f32(p, &n);
 	rng_normal_f32(r, d, n, 0.0, std);
 	return 0;
 }
@@ -371,21 +369,27 @@ static bool dtype_is_float(enum dtype dt)
 }
 
 /* Zeros for tensors no rule covers: float32, or the tensor's own dtype when
- * it is an integer or bool type. */
-static void init_zeros(struct module *m)
+ * it is an integer or bool type. Returns 0, or -1 with e set naming the
+ * tensor that cannot be allocated. */
+static int init_zeros(struct module *m, struct error *e)
 {
 	for (int i = 0; i < m->nparams; i++) {
 		struct param *p = &m->params[i];
 		if (dtype_is_float(p->t.dtype))
 			p->t.dtype = DT_F32;
-		tensor_alloc(&p->t);
+		if (tensor_alloc(&p->t, e) < 0) {
+			char name[2048];
+			return error_prefix(e, "%s", module_param_path(m, p->name, name, sizeof name));
+		}
 	}
+	return 0;
 }
 
 int init_module(struct module *m, struct rng *r, struct error *e)
 {
 	/* Zeros first, so a tensor a rule leaves alone still gets fresh storage. */
-	init_zeros(m);
+	if (init_zeros(m, e) < 0)
+		return -1;
 	if (m->def && m->def->init && m->def->init(m, r, e) < 0)
 		return -1;
 	for (int i = 0; i < m->nchildren; i++)

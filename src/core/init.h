@@ -58,9 +58,9 @@ int init_module(struct module *m, struct rng *r, struct error *e);
  * dimensions. Bounds are computed in double exactly as torch/nn/init.py
  * does, then rounded to float by the fill. */
 
-/* Fresh zeroed float32 storage for p; *n gets its element count. Returns the
- * data. */
-float *init_alloc_f32(struct param *p, int64_t *n);
+/* The float32 data of p, which init_module's zero pass gave its own
+ * storage (so a rule allocates nothing); *n gets its element count. */
+float *init_data_f32(struct param *p, int64_t *n);
 /* constant_(p, v); ones and zeros too. Draws nothing. */
 void init_constant(struct param *p, double v);
 /* uniform_(p, from, to). */

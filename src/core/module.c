@@ -109,6 +109,15 @@ const char *module_path_buf(const struct module *m, char *buf, size_t size)
 	return buf;
 }
 
+const char *module_param_path(const struct module *m, const char *name, char *buf,
+                              size_t size)
+{
+	char path[2048];
+	module_path_buf(m, path, sizeof path);
+	snprintf(buf, size, "%s%s%s", path, path[0] ? "." : "", name);
+	return buf;
+}
+
 char *module_path(const struct module *m)
 {
 	char buf[4096];

@@ -115,6 +115,9 @@ struct module *module_find(const struct module *m, const char *path);
 char *module_path(const struct module *m);
 /* Writes the dotted path into buf; returns buf. */
 const char *module_path_buf(const struct module *m, char *buf, size_t size);
+/* Writes "PATH.NAME" for m's tensor `name` ("NAME" at the root); returns buf. */
+const char *module_param_path(const struct module *m, const char *name, char *buf,
+                              size_t size);
 
 /* Attributes. module_attr returns NULL when absent. module_set_attr copies v
  * and replaces an existing value. */

@@ -69,11 +69,7 @@ static int batchnorm_init(struct module *m, struct rng *r, struct error *e)
 		init_constant(p, 0.0);
 	if ((p = module_param(m, "running_var")))
 		init_constant(p, 1.0);
-	if ((p = module_param(m, "num_batches_tracked"))) {
-		p->t.dtype = DT_I64;
-		tensor_alloc(&p->t);
-	}
-	return 0;
+	return 0; /* num_batches_tracked keeps the zeros init_module gave it */
 }
 
 /* Checks dim 1 of x against the attribute `attr` (num_features, ...). */

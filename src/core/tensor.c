@@ -214,14 +214,26 @@ int shape_parse(const char *text, struct shape *out, struct error *e)
 
 /* ---- storage ---- */
 
-struct storage *storage_new(size_t size)
+/* A storage with one reference owning `data` of `size` bytes. */
+static struct storage *storage_wrap(void *data, size_t size)
 {
 	struct storage *s = xmalloc(sizeof *s);
 	s->refs = 1;
-	s->data = xcalloc(1, size);
+	s->data = data;
 	s->size = size;
 	s->mapped = false;
 	return s;
+}
+
+struct storage *storage_new(size_t size)
+{
+	return storage_wrap(xcalloc(1, size), size);
+}
+
+struct storage *storage_alloc(size_t size, const char *what, struct error *e)
+{
+	void *data = try_calloc(size, 1, what, e);
+	return data ? storage_wrap(data, size) : NULL;
 }
 
 struct storage *storage_map_file(const char *path, struct error *e)
@@ -301,12 +313,21 @@ const void *tensor_data(const struct tensor *t)
 	return (const char *)t->storage->data + t->offset;
 }
 
-void tensor_alloc(struct tensor *t)
+int tensor_alloc(struct tensor *t, struct error *e)
 {
-	struct storage *s = storage_new(tensor_nbytes(t));
+	char what[200], dims[160];
+	shape_format(&t->shape, dims, sizeof dims);
+	if (shape_numel(&t->shape) < 0)
+		return error_set(e, "cannot allocate a %s %s tensor: more than 2^40 elements", dims,
+		                 dtype_name(t->dtype));
+	snprintf(what, sizeof what, "a %s %s tensor", dims, dtype_name(t->dtype));
+	struct storage *s = storage_alloc(tensor_nbytes(t), what, e);
+	if (!s)
+		return -1;
 	storage_unref(t->storage);
 	t->storage = s;
 	t->offset = 0;
+	return 0;
 }
 
 void tensor_release(struct tensor *t)

@@ -70,8 +70,12 @@ struct storage {
 	bool mapped; /* data is a read-only mmap: unmap, never free or write */
 };
 
-/* A malloc'd, zeroed storage of `size` bytes with one reference. */
+/* A malloc'd, zeroed storage of `size` bytes with one reference, for small
+ * sizes graft chooses itself; aborts when memory runs out. */
 struct storage *storage_new(size_t size);
+/* The same for sizes from a file or the user: NULL with e set naming the
+ * size and `what` when it is too large or memory runs out (try_calloc). */
+struct storage *storage_alloc(size_t size, const char *what, struct error *e);
 /* Maps `path` read-only (private, never written); NULL with e set to
  * "PATH: reason" on failure. An empty file gives an empty malloc'd storage,
  * since zero bytes cannot be mapped. */
@@ -93,8 +97,10 @@ struct tensor {
 size_t tensor_nbytes(const struct tensor *t);
 /* Pointer to the first byte, or NULL when the tensor has no storage. */
 const void *tensor_data(const struct tensor *t);
-/* Makes t own a fresh zeroed storage of the right size. Drops the old one. */
-void tensor_alloc(struct tensor *t);
+/* Makes t own a fresh zeroed storage of the right size and drops the old
+ * one. Returns 0, or -1 with e set (naming the shape and size) and t
+ * untouched when the shape has too many elements or memory runs out. */
+int tensor_alloc(struct tensor *t, struct error *e);
 /* Drops t's storage reference and clears it. */
 void tensor_release(struct tensor *t);
 /* Makes t a view of the same bytes as *from: copies dtype, shape and offset

@@ -1,6 +1,8 @@
 /* util.c - allocation, string buffers, number formatting, small path helpers. */
 #include "core/util.h"
 
+#include "core/error.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,39 @@ void *xrealloc(void *p, size_t n)
 	p = realloc(p, n ? n : 1);
 	if (!p)
 		out_of_memory(n);
+	return p;
+}
+
+/* Bytes of physical memory, or SIZE_MAX when the system does not say. */
+static size_t physical_memory(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	size_t bytes;
+	if (pages <= 0 || page <= 0 ||
+	    __builtin_mul_overflow((size_t)pages, (size_t)page, &bytes))
+		return SIZE_MAX;
+	return bytes;
+}
+
+void *try_calloc(size_t count, size_t size, const char *what, struct error *e)
+{
+	char want[32], have[32];
+	size_t bytes;
+	if (__builtin_mul_overflow(count, size, &bytes)) {
+		error_set(e, "cannot allocate %zu x %zu bytes for %s: the size overflows", count,
+		          size, what);
+		return NULL;
+	}
+	size_t limit = physical_memory();
+	fmt_bytes((double)bytes, want, sizeof want);
+	if (bytes > limit) {
+		error_set(e, "cannot allocate %s for %s: more than the %s of memory", want, what,
+		          fmt_bytes((double)limit, have, sizeof have));
+		return NULL;
+	}
+	void *p = calloc(bytes ? bytes : 1, 1);
+	if (!p)
+		error_set(e, "cannot allocate %s for %s: out of memory", want, what);
 	return p;
 }
 

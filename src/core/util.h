@@ -11,6 +11,12 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t count, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+
+struct error;
+/* Zeroed memory for sizes that come from a file or the user: NULL with e
+ * set to "cannot allocate SIZE for WHAT: reason" when count * size
+ * overflows, exceeds the machine's physical memory, or malloc fails. */
+void *try_calloc(size_t count, size_t size, const char *what, struct error *e);
 char *xstrndup(const char *s, size_t n);
 /* Returns a malloc'd string formatted like printf. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -277,11 +277,13 @@ static void copy_overlap(struct tensor *dst, const struct tensor *src)
 
 /* Keeps the old tensors in the new module where the user wants them:
  * same type with identical shapes keeps all (unless keep=none);
- * keep=overlap copies the overlapping slices of changed ones. */
-static void keep_weights(const struct module *old, struct module *nw, enum keep_mode keep)
+ * keep=overlap copies the overlapping slices of changed ones. Returns 0, or
+ * -1 with e set when a copy cannot be allocated. */
+static int keep_weights(const struct module *old, struct module *nw, enum keep_mode keep,
+                        struct error *e)
 {
 	if (keep == KEEP_NONE || strcmp(old->type, nw->type) != 0)
-		return;
+		return 0;
 	bool identical = old->nparams == nw->nparams;
 	for (int i = 0; identical && i < nw->nparams; i++) {
 		const struct param *op = module_param(old, nw->params[i].name);
@@ -301,7 +303,8 @@ static void keep_weights(const struct module *old, struct module *nw, enum keep_
 				tensor_share(&np->t, &op->t);
 			} else {
 				struct tensor t = {.dtype = op->t.dtype, .shape = np->t.shape};
-				tensor_alloc(&t);
+				if (tensor_alloc(&t, e) < 0)
+					return error_prefix(e, "%s", np->name);
 				if (np->t.storage && np->t.dtype == op->t.dtype)
 					memcpy(t.storage->data, tensor_data(&np->t), tensor_nbytes(&t));
 				copy_overlap(&t, &op->t);
@@ -310,6 +313,7 @@ static void keep_weights(const struct module *old, struct module *nw, enum keep_
 			}
 		}
 	}
+	return 0;
 }
 
 static struct build_ctx build_ctx(struct editor *ed)
@@ -341,7 +345,10 @@ int edit_replace_one(struct editor *ed, struct module *old, const struct spec *s
 	struct module *nw = spec_build(&ctx, s, old->name, old, input_of(old), NULL, e);
 	if (!nw)
 		return error_prefix(e, "%s", path);
-	keep_weights(old, nw, keep);
+	if (keep_weights(old, nw, keep, e) < 0) {
+		module_free(nw);
+		return error_prefix(e, "%s", path);
+	}
 	char a[256], b[256];
 	registry_describe(old, a, sizeof a);
 	registry_describe(nw, b, sizeof b);

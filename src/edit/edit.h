@@ -66,8 +66,15 @@ int editor_run(struct editor *ed, const char *line, struct strbuf *out, struct e
  * the file it was opened from. */
 void editor_script(const struct editor *ed, struct strbuf *out);
 
-/* Starts appending every change to `path` (created with a header naming the
- * model). 0 or -1 with e set. */
+/* Starts appending every change to `path`, emptied and given a header
+ * naming the model, and locked (flock) while ed keeps it open. Returns 0,
+ * 1 when another process holds the lock (nothing is changed), or -1 with e
+ * set. */
 int editor_journal_open(struct editor *ed, const char *path, struct error *e);
+/* Appends one line to the journal as it is (nothing without a journal). */
+void editor_journal_add(struct editor *ed, const char *line);
+/* Empties the journal to its header: the model file now holds every edit
+ * (a save to its own path). */
+void editor_journal_reset(struct editor *ed);
 
 #endif

@@ -6,13 +6,16 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "edit/cmd.h"
 #include "edit/edit_ops.h"
 
-static void journal(struct editor *ed, const char *line)
+void editor_journal_add(struct editor *ed, const char *line)
 {
 	if (!ed->journal)
 		return;
@@ -49,13 +52,13 @@ int editor_run(struct editor *ed, const char *line, struct strbuf *out, struct e
 			for (int i = 0; i < n; i++)
 				strbuf_addf(&sb, "%s%s", i ? " " : "", w[i]);
 			edit_commit(ed, sb.s);
-			journal(ed, sb.s);
+			editor_journal_add(ed, sb.s);
 			strbuf_free(&sb);
 		}
 	} else {
 		rc = c->run(ed, w, n, line, out, e);
 		if (rc == 0 && c->journal)
-			journal(ed, line);
+			editor_journal_add(ed, line);
 	}
 	cmd_words_free(&words);
 	return rc;
@@ -100,18 +103,45 @@ int editor_load_types(struct editor *ed, const char *path, bool optional, struct
 	return rc;
 }
 
-int editor_journal_open(struct editor *ed, const char *path, struct error *e)
+/* Empties f and writes the header naming the model as it is on disk. */
+static void journal_header(const struct editor *ed, FILE *f)
 {
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return error_set(e, "%s: %s", path, strerror(errno));
+	rewind(f);
+	if (ftruncate(fileno(f), 0) < 0)
+		return; /* the header below still overwrites the start */
 	char *abs = ed->model->path ? realpath(ed->model->path, NULL) : NULL;
 	fprintf(f, "# graft journal: %s\n",
 		abs ? abs : ed->model->path ? ed->model->path : ed->model->name);
 	free(abs);
 	fflush(f);
+}
+
+int editor_journal_open(struct editor *ed, const char *path, struct error *e)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return error_set(e, "%s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno;
+		close(fd);
+		if (err == EWOULDBLOCK)
+			return 1;
+		return error_set(e, "%s: cannot lock: %s", path, strerror(err));
+	}
+	FILE *f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		return error_set(e, "%s: %s", path, strerror(errno));
+	}
+	journal_header(ed, f);
 	if (ed->journal)
 		fclose(ed->journal);
 	ed->journal = f;
 	return 0;
+}
+
+void editor_journal_reset(struct editor *ed)
+{
+	if (ed->journal)
+		journal_header(ed, ed->journal);
 }

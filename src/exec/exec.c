@@ -181,6 +181,15 @@ void xeach_arg_slot(struct exec_plan *p, const struct xstep *s,
 /* ---- weights ---- */
 
 
+/* Releases the first n tensors of w and its array; returns NULL. */
+static struct xweights *weights_drop(struct xweights *w, int n)
+{
+	for (int j = 0; j < n; j++)
+		tensor_release(&w->t[j]);
+	free(w->t);
+	return NULL;
+}
+
 /* The compute form of module m's tensors: float32 for floating ones
  * (shared when already float32 and aligned), an aligned copy otherwise. */
 static struct xweights *weights_of(struct exec_plan *p, const struct module *m)
@@ -192,16 +201,11 @@ static struct xweights *weights_of(struct exec_plan *p, const struct module *m)
 	w.t = xcalloc((size_t)(m->nparams ? m->nparams : 1), sizeof *w.t);
 	for (int k = 0; k < m->nparams; k++) {
 		const struct tensor *src = &m->params[k].t;
+		char name[2048];
 		if (!src->storage) {
-			char path[2048];
-			module_path_buf(m, path, sizeof path);
-			error_setk(p->err, ERR_INPUT,
-			           "%s%s%s has no values: the model has no weights", path,
-			           path[0] ? "." : "", m->params[k].name);
-			for (int j = 0; j < k; j++)
-				tensor_release(&w.t[j]);
-			free(w.t);
-			return NULL;
+			error_setk(p->err, ERR_INPUT, "%s has no values: the model has no weights",
+			           module_param_path(m, m->params[k].name, name, sizeof name));
+			return weights_drop(&w, k);
 		}
 		struct tensor *t = &w.t[k];
 		const void *data = tensor_data(src);
@@ -211,7 +215,11 @@ static struct xweights *weights_of(struct exec_plan *p, const struct module *m)
 		}
 		t->dtype = xdtype_is_float(src->dtype) ? DT_F32 : src->dtype;
 		t->shape = src->shape;
-		tensor_alloc(t);
+		if (tensor_alloc(t, p->err) < 0) {
+			error_prefix(p->err, "%s",
+			             module_param_path(m, m->params[k].name, name, sizeof name));
+			return weights_drop(&w, k);
+		}
 		if (t->dtype == DT_F32)
 			tensor_to_f32(src, t->storage->data);
 		else
@@ -456,8 +464,9 @@ struct exec_plan *exec_plan_new(struct model *m, const struct shape *input_shape
 		xliveness(p);
 		xplan_inplace(p);
 		p->info.arena_bytes = xpack_arena(p);
-		xbind(p, p->info.arena_bytes);
-		rc = prepare_steps(p);
+		rc = xbind(p, p->info.arena_bytes);
+		if (rc == 0)
+			rc = prepare_steps(p);
 	}
 	p->err = NULL;
 	if (rc < 0) {

@@ -120,13 +120,13 @@ void xeach_arg_slot(struct exec_plan *p, const struct xstep *s,
  * no_fuse), find_constants (unless stats), liveness, plan_inplace,
  * pack_arena (returns the arena's size, fills info.peak_live_bytes), bind
  * (allocates the arena and the constants' storage, and turns every
- * planning tensor into a real one). */
+ * planning tensor into a real one; -1 with p->err set when memory is short). */
 void xfuse(struct exec_plan *p);
 void xfind_constants(struct exec_plan *p);
 void xliveness(struct exec_plan *p);
 void xplan_inplace(struct exec_plan *p);
 size_t xpack_arena(struct exec_plan *p);
-void xbind(struct exec_plan *p, size_t arena_bytes);
+int xbind(struct exec_plan *p, size_t arena_bytes);
 
 /* Runs one step's kernel with the plan's scratch; errors name the call. */
 int xrun_step(struct exec_plan *p, struct xstep *s, struct error *e);

@@ -343,22 +343,32 @@ static void bind_value(struct exec_plan *p, struct value *v)
 	}
 }
 
+/* Gives a constant's buffer its own storage; *ctx (an int) becomes -1, with
+ * p->err set, when that storage cannot be allocated. */
 static void bind_const_out(struct exec_plan *p, const struct value *v, void *ctx)
 {
-	(void)ctx;
+	int *rc = ctx;
 	struct xbuf *xb = &p->bufs[xbuf_of(p, v)];
-	if (!xb->st) {
-		xb->st = storage_new(xb->bytes ? xb->bytes : 1);
+	if (!xb->st && *rc == 0) {
+		xb->st = storage_alloc(xb->bytes ? xb->bytes : 1, "a constant", p->err);
 		xb->st_offset = 0;
+		if (!xb->st)
+			*rc = -1;
 	}
 }
 
-void xbind(struct exec_plan *p, size_t arena_bytes)
+int xbind(struct exec_plan *p, size_t arena_bytes)
 {
-	p->arena = storage_new(arena_bytes ? arena_bytes : ARENA_ALIGN);
+	p->arena = storage_alloc(arena_bytes ? arena_bytes : ARENA_ALIGN, "the activations",
+	                         p->err);
+	if (!p->arena)
+		return -1;
+	int rc = 0;
 	for (int i = 0; i < p->nsteps; i++)
 		if (p->steps[i].active && p->steps[i].constant)
-			xeach_slot(p, &p->steps[i].op.call.out, bind_const_out, NULL);
+			xeach_slot(p, &p->steps[i].op.call.out, bind_const_out, &rc);
+	if (rc < 0)
+		return -1;
 	for (int i = 0; i < p->nsteps; i++) {
 		struct xstep *s = &p->steps[i];
 		for (int j = 0; j < s->nargs; j++)
@@ -370,4 +380,5 @@ void xbind(struct exec_plan *p, size_t arena_bytes)
 	for (int i = 0; i < p->nmarks; i++)
 		bind_value(p, &p->marks[i].out);
 	bind_value(p, &p->output);
+	return 0;
 }

@@ -86,24 +86,34 @@ static void take_stats(struct exec_plan *p, int *next_mark, int after)
 	}
 }
 
-/* A deep copy of a bound value whose tensors get their own storage. */
-static struct value copy_out(const struct value *v)
+/* Sets *out to a deep copy of a bound value whose tensors get their own
+ * storage. Returns 0, or -1 with e set and *out freed when memory is short. */
+static int copy_out(const struct value *v, struct value *out, struct error *e)
 {
 	if (v->kind == VAL_LIST) {
-		struct value l = value_list(v->u.list.n);
+		*out = value_list(v->u.list.n);
 		for (int i = 0; i < v->u.list.n; i++)
-			l.u.list.items[i] = copy_out(&v->u.list.items[i]);
-		return l;
+			if (copy_out(&v->u.list.items[i], &out->u.list.items[i], e) < 0) {
+				value_free(out);
+				*out = value_none();
+				return -1;
+			}
+		return 0;
 	}
-	if (v->kind != VAL_TENSOR)
-		return value_copy(v);
+	if (v->kind != VAL_TENSOR) {
+		*out = value_copy(v);
+		return 0;
+	}
 	struct value c = *v;
 	c.u.tensor.t.storage = NULL;
 	c.u.tensor.t.offset = 0;
-	tensor_alloc(&c.u.tensor.t);
+	*out = value_none();
+	if (tensor_alloc(&c.u.tensor.t, e) < 0)
+		return error_prefix(e, "the output");
 	memcpy(c.u.tensor.t.storage->data, tensor_data(&v->u.tensor.t),
 	       tensor_nbytes(&v->u.tensor.t));
-	return c;
+	*out = c;
+	return 0;
 }
 
 int exec_run(struct exec_plan *p, const struct tensor *inputs, int ninputs, struct value *out,
@@ -150,6 +160,5 @@ int exec_run(struct exec_plan *p, const struct tensor *inputs, int ninputs, stru
 			take_stats(p, &next_mark, i + 1);
 	}
 	p->have_stats = p->opts.stats;
-	*out = copy_out(&p->output);
-	return 0;
+	return copy_out(&p->output, out, e);
 }

@@ -243,7 +243,8 @@ int npy_parse(const void *data, size_t len, struct tensor *out, struct error *e)
 		                 hstart + hlen, have, shape_format(&h.shape, (char[160]){0}, 160),
 		                 dtype_name(h.dtype), want);
 	struct tensor t = {.dtype = DT_F32, .shape = h.shape};
-	tensor_alloc(&t);
+	if (tensor_alloc(&t, e) < 0)
+		return -1;
 	float *dst = t.storage->data;
 	const unsigned char *src = p + hstart + hlen;
 	for (int64_t i = 0; i < n; i++) {
