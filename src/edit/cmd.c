@@ -198,8 +198,10 @@ static int run_insert(struct editor *ed, char **w, int n, const char *line, stru
 	bool after = strcmp(w[1], "after") == 0; /* or "before": checked by the table */
 	char *name = NULL;
 	struct spec *s = words_spec(w + 3, n - 3, NULL, &name, e);
-	if (!s)
+	if (!s) {
+		free(name); /* a name= may come before the word that is refused */
 		return -1;
+	}
 	int rc = edit_insert(ed, after, w[2], s, name, out, e);
 	spec_free(s);
 	free(name);

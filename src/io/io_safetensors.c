@@ -542,11 +542,10 @@ static int st_parse(struct st_file_priv *fp, const char *path, struct error *e)
 	return rc;
 }
 
-struct st_file *st_open(const char *path, struct error *e)
+/* Validates the safetensors image in map (its reference is taken over);
+ * `path` names it in messages. */
+static struct st_file *st_open_storage(struct storage *map, const char *path, struct error *e)
 {
-	struct storage *map = storage_map_file(path, e);
-	if (!map)
-		return NULL;
 	struct st_file_priv *fp = xcalloc(1, sizeof *fp);
 	fp->pub.map = map;
 	if (st_parse(fp, path, e) < 0) {
@@ -554,6 +553,20 @@ struct st_file *st_open(const char *path, struct error *e)
 		return NULL;
 	}
 	return &fp->pub;
+}
+
+struct st_file *st_open(const char *path, struct error *e)
+{
+	struct storage *map = storage_map_file(path, e);
+	return map ? st_open_storage(map, path, e) : NULL;
+}
+
+struct st_file *st_open_memory(const void *data, size_t len, const char *where, struct error *e)
+{
+	struct storage *copy = storage_new(len);
+	if (len)
+		memcpy(copy->data, data, len);
+	return st_open_storage(copy, where, e);
 }
 
 void st_close(struct st_file *f)

@@ -37,6 +37,9 @@ struct st_file {
  * [10, 512] of F32 (20480 bytes)", or "PATH: offset N: ..." for a problem
  * in the raw header bytes. Close with st_close (tolerates NULL). */
 struct st_file *st_open(const char *path, struct error *e);
+/* As st_open, for an image of len bytes in memory (copied); `where` stands
+ * for the path in messages. */
+struct st_file *st_open_memory(const void *data, size_t len, const char *where, struct error *e);
 void st_close(struct st_file *f);
 /* The entry with this name, or NULL (a binary search). */
 const struct st_entry *st_find(const struct st_file *f, const char *name);
