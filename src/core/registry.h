@@ -93,6 +93,9 @@ struct op_def {
 	 * Runs on a prepared module. NULL: the type has no tensors. 0, or -1
 	 * with e set. */
 	int (*init)(struct module *m, struct rng *r, struct error *e);
+	/* Functions: the Python callable export-py writes for a call
+	 * ("F.silu", "torch.sigmoid"); NULL when export-py's own table says. */
+	const char *py;
 };
 
 /* The entry for a module type or a function name, or NULL. */

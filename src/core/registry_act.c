@@ -13,35 +13,44 @@ static const struct attr_spec inplace_attrs[] = {
     {"inplace", AT_BOOL, "False"},
 };
 
-#define ACTIVATION(ident, nm, d)                                                                   \
-	static const struct op_def ident = {                                                       \
-	    .name = nm,                                                                            \
+/* The elementwise activations that are a module type without parameters and
+ * a function of one tensor, one line each:
+ *
+ *   X(function, module type, PyTorch callable, attributes, formula)
+ *
+ * The function is written as PyTorch names it (F.silu's `silu`); the
+ * callable is what export-py writes for a call of it; the attributes are
+ * INPLACE (the module's `inplace=False`) or NONE. Each line is also a line
+ * of the kernels' KACT_FUSABLE list (exec/kernels_act.h). */
+#define ACTIVATIONS(X)                                                                             \
+	X(relu, "ReLU", "F.relu", INPLACE, "max(x, 0)")                                            \
+	X(relu6, "ReLU6", "F.relu6", INPLACE, "min(max(x, 0), 6)")                                 \
+	X(silu, "SiLU", "F.silu", INPLACE, "x * sigmoid(x)")                                       \
+	X(hardswish, "Hardswish", "F.hardswish", INPLACE, "x * relu6(x + 3) / 6")                  \
+	X(hardsigmoid, "Hardsigmoid", "F.hardsigmoid", INPLACE, "relu6(x + 3) / 6")                \
+	X(sigmoid, "Sigmoid", "torch.sigmoid", NONE, "1 / (1 + exp(-x))")                          \
+	X(tanh, "Tanh", "torch.tanh", NONE, "tanh(x)")
+
+#define ACTIVATION_ATTRS_INPLACE .attrs = inplace_attrs, .nattrs = 1
+#define ACTIVATION_ATTRS_NONE    .attrs = NULL, .nattrs = 0
+#define ACTIVATION_DEFS(fn, type, callable, attrs, formula)                                        \
+	static const struct op_def def_##fn = {                                                    \
+	    .name = type,                                                                          \
 	    .kind = OP_MODULE,                                                                     \
-	    .doc = d,                                                                              \
-	    .attrs = inplace_attrs,                                                                \
-	    .nattrs = 1,                                                                           \
+	    .doc = formula,                                                                        \
+	    ACTIVATION_ATTRS_##attrs,                                                              \
 	    .infer = op_same_as_input,                                                             \
-	}
+	};                                                                                         \
+	static const struct op_def fn_def_##fn = {                                                 \
+	    .name = #fn,                                                                           \
+	    .kind = OP_FUNCTION,                                                                   \
+	    .doc = #fn "(x)",                                                                      \
+	    .infer = op_same,                                                                      \
+	    .py = callable,                                                                        \
+	};
+#define ACTIVATION_POINTERS(fn, type, callable, attrs, formula) &def_##fn, &fn_def_##fn,
 
-ACTIVATION(def_relu, "ReLU", "max(x, 0)");
-ACTIVATION(def_relu6, "ReLU6", "min(max(x, 0), 6)");
-ACTIVATION(def_silu, "SiLU", "x * sigmoid(x)");
-ACTIVATION(def_hardswish, "Hardswish", "x * relu6(x + 3) / 6");
-ACTIVATION(def_hardsigmoid, "Hardsigmoid", "relu6(x + 3) / 6");
-
-static const struct op_def def_sigmoid = {
-    .name = "Sigmoid",
-    .kind = OP_MODULE,
-    .doc = "1 / (1 + exp(-x))",
-    .infer = op_same_as_input,
-};
-
-static const struct op_def def_tanh = {
-    .name = "Tanh",
-    .kind = OP_MODULE,
-    .doc = "tanh(x)",
-    .infer = op_same_as_input,
-};
+ACTIVATIONS(ACTIVATION_DEFS)
 
 static const struct attr_spec gelu_attrs[] = {
     {"approximate", AT_STR, "'none'"},
@@ -158,15 +167,8 @@ static int fn_softmax(struct op_call *c)
 
 /* ---- the table ---- */
 
-REGISTRY_FUNCTION(relu, op_same, "relu(x)");
 REGISTRY_FUNCTION(relu_, op_same, "relu_(x), in place");
-REGISTRY_FUNCTION(relu6, op_same, "relu6(x)");
 REGISTRY_FUNCTION(gelu, fn_gelu, "gelu(x, approximate='none')");
-REGISTRY_FUNCTION(silu, op_same, "silu(x)");
-REGISTRY_FUNCTION(sigmoid, op_same, "sigmoid(x)");
-REGISTRY_FUNCTION(hardsigmoid, op_same, "hardsigmoid(x)");
-REGISTRY_FUNCTION(hardswish, op_same, "hardswish(x)");
-REGISTRY_FUNCTION(tanh, op_same, "tanh(x)");
 REGISTRY_FUNCTION(exp, op_same, "exp(x)");
 REGISTRY_FUNCTION(clamp, op_same, "clamp(x, min=None, max=None)");
 REGISTRY_FUNCTION(leaky_relu, op_same, "leaky_relu(x, negative_slope=0.01)");
@@ -174,9 +176,7 @@ REGISTRY_FUNCTION(softmax, fn_softmax, "softmax(x, dim)");
 REGISTRY_FUNCTION(log_softmax, fn_softmax, "log_softmax(x, dim)");
 
 const struct op_def *const registry_act_defs[] = {
-    &def_relu,        &def_relu6,          &def_silu,         &def_gelu,           &def_hardswish,
-    &def_hardsigmoid, &def_sigmoid,        &def_tanh,         &def_leaky_relu,     &def_softmax,
-    &fn_def_relu,     &fn_def_relu_,       &fn_def_relu6,     &fn_def_gelu,        &fn_def_silu,
-    &fn_def_sigmoid,  &fn_def_hardsigmoid, &fn_def_hardswish, &fn_def_tanh,        &fn_def_exp,
-    &fn_def_clamp,    &fn_def_leaky_relu,  &fn_def_softmax,   &fn_def_log_softmax, NULL,
+    ACTIVATIONS(ACTIVATION_POINTERS) &def_gelu, &def_leaky_relu, &def_softmax, &fn_def_relu_,
+    &fn_def_gelu, &fn_def_exp, &fn_def_clamp, &fn_def_leaky_relu, &fn_def_softmax,
+    &fn_def_log_softmax, NULL,
 };

@@ -24,20 +24,13 @@
 
 #include "core/error.h"
 #include "core/registry.h"
+#include "exec/kernels_act.h"
 
-/* An activation applied elementwise to a kernel's output. */
-enum kact {
-	KACT_NONE,
-	KACT_RELU,
-	KACT_RELU6,
-	KACT_SILU,
-	KACT_HARDSWISH,
-	KACT_HARDSIGMOID,
-	KACT_SIGMOID,
-	KACT_TANH,
-	KACT_GELU,      /* exact: x * Phi(x) */
-	KACT_GELU_TANH, /* approximate='tanh' */
-};
+/* An activation applied elementwise to a kernel's output: KACT_NONE or one
+ * of kernels_act.h's lines. */
+#define KACT_ENUM(name, module_type, function, scalar, vector) KACT_##name,
+enum kact { KACT_NONE, KACT_FUSABLE(KACT_ENUM) KACT_VARIANTS(KACT_ENUM) };
+#undef KACT_ENUM
 
 /* Kernel flags. */
 enum {

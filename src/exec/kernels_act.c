@@ -501,30 +501,18 @@ static int softmax_run(struct kop *op, struct error *e)
 	{                                                                                          \
 		nm, kind, KF_INPLACE | KF_IS_ACT(act), act_prepare, act_run                        \
 	}
+/* The module type and the function of each line of kernels_act.h. */
+#define ACT_ROWS(name, module_type, function, scalar, vector)                                      \
+	ACT(module_type, OP_MODULE, KACT_##name), ACT(function, OP_FUNCTION, KACT_##name),
 #define BIN(nm)                                                                                    \
 	{                                                                                          \
 		nm, OP_FUNCTION, KF_INPLACE_ANY | KF_ACT, bin_prepare, bin_run                     \
 	}
 
 const struct kernel kernels_act[] = {
-    ACT("ReLU", OP_MODULE, KACT_RELU),
-    ACT("ReLU6", OP_MODULE, KACT_RELU6),
-    ACT("SiLU", OP_MODULE, KACT_SILU),
-    ACT("GELU", OP_MODULE, KACT_GELU),
-    ACT("Hardswish", OP_MODULE, KACT_HARDSWISH),
-    ACT("Hardsigmoid", OP_MODULE, KACT_HARDSIGMOID),
-    ACT("Sigmoid", OP_MODULE, KACT_SIGMOID),
-    ACT("Tanh", OP_MODULE, KACT_TANH),
-    ACT("LeakyReLU", OP_MODULE, KACT_NONE),
-    ACT("relu", OP_FUNCTION, KACT_RELU),
+    KACT_FUSABLE(ACT_ROWS)
     ACT("relu_", OP_FUNCTION, KACT_RELU),
-    ACT("relu6", OP_FUNCTION, KACT_RELU6),
-    ACT("gelu", OP_FUNCTION, KACT_GELU),
-    ACT("silu", OP_FUNCTION, KACT_SILU),
-    ACT("sigmoid", OP_FUNCTION, KACT_SIGMOID),
-    ACT("hardsigmoid", OP_FUNCTION, KACT_HARDSIGMOID),
-    ACT("hardswish", OP_FUNCTION, KACT_HARDSWISH),
-    ACT("tanh", OP_FUNCTION, KACT_TANH),
+    ACT("LeakyReLU", OP_MODULE, KACT_NONE),
     ACT("exp", OP_FUNCTION, KACT_NONE),
     ACT("neg", OP_FUNCTION, KACT_NONE),
     ACT("clamp", OP_FUNCTION, KACT_NONE),

@@ -119,30 +119,22 @@ V8_INLINE v8f v8_erf(v8f x)
 	return (v8f)((v8i)y | sign);
 }
 
+#define KACT_VECTOR_CASE(name, module_type, function, scalar, vector)                              \
+	case KACT_##name:                                                                          \
+		return vector;
+#define KACT_SCALAR_CASE(name, module_type, function, scalar, vector)                              \
+	case KACT_##name:                                                                          \
+		return scalar;
+
+/* act(v), eight lanes: the vector forms of kernels_act.h. Inlined into a
+ * loop, the switch is hoisted out of it by the compiler. */
 V8_INLINE v8f v8_act(enum kact act, v8f v)
 {
 	switch (act) {
 	case KACT_NONE:
 		return v;
-	case KACT_RELU:
-		return v8_select(v < 0.0f, v8_splat(0), v);
-	case KACT_RELU6:
-		return v8_clamp(v, 0, 6);
-	case KACT_SILU:
-		return v / (1.0f + v8_exp(-v));
-	case KACT_HARDSWISH:
-		return v * v8_clamp(v + 3.0f, 0, 6) / 6.0f;
-	case KACT_HARDSIGMOID:
-		return v8_clamp(v + 3.0f, 0, 6) / 6.0f;
-	case KACT_SIGMOID:
-		return 1.0f / (1.0f + v8_exp(-v));
-	case KACT_TANH:
-		return v8_tanh(v);
-	case KACT_GELU:
-		return 0.5f * v * (1.0f + v8_erf(v * (float)M_SQRT1_2));
-	case KACT_GELU_TANH:
-		return 0.5f * v *
-		       (1.0f + v8_tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+		KACT_FUSABLE(KACT_VECTOR_CASE)
+		KACT_VARIANTS(KACT_VECTOR_CASE)
 	}
 	return v;
 }
@@ -153,28 +145,13 @@ V8_INLINE float k_act1(enum kact act, float v)
 	switch (act) {
 	case KACT_NONE:
 		return v;
-	case KACT_RELU:
-		return v < 0 ? 0 : v;
-	case KACT_RELU6:
-		return v < 0 ? 0 : v > 6 ? 6 : v;
-	case KACT_SILU:
-		return v / (1 + expf(-v));
-	case KACT_HARDSWISH:
-		return v * (v + 3 < 0 ? 0 : v + 3 > 6 ? 6 : v + 3) / 6;
-	case KACT_HARDSIGMOID:
-		return (v + 3 < 0 ? 0 : v + 3 > 6 ? 6 : v + 3) / 6;
-	case KACT_SIGMOID:
-		return 1 / (1 + expf(-v));
-	case KACT_TANH:
-		return tanhf(v);
-	case KACT_GELU:
-		return 0.5f * v * (1 + erff(v * (float)M_SQRT1_2));
-	case KACT_GELU_TANH: {
-		const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
-		return 0.5f * v * (1 + tanhf(k * (v + 0.044715f * v * v * v)));
-	}
+		KACT_FUSABLE(KACT_SCALAR_CASE)
+		KACT_VARIANTS(KACT_SCALAR_CASE)
 	}
 	return v;
 }
+
+#undef KACT_VECTOR_CASE
+#undef KACT_SCALAR_CASE
 
 #endif

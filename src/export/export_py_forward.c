@@ -9,9 +9,11 @@
 #include <string.h>
 
 #include "export/export_py_int.h"
+#include "core/registry.h"
 #include "core/util.h"
 
-/* How call_function targets are written. */
+/* How call_function targets are written: this table, else the callable
+ * the function's registry entry names (op_def.py). */
 enum fn_style { FN_BINOP, FN_UNARY, FN_TORCH, FN_F, FN_METHOD, FN_LOCAL, FN_GETITEM, FN_GETATTR };
 
 static const struct {
@@ -64,15 +66,8 @@ static const struct {
     {"exp", FN_TORCH, "torch.exp", 0},
     {"clamp", FN_TORCH, "torch.clamp", 0},
     {"roll", FN_TORCH, "torch.roll", 0},
-    {"sigmoid", FN_TORCH, "torch.sigmoid", 0},
-    {"tanh", FN_TORCH, "torch.tanh", 0},
     {"relu_", FN_TORCH, "torch.relu_", 0},
-    {"relu", FN_F, "F.relu", 0},
-    {"relu6", FN_F, "F.relu6", 0},
     {"gelu", FN_F, "F.gelu", 0},
-    {"silu", FN_F, "F.silu", 0},
-    {"hardsigmoid", FN_F, "F.hardsigmoid", 0},
-    {"hardswish", FN_F, "F.hardswish", 0},
     {"leaky_relu", FN_F, "F.leaky_relu", 0},
     {"softmax", FN_F, "F.softmax", 0},
     {"log_softmax", FN_F, "F.log_softmax", 0},
@@ -162,6 +157,16 @@ static void fail_at(struct exporter *x, const char *owner, const char *fmt, cons
 	x->failed = true;
 }
 
+/* callable(args...) */
+static void plain_call(struct exporter *x, struct pbuf *pb, const char *callable,
+                       const struct graph_node *nd, const struct names *vars)
+{
+	pb_text(pb, callable);
+	pb_text(pb, "(");
+	call_args(x, pb, nd, 0, vars);
+	pb_text(pb, ")");
+}
+
 static void function_call(struct exporter *x, struct pbuf *pb, const struct graph_node *nd,
                           const struct names *vars, const char *owner)
 {
@@ -170,7 +175,12 @@ static void function_call(struct exporter *x, struct pbuf *pb, const struct grap
 		if (strcmp(functions[i].name, nd->target) == 0)
 			fi = (int)i;
 	if (fi < 0) {
-		fail_at(x, owner, "' has no Python equivalent here", "function '", nd->target);
+		const struct op_def *def = registry_function(nd->target);
+		if (!def || !def->py) {
+			fail_at(x, owner, "' has no Python equivalent here", "function '", nd->target);
+			return;
+		}
+		plain_call(x, pb, def->py, nd, vars);
 		return;
 	}
 	x->needs |= functions[fi].need;
@@ -241,10 +251,7 @@ static void function_call(struct exporter *x, struct pbuf *pb, const struct grap
 	case FN_TORCH:
 	case FN_F:
 	case FN_LOCAL:
-		strbuf_addf(&sb, "%s(", functions[fi].py);
-		pb_sb(pb, &sb);
-		call_args(x, pb, nd, 0, vars);
-		pb_text(pb, ")");
+		plain_call(x, pb, functions[fi].py, nd, vars);
 		return;
 	}
 	strbuf_free(&sb);
