@@ -406,6 +406,8 @@ static void test_npy_write(void)
 	tensor_alloc(&t, NULL);
 	for (int i = 0; i < 10; i++)
 		((float *)t.storage->data)[i] = (float)i / 3;
+	uint32_t signalling_nan = 0x7fa00001; /* written as is, not quietened */
+	memcpy((float *)t.storage->data + 3, &signalling_nan, 4);
 	struct error e = {0};
 	CHECK(npy_write(path, &t, &e) == 0);
 	struct tensor r;

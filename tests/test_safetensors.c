@@ -446,6 +446,39 @@ static void test_storage(void)
 	CHECK_CONTAINS(e.msg, "not a regular file");
 }
 
+/* A file truncated while mapped is refused before its data is read (which
+ * would be SIGBUS), leaving no temporary file; a FIFO is never waited on. */
+static void test_changed_under_map(void)
+{
+	struct error e = {0};
+	struct tensor t = {.dtype = DT_F32, .shape = {.ndim = 1, .dim = {4096}}};
+	tensor_alloc(&t);
+	const char *names[] = {"w"};
+	const struct tensor *tp[] = {&t};
+	char src[1024], dest[1024];
+	snprintf(src, sizeof src, "%s", tmp_path("mapped.safetensors"));
+	snprintf(dest, sizeof dest, "%s", tmp_path("copy.safetensors"));
+	CHECK(st_write(src, names, tp, 1, NULL, 0, &e) == 0);
+	tensor_release(&t);
+	struct st_file *f = st_open(src, &e);
+	CHECK(f && f->n == 1 && storage_file_unchanged(f->map));
+	CHECK(f && truncate(src, 8) == 0);
+	if (f) {
+		CHECK(!storage_file_unchanged(f->map));
+		tp[0] = &f->entries[0].t;
+		CHECK(st_write(dest, names, tp, 1, NULL, 0, &e) < 0);
+		CHECK_CONTAINS(e.msg, "changed on disk");
+		CHECK(count_tmp_leftovers() == 0);
+		CHECK(access(dest, F_OK) != 0);
+	}
+	st_close(f);
+
+	CHECK(mkfifo(tmp_path("fifo"), 0600) == 0);
+	CHECK(storage_map_file(tmp_path("fifo"), &e) == NULL);
+	CHECK_CONTAINS(e.msg, "not a regular file");
+	unlink(tmp_path("fifo"));
+}
+
 static void test_tensor_helpers(void)
 {
 	struct tensor t = {.dtype = DT_I16, .shape = {2, {2, 3}}};
@@ -1056,6 +1089,7 @@ int main(void)
 	RUN(test_hostile_files);
 	RUN(test_truncated_and_corrupted);
 	RUN(test_write_errors);
+	RUN(test_changed_under_map);
 
 	remove_tmp_dir();
 	return CHECK_DONE();

@@ -222,6 +222,7 @@ static struct storage *storage_wrap(void *data, size_t size)
 	s->data = data;
 	s->size = size;
 	s->mapped = false;
+	s->fd = -1;
 	return s;
 }
 
@@ -239,7 +240,8 @@ struct storage *storage_alloc(size_t size, const char *what, struct error *e)
 struct storage *storage_map_file(const char *path, struct error *e)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		error_set(e, "%s: %s", path, strerror(errno));
 		return NULL;
@@ -264,10 +266,9 @@ struct storage *storage_map_file(const char *path, struct error *e)
 		return NULL;
 	}
 	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	int err = errno;
-	close(fd); /* the mapping keeps the file */
 	if (p == MAP_FAILED) {
-		error_set(e, "%s: cannot map: %s", path, strerror(err));
+		error_set(e, "%s: cannot map: %s", path, strerror(errno));
+		close(fd);
 		return NULL;
 	}
 	struct storage *s = xmalloc(sizeof *s);
@@ -275,7 +276,20 @@ struct storage *storage_map_file(const char *path, struct error *e)
 	s->data = p;
 	s->size = (size_t)st.st_size;
 	s->mapped = true;
+	s->fd = fd;
+	s->file_size = st.st_size;
+	s->file_mtime = st.st_mtim;
 	return s;
+}
+
+bool storage_file_unchanged(const struct storage *s)
+{
+	struct stat st;
+	if (!s->mapped)
+		return true;
+	return fstat(s->fd, &st) == 0 && st.st_size == s->file_size &&
+	       st.st_mtim.tv_sec == s->file_mtime.tv_sec &&
+	       st.st_mtim.tv_nsec == s->file_mtime.tv_nsec;
 }
 
 struct storage *storage_ref(struct storage *s)
@@ -289,9 +303,10 @@ void storage_unref(struct storage *s)
 {
 	if (!s || --s->refs > 0)
 		return;
-	if (s->mapped)
+	if (s->mapped) {
 		munmap(s->data, s->size);
-	else
+		close(s->fd);
+	} else
 		free(s->data);
 	free(s);
 }

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "core/error.h"
 
@@ -68,6 +70,11 @@ struct storage {
 	void *data;
 	size_t size;
 	bool mapped; /* data is a read-only mmap: unmap, never free or write */
+	/* mapped only: the file, kept open, and its size and change time when
+	 * mapped, so a file changed under the mapping is noticed before use */
+	int fd;
+	off_t file_size;
+	struct timespec file_mtime;
 };
 
 /* A malloc'd, zeroed storage of `size` bytes with one reference, for small
@@ -80,6 +87,12 @@ struct storage *storage_alloc(size_t size, const char *what, struct error *e);
  * "PATH: reason" on failure. An empty file gives an empty malloc'd storage,
  * since zero bytes cannot be mapped. */
 struct storage *storage_map_file(const char *path, struct error *e);
+/* True when s is not a mapping, or its file still has the size and
+ * modification time it had when mapped: reading a mapping whose file was
+ * truncated since would kill graft with SIGBUS. */
+bool storage_file_unchanged(const struct storage *s);
+/* What to tell the user when storage_file_unchanged is false. */
+#define STORAGE_CHANGED "its file changed on disk since graft opened it (reopen the model)"
 struct storage *storage_ref(struct storage *s);
 /* Drops one reference; frees or unmaps at zero. Tolerates NULL. */
 void storage_unref(struct storage *s);

@@ -2,10 +2,14 @@
  * opening, binding and saving through its row. */
 #include "io/format.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/util.h"
 #include "io/model_json.h"
@@ -37,20 +41,43 @@ const struct format *format_by_name(const char *path)
 
 const struct format *format_recognise(const char *path)
 {
-	FILE *f = fopen(path, "rb");
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
-	if (f && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
 		unsigned char head[FORMAT_HEAD_BYTES];
-		size_t n = fread(head, 1, sizeof head, f);
-		for (size_t i = 0; i < NFORMATS; i++)
-			if (formats[i].recognise(head, n, (unsigned long long)st.st_size)) {
-				fclose(f);
+		ssize_t n = read(fd, head, sizeof head);
+		for (size_t i = 0; n >= 0 && i < NFORMATS; i++)
+			if (formats[i].recognise(head, (size_t)n, (unsigned long long)st.st_size)) {
+				close(fd);
 				return &formats[i];
 			}
 	}
-	if (f)
-		fclose(f);
+	if (fd >= 0)
+		close(fd);
 	return format_by_name(path);
+}
+
+/* 0 when the weights an architecture at doc names, symlinks resolved, lie
+ * in doc's folder, or -1 with e set. A missing file passes: opening it
+ * reports that. */
+static int check_weights_inside(const char *doc, const char *weights, struct error *e)
+{
+	char *real_weights = realpath(weights, NULL);
+	if (!real_weights)
+		return 0;
+	char *doc_copy = xstrdup(doc);
+	char *real_dir = realpath(dirname(doc_copy), NULL);
+	size_t n = real_dir ? strlen(real_dir) : 0;
+	bool inside = real_dir && strncmp(real_weights, real_dir, n) == 0 &&
+		      (real_weights[n] == '/' || (n == 1 && real_dir[0] == '/'));
+	free(real_dir);
+	free(doc_copy);
+	free(real_weights);
+	if (!inside)
+		return error_set(e, "%s: its weights file %s leads outside the architecture's folder (pass it with --weights to use it)",
+				 doc, weights);
+	return 0;
 }
 
 int format_attach_weights(struct model *m, const char *path, struct error *e)
@@ -81,6 +108,10 @@ struct model *format_open(const char *path, const char *weights, struct error *e
 		return NULL;
 	/* the override, or the weights file an architecture names */
 	const char *w = weights ? weights : !m->has_weights ? m->weights_path : NULL;
+	if (w && !weights && check_weights_inside(path, w, e) < 0) {
+		model_free(m);
+		return NULL;
+	}
 	if (w) {
 		char *copy = xstrdup(w); /* binding replaces m->weights_path */
 		int rc = format_attach_weights(m, copy, e);

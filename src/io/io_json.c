@@ -66,6 +66,10 @@ static int json_to_value(struct loader *ld, const char *path, const cJSON *j, co
 		return 0;
 	}
 	if (cJSON_IsNumber(j)) {
+		/* 1e999 parses as infinity, which JSON cannot hold when saved */
+		if (!isfinite(j->valuedouble))
+			return load_fail(ld, path, "'%s': number out of range (not finite)",
+					 j->string ? j->string : "a list item");
 		*out = number_value(j);
 		return 0;
 	}
@@ -402,6 +406,22 @@ static void text_position(const char *text, size_t off, int *line, int *col)
 	}
 }
 
+/* True when name is relative and has no '..' component, so it cannot name
+ * a file outside the folder it is resolved in (symlinks aside). */
+static bool weights_name_stays_inside(const char *name)
+{
+	if (name[0] == '/')
+		return false;
+	for (const char *p = name; *p;) {
+		size_t n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return false;
+		p += n;
+		p += *p == '/';
+	}
+	return true;
+}
+
 struct model *json_load_model(const char *text, size_t n, const char *where, const char *dir,
 			      struct error *e)
 {
@@ -471,10 +491,13 @@ struct model *json_load_model(const char *text, size_t n, const char *where, con
 		goto fail;
 	m->has_forward = true;
 	if (cJSON_IsString(weights) && weights->valuestring[0]) {
-		if (dir && weights->valuestring[0] != '/')
-			m->weights_path = xasprintf("%s/%s", dir, weights->valuestring);
-		else
-			m->weights_path = xstrdup(weights->valuestring);
+		if (!weights_name_stays_inside(weights->valuestring)) {
+			load_fail(&ld, NULL,
+				  "\"weights\" must name a file in the architecture's folder (no absolute path, no '..')");
+			goto fail;
+		}
+		m->weights_path = dir ? xasprintf("%s/%s", dir, weights->valuestring)
+				      : xstrdup(weights->valuestring);
 	} else if (weights && !cJSON_IsNull(weights)) {
 		load_fail(&ld, NULL, "\"weights\" must be a file name");
 		goto fail;

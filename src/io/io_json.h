@@ -11,8 +11,8 @@
 
 /* Parses an architecture document of n bytes. `where` names its source in
  * messages ("resnet18.json"). The model has shapes for every tensor and no
- * storage; its weights path (if the document names one) is resolved against
- * `dir` (may be NULL). NULL with e set: "WHERE: module 'layer1.0': ...". */
+ * storage; its weights path (if the document names one) must be relative
+ * with no '..' and is resolved against `dir` (may be NULL). NULL with e set: "WHERE: module 'layer1.0': ...". */
 struct model *json_load_model(const char *text, size_t n, const char *where, const char *dir,
 			      struct error *e);
 

@@ -319,8 +319,11 @@ int npy_write(const char *path, const struct tensor *t, struct error *e)
 	float buf[1024];
 	for (int64_t i = 0; ok && i < n; i += 1024) {
 		int64_t k = n - i < 1024 ? n - i : 1024;
-		for (int64_t j = 0; j < k; j++)
-			buf[j] = (float)tensor_get(t, i + j);
+		if (t->dtype == DT_F32) /* bits, not values: a signalling NaN stays one */
+			memcpy(buf, (const float *)tensor_data(t) + i, (size_t)k * sizeof *buf);
+		else
+			for (int64_t j = 0; j < k; j++)
+				buf[j] = (float)tensor_get(t, i + j);
 		ok = fwrite(buf, sizeof *buf, (size_t)k, f) == (size_t)k;
 	}
 	if (fclose(f) != 0)

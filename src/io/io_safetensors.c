@@ -173,6 +173,8 @@ static int str_ptr_cmp(const void *pa, const void *pb)
 static const char *find_duplicate(const char *const *strs, int n)
 {
 	const char *dup = NULL;
+	if (n < 2) /* and strs may be NULL */
+		return NULL;
 	const char **sorted = xmalloc(((size_t)n + 1) * sizeof *sorted);
 	memcpy(sorted, strs, (size_t)n * sizeof *sorted);
 	qsort(sorted, (size_t)n, sizeof *sorted, str_ptr_cmp);
@@ -703,6 +705,8 @@ static int build_header(struct strbuf *sb, const char *path, const char *const *
 			                    shape_format(&t->shape, buf, sizeof buf));
 		if (!t->storage)
 			return tensor_error(e, path, name, "has no data");
+		if (!storage_file_unchanged(t->storage))
+			return tensor_error(e, path, name, STORAGE_CHANGED);
 		if (t->offset > t->storage->size || (uint64_t)nbytes > t->storage->size - t->offset)
 			return error_setk(
 			    e, ERR_INTERNAL,

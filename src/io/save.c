@@ -92,9 +92,12 @@ int save_file_atomic(const char *path, const char *data, size_t len, struct erro
 int save_check_storage(char **names, const struct tensor **tensors, int n, const char *path,
 		       struct error *e)
 {
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		if (!tensors[i]->storage)
 			return error_set(e, "%s: tensor '%s' has no values (the model has no weights; save the architecture as .json)",
 					 path, names[i]);
+		if (!storage_file_unchanged(tensors[i]->storage))
+			return error_set(e, "%s: tensor '%s': " STORAGE_CHANGED, path, names[i]);
+	}
 	return 0;
 }
