@@ -154,7 +154,7 @@ static void write_bundle(const char *path, int64_t bytes)
 			      " \"module\": {\"type\": \"Linear\", \"in_features\": 1024, \"out_features\": %lld, \"bias\": false}}",
 			      (long long)out);
 	struct tensor t = {.dtype = DT_F32, .shape = {.ndim = 2, .dim = {out, 1024}}};
-	tensor_alloc(&t);
+	tensor_alloc(&t, NULL);
 	const char *names[] = {"weight"};
 	const struct tensor *ts[] = {&t};
 	struct st_meta meta = {.key = "graft", .value = doc};

@@ -452,7 +452,7 @@ static void test_changed_under_map(void)
 {
 	struct error e = {0};
 	struct tensor t = {.dtype = DT_F32, .shape = {.ndim = 1, .dim = {4096}}};
-	tensor_alloc(&t);
+	tensor_alloc(&t, NULL);
 	const char *names[] = {"w"};
 	const struct tensor *tp[] = {&t};
 	char src[1024], dest[1024];
