@@ -93,7 +93,8 @@ static int collect_storages(struct pth_reader *r, struct error *e)
 		                                    .dtype = v->u.storage.dtype,
 		                                    .numel = v->u.storage.numel};
 	}
-	qsort(r->keys, (size_t)r->nkeys, sizeof *r->keys, cmp_skey);
+	if (r->nkeys > 1)
+		qsort(r->keys, (size_t)r->nkeys, sizeof *r->keys, cmp_skey);
 	int n = 0, rc = 0;
 	for (int i = 0; i < r->nkeys; i++) {
 		struct skey *k = &r->keys[i], *prev = n ? &r->keys[n - 1] : NULL;
