@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <readline/history.h>
@@ -34,7 +33,9 @@ const char cli_edit_help[] =
 	"  -o, --output OUT     save to OUT: .json (+ weights beside it) or\n"
 	"                       .safetensors (bundle); written atomically\n"
 	"  --weights FILE       weights for a .json architecture\n"
-	"  --force              save even when the shapes break\n"
+	"  --force              save even when the shapes break; replace a read-only\n"
+	"                       OUT, or an existing NAME.safetensors beside a .json\n"
+	"                       OUT that is not that .json's weights\n"
 	"  --keep-going         go on after a failing command (and report it)\n"
 	"  --dry-run            check everything, write nothing\n"
 	"  --in-place           allow OUT to be the model opened (default OUT)\n"
@@ -48,16 +49,6 @@ struct source {
 	const char *text; /* -e */
 	const char *file; /* -f */
 };
-
-static bool same_file(const char *a, const char *b)
-{
-	struct stat sa, sb;
-	if (!a || !b)
-		return false;
-	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
-		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-	return strcmp(a, b) == 0;
-}
 
 struct batch {
 	struct editor *ed;
@@ -207,7 +198,7 @@ static int finish(struct editor *ed, struct batch *b, const char *out_path, bool
 	}
 	struct error e = {0};
 	struct strbuf out = {0};
-	char *cmd = xasprintf("save! %s", out_path);
+	char *cmd = xasprintf("%s %s", force ? "save!" : "save", out_path);
 	int rc = editor_run(ed, cmd, &out, &e);
 	free(cmd);
 	print_output(&out);
@@ -285,7 +276,7 @@ int cli_edit(int argc, char **argv)
 	if (in_place && !out_path)
 		out_path = in_path;
 	if (out_path && !in_place &&
-	    (same_file(out_path, in_path) || same_file(out_path, m->weights_path))) {
+	    (path_same_file(out_path, in_path) || path_same_file(out_path, m->weights_path))) {
 		fprintf(stderr, "graft: %s: refusing to overwrite the model opened (use --in-place)\n",
 			out_path);
 		model_free(m);

@@ -39,6 +39,9 @@ void strbuf_free(struct strbuf *sb);
 
 /* True when s ends with suffix. */
 bool str_ends_with(const char *s, const char *suffix);
+/* True when paths a and b (either may be NULL) name the same existing
+ * file, symlinks followed. */
+bool path_same_file(const char *a, const char *b);
 /* FOLDER/name, where FOLDER holds the running executable (data shipped
  * beside an uninstalled build); malloc'd, NULL when it cannot be found. */
 char *path_beside_exe(const char *name);

@@ -66,7 +66,8 @@ static int check_weights_inside(const char *doc, const char *weights, struct err
 	char *real_weights = realpath(weights, NULL);
 	if (!real_weights)
 		return 0;
-	char *doc_copy = xstrdup(doc);
+	char *real_doc = realpath(doc, NULL);
+	char *doc_copy = real_doc ? real_doc : xstrdup(doc);
 	char *real_dir = realpath(dirname(doc_copy), NULL);
 	size_t n = real_dir ? strlen(real_dir) : 0;
 	bool inside = real_dir && strncmp(real_weights, real_dir, n) == 0 &&
@@ -126,11 +127,11 @@ struct model *format_open(const char *path, const char *weights, struct error *e
 	return m;
 }
 
-int format_save(const struct model *m, const char *path, struct error *e)
+int format_save(const struct model *m, const char *path, unsigned flags, struct error *e)
 {
 	const struct format *f = format_by_name(path);
 	if (!f || !f->save)
 		return error_set(e, "%s: unknown format: save as .json (architecture + weights), .safetensors (bundle) or .pth (PyTorch state_dict)",
 				 path);
-	return f->save(m, path, e);
+	return f->save(m, path, flags, e);
 }

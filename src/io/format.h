@@ -30,8 +30,9 @@ struct format {
 	/* Binds the file's tensors to m's tree, checked by model_bind_tensors.
 	 * NULL when the format holds no weights. */
 	int (*attach)(struct model *m, const char *path, struct error *e);
-	/* Writes m to path atomically. 0, or -1 with e set. */
-	int (*save)(const struct model *m, const char *path, struct error *e);
+	/* Writes m to path atomically (flags: enum save_flags). 0, or -1
+	 * with e set. */
+	int (*save)(const struct model *m, const char *path, unsigned flags, struct error *e);
 };
 
 /* The format of the file at path: by its first bytes, else by its name
@@ -59,12 +60,17 @@ int format_attach_weights(struct model *m, const char *path, struct error *e);
  *  .json         the architecture; when the model has weights, they go to
  *                STEM.safetensors beside it, named in the JSON;
  *  .safetensors  a bundle: the tensors, with the architecture in
- *                __metadata__["graft"];
+ *                __metadata__["graft"] (plain tensors for a model whose
+ *                forward is unknown);
  *  .pth, .pt     the state_dict as torch.save writes it (io_pth.h), for
  *                load_state_dict; the architecture is not kept.
  * Tensors are written as they are (dtype and bytes unchanged), in
- * state_dict order. Every file is written atomically (a temporary file in
- * the same folder, then rename). 0, or -1 with e set and nothing replaced. */
-int format_save(const struct model *m, const char *path, struct error *e);
+ * state_dict order. Every file is written atomically, and a .json and its
+ * weights both or neither (save.h); a symlink is written through, a
+ * folder or, without SAVE_FORCE in flags, a read-only file is refused.
+ * The weights beside a .json never replace the model's own file, nor,
+ * without SAVE_FORCE, an existing file that is not the weights the
+ * existing .json names. 0, or -1 with e set and nothing replaced. */
+int format_save(const struct model *m, const char *path, unsigned flags, struct error *e);
 
 #endif
