@@ -326,9 +326,5 @@ int npy_write(const char *path, const struct tensor *t, struct error *e)
 				buf[j] = (float)tensor_get(t, i + j);
 		rc = save_write(&sf, buf, (size_t)k * sizeof *buf, e);
 	}
-	if (rc < 0) {
-		save_abort(&sf);
-		return -1;
-	}
-	return save_commit(&sf, e);
+	return save_end(&sf, rc, e);
 }

@@ -890,9 +890,5 @@ int pth_write(const char *path, const char *const *names, const struct tensor *c
 	struct save_file sf;
 	if (save_begin(&sf, path, 0, e) < 0)
 		return -1;
-	if (pth_write_to(&sf, names, tensors, n, versions, nversions, e) < 0) {
-		save_abort(&sf);
-		return -1;
-	}
-	return save_commit(&sf, e);
+	return save_end(&sf, pth_write_to(&sf, names, tensors, n, versions, nversions, e), e);
 }

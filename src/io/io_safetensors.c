@@ -754,9 +754,5 @@ int st_write(const char *path, const char *const *names, const struct tensor *co
 	struct save_file sf;
 	if (save_begin(&sf, path, 0, e) < 0)
 		return -1;
-	if (st_write_to(&sf, names, tensors, n, meta, nmeta, e) < 0) {
-		save_abort(&sf);
-		return -1;
-	}
-	return save_commit(&sf, e);
+	return save_end(&sf, st_write_to(&sf, names, tensors, n, meta, nmeta, e), e);
 }

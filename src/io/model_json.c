@@ -166,14 +166,14 @@ int json_model_save(const struct model *m, const char *path, unsigned flags, str
 		rc = save_write(&arch_file, "\n", 1, e);
 	if (rc == 0 && with_weights)
 		rc = st_write_to(&weights_file, (const char *const *)names, tensors, n, NULL, 0, e);
-	if (rc < 0) {
+	if (!with_weights) {
+		rc = save_end(&arch_file, rc, e);
+	} else if (rc < 0) {
 		save_abort(&arch_file);
-		if (with_weights)
-			save_abort(&weights_file);
+		save_abort(&weights_file);
 	} else {
 		/* the weights land first: a .json never names weights not there */
-		rc = with_weights ? save_commit_pair(&weights_file, &arch_file, e)
-				  : save_commit(&arch_file, e);
+		rc = save_commit_pair(&weights_file, &arch_file, e);
 	}
 out:
 	free(weights);

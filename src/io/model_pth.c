@@ -164,13 +164,11 @@ int pth_model_save(const struct model *m, const char *path, unsigned flags, stru
 		module_walk(m->root, collect_versions, &v);
 		struct save_file sf;
 		rc = save_begin(&sf, path, flags, e);
-		if (rc == 0 && pth_write_to(&sf, (const char *const *)names, tensors, n, v.list,
-					    v.n, e) < 0) {
-			save_abort(&sf);
-			rc = -1;
-		} else if (rc == 0) {
-			rc = save_commit(&sf, e);
-		}
+		if (rc == 0)
+			rc = save_end(&sf,
+				      pth_write_to(&sf, (const char *const *)names, tensors, n,
+						   v.list, v.n, e),
+				      e);
 		for (int i = 0; i < v.n; i++)
 			free((char *)v.list[i].path);
 		free(v.list);

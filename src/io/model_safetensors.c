@@ -93,10 +93,7 @@ int st_model_save(const struct model *m, const char *path, unsigned flags, struc
 		rc = st_write_to(&sf, (const char *const *)names, tensors, n, arch ? &meta : NULL,
 				 arch ? 1 : 0, e);
 		free(arch);
-		if (rc < 0)
-			save_abort(&sf);
-		else
-			rc = save_commit(&sf, e);
+		rc = save_end(&sf, rc, e);
 	}
 	save_state_dict_free(names, tensors, n);
 	return rc;

@@ -266,17 +266,21 @@ int save_commit_pair(struct save_file *first, struct save_file *second, struct e
 	return rc;
 }
 
+int save_end(struct save_file *sf, int rc, struct error *e)
+{
+	if (rc == 0)
+		return save_commit(sf, e);
+	save_abort(sf);
+	return -1;
+}
+
 int save_file_atomic(const char *path, const char *data, size_t len, unsigned flags,
 		     struct error *e)
 {
 	struct save_file sf;
 	if (save_begin(&sf, path, flags, e) < 0)
 		return -1;
-	if (save_write(&sf, data, len, e) < 0) {
-		save_abort(&sf);
-		return -1;
-	}
-	return save_commit(&sf, e);
+	return save_end(&sf, save_write(&sf, data, len, e), e);
 }
 
 int save_check_storage(char **names, const struct tensor **tensors, int n, const char *path,

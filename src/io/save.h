@@ -46,6 +46,9 @@ int save_commit(struct save_file *sf, struct error *e);
 int save_commit_pair(struct save_file *first, struct save_file *second, struct error *e);
 /* Removes the temporary and frees sf: the target is untouched. */
 void save_abort(struct save_file *sf);
+/* The end of a write whose status is rc: save_commit when rc is 0, else
+ * save_abort. 0, or -1 (with e set by the writer or the commit). */
+int save_end(struct save_file *sf, int rc, struct error *e);
 
 /* Writes len bytes to path atomically (save_begin, save_write,
  * save_commit). 0, or -1 with e set and path untouched. */
