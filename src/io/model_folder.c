@@ -141,15 +141,21 @@ static int shards_open(const char *folder, const struct folder_weights *w, struc
 	s->names = xcalloc((size_t)s->ix.n + 1, sizeof *s->names);
 	s->tensors = xcalloc((size_t)s->ix.n + 1, sizeof *s->tensors);
 	bool *seen = xcalloc((size_t)s->ix.n + 1, sizeof *seen);
+	/* every file checked before any is read */
+	char **paths = xcalloc((size_t)s->ix.nshards, sizeof *paths);
+	for (int k = 0; rc == 0 && k < s->ix.nshards; k++)
+		if (!(paths[k] = member_path(folder, s->ix.shards[k], index, e)))
+			rc = -1;
 	for (int k = 0; rc == 0 && k < s->ix.nshards; k++) {
-		char *path = member_path(folder, s->ix.shards[k], index, e);
-		if (path && w->safetensors)
-			s->st[k] = st_open(path, e);
-		else if (path)
-			s->pth[k] = pth_open(path, e);
-		rc = s->st[k] || s->pth[k] ? add_shard(s, k, path, seen, e) : -1;
-		free(path);
+		if (w->safetensors)
+			s->st[k] = st_open(paths[k], e);
+		else
+			s->pth[k] = pth_open(paths[k], e);
+		rc = s->st[k] || s->pth[k] ? add_shard(s, k, paths[k], seen, e) : -1;
 	}
+	for (int k = 0; k < s->ix.nshards; k++)
+		free(paths[k]);
+	free(paths);
 	for (int i = 0; rc == 0 && i < s->ix.n; i++)
 		if (!seen[i])
 			rc = error_setk(e, ERR_INPUT, "%s: tensor '%s' is not in its shard '%s'", index,
@@ -210,7 +216,12 @@ struct model *folder_model_open(const char *path, struct error *e)
 		free(file);
 	}
 	if (m) {
+		char *opened = m->note; /* after what the folder is */
+		m->note = NULL;
 		model_add_note(m, note);
+		if (opened)
+			model_add_note(m, opened);
+		free(opened);
 		read_config(path, m);
 	}
 	free(note);
