@@ -2,6 +2,7 @@
  * and checking shards, and config.json for display. */
 #include "io/model_folder.h"
 
+#include <libgen.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +194,19 @@ static void read_config(const char *folder, struct model *m)
 	free(path);
 }
 
+/* A model named after its weights file ("model.safetensors", or
+ * "pytorch_model" for a pickled module) takes the folder's name. */
+static void name_after_folder(struct model *m, const char *folder, const char *file)
+{
+	size_t stem = strcspn(file, ".");
+	if (strcmp(m->name, file) != 0 && (strncmp(m->name, file, stem) != 0 || m->name[stem]))
+		return;
+	char *copy = xstrdup(folder);
+	free(m->name);
+	m->name = xstrdup(basename(copy));
+	free(copy);
+}
+
 struct model *folder_model_open(const char *path, struct error *e)
 {
 	const struct folder_weights *w = find_weights(path, e);
@@ -212,6 +226,8 @@ struct model *folder_model_open(const char *path, struct error *e)
 		char *file = member_path(path, w->name, NULL, e);
 		if (file)
 			m = w->safetensors ? st_model_open(file, e) : pth_model_open(file, e);
+		if (m)
+			name_after_folder(m, path, w->name);
 		note = xasprintf("a model folder: the weights are %s", w->name);
 		free(file);
 	}
