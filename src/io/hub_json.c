@@ -45,25 +45,31 @@ static const char *bad_file_name(const char *name)
 	return NULL;
 }
 
-static const char *const *sort_names; /* what cmp_by_name's indices index */
+struct named {
+	const char *name;
+	int index;
+};
 
-static int cmp_by_name(const void *a, const void *b)
+static int cmp_named(const void *a, const void *b)
 {
-	int ia = *(const int *)a, ib = *(const int *)b;
-	int c = strcmp(sort_names[ia], sort_names[ib]);
-	return c ? c : (ia > ib) - (ia < ib);
+	const struct named *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	return c ? c : (x->index > y->index) - (x->index < y->index);
 }
 
 /* order[0..n): the indices of names[0..n), sorted by name (equal names by
  * index). Malloc'd. */
 static int *sorted_order(const char *const *names, int n)
 {
+	struct named *v = xcalloc((size_t)n + 1, sizeof *v);
+	for (int i = 0; i < n; i++)
+		v[i] = (struct named){names[i], i};
+	if (n > 1)
+		qsort(v, (size_t)n, sizeof *v, cmp_named);
 	int *order = xcalloc((size_t)n + 1, sizeof *order);
 	for (int i = 0; i < n; i++)
-		order[i] = i;
-	sort_names = names;
-	if (n > 1)
-		qsort(order, (size_t)n, sizeof *order, cmp_by_name);
+		order[i] = v[i].index;
+	free(v);
 	return order;
 }
 

@@ -109,6 +109,8 @@ static int add_shard(struct shards *s, int k, const char *path, bool *seen, stru
 		if (s->ix.shard[at] != k)
 			return error_setk(e, ERR_INPUT, "%s: tensor '%s' is here, but the index puts it in '%s'",
 					  path, name, s->ix.shards[s->ix.shard[at]]);
+		if (seen[at])
+			return error_setk(e, ERR_INPUT, "%s: tensor '%s' is here twice", path, name);
 		seen[at] = true;
 		s->names[s->n] = name;
 		s->tensors[s->n++] = s->st[k] ? &s->st[k]->entries[i].t : &s->pth[k]->entries[i].t;
@@ -116,8 +118,8 @@ static int add_shard(struct shards *s, int k, const char *path, bool *seen, stru
 	return 0;
 }
 
-/* Reads the index at folder/index_name and every shard it names. 0, or
- * -1 with e set and s empty. */
+/* Reads the shard index w names in folder, and every shard the index
+ * names. 0, or -1 with e set and s empty. */
 static int shards_open(const char *folder, const struct folder_weights *w, struct shards *s,
 		       struct error *e)
 {
