@@ -47,8 +47,8 @@ const struct format *format_recognise(const char *path)
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
-	bool is_file = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-	bool is_folder = fd >= 0 && !is_file && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+	bool known = fd >= 0 && fstat(fd, &st) == 0;
+	bool is_file = known && S_ISREG(st.st_mode), is_folder = known && S_ISDIR(st.st_mode);
 	unsigned char head[FORMAT_HEAD_BYTES];
 	ssize_t n = is_file ? read(fd, head, sizeof head) : -1;
 	for (size_t i = 0; (is_folder || n >= 0) && i < NFORMATS; i++)
