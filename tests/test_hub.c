@@ -23,10 +23,10 @@ static void test_index(void)
 {
 	struct hub_index ix;
 	CHECK_STR(parse("{\"metadata\": {\"total_size\": 8},\n"
-			" \"weight_map\": {\"fc.weight\": \"b.safetensors\", \"conv.weight\": "
-			"\"a.safetensors\", \"fc.bias\": \"b.safetensors\"}}\n",
-			&ix),
-		  "");
+	                " \"weight_map\": {\"fc.weight\": \"b.safetensors\", \"conv.weight\": "
+	                "\"a.safetensors\", \"fc.bias\": \"b.safetensors\"}}\n",
+	                &ix),
+	          "");
 	CHECK(ix.n == 3 && ix.nshards == 2);
 	CHECK_STR(ix.tensors[0], "fc.weight");
 	CHECK_STR(ix.shards[0], "a.safetensors"); /* shards sorted by name */
@@ -77,15 +77,15 @@ static void test_index_refused(void)
 static void test_config(void)
 {
 	const char *text = "{\"architectures\": [\"ResNetForImageClassification\"],\n"
-			   " \"hidden_sizes\": [64, 128, 256, 512], \"num_labels\": 1000,\n"
-			   " \"id2label\": {\"0\": \"tench\"}, \"label2id\": {},\n"
-			   " \"use_cache\": true, \"pruned\": false, \"pad\": null,\n"
-			   " \"nested\": [[1], {\"a\": 1}], \"eps\": 1e-05}";
+	                   " \"hidden_sizes\": [64, 128, 256, 512], \"num_labels\": 1000,\n"
+	                   " \"id2label\": {\"0\": \"tench\"}, \"label2id\": {},\n"
+	                   " \"use_cache\": true, \"pruned\": false, \"pad\": null,\n"
+	                   " \"nested\": [[1], {\"a\": 1}], \"eps\": 1e-05}";
 	char *s = hub_config_text(text, strlen(text));
 	CHECK_STR(s, "architectures=[\"ResNetForImageClassification\"], "
-		     "hidden_sizes=[64, 128, 256, 512], num_labels=1000, id2label={1 key}, "
-		     "label2id={0 keys}, use_cache=true, pruned=false, pad=null, "
-		     "nested=[[...], {...}], eps=1e-05");
+	             "hidden_sizes=[64, 128, 256, 512], num_labels=1000, id2label={1 key}, "
+	             "label2id={0 keys}, use_cache=true, pruned=false, pad=null, "
+	             "nested=[[...], {...}], eps=1e-05");
 	free(s);
 	CHECK(!hub_config_text("[1, 2]", 6));
 	CHECK(!hub_config_text("{\"a\": 1", 7));
@@ -95,7 +95,8 @@ static void test_config(void)
 static void test_config_hostile(void)
 {
 	/* control characters escaped, in keys and values */
-	const char *text = "{\"k\\u001b]0;x\\u0007\": \"v\\u001b[31m\\r\\n\", \"c1\": \"\\u009b2J\"}";
+	const char *text =
+	    "{\"k\\u001b]0;x\\u0007\": \"v\\u001b[31m\\r\\n\", \"c1\": \"\\u009b2J\"}";
 	char *s = hub_config_text(text, strlen(text));
 	CHECK_STR(s, "k\\x1b]0;x\\x07=\"v\\x1b[31m\\x0d\\x0a\", c1=\"\\u009b2J\"");
 	free(s);

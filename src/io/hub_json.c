@@ -75,7 +75,7 @@ static int *sorted_order(const char *const *names, int n)
 
 /* Reads weight_map's members into ix (shards not yet numbered). */
 static int read_weight_map(const struct json_value *map, const char *where, struct hub_index *ix,
-			   const char ***files, struct error *e)
+                           const char ***files, struct error *e)
 {
 	int n = json_count(map);
 	ix->tensors = xcalloc((size_t)n + 1, sizeof *ix->tensors);
@@ -84,12 +84,15 @@ static int read_weight_map(const struct json_value *map, const char *where, stru
 	for (const struct json_value *v = json_first(map); v; v = json_next(v)) {
 		const char *name = json_key(v);
 		if (json_kind(v) != JSON_STRING)
-			return error_setk(e, ERR_INPUT, "%s: weight_map: tensor '%s': the file is not a string",
-					  where, name);
+			return error_setk(e, ERR_INPUT,
+			                  "%s: weight_map: tensor '%s': the file is not a string",
+			                  where, name);
 		const char *why = bad_file_name(json_text(v));
 		if (why)
-			return error_setk(e, ERR_INPUT, "%s: weight_map: tensor '%s': file name '%s' %s (the shards must be in the folder)",
-					  where, name, json_text(v), why);
+			return error_setk(e, ERR_INPUT,
+			                  "%s: weight_map: tensor '%s': file name '%s' %s (the "
+			                  "shards must be in the folder)",
+			                  where, name, json_text(v), why);
 		ix->tensors[ix->n] = xstrdup(name);
 		(*files)[ix->n] = json_text(v);
 		ix->n++;
@@ -99,13 +102,14 @@ static int read_weight_map(const struct json_value *map, const char *where, stru
 
 /* Refuses a tensor listed twice; numbers the shards in name order. */
 static int number_shards(const char *const *files, const char *where, struct hub_index *ix,
-			 struct error *e)
+                         struct error *e)
 {
 	ix->by_name = sorted_order((const char *const *)ix->tensors, ix->n);
 	for (int i = 1; i < ix->n; i++)
 		if (strcmp(ix->tensors[ix->by_name[i - 1]], ix->tensors[ix->by_name[i]]) == 0)
-			return error_setk(e, ERR_INPUT, "%s: weight_map: tensor '%s' is listed twice",
-					  where, ix->tensors[ix->by_name[i]]);
+			return error_setk(e, ERR_INPUT,
+			                  "%s: weight_map: tensor '%s' is listed twice", where,
+			                  ix->tensors[ix->by_name[i]]);
 	int *order = sorted_order(files, ix->n);
 	ix->shards = xcalloc((size_t)ix->n + 1, sizeof *ix->shards);
 	for (int i = 0; i < ix->n; i++) {
@@ -119,7 +123,7 @@ static int number_shards(const char *const *files, const char *where, struct hub
 }
 
 int hub_index_parse(const char *text, size_t len, const char *where, struct hub_index *ix,
-		    struct error *e)
+                    struct error *e)
 {
 	*ix = (struct hub_index){0};
 	struct json_value *root = parse_whole(text, len);
@@ -131,12 +135,13 @@ int hub_index_parse(const char *text, size_t len, const char *where, struct hub_
 	int rc;
 	if (!map || json_kind(map) != JSON_OBJECT)
 		rc = error_setk(e, ERR_INPUT, "%s: no \"weight_map\" object (not a shard index)",
-				where);
+		                where);
 	else if (json_count(map) == 0)
 		rc = error_setk(e, ERR_INPUT, "%s: the weight_map lists no tensors", where);
 	else
-		rc = read_weight_map(map, where, ix, &files, e) < 0 ? -1
-		     : number_shards(files, where, ix, e);
+		rc = read_weight_map(map, where, ix, &files, e) < 0
+		         ? -1
+		         : number_shards(files, where, ix, e);
 	free(files);
 	json_free(root);
 	if (rc < 0)

@@ -20,9 +20,9 @@ struct hub_index {
 	char **tensors; /* the tensor names, in the index's order */
 	int *shard;     /* tensors[i] is in shards[shard[i]] */
 	int n;
-	char **shards;  /* the files named, each once, sorted by name */
+	char **shards; /* the files named, each once, sorted by name */
 	int nshards;
-	int *by_name;   /* the indices of tensors, sorted by name */
+	int *by_name; /* the indices of tensors, sorted by name */
 };
 
 /* Parses the len bytes of a shard index: a JSON object whose "weight_map"
@@ -33,7 +33,7 @@ struct hub_index {
  * has a ".." component, and a tensor listed twice. 0 with *ix filled (free
  * with hub_index_free), or -1 with e set and *ix empty. */
 int hub_index_parse(const char *text, size_t len, const char *where, struct hub_index *ix,
-		    struct error *e);
+                    struct error *e);
 /* The index in ix->tensors of the tensor called name, or -1. */
 int hub_index_find(const struct hub_index *ix, const char *name);
 /* Frees what ix holds and empties it. */

@@ -67,8 +67,11 @@ static const struct folder_weights *find_weights(const char *folder, struct erro
 		if (there)
 			return &folder_weights[i];
 	}
-	error_setk(e, ERR_INPUT, "%s: a folder without model weights (graft looks for model.safetensors, model.safetensors.index.json, pytorch_model.bin and pytorch_model.bin.index.json)",
-		   folder);
+	error_setk(
+	    e, ERR_INPUT,
+	    "%s: a folder without model weights (graft looks for model.safetensors, "
+	    "model.safetensors.index.json, pytorch_model.bin and pytorch_model.bin.index.json)",
+	    folder);
 	return NULL;
 }
 
@@ -101,16 +104,19 @@ static int add_shard(struct shards *s, int k, const char *path, bool *seen, stru
 {
 	int n = s->st[k] ? s->st[k]->n : s->pth[k]->n;
 	for (int i = 0; i < n; i++) {
-		const char *name = s->st[k] ? s->st[k]->entries[i].name : s->pth[k]->entries[i].name;
+		const char *name =
+		    s->st[k] ? s->st[k]->entries[i].name : s->pth[k]->entries[i].name;
 		int at = hub_index_find(&s->ix, name);
 		if (at < 0)
 			return error_setk(e, ERR_INPUT, "%s: tensor '%s' is not in the index", path,
-					  name);
+			                  name);
 		if (s->ix.shard[at] != k)
-			return error_setk(e, ERR_INPUT, "%s: tensor '%s' is here, but the index puts it in '%s'",
-					  path, name, s->ix.shards[s->ix.shard[at]]);
+			return error_setk(e, ERR_INPUT,
+			                  "%s: tensor '%s' is here, but the index puts it in '%s'",
+			                  path, name, s->ix.shards[s->ix.shard[at]]);
 		if (seen[at])
-			return error_setk(e, ERR_INPUT, "%s: tensor '%s' is here twice", path, name);
+			return error_setk(e, ERR_INPUT, "%s: tensor '%s' is here twice", path,
+			                  name);
 		seen[at] = true;
 		s->names[s->n] = name;
 		s->tensors[s->n++] = s->st[k] ? &s->st[k]->entries[i].t : &s->pth[k]->entries[i].t;
@@ -121,7 +127,7 @@ static int add_shard(struct shards *s, int k, const char *path, bool *seen, stru
 /* Reads the shard index w names in folder, and every shard the index
  * names. 0, or -1 with e set and s empty. */
 static int shards_open(const char *folder, const struct folder_weights *w, struct shards *s,
-		       struct error *e)
+                       struct error *e)
 {
 	*s = (struct shards){0};
 	char *index = member_path(folder, w->name, NULL, e);
@@ -131,7 +137,7 @@ static int shards_open(const char *folder, const struct folder_weights *w, struc
 	int rc = text ? 0 : -1;
 	if (text && text->size > HUB_INDEX_MAX_BYTES)
 		rc = error_setk(e, ERR_INPUT, "%s: %zu bytes is too large for a shard index", index,
-				text->size);
+		                text->size);
 	if (rc == 0)
 		rc = hub_index_parse(text->data, text->size, index, &s->ix, e);
 	storage_unref(text);
@@ -161,8 +167,8 @@ static int shards_open(const char *folder, const struct folder_weights *w, struc
 	free(paths);
 	for (int i = 0; rc == 0 && i < s->ix.n; i++)
 		if (!seen[i])
-			rc = error_setk(e, ERR_INPUT, "%s: tensor '%s' is not in its shard '%s'", index,
-					s->ix.tensors[i], s->ix.shards[s->ix.shard[i]]);
+			rc = error_setk(e, ERR_INPUT, "%s: tensor '%s' is not in its shard '%s'",
+			                index, s->ix.tensors[i], s->ix.shards[s->ix.shard[i]]);
 	free(seen);
 	free(index);
 	if (rc < 0)
@@ -222,7 +228,7 @@ struct model *folder_model_open(const char *path, struct error *e)
 			return NULL;
 		m = zoo_open_tensors(path, s.names, s.tensors, s.n, e);
 		note = xasprintf("a model folder: %d tensors in %d shards listed in %s", s.n,
-				 s.ix.nshards, w->name);
+		                 s.ix.nshards, w->name);
 		shards_close(&s);
 	} else {
 		char *file = member_path(path, w->name, NULL, e);
@@ -253,9 +259,9 @@ int folder_model_attach(struct model *m, const char *path, struct error *e)
 		return -1;
 	if (!w->index) {
 		char *file = member_path(path, w->name, NULL, e);
-		int rc = !file                ? -1
-			 : w->safetensors ? st_model_attach(m, file, e)
-					  : pth_model_attach(m, file, e);
+		int rc = !file            ? -1
+		         : w->safetensors ? st_model_attach(m, file, e)
+		                          : pth_model_attach(m, file, e);
 		free(file);
 		return rc;
 	}
