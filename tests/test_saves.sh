@@ -77,10 +77,10 @@ unchanged pair "$out/pair/y.json"; no_debris "$out/pair"; done_ pair_neither
 # A folder as the output is refused before anything is written.
 mkdir -p "$out/dir/z.json" "$out/dir/b.safetensors"
 expect out_folder 2 "$graft" edit "$tiny" -e 'head 10' -o "$out/dir/z.json"
-has out_folder err "z.json: is a folder"
+has out_folder err "z.json: a folder"
 file_absent "$out/dir/z.safetensors"; no_debris "$out/dir"; done_ out_folder
 expect out_folder_bundle 2 "$graft" convert "$tiny" "$out/dir/b.safetensors"
-has out_folder_bundle err "is a folder"; no_debris "$out/dir"; done_ out_folder_bundle
+has out_folder_bundle err "a folder"; no_debris "$out/dir"; done_ out_folder_bundle
 
 # Only regular files are written (as root, rename would replace the device).
 if [ -c /dev/null ]; then

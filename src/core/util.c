@@ -246,3 +246,17 @@ char *path_beside_exe(const char *name)
 	*slash = '\0';
 	return xasprintf("%s/%s", exe, name);
 }
+
+enum path_place path_place(const char *path, const char *dir)
+{
+	char *real = realpath(path, NULL);
+	if (!real)
+		return PATH_MISSING;
+	char *real_dir = realpath(dir, NULL);
+	size_t n = real_dir ? strlen(real_dir) : 0;
+	bool inside = real_dir && strncmp(real, real_dir, n) == 0 &&
+		      (real[n] == '/' || (n == 1 && real_dir[0] == '/'));
+	free(real_dir);
+	free(real);
+	return inside ? PATH_INSIDE : PATH_OUTSIDE;
+}
