@@ -24,18 +24,44 @@ expect json_out 0 "$graft" edit "$tiny" -e 'head 5' -o "$out/r5.json"
 file_exists "$out/r5.json"; file_exists "$out/r5.safetensors"; done_ json_out
 expect json_reopen 0 "$graft" summary "$out/r5.json"; has json_reopen out "[1, 5]"; done_ json_reopen
 
-# a script that breaks stops at FILE:LINE, exit 1, nothing saved
+# a script passes through broken states: each break is a note, and only the
+# model after the last command decides the exit status and the save
 expect script_break 1 "$graft" edit "$models/resnet18.json" -f "$data/edit_break.graft" -o "$out/never.json"
-has script_break err "edit_break.graft:3: layer2.0.bn1: BatchNorm2d(num_features=128) gets 64 channels from layer2.0.conv1 (out_channels=64)"
+has script_break err "edit_break.graft:3: note: layer2.0.bn1: BatchNorm2d(num_features=128) gets 64 channels from layer2.0.conv1 (out_channels=64)"
+has script_break err "edit_break.graft:5: note: still broken: layer2.0.conv2"
+has script_break err "not saving $out/never.json: the model does not check (use --force to save anyway)"
 file_absent "$out/never.json"; done_ script_break
-# with --keep-going every break is reported and only the final model counts
-expect keep_going 1 "$graft" edit "$models/resnet18.json" --keep-going -f "$data/edit_break.graft" -o "$out/fixed.json"
-has keep_going err "edit_break.graft:3:"; has keep_going err "edit_break.graft:5: still broken: layer2.0.conv2"
-has keep_going err "not saving"; file_absent "$out/fixed.json"; done_ keep_going
-expect keep_going_fixed 0 "$graft" edit "$models/resnet18.json" --keep-going -f "$data/edit_break.graft" -e 'set layer2.0.conv2 in_channels=64' -o "$out/fixed.json"
-file_exists "$out/fixed.json"; done_ keep_going_fixed
-expect force 1 "$graft" edit "$models/resnet18.json" --keep-going --force -e 'set layer2.0.conv1 out_channels=64' -o "$out/forced.json"
-file_exists "$out/forced.json"; done_ force
+expect script_fixed 0 "$graft" edit "$models/resnet18.json" -f "$data/edit_break.graft" -e 'set layer2.0.conv2 in_channels=64' -o "$out/fixed.json"
+has script_fixed err "edit_break.graft:3: note: layer2.0.bn1"; has script_fixed out "saved $out/fixed.json"
+file_exists "$out/fixed.json"; done_ script_fixed
+# a 1-channel input breaks the stem until its conv is changed too
+expect gray 0 "$graft" edit "$tiny" -e 'input 1x1x32x32' -e 'set conv1 in_channels=1' -o "$out/gray.safetensors"
+has gray err "-e:1: note: conv1: Conv2d(in_channels=3) gets 1 channels"; file_exists "$out/gray.safetensors"; done_ gray
+# a refused command still stops the batch; --keep-going skips it and runs the rest
+expect refused_stops 2 "$graft" edit "$tiny" -e 'frobnicate fc' -e 'head 4' -o "$out/stopped.safetensors"
+has refused_stops err "-e:1: unknown command 'frobnicate'"; has refused_stops err "nothing written (--keep-going"
+file_absent "$out/stopped.safetensors"
+if [ "$ok" -eq 1 ] && grep -q "head" "$out/refused_stops.out"; then ok=0; why="ran past the refused command"; fi
+done_ refused_stops
+expect keep_going 2 "$graft" edit "$tiny" --keep-going -e 'frobnicate fc' -e 'head 4' -o "$out/kept.safetensors"
+has keep_going err "-e:1: unknown command 'frobnicate'"; has keep_going out "Linear 32→4"
+file_exists "$out/kept.safetensors"; done_ keep_going
+expect force 1 "$graft" edit "$models/resnet18.json" --force -e 'set layer2.0.conv1 out_channels=64' -o "$out/forced.json"
+has force err "-e:1: note: layer2.0.bn1"; file_exists "$out/forced.json"; done_ force
+
+# a script that is a directory is refused; without -o graft says nothing was written
+expect script_dir 2 "$graft" edit "$tiny" -f "$data" -o "$out/dir.safetensors"
+has script_dir err "cannot read the script: Is a directory"; file_absent "$out/dir.safetensors"; done_ script_dir
+expect no_output 0 "$graft" edit "$tiny" -e 'head 4'
+has no_output out "parameters: 19,994 -> "; has no_output err "nothing written: give -o OUT"; done_ no_output
+
+# the script the outline saves replays to the same model, byte for byte
+printf ':input 1x1x32x32\n:set conv1 in_channels=1\n:head 4\n:save-script %s\n:save %s\n:quit\n' \
+	"$out/outline.graft" "$out/outline.safetensors" >"$out/outline-keys.txt"
+expect outline_script 0 "$graft" "$tiny" --script "$out/outline-keys.txt"
+file_exists "$out/outline.graft"; file_exists "$out/outline.safetensors"; done_ outline_script
+expect replay_script 0 "$graft" edit "$tiny" -f "$out/outline.graft" -o "$out/replayed.safetensors"
+same replay_script "$out/outline.safetensors" "$out/replayed.safetensors"; done_ replay_script
 
 # refused commands: exit 2 with the place
 expect refused 2 "$graft" edit "$tiny" -e 'replace fc Linaer out_features=3' -o "$out/x.safetensors"
