@@ -68,6 +68,18 @@ expect refused 2 "$graft" edit "$tiny" -e 'replace fc Linaer out_features=3' -o 
 has refused err "graft: -e:1: fc: unknown type 'Linaer' (did you mean 'Linear'?)"; file_absent "$out/x.safetensors"; done_ refused
 expect unknown_cmd 2 "$graft" edit "$tiny" -e 'frobnicate fc'; has unknown_cmd err "-e:1: unknown command 'frobnicate'"; done_ unknown_cmd
 
+# type names as a user writes them: in lower case when that is one type
+# only, with PyTorch's nn. prefix; a lower-case word that is also a path
+# picks the path and says how to pick the type
+expect lower_type 0 "$graft" edit "$models/resnet18.json" -e 'replace-all batchnorm2d GroupNorm num_groups=8' -e 'find groupnorm'
+has lower_type out "20 modules replaced"; has lower_type out "20 modules"; done_ lower_type
+expect path_or_type 0 "$graft" edit "$models/resnet18.json" -e 'replace-all relu GELU'
+has path_or_type out "1 module replaced"; has path_or_type out "note: 'relu' is the module at that path; 'ReLU' picks all 9 ReLU modules"; done_ path_or_type
+expect nn_prefix 0 "$graft" edit "$tiny" -e 'replace fc nn.Linear(32, 5)' -e 'replace avgpool nn.Sequential(nn.AdaptiveAvgPool2d(1), torch.nn.Dropout(0.1))' -o "$out/nn.safetensors"
+has nn_prefix out "Linear 32→10 -> Linear 32→5"; file_exists "$out/nn.safetensors"; done_ nn_prefix
+expect bad_attr 2 "$graft" edit "$models/resnet18.json" -e 'find Conv2d[kernal_size=1]'
+has bad_attr err "-e:1: selector: Conv2d has no attribute 'kernal_size' (did you mean 'kernel_size'?)"; done_ bad_attr
+
 # the input is never overwritten unless --in-place
 cp "$tiny" "$out/mine.safetensors"
 expect no_overwrite 2 "$graft" edit "$out/mine.safetensors" -e 'head 4' -o "$out/mine.safetensors"

@@ -55,7 +55,7 @@ void inspect_show(const struct editor *ed, const struct module *m, struct strbuf
 int inspect_find(struct editor *ed, const char *pattern, struct strbuf *out, struct error *e)
 {
 	struct module **mods;
-	int n = edit_select(ed, pattern, &mods, e);
+	int n = edit_select_say(ed, pattern, &mods, out, e);
 	if (n < 0)
 		return -1;
 	for (int i = 0; i < n; i++) {
