@@ -25,6 +25,14 @@ expect help_nn 0 "$graft" help nn.Linear; has help_nn out "Linear — "; has hel
 expect help_case 0 "$graft" help batchnorm2d; has help_case out "BatchNorm2d — "; done_ help_case
 expect no_file 2 "$graft" summary nothere.json; has no_file err "nothere.json: No such file"; done_ no_file
 
+# the man page's synopsis has every command and --recover
+ok=1
+synopsis=$(sed -n '/^\.SH SYNOPSIS/,/^\.SH DESCRIPTION/p' "$srcdir/doc/graft.1" | sed 's/\\-/-/g')
+for c in $("$graft" --help | sed -n 's/^  graft \([a-z-]*\).*/\1/p') --recover; do
+	echo "$synopsis" | grep -q "^\.B graft $c" || { ok=0; why="the synopsis lacks graft $c"; }
+done
+done_ man_synopsis
+
 # resnet18: counts from PyTorch, shapes, depth, input override
 expect r18 0 "$graft" summary "$models/resnet18.json"
 has r18 out "Total params: 11,689,512"; has r18 out "Trainable params: 11,689,512"
