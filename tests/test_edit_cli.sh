@@ -80,6 +80,20 @@ has nn_prefix out "Linear 32→10 -> Linear 32→5"; file_exists "$out/nn.safete
 expect bad_attr 2 "$graft" edit "$models/resnet18.json" -e 'find Conv2d[kernal_size=1]'
 has bad_attr err "-e:1: selector: Conv2d has no attribute 'kernal_size' (did you mean 'kernel_size'?)"; done_ bad_attr
 
+# the diff follows modules that an edit moved or renamed
+expect diff_wrap 0 "$graft" edit "$tiny" -e 'wrap backbone'
+has diff_wrap out "+ (root): Sequential"; has diff_wrap out "> (root): now backbone"
+if [ "$ok" -eq 1 ] && grep -q "^- " "$out/diff_wrap.out"; then ok=0; why="wrap lists removed modules"; fi
+done_ diff_wrap
+expect diff_extract 0 "$graft" edit "$models/vgg11.json" -e 'extract features'
+has diff_extract out "> features: now (root)"; has diff_extract out "- classifier: Sequential"
+if [ "$ok" -eq 1 ] && grep -q "^[-+] features" "$out/diff_extract.out"; then ok=0; why="extract lists the kept modules"; fi
+done_ diff_extract
+expect diff_delete 0 "$graft" edit "$models/resnet18.json" -e 'delete layer1.0'
+has diff_delete out "- layer1.0: BasicBlock"; has diff_delete out "> layer1.1: now layer1.0"
+if [ "$ok" -eq 1 ] && grep -q "^- layer1.1" "$out/diff_delete.out"; then ok=0; why="the renumbered block is listed as removed"; fi
+done_ diff_delete
+
 # the input is never overwritten unless --in-place
 cp "$tiny" "$out/mine.safetensors"
 expect no_overwrite 2 "$graft" edit "$out/mine.safetensors" -e 'head 4' -o "$out/mine.safetensors"

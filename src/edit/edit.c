@@ -15,9 +15,19 @@
 #include "core/text.h"
 #include "edit/select.h"
 
+/* Numbers the modules 1, 2, ... in preorder (see inspect_diff). */
+static int number_module(struct module *m, void *ctx)
+{
+	int *next = ctx;
+	m->id = (*next)++;
+	return 0;
+}
+
 void editor_init(struct editor *ed, struct model *m)
 {
 	memset(ed, 0, sizeof *ed);
+	int next = 1;
+	module_walk(m->root, number_module, &next);
 	ed->model = m;
 	ed->original = model_clone(m);
 	rng_seed(&ed->rng, 0);
@@ -837,7 +847,7 @@ int edit_freeze(struct editor *ed, const char *sel, bool freeze, struct strbuf *
 		struct error *e)
 {
 	struct module **mods;
-	int n = sel[0] ? edit_select_say(ed, sel, &mods, out, e) : 0;
+	int n = sel[0] ? edit_select(ed, sel, &mods, e) : 0;
 	if (!sel[0]) {
 		mods = xmalloc(sizeof *mods);
 		mods[0] = ed->model->root;
