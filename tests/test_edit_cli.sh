@@ -179,6 +179,34 @@ expect fn_edit2 0 "$graft" edit "$tiny" -e 'head 10 keep=none' -o "$out/other_fn
 expect fn_run2 0 "$graft" run "$out/other_fn.safetensors" --random 3 --threads 1 -o "$out/y2.npy"; done_ fn_run2
 ok=1; cmp -s "$out/y0.npy" "$out/y2.npy" && { ok=0; why="a fresh classifier gave the same output"; }; done_ fn_fresh_differs
 
+# the README's edit examples work from a checkout: each "$ " line (with its
+# continuation lines) runs in a folder of its own; the one that needs
+# PyTorch only with it
+readme_cmds() {
+	sed -n '/^- `graft edit MODEL/,/^- `graft run/p' "$srcdir/README.md" |
+		awk '/^ *\$ /{ sub(/^ *\$ /, ""); cmd = $0; while (cmd ~ /\\$/) { sub(/\\$/, "", cmd); getline; cmd = cmd $0 } print cmd }'
+}
+mkdir -p "$out/readme"
+readme_tools=$(cd "$srcdir/tools" && pwd) readme_models=$(cd "$srcdir/models" && pwd)
+readme_graft=$(cd "$(dirname "$graft")" && pwd)/graft
+n=0
+readme_cmds | while IFS= read -r cmd; do
+	n=$((n + 1))
+	case "$cmd" in
+	/usr/bin/python3*)
+		[ -n "${TORCH_PYTHON:-}" ] && "$TORCH_PYTHON" -c 'import torchvision' >/dev/null 2>&1 || {
+			echo "skip readme_$n: needs PyTorch" >&2
+			printf 'cp "%s" resnet18.safetensors\n' "$readme_models/tiny/tiny_resnet.safetensors"
+			continue
+		}
+		cmd="\"$TORCH_PYTHON\" ${cmd#/usr/bin/python3 }" ;;
+	esac
+	echo "$cmd"
+done | sed -e "s|^graft |'$readme_graft' |" -e "s| tools/| '$readme_tools'/|" -e "s| models/| '$readme_models'/|" >"$out/readme/cmds.sh"
+expect readme_edit 0 env GRAFT_TYPES="$(cd "$srcdir/lib" && pwd)/types.graft" sh -ec "cd '$out/readme' && . ./cmds.sh"
+has readme_edit out "saved resnet18-10.safetensors"; has readme_edit out "saved resnet18-10.json"
+file_exists "$out/readme/resnet18-10.safetensors"; file_exists "$out/readme/resnet18-10.json"; done_ readme_edit
+
 expect help_edit 0 "$graft" help edit; has help_edit out "--keep-going"; done_ help_edit
 expect help_replace 0 "$graft" help replace; has help_replace out "replace fc Linear"; done_ help_replace
 
