@@ -200,16 +200,16 @@ static bool say_not_saved(const struct editor *ed, const struct batch *b, const 
 {
 	if (!b->keep_going && b->refused)
 		fprintf(stderr, "graft: the batch stopped there: nothing written (--keep-going skips what is refused and runs the rest)\n");
+	else if (dry_run)
+		fprintf(stderr, "graft: --dry-run: nothing written\n");
 	else if (!out_path && ed->dirty)
 		fprintf(stderr, "graft: nothing written: give -o OUT to save the edited model, or --in-place to overwrite %s\n",
 			ed->model->path);
-	else if (out_path && dry_run)
-		fprintf(stderr, "graft: --dry-run: %s not written\n", out_path);
 	else if (out_path && !ed->check.ok && !force)
 		fprintf(stderr, "graft: not saving %s: the model does not check (use --force to save anyway)\n",
 			out_path);
 	else
-		return !out_path || dry_run;
+		return !out_path;
 	return true;
 }
 
