@@ -43,9 +43,10 @@ const char cli_edit_help[] =
 	"(FILE:LINE: note: ...), as the next command may fix it. Only the model after\n"
 	"the last command decides: when it does not check, the exit status is 1 and\n"
 	"nothing is saved (unless --force). A command that is refused (a bad word,\n"
-	"an unknown path) stops the batch with FILE:LINE: and the reason, exit\n"
-	"status 2 and nothing saved (unless --keep-going). At the end graft prints\n"
-	"what changed, and says so when nothing was written.\n"
+	"an unknown path) stops the batch with FILE:LINE: and the reason: exit\n"
+	"status 2, nothing saved; with --keep-going it is skipped and the rest runs\n"
+	"(the exit status is still 2). At the end graft prints what changed, and\n"
+	"says so when nothing was written.\n"
 	"Exit status: 0 success, 1 the model does not check, 2 a refused command or\n"
 	"bad input.\n";
 
