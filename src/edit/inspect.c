@@ -81,15 +81,15 @@ int inspect_find(struct editor *ed, const char *pattern, struct strbuf *out, str
 struct diff {
 	const struct module **now, **orig; /* preorder */
 	int nnow, norig;
-	int *now_parent;               /* index in now of each one's parent, or -1 */
-	int *match_now, *match_orig;   /* the counterpart's index, or -1 */
-	bool *keeps_now, *keeps_orig;  /* the subtree holds a matched module */
+	int *now_parent;              /* index in now of each one's parent, or -1 */
+	int *match_now, *match_orig;  /* the counterpart's index, or -1 */
+	bool *keeps_now, *keeps_orig; /* the subtree holds a matched module */
 	struct strbuf *out;
 	int count;
 };
 
-static void diff_collect(const struct module *m, int parent, const struct module ***v, int **parents,
-		    int *n, int *cap)
+static void diff_collect(const struct module *m, int parent, const struct module ***v,
+			 int **parents, int *n, int *cap)
 {
 	int cap2 = *cap;
 	xgrow(v, cap, *n + 1, sizeof **v);
@@ -121,7 +121,8 @@ static void diff_match(struct diff *d, const struct module *orig_root, int *orig
 	memset(d->match_orig, 0xff, (size_t)d->norig * sizeof *d->match_orig);
 	for (int j = 0; j < d->nnow; j++) {
 		int id = d->now[j]->id;
-		if (id >= 1 && id <= d->norig && d->orig[id - 1]->id == id && d->match_orig[id - 1] < 0)
+		if (id >= 1 && id <= d->norig && d->orig[id - 1]->id == id &&
+		    d->match_orig[id - 1] < 0)
 			diff_link(d, j, id - 1);
 	}
 	for (int j = 0; j < d->nnow; j++) {
