@@ -24,6 +24,9 @@ struct model *cli_open_model(const char *path, const char *weights, const char *
  * uninstalled binary, or the installed one), then the user's
  * ($XDG_CONFIG_HOME/graft/types.graft); problems go to stderr. */
 void cli_load_type_libraries(struct editor *ed);
+/* The same libraries into lib, without an editor (graft help TYPE). */
+struct type_lib;
+void cli_load_types(struct type_lib *lib);
 /* $XDG_STATE_HOME/graft/FILE (~/.local/state/graft/FILE), creating the
  * directory; malloc'd. */
 char *cli_state_path(const char *file);
