@@ -44,6 +44,10 @@ int cli_export_py(int argc, char **argv);
 extern const char cli_export_py_synopsis[];
 extern const char cli_export_py_help[];
 int cli_run(int argc, char **argv); extern const char cli_run_synopsis[], cli_run_help[];
+/* graft diff A B (cli_diff.c). Exit 0 same, 1 different, 2 error. */
+int cli_diff(int argc, char **argv);
+extern const char cli_diff_synopsis[];
+extern const char cli_diff_help[];
 extern const char cli_edit_synopsis[];
 extern const char cli_edit_help[];
 

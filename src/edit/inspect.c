@@ -6,6 +6,7 @@
 
 #include "core/registry.h"
 #include "edit/edit_ops.h"
+#include "view/diff_write.h"
 
 void inspect_show(const struct editor *ed, const struct module *m, struct strbuf *out)
 {
@@ -72,69 +73,16 @@ int inspect_find(struct editor *ed, const char *pattern, struct strbuf *out, str
 	return 0;
 }
 
-struct diff_ctx {
-	const struct module *other;
-	struct strbuf *out;
-	char mark;
-	int count;
-};
-
-/* Walks `m` reporting what `other` lacks (added or removed), and, on the
- * added side, modules whose type or attributes changed. */
-static void diff_walk(const struct module *m, struct diff_ctx *c, bool report_changes)
-{
-	for (int i = 0; i < m->nchildren; i++) {
-		const struct module *ch = m->children[i];
-		char path[4096], d[256];
-		module_path_buf(ch, path, sizeof path);
-		const struct module *o = module_find(c->other, path);
-		registry_describe(ch, d, sizeof d);
-		if (!o) {
-			strbuf_addf(c->out, "%c %s: %s\n", c->mark, path, d);
-			c->count++;
-			continue;
-		}
-		if (report_changes && strcmp(o->type, ch->type) != 0) {
-			char od[256];
-			registry_describe(o, od, sizeof od);
-			strbuf_addf(c->out, "~ %s: %s -> %s\n", path, od, d);
-			c->count++;
-			continue;
-		}
-		if (report_changes && !module_same_attrs(o, ch)) {
-			char od[256];
-			registry_describe(o, od, sizeof od);
-			strbuf_addf(c->out, "~ %s: %s -> %s\n", path, od, d);
-			c->count++;
-		}
-		if (report_changes || strcmp(o->type, ch->type) == 0)
-			diff_walk(ch, c, report_changes);
-	}
-}
-
 void inspect_diff(const struct editor *ed, struct strbuf *out)
 {
-	struct diff_ctx add = {.other = ed->original->root, .out = out, .mark = '+'};
-	diff_walk(ed->model->root, &add, true);
-	struct diff_ctx rem = {.other = ed->model->root, .out = out, .mark = '-'};
-	diff_walk(ed->original->root, &rem, false);
-	struct param_counts a, b;
-	module_count(ed->original->root, &a);
-	module_count(ed->model->root, &b);
-	char x[32], y[32], z[32];
-	if (add.count + rem.count == 0)
-		strbuf_add(out, "no module changed\n");
-	strbuf_addf(out, "parameters: %s -> %s (%s%s)", fmt_count(a.params, x, sizeof x),
-		    fmt_count(b.params, y, sizeof y), b.params >= a.params ? "+" : "",
-		    fmt_count(b.params - a.params, z, sizeof z));
-	strbuf_addf(out, ", trainable %s -> %s\n", fmt_count(a.trainable, x, sizeof x),
-		    fmt_count(b.trainable, y, sizeof y));
-	for (int i = 0; i < ed->model->ninputs && i < ed->original->ninputs; i++) {
-		if (!shape_equal(&ed->model->inputs[i].shape, &ed->original->inputs[i].shape)) {
-			char s1[160], s2[160];
-			strbuf_addf(out, "input %s: %s -> %s\n", ed->model->inputs[i].name,
-				    shape_format_x(&ed->original->inputs[i].shape, s1, sizeof s1),
-				    shape_format_x(&ed->model->inputs[i].shape, s2, sizeof s2));
-		}
+	struct model_diff d;
+	model_diff(ed->original, ed->model, &d);
+	for (int i = 0; i < d.nmodules; i++) {
+		diff_module_line(&d.modules[i], out);
+		strbuf_add(out, "\n");
 	}
+	if (d.nmodules == 0)
+		strbuf_add(out, "no module changed\n");
+	diff_totals(&d, out);
+	model_diff_free(&d);
 }
