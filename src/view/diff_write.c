@@ -92,7 +92,7 @@ static void write_summary(FILE *out, const struct model_diff *d, int limit)
 	        "in B",
 	        s[DIFF_T_SAME], s[DIFF_T_VALUES], s[DIFF_T_SHAPE], s[DIFF_T_ONLY_A], s[DIFF_T_ONLY_B]);
 	if (s[DIFF_T_UNCOMPARED])
-		fprintf(out, ", %d not compared (no values on one side)", s[DIFF_T_UNCOMPARED]);
+		fprintf(out, ", %d not compared (without values)", s[DIFF_T_UNCOMPARED]);
 	fprintf(out, "\n");
 	struct strbuf totals = {0};
 	diff_totals(d, &totals);
