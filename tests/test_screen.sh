@@ -239,6 +239,38 @@ if [ "$ok" -eq 1 ] && grep -q "Activations" "$out/activations-2.txt"; then
 fi
 done_ activations
 
+# The drift of the edit from the model as opened (key c): none before an
+# edit; after replacing the ReLUs with GELUs, none before the first and some
+# from it on; dropped by the next edit.
+run drift 0 tiny_cnn.safetensors <<'EOF'
+c
+save-screen OUTDIR/drift-1.txt
+:replace-all ReLU GELU
+c
+save-screen OUTDIR/drift-2.txt
+j
+J J
+save-screen OUTDIR/drift-3.txt
+j j
+save-screen OUTDIR/drift-4.txt
+:set 0 padding=0
+save-screen OUTDIR/drift-5.txt
+EOF
+has "$out/drift-1.txt" "drift from the model as opened: output max abs 0, cosine 1.000000, top-1 100%"
+has "$out/drift-1.txt" "Drift from the model as opened (random input)"
+has "$out/drift-1.txt" "  1x10           max abs 0  cosine 1.000000"
+has "$out/drift-2.txt" "drift from the model as opened: output max abs"
+has "$out/drift-3.txt" "  1x8x32x32      max abs 0  cosine 1.000000"
+if [ "$ok" -eq 1 ] && ! grep -qE "^  1x8x32x32      max abs 0\.[0-9]+  cosine 0\.[0-9]+" "$out/drift-4.txt"; then
+	ok=0
+	why="no drift shown for the first GELU"
+fi
+if [ "$ok" -eq 1 ] && grep -q "Drift" "$out/drift-5.txt"; then
+	ok=0
+	why="the drift of an earlier edit still shown"
+fi
+done_ drift
+
 # The command line: completion of commands, paths, types and keywords;
 # readline editing; history.
 run complete 0 resnet18.json <<'EOF'

@@ -2,6 +2,10 @@
 #ifndef GRAFT_CLI_H
 #define GRAFT_CLI_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 enum { EXIT_OK = 0, EXIT_BREAK = 1, EXIT_USAGE = 2 };
 
 /* graft edit MODEL (-e CMD | -f FILE)... [-o OUT] [...]: batch edits, or an
@@ -38,6 +42,13 @@ char *cli_journal_open(struct editor *ed);
  * unsaved, else says where the edits are kept. Frees path (NULL is fine). */
 void cli_journal_close(const struct editor *ed, char *path);
 
+struct module;
+/* Names one output of a module call for a table: "PATH #CALL [OUTPUT]",
+ * the root as "(root)", the call (from 1) from the second call on, the
+ * output's index when the call returned several tensors. Returns buf. */
+const char *cli_call_name(const struct module *m, int call, int output, bool several, char *buf,
+                          size_t size);
+
 /* graft convert IN OUT, graft convert --index DIR (cli_convert.c). */
 int cli_convert(int argc, char **argv);
 extern const char cli_convert_synopsis[];
@@ -47,6 +58,17 @@ int cli_export_py(int argc, char **argv);
 extern const char cli_export_py_synopsis[];
 extern const char cli_export_py_help[];
 int cli_run(int argc, char **argv); extern const char cli_run_synopsis[], cli_run_help[];
+/* graft diff A B (cli_diff.c). Exit 0 same, 1 different, 2 error. */
+int cli_diff(int argc, char **argv);
+extern const char cli_diff_synopsis[];
+extern const char cli_diff_help[];
+struct tensor;
+/* graft run MODEL --compare OTHER (cli_run_compare.c): runs m (ready to
+ * run) and OTHER (initialised from init_seed when it has no weights) on the
+ * inputs and prints the drift of OTHER's outputs and modules from m's.
+ * Returns the exit status. */
+int cli_run_compare(struct model *m, const char *other_path, uint64_t init_seed,
+                    const struct tensor *in, int nin);
 extern const char cli_edit_synopsis[];
 extern const char cli_edit_help[];
 

@@ -20,7 +20,7 @@
 
 const char cli_run_synopsis[] =
     "graft run MODEL [--input X.npy | --random SEED] [--input-shape 1x3x224x224] [-o Y.npy] "
-    "[--threads N] [--stats] [--top K] [--bench N]";
+    "[--threads N] [--stats] [--top K] [--bench N] [--compare OTHER]";
 const char cli_run_help[] =
     "Run the model's forward pass on an input, in float32 on the CPU, as\n"
     "PyTorch does in eval mode (dropout and stochastic depth are identities,\n"
@@ -47,6 +47,13 @@ const char cli_run_help[] =
     "  --no-fuse            do not fold batch norms or fuse activations\n"
     "  --profile            where the time goes: each kind of op, and the\n"
     "                       slowest calls\n"
+    "  --compare OTHER      run OTHER (say, MODEL edited) on the same input and\n"
+    "                       print the drift of its outputs from MODEL's: the\n"
+    "                       largest absolute difference, the cosine similarity\n"
+    "                       and how often the largest value (top-1) is at the\n"
+    "                       same index; then the same for every module output\n"
+    "                       of OTHER with one of the same path and shape in\n"
+    "                       MODEL, in the order they ran, nothing fused\n"
     "\n"
     "Without -o, graft prints each output's shape and statistics.\n"
     "Exit status: 0 success, 1 the model does not check, 2 bad usage or input.\n";
@@ -59,7 +66,7 @@ struct run_opts {
 	uint64_t seed, init_seed;
 	bool have_shape;
 	struct shape shape;
-	const char *output, *weights;
+	const char *output, *weights, *compare;
 	int threads, top, bench;
 	bool stats, no_fuse, profile;
 };
@@ -110,6 +117,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o, const char **mo
 	    {"no-fuse", no_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"profile", no_argument, NULL, 'P'},
+	    {"compare", required_argument, NULL, 'C'},
 	    {NULL, 0, NULL, 0},
 	};
 	bool random = false;
@@ -173,6 +181,9 @@ static int parse_args(int argc, char **argv, struct run_opts *o, const char **mo
 		case 'P':
 			o->profile = true;
 			break;
+		case 'C':
+			o->compare = optarg;
+			break;
 		case 'h':
 			printf("Usage: %s\n\n%s", cli_run_synopsis, cli_run_help);
 			return EXIT_OK + 100;
@@ -187,6 +198,9 @@ static int parse_args(int argc, char **argv, struct run_opts *o, const char **mo
 	}
 	if (random && o->ninputs)
 		return usage_error("--input and --random exclude each other%s", "");
+	if (o->compare && (o->output || o->stats || o->top || o->bench || o->profile))
+		return usage_error("--compare excludes -o, --stats, --top, --bench and --profile%s",
+		                   "");
 	*model = argv[optind];
 	return -1;
 }
@@ -198,16 +212,6 @@ static char *indexed_name(const char *path, int i)
 	if (!dot || (slash && dot < slash))
 		return xasprintf("%s.%d", path, i);
 	return xasprintf("%.*s.%d%s", (int)(dot - path), path, i, dot);
-}
-
-/* The tensors of a value, in order. */
-static void collect(const struct value *v, const struct tensor **out, int *n, int max)
-{
-	if (v->kind == VAL_TENSOR && *n < max)
-		out[(*n)++] = &v->u.tensor.t;
-	else if (v->kind == VAL_LIST)
-		for (int i = 0; i < v->u.list.n; i++)
-			collect(&v->u.list.items[i], out, n, max);
 }
 
 /* The k largest of n floats at x, best first, into best[] (indices);
@@ -272,18 +276,10 @@ static void print_stats(const struct exec_plan *p)
 	printf("%-36s %-24s %-18s %11s %11s %11s %11s\n", "module", "type", "output", "mean", "std",
 	       "min", "max");
 	for (int i = 0; i < n; i++) {
-		char path[2048], name[2100];
-		module_path_buf(st[i].module, path, sizeof path);
-		snprintf(name, sizeof name, "%s%s", path[0] ? path : "(root)", "");
-		if (st[i].call > 0 || st[i].output > 0) {
-			size_t l = strlen(name);
-			if (st[i].call > 0)
-				l += (size_t)snprintf(name + l, sizeof name - l, " #%d",
-				                      st[i].call + 1);
-			if (st[i].output > 0 || (i + 1 < n && st[i + 1].module == st[i].module &&
-			                         st[i + 1].call == st[i].call))
-				snprintf(name + l, sizeof name - l, " [%d]", st[i].output);
-		}
+		char name[2100];
+		bool several = st[i].output > 0 || (i + 1 < n && st[i + 1].module == st[i].module &&
+		                                    st[i + 1].call == st[i].call);
+		cli_call_name(st[i].module, st[i].call, st[i].output, several, name, sizeof name);
 		print_stat_row(name, st[i].module->type, &st[i]);
 	}
 }
@@ -478,6 +474,10 @@ int cli_run(int argc, char **argv)
 		        path, (unsigned long long)o.init_seed);
 	}
 	exec_set_threads(o.threads);
+	if (o.compare) {
+		status = cli_run_compare(run, o.compare, o.init_seed, in, nin);
+		goto done;
+	}
 	struct exec_opts eo = {.stats = o.stats, .no_fuse = o.no_fuse, .profile = o.profile};
 	plan = exec_plan_new(run, shapes, &eo, &e);
 	if (!plan) {
@@ -505,8 +505,7 @@ int cli_run(int argc, char **argv)
 	if (o.profile)
 		print_profile(plan);
 	const struct tensor *outs[64];
-	int nout = 0;
-	collect(&out, outs, &nout, 64);
+	int nout = value_tensors(&out, outs, 64);
 	status = EXIT_OK;
 	for (int i = 0; i < nout; i++) {
 		char *name = nout == 1 || !o.output ? NULL : indexed_name(o.output, i);

@@ -143,3 +143,16 @@ struct model *cli_open_model(const char *path, const char *weights, const char *
 	}
 	return m;
 }
+
+const char *cli_call_name(const struct module *m, int call, int output, bool several, char *buf,
+                          size_t size)
+{
+	char path[2048];
+	module_path_buf(m, path, sizeof path);
+	int l = snprintf(buf, size, "%s", path[0] ? path : "(root)");
+	if (call > 0 && l >= 0 && (size_t)l < size)
+		l += snprintf(buf + l, size - (size_t)l, " #%d", call + 1);
+	if (several && l >= 0 && (size_t)l < size)
+		snprintf(buf + l, size - (size_t)l, " [%d]", output);
+	return buf;
+}

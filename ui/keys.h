@@ -39,6 +39,9 @@
 	  "Show or hide the details: attributes, tensors with statistics, shapes")                 \
 	A(ACTIVATIONS, "activations", "View",                                                      \
 	  "Run the model once on a random input; the details show each output's statistics")       \
+	A(DRIFT, "drift", "View",                                                                  \
+	  "Run the model as opened and as edited on one random input; the details show each "      \
+	  "module's drift")                                                                        \
 	A(DETAILS_DOWN, "details-down", "View", "Scroll the details down")                         \
 	A(DETAILS_UP, "details-up", "View", "Scroll the details up")                               \
 	A(METRIC, "metric", "View",                                                                \
@@ -108,6 +111,7 @@ enum tui_action {
 	B('M', "M", UNMARK_ALL)                                                                    \
 	B('i', "i", DETAILS)                                                                       \
 	B('A', "A", ACTIVATIONS)                                                                   \
+	B('c', "c", DRIFT)                                                                         \
 	B('J', "J", DETAILS_DOWN)                                                                  \
 	B('K', "K", DETAILS_UP)                                                                    \
 	B('b', "b", METRIC)                                                                        \

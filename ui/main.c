@@ -55,6 +55,7 @@ static const struct subcommand subcommands[] = {
 	{"convert", cli_convert_synopsis, cli_convert_help, cli_convert},
 	{"export-py", cli_export_py_synopsis, cli_export_py_help, cli_export_py},
 	{"run", cli_run_synopsis, cli_run_help, cli_run},
+	{"diff", cli_diff_synopsis, cli_diff_help, cli_diff},
 	{"help", "graft help [COMMAND]", "Show help for graft or for one command.\n", cmd_help},
 };
 #define NSUBCOMMANDS ((int)(sizeof subcommands / sizeof subcommands[0]))

@@ -308,6 +308,19 @@ static void run_action(struct tui *t, enum tui_action a, int key)
 		}
 		break;
 	}
+	case ACT_DRIFT: {
+		struct error e = {0};
+		char summary[300];
+		if (tui_drift_run(t, summary, sizeof summary, &e) < 0) {
+			set_status(t, ROLE_ERROR, "drift: %s", e.msg);
+		} else {
+			t->details = true;
+			t->detail_node = -2; /* rebuild */
+			tui_layout(t);
+			set_status(t, ROLE_OK, "%s", summary);
+		}
+		break;
+	}
 	case ACT_DETAILS_DOWN:
 		t->detail_top++;
 		break;
@@ -910,6 +923,7 @@ int tui_run(struct editor *ed, const struct tui_options *o)
 	tui_text_clear(&t.help);
 	tui_rl_clear_matches(&t);
 	tui_stats_free(&t);
+	tui_drift_free(&t);
 	outline_free(&t.ol);
 	return status;
 }

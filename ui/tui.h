@@ -128,6 +128,7 @@ struct tui {
 	char *journal_path;
 
 	struct tui_stats *stats; /* activation statistics of one run (tui_stats.c) */
+	struct tui_drift *drift; /* the edit's drift from the model as opened (tui_drift.c) */
 };
 
 /* tui.c */
@@ -187,6 +188,20 @@ int tui_stats_run(struct tui *t, struct error *e);
  * when there are any for the model as it is now. */
 void tui_stats_add(struct tui *t, const struct module *m, const char *path, int width);
 void tui_stats_free(struct tui *t);
+/* The model's inputs, random as torch.randn after torch.manual_seed(i) for
+ * input i; NULL with e set when memory is short. Free with
+ * tui_random_inputs_free(in, m->ninputs). */
+struct tensor *tui_random_inputs(const struct model *m, struct error *e);
+void tui_random_inputs_free(struct tensor *in, int n);
+
+/* tui_drift.c: the edit's drift from the model as opened. */
+/* Runs both on a random input; 0 with a one-line summary of the outputs'
+ * drift in summary, or -1 with e set. */
+int tui_drift_run(struct tui *t, char *summary, size_t size, struct error *e);
+/* Adds m's drift (path is its path) to the details, when there is a run
+ * for the model as it is now. */
+void tui_drift_add(struct tui *t, const struct module *m, const char *path);
+void tui_drift_free(struct tui *t);
 
 /* tui_script.c: runs a --script file on the (headless) screen. Returns 0,
  * or -1 with "FILE:LINE: message" in err. */

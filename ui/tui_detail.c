@@ -255,6 +255,7 @@ void tui_detail_update(struct tui *t, int width)
 		                                        : "unknown: the shapes break before it");
 	}
 	tui_stats_add(t, m, outline_path(&t->ol, node), width);
+	tui_drift_add(t, m, outline_path(&t->ol, node));
 }
 
 /* The help screen, from the tables the keys and commands come from. */

@@ -29,6 +29,30 @@ void tui_stats_free(struct tui *t)
 	t->stats = NULL;
 }
 
+struct tensor *tui_random_inputs(const struct model *m, struct error *e)
+{
+	int n = m->ninputs;
+	struct tensor *in = xcalloc((size_t)(n ? n : 1), sizeof *in);
+	for (int i = 0; i < n; i++) {
+		in[i].dtype = DT_F32;
+		in[i].shape = m->inputs[i].shape;
+		if (tensor_alloc(&in[i], e) < 0) {
+			error_prefix(e, "input %d", i + 1);
+			tui_random_inputs_free(in, n);
+			return NULL;
+		}
+		exec_randn(in[i].storage->data, shape_numel(&in[i].shape), (uint64_t)i);
+	}
+	return in;
+}
+
+void tui_random_inputs_free(struct tensor *in, int n)
+{
+	for (int i = 0; in && i < n; i++)
+		tensor_release(&in[i]);
+	free(in);
+}
+
 int tui_stats_run(struct tui *t, struct error *e)
 {
 	tui_stats_free(t);
@@ -46,19 +70,11 @@ int tui_stats_run(struct tui *t, struct error *e)
 		run = s->init;
 	}
 	int n = m->ninputs;
-	struct tensor *in = xcalloc((size_t)(n ? n : 1), sizeof *in);
+	struct tensor *in = tui_random_inputs(m, e);
 	struct shape *shapes = xcalloc((size_t)(n ? n : 1), sizeof *shapes);
-	int rc = 0;
-	for (int i = 0; i < n && rc == 0; i++) {
-		in[i].dtype = DT_F32;
-		in[i].shape = m->inputs[i].shape;
-		rc = tensor_alloc(&in[i], e);
-		if (rc < 0)
-			error_prefix(e, "input %d", i + 1);
-		else
-			exec_randn(in[i].storage->data, shape_numel(&in[i].shape), (uint64_t)i);
+	int rc = in ? 0 : -1;
+	for (int i = 0; i < n && in; i++)
 		shapes[i] = in[i].shape;
-	}
 	struct exec_opts opts = {.stats = true};
 	if (rc == 0)
 		s->plan = exec_plan_new(run, shapes, &opts, e);
@@ -68,9 +84,7 @@ int tui_stats_run(struct tui *t, struct error *e)
 		rc = exec_run(s->plan, in, n, &out, e);
 		value_free(&out);
 	}
-	for (int i = 0; i < n; i++)
-		tensor_release(&in[i]);
-	free(in);
+	tui_random_inputs_free(in, n);
 	free(shapes);
 	s->gen = t->gen;
 	t->stats = s;

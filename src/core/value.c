@@ -101,6 +101,22 @@ void value_free(struct value *v)
 	v->kind = VAL_NONE;
 }
 
+static void add_tensors(const struct value *v, const struct tensor **out, int *n, int max)
+{
+	if (v->kind == VAL_TENSOR && *n < max)
+		out[(*n)++] = &v->u.tensor.t;
+	else if (v->kind == VAL_LIST)
+		for (int i = 0; i < v->u.list.n; i++)
+			add_tensors(&v->u.list.items[i], out, n, max);
+}
+
+int value_tensors(const struct value *v, const struct tensor **out, int max)
+{
+	int n = 0;
+	add_tensors(v, out, &n, max);
+	return n;
+}
+
 bool value_equal(const struct value *a, const struct value *b)
 {
 	if (a->kind != b->kind) {

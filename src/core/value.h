@@ -80,6 +80,9 @@ bool value_equal(const struct value *a, const struct value *b);
 /* Bytes of the tensors in v (a tensor, or a tuple holding tensors); tensors
  * of unknown size count 0. */
 int64_t value_bytes(const struct value *v);
+/* The tensors of v (a tensor, or nested tuples holding them), in order,
+ * into out[max]; returns how many were stored. */
+int value_tensors(const struct value *v, const struct tensor **out, int max);
 
 /* Reads an int, or a list of ints of length n, into out[n]. An int is
  * repeated n times (kernel_size=3 -> [3, 3]). Returns 0 or -1. */

@@ -7,6 +7,7 @@
 
 #include "core/registry.h"
 #include "edit/edit_ops.h"
+#include "view/diff_write.h"
 
 void inspect_show(const struct editor *ed, const struct module *m, struct strbuf *out)
 {
@@ -234,24 +235,11 @@ static int diff_modules(const struct editor *ed, struct strbuf *out)
 
 void inspect_diff(const struct editor *ed, struct strbuf *out)
 {
-	int changes = diff_modules(ed, out);
-	struct param_counts a, b;
-	module_count(ed->original->root, &a);
-	module_count(ed->model->root, &b);
-	char x[32], y[32], z[32];
-	if (changes == 0)
+	if (diff_modules(ed, out) == 0)
 		strbuf_add(out, "no module changed\n");
-	strbuf_addf(out, "parameters: %s -> %s (%s%s)", fmt_count(a.params, x, sizeof x),
-		    fmt_count(b.params, y, sizeof y), b.params >= a.params ? "+" : "",
-		    fmt_count(b.params - a.params, z, sizeof z));
-	strbuf_addf(out, ", trainable %s -> %s\n", fmt_count(a.trainable, x, sizeof x),
-		    fmt_count(b.trainable, y, sizeof y));
-	for (int i = 0; i < ed->model->ninputs && i < ed->original->ninputs; i++) {
-		if (!shape_equal(&ed->model->inputs[i].shape, &ed->original->inputs[i].shape)) {
-			char s1[160], s2[160];
-			strbuf_addf(out, "input %s: %s -> %s\n", ed->model->inputs[i].name,
-				    shape_format_x(&ed->original->inputs[i].shape, s1, sizeof s1),
-				    shape_format_x(&ed->model->inputs[i].shape, s2, sizeof s2));
-		}
-	}
+	/* the totals as `graft diff` gives them */
+	struct model_diff d;
+	model_diff(ed->original, ed->model, &d);
+	diff_totals(&d, out);
+	model_diff_free(&d);
 }

@@ -31,6 +31,8 @@
 #include "core/model.h"
 #include "core/value.h"
 
+struct exec_stat;
+
 struct exec_opts {
 	/* Keep every module's output for exec_stats (turns fusion and
 	 * constant folding off, so each module's own output exists). */
@@ -39,6 +41,11 @@ struct exec_opts {
 	bool no_fuse;
 	/* Time every kernel call (exec_profile). */
 	bool profile;
+	/* With stats: called by exec_run for each float32 tensor a module call
+	 * returns, as soon as it is made, with its statistics and values
+	 * (valid during the call only: the plan reuses the bytes). */
+	void (*on_output)(void *ctx, const struct exec_stat *st, const float *x);
+	void *on_output_ctx;
 };
 
 struct exec_plan;

@@ -75,6 +75,8 @@ static void stat_tensors(struct exec_plan *p, const struct value *v, struct stat
 	st->output = sc->output++;
 	st->shape = v->u.tensor.t.shape;
 	exec_stat_compute(tensor_data(&v->u.tensor.t), shape_numel(&v->u.tensor.t.shape), st);
+	if (p->opts.on_output)
+		p->opts.on_output(p->opts.on_output_ctx, st, tensor_data(&v->u.tensor.t));
 }
 
 static void take_stats(struct exec_plan *p, int *next_mark, int after)

@@ -9,6 +9,7 @@
 #include "core/registry.h"
 #include "core/text.h"
 #include "core/util.h"
+#include "view/json_write.h"
 
 struct row {
 	const struct module *m;
@@ -173,21 +174,6 @@ static void write_table(FILE *out, const struct model *m, const struct shape_res
 
 /* --- JSON -------------------------------------------------------------- */
 
-static void json_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
 static void json_value(FILE *out, const struct value *v)
 {
 	switch (v->kind) {
@@ -216,7 +202,7 @@ static void json_value(FILE *out, const struct value *v)
 		fputs(v->u.b ? "true" : "false", out);
 		break;
 	case VAL_STR:
-		json_str(out, v->u.s);
+		json_write_string(out, v->u.s);
 		break;
 	default:
 		fputs("null", out);
@@ -251,13 +237,13 @@ static int json_module(struct module *m, void *vctx)
 	for (int i = 0; i < m->ncalls; i++)
 		macs += m->calls[i].macs;
 	fprintf(c->out, "%s\n  {\"path\":", c->count++ ? "," : "");
-	json_str(c->out, module_path_buf(m, path, sizeof path));
+	json_write_string(c->out, module_path_buf(m, path, sizeof path));
 	fputs(",\"type\":", c->out);
-	json_str(c->out, m->type);
+	json_write_string(c->out, m->type);
 	if (m->def && m->def->describe)
 		m->def->describe(m, buf, sizeof buf);
 	fputs(",\"detail\":", c->out);
-	json_str(c->out, buf);
+	json_write_string(c->out, buf);
 	fprintf(c->out, ",\"depth\":%d,\"params\":%" PRId64 ",\"trainable\":%" PRId64
 			",\"buffers\":%" PRId64 ",\"macs\":%" PRId64 ",\"broken\":%s,\"calls\":[",
 		depth, pc.params, pc.trainable, pc.buffers, macs, m->broken ? "true" : "false");
@@ -276,13 +262,13 @@ static void write_json(FILE *out, const struct model *m, const struct shape_resu
 	struct param_counts pc;
 	module_count(m->root, &pc);
 	fputs("{\"model\":", out);
-	json_str(out, m->name);
+	json_write_string(out, m->name);
 	fputs(",\"inputs\":[", out);
 	for (int i = 0; i < m->ninputs; i++) {
 		struct value v = value_tensor_meta(m->inputs[i].dtype, &m->inputs[i].shape,
 						   (struct origin){0});
 		fprintf(out, "%s{\"name\":", i ? "," : "");
-		json_str(out, m->inputs[i].name);
+		json_write_string(out, m->inputs[i].name);
 		fputs(",\"tensor\":", out);
 		json_value(out, &v);
 		fputc('}', out);
@@ -291,11 +277,11 @@ static void write_json(FILE *out, const struct model *m, const struct shape_resu
 	if (r->ok)
 		fputs("null", out);
 	else
-		json_str(out, r->err.msg);
+		json_write_string(out, r->err.msg);
 	fputs(",\"failed\":", out);
 	if (r->failed) {
 		char path[4096];
-		json_str(out, module_path_buf(r->failed, path, sizeof path));
+		json_write_string(out, module_path_buf(r->failed, path, sizeof path));
 	} else {
 		fputs("null", out);
 	}
