@@ -421,7 +421,7 @@ static void roundtrip(const char *file)
 		ts[i] = &f->entries[i].t;
 	}
 	struct error e = {0};
-	CHECK(pth_write(tmp("out.pth"), names, ts, f->n, NULL, 0, &e) == 0);
+	CHECK(pth_write(tmp("out.pth"), names, ts, f->n, NULL, &e) == 0);
 	struct pth_file *g = open_ok(tmp("out.pth"));
 	CHECK(g && g->n == f->n && !g->legacy);
 	for (int i = 0; g && i < f->n && i < g->n; i++) {
@@ -478,10 +478,10 @@ static void test_write_errors(void)
 	const struct tensor *ts[] = {&t};
 	const char *names[] = {"w"};
 	struct error e = {0};
-	CHECK(pth_write(tmp("nostorage.pth"), names, ts, 1, NULL, 0, &e) < 0);
+	CHECK(pth_write(tmp("nostorage.pth"), names, ts, 1, NULL, &e) < 0);
 	CHECK_CONTAINS(e.msg, "'w' has no values");
 	tensor_alloc(&t, NULL);
-	CHECK(pth_write("/nonexistent-dir/x.pth", names, ts, 1, NULL, 0, &e) < 0);
+	CHECK(pth_write("/nonexistent-dir/x.pth", names, ts, 1, NULL, &e) < 0);
 	CHECK_CONTAINS(e.msg, "/nonexistent-dir/x.pth: cannot write");
 	tensor_release(&t);
 }
@@ -617,7 +617,7 @@ static void test_attach_weights(void)
 	struct tensor wrong = {.dtype = DT_F32, .shape = {2, {10, 1000}}};
 	tensor_alloc(&wrong, NULL);
 	ts[n - 2] = &wrong;
-	CHECK(pth_write(tmp("wrong.pth"), (const char *const *)names, ts, n, NULL, 0, &e) == 0);
+	CHECK(pth_write(tmp("wrong.pth"), (const char *const *)names, ts, n, NULL, &e) == 0);
 	CHECK(format_attach_weights(m, tmp("wrong.pth"), &e) < 0);
 	CHECK_CONTAINS(e.msg, "wrong shape 1: 8.weight is float32 [10, 1000] in the file, float32 "
 	                      "[10, 1024] in the architecture");

@@ -29,7 +29,41 @@ void model_free(struct model *m)
 		free(m->inputs[i].name);
 	free(m->inputs);
 	module_free(m->root);
+	model_checkpoint_free(m->checkpoint);
 	free(m);
+}
+
+void model_checkpoint_free(struct model_checkpoint *c)
+{
+	if (!c)
+		return;
+	free(c->path);
+	free(c->key);
+	free(c->prefix);
+	for (int i = 0; i < c->nparams; i++)
+		free(c->param_names[i]);
+	free(c->param_names);
+	free(c->param_shapes);
+	free(c);
+}
+
+/* A deep copy of c (NULL for NULL). */
+static struct model_checkpoint *checkpoint_clone(const struct model_checkpoint *c)
+{
+	if (!c)
+		return NULL;
+	struct model_checkpoint *d = xmalloc(sizeof *d);
+	*d = *c;
+	d->path = xstrdup(c->path);
+	d->key = c->key ? xstrdup(c->key) : NULL;
+	d->prefix = c->prefix ? xstrdup(c->prefix) : NULL;
+	d->param_names = xcalloc((size_t)c->nparams + 1, sizeof *d->param_names);
+	d->param_shapes = xcalloc((size_t)c->nparams + 1, sizeof *d->param_shapes);
+	for (int i = 0; i < c->nparams; i++) {
+		d->param_names[i] = xstrdup(c->param_names[i]);
+		d->param_shapes[i] = c->param_shapes[i];
+	}
+	return d;
 }
 
 void model_add_input(struct model *m, const char *name, const struct shape *s, enum dtype dt)
@@ -242,5 +276,6 @@ struct model *model_clone(const struct model *m)
 	c->root = m->root ? module_clone(m->root) : NULL;
 	c->has_forward = m->has_forward;
 	c->has_weights = m->has_weights;
+	c->checkpoint = checkpoint_clone(m->checkpoint);
 	return c;
 }

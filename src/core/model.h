@@ -15,6 +15,27 @@ struct model_input {
 	enum dtype dtype;
 };
 
+/* What to do with an optimizer's state for parameters whose shape an edit
+ * changed, when a training checkpoint is written back (model_pth.h). */
+enum model_optimizer {
+	MODEL_OPTIMIZER_REFUSE, /* say so and write nothing (the default) */
+	MODEL_OPTIMIZER_KEEP,   /* keep it as it was */
+	MODEL_OPTIMIZER_DROP    /* drop the state of those parameters */
+};
+
+/* Where a model's state_dict sat in the checkpoint it was opened from, so
+ * that a save to .pth writes the checkpoint back around it. */
+struct model_checkpoint {
+	char *path;   /* the checkpoint, read again when saving */
+	char *key;    /* its entry holding the state_dict ("model"), or NULL */
+	char *prefix; /* stripped from every name ("module."), or NULL */
+	/* the parameters as opened, in order (what an optimizer numbers) */
+	char **param_names;
+	struct shape *param_shapes;
+	int nparams;
+	enum model_optimizer optimizer;
+};
+
 struct model {
 	char *name;
 	char *source;       /* free text: where the architecture came from */
@@ -26,11 +47,14 @@ struct model {
 	bool has_forward;   /* false for a tree built from tensor names alone */
 	bool has_weights;   /* every tensor has storage */
 	char *note;         /* what opening found out, for the caller to show, or NULL */
+	struct model_checkpoint *checkpoint; /* NULL unless opened from a wrapped checkpoint */
 };
 
 /* An empty model (no root). */
 struct model *model_new(const char *name);
 void model_free(struct model *m);
+/* Frees a checkpoint record. Tolerates NULL. */
+void model_checkpoint_free(struct model_checkpoint *c);
 /* Adds an input to the model's forward. */
 void model_add_input(struct model *m, const char *name, const struct shape *s, enum dtype dt);
 

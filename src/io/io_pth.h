@@ -18,7 +18,9 @@
  *
  * Writing produces a state_dict file in the zip format, as
  * torch.save(state_dict, f) does, that torch.load(f, weights_only=True)
- * accepts. */
+ * accepts, or a training checkpoint read back with its state_dict
+ * replaced. graft adds its architecture as one more record,
+ * ARCHIVE/graft/architecture.json, which torch's loader never reads. */
 #ifndef GRAFT_IO_PTH_H
 #define GRAFT_IO_PTH_H
 
@@ -28,8 +30,10 @@
 #include "core/module.h"
 #include "core/tensor.h"
 
-/* Largest pickle graft reads (data.pkl). */
+/* Largest pickle graft reads (data.pkl), and largest architecture. */
 #define PTH_MAX_PICKLE (256u << 20)
+/* The record, under ARCHIVE/, holding the architecture graft wrote. */
+#define PTH_ARCHITECTURE_RECORD "graft/architecture.json"
 
 struct pth_entry {
 	char *name;
@@ -47,6 +51,8 @@ struct pth_file {
 	char *root_class;
 	char *tree_note; /* what the tree could not map exactly, or NULL */
 	char *inner_key; /* the checkpoint key holding the state_dict, or NULL */
+	bool inner_is_module; /* ... holding a pickled module, not a state_dict */
+	char *architecture; /* the graft JSON inside a .pth graft wrote, or NULL */
 	bool legacy;     /* the format before PyTorch 1.6 */
 	int ncopied;     /* non-contiguous tensors copied */
 };
@@ -68,18 +74,40 @@ struct pth_version {
 	int version;
 };
 
+/* A checkpoint's saved object with the bytes of every storage it names,
+ * read to be written back (pth_write_extras). */
+struct pth_reader;
+
+/* What a .pth holds besides the state_dict; all may be 0/NULL. */
+struct pth_write_extras {
+	const struct pth_version *versions; /* the state_dict's _metadata */
+	int nversions;
+	const char *architecture; /* graft JSON, for PTH_ARCHITECTURE_RECORD */
+	/* the checkpoint written around the state_dict: its saved object, a
+	 * dict, whose entry `key` the state_dict replaces */
+	struct pth_reader *envelope;
+	const char *key;
+};
+
 /* Writes tensors (every one with storage) as a state_dict, in the order
- * given, atomically, with `_metadata` holding versions[nversions] as
- * torch.save does (none when nversions is 0). Tensors whose bytes overlap
- * in one storage with the same dtype (tied weights, views) share one
- * storage in the file; the others get one each, written byte for byte in
- * their dtype. 0, or -1 with e set. */
+ * given, atomically, with `_metadata` holding x->versions as torch.save
+ * does (none when nversions is 0), inside x->envelope when given. Tensors
+ * whose bytes overlap in one storage with the same dtype (tied weights,
+ * views) share one storage in the file; the others get one each, written
+ * byte for byte in their dtype; the envelope's tensors keep their
+ * storages. 0, or -1 with e set. */
 int pth_write(const char *path, const char *const *names, const struct tensor *const *tensors,
-              int n, const struct pth_version *versions, int nversions, struct error *e);
+              int n, const struct pth_write_extras *x, struct error *e);
+
+/* Reads a checkpoint's saved object as it is. NULL with e set. */
+struct pth_reader *pth_read_object(const char *path, struct error *e);
+/* The saved object; the caller may change it before writing it back. */
+struct pk_value *pth_reader_root(struct pth_reader *r);
+/* Frees r. Tolerates NULL. */
+void pth_reader_free(struct pth_reader *r);
 
 /* For pth_tree.c: converts the pickled tensor v (a PK_TENSOR) into *out,
  * sharing or copying the storage io_pth.c has read. 0 or -1 with e set. */
-struct pth_reader;
 struct pk_value;
 int pth_reader_tensor(struct pth_reader *r, const struct pk_value *v, struct tensor *out,
                       struct error *e);

@@ -411,6 +411,17 @@ struct pk_value *pk_dict_get(const struct pk_value *dict, const char *key)
 	return i < 0 ? NULL : dict->u.dict.values[i];
 }
 
+void pk_dict_remove(struct pk_value *dict, int i)
+{
+	int n = --dict->u.dict.n;
+	memmove(&dict->u.dict.keys[i], &dict->u.dict.keys[i + 1],
+	        (size_t)(n - i) * sizeof *dict->u.dict.keys);
+	memmove(&dict->u.dict.values[i], &dict->u.dict.values[i + 1],
+	        (size_t)(n - i) * sizeof *dict->u.dict.values);
+	if (dict->u.dict.slots)
+		index_rebuild(dict);
+}
+
 /* Sets dict[key] = value; a string key already present is replaced. */
 static int dict_set(struct unpickler *u, struct pk_value *dict, struct pk_value *key,
                     struct pk_value *value)
