@@ -181,6 +181,17 @@ static bool name_in_tree(const struct module *root, const char *key)
 	return false;
 }
 
+struct param *model_find_param(const struct model *m, const char *name, struct module **owner)
+{
+	const char *dot = strrchr(name, '.');
+	char *path = dot ? xstrndup(name, (size_t)(dot - name)) : xstrdup("");
+	struct module *mod = module_find(m->root, path);
+	free(path);
+	if (owner)
+		*owner = mod;
+	return mod ? module_param(mod, dot ? dot + 1 : name) : NULL;
+}
+
 int model_bind_tensors(struct model *m, const char *const *names,
 		       const struct tensor *const *tensors, int n, const char *where,
 		       struct error *e)

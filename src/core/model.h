@@ -69,6 +69,9 @@ struct model *model_clone(const struct model *m);
 int model_bind_tensors(struct model *m, const char *const *names,
 		       const struct tensor *const *tensors, int n, const char *where,
 		       struct error *e);
+/* The tensor a state_dict names ("layer1.0.conv1.weight"), or NULL;
+ * *owner (may be NULL) gets its module. */
+struct param *model_find_param(const struct model *m, const char *name, struct module **owner);
 /* A model whose tree comes from dotted tensor names alone (types "Module",
  * no forward), sharing the tensors' storage; named after path. */
 struct model *model_from_tensor_names(const char *path, const char *const *names,

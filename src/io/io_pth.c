@@ -54,6 +54,8 @@ struct pth_reader {
 	char *path;
 	struct pk_doc doc;
 	char *architecture; /* ARCHIVE/graft/architecture.json, or NULL */
+	struct pth_code *code; /* a TorchScript archive's code/ (then non-NULL) */
+	int ncode;
 	struct skey *keys;
 	int nkeys, keys_cap;
 	int ncopied;
@@ -64,6 +66,11 @@ static void reader_free(struct pth_reader *r)
 {
 	free(r->path);
 	free(r->architecture);
+	for (int i = 0; i < r->ncode; i++) {
+		free(r->code[i].module);
+		free(r->code[i].text);
+	}
+	free(r->code);
 	pk_doc_free(&r->doc);
 	for (int i = 0; i < r->nkeys; i++) {
 		free(r->keys[i].key);
@@ -285,6 +292,15 @@ static int interpret(struct pth_reader *r, struct pth_file *f, const struct pk_v
                      struct error *e)
 {
 	char what[128];
+	if (r->code && root->kind == PK_OBJECT) {
+		f->torchscript = true;
+		f->root = pth_script_build(r, f, root, r->code, r->ncode, r->doc.cells, e);
+		if (!f->root)
+			return error_prefix(e, "%s: the TorchScript module", r->path);
+		f->root_class = xasprintf("%s.%s", root->u.obj.cls->u.global.module,
+		                          root->u.obj.cls->u.global.name);
+		return 0;
+	}
 	if (is_module_object(root)) {
 		f->root = pth_tree_build(r, f, root, r->doc.cells, e);
 		if (!f->root)
@@ -404,6 +420,37 @@ static int read_record(zip_t *za, const char *path, const char *prefix, const ch
 	return zip_read_all(za, (zip_uint64_t)idx, path, name, *out, (size_t)st.size, e);
 }
 
+/* Reads the class definitions of a TorchScript archive, ARCHIVE/code/
+ * PATH.py, as text, at most PTH_MAX_PICKLE bytes in all. */
+static int read_code(zip_t *za, struct pth_reader *r, const char *prefix, struct error *e)
+{
+	char *dir = xasprintf("%s/code/", prefix);
+	size_t dirlen = strlen(dir), total = 0;
+	int cap = 0, rc = 0;
+	r->code = xcalloc(1, sizeof *r->code);
+	zip_int64_t n = zip_get_num_entries(za, 0);
+	for (zip_int64_t i = 0; i < n && rc == 0; i++) {
+		const char *name = zip_get_name(za, (zip_uint64_t)i, ZIP_FL_ENC_RAW);
+		if (!name || strncmp(name, dir, dirlen) != 0 || !str_ends_with(name, ".py"))
+			continue;
+		unsigned char *text;
+		size_t len;
+		rc = read_record(za, r->path, prefix, name + strlen(prefix) + 1,
+		                 PTH_MAX_PICKLE - total, &text, &len, e);
+		if (rc < 0)
+			break;
+		total += len;
+		char *module = xstrndup(name + dirlen, strlen(name + dirlen) - 3);
+		for (char *c = module; *c; c++)
+			if (*c == '/')
+				*c = '.';
+		xgrow(&r->code, &cap, r->ncode + 1, sizeof *r->code);
+		r->code[r->ncode++] = (struct pth_code){module, (char *)text};
+	}
+	free(dir);
+	return rc;
+}
+
 static int read_zip(struct pth_reader *r, struct error *e)
 {
 	int zerr = 0;
@@ -440,6 +487,11 @@ static int read_zip(struct pth_reader *r, struct error *e)
 	}
 	if (read_record(za, r->path, prefix, PTH_ARCHITECTURE_RECORD, PTH_MAX_PICKLE,
 	                (unsigned char **)&r->architecture, &arch_len, e) < 0)
+		goto out;
+	char *constants = xasprintf("%s/constants.pkl", prefix);
+	bool script = zip_name_locate(za, constants, ZIP_FL_ENC_RAW) >= 0;
+	free(constants);
+	if (script && read_code(za, r, prefix, e) < 0)
 		goto out;
 	char *where = xasprintf("%s: data.pkl", r->path);
 	int prc = pk_load(pkl, pkl_len, where, &r->doc, NULL, e);

@@ -10,7 +10,11 @@
  *    tensors, also when it is the "state_dict" (or "model", ...) entry of a
  *    larger checkpoint dict;
  *  - a whole module, torch.save(model, f): the pickled nn.Module tree, from
- *    which graft rebuilds its own module tree (pth_tree.c).
+ *    which graft rebuilds its own module tree (pth_tree.c);
+ *  - a TorchScript archive, torch.jit.save(m, f): the pickled
+ *    RecursiveScriptModule objects (data.pkl), whose parameters and buffers
+ *    the class definitions under code/ name; the code is read as text,
+ *    never run.
  *
  * Tensors that share a storage share graft storage; a non-contiguous view
  * (a transposed matrix, a strided slice) is copied into a contiguous tensor
@@ -52,6 +56,7 @@ struct pth_file {
 	char *tree_note; /* what the tree could not map exactly, or NULL */
 	char *inner_key; /* the checkpoint key holding the state_dict, or NULL */
 	bool inner_is_module; /* ... holding a pickled module, not a state_dict */
+	bool torchscript;     /* a torch.jit.save archive */
 	char *architecture; /* the graft JSON inside a .pth graft wrote, or NULL */
 	bool legacy;     /* the format before PyTorch 1.6 */
 	int ncopied;     /* non-contiguous tensors copied */
@@ -111,6 +116,21 @@ void pth_reader_free(struct pth_reader *r);
 struct pk_value;
 int pth_reader_tensor(struct pth_reader *r, const struct pk_value *v, struct tensor *out,
                       struct error *e);
+/* A TorchScript archive's code/PATH.py: the Python module it defines
+ * ("__torch__.torch.nn.modules.conv") and its text. */
+struct pth_code {
+	char *module;
+	char *text;
+};
+/* Builds graft's module tree from the pickled objects of a TorchScript
+ * archive (pth_tree.c), each module a container of the parameters and
+ * buffers its class in code[ncode] declares (every tensor a parameter when
+ * the class is not found), typed by its class ("torch.nn.modules.conv.
+ * Conv2d"); adds every tensor to f->entries in state_dict order. NULL with
+ * e set. */
+struct module *pth_script_build(struct pth_reader *r, struct pth_file *f,
+                                const struct pk_value *root, const struct pth_code *code,
+                                int ncode, size_t max_nodes, struct error *e);
 /* Builds graft's module tree from a pickled nn.Module (pth_tree.c); adds
  * every tensor to f->entries in state_dict order. A module shared through
  * the memo is built once for each place it appears, at most max_nodes

@@ -34,21 +34,11 @@ static void entry_arrays(const struct pth_file *f, const char ***names,
 	}
 }
 
-/* The tensor named as in a state_dict ("layer1.0.conv1.weight"), or NULL. */
-static struct param *find_param(const struct model *m, const char *name)
-{
-	const char *dot = strrchr(name, '.');
-	char *owner = dot ? xstrndup(name, (size_t)(dot - name)) : xstrdup("");
-	struct module *mod = module_find(m->root, owner);
-	free(owner);
-	return mod ? module_param(mod, dot ? dot + 1 : name) : NULL;
-}
-
 /* A pickled module's requires_grad flags, onto the matching zoo model. */
 static void copy_trainable(struct model *m, const struct pth_file *f)
 {
 	for (int i = 0; i < f->n; i++) {
-		struct param *p = find_param(m, f->entries[i].name);
+		struct param *p = model_find_param(m, f->entries[i].name, NULL);
 		if (p && !p->buffer)
 			p->trainable = f->entries[i].trainable;
 	}
@@ -122,7 +112,7 @@ static struct model_checkpoint *checkpoint_record(const struct model *m, const c
 	c->param_names = xcalloc((size_t)n + 1, sizeof *c->param_names);
 	c->param_shapes = xcalloc((size_t)n + 1, sizeof *c->param_shapes);
 	for (int i = 0; i < n; i++) {
-		const struct param *p = find_param(m, names[i]);
+		const struct param *p = model_find_param(m, names[i], NULL);
 		if (p && p->buffer)
 			continue;
 		c->param_names[c->nparams] = xstrdup(names[i]);
@@ -146,7 +136,8 @@ struct model *pth_model_open(const char *path, struct error *e)
 	struct pth_file *f = pth_open(path, e);
 	if (!f)
 		return NULL;
-	char *prefix = f->root ? NULL : strip_prefixes(f);
+	bool pickled_tree = f->root != NULL;
+	char *prefix = pickled_tree ? NULL : strip_prefixes(f);
 	const char **names;
 	const struct tensor **tensors;
 	entry_arrays(f, &names, &tensors);
@@ -157,9 +148,13 @@ struct model *pth_model_open(const char *path, struct error *e)
 	if (m) {
 		/* the architecture inside */
 	} else if (f->root) {
-		m = zoo_match(path, names, tensors, f->n, f->root);
+		/* a TorchScript module's types are its classes: names and shapes decide */
+		m = zoo_match(path, names, tensors, f->n, f->torchscript ? NULL : f->root);
 		if (m) {
 			copy_trainable(m, f);
+			if (f->torchscript)
+				add_note(m, "%s", "a TorchScript archive, whose forward is taken from "
+				                  "the zoo architecture");
 		} else {
 			char *copy = xstrdup(path);
 			char *base = basename(copy);
@@ -171,11 +166,16 @@ struct model *pth_model_open(const char *path, struct error *e)
 			m->root = pth_take_tree(f);
 			m->has_weights = true;
 			m->weights_path = xstrdup(path);
-			m->source = xasprintf("torch.save of %s", f->root_class);
+			m->source = xasprintf("%s of %s", f->torchscript ? "torch.jit.save" : "torch.save",
+			                      f->root_class);
 			copy = xstrdup(path);
 			m->note = xasprintf(
-			    "%s: a pickled %s; no zoo architecture matches it, so the forward is "
-			    "unknown (the tree can be browsed, shapes are not checked)",
+			    f->torchscript
+			        ? "%s: a TorchScript archive of %s: its forward is TorchScript code, "
+			          "which graft neither runs nor translates, and no zoo architecture "
+			          "matches it (the tree can be browsed, shapes are not checked)"
+			        : "%s: a pickled %s; no zoo architecture matches it, so the forward is "
+			          "unknown (the tree can be browsed, shapes are not checked)",
 			    basename(copy), f->root_class);
 			free(copy);
 		}
@@ -192,7 +192,7 @@ struct model *pth_model_open(const char *path, struct error *e)
 		add_note(m, "the state_dict is the checkpoint's '%s' entry", f->inner_key);
 	if (m && prefix)
 		add_note(m, "'%s' stripped from every name", prefix);
-	if (m && !f->root && !f->inner_is_module && (f->inner_key || prefix))
+	if (m && !pickled_tree && !f->inner_is_module && (f->inner_key || prefix))
 		m->checkpoint = checkpoint_record(m, path, f->inner_key, prefix);
 	if (m && f->ncopied) {
 		char n[32];
@@ -212,7 +212,8 @@ int pth_model_attach(struct model *m, const char *path, struct error *e)
 	struct pth_file *f = pth_open(path, e);
 	if (!f)
 		return -1;
-	free(f->root ? NULL : strip_prefixes(f));
+	if (!f->root)
+		free(strip_prefixes(f));
 	const char **names;
 	const struct tensor **tensors;
 	entry_arrays(f, &names, &tensors);
@@ -345,7 +346,7 @@ static int fit_optimizers(const struct model *m, struct pk_value *root, const ch
 	bool *misfit = xcalloc((size_t)c->nparams + 1, sizeof *misfit);
 	int nmisfit = 0;
 	for (int i = 0; i < c->nparams; i++) {
-		const struct param *p = find_param(m, c->param_names[i]);
+		const struct param *p = model_find_param(m, c->param_names[i], NULL);
 		misfit[i] = !p || p->buffer || !shape_equal(&p->t.shape, &c->param_shapes[i]);
 		nmisfit += misfit[i];
 	}

@@ -5,8 +5,9 @@
  * a name; calling one (REDUCE) is allowed only for the few callables a
  * checkpoint needs, each turned into plain data by graft itself:
  * collections.OrderedDict, builtins.set/frozenset, torch.Size,
- * torch.device, torch._utils._rebuild_tensor(_v2) and
- * torch._utils._rebuild_parameter(_with_state). Anything else is refused
+ * torch.device, torch._utils._rebuild_tensor(_v2),
+ * torch._utils._rebuild_parameter(_with_state) and TorchScript's
+ * torch.jit._pickle.build_*list and restore_type_tag (their argument). Anything else is refused
  * with a message naming the opcode or the global. Classes instantiated by
  * NEWOBJ (what pickling an nn.Module writes), and functools.partial (a
  * module's norm_layer), become inert records: class name, arguments and
