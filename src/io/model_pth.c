@@ -88,6 +88,7 @@ static struct model *open_own_architecture(const char *path, const struct pth_fi
 	}
 	char *copy = xstrdup(path);
 	if (m) {
+		free(m->weights_path);
 		m->weights_path = xstrdup(path);
 		m->note = xasprintf("%s: the architecture graft saved inside it", basename(copy));
 	} else {
