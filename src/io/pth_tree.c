@@ -473,6 +473,8 @@ static char *script_type(const struct pk_value *cls)
 	free(full);
 	if (sb.len && sb.s[sb.len - 1] == '.')
 		sb.s[--sb.len] = '\0';
+	if (!sb.len) /* a class named like a mangle */
+		strbuf_add(&sb, cls->u.global.name);
 	return strbuf_take(&sb);
 }
 
