@@ -881,7 +881,8 @@ static void test_training_checkpoint(void)
 	/* the head reshaped, as `head 5` does */
 	resize_head(m, "8", 5);
 	CHECK(format_save(m, tmp("train5.pth"), &e) < 0);
-	CHECK_CONTAINS(e.msg, "of 2 parameters whose shape changed no longer fits (8.weight, 8.bias)");
+	CHECK_CONTAINS(e.msg,
+	               "of 2 parameters whose shape changed no longer fits (8.weight, 8.bias)");
 	CHECK(access(tmp("train5.pth"), F_OK) != 0);
 	m->checkpoint->optimizer = MODEL_OPTIMIZER_KEEP;
 	CHECK(format_save(m, tmp("train5.pth"), &e) == 0);
@@ -893,7 +894,8 @@ static void test_training_checkpoint(void)
 
 	/* the saved file reopens with its architecture and entry */
 	m = format_open(tmp("train5.pth"), NULL, &e);
-	CHECK(m && m->checkpoint && module_attr_int(module_find(m->root, "8"), "out_features", 0) == 5);
+	CHECK(m && m->checkpoint &&
+	      module_attr_int(module_find(m->root, "8"), "out_features", 0) == 5);
 	CHECK(m && strstr(m->note, "the architecture graft saved inside it"));
 	model_free(m);
 }
@@ -905,10 +907,8 @@ static void test_prefixes(void)
 	static const struct {
 		const char *file, *prefix, *key;
 	} cases[] = {
-	    {"dataparallel.pth", "module.", NULL},
-	    {"compiled.pth", "_orig_mod.", NULL},
-	    {"lightning.ckpt", "model.", "state_dict"},
-	    {"ema.pth", NULL, "ema"},
+	    {"dataparallel.pth", "module.", NULL},      {"compiled.pth", "_orig_mod.", NULL},
+	    {"lightning.ckpt", "model.", "state_dict"}, {"ema.pth", NULL, "ema"},
 	    {"train_sd.pth", NULL, "model_state_dict"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -923,7 +923,8 @@ static void test_prefixes(void)
 		CHECK_CONTAINS(m->note, "matches zoo/tiny_cnn.json");
 		if (cases[i].prefix) {
 			char said[64];
-			snprintf(said, sizeof said, "'%s' stripped from every name", cases[i].prefix);
+			snprintf(said, sizeof said, "'%s' stripped from every name",
+			         cases[i].prefix);
 			CHECK_CONTAINS(m->note, said);
 			CHECK_STR(m->checkpoint->prefix, cases[i].prefix);
 		}
@@ -934,7 +935,8 @@ static void test_prefixes(void)
 		CHECK(f && f->n == 14);
 		CHECK(f && !cases[i].key == !f->inner_key);
 		if (f && cases[i].prefix)
-			CHECK(strncmp(f->entries[0].name, cases[i].prefix, strlen(cases[i].prefix)) == 0);
+			CHECK(strncmp(f->entries[0].name, cases[i].prefix,
+			              strlen(cases[i].prefix)) == 0);
 		pth_close(f);
 	}
 	/* a bare state_dict keeps a "model." that is part of its names */

@@ -53,7 +53,7 @@ struct skey {
 struct pth_reader {
 	char *path;
 	struct pk_doc doc;
-	char *architecture; /* ARCHIVE/graft/architecture.json, or NULL */
+	char *architecture;    /* ARCHIVE/graft/architecture.json, or NULL */
 	struct pth_code *code; /* a TorchScript archive's code/ (then non-NULL) */
 	int ncode;
 	struct skey *keys;
@@ -283,7 +283,7 @@ static int read_state_dict(struct pth_reader *r, struct pth_file *f, const struc
 }
 
 /* Keys under which training scripts keep the model's state_dict. */
-static const char *const wrapper_keys[] = {"state_dict", "model_state_dict", "model",  "module",
+static const char *const wrapper_keys[] = {"state_dict", "model_state_dict", "model",   "module",
                                            "net",        "network",          "weights", "ema"};
 
 /* What the saved object is: a state_dict, a checkpoint dict holding one, or

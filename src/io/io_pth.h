@@ -57,7 +57,7 @@ struct pth_file {
 	char *inner_key; /* the checkpoint key holding the state_dict, or NULL */
 	bool inner_is_module; /* ... holding a pickled module, not a state_dict */
 	bool torchscript;     /* a torch.jit.save archive */
-	char *architecture; /* the graft JSON inside a .pth graft wrote, or NULL */
+	char *architecture;   /* the graft JSON inside a .pth graft wrote, or NULL */
 	bool legacy;     /* the format before PyTorch 1.6 */
 	int ncopied;     /* non-contiguous tensors copied */
 };
@@ -129,8 +129,8 @@ struct pth_code {
  * Conv2d"); adds every tensor to f->entries in state_dict order. NULL with
  * e set. */
 struct module *pth_script_build(struct pth_reader *r, struct pth_file *f,
-                                const struct pk_value *root, const struct pth_code *code,
-                                int ncode, size_t max_nodes, struct error *e);
+                                const struct pk_value *root, const struct pth_code *code, int ncode,
+                                size_t max_nodes, struct error *e);
 /* Builds graft's module tree from a pickled nn.Module (pth_tree.c); adds
  * every tensor to f->entries in state_dict order. A module shared through
  * the memo is built once for each place it appears, at most max_nodes

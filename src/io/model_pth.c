@@ -80,7 +80,8 @@ static struct model *open_own_architecture(const char *path, const struct pth_fi
 {
 	struct error e = {0};
 	char *where = xasprintf("%s (%s)", path, PTH_ARCHITECTURE_RECORD);
-	struct model *m = json_load_model(f->architecture, strlen(f->architecture), where, NULL, &e);
+	struct model *m =
+	    json_load_model(f->architecture, strlen(f->architecture), where, NULL, &e);
 	free(where);
 	if (m && model_bind_tensors(m, names, tensors, f->n, path, &e) < 0) {
 		model_free(m);
@@ -154,8 +155,9 @@ struct model *pth_model_open(const char *path, struct error *e)
 		if (m) {
 			copy_trainable(m, f);
 			if (f->torchscript)
-				add_note(m, "%s", "a TorchScript archive, whose forward is taken from "
-				                  "the zoo architecture");
+				add_note(m, "%s",
+				         "a TorchScript archive, whose forward is taken from "
+				         "the zoo architecture");
 		} else {
 			char *copy = xstrdup(path);
 			char *base = basename(copy);
@@ -167,16 +169,19 @@ struct model *pth_model_open(const char *path, struct error *e)
 			m->root = pth_take_tree(f);
 			m->has_weights = true;
 			m->weights_path = xstrdup(path);
-			m->source = xasprintf("%s of %s", f->torchscript ? "torch.jit.save" : "torch.save",
-			                      f->root_class);
+			m->source =
+			    xasprintf("%s of %s", f->torchscript ? "torch.jit.save" : "torch.save",
+			              f->root_class);
 			copy = xstrdup(path);
 			m->note = xasprintf(
 			    f->torchscript
-			        ? "%s: a TorchScript archive of %s: its forward is TorchScript code, "
-			          "which graft neither runs nor translates, and no zoo architecture "
-			          "matches it (the tree can be browsed, shapes are not checked)"
-			        : "%s: a pickled %s; no zoo architecture matches it, so the forward is "
-			          "unknown (the tree can be browsed, shapes are not checked)",
+			        ? "%s: a TorchScript archive of %s: its forward is TorchScript "
+			          "code, which graft neither runs nor translates, and no zoo "
+			          "architecture matches it (the tree can be browsed, shapes are "
+			          "not checked)"
+			        : "%s: a pickled %s; no zoo architecture matches it, so the "
+			          "forward is unknown (the tree can be browsed, shapes are not "
+			          "checked)",
 			    basename(copy), f->root_class);
 			free(copy);
 		}
@@ -254,7 +259,6 @@ static int collect_versions(struct module *m, void *vctx)
 	v->n++;
 	return 0;
 }
-
 
 /* The optimizers among a checkpoint's entries: a dict with "state" and
  * "param_groups" (optimizer.state_dict()), or a list of them (Lightning's
@@ -356,15 +360,15 @@ static int fit_optimizers(const struct model *m, struct pk_value *root, const ch
 	for (int i = 0; nmisfit && rc == 0 && i < root->u.dict.n; i++) {
 		const struct pk_value *k = root->u.dict.keys[i];
 		if (k->kind == PK_STR && strcmp(k->u.str.s, c->key) != 0)
-			rc = each_optimizer(root->u.dict.values[i], k->u.str.s, fit_optimizer, &fit);
+			rc =
+			    each_optimizer(root->u.dict.values[i], k->u.str.s, fit_optimizer, &fit);
 	}
 	free(misfit);
 	return rc;
 }
 
 /* The checkpoint m came from, read again, its optimizers fitted to m. */
-static struct pth_reader *read_envelope(const struct model *m, const char *path,
-                                        struct error *e)
+static struct pth_reader *read_envelope(const struct model *m, const char *path, struct error *e)
 {
 	struct pth_reader *r = pth_read_object(m->checkpoint->path, e);
 	if (!r) {

@@ -225,7 +225,8 @@ static int write_batched(struct value_writer *vw, struct pk_value *const *a,
 	for (int i = 0; i < n; i++) {
 		if (i % 1000 == 0)
 			pkw_op(vw->w, '(');
-		if (write_value(vw, a[i], depth + 1) < 0 || (b && write_value(vw, b[i], depth + 1) < 0))
+		if (write_value(vw, a[i], depth + 1) < 0 ||
+		    (b && write_value(vw, b[i], depth + 1) < 0))
 			return -1;
 		if (i % 1000 == 999 || i == n - 1)
 			pkw_op(vw->w, op);
@@ -241,8 +242,8 @@ static void write_tensor(struct value_writer *vw, const struct pk_value *v)
 		pkw_global(w, "torch._utils", "_rebuild_parameter");
 	pkw_global(w, "torch._utils", "_rebuild_tensor_v2");
 	pkw_op(w, '(');
-	pkw_storage(w, st->u.storage.dtype, vw->h->storage_key(st, vw->h->storage_ctx), st->u.storage.location,
-	            st->u.storage.numel);
+	pkw_storage(w, st->u.storage.dtype, vw->h->storage_key(st, vw->h->storage_ctx),
+	            st->u.storage.location, st->u.storage.numel);
 	pkw_int(w, v->u.tensor.offset);
 	pkw_int_tuple(w, v->u.tensor.shape.dim, v->u.tensor.shape.ndim);
 	pkw_int_tuple(w, v->u.tensor.stride, v->u.tensor.shape.ndim);

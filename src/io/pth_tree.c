@@ -526,7 +526,8 @@ static struct module *script_build(struct script_ctx *c, const char *name, const
 	if (spend_node(&c->tree, path) < 0)
 		return NULL;
 	if (!is_script_module(obj, &state)) {
-		error_set(c->tree.e, "module '%s' is not a TorchScript module", path[0] ? path : "<root>");
+		error_set(c->tree.e, "module '%s' is not a TorchScript module",
+		          path[0] ? path : "<root>");
 		return NULL;
 	}
 	const struct pk_value *cls = obj->u.obj.cls;
@@ -549,9 +550,10 @@ static struct module *script_build(struct script_ctx *c, const char *name, const
 		struct pk_value *cs;
 		if (k->kind != PK_STR || !is_script_module(v, &cs))
 			continue;
-		if (!k->u.str.s[0] || strchr(k->u.str.s, '.') || strlen(k->u.str.s) != k->u.str.len ||
-		    k->u.str.len > 256) {
-			rc = error_set(c->tree.e, "module '%s': a child name is empty, dotted or not a str",
+		if (!k->u.str.s[0] || strchr(k->u.str.s, '.') ||
+		    strlen(k->u.str.s) != k->u.str.len || k->u.str.len > 256) {
+			rc = error_set(c->tree.e,
+			               "module '%s': a child name is empty, dotted or not a str",
 			               path);
 			break;
 		}
@@ -571,8 +573,8 @@ static struct module *script_build(struct script_ctx *c, const char *name, const
 }
 
 struct module *pth_script_build(struct pth_reader *r, struct pth_file *f,
-                                const struct pk_value *root, const struct pth_code *code,
-                                int ncode, size_t max_nodes, struct error *e)
+                                const struct pk_value *root, const struct pth_code *code, int ncode,
+                                size_t max_nodes, struct error *e)
 {
 	struct script_ctx c = {
 	    .tree = {.r = r, .f = f, .e = e, .nodes_left = max_nodes, .nodes_limit = max_nodes},

@@ -161,8 +161,8 @@ static void read_index(const char *dir, struct zoo_entry *z, int n)
 		long long bytes;
 		int tensors;
 		unsigned long long fp, names_fp;
-		if (line[0] == '#' || sscanf(line, "%511s %lld %d %llx %llx", file, &bytes, &tensors,
-		                             &fp, &names_fp) != 5)
+		if (line[0] == '#' || sscanf(line, "%511s %lld %d %llx %llx", file, &bytes,
+		                             &tensors, &fp, &names_fp) != 5)
 			continue;
 		struct zoo_entry key = {.file = file};
 		struct zoo_entry *hit =
@@ -221,8 +221,8 @@ static int same_type(struct module *m, void *vctx)
  * first dimension alone takes that many out_features/out_channels. Then
  * the names and shapes must all agree and the forward still check. Adds
  * "'fc' 1000→7" for each head to *what. 0, or -1 when it does not fit. */
-static int fit_heads(struct model *m, const char *const *names,
-                     const struct tensor *const *tensors, int n, struct strbuf *what)
+static int fit_heads(struct model *m, const char *const *names, const struct tensor *const *tensors,
+                     int n, struct strbuf *what)
 {
 	for (int i = 0; i < n; i++) {
 		struct module *mod;
@@ -259,8 +259,8 @@ static int fit_heads(struct model *m, const char *const *names,
 /* The architecture of zoo file z bound to the tensors, heads resized when
  * `heads`; NULL when it does not fit. */
 static struct model *try_entry(const char *dir, const struct zoo_entry *z, const char *path,
-                               const char *const *names, const struct tensor *const *tensors,
-                               int n, const struct module *tree, bool heads)
+                               const char *const *names, const struct tensor *const *tensors, int n,
+                               const struct module *tree, bool heads)
 {
 	struct error e = {0};
 	struct model *m = load_zoo_model(dir, z->file, &e);
@@ -309,8 +309,8 @@ struct model *zoo_match(const char *path, const char *const *names,
 	/* the same shapes, else the same names with other heads */
 	for (int heads = 0; heads < 2 && !found; heads++)
 		for (int i = 0; i < nz && !found; i++)
-			if (z[i].tensors == n && (heads ? z[i].names_fp == names_fp && z[i].fp != fp
-			                                : z[i].fp == fp))
+			if (z[i].tensors == n &&
+			    (heads ? z[i].names_fp == names_fp && z[i].fp != fp : z[i].fp == fp))
 				found = try_entry(dir, &z[i], path, names, tensors, n, tree, heads);
 	free_entries(z, nz);
 	free(dir);
