@@ -19,6 +19,7 @@
 #include "io/io_pth.h"
 #include "io/io_safetensors.h"
 #include "core/model.h"
+#include "core/registry.h"
 #include "io/format.h"
 #include "io/model_pth.h"
 #include "io/pickle.h"
@@ -421,7 +422,7 @@ static void roundtrip(const char *file)
 		ts[i] = &f->entries[i].t;
 	}
 	struct error e = {0};
-	CHECK(pth_write(tmp("out.pth"), names, ts, f->n, NULL, 0, &e) == 0);
+	CHECK(pth_write(tmp("out.pth"), names, ts, f->n, NULL, &e) == 0);
 	struct pth_file *g = open_ok(tmp("out.pth"));
 	CHECK(g && g->n == f->n && !g->legacy);
 	for (int i = 0; g && i < f->n && i < g->n; i++) {
@@ -478,10 +479,10 @@ static void test_write_errors(void)
 	const struct tensor *ts[] = {&t};
 	const char *names[] = {"w"};
 	struct error e = {0};
-	CHECK(pth_write(tmp("nostorage.pth"), names, ts, 1, NULL, 0, &e) < 0);
+	CHECK(pth_write(tmp("nostorage.pth"), names, ts, 1, NULL, &e) < 0);
 	CHECK_CONTAINS(e.msg, "'w' has no values");
 	tensor_alloc(&t, NULL);
-	CHECK(pth_write("/nonexistent-dir/x.pth", names, ts, 1, NULL, 0, &e) < 0);
+	CHECK(pth_write("/nonexistent-dir/x.pth", names, ts, 1, NULL, &e) < 0);
 	CHECK_CONTAINS(e.msg, "/nonexistent-dir/x.pth: cannot create a temporary file beside it");
 	tensor_release(&t);
 }
@@ -617,7 +618,7 @@ static void test_attach_weights(void)
 	struct tensor wrong = {.dtype = DT_F32, .shape = {2, {10, 1000}}};
 	tensor_alloc(&wrong, NULL);
 	ts[n - 2] = &wrong;
-	CHECK(pth_write(tmp("wrong.pth"), (const char *const *)names, ts, n, NULL, 0, &e) == 0);
+	CHECK(pth_write(tmp("wrong.pth"), (const char *const *)names, ts, n, NULL, &e) == 0);
 	CHECK(format_attach_weights(m, tmp("wrong.pth"), &e) < 0);
 	CHECK_CONTAINS(e.msg, "wrong shape 1: 8.weight is float32 [10, 1000] in the file, float32 "
 	                      "[10, 1024] in the architecture");
@@ -756,6 +757,242 @@ static void test_hostile(void)
 	CHECK(access("tests/out/pwned", F_OK) != 0);
 }
 
+/* ---- checkpoints as training scripts leave them (tests/data/ckpt) ---- */
+
+static const char *ckpt(const char *name)
+{
+	static char buf[4][1024];
+	static int slot;
+	slot = (slot + 1) % 4;
+	snprintf(buf[slot], sizeof buf[slot], "%s/tests/data/ckpt/%s", srcdir, name);
+	return buf[slot];
+}
+
+static const char *same_key(const struct pk_value *storage, void *ctx)
+{
+	(void)ctx;
+	return storage->u.storage.key;
+}
+
+/* A pickle written back by pkw_value reads as the same values, and writing
+ * that again gives the same bytes. */
+static void test_value_writer(void)
+{
+	struct error e = {0};
+	struct pth_reader *r = pth_read_object(ckpt("lightning.ckpt"), &e);
+	CHECK(r != NULL);
+	if (!r)
+		return;
+	struct pkw_hooks hooks = {.storage_key = same_key};
+	char *bytes[2] = {NULL, NULL};
+	size_t len[2] = {0, 0};
+	const struct pk_value *root = pth_reader_root(r);
+	struct pk_doc doc = {0};
+	for (int pass = 0; pass < 2; pass++) {
+		struct pk_writer w;
+		pkw_begin(&w);
+		CHECK(pkw_value(&w, root, &hooks, &e) == 0);
+		bytes[pass] = pkw_finish(&w, &len[pass]);
+		pkw_free(&w);
+		if (pass == 0) {
+			CHECK(load(bytes[0], len[0], &doc, &e) == 0);
+			root = doc.root;
+		}
+	}
+	CHECK(len[0] == len[1] && memcmp(bytes[0], bytes[1], len[0]) == 0);
+	const struct pk_value *v = pk_dict_get(doc.root, "global_step");
+	CHECK(v && v->kind == PK_INT && v->u.i == 120);
+	v = pk_dict_get(pk_dict_get(doc.root, "hyper_parameters"), "lr");
+	CHECK(v && v->kind == PK_FLOAT && v->u.f == 0.01);
+	v = pk_dict_get(doc.root, "optimizer_states");
+	const struct pk_value *opt = v && v->kind == PK_LIST ? v->u.seq.items[0] : NULL;
+	const struct pk_value *state = pk_dict_get(opt, "state");
+	CHECK(state && state->kind == PK_DICT && state->u.dict.n == 8);
+	const struct pk_value *groups = pk_dict_get(opt, "param_groups");
+	const struct pk_value *betas = groups ? pk_dict_get(groups->u.seq.items[0], "betas") : NULL;
+	CHECK(betas && betas->kind == PK_TUPLE && betas->u.seq.n == 2);
+	/* removing an entry keeps the others, in order, found by key */
+	struct pk_value *sd = pk_dict_get(doc.root, "state_dict");
+	int n = sd ? sd->u.dict.n : 0;
+	CHECK(n == 14);
+	if (n == 14) {
+		pk_dict_remove(sd, 0);
+		CHECK(sd->u.dict.n == 13 && !pk_dict_get(sd, "model.0.weight") &&
+		      pk_dict_get(sd, "model.8.bias") == sd->u.dict.values[12]);
+	}
+	pk_doc_free(&doc);
+	free(bytes[0]);
+	free(bytes[1]);
+	pth_reader_free(r);
+}
+
+/* Gives Linear `path` n outputs, its new tensors zeros: `head N`'s shapes. */
+static void resize_head(struct model *m, const char *path, int64_t n)
+{
+	struct module *fc = module_find(m->root, path);
+	struct value v = value_int(n);
+	struct error e = {0};
+	module_set_attr(fc, "out_features", &v);
+	CHECK(registry_prepare(fc, &e) == 0);
+	for (int i = 0; i < fc->nparams; i++)
+		CHECK(fc->params[i].t.storage || tensor_alloc(&fc->params[i].t, &e) == 0);
+}
+
+static int state_entries(const char *path)
+{
+	struct error e = {0};
+	struct pth_reader *r = pth_read_object(path, &e);
+	const struct pk_value *state =
+	    pk_dict_get(pk_dict_get(r ? pth_reader_root(r) : NULL, "optimizer"), "state");
+	int n = state ? state->u.dict.n : -1;
+	pth_reader_free(r);
+	return n;
+}
+
+/* A training checkpoint written back: the other entries as they were, the
+ * optimizer's state of reshaped parameters refused, kept or dropped. */
+static void test_training_checkpoint(void)
+{
+	make_zoo();
+	struct error e = {0};
+	struct model *m = format_open(ckpt("train.pth"), NULL, &e);
+	CHECK(m && m->has_forward && m->checkpoint);
+	if (!m || !m->checkpoint) {
+		model_free(m);
+		return;
+	}
+	CHECK_CONTAINS(m->note, "the state_dict is the checkpoint's 'model' entry");
+	CHECK_STR(m->checkpoint->key, "model");
+	CHECK(!m->checkpoint->prefix && m->checkpoint->nparams == 8);
+	CHECK_STR(m->checkpoint->param_names[6], "8.weight");
+
+	/* unchanged: saved as it was, the optimizer whole */
+	CHECK(format_save(m, tmp("train_same.pth"), 0, &e) == 0);
+	struct pth_reader *r = pth_read_object(tmp("train_same.pth"), &e);
+	const struct pk_value *root = r ? pth_reader_root(r) : NULL;
+	CHECK(root && root->kind == PK_DICT && root->u.dict.n == 5);
+	const struct pk_value *epoch = pk_dict_get(root, "epoch");
+	CHECK(epoch && epoch->kind == PK_INT && epoch->u.i == 7);
+	const struct pk_value *tags = pk_dict_get(pk_dict_get(root, "args"), "tags");
+	CHECK(tags && tags->kind == PK_LIST && tags->u.seq.n == 2);
+	pth_reader_free(r);
+	CHECK(state_entries(tmp("train_same.pth")) == 8);
+
+	/* the head reshaped, as `head 5` does */
+	resize_head(m, "8", 5);
+	CHECK(format_save(m, tmp("train5.pth"), 0, &e) < 0);
+	CHECK_CONTAINS(e.msg,
+	               "of 2 parameters whose shape changed no longer fits (8.weight, 8.bias)");
+	CHECK(access(tmp("train5.pth"), F_OK) != 0);
+	m->checkpoint->optimizer = MODEL_OPTIMIZER_KEEP;
+	CHECK(format_save(m, tmp("train5.pth"), 0, &e) == 0);
+	CHECK(state_entries(tmp("train5.pth")) == 8);
+	m->checkpoint->optimizer = MODEL_OPTIMIZER_DROP;
+	CHECK(format_save(m, tmp("train5.pth"), 0, &e) == 0);
+	CHECK(state_entries(tmp("train5.pth")) == 6);
+	model_free(m);
+
+	/* the saved file reopens with its architecture and entry */
+	m = format_open(tmp("train5.pth"), NULL, &e);
+	CHECK(m && m->checkpoint &&
+	      module_attr_int(module_find(m->root, "8"), "out_features", 0) == 5);
+	CHECK(m && strstr(m->note, "the architecture graft saved inside it"));
+	model_free(m);
+}
+
+/* Wrapper prefixes: stripped on opening, said, and put back on saving. */
+static void test_prefixes(void)
+{
+	make_zoo();
+	static const struct {
+		const char *file, *prefix, *key;
+	} cases[] = {
+	    {"dataparallel.pth", "module.", NULL},      {"compiled.pth", "_orig_mod.", NULL},
+	    {"lightning.ckpt", "model.", "state_dict"}, {"ema.pth", NULL, "ema"},
+	    {"train_sd.pth", NULL, "model_state_dict"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct error e = {0};
+		struct model *m = format_open(ckpt(cases[i].file), NULL, &e);
+		CHECK(m && m->has_forward && m->checkpoint);
+		if (!m || !m->checkpoint) {
+			printf("  %s: %s\n", cases[i].file, m ? m->note : e.msg);
+			model_free(m);
+			continue;
+		}
+		CHECK_CONTAINS(m->note, "matches zoo/tiny_cnn.json");
+		if (cases[i].prefix) {
+			char said[64];
+			snprintf(said, sizeof said, "'%s' stripped from every name",
+			         cases[i].prefix);
+			CHECK_CONTAINS(m->note, said);
+			CHECK_STR(m->checkpoint->prefix, cases[i].prefix);
+		}
+		CHECK(!cases[i].key == !m->checkpoint->key);
+		CHECK(format_save(m, tmp("prefixed.pth"), 0, &e) == 0);
+		model_free(m);
+		struct pth_file *f = open_ok(tmp("prefixed.pth"));
+		CHECK(f && f->n == 14);
+		CHECK(f && !cases[i].key == !f->inner_key);
+		if (f && cases[i].prefix)
+			CHECK(strncmp(f->entries[0].name, cases[i].prefix,
+			              strlen(cases[i].prefix)) == 0);
+		pth_close(f);
+	}
+	/* a bare state_dict keeps a "model." that is part of its names */
+	struct pth_file *f = open_ok(ckpt("lightning.ckpt"));
+	CHECK(f && f->n == 14 && strncmp(f->entries[0].name, "model.", 6) == 0);
+	pth_close(f);
+}
+
+/* A fine-tuned head matches the zoo architecture, resized. */
+static void test_zoo_head(void)
+{
+	make_zoo();
+	struct error e = {0};
+	struct model *m = format_open(ckpt("head7.pth"), NULL, &e);
+	CHECK(m && m->has_forward && m->has_weights);
+	if (!m)
+		return;
+	CHECK_STR(m->note, "head7.pth: matches zoo/tiny_cnn.json with its head resized: '8' 10→7");
+	CHECK(module_attr_int(module_find(m->root, "8"), "out_features", 0) == 7);
+	model_free(m);
+}
+
+/* A TorchScript archive: the module tree, parameters and buffers. */
+static void test_torchscript(void)
+{
+	struct pth_file *f = open_ok(ckpt("scripted.pt"));
+	struct pth_file *sd = open_ok(ckpt("ema.pth"));
+	CHECK(f && f->torchscript && f->root && f->n == 14 && sd);
+	if (!f || !f->root || f->n != 14 || !sd) {
+		pth_close(f);
+		pth_close(sd);
+		return;
+	}
+	CHECK_STR(f->root_class, "__torch__.torch.nn.modules.container.Sequential");
+	CHECK_STR(f->root->type, "torch.nn.modules.container.Sequential");
+	CHECK(f->root->nchildren == 9);
+	const struct module *bn = module_find(f->root, "4");
+	CHECK(bn && bn->nparams == 5 && !bn->params[1].buffer && bn->params[2].buffer &&
+	      strcmp(bn->type, "torch.nn.modules.batchnorm.BatchNorm2d") == 0);
+	for (int i = 0; i < 14; i++) {
+		CHECK_STR(f->entries[i].name, sd->entries[i].name);
+		CHECK(same_values(&f->entries[i].t, &sd->entries[i].t));
+	}
+	pth_close(f);
+	pth_close(sd);
+	/* without a zoo to take the forward from: the tree, and one line why */
+	setenv("GRAFT_MODELS", tmp("no-zoo"), 1);
+	struct error e = {0};
+	struct model *m = format_open(ckpt("scripted.pt"), NULL, &e);
+	CHECK(m && !m->has_forward && m->has_weights);
+	CHECK(m && strstr(m->note, "its forward is TorchScript code, which graft neither runs "
+	                           "nor translates"));
+	model_free(m);
+	make_zoo();
+}
+
 static void cleanup(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -806,6 +1043,11 @@ int main(void)
 	RUN(test_attach_weights);
 	RUN(test_save_pth);
 	RUN(test_hostile);
+	RUN(test_value_writer);
+	RUN(test_training_checkpoint);
+	RUN(test_prefixes);
+	RUN(test_zoo_head);
+	RUN(test_torchscript);
 	cleanup(tmp_dir);
 	return CHECK_DONE();
 }

@@ -22,7 +22,7 @@
 #include "io/format.h"
 
 const char cli_edit_synopsis[] =
-	"graft edit MODEL [-e CMD | -f FILE | -f -]... [-o OUT] [--force] [--keep-going] [--dry-run] [--in-place]";
+	"graft edit MODEL [-e CMD | -f FILE | -f -]... [-o OUT] [--force] [--keep-going] [--dry-run] [--in-place] [--optimizer=keep|drop]";
 const char cli_edit_help[] =
 	"Edit a model with graft's commands (see doc/commands.md or 'help' at the\n"
 	"prompt). Commands come from -e and -f (a file, or - for standard input), in\n"
@@ -40,6 +40,8 @@ const char cli_edit_help[] =
 	"  --keep-going         go on after a refused command (reported, skipped)\n"
 	"  --dry-run            check everything, write nothing\n"
 	"  --in-place           allow OUT to be the model opened (default OUT)\n"
+	"  --optimizer=keep|drop  the optimizer state of parameters whose shape\n"
+	"                       changed, when a training checkpoint is written back\n"
 	"\n"
 	"Every command runs; a break of the shapes between two commands is a note\n"
 	"(FILE:LINE: note: ...), as the next command may fix it. Only the model after\n"
@@ -248,12 +250,14 @@ int cli_edit(int argc, char **argv)
 		{"output", required_argument, NULL, 'o'},  {"weights", required_argument, NULL, 'w'},
 		{"force", no_argument, NULL, 'F'},         {"keep-going", no_argument, NULL, 'k'},
 		{"dry-run", no_argument, NULL, 'n'},       {"in-place", no_argument, NULL, 'i'},
+		{"optimizer", required_argument, NULL, 'O'},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	struct source *src = xcalloc((size_t)argc, sizeof *src);
 	int nsrc = 0, c;
 	const char *out_path = NULL, *weights = NULL;
 	bool force = false, keep_going = false, dry_run = false, in_place = false;
+	enum model_optimizer optimizer = MODEL_OPTIMIZER_REFUSE;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "e:f:o:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -281,6 +285,14 @@ int cli_edit(int argc, char **argv)
 		case 'i':
 			in_place = true;
 			break;
+		case 'O':
+			if (strcmp(optarg, "keep") != 0 && strcmp(optarg, "drop") != 0) {
+				fprintf(stderr, "graft: --optimizer takes keep or drop, not '%s'\n", optarg);
+				free(src);
+				return EXIT_USAGE;
+			}
+			optimizer = optarg[0] == 'k' ? MODEL_OPTIMIZER_KEEP : MODEL_OPTIMIZER_DROP;
+			break;
 		case 'h':
 			printf("Usage: %s\n\n%s", cli_edit_synopsis, cli_edit_help);
 			free(src);
@@ -304,6 +316,8 @@ int cli_edit(int argc, char **argv)
 		free(src);
 		return EXIT_USAGE;
 	}
+	if (m->checkpoint)
+		m->checkpoint->optimizer = optimizer;
 	if (in_place && !out_path)
 		out_path = in_path;
 	if (out_path && !in_place &&

@@ -174,6 +174,9 @@ void tui_detail_update(struct tui *t, int width)
 	tui_text_add(tx, ROLE_TYPE, "%s", type);
 	if (m->def && m->def->doc)
 		tui_text_add(tx, ROLE_DIM, "%s", m->def->doc);
+	/* what opening the file found out: the zoo match, a stripped prefix */
+	if (m == t->ed->model->root && t->ed->model->note)
+		add_wrapped(tx, ROLE_DIM, t->ed->model->note, width, 0);
 
 	/* change since opening */
 	static const char *const what[] = {"", "new", "replaced", "changed", "removed"};

@@ -30,6 +30,7 @@ void model_free(struct model *m)
 		free(m->inputs[i].name);
 	free(m->inputs);
 	module_free(m->root);
+	model_checkpoint_free(m->checkpoint);
 	free(m);
 }
 
@@ -38,6 +39,39 @@ void model_add_note(struct model *m, const char *text)
 	char *note = m->note ? xasprintf("%s; %s", m->note, text) : xstrdup(text);
 	free(m->note);
 	m->note = note;
+}
+
+void model_checkpoint_free(struct model_checkpoint *c)
+{
+	if (!c)
+		return;
+	free(c->path);
+	free(c->key);
+	free(c->prefix);
+	for (int i = 0; i < c->nparams; i++)
+		free(c->param_names[i]);
+	free(c->param_names);
+	free(c->param_shapes);
+	free(c);
+}
+
+/* A deep copy of c (NULL for NULL). */
+static struct model_checkpoint *checkpoint_clone(const struct model_checkpoint *c)
+{
+	if (!c)
+		return NULL;
+	struct model_checkpoint *d = xmalloc(sizeof *d);
+	*d = *c;
+	d->path = xstrdup(c->path);
+	d->key = c->key ? xstrdup(c->key) : NULL;
+	d->prefix = c->prefix ? xstrdup(c->prefix) : NULL;
+	d->param_names = xcalloc((size_t)c->nparams + 1, sizeof *d->param_names);
+	d->param_shapes = xcalloc((size_t)c->nparams + 1, sizeof *d->param_shapes);
+	for (int i = 0; i < c->nparams; i++) {
+		d->param_names[i] = xstrdup(c->param_names[i]);
+		d->param_shapes[i] = c->param_shapes[i];
+	}
+	return d;
 }
 
 void model_add_input(struct model *m, const char *name, const struct shape *s, enum dtype dt)
@@ -155,6 +189,17 @@ static bool name_in_tree(const struct module *root, const char *key)
 	return false;
 }
 
+struct param *model_find_param(const struct model *m, const char *name, struct module **owner)
+{
+	const char *dot = strrchr(name, '.');
+	char *path = dot ? xstrndup(name, (size_t)(dot - name)) : xstrdup("");
+	struct module *mod = module_find(m->root, path);
+	free(path);
+	if (owner)
+		*owner = mod;
+	return mod ? module_param(mod, dot ? dot + 1 : name) : NULL;
+}
+
 int model_bind_tensors(struct model *m, const char *const *names,
 		       const struct tensor *const *tensors, int n, const char *where,
 		       struct error *e)
@@ -251,5 +296,6 @@ struct model *model_clone(const struct model *m)
 	c->root = m->root ? module_clone(m->root) : NULL;
 	c->has_forward = m->has_forward;
 	c->has_weights = m->has_weights;
+	c->checkpoint = checkpoint_clone(m->checkpoint);
 	return c;
 }

@@ -15,6 +15,27 @@ struct model_input {
 	enum dtype dtype;
 };
 
+/* What to do with an optimizer's state for parameters whose shape an edit
+ * changed, when a training checkpoint is written back (model_pth.h). */
+enum model_optimizer {
+	MODEL_OPTIMIZER_REFUSE, /* say so and write nothing (the default) */
+	MODEL_OPTIMIZER_KEEP,   /* keep it as it was */
+	MODEL_OPTIMIZER_DROP    /* drop the state of those parameters */
+};
+
+/* Where a model's state_dict sat in the checkpoint it was opened from, so
+ * that a save to .pth writes the checkpoint back around it. */
+struct model_checkpoint {
+	char *path;   /* the checkpoint, read again when saving */
+	char *key;    /* its entry holding the state_dict ("model"), or NULL */
+	char *prefix; /* stripped from every name ("module."), or NULL */
+	/* the parameters as opened, in order (what an optimizer numbers) */
+	char **param_names;
+	struct shape *param_shapes;
+	int nparams;
+	enum model_optimizer optimizer;
+};
+
 struct model {
 	char *name;
 	char *source;       /* free text: where the architecture came from */
@@ -28,6 +49,7 @@ struct model {
 	char *note;         /* what opening found out, for the caller to show, or NULL */
 	char *config;       /* a model folder's config.json as one line to show
 	                     * (escaped, bounded: hub_json.h), or NULL */
+	struct model_checkpoint *checkpoint; /* NULL unless opened from a wrapped checkpoint */
 };
 
 /* An empty model (no root). */
@@ -35,6 +57,8 @@ struct model *model_new(const char *name);
 void model_free(struct model *m);
 /* Adds text to m->note, after what it says already ("; " between). */
 void model_add_note(struct model *m, const char *text);
+/* Frees a checkpoint record. Tolerates NULL. */
+void model_checkpoint_free(struct model_checkpoint *c);
 /* Adds an input to the model's forward. */
 void model_add_input(struct model *m, const char *name, const struct shape *s, enum dtype dt);
 
@@ -49,6 +73,9 @@ struct model *model_clone(const struct model *m);
 int model_bind_tensors(struct model *m, const char *const *names,
 		       const struct tensor *const *tensors, int n, const char *where,
 		       struct error *e);
+/* The tensor a state_dict names ("layer1.0.conv1.weight"), or NULL;
+ * *owner (may be NULL) gets its module. */
+struct param *model_find_param(const struct model *m, const char *name, struct module **owner);
 /* A model whose tree comes from dotted tensor names alone (types "Module",
  * no forward), sharing the tensors' storage; named after path. */
 struct model *model_from_tensor_names(const char *path, const char *const *names,

@@ -52,8 +52,11 @@ struct skey {
 };
 
 struct pth_reader {
-	const char *path;
+	char *path;
 	struct pk_doc doc;
+	char *architecture;    /* ARCHIVE/graft/architecture.json, or NULL */
+	struct pth_code *code; /* a TorchScript archive's code/ (then non-NULL) */
+	int ncode;
 	struct skey *keys;
 	int nkeys, keys_cap;
 	int ncopied;
@@ -62,6 +65,13 @@ struct pth_reader {
 
 static void reader_free(struct pth_reader *r)
 {
+	free(r->path);
+	free(r->architecture);
+	for (int i = 0; i < r->ncode; i++) {
+		free(r->code[i].module);
+		free(r->code[i].text);
+	}
+	free(r->code);
 	pk_doc_free(&r->doc);
 	for (int i = 0; i < r->nkeys; i++) {
 		free(r->keys[i].key);
@@ -274,8 +284,8 @@ static int read_state_dict(struct pth_reader *r, struct pth_file *f, const struc
 }
 
 /* Keys under which training scripts keep the model's state_dict. */
-static const char *const wrapper_keys[] = {"state_dict", "model_state_dict", "model",  "module",
-                                           "net",        "network",          "weights"};
+static const char *const wrapper_keys[] = {"state_dict", "model_state_dict", "model",   "module",
+                                           "net",        "network",          "weights", "ema"};
 
 /* What the saved object is: a state_dict, a checkpoint dict holding one, or
  * a module. */
@@ -283,6 +293,15 @@ static int interpret(struct pth_reader *r, struct pth_file *f, const struct pk_v
                      struct error *e)
 {
 	char what[128];
+	if (r->code && root->kind == PK_OBJECT) {
+		f->torchscript = true;
+		f->root = pth_script_build(r, f, root, r->code, r->ncode, r->doc.cells, e);
+		if (!f->root)
+			return error_prefix(e, "%s: the TorchScript module", r->path);
+		f->root_class = xasprintf("%s.%s", root->u.obj.cls->u.global.module,
+		                          root->u.obj.cls->u.global.name);
+		return 0;
+	}
 	if (is_module_object(root)) {
 		f->root = pth_tree_build(r, f, root, r->doc.cells, e);
 		if (!f->root)
@@ -296,6 +315,7 @@ static int interpret(struct pth_reader *r, struct pth_file *f, const struct pk_v
 			const struct pk_value *v = pk_dict_get(root, wrapper_keys[i]);
 			if (v && ((v->kind == PK_DICT && all_tensors(v)) || is_module_object(v))) {
 				f->inner_key = xstrdup(wrapper_keys[i]);
+				f->inner_is_module = is_module_object(v);
 				return interpret(r, f, v, e);
 			}
 		}
@@ -381,7 +401,58 @@ static int zip_stat_checked(zip_t *za, zip_uint64_t idx, const char *path, const
 	return 0;
 }
 
-static int read_zip(struct pth_reader *r, struct pth_file *f, struct error *e)
+/* Reads ARCHIVE/NAME, of at most max bytes, NUL-terminated, into *out;
+ * *out stays NULL when there is no such record. */
+static int read_record(zip_t *za, const char *path, const char *prefix, const char *name,
+                       size_t max, unsigned char **out, size_t *len, struct error *e)
+{
+	char *full = xasprintf("%s/%s", prefix, name);
+	zip_int64_t idx = zip_name_locate(za, full, ZIP_FL_ENC_RAW);
+	free(full);
+	*out = NULL;
+	if (idx < 0)
+		return 0;
+	zip_stat_t st;
+	if (zip_stat_checked(za, (zip_uint64_t)idx, path, name, max, &st, e) < 0)
+		return -1;
+	*out = xmalloc((size_t)st.size + 1);
+	(*out)[st.size] = '\0';
+	*len = (size_t)st.size;
+	return zip_read_all(za, (zip_uint64_t)idx, path, name, *out, (size_t)st.size, e);
+}
+
+/* Reads the class definitions of a TorchScript archive, ARCHIVE/code/
+ * PATH.py, as text, at most PTH_MAX_PICKLE bytes in all. */
+static int read_code(zip_t *za, struct pth_reader *r, const char *prefix, struct error *e)
+{
+	char *dir = xasprintf("%s/code/", prefix);
+	size_t dirlen = strlen(dir), total = 0;
+	int cap = 0, rc = 0;
+	r->code = xcalloc(1, sizeof *r->code);
+	zip_int64_t n = zip_get_num_entries(za, 0);
+	for (zip_int64_t i = 0; i < n && rc == 0; i++) {
+		const char *name = zip_get_name(za, (zip_uint64_t)i, ZIP_FL_ENC_RAW);
+		if (!name || strncmp(name, dir, dirlen) != 0 || !str_ends_with(name, ".py"))
+			continue;
+		unsigned char *text;
+		size_t len;
+		rc = read_record(za, r->path, prefix, name + strlen(prefix) + 1,
+		                 PTH_MAX_PICKLE - total, &text, &len, e);
+		if (rc < 0)
+			break;
+		total += len;
+		char *module = xstrndup(name + dirlen, strlen(name + dirlen) - 3);
+		for (char *c = module; *c; c++)
+			if (*c == '/')
+				*c = '.';
+		xgrow(&r->code, &cap, r->ncode + 1, sizeof *r->code);
+		r->code[r->ncode++] = (struct pth_code){module, (char *)text};
+	}
+	free(dir);
+	return rc;
+}
+
+static int read_zip(struct pth_reader *r, struct error *e)
 {
 	int zerr = 0;
 	zip_t *za = zip_open(r->path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
@@ -407,22 +478,24 @@ static int read_zip(struct pth_reader *r, struct pth_file *f, struct error *e)
 		goto out;
 	}
 	prefix = xstrndup(first, (size_t)(slash - first));
-	name = xasprintf("%s/data.pkl", prefix);
-	zip_int64_t idx = zip_name_locate(za, name, ZIP_FL_ENC_RAW);
-	if (idx < 0) {
-		error_set(e, "%s: a zip archive, but not a PyTorch checkpoint (no %s)", r->path,
-		          name);
+	size_t pkl_len = 0, arch_len;
+	if (read_record(za, r->path, prefix, "data.pkl", PTH_MAX_PICKLE, &pkl, &pkl_len, e) < 0)
+		goto out;
+	if (!pkl) {
+		error_set(e, "%s: a zip archive, but not a PyTorch checkpoint (no %s/data.pkl)",
+		          r->path, prefix);
 		goto out;
 	}
-	zip_stat_t st;
-	if (zip_stat_checked(za, (zip_uint64_t)idx, r->path, "data.pkl", PTH_MAX_PICKLE, &st, e) <
-	    0)
+	if (read_record(za, r->path, prefix, PTH_ARCHITECTURE_RECORD, PTH_MAX_PICKLE,
+	                (unsigned char **)&r->architecture, &arch_len, e) < 0)
 		goto out;
-	pkl = xmalloc((size_t)st.size + 1);
-	if (zip_read_all(za, (zip_uint64_t)idx, r->path, "data.pkl", pkl, (size_t)st.size, e) < 0)
+	char *constants = xasprintf("%s/constants.pkl", prefix);
+	bool script = zip_name_locate(za, constants, ZIP_FL_ENC_RAW) >= 0;
+	free(constants);
+	if (script && read_code(za, r, prefix, e) < 0)
 		goto out;
 	char *where = xasprintf("%s: data.pkl", r->path);
-	int prc = pk_load(pkl, (size_t)st.size, where, &r->doc, NULL, e);
+	int prc = pk_load(pkl, pkl_len, where, &r->doc, NULL, e);
 	free(where);
 	if (prc < 0 || collect_storages(r, e) < 0)
 		goto out;
@@ -431,12 +504,13 @@ static int read_zip(struct pth_reader *r, struct pth_file *f, struct error *e)
 		free(name);
 		name = xasprintf("%s/data/%s", prefix, k->key);
 		const char *short_name = name + strlen(prefix) + 1;
-		idx = zip_name_locate(za, name, ZIP_FL_ENC_RAW);
+		zip_int64_t idx = zip_name_locate(za, name, ZIP_FL_ENC_RAW);
 		if (idx < 0) {
 			error_set(e, "%s: storage record %s is missing", r->path, short_name);
 			goto out;
 		}
 		zip_uint64_t want = (zip_uint64_t)k->numel * dtype_size(k->dtype);
+		zip_stat_t st;
 		if (zip_stat_checked(za, (zip_uint64_t)idx, r->path, short_name, UINT64_MAX, &st,
 		                     e) < 0)
 			goto out;
@@ -453,7 +527,7 @@ static int read_zip(struct pth_reader *r, struct pth_file *f, struct error *e)
 		                           (size_t)want, e) < 0)
 			goto out;
 	}
-	rc = interpret(r, f, r->doc.root, e);
+	rc = 0;
 out:
 	free(pkl);
 	free(prefix);
@@ -464,8 +538,7 @@ out:
 
 /* ---- the format before PyTorch 1.6 ---- */
 
-static int read_legacy(struct pth_reader *r, struct pth_file *f, const struct storage *map,
-                       struct error *e)
+static int read_legacy(struct pth_reader *r, const struct storage *map, struct error *e)
 {
 	const unsigned char *data = map->data;
 	size_t len = map->size, at = sizeof legacy_magic;
@@ -545,8 +618,7 @@ static int read_legacy(struct pth_reader *r, struct pth_file *f, const struct st
 			          r->keys[i].key);
 			goto out;
 		}
-	f->legacy = true;
-	rc = interpret(r, f, r->doc.root, e);
+	rc = 0;
 out:
 	free(where);
 	return rc;
@@ -554,20 +626,24 @@ out:
 
 /* ---- opening ---- */
 
-struct pth_file *pth_open(const char *path, struct error *e)
+/* Reads the checkpoint's pickle and every storage it names into r;
+ * *legacy tells the format before PyTorch 1.6. 0 or -1 with e set. */
+static int read_object(struct pth_reader *r, const char *path, bool *legacy, struct error *e)
 {
 	struct storage *map = storage_map_file(path, e);
 	if (!map)
-		return NULL;
+		return -1;
 	const unsigned char *p = map->data;
-	struct pth_reader r = {.path = path, .copy_left = PTH_COPY_SLACK};
-	struct pth_file *f = xcalloc(1, sizeof *f);
+	r->path = xstrdup(path);
+	r->copy_left = PTH_COPY_SLACK;
+	*legacy = false;
 	int rc;
 	if (map->size >= 4 && memcmp(p, "PK\x03\x04", 4) == 0) {
-		rc = read_zip(&r, f, e);
+		rc = read_zip(r, e);
 	} else if (map->size >= sizeof legacy_magic &&
 	           memcmp(p, legacy_magic, sizeof legacy_magic) == 0) {
-		rc = read_legacy(&r, f, map, e);
+		*legacy = true;
+		rc = read_legacy(r, map, e);
 	} else if (map->size >= 262 && memcmp(p + 257, "ustar", 5) == 0) {
 		rc = error_set(e,
 		               "%s: a tar checkpoint from PyTorch before 0.4, which graft does not "
@@ -583,7 +659,19 @@ struct pth_file *pth_open(const char *path, struct error *e)
 		               path);
 	}
 	storage_unref(map);
+	return rc;
+}
+
+struct pth_file *pth_open(const char *path, struct error *e)
+{
+	struct pth_reader r = {0};
+	struct pth_file *f = xcalloc(1, sizeof *f);
+	int rc = read_object(&r, path, &f->legacy, e);
+	if (rc == 0)
+		rc = interpret(&r, f, r.doc.root, e);
 	f->ncopied = r.ncopied;
+	f->architecture = r.architecture;
+	r.architecture = NULL;
 	reader_free(&r);
 	if (rc < 0) {
 		pth_close(f);
@@ -605,7 +693,32 @@ void pth_close(struct pth_file *f)
 	free(f->root_class);
 	free(f->tree_note);
 	free(f->inner_key);
+	free(f->architecture);
 	free(f);
+}
+
+struct pth_reader *pth_read_object(const char *path, struct error *e)
+{
+	struct pth_reader *r = xcalloc(1, sizeof *r);
+	bool legacy;
+	if (read_object(r, path, &legacy, e) < 0) {
+		pth_reader_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+struct pk_value *pth_reader_root(struct pth_reader *r)
+{
+	return r->doc.root;
+}
+
+void pth_reader_free(struct pth_reader *r)
+{
+	if (!r)
+		return;
+	reader_free(r);
+	free(r);
 }
 
 struct module *pth_take_tree(struct pth_file *f)
@@ -719,77 +832,97 @@ static int add_record(zip_t *za, const char *name, const void *data, size_t len,
 	return 0;
 }
 
-static char *pickle_state_dict(const char *const *names, const struct tensor *const *tensors, int n,
-                               const struct wtensor *by_index, const struct wstore *ws,
-                               const struct pth_version *versions, int nversions, size_t *len)
+/* The state_dict being written, for pickle_state_dict. */
+struct wstate {
+	const char *const *names;
+	const struct tensor *const *tensors;
+	int n;
+	const struct wtensor *by_index;
+	const struct wstore *ws;
+	const struct pth_version *versions;
+	int nversions;
+};
+
+static void pickle_state_dict(struct pk_writer *w, void *ctx)
 {
-	struct pk_writer w;
-	pkw_begin(&w);
-	pkw_global(&w, "collections", "OrderedDict");
-	pkw_op(&w, ')');
-	pkw_op(&w, 'R');
+	const struct wstate *sd = ctx;
+	const char *const *names = sd->names;
+	const struct tensor *const *tensors = sd->tensors;
+	const struct pth_version *versions = sd->versions;
+	int n = sd->n, nversions = sd->nversions;
+	pkw_global(w, "collections", "OrderedDict");
+	pkw_op(w, ')');
+	pkw_op(w, 'R');
 	for (int i = 0; i < n; i++) {
 		if (i % 1000 == 0)
-			pkw_op(&w, '(');
+			pkw_op(w, '(');
 		const struct tensor *t = tensors[i];
-		const struct wstore *s = &ws[by_index[i].store];
+		const struct wstore *s = &sd->ws[sd->by_index[i].store];
 		size_t es = dtype_size(t->dtype);
-		pkw_str(&w, names[i]);
-		pkw_global(&w, "torch._utils", "_rebuild_tensor_v2");
-		pkw_op(&w, '(');
-		pkw_op(&w, '(');
-		pkw_str(&w, "storage");
-		pkw_global(&w, "torch", pk_storage_name(t->dtype));
+		pkw_str(w, names[i]);
+		pkw_global(w, "torch._utils", "_rebuild_tensor_v2");
+		pkw_op(w, '(');
 		char key[32];
 		snprintf(key, sizeof key, "%d", s->key);
-		pkw_str(&w, key);
-		pkw_str(&w, "cpu");
-		pkw_int(&w, (int64_t)((s->end - s->begin) / es));
-		pkw_op(&w, 't');
-		pkw_op(&w, 'Q');
-		pkw_int(&w, (int64_t)((t->offset - s->begin) / es));
+		pkw_storage(w, t->dtype, key, "cpu", (int64_t)((s->end - s->begin) / es));
+		pkw_int(w, (int64_t)((t->offset - s->begin) / es));
 		int64_t stride[SHAPE_MAX_DIMS];
 		int64_t step = 1;
 		for (int d = t->shape.ndim - 1; d >= 0; d--) {
 			stride[d] = step;
 			step *= t->shape.dim[d];
 		}
-		pkw_int_tuple(&w, t->shape.dim, t->shape.ndim);
-		pkw_int_tuple(&w, stride, t->shape.ndim);
-		pkw_bool(&w, false);
-		pkw_global(&w, "collections", "OrderedDict");
-		pkw_op(&w, ')');
-		pkw_op(&w, 'R');
-		pkw_op(&w, 't');
-		pkw_op(&w, 'R');
+		pkw_int_tuple(w, t->shape.dim, t->shape.ndim);
+		pkw_int_tuple(w, stride, t->shape.ndim);
+		pkw_bool(w, false);
+		pkw_global(w, "collections", "OrderedDict");
+		pkw_op(w, ')');
+		pkw_op(w, 'R');
+		pkw_op(w, 't');
+		pkw_op(w, 'R');
 		if (i % 1000 == 999 || i == n - 1)
-			pkw_op(&w, 'u');
+			pkw_op(w, 'u');
 	}
 	if (nversions > 0) {
 		/* the OrderedDict's __dict__: {'_metadata': OrderedDict(
 		 * path -> {'version': V})}, set by BUILD as torch.save does */
-		pkw_op(&w, '}');
-		pkw_str(&w, "_metadata");
-		pkw_global(&w, "collections", "OrderedDict");
-		pkw_op(&w, ')');
-		pkw_op(&w, 'R');
+		pkw_op(w, '}');
+		pkw_str(w, "_metadata");
+		pkw_global(w, "collections", "OrderedDict");
+		pkw_op(w, ')');
+		pkw_op(w, 'R');
 		for (int i = 0; i < nversions; i++) {
 			if (i % 1000 == 0)
-				pkw_op(&w, '(');
-			pkw_str(&w, versions[i].path);
-			pkw_op(&w, '}');
-			pkw_str(&w, "version");
-			pkw_int(&w, versions[i].version);
-			pkw_op(&w, 's');
+				pkw_op(w, '(');
+			pkw_str(w, versions[i].path);
+			pkw_op(w, '}');
+			pkw_str(w, "version");
+			pkw_int(w, versions[i].version);
+			pkw_op(w, 's');
 			if (i % 1000 == 999 || i == nversions - 1)
-				pkw_op(&w, 'u');
+				pkw_op(w, 'u');
 		}
-		pkw_op(&w, 's');
-		pkw_op(&w, 'b');
+		pkw_op(w, 's');
+		pkw_op(w, 'b');
 	}
-	char *out = pkw_finish(&w, len);
-	pkw_free(&w);
-	return out;
+}
+
+/* The checkpoint's storages written back, renamed after the state_dict's. */
+struct wenvelope {
+	struct pth_reader *r;
+	int first_key;     /* the name of r->keys[0] in the file */
+	bool *used;        /* r->keys written */
+	char (*names)[24]; /* their new names */
+};
+
+static const char *envelope_storage_key(const struct pk_value *storage, void *ctx)
+{
+	struct wenvelope *we = ctx;
+	struct skey *k = find_key(we->r, storage->u.storage.key);
+	int i = (int)(k - we->r->keys);
+	we->used[i] = true;
+	snprintf(we->names[i], sizeof we->names[i], "%d", we->first_key + i);
+	return we->names[i];
 }
 
 static int cmp_key_str(const void *pa, const void *pb)
@@ -801,10 +934,13 @@ static int cmp_key_str(const void *pa, const void *pb)
 }
 
 int pth_write_to(struct save_file *sf, const char *const *names,
-		 const struct tensor *const *tensors, int n, const struct pth_version *versions,
-		 int nversions, struct error *e)
+		 const struct tensor *const *tensors, int n, const struct pth_write_extras *x,
+		 struct error *e)
 {
 	const char *path = sf->path;
+	static const struct pth_write_extras none;
+	if (!x)
+		x = &none;
 	for (int i = 0; i < n; i++)
 		if (!tensors[i]->storage ||
 		    tensors[i]->offset + tensor_nbytes(tensors[i]) > tensors[i]->storage->size)
@@ -820,8 +956,35 @@ int pth_write_to(struct save_file *sf, const char *const *names,
 	for (int i = 0; i < n; i++)
 		if (ws[by_index[i].store].key < 0)
 			ws[by_index[i].store].key = nkeys++;
+	struct wstate sd = {names, tensors, n, by_index, ws, x->versions, x->nversions};
+	struct wenvelope we = {0};
+	struct pk_writer w;
+	pkw_begin(&w);
+	if (x->envelope) {
+		we.r = x->envelope;
+		we.first_key = nkeys;
+		we.used = xcalloc((size_t)we.r->nkeys + 1, sizeof *we.used);
+		we.names = xcalloc((size_t)we.r->nkeys + 1, sizeof *we.names);
+		const struct pk_value *hole = pk_dict_get(we.r->doc.root, x->key);
+		struct pkw_hooks hooks = {envelope_storage_key, &we, hole, pickle_state_dict, &sd};
+		if (!hole || pkw_value(&w, we.r->doc.root, &hooks, e) < 0) {
+			if (!hole)
+				error_set(e, "no entry '%s'", x->key);
+			error_prefix(e, "%s: writing back the checkpoint", path);
+			pkw_free(&w);
+			free(we.used);
+			free(we.names);
+			free(ws);
+			free(wt);
+			free(by_index);
+			return -1;
+		}
+	} else {
+		pickle_state_dict(&w, &sd);
+	}
 	size_t pkl_len;
-	char *pkl = pickle_state_dict(names, tensors, n, by_index, ws, versions, nversions, &pkl_len);
+	char *pkl = pkw_finish(&w, &pkl_len);
+	pkw_free(&w);
 
 	int rc = -1, zerr = 0;
 	char *prefix = archive_name(path);
@@ -861,6 +1024,22 @@ int pth_write_to(struct save_file *sf, const char *const *names,
 		}
 	}
 	free(order);
+	for (int i = 0; we.r && i < we.r->nkeys; i++) {
+		if (!we.used[i])
+			continue;
+		const struct storage *st = we.r->keys[i].st;
+		recnames = xrealloc(recnames, (size_t)(nrec + 2) * sizeof *recnames);
+		recnames[nrec] = xasprintf("%s/data/%s", prefix, we.names[i]);
+		if (add_record(za, recnames[nrec++], st->data, st->size, &at) < 0)
+			goto zfail;
+	}
+	if (x->architecture) {
+		recnames = xrealloc(recnames, (size_t)(nrec + 2) * sizeof *recnames);
+		recnames[nrec] = xasprintf("%s/%s", prefix, PTH_ARCHITECTURE_RECORD);
+		if (add_record(za, recnames[nrec++], x->architecture, strlen(x->architecture),
+		               &at) < 0)
+			goto zfail;
+	}
 	recnames = xrealloc(recnames, (size_t)(nrec + 2) * sizeof *recnames);
 	recnames[nrec] = xasprintf("%s/version", prefix);
 	if (add_record(za, recnames[nrec++], "3\n", 2, &at) < 0)
@@ -878,6 +1057,8 @@ out:
 	free(recnames);
 	free(prefix);
 	free(pkl);
+	free(we.used);
+	free(we.names);
 	free(ws);
 	free(wt);
 	free(by_index);
@@ -885,10 +1066,10 @@ out:
 }
 
 int pth_write(const char *path, const char *const *names, const struct tensor *const *tensors,
-              int n, const struct pth_version *versions, int nversions, struct error *e)
+              int n, const struct pth_write_extras *x, struct error *e)
 {
 	struct save_file sf;
 	if (save_begin(&sf, path, 0, e) < 0)
 		return -1;
-	return save_end(&sf, pth_write_to(&sf, names, tensors, n, versions, nversions, e), e);
+	return save_end(&sf, pth_write_to(&sf, names, tensors, n, x, e), e);
 }

@@ -10,7 +10,11 @@
  *    tensors, also when it is the "state_dict" (or "model", ...) entry of a
  *    larger checkpoint dict;
  *  - a whole module, torch.save(model, f): the pickled nn.Module tree, from
- *    which graft rebuilds its own module tree (pth_tree.c).
+ *    which graft rebuilds its own module tree (pth_tree.c);
+ *  - a TorchScript archive, torch.jit.save(m, f): the pickled
+ *    RecursiveScriptModule objects (data.pkl), whose parameters and buffers
+ *    the class definitions under code/ name; the code is read as text,
+ *    never run.
  *
  * Tensors that share a storage share graft storage; a non-contiguous view
  * (a transposed matrix, a strided slice) is copied into a contiguous tensor
@@ -18,7 +22,9 @@
  *
  * Writing produces a state_dict file in the zip format, as
  * torch.save(state_dict, f) does, that torch.load(f, weights_only=True)
- * accepts. */
+ * accepts, or a training checkpoint read back with its state_dict
+ * replaced. graft adds its architecture as one more record,
+ * ARCHIVE/graft/architecture.json, which torch's loader never reads. */
 #ifndef GRAFT_IO_PTH_H
 #define GRAFT_IO_PTH_H
 
@@ -28,8 +34,10 @@
 #include "core/module.h"
 #include "core/tensor.h"
 
-/* Largest pickle graft reads (data.pkl). */
+/* Largest pickle graft reads (data.pkl), and largest architecture. */
 #define PTH_MAX_PICKLE (256u << 20)
+/* The record, under ARCHIVE/, holding the architecture graft wrote. */
+#define PTH_ARCHITECTURE_RECORD "graft/architecture.json"
 
 struct pth_entry {
 	char *name;
@@ -47,6 +55,9 @@ struct pth_file {
 	char *root_class;
 	char *tree_note; /* what the tree could not map exactly, or NULL */
 	char *inner_key; /* the checkpoint key holding the state_dict, or NULL */
+	bool inner_is_module; /* ... holding a pickled module, not a state_dict */
+	bool torchscript;     /* a torch.jit.save archive */
+	char *architecture;   /* the graft JSON inside a .pth graft wrote, or NULL */
 	bool legacy;     /* the format before PyTorch 1.6 */
 	int ncopied;     /* non-contiguous tensors copied */
 };
@@ -68,27 +79,64 @@ struct pth_version {
 	int version;
 };
 
+/* A checkpoint's saved object with the bytes of every storage it names,
+ * read to be written back (pth_write_extras). */
+struct pth_reader;
+
+/* What a .pth holds besides the state_dict; all may be 0/NULL. */
+struct pth_write_extras {
+	const struct pth_version *versions; /* the state_dict's _metadata */
+	int nversions;
+	const char *architecture; /* graft JSON, for PTH_ARCHITECTURE_RECORD */
+	/* the checkpoint written around the state_dict: its saved object, a
+	 * dict, whose entry `key` the state_dict replaces */
+	struct pth_reader *envelope;
+	const char *key;
+};
+
 /* Writes tensors (every one with storage) as a state_dict, in the order
  * given, into the temporary of sf (save.h), which the caller commits or
- * aborts, with `_metadata` holding versions[nversions] as torch.save does
- * (none when nversions is 0). Tensors whose bytes overlap in one storage
- * with the same dtype (tied weights, views) share one storage in the file;
- * the others get one each, written byte for byte in their dtype. 0, or -1
- * with e set. */
+ * aborts, with `_metadata` holding x->versions as torch.save does (none
+ * when nversions is 0), inside x->envelope when given (x may be NULL).
+ * Tensors whose bytes overlap in one storage with the same dtype (tied
+ * weights, views) share one storage in the file; the others get one each,
+ * written byte for byte in their dtype; the envelope's tensors keep their
+ * storages. 0, or -1 with e set. */
 struct save_file;
 int pth_write_to(struct save_file *sf, const char *const *names,
-		 const struct tensor *const *tensors, int n, const struct pth_version *versions,
-		 int nversions, struct error *e);
+		 const struct tensor *const *tensors, int n, const struct pth_write_extras *x,
+		 struct error *e);
 /* The same written to path atomically (save_file_atomic's rules). */
 int pth_write(const char *path, const char *const *names, const struct tensor *const *tensors,
-              int n, const struct pth_version *versions, int nversions, struct error *e);
+              int n, const struct pth_write_extras *x, struct error *e);
+
+/* Reads a checkpoint's saved object as it is. NULL with e set. */
+struct pth_reader *pth_read_object(const char *path, struct error *e);
+/* The saved object; the caller may change it before writing it back. */
+struct pk_value *pth_reader_root(struct pth_reader *r);
+/* Frees r. Tolerates NULL. */
+void pth_reader_free(struct pth_reader *r);
 
 /* For pth_tree.c: converts the pickled tensor v (a PK_TENSOR) into *out,
  * sharing or copying the storage io_pth.c has read. 0 or -1 with e set. */
-struct pth_reader;
 struct pk_value;
 int pth_reader_tensor(struct pth_reader *r, const struct pk_value *v, struct tensor *out,
                       struct error *e);
+/* A TorchScript archive's code/PATH.py: the Python module it defines
+ * ("__torch__.torch.nn.modules.conv") and its text. */
+struct pth_code {
+	char *module;
+	char *text;
+};
+/* Builds graft's module tree from the pickled objects of a TorchScript
+ * archive (pth_tree.c), each module a container of the parameters and
+ * buffers its class in code[ncode] declares (every tensor a parameter when
+ * the class is not found), typed by its class ("torch.nn.modules.conv.
+ * Conv2d"); adds every tensor to f->entries in state_dict order. NULL with
+ * e set. */
+struct module *pth_script_build(struct pth_reader *r, struct pth_file *f,
+                                const struct pk_value *root, const struct pth_code *code, int ncode,
+                                size_t max_nodes, struct error *e);
 /* Builds graft's module tree from a pickled nn.Module (pth_tree.c); adds
  * every tensor to f->entries in state_dict order. A module shared through
  * the memo is built once for each place it appears, at most max_nodes

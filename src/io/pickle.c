@@ -411,6 +411,17 @@ struct pk_value *pk_dict_get(const struct pk_value *dict, const char *key)
 	return i < 0 ? NULL : dict->u.dict.values[i];
 }
 
+void pk_dict_remove(struct pk_value *dict, int i)
+{
+	int n = --dict->u.dict.n;
+	memmove(&dict->u.dict.keys[i], &dict->u.dict.keys[i + 1],
+	        (size_t)(n - i) * sizeof *dict->u.dict.keys);
+	memmove(&dict->u.dict.values[i], &dict->u.dict.values[i + 1],
+	        (size_t)(n - i) * sizeof *dict->u.dict.values);
+	if (dict->u.dict.slots)
+		index_rebuild(dict);
+}
+
 /* Sets dict[key] = value; a string key already present is replaced. */
 static int dict_set(struct unpickler *u, struct pk_value *dict, struct pk_value *key,
                     struct pk_value *value)
@@ -808,6 +819,12 @@ static struct pk_value *reduce(struct unpickler *u, struct pk_value *fn, struct 
 		    strcmp(name, "_rebuild_parameter_with_state") == 0)
 			return rebuild_parameter(u, args);
 	}
+	if (strcmp(mod, "torch.jit._pickle") == 0 && args->u.seq.n >= 1 &&
+	    (strcmp(name, "build_intlist") == 0 || strcmp(name, "build_doublelist") == 0 ||
+	     strcmp(name, "build_boollist") == 0 || strcmp(name, "build_tensorlist") == 0 ||
+	     strcmp(name, "restore_type_tag") == 0))
+		/* TorchScript's typed lists and type tags: the value itself */
+		return args->u.seq.items[0];
 	if (strcmp(mod, "torch") == 0 && strcmp(name, "Size") == 0) {
 		if (args->u.seq.n != 1 || args->u.seq.items[0]->kind != PK_TUPLE) {
 			fail(u, "REDUCE: torch.Size of something that is not a tuple");

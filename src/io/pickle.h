@@ -5,8 +5,9 @@
  * a name; calling one (REDUCE) is allowed only for the few callables a
  * checkpoint needs, each turned into plain data by graft itself:
  * collections.OrderedDict, builtins.set/frozenset, torch.Size,
- * torch.device, torch._utils._rebuild_tensor(_v2) and
- * torch._utils._rebuild_parameter(_with_state). Anything else is refused
+ * torch.device, torch._utils._rebuild_tensor(_v2),
+ * torch._utils._rebuild_parameter(_with_state) and TorchScript's
+ * torch.jit._pickle.build_*list and restore_type_tag (their argument). Anything else is refused
  * with a message naming the opcode or the global. Classes instantiated by
  * NEWOBJ (what pickling an nn.Module writes), and functools.partial (a
  * module's norm_layer), become inert records: class name, arguments and
@@ -123,6 +124,8 @@ void pk_doc_free(struct pk_doc *doc);
 
 /* The value of key `key` (a string) in a PK_DICT, or NULL. */
 struct pk_value *pk_dict_get(const struct pk_value *dict, const char *key);
+/* Removes entry i (0 <= i < n) of a PK_DICT, keeping the others' order. */
+void pk_dict_remove(struct pk_value *dict, int i);
 /* True when v is a PK_OBJECT whose state is a dict (or a (dict, slots)
  * tuple); *state gets that dict. */
 bool pk_object_state(const struct pk_value *v, struct pk_value **state);
@@ -154,6 +157,28 @@ void pkw_bool(struct pk_writer *w, bool b);
 /* A tuple of ints (EMPTY_TUPLE, TUPLE1..3 or MARK ... TUPLE). */
 void pkw_int_tuple(struct pk_writer *w, const int64_t *v, int n);
 /* Ends with STOP; returns the bytes (the caller frees them) and *len. */
+/* What pkw_value asks its caller. */
+struct pkw_hooks {
+	/* the record name a PK_STORAGE is written under */
+	const char *(*storage_key)(const struct pk_value *storage, void *ctx);
+	void *storage_ctx;
+	/* a value written by fill instead (NULL: none) */
+	const struct pk_value *hole;
+	void (*fill)(struct pk_writer *w, void *ctx);
+	void *fill_ctx;
+};
+/* Writes v and everything it holds back as the reader read it (pickle.h's
+ * kinds: containers, globals, objects by NEWOBJ and BUILD, tensors and
+ * parameters through their storages' persistent ids), the hole excepted.
+ * A value shared in the graph is written once and fetched from the memo
+ * after. 0, or -1 with e set for a graph nested too deep or looping
+ * through a tuple. */
+int pkw_value(struct pk_writer *w, const struct pk_value *v, const struct pkw_hooks *h,
+              struct error *e);
+/* The persistent id of a storage: ('storage', torch.KStorage, key,
+ * location, numel) BINPERSID. */
+void pkw_storage(struct pk_writer *w, enum dtype dt, const char *key, const char *location,
+                 int64_t numel);
 char *pkw_finish(struct pk_writer *w, size_t *len);
 void pkw_free(struct pk_writer *w);
 

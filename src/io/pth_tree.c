@@ -395,3 +395,192 @@ struct module *pth_tree_build(struct pth_reader *r, struct pth_file *f, const st
 	strbuf_free(&c.note);
 	return m;
 }
+
+/* ---- TorchScript archives ---- */
+
+struct script_ctx {
+	struct tree_ctx tree;
+	const struct pth_code *code;
+	int ncode;
+};
+
+/* The quoted names of the line `  KEY = ["a", "b", ]` in class cls's
+ * definition in text (up to the next class), each ending with a NUL and
+ * the whole with two; NULL when the class or the line is not there. The
+ * caller frees it. */
+static char *class_list(const char *text, const char *cls, const char *key)
+{
+	char *head = xasprintf("class %s(", cls);
+	const char *at = text;
+	size_t hl = strlen(head);
+	while (at && strncmp(at, head, hl) != 0) {
+		at = strchr(at, '\n');
+		at = at ? at + 1 : NULL;
+	}
+	free(head);
+	if (!at)
+		return NULL;
+	char *line_key = xasprintf("  %s = [", key);
+	size_t kl = strlen(line_key);
+	char *out = NULL;
+	for (at = strchr(at, '\n'); at && !out; at = strchr(at + 1, '\n')) {
+		const char *line = at + 1;
+		if (strncmp(line, "class ", 6) == 0)
+			break;
+		if (strncmp(line, line_key, kl) != 0)
+			continue;
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		out = xcalloc(len + 2, 1);
+		size_t n = 0;
+		for (const char *q = memchr(line, '"', len); q && q < line + len;) {
+			const char *close = memchr(q + 1, '"', (size_t)(line + len - q - 1));
+			if (!close)
+				break;
+			memcpy(out + n, q + 1, (size_t)(close - q - 1));
+			n += (size_t)(close - q - 1) + 1;
+			q = memchr(close + 1, '"', (size_t)(line + len - close - 1));
+		}
+	}
+	free(line_key);
+	return out;
+}
+
+static bool in_list(const char *list, const char *name)
+{
+	for (const char *p = list; p && *p; p += strlen(p) + 1)
+		if (strcmp(p, name) == 0)
+			return true;
+	return false;
+}
+
+/* The class's type for graft: its qualified name without "__torch__."
+ * and TorchScript's "___torch_mangle_N." parts. */
+static char *script_type(const struct pk_value *cls)
+{
+	struct strbuf sb = {0};
+	char *full = xasprintf("%s.%s", cls->u.global.module, cls->u.global.name);
+	const char *p = full;
+	if (strncmp(p, "__torch__.", 10) == 0)
+		p += 10;
+	while (*p) {
+		const char *dot = strchr(p, '.');
+		size_t len = dot ? (size_t)(dot - p + 1) : strlen(p);
+		if (strncmp(p, "___torch_mangle_", 16) != 0)
+			strbuf_addn(&sb, p, len);
+		p += len;
+	}
+	free(full);
+	if (sb.len && sb.s[sb.len - 1] == '.')
+		sb.s[--sb.len] = '\0';
+	if (!sb.len) /* a class named like a mangle */
+		strbuf_add(&sb, cls->u.global.name);
+	return strbuf_take(&sb);
+}
+
+/* Adds the tensors of state named in list (every tensor when list is
+ * NULL and !buffers) as parameters or buffers of m. */
+static int script_tensors(struct script_ctx *c, struct module *m, const struct pk_value *state,
+                          const char *list, bool buffers, const char *path)
+{
+	for (int i = 0; i < state->u.dict.n; i++) {
+		const struct pk_value *k = state->u.dict.keys[i], *t = state->u.dict.values[i];
+		if (t->kind != PK_TENSOR || k->kind != PK_STR)
+			continue;
+		if (list ? !in_list(list, k->u.str.s) : buffers)
+			continue;
+		if (!k->u.str.s[0] || strchr(k->u.str.s, '.') || strlen(k->u.str.s) != k->u.str.len)
+			return error_set(c->tree.e, "module '%s': a malformed tensor name", path);
+		struct tensor tt;
+		if (pth_reader_tensor(c->tree.r, t, &tt, c->tree.e) < 0)
+			return -1;
+		struct param *p = module_add_param(m, k->u.str.s, tt.dtype, &tt.shape, buffers);
+		tensor_share(&p->t, &tt);
+		tensor_release(&tt);
+		p->trainable = !buffers && t->u.tensor.requires_grad;
+		add_entry(&c->tree, path, p->name, p);
+	}
+	return 0;
+}
+
+/* A TorchScript module object: its state, a dict, holds "training";
+ * *state gets it. */
+static bool is_script_module(const struct pk_value *v, struct pk_value **state)
+{
+	if (v->kind != PK_OBJECT || !v->u.obj.state || v->u.obj.state->kind != PK_DICT ||
+	    !pk_dict_get(v->u.obj.state, "training"))
+		return false;
+	*state = v->u.obj.state;
+	return true;
+}
+
+static struct module *script_build(struct script_ctx *c, const char *name, const char *path,
+                                   const struct pk_value *obj, int depth)
+{
+	struct pk_value *state;
+	if (depth > TREE_MAX_DEPTH) {
+		error_set(c->tree.e, "module '%s': modules nested deeper than %d levels", path,
+		          TREE_MAX_DEPTH);
+		return NULL;
+	}
+	if (spend_node(&c->tree, path) < 0)
+		return NULL;
+	if (!is_script_module(obj, &state)) {
+		error_set(c->tree.e, "module '%s' is not a TorchScript module",
+		          path[0] ? path : "<root>");
+		return NULL;
+	}
+	const struct pk_value *cls = obj->u.obj.cls;
+	char *type = script_type(cls);
+	struct module *m = module_new(name, type);
+	free(type);
+	char *params = NULL, *buffers = NULL;
+	for (int i = 0; i < c->ncode && !params; i++)
+		if (strcmp(c->code[i].module, cls->u.global.module) == 0) {
+			params = class_list(c->code[i].text, cls->u.global.name, "__parameters__");
+			buffers = class_list(c->code[i].text, cls->u.global.name, "__buffers__");
+		}
+	int rc = script_tensors(c, m, state, params, false, path);
+	if (rc == 0 && buffers)
+		rc = script_tensors(c, m, state, buffers, true, path);
+	free(params);
+	free(buffers);
+	for (int i = 0; rc == 0 && i < state->u.dict.n; i++) {
+		const struct pk_value *k = state->u.dict.keys[i], *v = state->u.dict.values[i];
+		struct pk_value *cs;
+		if (k->kind != PK_STR || !is_script_module(v, &cs))
+			continue;
+		if (!k->u.str.s[0] || strchr(k->u.str.s, '.') ||
+		    strlen(k->u.str.s) != k->u.str.len || k->u.str.len > 256) {
+			rc = error_set(c->tree.e,
+			               "module '%s': a child name is empty, dotted or not a str",
+			               path);
+			break;
+		}
+		char *cpath = path[0] ? xasprintf("%s.%s", path, k->u.str.s) : xstrdup(k->u.str.s);
+		struct module *child = script_build(c, k->u.str.s, cpath, v, depth + 1);
+		free(cpath);
+		if (!child)
+			rc = -1;
+		else
+			module_add_child(m, child);
+	}
+	if (rc < 0) {
+		module_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+struct module *pth_script_build(struct pth_reader *r, struct pth_file *f,
+                                const struct pk_value *root, const struct pth_code *code, int ncode,
+                                size_t max_nodes, struct error *e)
+{
+	struct script_ctx c = {
+	    .tree = {.r = r, .f = f, .e = e, .nodes_left = max_nodes, .nodes_limit = max_nodes},
+	    .code = code,
+	    .ncode = ncode};
+	struct module *m = script_build(&c, "", "", root, 0);
+	strbuf_free(&c.tree.note);
+	return m;
+}

@@ -10,10 +10,12 @@
 
 #include "io/model_json.h"
 #include "io/save.h"
+#include "core/registry.h"
+#include "core/shape.h"
 #include "core/util.h"
 
 #define ZOO_INDEX        "index.txt"
-#define ZOO_INDEX_HEADER "# graft zoo index 1: FILE BYTES TENSORS FINGERPRINT"
+#define ZOO_INDEX_HEADER "# graft zoo index 2: FILE BYTES TENSORS FINGERPRINT NAMES"
 
 static bool is_dir(const char *path)
 {
@@ -57,7 +59,10 @@ static uint64_t fnv(uint64_t h, const void *data, size_t n)
 	return h;
 }
 
-uint64_t zoo_fingerprint(const char *const *names, const struct tensor *const *tensors, int n)
+/* The fingerprint of the names, with each tensor's rank and, when
+ * `dims`, its dimensions. */
+static uint64_t fingerprint(const char *const *names, const struct tensor *const *tensors, int n,
+                            bool dims)
 {
 	struct fp_item *items = xcalloc((size_t)n + 1, sizeof *items);
 	for (int i = 0; i < n; i++)
@@ -68,17 +73,23 @@ uint64_t zoo_fingerprint(const char *const *names, const struct tensor *const *t
 		h = fnv(h, items[i].name, strlen(items[i].name) + 1);
 		unsigned char buf[8 * (SHAPE_MAX_DIMS + 1)];
 		size_t len = 0;
-		int64_t dims[SHAPE_MAX_DIMS + 1];
-		dims[0] = items[i].shape->ndim;
-		for (int d = 0; d < items[i].shape->ndim; d++)
-			dims[d + 1] = items[i].shape->dim[d];
-		for (int d = 0; d <= items[i].shape->ndim; d++)
+		int64_t d_list[SHAPE_MAX_DIMS + 1];
+		int nd = items[i].shape->ndim;
+		d_list[0] = nd;
+		for (int d = 0; d < nd; d++)
+			d_list[d + 1] = items[i].shape->dim[d];
+		for (int d = 0; d <= (dims ? nd : 0); d++)
 			for (int b = 0; b < 8; b++)
-				buf[len++] = (unsigned char)((uint64_t)dims[d] >> (8 * b));
+				buf[len++] = (unsigned char)((uint64_t)d_list[d] >> (8 * b));
 		h = fnv(h, buf, len);
 	}
 	free(items);
 	return h;
+}
+
+uint64_t zoo_fingerprint(const char *const *names, const struct tensor *const *tensors, int n)
+{
+	return fingerprint(names, tensors, n, true);
 }
 
 /* One architecture of the zoo folder. */
@@ -87,7 +98,8 @@ struct zoo_entry {
 	long long bytes;
 	int tensors;
 	uint64_t fp;
-	bool listed; /* from the index */
+	uint64_t names_fp; /* the names and ranks alone */
+	bool listed;       /* from the index */
 };
 
 static void free_entries(struct zoo_entry *z, int n)
@@ -146,9 +158,9 @@ static void read_index(const char *dir, struct zoo_entry *z, int n)
 		char file[512];
 		long long bytes;
 		int tensors;
-		unsigned long long fp;
-		if (line[0] == '#' ||
-		    sscanf(line, "%511s %lld %d %llx", file, &bytes, &tensors, &fp) != 4)
+		unsigned long long fp, names_fp;
+		if (line[0] == '#' || sscanf(line, "%511s %lld %d %llx %llx", file, &bytes,
+		                             &tensors, &fp, &names_fp) != 5)
 			continue;
 		struct zoo_entry key = {.file = file};
 		struct zoo_entry *hit =
@@ -156,6 +168,7 @@ static void read_index(const char *dir, struct zoo_entry *z, int n)
 		if (hit && hit->bytes == bytes) {
 			hit->tensors = tensors;
 			hit->fp = fp;
+			hit->names_fp = names_fp;
 			hit->listed = true;
 		}
 	}
@@ -172,13 +185,14 @@ static struct model *load_zoo_model(const char *dir, const char *file, struct er
 	return m;
 }
 
-static void fingerprint_model(const struct model *m, uint64_t *fp, int *count)
+static void fingerprint_model(const struct model *m, struct zoo_entry *z)
 {
 	char **names;
 	const struct tensor **tensors;
 	int n = model_state_dict(m, &names, &tensors);
-	*fp = zoo_fingerprint((const char *const *)names, tensors, n);
-	*count = n;
+	z->fp = fingerprint((const char *const *)names, tensors, n, true);
+	z->names_fp = fingerprint((const char *const *)names, tensors, n, false);
+	z->tensors = n;
 	save_state_dict_free(names, tensors, n);
 }
 
@@ -200,6 +214,77 @@ static int same_type(struct module *m, void *vctx)
 	return 0;
 }
 
+/* Gives the classifier heads of m the number of outputs the tensors have:
+ * a Linear or Conv2d whose weight differs from the checkpoint's in its
+ * first dimension alone takes that many out_features/out_channels. Then
+ * the names and shapes must all agree and the forward still check. Adds
+ * "'fc' 1000→7" for each head to *what. 0, or -1 when it does not fit. */
+static int fit_heads(struct model *m, const char *const *names, const struct tensor *const *tensors,
+                     int n, struct strbuf *what)
+{
+	for (int i = 0; i < n; i++) {
+		struct module *mod;
+		const struct param *p = model_find_param(m, names[i], &mod);
+		if (!p)
+			return -1;
+		const struct shape *want = &tensors[i]->shape, *have = &p->t.shape;
+		if (shape_equal(want, have))
+			continue;
+		const char *attr = strcmp(mod->type, "Linear") == 0   ? "out_features"
+		                   : strcmp(mod->type, "Conv2d") == 0 ? "out_channels"
+		                                                      : NULL;
+		if (!attr || strcmp(p->name, "weight") != 0 || want->ndim != have->ndim)
+			return -1;
+		for (int d = 1; d < want->ndim; d++)
+			if (want->dim[d] != have->dim[d])
+				return -1;
+		char path[4096];
+		module_path_buf(mod, path, sizeof path);
+		strbuf_addf(what, "%s'%s' %lld→%lld", what->len ? ", " : "", path,
+		            (long long)have->dim[0], (long long)want->dim[0]);
+		struct value v = value_int(want->dim[0]);
+		module_set_attr(mod, attr, &v);
+		struct error e = {0};
+		if (registry_prepare(mod, &e) < 0)
+			return -1;
+	}
+	struct shape_result r;
+	int rc = shape_pass(m, &r);
+	shape_result_free(&r);
+	return rc;
+}
+
+/* The architecture of zoo file z bound to the tensors, heads resized when
+ * `heads`; NULL when it does not fit. */
+static struct model *try_entry(const char *dir, const struct zoo_entry *z, const char *path,
+                               const char *const *names, const struct tensor *const *tensors, int n,
+                               const struct module *tree, bool heads)
+{
+	struct error e = {0};
+	struct model *m = load_zoo_model(dir, z->file, &e);
+	if (!m)
+		return NULL;
+	struct type_check tc = {.tree = tree, .ok = true};
+	if (tree)
+		module_walk(m->root, same_type, &tc);
+	struct strbuf resized = {0};
+	if (!tc.ok || !m->has_forward || (heads && fit_heads(m, names, tensors, n, &resized) < 0) ||
+	    model_bind_tensors(m, names, tensors, n, path, &e) < 0) {
+		model_free(m);
+		strbuf_free(&resized);
+		return NULL;
+	}
+	char *copy = xstrdup(path), *dcopy = xstrdup(dir);
+	m->note = xasprintf("%s: matches %s/%s%s%s", basename(copy), basename(dcopy), z->file,
+	                    heads ? " with its head resized: " : "", heads ? resized.s : "");
+	free(copy);
+	free(dcopy);
+	strbuf_free(&resized);
+	free(m->weights_path);
+	m->weights_path = xstrdup(path);
+	return m;
+}
+
 struct model *zoo_match(const char *path, const char *const *names,
                         const struct tensor *const *tensors, int n, const struct module *tree)
 {
@@ -209,40 +294,22 @@ struct model *zoo_match(const char *path, const char *const *names,
 	int nz;
 	struct zoo_entry *z = list_dir(dir, &nz);
 	read_index(dir, z, nz);
-	uint64_t fp = zoo_fingerprint(names, tensors, n);
-	struct model *found = NULL;
-	for (int i = 0; i < nz && !found; i++) {
+	for (int i = 0; i < nz; i++) {
 		struct error e = {0};
-		struct model *m = NULL;
-		if (!z[i].listed) {
-			m = load_zoo_model(dir, z[i].file, &e);
-			if (!m)
-				continue;
-			fingerprint_model(m, &z[i].fp, &z[i].tensors);
-		}
-		if (z[i].fp != fp || z[i].tensors != n) {
-			model_free(m);
-			continue;
-		}
-		if (!m && !(m = load_zoo_model(dir, z[i].file, &e)))
-			continue;
-		struct type_check tc = {.tree = tree, .ok = true};
-		if (tree)
-			module_walk(m->root, same_type, &tc);
-		if (!tc.ok || !m->has_forward ||
-		    model_bind_tensors(m, names, tensors, n, path, &e) < 0) {
-			model_free(m);
-			continue;
-		}
-		char *copy = xstrdup(path), *dcopy = xstrdup(dir);
-		m->note =
-		    xasprintf("%s: matches %s/%s", basename(copy), basename(dcopy), z[i].file);
-		free(copy);
-		free(dcopy);
-		free(m->weights_path);
-		m->weights_path = xstrdup(path);
-		found = m;
+		struct model *m = z[i].listed ? NULL : load_zoo_model(dir, z[i].file, &e);
+		if (m)
+			fingerprint_model(m, &z[i]);
+		model_free(m);
 	}
+	uint64_t fp = fingerprint(names, tensors, n, true);
+	uint64_t names_fp = fingerprint(names, tensors, n, false);
+	struct model *found = NULL;
+	/* the same shapes, else the same names with other heads */
+	for (int heads = 0; heads < 2 && !found; heads++)
+		for (int i = 0; i < nz && !found; i++)
+			if (z[i].tensors == n &&
+			    (heads ? z[i].names_fp == names_fp && z[i].fp != fp : z[i].fp == fp))
+				found = try_entry(dir, &z[i], path, names, tensors, n, tree, heads);
 	free_entries(z, nz);
 	free(dir);
 	return found;
@@ -279,10 +346,11 @@ int zoo_write_index(const char *dir, int *count, struct error *e)
 			strbuf_free(&sb);
 			return -1;
 		}
-		fingerprint_model(m, &z[i].fp, &z[i].tensors);
+		fingerprint_model(m, &z[i]);
 		model_free(m);
-		strbuf_addf(&sb, "%s %lld %d %016llx\n", z[i].file, z[i].bytes, z[i].tensors,
-		            (unsigned long long)z[i].fp);
+		strbuf_addf(&sb, "%s %lld %d %016llx %016llx\n", z[i].file, z[i].bytes,
+		            z[i].tensors, (unsigned long long)z[i].fp,
+		            (unsigned long long)z[i].names_fp);
 		listed++;
 	}
 	free_entries(z, nz);
