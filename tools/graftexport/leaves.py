@@ -130,7 +130,9 @@ def _glu(m):
 
 
 def _prelu(m):
-    return {"num_parameters": m.num_parameters, "init": m.init}
+    # PyTorch 1.13 keeps init only in the weight's first values (later
+    # versions keep it as m.init); the weights travel with the document
+    return {"num_parameters": m.num_parameters, "init": getattr(m, "init", 0.25)}
 
 
 def _dropout(m):
