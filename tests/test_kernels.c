@@ -189,19 +189,19 @@ static bool near(const char *what, const float *got, const double *want, int64_t
 }
 
 /* An activation without float attributes, or with their values. */
-static struct kact K(enum kact_kind kind)
-{
+static struct kact K(enum kact_kind kind) {
 	return (struct kact){kind, 0, 0};
 }
 
-static struct kact K2(enum kact_kind kind, float a, float b)
-{
+static struct kact
+K2(enum kact_kind kind, float a, float b) {
 	return (struct kact){kind, a, b};
 }
 
 /* PyTorch's formulas in double (those of torch/nn/modules/activation.py's
  * documentation; the kernels follow its CPU code). */
-static double act_ref(struct kact act, double v)
+static double
+act_ref(struct kact act, double v)
 {
 	double a = act.a, b = act.b, sp;
 	if (isnan(v))
@@ -236,7 +236,8 @@ static double act_ref(struct kact act, double v)
 	case KACT_CELU:
 		return fmax(0, v) + fmin(0, a * expm1(v / a));
 	case KACT_SELU:
-		return 1.0507009873554804934 * (fmax(0, v) + fmin(0, 1.6732632423543772848 * expm1(v)));
+		return 1.0507009873554804934 *
+		       (fmax(0, v) + fmin(0, 1.6732632423543772848 * expm1(v)));
 	case KACT_MISH:
 		return v * tanh(log1p(exp(v)));
 	case KACT_SOFTPLUS:
@@ -468,8 +469,9 @@ static void test_linear(void)
 	                                    "Linear(17, 9, bias=False)"};
 	for (size_t s = 0; s < 3; s++)
 		for (size_t i = 0; i < 3; i++) {
-			struct call c = {
-			    .m = mk(specs[s]), .nargs = 1, .act = K(i == 1 ? KACT_GELU : KACT_NONE)};
+			struct call c = {.m = mk(specs[s]),
+			                 .nargs = 1,
+			                 .act = K(i == 1 ? KACT_GELU : KACT_NONE)};
 			if (!c.m)
 				continue;
 			c.args[0] = T(shapes[i][0], shapes[i][1], shapes[i][2]);
@@ -874,7 +876,8 @@ static void test_prelu_glu(void)
 		for (int n = 0; n < 2; n++)
 			for (int c = 0; c < 3; c++)
 				for (int i = 0; i < 5; i++) {
-					double a = x[(n * 6 + c) * 5 + i], b = x[(n * 6 + c + 3) * 5 + i];
+					double a = x[(n * 6 + c) * 5 + i],
+					       b = x[(n * 6 + c + 3) * 5 + i];
 					ref[(n * 3 + c) * 5 + i] = a / (1 + exp(-b));
 				}
 		CHECK(near("GLU", f32(&g.out), ref, 30, 1e-6));
@@ -886,8 +889,8 @@ static void test_prelu_glu(void)
 	double fref[12];
 	for (int r = 0; r < 3; r++)
 		for (int i = 0; i < 4; i++)
-			fref[r * 4 + i] = f32(&f.args[0])[r * 8 + i] /
-			                  (1 + exp(-f32(&f.args[0])[r * 8 + i + 4]));
+			fref[r * 4 + i] =
+			    f32(&f.args[0])[r * 8 + i] / (1 + exp(-f32(&f.args[0])[r * 8 + i + 4]));
 	CHECK(near("glu", f32(&f.out), fref, 12, 1e-6));
 	call_free(&f);
 }

@@ -1,6 +1,6 @@
 """Tiny models with weights, for graft's tests (built by tools/make-tiny).
 
-Every model takes a 1x3x32x32 input and has between a few thousand and
+Every model takes a 1x3x32x32 input and has between a few hundred and
 about 100k parameters.
 """
 

@@ -15,22 +15,24 @@
  * the function's argument of that name, at its position in the
  * constructor (after the input): F.elu(x, alpha), F.hardtanh(x, min_val,
  * max_val). */
-#define INPLACE_ATTR {"inplace", AT_BOOL, "False"}
-static const struct attr_spec inplace_attrs[] = {INPLACE_ATTR};
-static const struct attr_spec alpha_attrs[] = {{"alpha", AT_FLOAT, "1.0"}, INPLACE_ATTR};
+static const struct attr_spec inplace_attrs[] = {{"inplace", AT_BOOL, "False"}};
+static const struct attr_spec alpha_attrs[] = {{"alpha", AT_FLOAT, "1.0"},
+                                               {"inplace", AT_BOOL, "False"}};
 static const struct attr_spec leaky_relu_attrs[] = {{"negative_slope", AT_FLOAT, "0.01"},
-                                                    INPLACE_ATTR};
-static const struct attr_spec rrelu_attrs[] = {
-    {"lower", AT_FLOAT, "0.125"}, {"upper", AT_FLOAT, "0.3333333333333333"}, INPLACE_ATTR};
+                                                    {"inplace", AT_BOOL, "False"}};
+static const struct attr_spec rrelu_attrs[] = {{"lower", AT_FLOAT, "0.125"},
+                                               {"upper", AT_FLOAT, "0.3333333333333333"},
+                                               {"inplace", AT_BOOL, "False"}};
 static const struct attr_spec softplus_attrs[] = {{"beta", AT_FLOAT, "1.0"},
                                                   {"threshold", AT_FLOAT, "20.0"}};
 static const struct attr_spec lambd_attrs[] = {{"lambd", AT_FLOAT, "0.5"}};
 static const struct attr_spec hardtanh_attrs[] = {
-    {"min_val", AT_FLOAT, "-1.0"}, {"max_val", AT_FLOAT, "1.0"}, INPLACE_ATTR};
+    {"min_val", AT_FLOAT, "-1.0"}, {"max_val", AT_FLOAT, "1.0"}, {"inplace", AT_BOOL, "False"}};
 static const struct attr_spec threshold_attrs[] = {
-    {"threshold", AT_FLOAT, NULL}, {"value", AT_FLOAT, NULL}, INPLACE_ATTR};
+    {"threshold", AT_FLOAT, NULL}, {"value", AT_FLOAT, NULL}, {"inplace", AT_BOOL, "False"}};
 
-#define ACT_ATTRS(set) .attrs = set##_attrs, .nattrs = (int)(sizeof set##_attrs / sizeof *set##_attrs)
+#define ACT_ATTRS(set)                                                                             \
+	.attrs = set##_attrs, .nattrs = (int)(sizeof set##_attrs / sizeof *set##_attrs)
 #define ACT_ATTRS_NONE      .attrs = NULL, .nattrs = 0
 #define ACT_ATTRS_INPLACE   ACT_ATTRS(inplace)
 #define ACT_ATTRS_ALPHA     ACT_ATTRS(alpha)
@@ -60,7 +62,8 @@ static const struct attr_spec threshold_attrs[] = {
 	X(hardsigmoid, "Hardsigmoid", "F.hardsigmoid", INPLACE, "relu6(x + 3) / 6")                \
 	X(sigmoid, "Sigmoid", "torch.sigmoid", NONE, "1 / (1 + exp(-x))")                          \
 	X(tanh, "Tanh", "torch.tanh", NONE, "tanh(x)")                                             \
-	X(leaky_relu, "LeakyReLU", "F.leaky_relu", LEAKY, "max(x, 0) + negative_slope * min(x, 0)") \
+	X(leaky_relu, "LeakyReLU", "F.leaky_relu", LEAKY,                                          \
+	  "max(x, 0) + negative_slope * min(x, 0)")                                                \
 	X(rrelu, "RReLU", "F.rrelu", RRELU, "x if x >= 0 else x * (lower + upper) / 2 (eval)")     \
 	X(elu, "ELU", "F.elu", ALPHA, "x if x > 0 else alpha * (exp(x) - 1)")                      \
 	X(celu, "CELU", "F.celu", ALPHA, "x if x > 0 else alpha * (exp(x / alpha) - 1)")           \

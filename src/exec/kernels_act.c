@@ -89,7 +89,8 @@ struct kact kernels_act_of(const struct kop *op)
 	enum kact_kind kind = op->kernel ? KF_ACT_OF(op->kernel->flags) : KACT_NONE;
 	if (kind == KACT_NONE || act_floats(op, kind, &act) < 0)
 		return act;
-	act.kind = kind == KACT_GELU && strcmp(approximate(op), "tanh") == 0 ? KACT_GELU_TANH : kind;
+	act.kind =
+	    kind == KACT_GELU && strcmp(approximate(op), "tanh") == 0 ? KACT_GELU_TANH : kind;
 	return act;
 }
 
@@ -241,8 +242,8 @@ static int prelu_run(struct kop *op, struct error *e)
 static int glu_prepare(struct kop *op, struct error *e)
 {
 	const struct shape *s = &kop_input(op)->shape;
-	const struct value *v = op->call.module ? module_attr(op->call.module, "dim")
-	                                        : op_arg(&op->call, 1, "dim");
+	const struct value *v =
+	    op->call.module ? module_attr(op->call.module, "dim") : op_arg(&op->call, 1, "dim");
 	int64_t d = v && v->kind == VAL_INT ? v->u.i : -1;
 	if (d < 0)
 		d += s->ndim;

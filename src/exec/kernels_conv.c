@@ -308,8 +308,8 @@ static void epi_rows(void *ctx, int64_t rb, int64_t re)
 	}
 }
 
-static void epilogue(const struct conv_state *st, struct kact act, float *y, int64_t ld, int64_t rows,
-                     int64_t cols, int64_t ch0)
+static void epilogue(const struct conv_state *st, struct kact act, float *y, int64_t ld,
+                     int64_t rows, int64_t cols, int64_t ch0)
 {
 	if (!st->scale && !st->shift && act.kind == KACT_NONE)
 		return;
