@@ -225,12 +225,9 @@ static const struct op_def def_log_softmax = {
 /* Softmax over the channels of a [C, H, W] or [N, C, H, W] input. */
 static int softmax2d_infer(struct op_call *c)
 {
-	const struct value *x = op_tensor(c, 0, "input");
+	const struct value *x = op_input_rank(c, 3, 4, "3-D or 4-D");
 	if (!x)
 		return -1;
-	int r = op_shape(x)->ndim;
-	if (r != 3 && r != 4)
-		return op_break(c, x, "Softmax2d", "%d-D input (needs 3-D or 4-D)", r);
 	op_out_tensor(c, op_dtype(x), op_shape(x), x);
 	return 0;
 }
