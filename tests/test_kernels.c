@@ -93,7 +93,7 @@ struct call {
 	int nargs;
 	struct kwarg kw[6];
 	int nkw;
-	enum kact act;
+	struct kact act;
 	const float *scale, *shift;
 	struct value out;
 };
@@ -188,9 +188,25 @@ static bool near(const char *what, const float *got, const double *want, int64_t
 	return true;
 }
 
-static double act_ref(enum kact a, double v)
+/* An activation without float attributes, or with their values. */
+static struct kact K(enum kact_kind kind) {
+	return (struct kact){kind, 0, 0};
+}
+
+static struct kact
+K2(enum kact_kind kind, float a, float b) {
+	return (struct kact){kind, a, b};
+}
+
+/* PyTorch's formulas in double (those of torch/nn/modules/activation.py's
+ * documentation; the kernels follow its CPU code). */
+static double
+act_ref(struct kact act, double v)
 {
-	switch (a) {
+	double a = act.a, b = act.b, sp;
+	if (isnan(v))
+		return v; /* every activation keeps a NaN */
+	switch (act.kind) {
 	case KACT_NONE:
 		return v;
 	case KACT_RELU:
@@ -211,6 +227,36 @@ static double act_ref(enum kact a, double v)
 		return 0.5 * v * (1 + erf(v / sqrt(2)));
 	case KACT_GELU_TANH:
 		return 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+	case KACT_LEAKY_RELU:
+		return v >= 0 ? v : a * v;
+	case KACT_RRELU:
+		return v >= 0 ? v : (a + b) / 2 * v;
+	case KACT_ELU:
+		return v > 0 ? v : a * expm1(v);
+	case KACT_CELU:
+		return fmax(0, v) + fmin(0, a * expm1(v / a));
+	case KACT_SELU:
+		return 1.0507009873554804934 *
+		       (fmax(0, v) + fmin(0, 1.6732632423543772848 * expm1(v)));
+	case KACT_MISH:
+		return v * tanh(log1p(exp(v)));
+	case KACT_SOFTPLUS:
+		sp = log1p(exp(a * v)) / a;
+		return a * v > b ? v : sp;
+	case KACT_LOGSIGMOID:
+		return fmin(v, 0) - log1p(exp(-fabs(v)));
+	case KACT_SOFTSIGN:
+		return v / (1 + fabs(v));
+	case KACT_TANHSHRINK:
+		return v - tanh(v);
+	case KACT_SOFTSHRINK:
+		return v > a ? v - a : v < -a ? v + a : 0;
+	case KACT_HARDSHRINK:
+		return fabs(v) > a ? v : 0;
+	case KACT_HARDTANH:
+		return fmin(fmax(v, a), b);
+	case KACT_THRESHOLD:
+		return v > a ? v : b;
 	}
 	return v;
 }
@@ -236,7 +282,7 @@ static int64_t pad_map(const char *mode, int64_t i, int64_t n)
 	return -1;
 }
 
-static bool conv_check(const struct conv_case *k, enum kact act, bool fold)
+static bool conv_check(const struct conv_case *k, struct kact act, bool fold)
 {
 	char text[400];
 	snprintf(text, sizeof text,
@@ -364,17 +410,20 @@ static void test_conv2d(void)
 	    {1, 64, 70, 37, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, "zeros"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
-		CHECK(conv_check(&cases[i], KACT_NONE, false));
+		CHECK(conv_check(&cases[i], K(KACT_NONE), false));
 	/* the output pass: a folded BatchNorm and an activation, every route */
-	CHECK(conv_check(&cases[0], KACT_RELU, true));
-	CHECK(conv_check(&cases[2], KACT_RELU6, true));
-	CHECK(conv_check(&cases[7], KACT_HARDSWISH, true));
-	CHECK(conv_check(&cases[3], KACT_SILU, false));
-	CHECK(conv_check(&cases[14], KACT_GELU, true));
-	CHECK(conv_check(&cases[22], KACT_RELU, true));
-	CHECK(conv_check(&cases[23], KACT_SIGMOID, true));
-	CHECK(conv_check(&cases[7], KACT_HARDSIGMOID, true));
-	CHECK(conv_check(&cases[8], KACT_TANH, true));
+	CHECK(conv_check(&cases[0], K(KACT_RELU), true));
+	CHECK(conv_check(&cases[2], K(KACT_RELU6), true));
+	CHECK(conv_check(&cases[7], K(KACT_HARDSWISH), true));
+	CHECK(conv_check(&cases[3], K(KACT_SILU), false));
+	CHECK(conv_check(&cases[14], K(KACT_GELU), true));
+	CHECK(conv_check(&cases[22], K(KACT_RELU), true));
+	CHECK(conv_check(&cases[23], K(KACT_SIGMOID), true));
+	CHECK(conv_check(&cases[7], K(KACT_HARDSIGMOID), true));
+	CHECK(conv_check(&cases[8], K(KACT_TANH), true));
+	CHECK(conv_check(&cases[22], K2(KACT_ELU, 0.7f, 0), true));
+	CHECK(conv_check(&cases[1], K2(KACT_HARDTANH, -0.5f, 0.25f), false));
+	CHECK(conv_check(&cases[0], K(KACT_MISH), true));
 }
 
 /* F.conv2d with padding='same' (asymmetric for an even kernel). */
@@ -420,8 +469,9 @@ static void test_linear(void)
 	                                    "Linear(17, 9, bias=False)"};
 	for (size_t s = 0; s < 3; s++)
 		for (size_t i = 0; i < 3; i++) {
-			struct call c = {
-			    .m = mk(specs[s]), .nargs = 1, .act = i == 1 ? KACT_GELU : KACT_NONE};
+			struct call c = {.m = mk(specs[s]),
+			                 .nargs = 1,
+			                 .act = K(i == 1 ? KACT_GELU : KACT_NONE)};
 			if (!c.m)
 				continue;
 			c.args[0] = T(shapes[i][0], shapes[i][1], shapes[i][2]);
@@ -546,7 +596,7 @@ static void test_einsum(void)
 
 static void test_batchnorm(void)
 {
-	struct call c = {.m = mk("BatchNorm2d(5, eps=0.001)"), .nargs = 1, .act = KACT_RELU};
+	struct call c = {.m = mk("BatchNorm2d(5, eps=0.001)"), .nargs = 1, .act = K(KACT_RELU)};
 	if (!c.m)
 		return;
 	c.args[0] = T(2, 5, 3, 4);
@@ -560,7 +610,7 @@ static void test_batchnorm(void)
 	for (int i = 0; i < 120; i++) {
 		int ch = i / 12 % 5;
 		ref[i] =
-		    act_ref(KACT_RELU, (x[i] - mean[ch]) / sqrt(var[ch] + 1e-3) * w[ch] + b[ch]);
+		    act_ref(K(KACT_RELU), (x[i] - mean[ch]) / sqrt(var[ch] + 1e-3) * w[ch] + b[ch]);
 	}
 	CHECK(near("BatchNorm2d", f32(&c.out), ref, 120, 1e-5));
 	/* kernels_bn_affine gives the same transform for folding */
@@ -574,7 +624,7 @@ static void test_batchnorm(void)
 	struct error e = {0};
 	CHECK(kernels_bn_affine(&op, &scale, &shift, &e) == 0);
 	for (int i = 0; i < 120; i++)
-		ref[i] = act_ref(KACT_RELU, x[i] * scale[i / 12 % 5] + shift[i / 12 % 5]);
+		ref[i] = act_ref(K(KACT_RELU), x[i] * scale[i / 12 % 5] + shift[i / 12 % 5]);
 	CHECK(near("BatchNorm2d folded", f32(&c.out), ref, 120, 1e-5));
 	free(scale);
 	free(shift);
@@ -688,50 +738,93 @@ static void test_norms(void)
 
 /* ---- elementwise ---- */
 
+/* x: 3x7x11 random values times 8, through every piece of the piecewise
+ * activations, with -3, 3 and a NaN. */
+static struct value act_input(void)
+{
+	struct value v = T(3, 7, 11);
+	float *x = f32(&v);
+	for (int k = 0; k < 231; k++)
+		x[k] *= 8;
+	x[0] = -3;
+	x[1] = 3;
+	x[2] = NAN;
+	return v;
+}
+
+/* Runs c (its input act_input) and compares with act's reference. */
+static void act_check(struct call *c, struct kact act, const char *what)
+{
+	CHECK(run(c) == 0);
+	double ref[231];
+	for (int k = 0; k < 231; k++)
+		ref[k] = act_ref(act, f32(&c->args[0])[k]);
+	CHECK(near(what, f32(&c->out), ref, 231, 2e-6));
+	call_free(c);
+}
+
 static void test_activations(void)
 {
 	static const struct {
 		const char *spec;
-		enum kact act;
+		struct kact act;
 	} acts[] = {
-	    {"ReLU()", KACT_RELU},
-	    {"ReLU6()", KACT_RELU6},
-	    {"SiLU()", KACT_SILU},
-	    {"Hardswish()", KACT_HARDSWISH},
-	    {"Hardsigmoid()", KACT_HARDSIGMOID},
-	    {"Sigmoid()", KACT_SIGMOID},
-	    {"Tanh()", KACT_TANH},
-	    {"GELU()", KACT_GELU},
-	    {"GELU(approximate='tanh')", KACT_GELU_TANH},
+	    {"ReLU()", {KACT_RELU, 0, 0}},
+	    {"ReLU6()", {KACT_RELU6, 0, 0}},
+	    {"SiLU()", {KACT_SILU, 0, 0}},
+	    {"Hardswish()", {KACT_HARDSWISH, 0, 0}},
+	    {"Hardsigmoid()", {KACT_HARDSIGMOID, 0, 0}},
+	    {"Sigmoid()", {KACT_SIGMOID, 0, 0}},
+	    {"Tanh()", {KACT_TANH, 0, 0}},
+	    {"GELU()", {KACT_GELU, 0, 0}},
+	    {"GELU(approximate='tanh')", {KACT_GELU_TANH, 0, 0}},
+	    {"LeakyReLU(0.3)", {KACT_LEAKY_RELU, 0.3f, 0}},
+	    {"LeakyReLU()", {KACT_LEAKY_RELU, 0.01f, 0}},
+	    {"RReLU()", {KACT_RRELU, 0.125f, 1.0f / 3}},
+	    {"RReLU(0.1, 0.3)", {KACT_RRELU, 0.1f, 0.3f}},
+	    {"ELU()", {KACT_ELU, 1, 0}},
+	    {"ELU(alpha=0.7)", {KACT_ELU, 0.7f, 0}},
+	    {"CELU(alpha=2.5)", {KACT_CELU, 2.5f, 0}},
+	    {"SELU()", {KACT_SELU, 0, 0}},
+	    {"Mish()", {KACT_MISH, 0, 0}},
+	    {"Softplus()", {KACT_SOFTPLUS, 1, 20}},
+	    {"Softplus(beta=2, threshold=5)", {KACT_SOFTPLUS, 2, 5}},
+	    {"LogSigmoid()", {KACT_LOGSIGMOID, 0, 0}},
+	    {"Softsign()", {KACT_SOFTSIGN, 0, 0}},
+	    {"Tanhshrink()", {KACT_TANHSHRINK, 0, 0}},
+	    {"Softshrink()", {KACT_SOFTSHRINK, 0.5f, 0}},
+	    {"Softshrink(2.0)", {KACT_SOFTSHRINK, 2, 0}},
+	    {"Hardshrink(1.5)", {KACT_HARDSHRINK, 1.5f, 0}},
+	    {"Hardtanh()", {KACT_HARDTANH, -1, 1}},
+	    {"Hardtanh(-2.0, 3.0)", {KACT_HARDTANH, -2, 3}},
+	    {"Threshold(0.5, -4.0)", {KACT_THRESHOLD, 0.5f, -4}},
 	};
 	for (size_t i = 0; i < sizeof acts / sizeof *acts; i++) {
 		struct call c = {.m = mk(acts[i].spec), .nargs = 1};
 		if (!c.m)
 			continue;
-		c.args[0] = T(3, 7, 11);
-		float *x = f32(&c.args[0]);
-		for (int k = 0; k < 231; k++)
-			x[k] *= 8; /* through every piece of the piecewise ones */
-		x[0] = -3;
-		x[1] = 3;
-		CHECK(run(&c) == 0);
-		double ref[231];
-		for (int k = 0; k < 231; k++)
-			ref[k] = act_ref(acts[i].act, x[k]);
-		CHECK(near(acts[i].spec, f32(&c.out), ref, 231, 2e-6));
-		call_free(&c);
+		c.args[0] = act_input();
+		act_check(&c, acts[i].act, acts[i].spec);
 	}
-	struct call l = {.m = mk("LeakyReLU(0.3)"), .nargs = 1};
-	if (l.m) {
-		l.args[0] = T(40);
-		CHECK(run(&l) == 0);
-		double ref[40];
-		for (int k = 0; k < 40; k++)
-			ref[k] =
-			    f32(&l.args[0])[k] > 0 ? f32(&l.args[0])[k] : 0.3 * f32(&l.args[0])[k];
-		CHECK(near("LeakyReLU", f32(&l.out), ref, 40, 1e-6));
-		call_free(&l);
-	}
+	/* the function forms: float arguments by position, by keyword, or
+	 * the module type's defaults */
+	struct call f1 = {.name = "hardtanh", .nargs = 3};
+	f1.args[0] = act_input();
+	f1.args[1] = value_float(-0.5);
+	f1.args[2] = value_int(2);
+	act_check(&f1, K2(KACT_HARDTANH, -0.5f, 2), "hardtanh(x, -0.5, 2)");
+	struct call f2 = {.name = "softplus", .nargs = 1, .nkw = 1};
+	f2.args[0] = act_input();
+	f2.kw[0] = (struct kwarg){"threshold", value_float(3)};
+	act_check(&f2, K2(KACT_SOFTPLUS, 1, 3), "softplus(x, threshold=3)");
+	struct call f3 = {.name = "rrelu", .nargs = 1};
+	f3.args[0] = act_input();
+	act_check(&f3, K2(KACT_RRELU, 0.125f, 1.0f / 3), "rrelu(x)");
+	struct call f4 = {.name = "threshold", .nargs = 3};
+	f4.args[0] = act_input();
+	f4.args[1] = value_float(-1);
+	f4.args[2] = value_float(7);
+	act_check(&f4, K2(KACT_THRESHOLD, -1, 7), "threshold(x, -1, 7)");
 	struct call k = {.name = "clamp", .nargs = 3};
 	k.args[0] = T(30);
 	k.args[1] = value_float(-0.25);
@@ -743,6 +836,63 @@ static void test_activations(void)
 		ref[i] = isnan(f32(&k.args[0])[i]) ? NAN : fmax(f32(&k.args[0])[i], -0.25);
 	CHECK(near("clamp", f32(&k.out), ref, 30, 0));
 	call_free(&k);
+}
+
+/* PReLU: one slope per channel (dim 1) or one for all; the function form
+ * with its weight argument; GLU along dim. */
+static void test_prelu_glu(void)
+{
+	for (int per_channel = 0; per_channel < 2; per_channel++) {
+		struct call c = {.m = mk(per_channel ? "PReLU(5)" : "PReLU()"), .nargs = 1};
+		if (!c.m)
+			continue;
+		c.args[0] = T(2, 5, 3, 4);
+		CHECK(run(&c) == 0);
+		const float *x = f32(&c.args[0]), *w = module_param(c.m, "weight")->t.storage->data;
+		double ref[120];
+		for (int i = 0; i < 120; i++)
+			ref[i] = x[i] > 0 ? x[i] : x[i] * w[per_channel ? i / 12 % 5 : 0];
+		CHECK(near("PReLU", f32(&c.out), ref, 120, 1e-6));
+		call_free(&c);
+	}
+	struct call p = {.name = "prelu", .nargs = 2};
+	p.args[0] = T(4, 3, 5);
+	p.args[1] = T(3);
+	CHECK(run(&p) == 0);
+	double pref[60];
+	for (int i = 0; i < 60; i++) {
+		float v = f32(&p.args[0])[i];
+		pref[i] = v > 0 ? v : v * f32(&p.args[1])[i / 5 % 3];
+	}
+	CHECK(near("prelu", f32(&p.out), pref, 60, 1e-6));
+	call_free(&p);
+	/* GLU(dim=1) over [2, 6, 5]: halves of 3 channels */
+	struct call g = {.m = mk("GLU(dim=1)"), .nargs = 1};
+	if (g.m) {
+		g.args[0] = T(2, 6, 5);
+		CHECK(run(&g) == 0);
+		const float *x = f32(&g.args[0]);
+		double ref[30];
+		for (int n = 0; n < 2; n++)
+			for (int c = 0; c < 3; c++)
+				for (int i = 0; i < 5; i++) {
+					double a = x[(n * 6 + c) * 5 + i],
+					       b = x[(n * 6 + c + 3) * 5 + i];
+					ref[(n * 3 + c) * 5 + i] = a / (1 + exp(-b));
+				}
+		CHECK(near("GLU", f32(&g.out), ref, 30, 1e-6));
+		call_free(&g);
+	}
+	struct call f = {.name = "glu", .nargs = 1};
+	f.args[0] = T(3, 8);
+	CHECK(run(&f) == 0);
+	double fref[12];
+	for (int r = 0; r < 3; r++)
+		for (int i = 0; i < 4; i++)
+			fref[r * 4 + i] =
+			    f32(&f.args[0])[r * 8 + i] / (1 + exp(-f32(&f.args[0])[r * 8 + i + 4]));
+	CHECK(near("glu", f32(&f.out), fref, 12, 1e-6));
+	call_free(&f);
 }
 
 /* Binary operations: broadcasting in every position, scalars, alpha. */
@@ -759,7 +909,7 @@ static void test_binary(void)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		struct call c = {
-		    .name = cases[i].op, .nargs = 2, .act = i == 0 ? KACT_RELU : KACT_NONE};
+		    .name = cases[i].op, .nargs = 2, .act = K(i == 0 ? KACT_RELU : KACT_NONE)};
 		c.args[0] = tensor_of(cases[i].na, cases[i].a);
 		c.args[1] = tensor_of(cases[i].nb, cases[i].b);
 		CHECK(run(&c) == 0);
@@ -807,26 +957,51 @@ static void test_binary(void)
 	call_free(&s);
 }
 
+/* softmax (or softmin: of -x, or log_softmax) of x [3, 4, 5] along dim. */
+static void softmax_ref(const float *x, int dim, int sign, bool log_, double *ref)
+{
+	int64_t st[3] = {20, 5, 1}, sz[3] = {3, 4, 5};
+	for (int o = 0; o < 60; o++) {
+		int64_t base = o - (o / st[dim] % sz[dim]) * st[dim];
+		double mx = -INFINITY, sum = 0;
+		for (int k = 0; k < sz[dim]; k++)
+			mx = fmax(mx, sign * x[base + k * st[dim]]);
+		for (int k = 0; k < sz[dim]; k++)
+			sum += exp(sign * x[base + k * st[dim]] - mx);
+		ref[o] = log_ ? sign * x[o] - mx - log(sum) : exp(sign * x[o] - mx) / sum;
+	}
+}
+
 static void test_softmax(void)
 {
+	double ref[60];
 	for (int dim = 0; dim < 3; dim++) {
-		struct call c = {.name = dim == 2 ? "log_softmax" : "softmax", .nargs = 2};
+		static const char *const names[] = {"softmax", "softmin", "log_softmax"};
+		struct call c = {.name = names[dim], .nargs = 2};
 		c.args[0] = T(3, 4, 5);
 		c.args[1] = value_int(dim);
 		CHECK(run(&c) == 0);
-		const float *x = f32(&c.args[0]);
-		int64_t st[3] = {20, 5, 1}, sz[3] = {3, 4, 5};
-		double ref[60];
-		for (int o = 0; o < 60; o++) {
-			int64_t base = o - (o / st[dim] % sz[dim]) * st[dim];
-			double mx = -INFINITY, sum = 0;
-			for (int k = 0; k < sz[dim]; k++)
-				mx = fmax(mx, x[base + k * st[dim]]);
-			for (int k = 0; k < sz[dim]; k++)
-				sum += exp(x[base + k * st[dim]] - mx);
-			ref[o] = dim == 2 ? x[o] - mx - log(sum) : exp(x[o] - mx) / sum;
-		}
+		softmax_ref(f32(&c.args[0]), dim, dim == 1 ? -1 : 1, dim == 2, ref);
 		CHECK(near(c.name, f32(&c.out), ref, 60, 1e-6));
+		call_free(&c);
+	}
+	/* the module types: Softmin(dim=2), LogSoftmax(dim=1), Softmax2d (dim
+	 * -3 of a 3-D input: 0) */
+	static const struct {
+		const char *spec;
+		int dim, sign;
+		bool log_;
+	} mods[] = {{"Softmin(dim=2)", 2, -1, false},
+	            {"LogSoftmax(dim=1)", 1, 1, true},
+	            {"Softmax2d()", 0, 1, false}};
+	for (size_t i = 0; i < sizeof mods / sizeof *mods; i++) {
+		struct call c = {.m = mk(mods[i].spec), .nargs = 1};
+		if (!c.m)
+			continue;
+		c.args[0] = T(3, 4, 5);
+		CHECK(run(&c) == 0);
+		softmax_ref(f32(&c.args[0]), mods[i].dim, mods[i].sign, mods[i].log_, ref);
+		CHECK(near(mods[i].spec, f32(&c.out), ref, 60, 1e-6));
 		call_free(&c);
 	}
 }
@@ -1255,6 +1430,7 @@ int main(void)
 	RUN(test_batchnorm);
 	RUN(test_norms);
 	RUN(test_activations);
+	RUN(test_prelu_glu);
 	RUN(test_binary);
 	RUN(test_softmax);
 	RUN(test_pools);

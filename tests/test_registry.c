@@ -710,6 +710,18 @@ static void test_layer_shapes(void)
 	CHECK_STR(mod("Softmax", "dim=-1", "2x3"), "[2, 3]");
 	CHECK_STR(mod("Softmax", "dim=2", "2x3"),
 	          "m: dimension out of range (expected to be in range of [-2, 1], but got 2)");
+	CHECK_STR(mod("ELU", "alpha=0.5", "2x3"), "[2, 3]");
+	CHECK_STR(mod("Threshold", "threshold=0.1 value=20", "2x3"), "[2, 3]");
+	CHECK_STR(mod("PReLU", "", "2x3x4"), "[2, 3, 4]");
+	CHECK_STR(mod("PReLU", "num_parameters=3", "2x3x4"), "[2, 3, 4]");
+	CHECK_STR(mod("PReLU", "num_parameters=8", "2x3x4"),
+	          "m: PReLU(num_parameters=8) gets 3 channels from the model input");
+	CHECK_STR(mod("GLU", "", "2x3x8"), "[2, 3, 4]");
+	CHECK_STR(mod("GLU", "dim=1", "2x3x8"), "m: glu halves dimension 1, whose size 3 is odd");
+	CHECK_STR(mod("LogSoftmax", "dim=1", "2x3"), "[2, 3]");
+	CHECK_STR(mod("Softmax2d", "", "2x3x4x5"), "[2, 3, 4, 5]");
+	CHECK_STR(mod("Softmax2d", "", "2x3"),
+	          "m: Softmax2d gets 2-D [2, 3] (needs 3-D or 4-D input) from the model input");
 	CHECK_STR(mod("Dropout", "p=0.2", "1x1280"), "[1, 1280]");
 	CHECK_STR(mod("Identity", "", "1x3"), "[1, 3]");
 	CHECK_STR(mod("StochasticDepth", "p=0.1 mode='row'", "1x96x56x56"), "[1, 96, 56, 56]");
@@ -1281,6 +1293,13 @@ static void test_malformed_calls(void)
 	CHECK_STR(fn("view", 2, T("2x3"), P("'a'")),
 	          "view: view() needs an int or a tuple of ints for 'size', got 'a'");
 	CHECK_STR(fn("getitem", 2, value_int(3), value_int(0)), "getitem: cannot index 3");
+	CHECK_STR(fn("threshold", 2, T("2x3"), value_float(0.5)),
+	          "threshold: threshold() needs value");
+	CHECK_STR(fn("elu", 2, T("2x3"), P("'a'")), "elu: elu(): alpha must be a number");
+	CHECK_STR(fn("hardtanh", 3, T("2x3"), value_float(-2), value_int(2)), "[2, 3]");
+	CHECK_STR(fn("prelu", 2, T("2x3x4"), T("4")), "prelu: prelu(): 4 weights for 3 channels");
+	CHECK_STR(fn("glu", 2, T("3x6"), value_int(0)),
+	          "glu: glu halves dimension 0, whose size 3 is odd");
 	CHECK_STR(fn("chunk", 2, T("4"), value_int(0)),
 	          "chunk: chunk expects `chunks` to be greater than 0, got: 0");
 	struct module *m = mk("Conv2d", "in_channels=3 out_channels=8 kernel_size=3");

@@ -5,7 +5,9 @@
 # as .pth and as export-py; PyTorch loads both with strict=True, accepts
 # graft's .pth with torch.load(weights_only=True), and the exported module
 # computes what torchvision's model does (unedited) and has the right output
-# shape (edited); with `graft run`, graft's own forward agrees within 1e-4.
+# shape (edited); with `graft run`, graft's own forward agrees within 1e-4,
+# as it does for the tiny models (models/tiny) exported by export-py and
+# loaded from their bundle and from graft's .pth.
 #
 # Needs a python3 with torch and torchvision ($TORCH_PYTHON); without one
 # every check is skipped. Big files stay in the build tree's tests/out.
@@ -134,8 +136,9 @@ assert "class FusedReLU(nn.Sequential)" in src and "nn.GroupNorm(8, " in src
 if "$graft" help run >/dev/null 2>&1; then
 	check graft_run_out "$graft" run "$out/edited.safetensors" --random 0 -o "$out/y_edited.npy"
 	check graft_run_r18 "$graft" run "$out/r18.pth" --random 0 -o "$out/y_r18.npy"
-	for m in tiny_cnn tiny_resnet tiny_blocks tiny_twohead; do
+	for m in tiny_cnn tiny_resnet tiny_blocks tiny_twohead tiny_acts; do
 		"$graft" export-py "$srcdir/models/tiny/$m.safetensors" -o "$out/$m.py" &&
+			"$graft" convert "$srcdir/models/tiny/$m.safetensors" "$out/$m.pth" &&
 			"$graft" run "$srcdir/models/tiny/$m.safetensors" --random 0 -o "$out/y_$m.npy"
 	done >"$out/tiny.log" 2>&1
 	pyrun graft_run '
@@ -150,17 +153,18 @@ for model, weights, y in (("r18_model.py", "r18.pth", "y_r18.npy"),
     with torch.no_grad():
         close(m(sample()), torch.from_numpy(np.load(y)), 1e-4)
 tiny = sys.argv[1] if len(sys.argv) > 1 else "."
-for name in ("tiny_cnn", "tiny_resnet", "tiny_blocks", "tiny_twohead"):
-    m = module(name + ".py").load(tiny + "/" + name + ".safetensors")
-    torch.manual_seed(0)
-    x = torch.randn(1, 3, 32, 32)
-    with torch.no_grad():
-        y = m(x)
-    if isinstance(y, tuple):
-        for i, t in enumerate(y):
-            close(t, torch.from_numpy(np.load("y_%s.%d.npy" % (name, i))), 1e-4)
-    else:
-        close(y, torch.from_numpy(np.load("y_%s.npy" % name)), 1e-4)
+for name in ("tiny_cnn", "tiny_resnet", "tiny_blocks", "tiny_twohead", "tiny_acts"):
+    for weights in (tiny + "/" + name + ".safetensors", name + ".pth"):
+        m = module(name + ".py").load(weights)
+        torch.manual_seed(0)
+        x = torch.randn(1, 3, 32, 32)
+        with torch.no_grad():
+            y = m(x)
+        if isinstance(y, tuple):
+            for i, t in enumerate(y):
+                close(t, torch.from_numpy(np.load("y_%s.%d.npy" % (name, i))), 1e-4)
+        else:
+            close(y, torch.from_numpy(np.load("y_%s.npy" % name)), 1e-4)
 '
 else
 	skip_ graft_run "this build has no graft run"

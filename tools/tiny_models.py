@@ -1,6 +1,6 @@
 """Tiny models with weights, for graft's tests (built by tools/make-tiny).
 
-Every model takes a 1x3x32x32 input and has between a few thousand and
+Every model takes a 1x3x32x32 input and has between a few hundred and
 about 100k parameters.
 """
 
@@ -103,11 +103,48 @@ class TinyTwoHead(nn.Module):
         return self.head1(f), self.head2(f)
 
 
+class TinyActs(nn.Module):
+    """Every activation module of torch.nn and the functions forwards call
+    for them, each applied to one convolution's output (scaled up to reach
+    the saturations and thresholds), and four that follow their own 1x1
+    convolution (graft run fuses those into it); forward returns a tuple
+    of all the outputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.acts = nn.ModuleList([
+            nn.ELU(), nn.ELU(alpha=0.5), nn.CELU(alpha=1.5), nn.SELU(), nn.RReLU(0.1, 0.3),
+            nn.Mish(), nn.Softplus(), nn.Softplus(beta=2, threshold=1), nn.LogSigmoid(),
+            nn.Softsign(), nn.Tanhshrink(), nn.Softshrink(), nn.Hardshrink(0.8), nn.Hardtanh(),
+            nn.Hardtanh(-0.5, 2.0), nn.Threshold(0.1, -1.0), nn.LeakyReLU(0.2), nn.PReLU(),
+            nn.PReLU(8, init=0.1), nn.GLU(dim=1), nn.Softmin(dim=1), nn.LogSoftmax(dim=-1),
+            nn.Softmax2d()])
+        self.fused = nn.Sequential(
+            nn.Conv2d(8, 8, 1), nn.ELU(0.7), nn.Conv2d(8, 8, 1), nn.Hardtanh(-1.5, 1.0),
+            nn.Conv2d(8, 8, 1), nn.Softplus(beta=2), nn.Conv2d(8, 8, 1), nn.Mish())
+        self.slope = nn.Parameter(torch.rand(8) * 0.5)
+        with torch.no_grad():  # slopes that differ by channel
+            self.acts[18].weight.uniform_(-0.5, 0.5)
+
+    def forward(self, x):
+        y = self.conv(x) * 3
+        outs = [a(y) for a in self.acts]
+        outs += [F.elu(y, 0.3), F.celu(y, alpha=2.0), F.selu(y), F.rrelu(y), F.mish(y),
+                 F.softplus(y, 0.5, 2), F.logsigmoid(y), F.softsign(y), F.tanhshrink(y),
+                 F.softshrink(y, 0.3), F.hardshrink(y), F.hardtanh(y, -0.2, 0.4),
+                 F.threshold(y, 0.0, 5.0), F.leaky_relu(y, 0.05), F.prelu(y, self.slope),
+                 F.glu(y), F.softmin(y, dim=2), F.log_softmax(y, 1), torch.selu(y),
+                 y.hardshrink(0.2), self.fused(y)]
+        return tuple(outs)
+
+
 MODELS = {
     "tiny_cnn": tiny_cnn,
     "tiny_resnet": TinyResNet,
     "tiny_blocks": TinyBlocks,
     "tiny_twohead": TinyTwoHead,
+    "tiny_acts": TinyActs,
 }
 
 

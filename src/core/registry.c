@@ -629,6 +629,22 @@ void registry_describe(const struct module *m, char *buf, size_t size)
 
 /* ---- helpers for the family files ---- */
 
+/* The input tensor, checked to have a rank in [lo, hi]. */
+const struct value *op_input_rank(struct op_call *c, int lo, int hi, const char *what)
+{
+	const struct value *x = op_tensor(c, 0, "input");
+	if (!x)
+		return NULL;
+	int r = op_shape(x)->ndim;
+	if (r < lo || r > hi) {
+		char sb[160];
+		op_break(c, x, c->def->name, "%d-D %s (needs %s input)", r,
+		         shape_format(op_shape(x), sb, sizeof sb), what);
+		return NULL;
+	}
+	return x;
+}
+
 /* Appends printf-style text to buf (always terminated). */
 void op_append(char *buf, size_t size, const char *fmt, ...)
 {

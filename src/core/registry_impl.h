@@ -74,6 +74,10 @@ int op_check_positive_pair(const struct module *m, const char *name, struct erro
 int op_check_probability(const struct module *m, const char *name, struct error *e);
 /* Adds a float32 parameter (or buffer) of the given dims to m. */
 void op_add_param(struct module *m, const char *name, int ndim, const int64_t *dims, bool buffer);
+/* The input tensor ("input", argument 0), checked to have a rank in [lo,
+ * hi]; NULL with a break naming c->def and `what` ("3-D or 4-D")
+ * otherwise. */
+const struct value *op_input_rank(struct op_call *c, int lo, int hi, const char *what);
 /* The same shape and dtype as the input, its origin kept. */
 int op_same_as_input(struct op_call *c);
 /* v is a tensor (v may be NULL); t is a floating dtype. */

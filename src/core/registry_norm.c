@@ -8,23 +8,6 @@
 #include "core/init.h"
 #include "core/util.h"
 
-/* The input tensor, checked to have a rank in [lo, hi]. `what` names the
- * ranks in a break: "3-D or 4-D". */
-static const struct value *input_rank(struct op_call *c, int lo, int hi, const char *what)
-{
-	const struct value *x = op_tensor(c, 0, "input");
-	if (!x)
-		return NULL;
-	int r = op_shape(x)->ndim;
-	if (r < lo || r > hi) {
-		char sb[160];
-		op_break(c, x, c->def->name, "%d-D %s (needs %s input)", r,
-		         shape_format(op_shape(x), sb, sizeof sb), what);
-		return NULL;
-	}
-	return x;
-}
-
 /* ---- BatchNorm1d, BatchNorm2d ---- */
 
 static const struct attr_spec batchnorm_attrs[] = {
@@ -87,7 +70,7 @@ static int check_channels(struct op_call *c, const struct value *x, const char *
 
 static int batchnorm2d_infer(struct op_call *c)
 {
-	const struct value *x = input_rank(c, 4, 4, "4-D");
+	const struct value *x = op_input_rank(c, 4, 4, "4-D");
 	if (!x || check_channels(c, x, "num_features", "channels") < 0)
 		return -1;
 	op_out_tensor(c, op_dtype(x), op_shape(x), x);
@@ -96,7 +79,7 @@ static int batchnorm2d_infer(struct op_call *c)
 
 static int batchnorm1d_infer(struct op_call *c)
 {
-	const struct value *x = input_rank(c, 2, 3, "2-D or 3-D");
+	const struct value *x = op_input_rank(c, 2, 3, "2-D or 3-D");
 	if (!x || check_channels(c, x, "num_features", "features") < 0)
 		return -1;
 	op_out_tensor(c, op_dtype(x), op_shape(x), x);
@@ -235,7 +218,7 @@ static int layernorm2d_check(struct module *m, struct error *e)
 
 static int layernorm2d_infer(struct op_call *c)
 {
-	const struct value *x = input_rank(c, 4, 4, "4-D");
+	const struct value *x = op_input_rank(c, 4, 4, "4-D");
 	if (!x)
 		return -1;
 	int64_t want = module_attr(c->module, "normalized_shape")->u.list.items[0].u.i;
@@ -314,7 +297,7 @@ static int groupnorm_params(struct module *m, struct error *e)
 
 static int groupnorm_infer(struct op_call *c)
 {
-	const struct value *x = input_rank(c, 2, SHAPE_MAX_DIMS, "at least 2-D");
+	const struct value *x = op_input_rank(c, 2, SHAPE_MAX_DIMS, "at least 2-D");
 	if (!x || check_channels(c, x, "num_channels", "channels") < 0)
 		return -1;
 	op_out_tensor(c, op_dtype(x), op_shape(x), x);

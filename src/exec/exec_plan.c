@@ -76,7 +76,7 @@ void xfuse(struct exec_plan *p)
 		const char *name = j->op.kernel->name;
 		if (strcmp(name, "BatchNorm2d") == 0 && j->op.call.def->kind == OP_MODULE) {
 			struct xstep *s = sole_producer(p, b, KF_BN);
-			if (!s || s->op.post_shift || s->op.act != KACT_NONE ||
+			if (!s || s->op.post_shift || s->op.act.kind != KACT_NONE ||
 			    !shape_equal(&s->op.call.out.u.tensor.t.shape, &x->u.tensor.t.shape))
 				continue;
 			float *scale, *shift;
@@ -89,11 +89,11 @@ void xfuse(struct exec_plan *p)
 			p->info.fused_bn++;
 			continue;
 		}
-		enum kact act = kernels_act_of(&j->op);
-		if (act == KACT_NONE)
+		struct kact act = kernels_act_of(&j->op);
+		if (act.kind == KACT_NONE)
 			continue;
 		struct xstep *s = sole_producer(p, b, KF_ACT);
-		if (!s || s->op.act != KACT_NONE)
+		if (!s || s->op.act.kind != KACT_NONE)
 			continue;
 		s->op.act = act;
 		fold_into(p, j, b);

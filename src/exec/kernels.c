@@ -144,7 +144,7 @@ void kcopy_strided(void *dst, const int64_t *dstride, const void *src, const int
 #include "exec/kvec.h"
 
 KERNEL_HOT
-void krow_affine_act(float *x, int64_t n, float s, float t, int mode, enum kact act)
+void krow_affine_act(float *x, int64_t n, float s, float t, int mode, struct kact act)
 {
 	int64_t i = 0;
 	for (; i + 8 <= n; i += 8) {
@@ -165,14 +165,14 @@ void krow_affine_act(float *x, int64_t n, float s, float t, int mode, enum kact 
 	}
 }
 
-void kact_row(enum kact act, float *x, int64_t n)
+void kact_row(struct kact act, float *x, int64_t n)
 {
-	if (act != KACT_NONE)
+	if (act.kind != KACT_NONE)
 		krow_affine_act(x, n, 1, 0, KAFFINE_NONE, act);
 }
 
 struct act_job {
-	enum kact act;
+	struct kact act;
 	float *x;
 };
 
@@ -182,9 +182,9 @@ static void act_chunk(void *ctx, int64_t b, int64_t e)
 	kact_row(j->act, j->x + b, e - b);
 }
 
-void kact_apply(enum kact act, float *x, int64_t n)
+void kact_apply(struct kact act, float *x, int64_t n)
 {
-	if (act == KACT_NONE)
+	if (act.kind == KACT_NONE)
 		return;
 	struct act_job j = {act, x};
 	kpar_for(n, 1 << 14, act_chunk, &j);
@@ -194,7 +194,7 @@ struct epi_job {
 	float *x;
 	int64_t channels, inner;
 	const float *scale, *shift;
-	enum kact act;
+	struct kact act;
 };
 
 /* Rows are (outer, channel) pairs. */
@@ -210,9 +210,9 @@ static void epi_chunk(void *ctx, int64_t b, int64_t e)
 }
 
 void kact_epilogue(float *x, int64_t outer, int64_t channels, int64_t inner, const float *scale,
-                   const float *shift, enum kact act)
+                   const float *shift, struct kact act)
 {
-	if (!scale && !shift && act == KACT_NONE)
+	if (!scale && !shift && act.kind == KACT_NONE)
 		return;
 	if (inner < 8 && !scale && !shift) {
 		kact_apply(act, x, outer * channels * inner);

@@ -27,10 +27,15 @@
 #include "exec/kernels_act.h"
 
 /* An activation applied elementwise to a kernel's output: KACT_NONE or one
- * of kernels_act.h's lines. */
+ * of kernels_act.h's lines, with the values of its float attributes (ELU's
+ * alpha in a; zeros for the ones that have none). */
 #define KACT_ENUM(name, module_type, function, scalar, vector) KACT_##name,
-enum kact { KACT_NONE, KACT_FUSABLE(KACT_ENUM) KACT_VARIANTS(KACT_ENUM) };
+enum kact_kind { KACT_NONE, KACT_FUSABLE(KACT_ENUM) KACT_VARIANTS(KACT_ENUM) };
 #undef KACT_ENUM
+struct kact {
+	enum kact_kind kind;
+	float a, b;
+};
 
 /* Kernel flags. */
 enum {
@@ -47,7 +52,7 @@ enum {
  * KF_IS_ACT(KACT_RELU) on the row, KF_ACT_OF(flags) to read it back
  * (KACT_NONE for every other kernel). */
 #define KF_IS_ACT(act)   ((unsigned)(act) << 8)
-#define KF_ACT_OF(flags) ((enum kact)(((flags) >> 8) & 0xff))
+#define KF_ACT_OF(flags) ((enum kact_kind)(((flags) >> 8) & 0xff))
 
 struct kop;
 
@@ -77,7 +82,7 @@ struct kop {
 	const struct tensor *params;
 	int nparams;
 	/* Set by the executor before prepare: */
-	enum kact act;           /* KF_ACT: applied to the output */
+	struct kact act;         /* KF_ACT: applied to the output */
 	const float *post_scale; /* KF_BN: out[c] = out[c] * scale[c] + shift[c] */
 	const float *post_shift; /*   (before act); NULL when there is none */
 	/* Owned by the kernel: */
@@ -95,9 +100,10 @@ extern const struct kernel *const kernels_tables[];
 const struct kernel *kernels_find(const char *name, enum op_kind kind);
 
 /* The activation an op computes when it is nothing but an elementwise
- * activation of its input (ReLU, F.silu, GELU(approximate='tanh'), ...),
- * else KACT_NONE. */
-enum kact kernels_act_of(const struct kop *op);
+ * activation of its input (ReLU, F.silu, GELU(approximate='tanh'),
+ * ELU(alpha=0.5), ...), else one of kind KACT_NONE (also when a function's
+ * float argument is not a number). */
+struct kact kernels_act_of(const struct kop *op);
 
 /* A BatchNorm's eval-mode transform as a per-channel affine: scale[c] and
  * shift[c] (num_features floats each, malloc'd, the caller frees). -1 with
@@ -136,16 +142,16 @@ const struct tensor *kop_input(const struct kop *op);
 
 /* Applies act to n floats in place: kact_apply over the threads,
  * kact_row in the calling thread (inside a kpar_for chunk). */
-void kact_apply(enum kact act, float *x, int64_t n);
-void kact_row(enum kact act, float *x, int64_t n);
+void kact_apply(struct kact act, float *x, int64_t n);
+void kact_row(struct kact act, float *x, int64_t n);
 /* x[i] = act(x[i] * s + t) (KAFFINE_SCALE), act(x[i] + t) (KAFFINE_SHIFT) or
  * act(x[i]) (KAFFINE_NONE) over n floats, in the calling thread. */
 enum { KAFFINE_NONE, KAFFINE_SHIFT, KAFFINE_SCALE };
-void krow_affine_act(float *x, int64_t n, float s, float t, int mode, enum kact act);
+void krow_affine_act(float *x, int64_t n, float s, float t, int mode, struct kact act);
 /* out[c*inner + i] = act(out[...] * scale[c] + shift[c]) over channels c
  * (scale or shift NULL: 1 or 0), for `outer` blocks of channels*inner. */
 void kact_epilogue(float *x, int64_t outer, int64_t channels, int64_t inner, const float *scale,
-                   const float *shift, enum kact act);
+                   const float *shift, struct kact act);
 
 /* Runs fn(ctx, begin, end) over [0, n) split into chunks across the
  * kernels' threads (inline when n is small or one thread is set). `grain`

@@ -1,5 +1,5 @@
-/* kernels_act.c - elementwise kernels: activations, arithmetic with
- * broadcasting, softmax.
+/* kernels_act.c - elementwise kernels: activations (and PReLU and GLU),
+ * arithmetic with broadcasting, softmax, log_softmax and softmin.
  *
  * Activations follow PyTorch's formulas in float32 (GELU's exact form
  * through erff, its tanh form as written in torch.nn.functional.gelu).
@@ -16,12 +16,12 @@
 /* ---- activations ---- */
 
 struct act_state {
-	enum kact act; /* KACT_NONE: see kind */
-	int kind;      /* ACT_* below for the ones that take parameters */
-	float a, b;
+	struct kact act; /* kind KACT_NONE: see kind */
+	int kind;        /* ACT_* below for the ones that are not in kernels_act.h */
+	float lo, hi;    /* clamp's bounds */
 };
 
-enum { ACT_PLAIN, ACT_LEAKY, ACT_CLAMP, ACT_EXP, ACT_NEG };
+enum { ACT_PLAIN, ACT_CLAMP, ACT_EXP, ACT_NEG };
 
 static bool is(const struct kop *op, const char *name)
 {
@@ -34,16 +34,6 @@ static const char *approximate(const struct kop *op)
 		return module_attr_str(op->call.module, "approximate", "none");
 	const struct value *a = op_arg(&op->call, -1, "approximate");
 	return a && a->kind == VAL_STR ? a->u.s : "none";
-}
-
-enum kact kernels_act_of(const struct kop *op)
-{
-	if (!op->kernel)
-		return KACT_NONE;
-	enum kact act = KF_ACT_OF(op->kernel->flags);
-	if (act == KACT_GELU && strcmp(approximate(op), "tanh") == 0)
-		return KACT_GELU_TANH;
-	return act;
 }
 
 static int number_arg(const struct kop *op, int pos, const char *kw, double def, double *out)
@@ -59,32 +49,73 @@ static int number_arg(const struct kop *op, int pos, const char *kw, double def,
 	return value_number(v, out) ? 0 : -1;
 }
 
+/* The module type of each line of kernels_act.h, by kind. */
+#define ACT_MODULE_TYPE(name, module_type, function, scalar, vector) [KACT_##name] = module_type,
+static const char *const act_module_types[] = {KACT_FUSABLE(ACT_MODULE_TYPE)};
+#undef ACT_MODULE_TYPE
+
+/* The first two float attributes of the activation `kind` as op computes
+ * it, into act->a and act->b: the module's attributes, or the function's
+ * arguments of the same names at their constructor positions, else the
+ * registry's defaults. -1 when an argument is not a number or a required
+ * one is missing. */
+static int act_floats(const struct kop *op, enum kact_kind kind, struct kact *act)
+{
+	const struct op_def *def = registry_module(act_module_types[kind]);
+	float *out[2] = {&act->a, &act->b};
+	int n = 0;
+	for (int i = 0; def && i < def->nattrs && n < 2; i++) {
+		const struct attr_spec *spec = &def->attrs[i];
+		if (spec->type != AT_FLOAT)
+			continue;
+		double d;
+		if (op->call.module) {
+			d = module_attr_float(op->call.module, spec->name, 0);
+		} else {
+			const struct value *v = op_arg(&op->call, i + 1, spec->name);
+			if (v ? !value_number(v, &d) : !spec->def)
+				return -1;
+			if (!v)
+				d = strtod(spec->def, NULL);
+		}
+		*out[n++] = (float)d;
+	}
+	return 0;
+}
+
+struct kact kernels_act_of(const struct kop *op)
+{
+	struct kact act = {KACT_NONE, 0, 0};
+	enum kact_kind kind = op->kernel ? KF_ACT_OF(op->kernel->flags) : KACT_NONE;
+	if (kind == KACT_NONE || act_floats(op, kind, &act) < 0)
+		return act;
+	act.kind =
+	    kind == KACT_GELU && strcmp(approximate(op), "tanh") == 0 ? KACT_GELU_TANH : kind;
+	return act;
+}
+
 static int act_prepare(struct kop *op, struct error *e)
 {
 	struct act_state *st = xcalloc(1, sizeof *st);
 	op->state = st;
 	st->act = kernels_act_of(op);
 	st->kind = ACT_PLAIN;
-	double a = 0, b = 0;
-	if (is(op, "LeakyReLU")) {
-		st->kind = ACT_LEAKY;
-		a = module_attr_float(op->call.module, "negative_slope", 0.01);
-	} else if (is(op, "leaky_relu")) {
-		st->kind = ACT_LEAKY;
-		if (number_arg(op, 1, "negative_slope", 0.01, &a) < 0)
-			return error_set(e, "leaky_relu() needs a number for negative_slope");
-	} else if (is(op, "clamp")) {
+	if (KF_ACT_OF(op->kernel->flags) != KACT_NONE && st->act.kind == KACT_NONE)
+		return error_set(e, "%s() takes numbers for its parameters (not tensors)",
+		                 op->kernel->name);
+	double lo, hi;
+	if (is(op, "clamp")) {
 		st->kind = ACT_CLAMP;
-		if (number_arg(op, 1, "min", -INFINITY, &a) < 0 ||
-		    number_arg(op, 2, "max", INFINITY, &b) < 0)
+		if (number_arg(op, 1, "min", -INFINITY, &lo) < 0 ||
+		    number_arg(op, 2, "max", INFINITY, &hi) < 0)
 			return error_set(e, "clamp() takes numbers for min and max (not tensors)");
+		st->lo = (float)lo;
+		st->hi = (float)hi;
 	} else if (is(op, "exp")) {
 		st->kind = ACT_EXP;
 	} else if (is(op, "neg")) {
 		st->kind = ACT_NEG;
 	}
-	st->a = (float)a;
-	st->b = (float)b;
 	return 0;
 }
 
@@ -101,17 +132,13 @@ static void act_chunk(void *ctx, int64_t b, int64_t e)
 	float *y = j->y;
 	const struct act_state *st = j->st;
 	switch (st->kind) {
-	case ACT_LEAKY:
-		for (int64_t i = b; i < e; i++)
-			y[i] = x[i] > 0 ? x[i] : x[i] * st->a;
-		return;
 	case ACT_CLAMP:
 		/* torch.clamp: min then max, NaN propagates */
 		for (int64_t i = b; i < e; i++) {
 			float v = x[i];
 			if (!isnan(v)) {
-				v = v < st->a ? st->a : v;
-				v = v > st->b ? st->b : v;
+				v = v < st->lo ? st->lo : v;
+				v = v > st->hi ? st->hi : v;
 			}
 			y[i] = v;
 		}
@@ -124,10 +151,6 @@ static void act_chunk(void *ctx, int64_t b, int64_t e)
 		for (int64_t i = b; i < e; i++)
 			y[i] = -x[i];
 		return;
-	default:
-		if (y != x)
-			memcpy(y + b, x + b, (size_t)(e - b) * sizeof *y);
-		kact_row(st->act, y + b, e - b);
 	}
 }
 
@@ -146,6 +169,121 @@ static int act_run(struct kop *op, struct error *e)
 		return 0;
 	}
 	kpar_for(n, 1 << 14, act_chunk, &j);
+	return 0;
+}
+
+/* ---- PReLU and GLU: activations that are not elementwise ---- */
+
+/* Rows of an input seen as [outer, channels, inner] around one dimension. */
+struct rows_state {
+	int64_t outer, channels, inner;
+};
+
+static void rows_around(const struct shape *s, int dim, struct rows_state *st)
+{
+	st->outer = st->inner = 1;
+	st->channels = s->ndim ? s->dim[dim] : 1;
+	for (int i = 0; i < dim; i++)
+		st->outer *= s->dim[i];
+	for (int i = dim + 1; i < s->ndim; i++)
+		st->inner *= s->dim[i];
+}
+
+static int prelu_prepare(struct kop *op, struct error *e)
+{
+	(void)e;
+	struct rows_state *st = xcalloc(1, sizeof *st);
+	op->state = st;
+	const struct shape *s = &kop_input(op)->shape;
+	if (s->ndim >= 2) {
+		rows_around(s, 1, st);
+	} else {
+		st->outer = st->channels = 1;
+		st->inner = shape_numel(s);
+	}
+	return 0;
+}
+
+struct prelu_job {
+	const struct rows_state *st;
+	const float *x, *w;
+	float *y;
+	bool shared; /* one weight for every channel */
+};
+
+/* Rows are (outer, channel) pairs: leaky_relu with the channel's slope. */
+static void prelu_chunk(void *ctx, int64_t b, int64_t e)
+{
+	const struct prelu_job *j = ctx;
+	int64_t inner = j->st->inner;
+	for (int64_t r = b; r < e; r++) {
+		float *y = j->y + r * inner;
+		if (y != j->x + r * inner)
+			memcpy(y, j->x + r * inner, (size_t)inner * sizeof *y);
+		float w = j->w[j->shared ? 0 : r % j->st->channels];
+		kact_row((struct kact){KACT_LEAKY_RELU, w, 0}, y, inner);
+	}
+}
+
+static int prelu_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct rows_state *st = op->state;
+	const struct tensor *w =
+	    op->call.module ? kop_param(op, "weight") : kop_tensor(op, 1, "weight");
+	struct prelu_job j = {st, kt_f32(kop_input(op)), kt_f32(w), kt_f32(kop_out(op, 0)),
+	                      shape_numel(&w->shape) == 1};
+	int64_t grain = st->inner >= (1 << 14) ? 1 : (1 << 14) / (st->inner ? st->inner : 1);
+	kpar_for(st->outer * st->channels, grain, prelu_chunk, &j);
+	return 0;
+}
+
+/* channels is the size of the dimension halved. */
+static int glu_prepare(struct kop *op, struct error *e)
+{
+	const struct shape *s = &kop_input(op)->shape;
+	const struct value *v =
+	    op->call.module ? module_attr(op->call.module, "dim") : op_arg(&op->call, 1, "dim");
+	int64_t d = v && v->kind == VAL_INT ? v->u.i : -1;
+	if (d < 0)
+		d += s->ndim;
+	if (d < 0 || d >= s->ndim)
+		return error_set(e, "glu(): dim out of range");
+	struct rows_state *st = xcalloc(1, sizeof *st);
+	op->state = st;
+	rows_around(s, (int)d, st);
+	return 0;
+}
+
+struct glu_job {
+	const struct rows_state *st;
+	const float *x;
+	float *y;
+};
+
+/* Row o: y = a * sigmoid(b), a and b the halves of x's row o. */
+static void glu_chunk(void *ctx, int64_t b, int64_t e)
+{
+	const struct glu_job *j = ctx;
+	int64_t half = j->st->channels / 2 * j->st->inner;
+	for (int64_t o = b; o < e; o++) {
+		const float *xa = j->x + o * 2 * half;
+		float *y = j->y + o * half;
+		memcpy(y, xa + half, (size_t)half * sizeof *y);
+		kact_row((struct kact){KACT_SIGMOID, 0, 0}, y, half);
+		for (int64_t i = 0; i < half; i++)
+			y[i] *= xa[i];
+	}
+}
+
+static int glu_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct rows_state *st = op->state;
+	struct glu_job j = {st, kt_f32(kop_input(op)), kt_f32(kop_out(op, 0))};
+	int64_t half = st->channels / 2 * st->inner;
+	int64_t grain = half >= (1 << 14) ? 1 : (1 << 14) / (half ? half : 1);
+	kpar_for(st->outer, grain, glu_chunk, &j);
 	return 0;
 }
 
@@ -341,7 +479,7 @@ struct bin_job {
 	const float *a, *b;
 	float *o;
 	int64_t inner;
-	enum kact act;
+	struct kact act;
 	float alpha;
 	bool scaled; /* b needs alpha: staged through the row of o */
 };
@@ -397,18 +535,24 @@ static int bin_run(struct kop *op, struct error *e)
 /* ---- softmax ---- */
 
 struct softmax_state {
-	int64_t outer, len, inner;
-	bool log;
+	struct rows_state rows; /* channels: the dim softmax runs along */
+	bool log;               /* log_softmax */
+	bool negate;            /* softmin: softmax(-x) */
 };
 
+/* The dim: a module's attribute (Softmax2d's channels, dim -3), or the
+ * function's argument; None or absent: PyTorch's implicit choice. */
 static int softmax_prepare(struct kop *op, struct error *e)
 {
 	const struct tensor *x = kop_input(op);
 	const struct shape *s = &x->shape;
-	int64_t d;
+	const char *name = op->kernel->name;
 	const struct value *dv =
 	    op->call.module ? module_attr(op->call.module, "dim") : op_arg(&op->call, 1, "dim");
-	if (dv && dv->kind == VAL_INT)
+	int64_t d;
+	if (strcmp(name, "Softmax2d") == 0)
+		d = -3;
+	else if (dv && dv->kind == VAL_INT)
 		d = dv->u.i;
 	else
 		d = op_softmax_default_dim(s->ndim);
@@ -419,13 +563,9 @@ static int softmax_prepare(struct kop *op, struct error *e)
 		return error_set(e, "softmax(): dim out of range");
 	struct softmax_state *st = xcalloc(1, sizeof *st);
 	op->state = st;
-	st->outer = st->inner = 1;
-	st->len = s->ndim ? s->dim[d] : 1;
-	for (int i = 0; i < d; i++)
-		st->outer *= s->dim[i];
-	for (int i = (int)d + 1; i < s->ndim; i++)
-		st->inner *= s->dim[i];
-	st->log = strcmp(op->kernel->name, "log_softmax") == 0;
+	rows_around(s, (int)d, &st->rows);
+	st->log = strcmp(name, "log_softmax") == 0 || strcmp(name, "LogSoftmax") == 0;
+	st->negate = strcmp(name, "softmin") == 0 || strcmp(name, "Softmin") == 0;
 	return 0;
 }
 
@@ -458,14 +598,15 @@ static void softmax_chunk(void *ctx, int64_t b, int64_t e)
 {
 	const struct softmax_job *j = ctx;
 	const struct softmax_state *st = j->st;
-	int64_t len = st->len, in = st->inner;
+	int64_t len = st->rows.channels, in = st->rows.inner;
+	float sign = st->negate ? -1 : 1;
 	for (int64_t r = b; r < e; r++) {
 		int64_t base = (r / in) * len * in + r % in;
 		const float *x = j->x + base;
 		float *y = j->y + base;
 		float mx = -INFINITY;
 		for (int64_t i = 0; i < len; i++)
-			mx = x[i * in] > mx ? x[i * in] : mx;
+			mx = sign * x[i * in] > mx ? sign * x[i * in] : mx;
 		double sum = 0;
 		if (st->log) {
 			for (int64_t i = 0; i < len; i++)
@@ -476,7 +617,7 @@ static void softmax_chunk(void *ctx, int64_t b, int64_t e)
 			continue;
 		}
 		for (int64_t i = 0; i < len; i++) {
-			float v = expf(x[i * in] - mx);
+			float v = expf(sign * x[i * in] - mx);
 			y[i * in] = v;
 			sum += v;
 		}
@@ -491,8 +632,8 @@ static int softmax_run(struct kop *op, struct error *e)
 	(void)e;
 	const struct softmax_state *st = op->state;
 	struct softmax_job j = {st, kt_f32(kop_input(op)), kt_f32(kop_out(op, 0))};
-	int64_t rows = st->outer * st->inner;
-	int64_t grain = st->len >= 4096 ? 1 : 4096 / st->len;
+	int64_t rows = st->rows.outer * st->rows.inner;
+	int64_t grain = st->rows.channels >= 4096 ? 1 : 4096 / st->rows.channels;
 	kpar_for(rows, grain, softmax_chunk, &j);
 	return 0;
 }
@@ -512,11 +653,9 @@ static int softmax_run(struct kop *op, struct error *e)
 const struct kernel kernels_act[] = {
     KACT_FUSABLE(ACT_ROWS)
     ACT("relu_", OP_FUNCTION, KACT_RELU),
-    ACT("LeakyReLU", OP_MODULE, KACT_NONE),
     ACT("exp", OP_FUNCTION, KACT_NONE),
     ACT("neg", OP_FUNCTION, KACT_NONE),
     ACT("clamp", OP_FUNCTION, KACT_NONE),
-    ACT("leaky_relu", OP_FUNCTION, KACT_NONE),
     BIN("add"),
     BIN("sub"),
     BIN("mul"),
@@ -528,5 +667,13 @@ const struct kernel kernels_act[] = {
     {"Softmax", OP_MODULE, KF_INPLACE, softmax_prepare, softmax_run},
     {"softmax", OP_FUNCTION, KF_INPLACE, softmax_prepare, softmax_run},
     {"log_softmax", OP_FUNCTION, KF_INPLACE, softmax_prepare, softmax_run},
+    {"Softmin", OP_MODULE, KF_INPLACE, softmax_prepare, softmax_run},
+    {"softmin", OP_FUNCTION, KF_INPLACE, softmax_prepare, softmax_run},
+    {"LogSoftmax", OP_MODULE, KF_INPLACE, softmax_prepare, softmax_run},
+    {"Softmax2d", OP_MODULE, KF_INPLACE, softmax_prepare, softmax_run},
+    {"PReLU", OP_MODULE, KF_INPLACE, prelu_prepare, prelu_run},
+    {"prelu", OP_FUNCTION, KF_INPLACE, prelu_prepare, prelu_run},
+    {"GLU", OP_MODULE, 0, glu_prepare, glu_run},
+    {"glu", OP_FUNCTION, 0, glu_prepare, glu_run},
     {NULL, OP_MODULE, 0, NULL, NULL},
 };

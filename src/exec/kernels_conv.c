@@ -288,7 +288,7 @@ struct epi_job {
 	float *y;
 	int64_t ld, cols;
 	const float *scale, *shift;
-	enum kact act;
+	struct kact act;
 };
 
 KERNEL_HOT
@@ -308,10 +308,10 @@ static void epi_rows(void *ctx, int64_t rb, int64_t re)
 	}
 }
 
-static void epilogue(const struct conv_state *st, enum kact act, float *y, int64_t ld, int64_t rows,
-                     int64_t cols, int64_t ch0)
+static void epilogue(const struct conv_state *st, struct kact act, float *y, int64_t ld,
+                     int64_t rows, int64_t cols, int64_t ch0)
 {
-	if (!st->scale && !st->shift && act == KACT_NONE)
+	if (!st->scale && !st->shift && act.kind == KACT_NONE)
 		return;
 	struct epi_job j = {
 	    y,  ld, cols, st->scale ? st->scale + ch0 : NULL, st->shift ? st->shift + ch0 : NULL,
@@ -327,7 +327,7 @@ struct dw_job {
 	const float *x;
 	float *y;
 	int64_t h, w, pt, pl;
-	enum kact act;
+	struct kact act;
 };
 
 /* One output plane of a depthwise convolution: the columns whose taps are
@@ -557,7 +557,7 @@ struct wino_job {
 	float *out;       /* [o][2th][2tw] or the output itself */
 	int64_t ld;       /* row length of out */
 	int64_t row0, tb; /* the block's first tile row, its tiles */
-	enum kact act;
+	struct kact act;
 };
 
 KERNEL_HOT
@@ -717,7 +717,7 @@ static void wino_output(void *ctx, int64_t pb, int64_t pe)
 }
 
 static void wino_run(const struct conv_state *st, const float *x, float *y, float *scratch,
-                     enum kact act)
+                     struct kact act)
 {
 	float *padded = scratch;
 	float *v = padded + st->c * st->wh * st->ww;

@@ -207,7 +207,7 @@ struct rows_job {
 	float *y;
 	int64_t n;
 	const float *b;
-	enum kact act;
+	struct kact act;
 };
 
 KERNEL_HOT
@@ -224,9 +224,9 @@ static void bias_rows(void *ctx, int64_t rb, int64_t re)
 }
 
 /* y[m, n] += b[n], then act. */
-static void rows_epilogue(float *y, int64_t m, int64_t n, const float *b, enum kact act)
+static void rows_epilogue(float *y, int64_t m, int64_t n, const float *b, struct kact act)
 {
-	if (!b && act == KACT_NONE)
+	if (!b && act.kind == KACT_NONE)
 		return;
 	struct rows_job j = {y, n, b, act};
 	kpar_for(m, n >= 4096 ? 1 : 4096 / n, bias_rows, &j);

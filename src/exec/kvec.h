@@ -106,6 +106,44 @@ V8_INLINE v8f v8_tanh(v8f x)
 	return (v8f)((v8i)t | sign);
 }
 
+V8_INLINE v8f v8_abs(v8f x)
+{
+	return (v8f)((v8i)x & 0x7fffffff);
+}
+
+/* ln(x) for a positive normal x or +inf, Cephes' logf: x = m 2^e with m
+ * in [sqrt(1/2), sqrt(2)), a degree-9 polynomial in m - 1. About 1 ulp. */
+V8_INLINE v8f v8_log(v8f x)
+{
+	v8i bits = (v8i)x;
+	v8f m = (v8f)((bits & 0x007fffff) | 0x3f000000); /* [0.5, 1) */
+	v8i low = m < 0.70710678f;                       /* all ones: one octave down */
+	v8f e = __builtin_convertvector(((bits >> 23) & 0xff) - 126 + low, v8f);
+	m = v8_select(low, m + m, m) - 1.0f;
+	v8f z = m * m;
+	v8f y = v8_splat(7.0376836292E-2f);
+	y = y * m - 1.1514610310E-1f;
+	y = y * m + 1.1676998740E-1f;
+	y = y * m - 1.2420140846E-1f;
+	y = y * m + 1.4249322787E-1f;
+	y = y * m - 1.6668057665E-1f;
+	y = y * m + 2.0000714765E-1f;
+	y = y * m - 2.4999993993E-1f;
+	y = y * m + 3.3333331174E-1f;
+	y = y * m * z + e * -2.12194440e-4f - 0.5f * z;
+	return v8_select(x == INFINITY, x, m + y + e * 0.693359375f);
+}
+
+/* ln(1 + x) for x >= 0 (or +inf): log(u) * x / (u - 1) with u = 1 + x,
+ * which cancels the rounding of u, and x itself where u rounds to 1. */
+V8_INLINE v8f v8_log1p(v8f x)
+{
+	v8f u = 1.0f + x;
+	v8f r = v8_log(u) * (x / (u - 1.0f));
+	r = v8_select(u == INFINITY, u, r);
+	return v8_select(u == 1.0f, x, r);
+}
+
 /* erf(x): Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7). */
 V8_INLINE v8f v8_erf(v8f x)
 {
@@ -128,9 +166,10 @@ V8_INLINE v8f v8_erf(v8f x)
 
 /* act(v), eight lanes: the vector forms of kernels_act.h. Inlined into a
  * loop, the switch is hoisted out of it by the compiler. */
-V8_INLINE v8f v8_act(enum kact act, v8f v)
+V8_INLINE v8f v8_act(struct kact act, v8f v)
 {
-	switch (act) {
+	const float a = act.a, b = act.b;
+	switch (act.kind) {
 	case KACT_NONE:
 		return v;
 		KACT_FUSABLE(KACT_VECTOR_CASE)
@@ -140,9 +179,10 @@ V8_INLINE v8f v8_act(enum kact act, v8f v)
 }
 
 /* The scalar forms, for the last few elements of a row. */
-V8_INLINE float k_act1(enum kact act, float v)
+V8_INLINE float k_act1(struct kact act, float v)
 {
-	switch (act) {
+	const float a = act.a, b = act.b;
+	switch (act.kind) {
 	case KACT_NONE:
 		return v;
 		KACT_FUSABLE(KACT_SCALAR_CASE)

@@ -68,7 +68,6 @@ static const struct {
     {"roll", FN_TORCH, "torch.roll", 0},
     {"relu_", FN_TORCH, "torch.relu_", 0},
     {"gelu", FN_F, "F.gelu", 0},
-    {"leaky_relu", FN_F, "F.leaky_relu", 0},
     {"softmax", FN_F, "F.softmax", 0},
     {"log_softmax", FN_F, "F.log_softmax", 0},
     {"normalize", FN_F, "F.normalize", 0},

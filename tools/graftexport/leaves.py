@@ -101,6 +101,40 @@ def _leaky_relu(m):
     return {"negative_slope": m.negative_slope, "inplace": m.inplace}
 
 
+def _alpha(m):
+    return {"alpha": m.alpha, "inplace": m.inplace}
+
+
+def _rrelu(m):
+    return {"lower": m.lower, "upper": m.upper, "inplace": m.inplace}
+
+
+def _softplus(m):
+    return {"beta": m.beta, "threshold": m.threshold}
+
+
+def _lambd(m):
+    return {"lambd": m.lambd}
+
+
+def _hardtanh(m):
+    return {"min_val": m.min_val, "max_val": m.max_val, "inplace": m.inplace}
+
+
+def _threshold(m):
+    return {"threshold": m.threshold, "value": m.value, "inplace": m.inplace}
+
+
+def _glu(m):
+    return {"dim": m.dim}
+
+
+def _prelu(m):
+    # PyTorch 1.13 keeps init only in the weight's first values (later
+    # versions keep it as m.init); the weights travel with the document
+    return {"num_parameters": m.num_parameters, "init": getattr(m, "init", 0.25)}
+
+
 def _dropout(m):
     return {"p": m.p, "inplace": m.inplace}
 
@@ -197,6 +231,10 @@ def _t_mha(a):
     return t
 
 
+def _t_prelu(a):
+    return [("weight", [a["num_parameters"]], F32)]
+
+
 def _t_none(a):
     return []
 
@@ -219,6 +257,24 @@ _TABLE = [
     (nn.Tanh, _none, _t_none),
     (nn.LeakyReLU, _leaky_relu, _t_none),
     (nn.Softmax, _softmax, _t_none),
+    (nn.RReLU, _rrelu, _t_none),
+    (nn.ELU, _alpha, _t_none),
+    (nn.CELU, _alpha, _t_none),
+    (nn.SELU, _inplace, _t_none),
+    (nn.Mish, _inplace, _t_none),
+    (nn.Softplus, _softplus, _t_none),
+    (nn.LogSigmoid, _none, _t_none),
+    (nn.Softsign, _none, _t_none),
+    (nn.Tanhshrink, _none, _t_none),
+    (nn.Softshrink, _lambd, _t_none),
+    (nn.Hardshrink, _lambd, _t_none),
+    (nn.Hardtanh, _hardtanh, _t_none),
+    (nn.Threshold, _threshold, _t_none),
+    (nn.Softmin, _softmax, _t_none),
+    (nn.LogSoftmax, _softmax, _t_none),
+    (nn.Softmax2d, _none, _t_none),
+    (nn.GLU, _glu, _t_none),
+    (nn.PReLU, _prelu, _t_prelu),
     (nn.MaxPool2d, _maxpool, _t_none),
     (nn.AvgPool2d, _avgpool, _t_none),
     (nn.AdaptiveAvgPool2d, _adaptive, _t_none),
