@@ -229,6 +229,24 @@ if [ "$ok" -eq 1 ] && grep -q "Activations" "$out/activations-2.txt"; then
 fi
 done_ activations
 
+# An input too large to run is a message, not a crash; the model stays.
+run huge_input 0 resnet18.json --input 1x3x100000x100000 <<'EOF'
+A
+save-screen OUTDIR/huge_input-1.txt
+EOF
+has "$out/huge_input-1.txt" "activations: input 1: cannot allocate 120.00 GB for a [1, 3, 100000, 100000]"
+has "$out/huge_input-1.txt" "input 1x3x100000x100000"
+done_ huge_input
+
+# A locale that is not UTF-8: ASCII guides, bars and arrows.
+LC_ALL=C
+run ascii 0 resnet18.json <<'EOF'
+i
+save-screen SCREEN
+EOF
+LC_ALL=$utf8
+done_ ascii
+
 # The command line: completion of commands, paths, types and keywords;
 # readline editing; history.
 run complete 0 resnet18.json <<'EOF'

@@ -2,6 +2,9 @@
 #ifndef GRAFT_CLI_H
 #define GRAFT_CLI_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 enum { EXIT_OK = 0, EXIT_BREAK = 1, EXIT_USAGE = 2 };
 
 /* graft edit MODEL (-e CMD | -f FILE)... [-o OUT] [...]: batch edits, or an
@@ -12,6 +15,9 @@ int cli_edit(int argc, char **argv);
 int cli_recover(int argc, char **argv);
 /* graft MODEL on a terminal: the full-screen outline (cli_tui.c). */
 int cli_tui(int argc, char **argv);
+/* Whether the terminal on stdout can show the full-screen outline (TERM
+ * names a terminal that can move its cursor); if not, why into why. */
+bool cli_tui_terminal_ok(char *why, size_t size);
 extern const char cli_tui_synopsis[];
 
 struct editor;

@@ -851,6 +851,7 @@ int tui_run(struct editor *ed, const struct tui_options *o)
 		t.journal_path = cli_journal_open(ed);
 		set_escdelay(25);
 		initscr();
+		tui_guard_on(ed, t.journal_path);
 	}
 	raw();
 	noecho();
@@ -896,6 +897,8 @@ int tui_run(struct editor *ed, const struct tui_options *o)
 		}
 	}
 	tui_rl_done(&t);
+	if (!t.headless)
+		tui_guard_off();
 	endwin();
 	if (screen) {
 		delscreen(screen);
