@@ -127,6 +127,21 @@ save-screen SCREEN
 EOF
 done_ search
 
+# Search takes find's selectors; a malformed one says why.
+run search_selectors 0 resnet18.json <<'EOF'
+/Conv2d[kernel_size=1]
+n
+save-screen OUTDIR/search_selectors-1.txt
+/layer4.*.relu
+save-screen OUTDIR/search_selectors-2.txt
+/Conv2d[kernel_size
+save-screen OUTDIR/search_selectors-3.txt
+EOF
+has "$out/search_selectors-1.txt" "layer3.0.downsample.0"
+has "$out/search_selectors-2.txt" "layer4.0.relu"
+has "$out/search_selectors-3.txt" "selector: expected"
+done_ search_selectors
+
 # A change that breaks the shapes: the failing row, unknown shapes after
 # it, the message; fixed in two steps; undone; redone.
 run break 0 resnet18.json <<'EOF'

@@ -257,7 +257,7 @@ static void run_action(struct tui *t, enum tui_action a, int key)
 	case ACT_SEARCH_PREV:
 		if (!o->pattern)
 			set_status(t, ROLE_HINT, "no search yet: '/' searches");
-		else if (!outline_search_next(o, a == ACT_SEARCH_NEXT ? 1 : -1))
+		else if (!outline_search(o, a == ACT_SEARCH_NEXT ? 1 : -1, false))
 			set_status(t, ROLE_ERROR, "no module matches '%s'", o->pattern);
 		break;
 	case ACT_TOGGLE:
@@ -414,6 +414,18 @@ static void browse_key(struct tui *t, int key)
 		run_action(t, (enum tui_action)a, key);
 }
 
+/* Searches for pattern from the current row on, and says what is wrong
+ * when nothing matches or the pattern is a malformed selector. */
+static void search_from_cursor(struct tui *t, const char *pattern)
+{
+	struct error e = {0};
+	t->status[0] = '\0';
+	if (outline_set_search(&t->ol, pattern, &e) < 0)
+		set_status(t, ROLE_ERROR, "%s", e.msg);
+	else if (*pattern && !outline_search(&t->ol, 1, true))
+		set_status(t, ROLE_ERROR, "no module matches '%s'", pattern);
+}
+
 /* The prompt: keys go to readline; Esc goes back. */
 static void prompt_key(struct tui *t, int key)
 {
@@ -437,10 +449,7 @@ static void prompt_key(struct tui *t, int key)
 			if (r >= 0)
 				outline_go(&t->ol, r);
 		}
-		if (*line && !outline_search(&t->ol, line, 1, true))
-			set_status(t, ROLE_ERROR, "no module matches '%s'", line);
-		else
-			t->status[0] = '\0';
+		search_from_cursor(t, line);
 	}
 }
 
@@ -451,12 +460,7 @@ void tui_prompt_done(struct tui *t, const char *line)
 	if (!line)
 		return;
 	if (kind == PROMPT_SEARCH) {
-		if (!*line) {
-			free(t->ol.pattern);
-			t->ol.pattern = NULL;
-		} else if (!outline_search(&t->ol, line, 1, true)) {
-			set_status(t, ROLE_ERROR, "no module matches '%s'", line);
-		}
+		search_from_cursor(t, line);
 		return;
 	}
 	tui_command(t, line);

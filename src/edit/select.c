@@ -89,8 +89,10 @@ static bool filter_match(const struct filter *f, const struct value *v)
 	return false;
 }
 
-static void selector_free(struct selector *s)
+void select_free(struct selector *s)
 {
+	if (!s)
+		return;
 	free(s->type);
 	free(s->glob);
 	for (int i = 0; i < s->nfilters; i++) {
@@ -98,6 +100,7 @@ static void selector_free(struct selector *s)
 		value_free(&s->filters[i].v);
 	}
 	free(s->filters);
+	free(s);
 }
 
 static int parse_filters(struct selector *s, const char *p, struct error *e)
@@ -159,7 +162,7 @@ struct pick {
 	int n, cap;
 };
 
-static bool picks(const struct selector *s, const struct module *m)
+bool select_picks(const struct selector *s, const struct module *m)
 {
 	if (s->type && strcmp(m->type, s->type) != 0)
 		return false;
@@ -177,7 +180,7 @@ static bool picks(const struct selector *s, const struct module *m)
 
 static void collect(struct pick *pk, struct module *m)
 {
-	if (picks(pk->sel, m)) {
+	if (select_picks(pk->sel, m)) {
 		xgrow(&pk->out, &pk->cap, pk->n + 1, sizeof *pk->out);
 		pk->out[pk->n++] = m;
 		return; /* outermost only */
@@ -186,27 +189,36 @@ static void collect(struct pick *pk, struct module *m)
 		collect(pk, m->children[i]);
 }
 
+struct selector *select_parse(const char *text, bool (*is_type)(const char *word, void *ctx),
+			      void *ctx, struct error *e)
+{
+	struct selector *s = xcalloc(1, sizeof *s);
+	const char *br = strchr(text, '[');
+	if (br) {
+		s->type = xstrndup(text, (size_t)(br - text));
+		if (parse_filters(s, br + 1, e) < 0) {
+			select_free(s);
+			return NULL;
+		}
+	} else if (is_type && is_type(text, ctx)) {
+		s->type = xstrdup(text);
+	} else {
+		s->glob = xstrdup(text);
+	}
+	return s;
+}
+
 int select_modules(struct module *root, const char *text,
 		   bool (*is_type)(const char *word, void *ctx), void *ctx, struct module ***out,
 		   struct error *e)
 {
-	struct selector s = {0};
 	*out = NULL;
-	const char *br = strchr(text, '[');
-	if (br) {
-		s.type = xstrndup(text, (size_t)(br - text));
-		if (parse_filters(&s, br + 1, e) < 0) {
-			selector_free(&s);
-			return -1;
-		}
-	} else if (is_type && is_type(text, ctx)) {
-		s.type = xstrdup(text);
-	} else {
-		s.glob = xstrdup(text);
-	}
-	struct pick pk = {.sel = &s};
+	struct selector *s = select_parse(text, is_type, ctx, e);
+	if (!s)
+		return -1;
+	struct pick pk = {.sel = s};
 	collect(&pk, root);
-	selector_free(&s);
+	select_free(s);
 	*out = pk.out;
 	return pk.n;
 }

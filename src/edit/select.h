@@ -19,6 +19,17 @@
 int select_modules(struct module *root, const char *sel, bool (*is_type)(const char *word, void *ctx),
 		   void *ctx, struct module ***out, struct error *e);
 
+/* A selector parsed once, to test module by module. */
+struct selector;
+/* Parses sel as select_modules does; NULL with e set when it is malformed.
+ * Free with select_free. */
+struct selector *select_parse(const char *sel, bool (*is_type)(const char *word, void *ctx),
+			      void *ctx, struct error *e);
+/* Whether s picks m itself (select_modules leaves out what is inside a
+ * picked module; this does not). */
+bool select_picks(const struct selector *s, const struct module *m);
+void select_free(struct selector *s);
+
 /* True when the dotted path matches the glob. */
 bool glob_match(const char *glob, const char *path);
 
