@@ -56,6 +56,9 @@ static void test_escape_ascii(void)
 	text_escape_ascii(&sb, "Conv2d 3→64 ×2 … ✗ ok\x1b é 😀 \xff");
 	CHECK_STR(sb.s, "Conv2d 3->64 x2 ... X ok\\x1b \\u00e9 \\U0001f600 \\xff");
 	strbuf_free(&sb);
+	text_escape_ascii(&sb, "│ ├─a └─b");
+	CHECK_STR(sb.s, "| |-a `-b");
+	strbuf_free(&sb);
 }
 
 static void test_distance(void)

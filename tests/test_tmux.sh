@@ -252,13 +252,17 @@ keys q
 wait_for "graft-exited-0"
 done_ ascii_locale
 
-# A terminal that cannot move its cursor: the summary, and why.
+# A terminal that cannot move its cursor: the summary, and why; in ASCII
+# when the locale is not UTF-8.
 begin
 term=dumb
+lc=C
 start resnet18.json
 term=tmux-256color
+lc=$utf8
 wait_for "TERM=dumb cannot move the cursor" && wait_for "Total params: 11,689,512" &&
-	wait_for "graft-exited-0"
+	wait_for "| |-conv1       Conv2d 256->512 k3 s2 p1 no bias" && wait_for "graft-exited-0"
+if LC_ALL=C grep -q '[^ -~]' "$out/pane.txt"; then ok=0; why="$why; bytes beyond ASCII"; fi
 done_ dumb_terminal
 
 # Not a terminal: the summary.

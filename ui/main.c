@@ -197,6 +197,8 @@ static int cmd_summary(int argc, char **argv)
 		return EXIT_USAGE;
 	struct shape_result r;
 	int rc = shape_pass(m, &r);
+	/* a terminal whose locale is not UTF-8 gets ASCII; files and pipes UTF-8 */
+	so.ascii = !so.json && isatty(STDOUT_FILENO) && !cli_locale_utf8();
 	summary_write(stdout, m, &r, &so);
 	fflush(stdout);
 	int status = EXIT_OK;

@@ -11,7 +11,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <locale.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,7 +19,6 @@
 #include <unistd.h>
 
 #include <curses.h>
-#include <langinfo.h>
 
 #include "cli.h"
 #include "edit/edit.h"
@@ -833,8 +831,7 @@ int tui_run(struct editor *ed, const struct tui_options *o)
 	t.ed = ed;
 	t.headless = o->script != NULL;
 	t.detail_node = -1;
-	setlocale(LC_ALL, "");
-	t.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+	t.utf8 = cli_locale_utf8();
 	t.g = t.utf8 ? &tui_glyphs_utf8 : &tui_glyphs_ascii;
 
 	FILE *devnull = NULL;

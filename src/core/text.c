@@ -58,6 +58,7 @@ static const struct {
 } look_alikes[] = {
     {0x2192, "->"}, {0x2190, "<-"}, {0x00D7, "x"},  {0x2014, "-"}, {0x2013, "-"},
     {0x2026, "..."}, {0x00B7, "."}, {0x2713, "ok"}, {0x2717, "X"}, {0x25BC, "v"},
+    {0x2502, "|"},  {0x251C, "|"},  {0x2514, "`"},  {0x2500, "-"},
 };
 
 /* The text the character at p is shown as (written to piece, at most 15
