@@ -24,10 +24,14 @@ static const struct {
 	int sig;
 	const char *name;
 } fatal_signals[] = {
-    {SIGSEGV, "SIGSEGV (a crash)"}, {SIGBUS, "SIGBUS (a crash)"},
-    {SIGFPE, "SIGFPE (a crash)"},   {SIGILL, "SIGILL (a crash)"},
-    {SIGABRT, "SIGABRT (aborted)"}, {SIGTERM, "SIGTERM"},
-    {SIGINT, "SIGINT"},             {SIGHUP, "SIGHUP"},
+    {SIGSEGV, "SIGSEGV (a crash)"},
+    {SIGBUS, "SIGBUS (a crash)"},
+    {SIGFPE, "SIGFPE (a crash)"},
+    {SIGILL, "SIGILL (a crash)"},
+    {SIGABRT, "SIGABRT (aborted)"},
+    {SIGTERM, "SIGTERM"},
+    {SIGINT, "SIGINT"},
+    {SIGHUP, "SIGHUP"},
     {SIGQUIT, "SIGQUIT"},
 };
 #define NFATAL (sizeof fatal_signals / sizeof fatal_signals[0])
