@@ -17,8 +17,21 @@ expect help_summary 0 "$graft" help summary; has help_summary out "--depth N"; d
 expect help_nosuch 2 "$graft" help nosuch; has help_nosuch err "no help for 'nosuch'"; done_ help_nosuch
 expect help_types 0 "$graft" help types; has help_types out "Conv2d"; has help_types out "MultiheadAttention"; done_ help_types
 expect help_conv 0 "$graft" help Conv2d; has help_conv out "kernel_size=(required)"; has help_conv out "padding_mode='zeros'"; done_ help_conv
-expect unknown_cmd 2 "$graft" sumary; has unknown_cmd err "unknown command 'sumary'"; done_ unknown_cmd
+expect unknown_cmd 2 "$graft" sumary; has unknown_cmd err "unknown command 'sumary' (did you mean 'summary'?)"; done_ unknown_cmd
+# help on a defined type, and on a type named as in PyTorch code or in lower case
+expect help_defined 0 "$graft" help FusedReLU; has help_defined out "FusedReLU — a defined type: FusedReLU p=0.5 = ReLU() > Dropout(p=p)"
+has help_defined out "  p=0.5"; done_ help_defined
+expect help_nn 0 "$graft" help nn.Linear; has help_nn out "Linear — "; has help_nn out "in_features=(required)"; done_ help_nn
+expect help_case 0 "$graft" help batchnorm2d; has help_case out "BatchNorm2d — "; done_ help_case
 expect no_file 2 "$graft" summary nothere.json; has no_file err "nothere.json: No such file"; done_ no_file
+
+# the man page's synopsis has every command and --recover
+ok=1
+synopsis=$(sed -n '/^\.SH SYNOPSIS/,/^\.SH DESCRIPTION/p' "$srcdir/doc/graft.1" | sed 's/\\-/-/g')
+for c in $("$graft" --help | sed -n 's/^  graft \([a-z-]*\).*/\1/p') --recover; do
+	echo "$synopsis" | grep -q "^\.B graft $c" || { ok=0; why="the synopsis lacks graft $c"; }
+done
+done_ man_synopsis
 
 # resnet18: counts from PyTorch, shapes, depth, input override
 expect r18 0 "$graft" summary "$models/resnet18.json"
@@ -34,7 +47,13 @@ has r18_300 out "[1, 64, 150, 150]"; has r18_300 out "[1, 512, 10, 10]"; done_ r
 expect r18_badinput 2 "$graft" summary --input 1x3xbig "$models/resnet18.json"; has r18_badinput err "--input"; done_ r18_badinput
 expect r18_json 0 "$graft" summary --json "$models/resnet18.json"
 has r18_json out '"path":"layer1.0.conv1","type":"Conv2d"'; has r18_json out '"params":11689512'
-has r18_json out '"ok":true'; done_ r18_json
+has r18_json out '"ok":true'
+# JSON is for programs: every module, not the table's default depth 3
+has r18_json out '"path":"layer2.0.downsample.0"'; done_ r18_json
+expect r18_json_depth 0 "$graft" summary --json --depth 1 "$models/resnet18.json"
+has r18_json_depth out '"path":"layer1"'
+if [ "$ok" -eq 1 ] && grep -q '"path":"layer1.0"' "$out/r18_json_depth.out"; then ok=0; why="--depth 1 writes layer internals"; fi
+done_ r18_json_depth
 
 # a shape break: exit 1, the table up to the failing module, the message
 expect brk 1 "$graft" summary "$srcdir/tests/data/break.json"

@@ -100,6 +100,36 @@ static void test_usage_and_checks(void)
 	CHECK(cmd_explain("save-screen") == NULL);
 }
 
+/* Type names as users write them: any letter case when only one type is
+ * so spelt, and PyTorch's nn. prefix. */
+static void test_type_names(void)
+{
+	const char *names[] = {"ReLU", "ReLU6", "Foo", "FOO"};
+	CHECK_STR(spec_pick_name("relu", names, 4), "ReLU");
+	CHECK_STR(spec_pick_name("FOO", names, 4), "FOO");
+	CHECK(spec_pick_name("foo", names, 4) == NULL); /* Foo or FOO */
+	CHECK(spec_pick_name("relu7", names, 4) == NULL);
+	CHECK_STR(spec_type_name(NULL, "nn.Linear"), "Linear");
+	CHECK_STR(spec_type_name(NULL, "torch.nn.conv2d"), "Conv2d");
+	CHECK_STR(spec_type_name(NULL, "sequential"), "Sequential");
+	struct error e = {0};
+	struct type_lib lib = {0};
+	CHECK(type_lib_define(&lib, "FusedReLU p=0.5 = ReLU() > Dropout(p=p)", &e) == 0);
+	CHECK_STR(spec_type_name(&lib, "fusedrelu"), "FusedReLU");
+	type_lib_free(&lib);
+	CHECK(spec_type_name(NULL, "nn.") == NULL);
+	const char *end;
+	struct spec *s = spec_parse("nn.Sequential(nn.ReLU(), torch.nn.Linear(4, out_features=2))", &end, &e);
+	CHECK(s && !*end);
+	if (s) {
+		struct strbuf sb = {0};
+		spec_format(s, &sb);
+		CHECK_STR(sb.s, "Sequential(ReLU(), Linear(4, out_features=2))");
+		strbuf_free(&sb);
+		spec_free(s);
+	}
+}
+
 static void test_complete_commands(void)
 {
 	CHECK_COMPLETES("rep", "replace replace-all");
@@ -164,6 +194,7 @@ int main(void)
 	editor_init(&ed, m);
 	RUN(test_split);
 	RUN(test_usage_and_checks);
+	RUN(test_type_names);
 	RUN(test_complete_commands);
 	RUN(test_complete_paths_and_types);
 	RUN(test_complete_keywords);

@@ -105,7 +105,7 @@ static void test_unknown(void)
 	CHECK(format_attach_weights(m, json, &e) < 0);
 	CHECK_CONTAINS(e.msg, json);
 	CHECK_CONTAINS(e.msg, "not a weights file");
-	CHECK(format_save(m, path, &e) < 0);
+	CHECK(format_save(m, path, 0, &e) < 0);
 	CHECK_CONTAINS(e.msg, "unknown format");
 	model_free(m);
 	free(path);

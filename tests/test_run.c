@@ -410,7 +410,7 @@ static void test_npy_write(void)
 	memcpy((float *)t.storage->data + 3, &signalling_nan, 4);
 	struct error e = {0};
 	CHECK(npy_write(path, &t, &e) == 0);
-	struct tensor r;
+	struct tensor r = {0};
 	CHECK(npy_read(path, &r, &e) == 0);
 	CHECK(shape_equal(&r.shape, &t.shape));
 	CHECK(memcmp(r.storage->data, t.storage->data, 40) == 0);

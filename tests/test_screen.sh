@@ -226,6 +226,16 @@ if [ "$ok" -eq 1 ] && grep -q "$(printf '\033')" "$out"/hostile-*.screen; then
 fi
 done_ hostile
 
+# A model folder: its config.json in the details of the root, escaped.
+cp -r "$srcdir/tests/data/hub/safetensors" "$out/hub"
+printf '{"model_type": "x\\u001b[2J", "num_labels": 10}' >"$out/hub/config.json"
+run folder 0 ../hub <<'EOF'
+i
+save-screen SCREEN
+EOF
+has "$out/folder-1.screen" 'model_type="x\x1b[2J", num_labels=10'
+done_ folder
+
 # Activation statistics from one forward of the engine (numbers vary with
 # the CPU's arithmetic, so only their presence is checked); dropped by an
 # edit.

@@ -30,6 +30,9 @@ struct model *cli_open_model(const char *path, const char *weights, const char *
  * uninstalled binary, or the installed one), then the user's
  * ($XDG_CONFIG_HOME/graft/types.graft); problems go to stderr. */
 void cli_load_type_libraries(struct editor *ed);
+/* The same libraries into lib, without an editor (graft help TYPE). */
+struct type_lib;
+void cli_load_types(struct type_lib *lib);
 /* Takes the character type from the environment's locale (LC_CTYPE only:
  * numbers are still written as in C) and says whether it is UTF-8. */
 bool cli_locale_utf8(void);

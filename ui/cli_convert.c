@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +18,10 @@
 #include "io/zoo.h"
 
 const char cli_convert_synopsis[] =
-    "graft convert IN OUT [--weights FILE] | graft convert --index DIR";
+    "graft convert IN OUT [--weights FILE] [--force] | graft convert --index DIR";
 const char cli_convert_help[] =
-    "Convert a model between formats, chosen by the file names:\n"
+    "Convert a model between formats. IN is recognised by its first bytes (then\n"
+    "its name); OUT's format is chosen by its name:\n"
     "\n"
     "  NAME.json          a graft architecture; with weights, they are written\n"
     "                     to NAME.safetensors beside it\n"
@@ -28,14 +30,21 @@ const char cli_convert_help[] =
     "  NAME.pth, NAME.pt  a PyTorch checkpoint: writing gives the state_dict, as\n"
     "                     torch.save(model.state_dict(), f) does; reading takes a\n"
     "                     state_dict or a torch.save'd module\n"
+    "  FOLDER             reading only: a hub-style model folder (model.safetensors,\n"
+    "                     pytorch_model.bin, or shards with their index.json)\n"
     "\n"
     "A bare checkpoint (a state_dict or plain safetensors) takes the architecture\n"
     "of the zoo model with the same tensor names and shapes, and says which; the\n"
     "zoo is $GRAFT_MODELS, the installed models, or models/ beside graft.\n"
-    "Tensors are written byte for byte in their dtype.\n"
+    "Tensors are written byte for byte in their dtype. OUT is written atomically\n"
+    "(a .json and its weights both or neither), through a symlink to the file it\n"
+    "names; graft never writes over IN, nor over a folder.\n"
     "\n"
-    "  --weights FILE   the weights for IN (.safetensors or .pth), checked name by\n"
-    "                   name and shape by shape against its architecture\n"
+    "  --weights FILE   the weights for IN (.safetensors, .pth or a model folder),\n"
+    "                   checked name by name and shape by shape against its\n"
+    "                   architecture\n"
+    "  --force          replace a read-only OUT, or an existing NAME.safetensors\n"
+    "                   beside a .json OUT that is not that .json's weights\n"
     "  --index DIR      write DIR/index.txt, the fingerprints of the DIR/*.json\n"
     "                   architectures that bare checkpoints are matched against\n"
     "\n"
@@ -68,36 +77,17 @@ static struct model *open_model(const char *path, const char *weights)
 	return m;
 }
 
-/* A model without a forward (a tree from tensor names, or a pickled module
- * no zoo architecture matches) has only its tensors to give: plain
- * safetensors or a .pth, never an architecture. */
-static int save_plain(const struct model *m, const char *in, const char *out, struct error *e)
-{
-	const struct format *f = format_by_name(out);
-	if (f && strcmp(f->name, "json") == 0)
-		return error_set(e,
-		                 "%s: the forward is unknown, so there is no architecture to "
-		                 "write; convert to .safetensors or .pth",
-		                 in);
-	if (!f || strcmp(f->name, "safetensors") != 0)
-		return format_save(m, out, e);
-	char **names;
-	const struct tensor **tensors;
-	int n = model_state_dict(m, &names, &tensors);
-	int rc = st_write(out, (const char *const *)names, tensors, n, NULL, 0, e);
-	save_state_dict_free(names, tensors, n);
-	return rc;
-}
-
 int cli_convert(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"weights", required_argument, NULL, 'w'},
 	    {"index", required_argument, NULL, 'x'},
+	    {"force", no_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *weights = NULL, *index = NULL;
+	bool force = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "w:h", opts, NULL)) != -1) {
@@ -107,6 +97,9 @@ int cli_convert(int argc, char **argv)
 			break;
 		case 'x':
 			index = optarg;
+			break;
+		case 'F':
+			force = true;
 			break;
 		case 'h':
 			printf("Usage: %s\n\n%s", cli_convert_synopsis, cli_convert_help);
@@ -135,14 +128,15 @@ int cli_convert(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *in = argv[optind], *out = argv[optind + 1];
+	if (path_same_file(out, in) || path_same_file(out, weights)) {
+		fprintf(stderr, "graft: %s: refusing to overwrite the model converted\n", out);
+		return EXIT_USAGE;
+	}
 	struct model *m = open_model(in, weights);
 	if (!m)
 		return EXIT_USAGE;
 	int status = EXIT_OK;
-	if (!m->has_forward && save_plain(m, in, out, &e) < 0) {
-		fprintf(stderr, "graft: %s\n", e.msg);
-		status = EXIT_USAGE;
-	} else if (m->has_forward && format_save(m, out, &e) < 0) {
+	if (format_save(m, out, force ? SAVE_FORCE : 0, &e) < 0) {
 		fprintf(stderr, "graft: %s\n", e.msg);
 		status = EXIT_USAGE;
 	} else {

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <readline/history.h>
@@ -34,13 +33,22 @@ const char cli_edit_help[] =
 	"  -o, --output OUT     save to OUT: .json (+ weights beside it) or\n"
 	"                       .safetensors (bundle); written atomically\n"
 	"  --weights FILE       weights for a .json architecture\n"
-	"  --force              save even when the shapes break\n"
-	"  --keep-going         go on after a failing command (and report it)\n"
+	"  --force              save even when the final model does not check;\n"
+	"                       replace a read-only OUT, or an existing\n"
+	"                       NAME.safetensors beside a .json OUT that is not that\n"
+	"                       .json's weights\n"
+	"  --keep-going         go on after a refused command (reported, skipped)\n"
 	"  --dry-run            check everything, write nothing\n"
 	"  --in-place           allow OUT to be the model opened (default OUT)\n"
 	"\n"
-	"A batch stops at the first command that is refused or breaks the shapes,\n"
-	"with FILE:LINE: and the reason. At the end it prints what changed.\n"
+	"Every command runs; a break of the shapes between two commands is a note\n"
+	"(FILE:LINE: note: ...), as the next command may fix it. Only the model after\n"
+	"the last command decides: when it does not check, the exit status is 1 and\n"
+	"nothing is saved (unless --force). A command that is refused (a bad word,\n"
+	"an unknown path) stops the batch with FILE:LINE: and the reason: exit\n"
+	"status 2, nothing saved; with --keep-going it is skipped and the rest runs\n"
+	"(the exit status is still 2). At the end graft prints what changed, and\n"
+	"says so when nothing was written.\n"
 	"Exit status: 0 success, 1 the model does not check, 2 a refused command or\n"
 	"bad input.\n";
 
@@ -49,21 +57,10 @@ struct source {
 	const char *file; /* -f */
 };
 
-static bool same_file(const char *a, const char *b)
-{
-	struct stat sa, sb;
-	if (!a || !b)
-		return false;
-	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
-		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-	return strcmp(a, b) == 0;
-}
-
 struct batch {
 	struct editor *ed;
 	bool keep_going;
 	int refused; /* commands refused */
-	int breaks;  /* commands after which the shapes broke */
 };
 
 /* Prints a command's output, line by line with control characters shown
@@ -85,12 +82,15 @@ static void print_output(const struct strbuf *out)
 	strbuf_free(&shown);
 }
 
-/* Runs one line from `where`:LINE; returns false when the batch must stop. */
+/* Runs one line from `where`:LINE; returns false when the batch must stop:
+ * a refused command, without --keep-going. A shape break is a note (the
+ * next command may fix it), given when it appears or changes. */
 static bool batch_line(struct batch *b, const char *where, int lineno, const char *line)
 {
 	struct strbuf out = {0};
 	struct error e = {0};
 	bool was_ok = b->ed->check.ok;
+	char *was_msg = xstrdup(b->ed->check.err.msg);
 	int nlog = b->ed->nlog;
 	int rc = editor_run(b->ed, line, &out, &e);
 	print_output(&out);
@@ -99,16 +99,13 @@ static bool batch_line(struct batch *b, const char *where, int lineno, const cha
 	if (rc < 0) {
 		fprintf(stderr, "graft: %s:%d: %s\n", where, lineno, e.msg);
 		b->refused++;
-		return b->keep_going;
-	}
-	bool changed = b->ed->nlog != nlog;
-	if (changed && !b->ed->check.ok) {
-		fprintf(stderr, "graft: %s:%d: %s%s\n", where, lineno,
+	} else if (b->ed->nlog != nlog && !b->ed->check.ok &&
+		   (was_ok || strcmp(was_msg, b->ed->check.err.msg) != 0)) {
+		fprintf(stderr, "graft: %s:%d: note: %s%s\n", where, lineno,
 			was_ok ? "" : "still broken: ", b->ed->check.err.msg);
-		b->breaks++;
-		return b->keep_going;
 	}
-	return true;
+	free(was_msg);
+	return rc == 0 || b->keep_going;
 }
 
 static bool batch_file(struct batch *b, const char *path)
@@ -123,10 +120,18 @@ static bool batch_file(struct batch *b, const char *path)
 	size_t cap = 0;
 	int lineno = 0;
 	bool go = true;
+	errno = 0;
 	while (go && getline(&line, &cap, f) >= 0) {
 		lineno++;
 		line[strcspn(line, "\n")] = '\0';
 		go = batch_line(b, strcmp(path, "-") == 0 ? "<stdin>" : path, lineno, line);
+		errno = 0;
+	}
+	if (ferror(f)) {
+		/* a directory opens, and fails on the first read */
+		fprintf(stderr, "graft: %s: cannot read the script: %s\n", path, strerror(errno));
+		b->refused++;
+		go = false;
 	}
 	free(line);
 	if (f != stdin)
@@ -180,8 +185,29 @@ static int interactive(struct editor *ed, char *jpath)
 	return status;
 }
 
-/* Prints what changed and saves. A batch that stopped early saves nothing;
- * with --keep-going only the final model counts. */
+/* Says why the edited model is not written, when it is not: the batch
+ * stopped, no -o, --dry-run, or a final model that does not check without
+ * --force. Returns whether it is not. */
+static bool say_not_saved(const struct editor *ed, const struct batch *b, const char *out_path,
+			  bool force, bool dry_run)
+{
+	if (!b->keep_going && b->refused)
+		fprintf(stderr, "graft: the batch stopped there: nothing written (--keep-going skips what is refused and runs the rest)\n");
+	else if (dry_run)
+		fprintf(stderr, "graft: --dry-run: nothing written\n");
+	else if (!out_path && ed->dirty)
+		fprintf(stderr, "graft: nothing written: give -o OUT to save the edited model, or --in-place to overwrite %s\n",
+			ed->model->path);
+	else if (out_path && !ed->check.ok && !force)
+		fprintf(stderr, "graft: not saving %s: the model does not check (use --force to save anyway)\n",
+			out_path);
+	else
+		return !out_path;
+	return true;
+}
+
+/* Prints what changed and saves. Only the model after the last command
+ * counts; a batch stopped by a refused command saves nothing. */
 static int finish(struct editor *ed, struct batch *b, const char *out_path, bool force,
 		  bool dry_run)
 {
@@ -189,7 +215,8 @@ static int finish(struct editor *ed, struct batch *b, const char *out_path, bool
 	inspect_diff(ed, &d);
 	printf("%s", d.s ? d.s : "");
 	strbuf_free(&d);
-	bool stopped = !b->keep_going && (b->refused || b->breaks);
+	fflush(stdout);
+	bool stopped = !b->keep_going && b->refused;
 	int status = b->refused ? EXIT_USAGE : EXIT_OK;
 	if (!ed->check.ok) {
 		if (!stopped)
@@ -198,16 +225,11 @@ static int finish(struct editor *ed, struct batch *b, const char *out_path, bool
 		if (status == EXIT_OK)
 			status = EXIT_BREAK;
 	}
-	if (!out_path || dry_run || stopped)
+	if (say_not_saved(ed, b, out_path, force, dry_run))
 		return status;
-	if (!ed->check.ok && !force) {
-		fprintf(stderr, "graft: not saving %s: the model does not check (use --force to save anyway)\n",
-			out_path);
-		return status;
-	}
 	struct error e = {0};
 	struct strbuf out = {0};
-	char *cmd = xasprintf("save! %s", out_path);
+	char *cmd = xasprintf("%s %s", force ? "save!" : "save", out_path);
 	int rc = editor_run(ed, cmd, &out, &e);
 	free(cmd);
 	print_output(&out);
@@ -285,7 +307,7 @@ int cli_edit(int argc, char **argv)
 	if (in_place && !out_path)
 		out_path = in_path;
 	if (out_path && !in_place &&
-	    (same_file(out_path, in_path) || same_file(out_path, m->weights_path))) {
+	    (path_same_file(out_path, in_path) || path_same_file(out_path, m->weights_path))) {
 		fprintf(stderr, "graft: %s: refusing to overwrite the model opened (use --in-place)\n",
 			out_path);
 		model_free(m);

@@ -23,7 +23,7 @@ bool cli_locale_utf8(void)
 	return strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
 }
 
-void cli_load_type_libraries(struct editor *ed)
+void cli_load_types(struct type_lib *lib)
 {
 	struct error e = {0};
 	const char *env = getenv("GRAFT_TYPES");
@@ -31,7 +31,7 @@ void cli_load_type_libraries(struct editor *ed)
 	const char *shipped = env                                  ? env
 	                      : local && access(local, R_OK) == 0 ? local
 	                                                           : GRAFT_DATADIR "/types.graft";
-	if (editor_load_types(ed, shipped, true, &e) < 0)
+	if (type_lib_load(lib, shipped, true, &e) < 0)
 		fprintf(stderr, "graft: %s\n", e.msg);
 	free(local);
 	const char *cfg = getenv("XDG_CONFIG_HOME");
@@ -41,8 +41,13 @@ void cli_load_type_libraries(struct editor *ed)
 		snprintf(user, sizeof user, "%s/graft/types.graft", cfg);
 	else
 		snprintf(user, sizeof user, "%s/.config/graft/types.graft", home ? home : ".");
-	if (editor_load_types(ed, user, true, &e) < 0)
+	if (type_lib_load(lib, user, true, &e) < 0)
 		fprintf(stderr, "graft: %s\n", e.msg);
+}
+
+void cli_load_type_libraries(struct editor *ed)
+{
+	cli_load_types(&ed->types);
 }
 
 char *cli_state_path(const char *file)

@@ -17,6 +17,8 @@
 #include "io/format.h"
 #include "core/registry.h"
 #include "core/shape.h"
+#include "core/text.h"
+#include "edit/spec.h"
 #include "view/summary.h"
 
 
@@ -34,12 +36,16 @@ static const struct subcommand subcommands[] = {
 	{"summary", "graft summary MODEL [--input 1x3x224x224] [--depth N] [--json] [--weights FILE]",
 	 "Print the module tree with output shapes, parameter counts and mult-adds,\n"
 	 "then the totals, like torchinfo. The shape pass runs on the model's input\n"
-	 "shape, or the one given with --input.\n"
+	 "shape, or the one given with --input. A model folder's config.json is shown\n"
+	 "in one line after the totals.\n"
 	 "\n"
 	 "  --input SHAPE    dry-run input shape, e.g. 1x3x224x224 (first input)\n"
-	 "  --depth N        show modules down to depth N (default 3; -1 for all)\n"
-	 "  --json           machine-readable output (every module, all calls)\n"
-	 "  --weights FILE   weights for a .json architecture (.safetensors or .pth)\n"
+	 "  --depth N        show modules down to depth N (default 3, or all with\n"
+	 "                   --json; -1 for all)\n"
+	 "  --json           machine-readable output (every module unless --depth,\n"
+	 "                   all calls)\n"
+	 "  --weights FILE   weights for a .json architecture (.safetensors, .pth or a\n"
+	 "                   model folder)\n"
 	 "\n"
 	 "Exit status: 0 when the model checks; 1 on a shape break, after the table\n"
 	 "up to the failing module and a message saying what was expected, what\n"
@@ -61,10 +67,11 @@ static void usage(FILE *out)
 		"\n"
 		"graft looks inside neural-network models and edits them. MODEL is a graft\n"
 		"architecture (.json), a .safetensors file (a graft bundle, or plain\n"
-		"tensors) or a PyTorch checkpoint (.pth, .pt). Opening a MODEL without a\n"
-		"command shows it full-screen on a terminal (keys: ? for help, : for\n"
-		"commands) and prints its summary otherwise (when the output is a pipe or\n"
-		"a file).\n"
+		"tensors), a PyTorch checkpoint (.pth, .pt) or a hub-style model folder\n"
+		"(model.safetensors, pytorch_model.bin, or shards with their index).\n"
+		"Opening a MODEL without a command shows it full-screen on a terminal\n"
+		"(keys: ? for help, : for commands) and prints its summary otherwise\n"
+		"(when the output is a pipe or a file).\n"
 		"\n"
 		"Commands:\n");
 	for (int i = 0; i < NSUBCOMMANDS; i++)
@@ -91,6 +98,45 @@ static const struct subcommand *find_subcommand(const char *name)
 		if (strcmp(subcommands[i].name, name) == 0)
 			return &subcommands[i];
 	return NULL;
+}
+
+/* Help on a built-in type or function: its description and attributes. */
+static int help_op(const struct op_def *def)
+{
+	printf("%s — %s\n", def->name, def->doc ? def->doc : "");
+	for (int i = 0; i < def->nattrs; i++)
+		printf("  %s=%s\n", def->attrs[i].name,
+		       def->attrs[i].def ? def->attrs[i].def : "(required)");
+	return EXIT_OK;
+}
+
+/* Help on the type a word names among the built-in and defined ones (letter
+ * case aside, "nn." allowed), or a message that there is none. */
+static int help_type(const char *word)
+{
+	struct type_lib lib = {0};
+	cli_load_types(&lib);
+	const char *type = spec_type_name(&lib, word);
+	const struct type_def *d = type ? type_lib_find(&lib, type) : NULL;
+	int status = EXIT_OK;
+	if (d) {
+		printf("%s — a defined type: %s\n", d->name, d->text + strspn(d->text, " \t"));
+		for (int i = 0; i < d->nparams; i++) {
+			char v[256];
+			value_format(&d->params[i].value, v, sizeof v);
+			printf("  %s=%s\n", d->params[i].name, v);
+		}
+	} else if (type && registry_module(type)) {
+		status = help_op(registry_module(type));
+	} else if (type) {
+		printf("%s — runs its children in order: %s(Flatten(), Linear(512, 10))\n", type, type);
+	} else {
+		fprintf(stderr, "graft: no help for '%s' (try 'graft help', 'graft help types')\n",
+			word);
+		status = EXIT_USAGE;
+	}
+	type_lib_free(&lib);
+	return status;
 }
 
 static int cmd_help(int argc, char **argv)
@@ -125,21 +171,14 @@ static int cmd_help(int argc, char **argv)
 	const struct op_def *def = registry_module(argv[1]);
 	if (!def)
 		def = registry_function(argv[1]);
-	if (def) {
-		printf("%s — %s\n", def->name, def->doc ? def->doc : "");
-		for (int i = 0; i < def->nattrs; i++)
-			printf("  %s=%s\n", def->attrs[i].name,
-			       def->attrs[i].def ? def->attrs[i].def : "(required)");
-		return EXIT_OK;
-	}
+	if (def)
+		return help_op(def);
 	const char *cmd_help_text = cmd_explain(argv[1]);
 	if (cmd_help_text) {
 		printf("%s (an edit command; see 'graft help edit')\n%s\n", argv[1], cmd_help_text);
 		return EXIT_OK;
 	}
-	fprintf(stderr, "graft: no help for '%s' (try 'graft help', 'graft help types')\n",
-		argv[1]);
-	return EXIT_USAGE;
+	return help_type(argv[1]);
 }
 
 static int parse_int(const char *s, int *out)
@@ -159,7 +198,7 @@ static int cmd_summary(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},        {"weights", required_argument, NULL, 'w'},
 		{"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
 	};
-	struct summary_opts so = {.depth = 3};
+	struct summary_opts so = {.depth = -2}; /* -2: not given */
 	const char *input = NULL, *weights = NULL;
 	int c;
 	optind = 1;
@@ -192,6 +231,8 @@ static int cmd_summary(int argc, char **argv)
 		fprintf(stderr, "Usage: %s\n", subcommands[0].synopsis);
 		return EXIT_USAGE;
 	}
+	if (so.depth == -2)
+		so.depth = so.json ? -1 : 3; /* JSON is for programs: every module */
 	struct model *m = cli_open_model(argv[optind], weights, input);
 	if (!m)
 		return EXIT_USAGE;
@@ -256,7 +297,15 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!strchr(argv[1], '.') && !strchr(argv[1], '/')) {
-		fprintf(stderr, "graft: unknown command '%s' (see 'graft --help')\n", argv[1]);
+		const char *names[NSUBCOMMANDS];
+		for (int i = 0; i < NSUBCOMMANDS; i++)
+			names[i] = subcommands[i].name;
+		const char *near = text_did_you_mean(argv[1], names, NSUBCOMMANDS);
+		if (near)
+			fprintf(stderr, "graft: unknown command '%s' (did you mean '%s'?)\n", argv[1],
+				near);
+		else
+			fprintf(stderr, "graft: unknown command '%s' (see 'graft --help')\n", argv[1]);
 		return EXIT_USAGE;
 	}
 	/* graft MODEL: the full-screen outline on a terminal (or with a script),

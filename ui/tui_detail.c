@@ -214,6 +214,11 @@ void tui_detail_update(struct tui *t, int width)
 
 	if (n->change == OUTLINE_REMOVED)
 		return;
+	const char *config = t->ed->model->config;
+	if (n->depth == 0 && config && *config) {
+		tui_text_add(tx, ROLE_SECTION, "Config (config.json)");
+		add_wrapped(tx, ROLE_NORMAL, config, width, 2);
+	}
 	tensors(t, m, width);
 
 	/* shapes */

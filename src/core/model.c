@@ -25,11 +25,19 @@ void model_free(struct model *m)
 	free(m->path);
 	free(m->weights_path);
 	free(m->note);
+	free(m->config);
 	for (int i = 0; i < m->ninputs; i++)
 		free(m->inputs[i].name);
 	free(m->inputs);
 	module_free(m->root);
 	free(m);
+}
+
+void model_add_note(struct model *m, const char *text)
+{
+	char *note = m->note ? xasprintf("%s; %s", m->note, text) : xstrdup(text);
+	free(m->note);
+	m->note = note;
 }
 
 void model_add_input(struct model *m, const char *name, const struct shape *s, enum dtype dt)
@@ -237,6 +245,7 @@ struct model *model_clone(const struct model *m)
 	c->path = m->path ? xstrdup(m->path) : NULL;
 	c->weights_path = m->weights_path ? xstrdup(m->weights_path) : NULL;
 	c->note = m->note ? xstrdup(m->note) : NULL;
+	c->config = m->config ? xstrdup(m->config) : NULL;
 	for (int i = 0; i < m->ninputs; i++)
 		model_add_input(c, m->inputs[i].name, &m->inputs[i].shape, m->inputs[i].dtype);
 	c->root = m->root ? module_clone(m->root) : NULL;

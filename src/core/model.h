@@ -26,11 +26,15 @@ struct model {
 	bool has_forward;   /* false for a tree built from tensor names alone */
 	bool has_weights;   /* every tensor has storage */
 	char *note;         /* what opening found out, for the caller to show, or NULL */
+	char *config;       /* a model folder's config.json as one line to show
+	                     * (escaped, bounded: hub_json.h), or NULL */
 };
 
 /* An empty model (no root). */
 struct model *model_new(const char *name);
 void model_free(struct model *m);
+/* Adds text to m->note, after what it says already ("; " between). */
+void model_add_note(struct model *m, const char *text);
 /* Adds an input to the model's forward. */
 void model_add_input(struct model *m, const char *name, const struct shape *s, enum dtype dt);
 

@@ -303,6 +303,7 @@ static struct module *clone_into(const struct module *m)
 {
 	struct module *c = module_new(m->name, m->type);
 	c->def = m->def;
+	c->id = m->id;
 	for (int i = 0; i < m->nattrs; i++)
 		module_set_attr(c, m->attrs[i].name, &m->attrs[i].value);
 	for (int i = 0; i < m->nparams; i++) {

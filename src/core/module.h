@@ -98,6 +98,10 @@ struct module {
 
 	/* Free for views and editors to use; the core does not touch it. */
 	void *user;
+	/* Who the module is, through edits that move or rename it: 0 from
+	 * module_new, copied by module_clone; an editor numbers the modules of
+	 * the model it opens. */
+	int id;
 };
 
 /* A new module with the given name and type and nothing else. */

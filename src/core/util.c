@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -225,6 +226,13 @@ bool str_ends_with(const char *s, const char *suffix)
 	return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+bool path_same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
 char *path_beside_exe(const char *name)
 {
 	char exe[4096];
@@ -237,4 +245,18 @@ char *path_beside_exe(const char *name)
 		return NULL;
 	*slash = '\0';
 	return xasprintf("%s/%s", exe, name);
+}
+
+enum path_place path_place(const char *path, const char *dir)
+{
+	char *real = realpath(path, NULL);
+	if (!real)
+		return PATH_MISSING;
+	char *real_dir = realpath(dir, NULL);
+	size_t n = real_dir ? strlen(real_dir) : 0;
+	bool inside = real_dir && strncmp(real, real_dir, n) == 0 &&
+		      (real[n] == '/' || (n == 1 && real_dir[0] == '/'));
+	free(real_dir);
+	free(real);
+	return inside ? PATH_INSIDE : PATH_OUTSIDE;
 }

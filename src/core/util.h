@@ -39,9 +39,22 @@ void strbuf_free(struct strbuf *sb);
 
 /* True when s ends with suffix. */
 bool str_ends_with(const char *s, const char *suffix);
+/* True when paths a and b (either may be NULL) name the same existing
+ * file, symlinks followed. */
+bool path_same_file(const char *a, const char *b);
 /* FOLDER/name, where FOLDER holds the running executable (data shipped
  * beside an uninstalled build); malloc'd, NULL when it cannot be found. */
 char *path_beside_exe(const char *name);
+
+/* Where a path leads, symlinks resolved, seen from a folder. */
+enum path_place {
+	PATH_INSIDE,  /* an existing file or folder inside dir (at any depth) */
+	PATH_OUTSIDE, /* it exists, but not inside dir (or dir cannot be resolved) */
+	PATH_MISSING  /* it does not resolve: missing, a dangling link, no access */
+};
+/* Where `path` lies, symlinks resolved, relative to the folder `dir`
+ * (resolved too), so that "dir/../x" and a link out of dir are outside. */
+enum path_place path_place(const char *path, const char *dir);
 
 /* Formats n with thousands separators (11,689,512) into buf. */
 const char *fmt_count(int64_t n, char *buf, size_t size);

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/text.h"
 #include "edit/edit.h"
@@ -362,14 +361,6 @@ static int run_diff(struct editor *ed, char **w, int n, const char *line, struct
 	return 0;
 }
 
-/* True when paths a and b name the same existing file. */
-static bool same_file(const char *a, const char *b)
-{
-	struct stat sa, sb;
-	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-	       sa.st_ino == sb.st_ino;
-}
-
 static int run_save(struct editor *ed, char **w, int n, const char *line, struct strbuf *out,
 		    struct error *e)
 {
@@ -380,10 +371,10 @@ static int run_save(struct editor *ed, char **w, int n, const char *line, struct
 	if (!ed->check.ok && !force)
 		return error_set(e, "save: the model does not check (%s); fix it, or save anyway with 'save! %s'",
 				 ed->check.err.msg, path);
-	if (format_save(ed->model, path, e) < 0)
+	if (format_save(ed->model, path, force ? SAVE_FORCE : 0, e) < 0)
 		return -1;
 	ed->dirty = false;
-	if (ed->model->path && same_file(path, ed->model->path))
+	if (ed->model->path && path_same_file(path, ed->model->path))
 		editor_journal_reset(ed); /* replaying the edits again would double them */
 	strbuf_addf(out, "saved %s\n", path);
 	return 0;

@@ -15,9 +15,19 @@
 #include "core/text.h"
 #include "edit/select.h"
 
+/* Numbers the modules 1, 2, ... in preorder (see inspect_diff). */
+static int number_module(struct module *m, void *ctx)
+{
+	int *next = ctx;
+	m->id = (*next)++;
+	return 0;
+}
+
 void editor_init(struct editor *ed, struct model *m)
 {
 	memset(ed, 0, sizeof *ed);
+	int next = 1;
+	module_walk(m->root, number_module, &next);
 	ed->model = m;
 	ed->original = model_clone(m);
 	rng_seed(&ed->rng, 0);
@@ -171,6 +181,47 @@ bool edit_model_has_type(const struct module *m, const char *type)
 	return false;
 }
 
+/* Module types, each once, and how many modules have each. */
+struct type_counts {
+	const char **names;
+	int *counts;
+	int n, cap;
+};
+
+static int count_type(struct module *m, void *ctx)
+{
+	struct type_counts *tc = ctx;
+	for (int i = 0; i < tc->n; i++) {
+		if (strcmp(tc->names[i], m->type) == 0) {
+			tc->counts[i]++;
+			return 0;
+		}
+	}
+	int cap = tc->cap;
+	xgrow(&tc->names, &tc->cap, tc->n + 1, sizeof *tc->names);
+	xgrow(&tc->counts, &cap, tc->n + 1, sizeof *tc->counts);
+	tc->names[tc->n] = m->type;
+	tc->counts[tc->n++] = 1;
+	return 0;
+}
+
+/* The type a selector word names: one that specs build or one in the
+ * model, spelt alike or (when only one is) with other letter case; NULL
+ * when none. */
+static const char *selector_type(const char *word, void *ctx)
+{
+	struct editor *ed = ctx;
+	const char *type = spec_type_name(&ed->types, word);
+	if (type)
+		return type;
+	struct type_counts tc = {0};
+	module_walk(ed->model->root, count_type, &tc);
+	type = spec_pick_name(spec_skip_nn_prefix(word), tc.names, tc.n);
+	free(tc.names);
+	free(tc.counts);
+	return type;
+}
+
 int edit_select(struct editor *ed, const char *sel, struct module ***out, struct error *e)
 {
 	struct module *exact = sel[0] && !strpbrk(sel, "*?[") ? module_find(ed->model->root, sel) : NULL;
@@ -179,12 +230,31 @@ int edit_select(struct editor *ed, const char *sel, struct module ***out, struct
 		(*out)[0] = exact;
 		return 1;
 	}
-	int n = select_modules(ed->model->root, sel, is_known_type, ed, out, e);
+	int n = select_modules(ed->model->root, sel, selector_type, ed, out, e);
 	if (n == 0) {
 		free(*out);
 		*out = NULL;
 		return error_set(e, "nothing matches '%s'", sel);
 	}
+	return n;
+}
+
+int edit_select_say(struct editor *ed, const char *sel, struct module ***out, struct strbuf *say,
+		    struct error *e)
+{
+	int n = edit_select(ed, sel, out, e);
+	const char *type;
+	if (n != 1 || (*out)[0] != module_find(ed->model->root, sel) ||
+	    !(type = selector_type(sel, ed)) || strcmp(type, sel) == 0)
+		return n;
+	struct type_counts tc = {0};
+	module_walk(ed->model->root, count_type, &tc);
+	for (int i = 0; i < tc.n; i++)
+		if (strcmp(tc.names[i], type) == 0)
+			strbuf_addf(say, "note: '%s' is the module at that path; '%s' picks all %d %s modules\n",
+				    sel, type, tc.counts[i], type);
+	free(tc.names);
+	free(tc.counts);
 	return n;
 }
 
@@ -368,7 +438,7 @@ int edit_replace(struct editor *ed, const char *sel, const struct spec *s, enum 
 			return -1;
 		return edit_replace_one(ed, m, s, keep, out, e);
 	}
-	n = edit_select(ed, sel, &mods, e);
+	n = edit_select_say(ed, sel, &mods, out, e);
 	if (n < 0)
 		return -1;
 	int rc = 0;

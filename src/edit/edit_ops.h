@@ -31,6 +31,12 @@ struct module *edit_find(struct editor *ed, const char *path, struct error *e);
 /* The modules a selector (or exact path) picks; count or -1 (also when
  * nothing matches). *out is malloc'd. */
 int edit_select(struct editor *ed, const char *sel, struct module ***out, struct error *e);
+/* edit_select for a command that tells the user: when sel picked the
+ * module at that path but also names a type with other letter case
+ * ('relu' and ReLU), a note saying how to pick the type is appended to
+ * say. */
+int edit_select_say(struct editor *ed, const char *sel, struct module ***out, struct strbuf *say,
+		    struct error *e);
 bool edit_model_has_type(const struct module *m, const char *type);
 
 /* Operations: 0 or -1 with e set; what they did is appended to out. */

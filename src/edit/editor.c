@@ -4,7 +4,6 @@
  * table in cmd.c. */
 #include "edit/edit.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -76,31 +75,7 @@ void editor_script(const struct editor *ed, struct strbuf *out)
 
 int editor_load_types(struct editor *ed, const char *path, bool optional, struct error *e)
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		if (optional && errno == ENOENT)
-			return 0;
-		return error_set(e, "%s: %s", path, strerror(errno));
-	}
-	char line[4096];
-	int lineno = 0, rc = 0;
-	while (rc == 0 && fgets(line, sizeof line, f)) {
-		lineno++;
-		line[strcspn(line, "\n")] = '\0';
-		const char *p = line;
-		while (isspace((unsigned char)*p))
-			p++;
-		if (!*p || *p == '#')
-			continue;
-		if (strncmp(p, "define", 6) != 0 || !isspace((unsigned char)p[6])) {
-			rc = error_set(e, "%s:%d: a type library holds only 'define' lines", path, lineno);
-			break;
-		}
-		if (type_lib_define(&ed->types, p + 6, e) < 0)
-			rc = error_prefix(e, "%s:%d", path, lineno);
-	}
-	fclose(f);
-	return rc;
+	return type_lib_load(&ed->types, path, optional, e);
 }
 
 /* Empties f and writes the header naming the model as it is on disk. */

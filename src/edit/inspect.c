@@ -1,6 +1,7 @@
 /* inspect.c - the editor's read-only views: show, find and diff. */
 #include "edit/inspect.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,7 +56,7 @@ void inspect_show(const struct editor *ed, const struct module *m, struct strbuf
 int inspect_find(struct editor *ed, const char *pattern, struct strbuf *out, struct error *e)
 {
 	struct module **mods;
-	int n = edit_select(ed, pattern, &mods, e);
+	int n = edit_select_say(ed, pattern, &mods, out, e);
 	if (n < 0)
 		return -1;
 	for (int i = 0; i < n; i++) {
@@ -72,57 +73,173 @@ int inspect_find(struct editor *ed, const char *pattern, struct strbuf *out, str
 	return 0;
 }
 
-struct diff_ctx {
-	const struct module *other;
+/* The modules of the edited model and of the model as opened, each matched
+ * with its counterpart: by id first (editor_init numbers the modules in
+ * preorder, and clones keep the numbers, so a module moved or renamed by an
+ * edit is still found), then a module new to the tree with an unmatched
+ * original at its path (the module a replace put there). */
+struct diff {
+	const struct module **now, **orig; /* preorder */
+	int nnow, norig;
+	int *now_parent;              /* index in now of each one's parent, or -1 */
+	int *match_now, *match_orig;  /* the counterpart's index, or -1 */
+	bool *keeps_now, *keeps_orig; /* the subtree holds a matched module */
 	struct strbuf *out;
-	char mark;
 	int count;
 };
 
-/* Walks `m` reporting what `other` lacks (added or removed), and, on the
- * added side, modules whose type or attributes changed. */
-static void diff_walk(const struct module *m, struct diff_ctx *c, bool report_changes)
+static void diff_collect(const struct module *m, int parent, const struct module ***v,
+			 int **parents, int *n, int *cap)
 {
-	for (int i = 0; i < m->nchildren; i++) {
-		const struct module *ch = m->children[i];
-		char path[4096], d[256];
-		module_path_buf(ch, path, sizeof path);
-		const struct module *o = module_find(c->other, path);
-		registry_describe(ch, d, sizeof d);
-		if (!o) {
-			strbuf_addf(c->out, "%c %s: %s\n", c->mark, path, d);
-			c->count++;
-			continue;
-		}
-		if (report_changes && strcmp(o->type, ch->type) != 0) {
-			char od[256];
-			registry_describe(o, od, sizeof od);
-			strbuf_addf(c->out, "~ %s: %s -> %s\n", path, od, d);
-			c->count++;
-			continue;
-		}
-		if (report_changes && !module_same_attrs(o, ch)) {
-			char od[256];
-			registry_describe(o, od, sizeof od);
-			strbuf_addf(c->out, "~ %s: %s -> %s\n", path, od, d);
-			c->count++;
-		}
-		if (report_changes || strcmp(o->type, ch->type) == 0)
-			diff_walk(ch, c, report_changes);
+	int cap2 = *cap;
+	xgrow(v, cap, *n + 1, sizeof **v);
+	xgrow(parents, &cap2, *n + 1, sizeof **parents);
+	int me = (*n)++;
+	(*v)[me] = m;
+	(*parents)[me] = parent;
+	for (int i = 0; i < m->nchildren; i++)
+		diff_collect(m->children[i], me, v, parents, n, cap);
+}
+
+static void diff_link(struct diff *d, int j, int i)
+{
+	d->match_now[j] = i;
+	d->match_orig[i] = j;
+}
+
+/* The original's index of a module of the original tree, or -1. */
+static int orig_index(const struct diff *d, const struct module *o)
+{
+	return o && o->id >= 1 && o->id <= d->norig && d->orig[o->id - 1] == o ? o->id - 1 : -1;
+}
+
+static void diff_match(struct diff *d, const struct module *orig_root, int *orig_parent)
+{
+	d->match_now = xmalloc((size_t)d->nnow * sizeof *d->match_now);
+	d->match_orig = xmalloc((size_t)d->norig * sizeof *d->match_orig);
+	memset(d->match_now, 0xff, (size_t)d->nnow * sizeof *d->match_now);
+	memset(d->match_orig, 0xff, (size_t)d->norig * sizeof *d->match_orig);
+	for (int j = 0; j < d->nnow; j++) {
+		int id = d->now[j]->id;
+		if (id >= 1 && id <= d->norig && d->orig[id - 1]->id == id &&
+		    d->match_orig[id - 1] < 0)
+			diff_link(d, j, id - 1);
 	}
+	for (int j = 0; j < d->nnow; j++) {
+		if (d->match_now[j] >= 0)
+			continue;
+		char path[4096];
+		module_path_buf(d->now[j], path, sizeof path);
+		int i = orig_index(d, module_find(orig_root, path));
+		if (i >= 0 && d->match_orig[i] < 0)
+			diff_link(d, j, i);
+	}
+	d->keeps_now = xcalloc((size_t)d->nnow, sizeof *d->keeps_now);
+	d->keeps_orig = xcalloc((size_t)d->norig, sizeof *d->keeps_orig);
+	for (int j = d->nnow - 1; j > 0; j--)
+		if (d->match_now[j] >= 0 || d->keeps_now[j])
+			d->keeps_now[d->now_parent[j]] = true;
+	for (int i = d->norig - 1; i > 0; i--)
+		if (d->match_orig[i] >= 0 || d->keeps_orig[i])
+			d->keeps_orig[orig_parent[i]] = true;
+}
+
+static void diff_say(struct diff *d, char mark, const struct module *m, const char *what)
+{
+	char path[4096], desc[256];
+	module_path_buf(m, path, sizeof path);
+	registry_describe(m, desc, sizeof desc);
+	strbuf_addf(d->out, "%c %s: %s%s\n", mark, path[0] ? path : "(root)", what, desc);
+	d->count++;
+}
+
+/* Reports module j of the edited tree and its subtree: added (+), moved or
+ * renamed (>), changed (~). Returns the index after its subtree. */
+static int report_now(struct diff *d, int j)
+{
+	const struct module *c = d->now[j];
+	int end = j + module_count_nodes(c), i = d->match_now[j];
+	if (i < 0) {
+		diff_say(d, '+', c, "");
+		if (!d->keeps_now[j])
+			return end;
+	} else {
+		const struct module *o = d->orig[i];
+		int p = d->now_parent[j];
+		bool in_place = p < 0 ? i == 0
+				      : d->match_now[p] >= 0 && d->orig[d->match_now[p]] == o->parent &&
+						strcmp(c->name, o->name) == 0;
+		if (!in_place) {
+			char from[4096], to[4096];
+			module_path_buf(o, from, sizeof from);
+			module_path_buf(c, to, sizeof to);
+			strbuf_addf(d->out, "> %s: now %s\n", from[0] ? from : "(root)",
+				    to[0] ? to : "(root)");
+			d->count++;
+		}
+		bool retyped = strcmp(o->type, c->type) != 0;
+		if (retyped || !module_same_attrs(o, c)) {
+			char od[256], what[300];
+			registry_describe(o, od, sizeof od);
+			snprintf(what, sizeof what, "%s -> ", od);
+			diff_say(d, '~', c, what);
+		}
+		if (retyped)
+			return end; /* a new module of another type: its insides are new */
+	}
+	for (int k = j + 1; k < end;)
+		k = report_now(d, k);
+	return end;
+}
+
+/* Reports module i of the original tree and its subtree if removed (-).
+ * Returns the index after its subtree. */
+static int report_orig(struct diff *d, int i)
+{
+	const struct module *o = d->orig[i];
+	int end = i + module_count_nodes(o), j = d->match_orig[i];
+	if (j < 0) {
+		diff_say(d, '-', o, "");
+		if (!d->keeps_orig[i])
+			return end;
+	} else if (strcmp(o->type, d->now[j]->type) != 0) {
+		return end; /* reported as changed */
+	}
+	for (int k = i + 1; k < end;)
+		k = report_orig(d, k);
+	return end;
+}
+
+/* Appends the modules added, moved, changed and removed; returns how many. */
+static int diff_modules(const struct editor *ed, struct strbuf *out)
+{
+	struct diff d = {.out = out};
+	int *orig_parent = NULL, cap = 0;
+	diff_collect(ed->model->root, -1, &d.now, &d.now_parent, &d.nnow, &cap);
+	cap = 0;
+	diff_collect(ed->original->root, -1, &d.orig, &orig_parent, &d.norig, &cap);
+	diff_match(&d, ed->original->root, orig_parent);
+	report_now(&d, 0);
+	report_orig(&d, 0);
+	free(d.now);
+	free(d.orig);
+	free(d.now_parent);
+	free(orig_parent);
+	free(d.match_now);
+	free(d.match_orig);
+	free(d.keeps_now);
+	free(d.keeps_orig);
+	return d.count;
 }
 
 void inspect_diff(const struct editor *ed, struct strbuf *out)
 {
-	struct diff_ctx add = {.other = ed->original->root, .out = out, .mark = '+'};
-	diff_walk(ed->model->root, &add, true);
-	struct diff_ctx rem = {.other = ed->model->root, .out = out, .mark = '-'};
-	diff_walk(ed->original->root, &rem, false);
+	int changes = diff_modules(ed, out);
 	struct param_counts a, b;
 	module_count(ed->original->root, &a);
 	module_count(ed->model->root, &b);
 	char x[32], y[32], z[32];
-	if (add.count + rem.count == 0)
+	if (changes == 0)
 		strbuf_add(out, "no module changed\n");
 	strbuf_addf(out, "parameters: %s -> %s (%s%s)", fmt_count(a.params, x, sizeof x),
 		    fmt_count(b.params, y, sizeof y), b.params >= a.params ? "+" : "",

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/text.h"
 #include "core/util.h"
 #include "core/value.h"
 
@@ -189,19 +190,78 @@ static void collect(struct pick *pk, struct module *m)
 		collect(pk, m->children[i]);
 }
 
-struct selector *select_parse(const char *text, bool (*is_type)(const char *word, void *ctx),
-			      void *ctx, struct error *e)
+/* The first module of the type in m's subtree, or NULL. */
+static const struct module *first_of_type(const struct module *m, const char *type)
+{
+	if (strcmp(m->type, type) == 0)
+		return m;
+	for (int i = 0; i < m->nchildren; i++) {
+		const struct module *f = first_of_type(m->children[i], type);
+		if (f)
+			return f;
+	}
+	return NULL;
+}
+
+/* Whether a module of the type in m's subtree has the attribute. */
+static bool type_has_attr(const struct module *m, const char *type, const char *attr)
+{
+	if (strcmp(m->type, type) == 0 && module_attr(m, attr))
+		return true;
+	for (int i = 0; i < m->nchildren; i++)
+		if (type_has_attr(m->children[i], type, attr))
+			return true;
+	return false;
+}
+
+/* A filter on an attribute no module of the selector's type has is a typo,
+ * not a filter that matches nothing: -1 with e naming it. */
+static int check_filters(const struct selector *s, const struct module *root, struct error *e)
+{
+	const struct module *one = root ? first_of_type(root, s->type) : NULL;
+	for (int i = 0; one && i < s->nfilters; i++) {
+		const char *attr = s->filters[i].attr;
+		if (type_has_attr(root, s->type, attr))
+			continue;
+		const char **names = xmalloc((size_t)(one->nattrs + 1) * sizeof *names);
+		for (int k = 0; k < one->nattrs; k++)
+			names[k] = one->attrs[k].name;
+		const char *near = text_did_you_mean(attr, names, one->nattrs);
+		struct strbuf has = {0};
+		for (int k = 0; k < one->nattrs; k++)
+			strbuf_addf(&has, "%s%s", k ? ", " : "", names[k]);
+		if (near)
+			error_set(e, "selector: %s has no attribute '%s' (did you mean '%s'?)", s->type,
+				  attr, near);
+		else
+			error_set(e, "selector: %s has no attribute '%s' (%s%s)", s->type, attr,
+				  has.len ? "it has " : "it has none", has.len ? has.s : "");
+		strbuf_free(&has);
+		free(names);
+		return -1;
+	}
+	return 0;
+}
+
+struct selector *select_parse(const struct module *root, const char *text,
+			      const char *(*type_name)(const char *word, void *ctx), void *ctx,
+			      struct error *e)
 {
 	struct selector *s = xcalloc(1, sizeof *s);
 	const char *br = strchr(text, '[');
+	const char *type;
 	if (br) {
-		s->type = xstrndup(text, (size_t)(br - text));
-		if (parse_filters(s, br + 1, e) < 0) {
+		char *word = xstrndup(text, (size_t)(br - text));
+		type = type_name ? type_name(word, ctx) : NULL;
+		s->type = type ? xstrdup(type) : word;
+		if (type)
+			free(word);
+		if (parse_filters(s, br + 1, e) < 0 || check_filters(s, root, e) < 0) {
 			select_free(s);
 			return NULL;
 		}
-	} else if (is_type && is_type(text, ctx)) {
-		s->type = xstrdup(text);
+	} else if (type_name && (type = type_name(text, ctx)) != NULL) {
+		s->type = xstrdup(type);
 	} else {
 		s->glob = xstrdup(text);
 	}
@@ -209,11 +269,11 @@ struct selector *select_parse(const char *text, bool (*is_type)(const char *word
 }
 
 int select_modules(struct module *root, const char *text,
-		   bool (*is_type)(const char *word, void *ctx), void *ctx, struct module ***out,
-		   struct error *e)
+		   const char *(*type_name)(const char *word, void *ctx), void *ctx,
+		   struct module ***out, struct error *e)
 {
 	*out = NULL;
-	struct selector *s = select_parse(text, is_type, ctx, e);
+	struct selector *s = select_parse(root, text, type_name, ctx, e);
 	if (!s)
 		return -1;
 	struct pick pk = {.sel = s};

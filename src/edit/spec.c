@@ -4,9 +4,11 @@
 #include "edit/spec.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/registry.h"
 #include "core/shape.h"
@@ -28,6 +30,12 @@ static size_t ident_len(const char *p)
 	while (isalnum((unsigned char)p[n]) || p[n] == '_')
 		n++;
 	return n;
+}
+
+const char *spec_skip_nn_prefix(const char *p)
+{
+	const char *q = !strncmp(p, "torch.nn.", 9) ? p + 9 : !strncmp(p, "nn.", 3) ? p + 3 : p;
+	return ident_len(q) ? q : p;
 }
 
 struct spec *spec_new(const char *type)
@@ -84,6 +92,7 @@ static struct spec *parse_spec(const char **pp, int depth, struct error *e)
 		error_set(e, "type spec nested too deeply");
 		return NULL;
 	}
+	p = spec_skip_nn_prefix(p);
 	size_t n = ident_len(p);
 	if (!n) {
 		error_set(e, "expected a type name at '%.20s'", p);
@@ -136,6 +145,10 @@ static int parse_arg(const char **pp, struct spec_arg *a, int depth, struct erro
 		a->key = xstrndup(p, n);
 		p = q + 1;
 		skip_space(&p);
+		n = ident_len(p);
+	}
+	if (spec_skip_nn_prefix(p) != p) {
+		p = spec_skip_nn_prefix(p);
 		n = ident_len(p);
 	}
 	if (n && (p[n] == '(' || p[n] == ':') && !is_keyword_value(p, n)) {
@@ -200,6 +213,47 @@ const struct type_def *type_lib_find(const struct type_lib *lib, const char *nam
 		if (strcmp(lib->defs[i].name, name) == 0)
 			return &lib->defs[i];
 	return NULL;
+}
+
+const char *spec_pick_name(const char *word, const char *const *names, int n)
+{
+	const char *caseless = NULL;
+	int ncaseless = 0;
+	for (int i = 0; i < n; i++) {
+		if (strcmp(names[i], word) == 0)
+			return names[i];
+		if (strcasecmp(names[i], word) == 0 && (!caseless || strcmp(caseless, names[i]) != 0)) {
+			caseless = names[i];
+			ncaseless++;
+		}
+	}
+	return ncaseless == 1 ? caseless : NULL;
+}
+
+/* The names of the types specs can build: the registry's modules,
+ * Sequential and lib's (malloc'd; *n set). */
+static const char **buildable_types(const struct type_lib *lib, int *n)
+{
+	int nreg;
+	const struct op_def *const *defs = registry_all(OP_MODULE, &nreg);
+	const char **names = xmalloc((size_t)(nreg + 1 + (lib ? lib->n : 0)) * sizeof *names);
+	int k = 0;
+	for (int i = 0; i < nreg; i++)
+		names[k++] = defs[i]->name;
+	names[k++] = "Sequential";
+	for (int i = 0; lib && i < lib->n; i++)
+		names[k++] = lib->defs[i].name;
+	*n = k;
+	return names;
+}
+
+const char *spec_type_name(const struct type_lib *lib, const char *word)
+{
+	int n;
+	const char **names = buildable_types(lib, &n);
+	const char *name = spec_pick_name(spec_skip_nn_prefix(word), names, n);
+	free(names);
+	return name;
 }
 
 static void type_def_free(struct type_def *d)
@@ -295,6 +349,35 @@ fail:
 	return -1;
 }
 
+int type_lib_load(struct type_lib *lib, const char *path, bool optional, struct error *e)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		if (optional && errno == ENOENT)
+			return 0;
+		return error_set(e, "%s: %s", path, strerror(errno));
+	}
+	char line[4096];
+	int lineno = 0, rc = 0;
+	while (rc == 0 && fgets(line, sizeof line, f)) {
+		lineno++;
+		line[strcspn(line, "\n")] = '\0';
+		const char *p = line;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (!*p || *p == '#')
+			continue;
+		if (strncmp(p, "define", 6) != 0 || !isspace((unsigned char)p[6])) {
+			rc = error_set(e, "%s:%d: a type library holds only 'define' lines", path, lineno);
+			break;
+		}
+		if (type_lib_define(lib, p + 6, e) < 0)
+			rc = error_prefix(e, "%s:%d", path, lineno);
+	}
+	fclose(f);
+	return rc;
+}
+
 /* --- building ---------------------------------------------------------- */
 
 struct binding {
@@ -319,16 +402,8 @@ static struct module *build(const struct build_ctx *ctx, const struct spec *s, c
 
 static int unknown_type(const struct build_ctx *ctx, const char *type, struct error *e)
 {
-	int n;
-	const struct op_def *const *defs = registry_all(OP_MODULE, &n);
-	int total = n + 1 + (ctx->lib ? ctx->lib->n : 0);
-	const char **names = xmalloc((size_t)total * sizeof *names);
-	int k = 0;
-	for (int i = 0; i < n; i++)
-		names[k++] = defs[i]->name;
-	names[k++] = "Sequential";
-	for (int i = 0; ctx->lib && i < ctx->lib->n; i++)
-		names[k++] = ctx->lib->defs[i].name;
+	int k;
+	const char **names = buildable_types(ctx->lib, &k);
 	const char *near = text_did_you_mean(type, names, k);
 	if (near)
 		error_set(e, "unknown type '%s' (did you mean '%s'?)", type, near);
@@ -576,17 +651,17 @@ static struct module *build(const struct build_ctx *ctx, const struct spec *s, c
 			    const struct binding *b, struct value *output, struct error *e)
 {
 	struct module *m = NULL;
-	const struct op_def *def;
 	const struct type_def *d;
-	if (strcmp(s->type, "Sequential") == 0) {
+	const char *type = spec_type_name(ctx->lib, s->type);
+	if (!type) {
+		unknown_type(ctx, s->type, e);
+	} else if (strcmp(type, "Sequential") == 0) {
 		m = build_chain(ctx, module_new(name, "Sequential"), NULL, 0, s->args, s->nargs, input,
 				b, e);
-	} else if ((d = type_lib_find(ctx->lib, s->type)) != NULL) {
+	} else if ((d = type_lib_find(ctx->lib, type)) != NULL) {
 		m = build_defined(ctx, d, s, name, input, b, e);
-	} else if ((def = registry_module(s->type)) != NULL) {
-		m = build_registry(def, s, name, old, input, b, e);
 	} else {
-		unknown_type(ctx, s->type, e);
+		m = build_registry(registry_module(type), s, name, old, input, b, e);
 	}
 	if (m && output) {
 		*output = input ? value_copy(input) : value_none();

@@ -28,6 +28,13 @@ struct spec {
 	int nargs;
 };
 
+/* p past a "nn." or "torch.nn." prefix before a name (as in code pasted
+ * from PyTorch: nn.Linear(512, 10)), or p itself. */
+const char *spec_skip_nn_prefix(const char *p);
+/* The one of names[0..n) that word names: spelt the same, or else the only
+ * one spelt alike without regard to letter case; NULL when none is (or
+ * several differ only in case). */
+const char *spec_pick_name(const char *word, const char *const *names, int n);
 /* Parses one spec in call form at text ("Linear(512, out_features=10)",
  * "relu:ReLU", "Sequential(A(1), B())"). *end gets the first character after
  * it. NULL with e set. */
@@ -58,7 +65,14 @@ struct type_lib {
 /* Parses "NAME [k=default ...] = SPEC > SPEC ..." (the text after `define`)
  * and adds or replaces the type in lib. 0 or -1 with e set. */
 int type_lib_define(struct type_lib *lib, const char *text, struct error *e);
+/* Adds the `define` lines (and comments) of a file to lib; a missing file
+ * is not an error when `optional`. 0 or -1 with e set ("FILE:LINE: ..."). */
+int type_lib_load(struct type_lib *lib, const char *path, bool optional, struct error *e);
 const struct type_def *type_lib_find(const struct type_lib *lib, const char *name);
+/* The type a user's word names among those specs build (the registry's,
+ * Sequential and lib's), by spec_pick_name after any "nn." prefix: "relu"
+ * is ReLU, "nn.Linear" Linear. NULL when none. */
+const char *spec_type_name(const struct type_lib *lib, const char *word);
 void type_lib_free(struct type_lib *lib);
 
 /* What building a module may use. */

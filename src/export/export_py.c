@@ -999,7 +999,7 @@ int export_py_write(const struct model *m, const char *path, struct error *e)
 	char *text = export_py_text(m, e);
 	if (!text)
 		return -1;
-	int rc = save_file_atomic(path, text, strlen(text), e);
+	int rc = save_file_atomic(path, text, strlen(text), 0, e);
 	free(text);
 	return rc;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/util.h"
+#include "io/model_folder.h"
 #include "io/model_json.h"
 #include "io/model_pth.h"
 #include "io/model_safetensors.h"
@@ -19,6 +20,7 @@
 static const char *const json_extensions[] = {".json", NULL};
 static const char *const safetensors_extensions[] = {".safetensors", NULL};
 static const char *const pth_extensions[] = {".pth", ".pt", ".bin", ".ckpt", NULL};
+static const char *const no_extensions[] = {NULL};
 
 /* Checked in this order: safetensors before JSON, whose '{' can also be
  * the first byte of a safetensors header length. */
@@ -27,6 +29,7 @@ static const struct format formats[] = {
      st_model_save},
     {"pth", pth_extensions, pth_recognise, pth_model_open, pth_model_attach, pth_model_save},
     {"json", json_extensions, json_recognise, json_model_open, NULL, json_model_save},
+    {"folder", no_extensions, NULL, folder_model_open, folder_model_attach, NULL},
 };
 #define NFORMATS (sizeof formats / sizeof formats[0])
 
@@ -44,15 +47,17 @@ const struct format *format_recognise(const char *path)
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
-	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-		unsigned char head[FORMAT_HEAD_BYTES];
-		ssize_t n = read(fd, head, sizeof head);
-		for (size_t i = 0; n >= 0 && i < NFORMATS; i++)
-			if (formats[i].recognise(head, (size_t)n, (unsigned long long)st.st_size)) {
-				close(fd);
-				return &formats[i];
-			}
-	}
+	bool known = fd >= 0 && fstat(fd, &st) == 0;
+	bool is_file = known && S_ISREG(st.st_mode), is_folder = known && S_ISDIR(st.st_mode);
+	unsigned char head[FORMAT_HEAD_BYTES];
+	ssize_t n = is_file ? read(fd, head, sizeof head) : -1;
+	for (size_t i = 0; (is_folder || n >= 0) && i < NFORMATS; i++)
+		if (is_folder ? !formats[i].recognise
+			      : formats[i].recognise &&
+				    formats[i].recognise(head, (size_t)n, (unsigned long long)st.st_size)) {
+			close(fd);
+			return &formats[i];
+		}
 	if (fd >= 0)
 		close(fd);
 	return format_by_name(path);
@@ -63,18 +68,12 @@ const struct format *format_recognise(const char *path)
  * reports that. */
 static int check_weights_inside(const char *doc, const char *weights, struct error *e)
 {
-	char *real_weights = realpath(weights, NULL);
-	if (!real_weights)
-		return 0;
-	char *doc_copy = xstrdup(doc);
-	char *real_dir = realpath(dirname(doc_copy), NULL);
-	size_t n = real_dir ? strlen(real_dir) : 0;
-	bool inside = real_dir && strncmp(real_weights, real_dir, n) == 0 &&
-		      (real_weights[n] == '/' || (n == 1 && real_dir[0] == '/'));
-	free(real_dir);
+	/* the document's own folder, wherever a link to it is */
+	char *real_doc = realpath(doc, NULL);
+	char *doc_copy = real_doc ? real_doc : xstrdup(doc);
+	bool outside = path_place(weights, dirname(doc_copy)) == PATH_OUTSIDE;
 	free(doc_copy);
-	free(real_weights);
-	if (!inside)
+	if (outside)
 		return error_set(e, "%s: its weights file %s leads outside the architecture's folder (pass it with --weights to use it)",
 				 doc, weights);
 	return 0;
@@ -84,7 +83,7 @@ int format_attach_weights(struct model *m, const char *path, struct error *e)
 {
 	const struct format *f = format_recognise(path);
 	if (!f || !f->attach)
-		return error_set(e, "%s: not a weights file (graft reads weights from .safetensors and PyTorch .pth/.pt files)",
+		return error_set(e, "%s: not a weights file (graft reads weights from .safetensors, PyTorch .pth/.pt files and model folders)",
 				 path);
 	if (f->attach(m, path, e) < 0)
 		return -1;
@@ -99,7 +98,7 @@ struct model *format_open(const char *path, const char *weights, struct error *e
 {
 	const struct format *f = format_recognise(path);
 	if (!f || !f->open) {
-		error_set(e, "%s: unknown model format (graft opens .json architectures, .safetensors and PyTorch .pth/.pt files)",
+		error_set(e, "%s: unknown model format (graft opens .json architectures, .safetensors, PyTorch .pth/.pt files and model folders)",
 			  path);
 		return NULL;
 	}
@@ -126,11 +125,33 @@ struct model *format_open(const char *path, const char *weights, struct error *e
 	return m;
 }
 
-int format_save(const struct model *m, const char *path, struct error *e)
+/* True when path, or the folder a new file at path would be created in,
+ * lies in the folder dir. */
+static bool lands_in(const char *path, const char *dir)
 {
+	enum path_place place = path_place(path, dir);
+	if (place != PATH_MISSING)
+		return place == PATH_INSIDE;
+	char *copy = xstrdup(path);
+	const char *parent = dirname(copy);
+	bool inside = path_same_file(parent, dir) || path_place(parent, dir) == PATH_INSIDE;
+	free(copy);
+	return inside;
+}
+
+int format_save(const struct model *m, const char *path, unsigned flags, struct error *e)
+{
+	struct stat st;
+	if (str_ends_with(path, "/") || (stat(path, &st) == 0 && S_ISDIR(st.st_mode)))
+		return error_set(e, "%s: a folder: graft saves a model as one file, .json (architecture + weights), .safetensors (bundle) or .pth (PyTorch state_dict), not as a model folder",
+				 path);
+	/* a model folder's files (its shards) are the model opened */
+	if (m->path && stat(m->path, &st) == 0 && S_ISDIR(st.st_mode) && lands_in(path, m->path))
+		return error_set(e, "%s: inside the model folder opened (%s); save elsewhere",
+				 path, m->path);
 	const struct format *f = format_by_name(path);
 	if (!f || !f->save)
 		return error_set(e, "%s: unknown format: save as .json (architecture + weights), .safetensors (bundle) or .pth (PyTorch state_dict)",
 				 path);
-	return f->save(m, path, e);
+	return f->save(m, path, flags, e);
 }

@@ -688,6 +688,9 @@ enum json_kind json_kind(const struct json_value *v)
 	       : cJSON_IsString(node(v)) ? JSON_STRING
 	       : cJSON_IsArray(node(v))  ? JSON_ARRAY
 	       : cJSON_IsObject(node(v)) ? JSON_OBJECT
+	       : cJSON_IsTrue(node(v))   ? JSON_TRUE
+	       : cJSON_IsFalse(node(v))  ? JSON_FALSE
+	       : cJSON_IsNull(node(v))   ? JSON_NULL
 	                                 : JSON_OTHER;
 }
 

@@ -24,7 +24,16 @@ char *json_save_model(const struct model *m, const char *weights);
  * other file formats' JSON parts (a safetensors header). Nodes belong to
  * the document and live until json_free of its root. */
 struct json_value;
-enum json_kind { JSON_OTHER, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT };
+enum json_kind {
+	JSON_OTHER,
+	JSON_NUMBER,
+	JSON_STRING,
+	JSON_ARRAY,
+	JSON_OBJECT,
+	JSON_TRUE,
+	JSON_FALSE,
+	JSON_NULL
+};
 /* Parses the JSON value at the start of text[0..n). *end gets the offset
  * where the value ended or, on failure, where parsing stopped. NULL when
  * it is not valid JSON. */

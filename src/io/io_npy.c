@@ -4,14 +4,13 @@
  * in a newline, then the raw data. */
 #include "io/io_npy.h"
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/util.h"
+#include "io/save.h"
 
 static const char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 
@@ -299,41 +298,33 @@ int npy_write(const char *path, const struct tensor *t, struct error *e)
 	size_t total = 10 + (size_t)hl + 1;
 	size_t pad = (64 - total % 64) % 64;
 	size_t hlen = (size_t)hl + pad + 1;
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	FILE *f = fopen(tmp, "wb");
-	if (!f) {
-		error_set(e, "%s: %s", path, strerror(errno));
-		free(tmp);
+	struct save_file sf;
+	if (save_begin(&sf, path, 0, e) < 0)
 		return -1;
-	}
 	unsigned char pre[10];
 	memcpy(pre, npy_magic, 6);
 	pre[6] = 1;
 	pre[7] = 0;
 	pre[8] = (unsigned char)(hlen & 0xff);
 	pre[9] = (unsigned char)(hlen >> 8);
-	bool ok = fwrite(pre, 1, 10, f) == 10 && fwrite(header, 1, (size_t)hl, f) == (size_t)hl;
-	for (size_t i = 0; ok && i < pad; i++)
-		ok = fputc(' ', f) != EOF;
-	ok = ok && fputc('\n', f) != EOF;
+	char spaces[64];
+	memset(spaces, ' ', sizeof spaces);
+	int rc = save_write(&sf, pre, 10, e);
+	if (rc == 0)
+		rc = save_write(&sf, header, (size_t)hl, e);
+	if (rc == 0)
+		rc = save_write(&sf, spaces, pad, e);
+	if (rc == 0)
+		rc = save_write(&sf, "\n", 1, e);
 	float buf[1024];
-	for (int64_t i = 0; ok && i < n; i += 1024) {
+	for (int64_t i = 0; rc == 0 && i < n; i += 1024) {
 		int64_t k = n - i < 1024 ? n - i : 1024;
 		if (t->dtype == DT_F32) /* bits, not values: a signalling NaN stays one */
 			memcpy(buf, (const float *)tensor_data(t) + i, (size_t)k * sizeof *buf);
 		else
 			for (int64_t j = 0; j < k; j++)
 				buf[j] = (float)tensor_get(t, i + j);
-		ok = fwrite(buf, sizeof *buf, (size_t)k, f) == (size_t)k;
+		rc = save_write(&sf, buf, (size_t)k * sizeof *buf, e);
 	}
-	if (fclose(f) != 0)
-		ok = false;
-	if (!ok || rename(tmp, path) != 0) {
-		error_set(e, "%s: %s", path, strerror(errno ? errno : EIO));
-		unlink(tmp);
-		free(tmp);
-		return -1;
-	}
-	free(tmp);
-	return 0;
+	return save_end(&sf, rc, e);
 }

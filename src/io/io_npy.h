@@ -25,8 +25,9 @@ int npy_parse(const void *data, size_t len, struct tensor *out, struct error *e)
 /* Reads the file at path: npy_parse with "PATH: " before messages. */
 int npy_read(const char *path, struct tensor *out, struct error *e);
 
-/* Writes t (float32, or any float dtype, converted) to path, atomically
- * (a temporary beside it, then a rename). 0, or -1 with e set. */
+/* Writes t (float32, or any float dtype, converted) to path atomically
+ * (save.h: a temporary beside it, then a rename; symlinks written through,
+ * folders and read-only files refused). 0, or -1 with e set. */
 int npy_write(const char *path, const struct tensor *t, struct error *e);
 
 #endif

@@ -22,6 +22,7 @@
 #include <zip.h>
 
 #include "io/pickle.h"
+#include "io/save.h"
 #include "core/util.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -799,9 +800,11 @@ static int cmp_key_str(const void *pa, const void *pb)
 	return strcmp(a, b);
 }
 
-int pth_write(const char *path, const char *const *names, const struct tensor *const *tensors,
-              int n, const struct pth_version *versions, int nversions, struct error *e)
+int pth_write_to(struct save_file *sf, const char *const *names,
+		 const struct tensor *const *tensors, int n, const struct pth_version *versions,
+		 int nversions, struct error *e)
 {
+	const char *path = sf->path;
 	for (int i = 0; i < n; i++)
 		if (!tensors[i]->storage ||
 		    tensors[i]->offset + tensor_nbytes(tensors[i]) > tensors[i]->storage->size)
@@ -824,7 +827,9 @@ int pth_write(const char *path, const char *const *names, const struct tensor *c
 	char *prefix = archive_name(path);
 	char **recnames = xcalloc((size_t)nws + 4, sizeof *recnames);
 	int nrec = 0;
-	zip_t *za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
+	/* libzip writes the archive beside the temporary and renames it over
+	 * the temporary; save_commit then renames that over the target */
+	zip_t *za = zip_open(sf->tmp, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
 	if (!za) {
 		zip_error_t ze;
 		zip_error_init_with_code(&ze, zerr);
@@ -860,7 +865,6 @@ int pth_write(const char *path, const char *const *names, const struct tensor *c
 	recnames[nrec] = xasprintf("%s/version", prefix);
 	if (add_record(za, recnames[nrec++], "3\n", 2, &at) < 0)
 		goto zfail;
-	/* zip_close writes a temporary file and renames it over path */
 	if (zip_close(za) < 0)
 		goto zfail;
 	rc = 0;
@@ -878,4 +882,13 @@ out:
 	free(wt);
 	free(by_index);
 	return rc;
+}
+
+int pth_write(const char *path, const char *const *names, const struct tensor *const *tensors,
+              int n, const struct pth_version *versions, int nversions, struct error *e)
+{
+	struct save_file sf;
+	if (save_begin(&sf, path, 0, e) < 0)
+		return -1;
+	return save_end(&sf, pth_write_to(&sf, names, tensors, n, versions, nversions, e), e);
 }

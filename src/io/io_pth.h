@@ -69,11 +69,17 @@ struct pth_version {
 };
 
 /* Writes tensors (every one with storage) as a state_dict, in the order
- * given, atomically, with `_metadata` holding versions[nversions] as
- * torch.save does (none when nversions is 0). Tensors whose bytes overlap
- * in one storage with the same dtype (tied weights, views) share one
- * storage in the file; the others get one each, written byte for byte in
- * their dtype. 0, or -1 with e set. */
+ * given, into the temporary of sf (save.h), which the caller commits or
+ * aborts, with `_metadata` holding versions[nversions] as torch.save does
+ * (none when nversions is 0). Tensors whose bytes overlap in one storage
+ * with the same dtype (tied weights, views) share one storage in the file;
+ * the others get one each, written byte for byte in their dtype. 0, or -1
+ * with e set. */
+struct save_file;
+int pth_write_to(struct save_file *sf, const char *const *names,
+		 const struct tensor *const *tensors, int n, const struct pth_version *versions,
+		 int nversions, struct error *e);
+/* The same written to path atomically (save_file_atomic's rules). */
 int pth_write(const char *path, const char *const *names, const struct tensor *const *tensors,
               int n, const struct pth_version *versions, int nversions, struct error *e);
 

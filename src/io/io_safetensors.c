@@ -24,16 +24,14 @@
 #include "io/io_safetensors.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/util.h"
 #include "io/io_json.h"
+#include "io/save.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors data is little-endian; graft does not byte-swap it yet"
@@ -733,98 +731,28 @@ static int build_header(struct strbuf *sb, const char *path, const char *const *
 	return 0;
 }
 
-/* The mode a new file gets: the old file's, or 0666 less the umask. */
-static mode_t new_file_mode(const char *path)
+int st_write_to(struct save_file *sf, const char *const *names,
+		const struct tensor *const *tensors, int n, const struct st_meta *meta, int nmeta,
+		struct error *e)
 {
-	struct stat st;
-	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-		return st.st_mode & 07777;
-	mode_t mask = umask(022);
-	umask(mask);
-	return 0666 & ~mask;
-}
-
-/* Makes the rename durable; failing here loses nothing already written. */
-static void sync_dir_of(const char *path)
-{
-	char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
-	if (!slash)
-		strcpy(dir, ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	free(dir);
+	struct strbuf sb = {0};
+	unsigned char len8[8];
+	int rc = build_header(&sb, sf->path, names, tensors, n, meta, nmeta, e);
+	for (int i = 0; i < 8; i++)
+		len8[i] = (unsigned char)((uint64_t)sb.len >> (8 * i));
+	if (rc == 0)
+		rc = save_write(sf, len8, 8, e) < 0 || save_write(sf, sb.s, sb.len, e) < 0 ? -1 : 0;
+	for (int i = 0; rc == 0 && i < n; i++)
+		rc = save_write(sf, tensor_data(tensors[i]), tensor_nbytes(tensors[i]), e);
+	strbuf_free(&sb);
+	return rc;
 }
 
 int st_write(const char *path, const char *const *names, const struct tensor *const *tensors, int n,
              const struct st_meta *meta, int nmeta, struct error *e)
 {
-	struct strbuf sb = {0};
-	unsigned char len8[8];
-	int err = 0;
-
-	if (build_header(&sb, path, names, tensors, n, meta, nmeta, e) < 0) {
-		strbuf_free(&sb);
+	struct save_file sf;
+	if (save_begin(&sf, path, 0, e) < 0)
 		return -1;
-	}
-	for (int i = 0; i < 8; i++)
-		len8[i] = (unsigned char)((uint64_t)sb.len >> (8 * i));
-
-	char *tmp = xasprintf("%s.tmpXXXXXX", path);
-	int fd = mkstemp(tmp);
-	if (fd >= 0)
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
-	if (fd < 0) {
-		st_error(e, path, "cannot create a temporary file: %s", strerror(errno));
-		free(tmp);
-		strbuf_free(&sb);
-		return -1;
-	}
-	FILE *fp = fdopen(fd, "wb");
-	if (!fp) {
-		err = errno;
-		close(fd);
-		goto fail;
-	}
-	if (fchmod(fd, new_file_mode(path)) < 0 || fwrite(len8, 1, 8, fp) != 8 ||
-	    fwrite(sb.s, 1, sb.len, fp) != sb.len) {
-		err = errno;
-		goto fail;
-	}
-	for (int i = 0; i < n; i++) {
-		size_t nbytes = tensor_nbytes(tensors[i]);
-		if (nbytes && fwrite(tensor_data(tensors[i]), 1, nbytes, fp) != nbytes) {
-			err = errno;
-			goto fail;
-		}
-	}
-	if (fflush(fp) != 0 || fsync(fd) != 0) {
-		err = errno;
-		goto fail;
-	}
-	int rc = fclose(fp);
-	fp = NULL;
-	if (rc != 0 || rename(tmp, path) != 0) {
-		err = errno;
-		goto fail;
-	}
-	sync_dir_of(path);
-	free(tmp);
-	strbuf_free(&sb);
-	return 0;
-
-fail:
-	if (fp)
-		fclose(fp);
-	unlink(tmp);
-	free(tmp);
-	strbuf_free(&sb);
-	return st_error(e, path, "cannot write: %s", strerror(err ? err : EIO));
+	return save_end(&sf, st_write_to(&sf, names, tensors, n, meta, nmeta, e), e);
 }

@@ -46,14 +46,19 @@ const struct st_entry *st_find(const struct st_file *f, const char *name);
 /* The __metadata__ value for key, or NULL. */
 const char *st_meta_get(const struct st_file *f, const char *key);
 
-/* Writes tensors (every one must have storage) and metadata to `path`
- * atomically: a temporary file in the same folder, fsync'd, then renamed;
- * on failure the temporary is removed and `path` left as it was. Tensors
+/* Writes tensors (every one must have storage) and metadata into the
+ * temporary of sf (save.h), which the caller commits or aborts. Tensors
  * are laid out and listed in the order given, after "__metadata__", which
  * is written when meta is non-NULL (so nmeta == 0 gives "{}"). The bytes
  * are those the reference implementation writes for the same order, so
  * writing back what st_open read reproduces a reference-written file.
- * An existing file's permissions are kept. 0, or -1 with e set. */
+ * 0, or -1 with e set. */
+struct save_file;
+int st_write_to(struct save_file *sf, const char *const *names,
+		const struct tensor *const *tensors, int n, const struct st_meta *meta, int nmeta,
+		struct error *e);
+/* The same written to path atomically (save_file_atomic's rules): on
+ * failure path is left as it was. 0, or -1 with e set. */
 int st_write(const char *path, const char *const *names, const struct tensor *const *tensors,
 	     int n, const struct st_meta *meta, int nmeta, struct error *e);
 

@@ -18,6 +18,6 @@ struct model *json_model_open(const char *path, struct error *e);
 /* Writes m's architecture to path; when m has weights, they go to
  * STEM.safetensors beside it, named in the document. Both atomically.
  * 0, or -1 with e set. */
-int json_model_save(const struct model *m, const char *path, struct error *e);
+int json_model_save(const struct model *m, const char *path, unsigned flags, struct error *e);
 
 #endif

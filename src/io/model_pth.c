@@ -153,7 +153,7 @@ static int collect_versions(struct module *m, void *vctx)
 }
 
 
-int pth_model_save(const struct model *m, const char *path, struct error *e)
+int pth_model_save(const struct model *m, const char *path, unsigned flags, struct error *e)
 {
 	char **names;
 	const struct tensor **tensors;
@@ -162,7 +162,13 @@ int pth_model_save(const struct model *m, const char *path, struct error *e)
 	if (rc == 0) {
 		struct versions v = {0};
 		module_walk(m->root, collect_versions, &v);
-		rc = pth_write(path, (const char *const *)names, tensors, n, v.list, v.n, e);
+		struct save_file sf;
+		rc = save_begin(&sf, path, flags, e);
+		if (rc == 0)
+			rc = save_end(&sf,
+				      pth_write_to(&sf, (const char *const *)names, tensors, n,
+						   v.list, v.n, e),
+				      e);
 		for (int i = 0; i < v.n; i++)
 			free((char *)v.list[i].path);
 		free(v.list);

@@ -29,6 +29,6 @@ int pth_model_attach(struct model *m, const char *path, struct error *e);
 
 /* Writes m's state_dict as torch.save does (io_pth.h), with each module's
  * version in _metadata; every tensor must have values. 0 or -1 with e set. */
-int pth_model_save(const struct model *m, const char *path, struct error *e);
+int pth_model_save(const struct model *m, const char *path, unsigned flags, struct error *e);
 
 #endif

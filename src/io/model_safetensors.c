@@ -76,17 +76,24 @@ int st_model_attach(struct model *m, const char *path, struct error *e)
 	return rc;
 }
 
-int st_model_save(const struct model *m, const char *path, struct error *e)
+int st_model_save(const struct model *m, const char *path, unsigned flags, struct error *e)
 {
 	char **names;
 	const struct tensor **tensors;
 	int n = model_state_dict(m, &names, &tensors);
 	int rc = save_check_storage(names, tensors, n, path, e);
+	struct save_file sf;
+	if (rc == 0)
+		rc = save_begin(&sf, path, flags, e);
 	if (rc == 0) {
-		char *arch = json_save_model(m, NULL);
+		/* a model whose forward is unknown has no architecture to keep:
+		 * its tensors reopen as the same tree */
+		char *arch = m->has_forward ? json_save_model(m, NULL) : NULL;
 		struct st_meta meta = {.key = "graft", .value = arch};
-		rc = st_write(path, (const char *const *)names, tensors, n, &meta, 1, e);
+		rc = st_write_to(&sf, (const char *const *)names, tensors, n, arch ? &meta : NULL,
+				 arch ? 1 : 0, e);
 		free(arch);
+		rc = save_end(&sf, rc, e);
 	}
 	save_state_dict_free(names, tensors, n);
 	return rc;

@@ -26,6 +26,6 @@ struct model *st_model_open(const char *path, struct error *e);
 int st_model_attach(struct model *m, const char *path, struct error *e);
 
 /* Writes m as a bundle; every tensor must have values. 0 or -1 with e set. */
-int st_model_save(const struct model *m, const char *path, struct error *e);
+int st_model_save(const struct model *m, const char *path, unsigned flags, struct error *e);
 
 #endif

@@ -2,13 +2,11 @@
 #include "io/zoo.h"
 
 #include <dirent.h>
-#include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "io/model_json.h"
 #include "io/save.h"
@@ -289,22 +287,8 @@ int zoo_write_index(const char *dir, int *count, struct error *e)
 	}
 	free_entries(z, nz);
 	char *path = xasprintf("%s/%s", dir, ZOO_INDEX);
-	char *tmp = xasprintf("%s.tmp%ld", path, (long)getpid());
-	FILE *f = fopen(tmp, "w");
-	int rc = 0;
-	bool ok = f != NULL;
-	if (f) {
-		ok = fwrite(sb.s, 1, sb.len, f) == sb.len;
-		ok = fclose(f) == 0 && ok;
-		ok = ok && rename(tmp, path) == 0;
-	}
-	if (!ok) {
-		rc = error_set(e, "%s: cannot write: %s", path, strerror(errno));
-		if (f)
-			unlink(tmp);
-	}
+	int rc = save_file_atomic(path, sb.s, sb.len, 0, e);
 	strbuf_free(&sb);
-	free(tmp);
 	free(path);
 	if (count)
 		*count = listed;

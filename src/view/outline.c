@@ -761,7 +761,8 @@ int outline_set_search(struct outline *o, const char *pattern, struct error *e)
 	if (!pattern || !*pattern)
 		return 0;
 	if (strpbrk(pattern, "*?[")) {
-		o->selector = select_parse(pattern, NULL, NULL, e);
+		const struct module *root = o->nnodes ? o->nodes[0].m : NULL;
+		o->selector = select_parse(root, pattern, NULL, NULL, e);
 		if (!o->selector)
 			return -1;
 	}

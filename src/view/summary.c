@@ -176,6 +176,8 @@ static void write_table(FILE *out, const struct model *m, const struct shape_res
 			shape_format_x(&m->inputs[i].shape, sb, sizeof sb),
 			dtype_name(m->inputs[i].dtype));
 	}
+	if (m->config && *m->config)
+		fprintf(out, "Config (config.json): %s\n", m->config);
 	rule(out, '=', total);
 	free_rows(&rs);
 }
