@@ -339,11 +339,61 @@ static void test_head_two_heads(void)
 	CHECK(o->kind == VAL_LIST && o->u.list.n == 2);
 	CHECK(o->u.list.items[0].u.tensor.t.shape.dim[1] == 3);
 	CHECK(o->u.list.items[1].u.tensor.t.shape.dim[1] == 2);
+	/* a container: its last layer */
+	CHECK_CONTAINS(run_ok(&ed, "head 7 head2"), "head2.2: Linear 16→2 -> Linear 16→7");
+	CHECK(ed.check.ok && o->u.list.items[1].u.tensor.t.shape.dim[1] == 7);
+	CHECK_CONTAINS(run_fail(&ed, "head 7 trunk.2"), "trunk.2 is a ReLU, not a Conv2d or Linear");
 	editor_free(&ed);
 }
 
-/* head 10 on every zoo model: the classifier is found from the output and
- * the model gives 10 classes afterwards. */
+/* GoogLeNet's auxiliary classifiers change with fc, as num_classes changes
+ * them; one of them alone when named. */
+static void test_head_auxiliary(void)
+{
+	struct editor ed;
+	if (!open_editor(&ed, "models/googlenet.json"))
+		return;
+	const char *out = run_ok(&ed, "head 7 aux1");
+	CHECK_CONTAINS(out, "aux1.fc2: Linear 1024→1000 -> Linear 1024→7");
+	CHECK(!strstr(out, "aux2") && !strstr(out, "replaced fc"));
+	out = run_ok(&ed, "head 10");
+	CHECK_CONTAINS(out, "aux1.fc2: Linear 1024→7 -> Linear 1024→10");
+	CHECK_CONTAINS(out, "aux2.fc2: Linear 1024→1000 -> Linear 1024→10");
+	CHECK_CONTAINS(out, "fc: Linear 1024→1000 -> Linear 1024→10");
+	/* without its auxiliary classifiers, fc alone */
+	run_ok(&ed, "undo");
+	run_ok(&ed, "delete aux1");
+	run_ok(&ed, "delete aux2");
+	out = run_ok(&ed, "head 5");
+	CHECK_CONTAINS(out, "fc: Linear 1024→1000 -> Linear 1024→5");
+	CHECK(!strstr(out, "aux"));
+	editor_free(&ed);
+}
+
+/* The parameter count torchvision gives zoo model `name` with
+ * num_classes=10 (tests/data/head_classes.txt), or -1 when its builder
+ * takes no num_classes. */
+static int64_t torchvision_params_10(const char *name)
+{
+	char path[1200], line[256];
+	snprintf(path, sizeof path, "%s/tests/data/head_classes.txt", srcdir);
+	FILE *f = fopen(path, "r");
+	CHECK(f != NULL);
+	int64_t found = -1;
+	while (f && fgets(line, sizeof line, f)) {
+		char model[200];
+		long long params;
+		if (sscanf(line, "%199s %lld", model, &params) == 2 && !strcmp(model, name))
+			found = params;
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* head 10 on every zoo model: the classifier is found from the output, the
+ * model gives 10 classes afterwards, and has the parameters torchvision's
+ * num_classes=10 gives it (auxiliary classifiers included). */
 static void test_head_zoo(void)
 {
 	char dir[1024];
@@ -356,8 +406,9 @@ static void test_head_zoo(void)
 		size_t len = strlen(de->d_name);
 		if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
 			continue;
-		char rel[1200];
+		char rel[1200], name[256];
 		snprintf(rel, sizeof rel, "models/%s", de->d_name);
+		snprintf(name, sizeof name, "%.*s", (int)(len - 5), de->d_name);
 		struct editor ed;
 		if (!open_editor(&ed, rel)) {
 			bad++;
@@ -366,9 +417,14 @@ static void test_head_zoo(void)
 		struct strbuf out = {0};
 		struct error e = {0};
 		char buf[64];
-		if (editor_run(&ed, "head 10", &out, &e) < 0 || !ed.check.ok ||
-		    strcmp(out_shape(&ed, buf, sizeof buf), "[1, 10]") != 0) {
-			printf("  %s: %s %s\n", de->d_name, e.msg, ed.check.err.msg);
+		struct param_counts pc = {0};
+		int rc = editor_run(&ed, "head 10", &out, &e);
+		module_count(ed.model->root, &pc);
+		int64_t want = torchvision_params_10(name);
+		if (rc < 0 || !ed.check.ok ||
+		    strcmp(out_shape(&ed, buf, sizeof buf), "[1, 10]") != 0 || pc.params != want) {
+			printf("  %s: %s %s; %lld parameters, torchvision %lld\n", de->d_name, e.msg,
+			       ed.check.err.msg, (long long)pc.params, (long long)want);
 			bad++;
 		}
 		n++;
@@ -528,6 +584,7 @@ int main(void)
 	RUN(test_undo_saves_identical);
 	RUN(test_script_reproduces);
 	RUN(test_head_two_heads);
+	RUN(test_head_auxiliary);
 	RUN(test_head_zoo);
 	RUN(test_show_diff);
 	RUN(test_saved_bytes);

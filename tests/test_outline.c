@@ -237,6 +237,13 @@ static void test_changes_and_cursor(void)
 	editor_free(&ed);
 }
 
+/* Sets the search and looks from the cursor on. */
+static bool search(struct outline *o, const char *pattern)
+{
+	struct error e = {0};
+	return outline_set_search(o, pattern, &e) == 0 && outline_search(o, 1, true);
+}
+
 static void test_search_marks_sort(void)
 {
 	struct editor ed;
@@ -248,26 +255,49 @@ static void test_search_marks_sort(void)
 	outline_set_height(&o, 10);
 
 	/* search reveals what it finds */
-	CHECK(outline_search(&o, "conv2", 1, true));
+	CHECK(search(&o, "conv2"));
 	CHECK_STR(cur(&o), "layer1.0.conv2");
-	CHECK(outline_search_next(&o, 1));
+	CHECK(outline_search(&o, 1, false));
 	CHECK_STR(cur(&o), "layer1.1.conv2");
-	CHECK(outline_search_next(&o, -1));
+	CHECK(outline_search(&o, -1, false));
 	CHECK_STR(cur(&o), "layer1.0.conv2");
-	CHECK(outline_search_next(&o, -1)); /* wraps */
+	CHECK(outline_search(&o, -1, false)); /* wraps */
 	CHECK_STR(cur(&o), "layer4.1.conv2");
 	CHECK(outline_matches(&o, outline_current(&o)));
 	/* types, case folding, paths */
-	CHECK(outline_search(&o, "Linear", 1, true));
+	CHECK(search(&o, "Linear"));
 	CHECK_STR(cur(&o), "fc");
-	CHECK(!outline_search(&o, "linear", 1, true));
-	CHECK(!outline_search(&o, "Linearx", 1, true));
-	CHECK(!outline_search(&o, "LAYER4", 1, true)); /* a capital: case-sensitive */
-	CHECK(outline_search(&o, "LAYER", 1, true) == false);
-	CHECK(outline_search(&o, "MaxPool", 1, true));
+	CHECK(outline_goto(&o, "conv1"));
+	CHECK(search(&o, "linear")); /* a whole type in any case */
+	CHECK_STR(cur(&o), "fc");
+	CHECK(search(&o, "batchnorm2d"));
+	CHECK_STR(cur(&o), "bn1");
+	CHECK(!search(&o, "linea")); /* a part of a type: as written */
+	CHECK(!search(&o, "Linearx"));
+	CHECK(!search(&o, "LAYER4")); /* a capital: case-sensitive */
+	CHECK(search(&o, "LAYER") == false);
+	CHECK(search(&o, "MaxPool"));
 	CHECK_STR(cur(&o), "maxpool");
-	CHECK(outline_search(&o, "3.1.b", 1, true));
+	CHECK(search(&o, "maxp"));
+	CHECK(search(&o, "3.1.b"));
 	CHECK_STR(cur(&o), "layer3.1.bn1");
+	/* the selectors find takes: attribute filters, path globs */
+	CHECK(outline_goto(&o, "conv1"));
+	CHECK(search(&o, "Conv2d[kernel_size=1]"));
+	CHECK_STR(cur(&o), "layer2.0.downsample.0");
+	CHECK(outline_search(&o, 1, false));
+	CHECK_STR(cur(&o), "layer3.0.downsample.0");
+	CHECK(outline_matches(&o, outline_current(&o)));
+	CHECK(!outline_matches(&o, 1)); /* conv1: kernel 7 */
+	CHECK(search(&o, "layer4.*.relu"));
+	CHECK_STR(cur(&o), "layer4.0.relu");
+	CHECK(search(&o, "**.bn2"));
+	CHECK_STR(cur(&o), "layer4.0.bn2"); /* from the cursor on */
+	CHECK(!search(&o, "Conv2d[stride=5]"));
+	struct error e = {0};
+	CHECK(outline_set_search(&o, "Conv2d[kernel_size", &e) < 0);
+	CHECK(strstr(e.msg, "selector") != NULL);
+	CHECK(!o.pattern && !outline_search(&o, 1, true));
 
 	/* marks by path, in tree order, across an edit */
 	CHECK(outline_goto(&o, "fc"));
@@ -353,7 +383,7 @@ static void test_100k_modules(void)
 	outline_go(&o, o.nrows - 1);
 	CHECK_STR(cur(&o), "999.99");
 	outline_go(&o, 0);
-	CHECK(outline_search(&o, "998.42", 1, true));
+	CHECK(search(&o, "998.42"));
 	CHECK_STR(cur(&o), "998.42");
 	outline_set_depth(&o, 1);
 	CHECK_STR(cur(&o), "998");

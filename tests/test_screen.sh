@@ -127,6 +127,21 @@ save-screen SCREEN
 EOF
 done_ search
 
+# Search takes find's selectors; a malformed one says why.
+run search_selectors 0 resnet18.json <<'EOF'
+/Conv2d[kernel_size=1]
+n
+save-screen OUTDIR/search_selectors-1.txt
+/layer4.*.relu
+save-screen OUTDIR/search_selectors-2.txt
+/Conv2d[kernel_size
+save-screen OUTDIR/search_selectors-3.txt
+EOF
+has "$out/search_selectors-1.txt" "layer3.0.downsample.0"
+has "$out/search_selectors-2.txt" "layer4.0.relu"
+has "$out/search_selectors-3.txt" "selector: expected"
+done_ search_selectors
+
 # A change that breaks the shapes: the failing row, unknown shapes after
 # it, the message; fixed in two steps; undone; redone.
 run break 0 resnet18.json <<'EOF'
@@ -270,6 +285,24 @@ if [ "$ok" -eq 1 ] && grep -q "Drift" "$out/drift-5.txt"; then
 	why="the drift of an earlier edit still shown"
 fi
 done_ drift
+
+# An input too large to run is a message, not a crash; the model stays.
+run huge_input 0 resnet18.json --input 1x3x100000x100000 <<'EOF'
+A
+save-screen OUTDIR/huge_input-1.txt
+EOF
+has "$out/huge_input-1.txt" "activations: input 1: cannot allocate 120.00 GB for a [1, 3, 100000, 100000]"
+has "$out/huge_input-1.txt" "input 1x3x100000x100000"
+done_ huge_input
+
+# A locale that is not UTF-8: ASCII guides, bars and arrows.
+LC_ALL=C
+run ascii 0 resnet18.json <<'EOF'
+i
+save-screen SCREEN
+EOF
+LC_ALL=$utf8
+done_ ascii
 
 # The command line: completion of commands, paths, types and keywords;
 # readline editing; history.

@@ -50,6 +50,17 @@ static void test_escape_control(void)
 	CHECK_STR(text_escape_buf("ab\x1b", small, sizeof small), "ab"); /* no half escape */
 }
 
+static void test_escape_ascii(void)
+{
+	struct strbuf sb = {0};
+	text_escape_ascii(&sb, "Conv2d 3→64 ×2 … ✗ ok\x1b é 😀 \xff");
+	CHECK_STR(sb.s, "Conv2d 3->64 x2 ... X ok\\x1b \\u00e9 \\U0001f600 \\xff");
+	strbuf_free(&sb);
+	text_escape_ascii(&sb, "│ ├─a └─b");
+	CHECK_STR(sb.s, "| |-a `-b");
+	strbuf_free(&sb);
+}
+
 static void test_distance(void)
 {
 	CHECK(text_distance("", "") == 0);
@@ -92,6 +103,7 @@ int main(void)
 	RUN(test_width);
 	RUN(test_utf8_len);
 	RUN(test_escape_control);
+	RUN(test_escape_ascii);
 	RUN(test_distance);
 	RUN(test_closest);
 	RUN(test_did_you_mean);

@@ -6,7 +6,7 @@
 # never sleeps for a fixed time. Without tmux every test is skipped.
 : "${srcdir:=.}"
 : "${builddir:=.}"
-NTESTS=8
+NTESTS=12
 if ! command -v tmux >/dev/null 2>&1; then
 	echo "skip: tmux is not installed"
 	echo "0 passed, 0 failed, $NTESTS skipped"
@@ -41,13 +41,17 @@ trap cleanup EXIT
 # a session that keeps the server up between tests
 tm new-session -d -s keep "sleep 600"
 
-# start ARGS...: graft ARGS in a fresh 100x30 tmux session "t".
+# start ARGS...: graft ARGS in a fresh 100x30 tmux session "t", in the
+# locale $lc and on the terminal $term.
+lc=$utf8
+term=tmux-256color
 start() {
 	tm kill-session -t t >/dev/null 2>&1
 	tm new-session -d -s t -x 100 -y 30 \
-		"cd '$out/work' && env LC_ALL=$utf8 XDG_STATE_HOME='$out/state' HOME='$out/home' \
+		"cd '$out/work' && env LC_ALL=$lc XDG_STATE_HOME='$out/state' HOME='$out/home' \
 		XDG_CONFIG_HOME='$out/home' INPUTRC=/dev/null GRAFT_TYPES='$srcdir/lib/types.graft' \
-		TERM=tmux-256color '$graft' $*; echo graft-exited-\$?; sleep 30"
+		TERM=$term '$graft' $*; echo graft-exited-\$?; \
+		stty -a | grep -q -- -icanon && echo tty-left-raw || echo tty-sane; sleep 30"
 	tm set -g escape-time 0 >/dev/null
 }
 keys() {
@@ -220,6 +224,46 @@ wait_for "keys and commands"
 keys q q
 wait_for "graft-exited-0"
 done_ search_help
+
+# A signal that ends graft (a crash, kill) gives the terminal back and
+# says where the unsaved edits are.
+for sig in SEGV TERM; do
+	begin
+	start resnet18.json
+	wait_for "shapes check"
+	keys : "head 5" Enter
+	wait_for "1x5"
+	kill -$sig "$(pgrep -P "$(tm list-panes -t t -F '#{pane_pid}')" graft)"
+	wait_for "graft: stopped by SIG$sig" && wait_for "unsaved edits are kept in" &&
+		wait_for "tty-sane"
+	[ -s "$out/state/graft/journal.graft" ] || { ok=0; why="$why; no journal"; }
+	done_ "signal_$sig"
+	rm -f "$out/state/graft/journal.graft"
+done
+
+# A locale that is not UTF-8: the outline in ASCII, arrows and all.
+begin
+lc=C
+start resnet18.json
+lc=$utf8
+wait_for "shapes check" && wait_for "|-- conv1    Conv2d 3->64 k7 s2 p3 no bias"
+if LC_ALL=C grep -q '[^ -~]' "$out/pane.txt"; then ok=0; why="$why; bytes beyond ASCII"; fi
+keys q
+wait_for "graft-exited-0"
+done_ ascii_locale
+
+# A terminal that cannot move its cursor: the summary, and why; in ASCII
+# when the locale is not UTF-8.
+begin
+term=dumb
+lc=C
+start resnet18.json
+term=tmux-256color
+lc=$utf8
+wait_for "TERM=dumb cannot move the cursor" && wait_for "Total params: 11,689,512" &&
+	wait_for "| |-conv1       Conv2d 256->512 k3 s2 p1 no bias" && wait_for "graft-exited-0"
+if LC_ALL=C grep -q '[^ -~]' "$out/pane.txt"; then ok=0; why="$why; bytes beyond ASCII"; fi
+done_ dumb_terminal
 
 # Not a terminal: the summary.
 begin

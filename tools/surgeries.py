@@ -242,6 +242,13 @@ def head10(name, model):
     if name.startswith(("resnet", "resnext", "wide_resnet", "regnet",
                         "shufflenet", "googlenet", "inception")):
         model.fc = nn.Linear(model.fc.in_features, 10)
+        # the auxiliary classifiers too, as PyTorch's fine-tuning tutorial
+        # does for Inception v3 (and num_classes=10 does)
+        for aux in ("aux1.fc2", "aux2.fc2", "AuxLogits.fc"):
+            parent, _, leaf = aux.rpartition(".")
+            holder = getattr(model, parent, None)
+            if holder is not None:
+                setattr(holder, leaf, nn.Linear(getattr(holder, leaf).in_features, 10))
         return "fc"
     if name.startswith(("alexnet", "vgg")):
         model.classifier[6] = nn.Linear(model.classifier[6].in_features, 10)

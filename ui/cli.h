@@ -16,6 +16,9 @@ int cli_edit(int argc, char **argv);
 int cli_recover(int argc, char **argv);
 /* graft MODEL on a terminal: the full-screen outline (cli_tui.c). */
 int cli_tui(int argc, char **argv);
+/* Whether the terminal on stdout can show the full-screen outline (TERM
+ * names a terminal that can move its cursor); if not, why into why. */
+bool cli_tui_terminal_ok(char *why, size_t size);
 extern const char cli_tui_synopsis[];
 
 struct editor;
@@ -31,6 +34,9 @@ void cli_load_type_libraries(struct editor *ed);
 /* The same libraries into lib, without an editor (graft help TYPE). */
 struct type_lib;
 void cli_load_types(struct type_lib *lib);
+/* Takes the character type from the environment's locale (LC_CTYPE only:
+ * numbers are still written as in C) and says whether it is UTF-8. */
+bool cli_locale_utf8(void);
 /* $XDG_STATE_HOME/graft/FILE (~/.local/state/graft/FILE), creating the
  * directory; malloc'd. */
 char *cli_state_path(const char *file);

@@ -4,6 +4,11 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <curses.h>
+#include <term.h>
 
 #include "cli.h"
 #include "edit/edit.h"
@@ -11,6 +16,26 @@
 
 const char cli_tui_synopsis[] =
     "graft MODEL [--input SHAPE] [--weights FILE] [--script FILE [--size COLSxROWS]]";
+
+bool cli_tui_terminal_ok(char *why, size_t size)
+{
+	const char *term = getenv("TERM");
+	int err;
+	if (!term || !*term) {
+		snprintf(why, size, "TERM is not set");
+		return false;
+	}
+	if (setupterm(NULL, STDOUT_FILENO, &err) != OK) {
+		snprintf(why, size, "the terminal TERM=%s is not described on this system", term);
+		return false;
+	}
+	const char *cup = tigetstr("cup");
+	bool ok = cup && cup != (char *)-1;
+	del_curterm(cur_term);
+	if (!ok)
+		snprintf(why, size, "the terminal TERM=%s cannot move the cursor", term);
+	return ok;
+}
 
 static void usage_error(void)
 {

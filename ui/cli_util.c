@@ -3,6 +3,8 @@
  * directory. */
 #include "config.h"
 
+#include <langinfo.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,12 @@
 #include "core/util.h"
 #include "io/format.h"
 #include "edit/edit.h"
+
+bool cli_locale_utf8(void)
+{
+	setlocale(LC_CTYPE, "");
+	return strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+}
 
 void cli_load_types(struct type_lib *lib)
 {

@@ -23,7 +23,7 @@
 	A(FIRST, "first", "Moving", "Go to the first row")                                         \
 	A(LAST, "last", "Moving", "Go to the last row")                                            \
 	A(SEARCH, "search", "Moving",                                                              \
-	  "Search names and types as you type (a pattern with a dot searches paths)")              \
+	  "Search names and types as you type (a dot: paths; *, ?, [: find's selectors)")         \
 	A(SEARCH_NEXT, "search-next", "Moving", "Go to the next match")                            \
 	A(SEARCH_PREV, "search-prev", "Moving", "Go to the previous match")                        \
 	A(TOGGLE, "toggle", "Tree", "Expand or collapse the module")                               \

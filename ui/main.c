@@ -239,6 +239,8 @@ static int cmd_summary(int argc, char **argv)
 		return EXIT_USAGE;
 	struct shape_result r;
 	int rc = shape_pass(m, &r);
+	/* a terminal whose locale is not UTF-8 gets ASCII; files and pipes UTF-8 */
+	so.ascii = !so.json && isatty(STDOUT_FILENO) && !cli_locale_utf8();
 	summary_write(stdout, m, &r, &so);
 	fflush(stdout);
 	int status = EXIT_OK;
@@ -257,8 +259,9 @@ static int cmd_summary(int argc, char **argv)
 }
 
 /* Whether `graft MODEL ...` opens the outline: with --script, or on a
- * terminal unless summary options (--json, --depth) ask for the table. */
-static bool wants_outline(int argc, char **argv)
+ * terminal unless summary options (--json, --depth) ask for the table. A
+ * terminal that cannot show it (TERM=dumb) gets the summary: why says why. */
+static bool wants_outline(int argc, char **argv, char *why, size_t size)
 {
 	bool tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 	for (int i = 2; i < argc; i++) {
@@ -267,7 +270,7 @@ static bool wants_outline(int argc, char **argv)
 		if (!strncmp(argv[i], "--json", 6) || !strncmp(argv[i], "--depth", 7))
 			tty = false;
 	}
-	return tty;
+	return tty && cli_tui_terminal_ok(why, size);
 }
 
 int main(int argc, char **argv)
@@ -308,7 +311,14 @@ int main(int argc, char **argv)
 	}
 	/* graft MODEL: the full-screen outline on a terminal (or with a script),
 	 * else the summary. */
-	if (wants_outline(argc, argv))
+	char why[200] = "";
+	if (wants_outline(argc, argv, why, sizeof why))
 		return cli_tui(argc, argv);
-	return cmd_summary(argc, argv);
+	int status = cmd_summary(argc, argv);
+	if (why[0])
+		fprintf(stderr,
+		        "graft: %s, so the full-screen outline cannot be shown: the summary above is "
+		        "'graft summary %s'; 'graft edit %s' edits at a prompt\n",
+		        why, argv[1], argv[1]);
+	return status;
 }

@@ -11,7 +11,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <locale.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,7 +19,6 @@
 #include <unistd.h>
 
 #include <curses.h>
-#include <langinfo.h>
 
 #include "cli.h"
 #include "edit/edit.h"
@@ -257,7 +255,7 @@ static void run_action(struct tui *t, enum tui_action a, int key)
 	case ACT_SEARCH_PREV:
 		if (!o->pattern)
 			set_status(t, ROLE_HINT, "no search yet: '/' searches");
-		else if (!outline_search_next(o, a == ACT_SEARCH_NEXT ? 1 : -1))
+		else if (!outline_search(o, a == ACT_SEARCH_NEXT ? 1 : -1, false))
 			set_status(t, ROLE_ERROR, "no module matches '%s'", o->pattern);
 		break;
 	case ACT_TOGGLE:
@@ -427,6 +425,18 @@ static void browse_key(struct tui *t, int key)
 		run_action(t, (enum tui_action)a, key);
 }
 
+/* Searches for pattern from the current row on, and says what is wrong
+ * when nothing matches or the pattern is a malformed selector. */
+static void search_from_cursor(struct tui *t, const char *pattern)
+{
+	struct error e = {0};
+	t->status[0] = '\0';
+	if (outline_set_search(&t->ol, pattern, &e) < 0)
+		set_status(t, ROLE_ERROR, "%s", e.msg);
+	else if (*pattern && !outline_search(&t->ol, 1, true))
+		set_status(t, ROLE_ERROR, "no module matches '%s'", pattern);
+}
+
 /* The prompt: keys go to readline; Esc goes back. */
 static void prompt_key(struct tui *t, int key)
 {
@@ -450,10 +460,7 @@ static void prompt_key(struct tui *t, int key)
 			if (r >= 0)
 				outline_go(&t->ol, r);
 		}
-		if (*line && !outline_search(&t->ol, line, 1, true))
-			set_status(t, ROLE_ERROR, "no module matches '%s'", line);
-		else
-			t->status[0] = '\0';
+		search_from_cursor(t, line);
 	}
 }
 
@@ -464,12 +471,7 @@ void tui_prompt_done(struct tui *t, const char *line)
 	if (!line)
 		return;
 	if (kind == PROMPT_SEARCH) {
-		if (!*line) {
-			free(t->ol.pattern);
-			t->ol.pattern = NULL;
-		} else if (!outline_search(&t->ol, line, 1, true)) {
-			set_status(t, ROLE_ERROR, "no module matches '%s'", line);
-		}
+		search_from_cursor(t, line);
 		return;
 	}
 	tui_command(t, line);
@@ -842,8 +844,7 @@ int tui_run(struct editor *ed, const struct tui_options *o)
 	t.ed = ed;
 	t.headless = o->script != NULL;
 	t.detail_node = -1;
-	setlocale(LC_ALL, "");
-	t.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+	t.utf8 = cli_locale_utf8();
 	t.g = t.utf8 ? &tui_glyphs_utf8 : &tui_glyphs_ascii;
 
 	FILE *devnull = NULL;
@@ -864,6 +865,7 @@ int tui_run(struct editor *ed, const struct tui_options *o)
 		t.journal_path = cli_journal_open(ed);
 		set_escdelay(25);
 		initscr();
+		tui_guard_on(ed, t.journal_path);
 	}
 	raw();
 	noecho();
@@ -909,6 +911,8 @@ int tui_run(struct editor *ed, const struct tui_options *o)
 		}
 	}
 	tui_rl_done(&t);
+	if (!t.headless)
+		tui_guard_off();
 	endwin();
 	if (screen) {
 		delscreen(screen);

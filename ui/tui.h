@@ -203,6 +203,14 @@ int tui_drift_run(struct tui *t, char *summary, size_t size, struct error *e);
 void tui_drift_add(struct tui *t, const struct module *m, const char *path);
 void tui_drift_free(struct tui *t);
 
+/* tui_guard.c: the terminal given back on every way out. */
+/* From now until tui_guard_off, a fatal signal or an exit() leaves the
+ * full screen first; a signal is then told on stderr, with the journal
+ * (journal_path, may be NULL) when ed has unsaved edits, and ends graft as
+ * it would have. */
+void tui_guard_on(const struct editor *ed, const char *journal_path);
+void tui_guard_off(void);
+
 /* tui_script.c: runs a --script file on the (headless) screen. Returns 0,
  * or -1 with "FILE:LINE: message" in err. */
 int tui_script_run(struct tui *t, const char *path, char *err, size_t errsize);

@@ -100,9 +100,29 @@ static size_t cols_bytes(const char *s, int cols)
 	return (size_t)(p - s);
 }
 
-/* Draws text at (y, x) in at most w columns, ending in an ellipsis when
- * cut, with control characters shown escaped (text_escape_control): names
- * and messages come from files. Returns the columns used. */
+/* Appends text as the terminal shows it to sb: control characters escaped
+ * (text_escape_control), as names and messages come from files, and in
+ * ASCII when the locale is not UTF-8. */
+static void shown_text(const struct tui *t, struct strbuf *sb, const char *text)
+{
+	if (t->utf8)
+		text_escape_control(sb, text);
+	else
+		text_escape_ascii(sb, text);
+}
+
+/* The columns text takes on the screen. */
+static int shown_width(const struct tui *t, const char *text)
+{
+	struct strbuf sb = {0};
+	shown_text(t, &sb, text);
+	int w = sb.s ? text_width(sb.s) : 0;
+	strbuf_free(&sb);
+	return w;
+}
+
+/* Draws text at (y, x) in at most w columns as shown_text shows it, ending
+ * in an ellipsis when cut. Returns the columns used. */
 static int put(const struct tui *t, int y, int x, int w, attr_t a, const char *text)
 {
 	if (w <= 0 || x >= t->cols)
@@ -110,7 +130,7 @@ static int put(const struct tui *t, int y, int x, int w, attr_t a, const char *t
 	if (x + w > t->cols)
 		w = t->cols - x;
 	struct strbuf shown = {0};
-	text_escape_control(&shown, text);
+	shown_text(t, &shown, text);
 	const char *s = shown.s ? shown.s : "";
 	int width = text_width(s);
 	attrset(a);
@@ -128,15 +148,11 @@ static int put(const struct tui *t, int y, int x, int w, attr_t a, const char *t
 /* Right-aligned in w columns. */
 static void put_right(const struct tui *t, int y, int x, int w, attr_t a, const char *text)
 {
-	struct strbuf shown = {0};
-	text_escape_control(&shown, text);
-	const char *s = shown.s ? shown.s : "";
-	int width = text_width(s);
+	int width = shown_width(t, text);
 	if (width > w)
-		put(t, y, x, w, a, s);
+		put(t, y, x, w, a, text);
 	else
-		put(t, y, x + w - width, width, a, s);
-	strbuf_free(&shown);
+		put(t, y, x + w - width, width, a, text);
 }
 
 static void fill(const struct tui *t, int y, int x, int w, attr_t a)
@@ -256,7 +272,7 @@ static int row_name_width(const struct tui *t, int row)
 	const struct outline_node *n = outline_row_node(&t->ol, row);
 	char name[512];
 	outline_node_name(n, t->ed->model->name, name, sizeof name);
-	return 2 * n->depth + 2 + text_width(name);
+	return 2 * n->depth + 2 + shown_width(t, name);
 }
 
 /* The widths names and types would like: measured over every row when the
@@ -278,7 +294,7 @@ static void measure(struct tui *t)
 		t->name_want = w > t->name_want ? w : t->name_want;
 		char buf[256];
 		outline_node_type(outline_row_node(o, r), buf, sizeof buf);
-		w = text_width(buf);
+		w = shown_width(t, buf);
 		t->type_want = w > t->type_want ? w : t->type_want;
 	}
 }

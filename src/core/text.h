@@ -22,6 +22,11 @@ int text_utf8_len(const char *s);
  * name or text from a file before it is printed or drawn. */
 void text_escape_control(struct strbuf *sb, const char *s);
 
+/* text_escape_control, with every character beyond ASCII shown as an
+ * ASCII look-alike (the arrow as ->, the multiplication sign as x) or as
+ * \uXXXX: for a terminal whose locale is not UTF-8. */
+void text_escape_ascii(struct strbuf *sb, const char *s);
+
 /* text_escape_control into buf of size bytes, cut before the first
  * character or escape that does not fit; always terminated. Returns buf. */
 char *text_escape_buf(const char *s, char *buf, size_t size);

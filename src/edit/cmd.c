@@ -438,7 +438,8 @@ static const struct cmd_def commands[] = {
 	 true, false, run_set},
 	{{"head", NULL, {ARG(VALUE, "N"), OPT(PATH, "PATH"), KEEP},
 	  "Change the final classifier to N outputs, found from the output backwards (or\n"
-	  "named by PATH)."},
+	  "named by PATH: a container's last Linear), with the auxiliary classifiers\n"
+	  "num_classes also sets (GoogLeNet's aux1.fc2, aux2.fc2)."},
 	 true, false, run_head},
 	{{"wrap", NULL, {ARG(VALUE, "NAME"), OPT(TYPE, "TYPE")},
 	  "Make the whole model the child NAME of a new root (a Sequential, or a composite\n"

@@ -745,22 +745,125 @@ static void head_type_names(char *buf, size_t size)
 	}
 }
 
+/* The classifier heads a model type has beside its output layer (GoogLeNet's
+ * auxiliary classifiers): every layer torchvision's num_classes sets, by
+ * its path from the module of that type, with its outputs per class. */
+static const struct head_set_row {
+	const char *type, *path;
+	int per_class;
+} head_sets[] = {
+#define HEAD(type, path, per_class) {type, path, per_class},
+#include "edit/head_sets.def"
+#undef HEAD
+};
+
 struct last_layer {
-	struct module *m;
+	struct module *called; /* the last classifier-type layer to run */
 	int seq;
+	struct module *last; /* the last one in tree order */
 };
 
 static int find_last_layer(struct module *m, void *ctx)
 {
 	struct last_layer *l = ctx;
-	if (head_size_attr(m->def) && m->ncalls > 0) {
+	if (!head_size_attr(m->def))
+		return 0;
+	l->last = m;
+	if (m->ncalls > 0) {
 		int seq = m->calls[m->ncalls - 1].seq;
-		if (!l->m || seq > l->seq) {
-			l->m = m;
+		if (!l->called || seq > l->seq) {
+			l->called = m;
 			l->seq = seq;
 		}
 	}
 	return 0;
+}
+
+/* The classifier layer m is or holds: m itself when head can change it,
+ * else the last such layer inside it to run (the last in tree order when
+ * none runs); NULL when there is none. */
+static struct module *classifier_in(struct module *m)
+{
+	struct last_layer l = {0};
+	module_walk(m, find_last_layer, &l);
+	return l.called ? l.called : l.last;
+}
+
+struct head {
+	struct module *layer;
+	int per_class;
+};
+struct heads {
+	struct head *v;
+	int n, cap;
+};
+
+static void heads_add(struct heads *h, struct module *layer, int per_class)
+{
+	xgrow(&h->v, &h->cap, h->n + 1, sizeof *h->v);
+	h->v[h->n++] = (struct head){layer, per_class};
+}
+
+/* Adds the heads m's type declares (head_sets) that m still has. */
+static int add_declared_heads(struct module *m, void *ctx)
+{
+	for (size_t i = 0; i < sizeof head_sets / sizeof head_sets[0]; i++) {
+		struct module *at = strcmp(head_sets[i].type, m->type) == 0
+		                        ? module_find(m, head_sets[i].path)
+		                        : NULL;
+		struct module *layer = at ? classifier_in(at) : NULL;
+		if (layer)
+			heads_add(ctx, layer, head_sets[i].per_class);
+	}
+	return 0;
+}
+
+/* The classifier found from the single output backwards: the last layer
+ * with an output size to run, which must give the model's classes. */
+static struct module *output_classifier(struct editor *ed, int64_t classes, struct error *e)
+{
+	if (!ed->check.ok) {
+		error_set(e, "head: the model does not check, so its classifier cannot be followed from the output (name it: head N PATH)");
+		return NULL;
+	}
+	const struct value *o = &ed->check.output;
+	if (o->kind != VAL_TENSOR) {
+		struct strbuf names = {0};
+		for (int i = 0; o->kind == VAL_LIST && i < o->u.list.n; i++) {
+			const struct value *it = &o->u.list.items[i];
+			if (it->kind == VAL_TENSOR && it->u.tensor.origin.module &&
+			    it->u.tensor.origin.module->parent) {
+				char p[1024];
+				module_path_buf(it->u.tensor.origin.module, p, sizeof p);
+				strbuf_addf(&names, "%s%s", names.len ? ", " : "", p);
+			}
+		}
+		error_set(e, "head: the model has several outputs; name the classifier to change: head %lld PATH%s%s%s",
+			  (long long)classes, names.len ? " (outputs come from " : "",
+			  names.len ? names.s : "", names.len ? ")" : "");
+		strbuf_free(&names);
+		return NULL;
+	}
+	struct last_layer l = {0};
+	module_walk(ed->model->root, find_last_layer, &l);
+	struct module *cls = l.called;
+	if (!cls) {
+		char types[256];
+		head_type_names(types, sizeof types);
+		error_set(e, "head: no %s layer leads to the output", types);
+		return NULL;
+	}
+	const struct shape *os = &o->u.tensor.t.shape;
+	int64_t want = os->ndim ? os->dim[os->ndim > 1 ? 1 : 0] : -1;
+	int64_t have = module_attr_int(cls, head_size_attr(cls->def), -1);
+	if (have != want) {
+		char p[1024];
+		module_path_buf(cls, p, sizeof p);
+		error_set(e, "head: the last layer with weights (%s) has %lld outputs but the model gives %lld classes; name the classifier: head N PATH",
+			  p, (long long)have, (long long)want);
+		return NULL;
+	}
+	return cls;
 }
 
 int edit_head(struct editor *ed, int64_t classes, const char *path, enum keep_mode keep,
@@ -768,61 +871,39 @@ int edit_head(struct editor *ed, int64_t classes, const char *path, enum keep_mo
 {
 	if (classes <= 0)
 		return error_set(e, "head: the number of outputs must be positive");
-	struct module *cls;
+	struct heads h = {0};
 	if (path) {
-		cls = edit_find(ed, path, e);
-		if (!cls)
+		struct module *m = edit_find(ed, path, e);
+		if (!m)
 			return -1;
-	} else {
-		if (!ed->check.ok)
-			return error_set(e, "head: the model does not check, so its classifier cannot be followed from the output (name it: head N PATH)");
-		const struct value *o = &ed->check.output;
-		if (o->kind != VAL_TENSOR) {
-			struct strbuf names = {0};
-			for (int i = 0; o->kind == VAL_LIST && i < o->u.list.n; i++) {
-				const struct value *it = &o->u.list.items[i];
-				if (it->kind == VAL_TENSOR && it->u.tensor.origin.module &&
-				    it->u.tensor.origin.module->parent) {
-					char p[1024];
-					module_path_buf(it->u.tensor.origin.module, p, sizeof p);
-					strbuf_addf(&names, "%s%s", names.len ? ", " : "", p);
-				}
-			}
-			error_set(e, "head: the model has several outputs; name the classifier to change: head %lld PATH%s%s%s",
-				  (long long)classes, names.len ? " (outputs come from " : "",
-				  names.len ? names.s : "", names.len ? ")" : "");
-			strbuf_free(&names);
-			return -1;
-		}
-		struct last_layer l = {0};
-		module_walk(ed->model->root, find_last_layer, &l);
-		cls = l.m;
-		if (!cls) {
+		add_declared_heads(m, &h);
+		struct module *cls = h.n ? NULL : classifier_in(m);
+		if (!h.n && !cls) {
 			char types[256];
 			head_type_names(types, sizeof types);
-			return error_set(e, "head: no %s layer leads to the output", types);
+			return error_set(e, "head: %s is a %s, %s %s", path, m->type,
+					 m->nchildren ? "with no layer inside that is a" : "not a",
+					 types);
 		}
-		const struct shape *os = &o->u.tensor.t.shape;
-		int64_t want = os->ndim ? os->dim[os->ndim > 1 ? 1 : 0] : -1;
-		int64_t have = module_attr_int(cls, head_size_attr(cls->def), -1);
-		if (have != want) {
-			char p[1024];
-			module_path_buf(cls, p, sizeof p);
-			return error_set(e, "head: the last layer with weights (%s) has %lld outputs but the model gives %lld classes; name the classifier: head N PATH",
-					 p, (long long)have, (long long)want);
-		}
+		if (cls)
+			heads_add(&h, cls, 1);
+	} else {
+		module_walk(ed->model->root, add_declared_heads, &h);
+		struct module *cls = h.n ? NULL : output_classifier(ed, classes, e);
+		if (!h.n && !cls)
+			return -1;
+		if (cls)
+			heads_add(&h, cls, 1);
 	}
-	const char *attr = head_size_attr(cls->def);
-	if (!attr) {
-		char types[256];
-		head_type_names(types, sizeof types);
-		return error_set(e, "head: %s is a %s, not a %s", path, cls->type, types);
+	int rc = 0;
+	for (int i = 0; i < h.n && rc == 0; i++) {
+		struct spec *s = spec_new(h.v[i].layer->type);
+		struct value v = value_int(classes * h.v[i].per_class);
+		spec_add_kwarg(s, head_size_attr(h.v[i].layer->def), &v);
+		rc = edit_replace_one(ed, h.v[i].layer, s, keep, out, e);
+		spec_free(s);
 	}
-	struct spec *s = spec_new(cls->type);
-	struct value v = value_int(classes);
-	spec_add_kwarg(s, attr, &v);
-	int rc = edit_replace_one(ed, cls, s, keep, out, e);
-	spec_free(s);
+	free(h.v);
 	return rc;
 }
 

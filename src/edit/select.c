@@ -90,8 +90,10 @@ static bool filter_match(const struct filter *f, const struct value *v)
 	return false;
 }
 
-static void selector_free(struct selector *s)
+void select_free(struct selector *s)
 {
+	if (!s)
+		return;
 	free(s->type);
 	free(s->glob);
 	for (int i = 0; i < s->nfilters; i++) {
@@ -99,6 +101,7 @@ static void selector_free(struct selector *s)
 		value_free(&s->filters[i].v);
 	}
 	free(s->filters);
+	free(s);
 }
 
 static int parse_filters(struct selector *s, const char *p, struct error *e)
@@ -160,7 +163,7 @@ struct pick {
 	int n, cap;
 };
 
-static bool picks(const struct selector *s, const struct module *m)
+bool select_picks(const struct selector *s, const struct module *m)
 {
 	if (s->type && strcmp(m->type, s->type) != 0)
 		return false;
@@ -178,7 +181,7 @@ static bool picks(const struct selector *s, const struct module *m)
 
 static void collect(struct pick *pk, struct module *m)
 {
-	if (picks(pk->sel, m)) {
+	if (select_picks(pk->sel, m)) {
 		xgrow(&pk->out, &pk->cap, pk->n + 1, sizeof *pk->out);
 		pk->out[pk->n++] = m;
 		return; /* outermost only */
@@ -215,7 +218,7 @@ static bool type_has_attr(const struct module *m, const char *type, const char *
  * not a filter that matches nothing: -1 with e naming it. */
 static int check_filters(const struct selector *s, const struct module *root, struct error *e)
 {
-	const struct module *one = first_of_type(root, s->type);
+	const struct module *one = root ? first_of_type(root, s->type) : NULL;
 	for (int i = 0; one && i < s->nfilters; i++) {
 		const char *attr = s->filters[i].attr;
 		if (type_has_attr(root, s->type, attr))
@@ -240,32 +243,42 @@ static int check_filters(const struct selector *s, const struct module *root, st
 	return 0;
 }
 
-int select_modules(struct module *root, const char *text,
-		   const char *(*type_name)(const char *word, void *ctx), void *ctx,
-		   struct module ***out, struct error *e)
+struct selector *select_parse(const struct module *root, const char *text,
+			      const char *(*type_name)(const char *word, void *ctx), void *ctx,
+			      struct error *e)
 {
-	struct selector s = {0};
-	*out = NULL;
+	struct selector *s = xcalloc(1, sizeof *s);
 	const char *br = strchr(text, '[');
 	const char *type;
 	if (br) {
 		char *word = xstrndup(text, (size_t)(br - text));
 		type = type_name ? type_name(word, ctx) : NULL;
-		s.type = type ? xstrdup(type) : word;
+		s->type = type ? xstrdup(type) : word;
 		if (type)
 			free(word);
-		if (parse_filters(&s, br + 1, e) < 0 || check_filters(&s, root, e) < 0) {
-			selector_free(&s);
-			return -1;
+		if (parse_filters(s, br + 1, e) < 0 || check_filters(s, root, e) < 0) {
+			select_free(s);
+			return NULL;
 		}
 	} else if (type_name && (type = type_name(text, ctx)) != NULL) {
-		s.type = xstrdup(type);
+		s->type = xstrdup(type);
 	} else {
-		s.glob = xstrdup(text);
+		s->glob = xstrdup(text);
 	}
-	struct pick pk = {.sel = &s};
+	return s;
+}
+
+int select_modules(struct module *root, const char *text,
+		   const char *(*type_name)(const char *word, void *ctx), void *ctx,
+		   struct module ***out, struct error *e)
+{
+	*out = NULL;
+	struct selector *s = select_parse(root, text, type_name, ctx, e);
+	if (!s)
+		return -1;
+	struct pick pk = {.sel = s};
 	collect(&pk, root);
-	selector_free(&s);
+	select_free(s);
 	*out = pk.out;
 	return pk.n;
 }

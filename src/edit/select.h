@@ -21,6 +21,19 @@ int select_modules(struct module *root, const char *sel,
 		   const char *(*type_name)(const char *word, void *ctx), void *ctx,
 		   struct module ***out, struct error *e);
 
+/* A selector parsed once, to test module by module. */
+struct selector;
+/* Parses sel as select_modules does for the modules under root; NULL with
+ * e set when it is malformed or filters on an attribute the type's modules
+ * lack. Free with select_free. */
+struct selector *select_parse(const struct module *root, const char *sel,
+			      const char *(*type_name)(const char *word, void *ctx), void *ctx,
+			      struct error *e);
+/* Whether s picks m itself (select_modules leaves out what is inside a
+ * picked module; this does not). */
+bool select_picks(const struct selector *s, const struct module *m);
+void select_free(struct selector *s);
+
 /* True when the dotted path matches the glob. */
 bool glob_match(const char *glob, const char *path);
 

@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/registry.h"
 #include "core/text.h"
 #include "core/util.h"
+#include "edit/select.h"
 
 /* --- string sets ------------------------------------------------------- */
 
@@ -216,6 +218,7 @@ void outline_free(struct outline *o)
 	outline_set_clear(&o->toggled);
 	outline_set_clear(&o->marked);
 	free(o->pattern);
+	select_free(o->selector);
 	orig_free(o->orig);
 	memset(o, 0, sizeof *o);
 }
@@ -731,31 +734,44 @@ static bool contains(const char *hay, const char *needle, bool fold)
 	return n == 0;
 }
 
-static bool node_matches(const struct outline *o, int node, const char *pat)
+bool outline_matches(const struct outline *o, int node)
 {
-	if (!pat || !*pat)
+	const char *pat = o->pattern;
+	if (!pat)
 		return false;
+	const struct module *m = o->nodes[node].m;
+	if (o->selector)
+		return select_picks(o->selector, m);
 	bool fold = true;
 	for (const char *p = pat; *p; p++)
 		if (isupper((unsigned char)*p))
 			fold = false;
-	const struct module *m = o->nodes[node].m;
 	if (strchr(pat, '.'))
 		return contains(outline_path(o, node), pat, fold);
-	return contains(m->name, pat, fold) || contains(m->type, pat, false);
+	return contains(m->name, pat, fold) || contains(m->type, pat, false) ||
+	       strcasecmp(m->type, pat) == 0;
 }
 
-bool outline_matches(const struct outline *o, int node)
+int outline_set_search(struct outline *o, const char *pattern, struct error *e)
 {
-	return node_matches(o, node, o->pattern);
-}
-
-bool outline_search(struct outline *o, const char *pattern, int dir, bool here)
-{
-	if (pattern != o->pattern) {
-		free(o->pattern);
-		o->pattern = pattern && *pattern ? xstrdup(pattern) : NULL;
+	free(o->pattern);
+	select_free(o->selector);
+	o->pattern = NULL;
+	o->selector = NULL;
+	if (!pattern || !*pattern)
+		return 0;
+	if (strpbrk(pattern, "*?[")) {
+		const struct module *root = o->nnodes ? o->nodes[0].m : NULL;
+		o->selector = select_parse(root, pattern, NULL, NULL, e);
+		if (!o->selector)
+			return -1;
 	}
+	o->pattern = xstrdup(pattern);
+	return 0;
+}
+
+bool outline_search(struct outline *o, int dir, bool here)
+{
 	if (!o->pattern || !o->nnodes)
 		return false;
 	int start = outline_current(o);
@@ -764,17 +780,12 @@ bool outline_search(struct outline *o, const char *pattern, int dir, bool here)
 	int step = dir < 0 ? -1 : 1;
 	for (int k = here ? 0 : 1; k <= o->nnodes; k++) {
 		int i = ((start + step * k) % o->nnodes + o->nnodes) % o->nnodes;
-		if (node_matches(o, i, o->pattern)) {
+		if (outline_matches(o, i)) {
 			outline_reveal(o, i);
 			return true;
 		}
 	}
 	return false;
-}
-
-bool outline_search_next(struct outline *o, int dir)
-{
-	return outline_search(o, o->pattern, dir, false);
 }
 
 /* --- marks, metric, order ---------------------------------------------- */

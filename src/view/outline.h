@@ -21,6 +21,8 @@
 #include "core/model.h"
 #include "core/shape.h"
 
+struct selector; /* edit/select.h */
+
 /* What the bar measures and the sort orders by. */
 enum outline_metric {
 	OUTLINE_PARAMS, /* parameter elements in the subtree */
@@ -86,6 +88,7 @@ struct outline {
 	enum outline_metric metric;
 	bool sorted;   /* siblings by metric, largest first */
 	char *pattern; /* the last search, or NULL */
+	struct selector *selector; /* the pattern as a selector, or NULL */
 
 	bool checked;     /* the last shape pass went through */
 	bool has_forward; /* shapes are known at all */
@@ -141,14 +144,19 @@ void outline_open_to(struct outline *o, int node);
 /* Reveals the module at path; false when there is none. */
 bool outline_goto(struct outline *o, const char *path);
 
-/* Search: a substring of a module's name (case-insensitive unless the
- * pattern has a capital) or of its type (as written: "Conv2d"), or of its
- * path when the pattern has a dot. outline_search looks from the cursor (included when `here`) in
- * tree order, forward (dir > 0) or backward, wrapping; on a match it reveals
- * it and returns true. The pattern is kept for outline_search_next and
- * outline_matches. */
-bool outline_search(struct outline *o, const char *pattern, int dir, bool here);
-bool outline_search_next(struct outline *o, int dir);
+/* Search. A pattern with *, ? or [ is a selector as `find` takes it
+ * (`Conv2d[kernel_size=1]`, `layer*.*.relu`, `**.downsample`). Any other
+ * is a substring of a module's name, or of its path when it has a dot, in
+ * any case unless it has a capital letter; or of its type as written
+ * (`Conv` finds every Conv2d); or its whole type in any case (`relu` finds
+ * every ReLU, named relu or not). outline_set_search keeps the
+ * pattern for outline_search and outline_matches (NULL or "" clears it):
+ * 0, or -1 with e set when it is a malformed selector (the search is then
+ * cleared). outline_search looks from the cursor (included when `here`) in
+ * tree order, forward (dir > 0) or backward, wrapping; on a match it
+ * reveals it and returns true. */
+int outline_set_search(struct outline *o, const char *pattern, struct error *e);
+bool outline_search(struct outline *o, int dir, bool here);
 bool outline_matches(const struct outline *o, int node);
 
 /* Marks, by path. outline_marked fills *paths (malloc'd array of pointers

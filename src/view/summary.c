@@ -35,6 +35,17 @@ static char *type_text(const struct module *m)
 	return xstrdup(text_escape_buf(desc, shown, sizeof shown));
 }
 
+/* A cell of the table from s (taken): in ASCII when o asks. */
+static char *cell(char *s, const struct summary_opts *o)
+{
+	if (!o->ascii)
+		return s;
+	struct strbuf sb = {0};
+	text_escape_ascii(&sb, s);
+	free(s);
+	return strbuf_take(&sb);
+}
+
 static void collect(struct rows *rs, const struct module *m, int depth, const char *prefix,
 		    bool last, const struct summary_opts *o)
 {
@@ -53,8 +64,8 @@ static void collect(struct rows *rs, const struct module *m, int depth, const ch
 	else if (depth > 0)
 		strbuf_addf(&label, "%s%s", prefix, last ? "└─" : "├─");
 	text_escape_control(&label, m->name);
-	r->label = strbuf_take(&label);
-	r->type = type_text(m);
+	r->label = cell(strbuf_take(&label), o);
+	r->type = cell(type_text(m), o);
 	r->params = pc.params;
 	struct strbuf sb = {0};
 	for (int i = 0; i < m->ncalls; i++) {
@@ -68,7 +79,7 @@ static void collect(struct rows *rs, const struct module *m, int depth, const ch
 		strbuf_add(&sb, "✗ shape break");
 	else if (!m->ncalls)
 		strbuf_add(&sb, "--");
-	r->out = strbuf_take(&sb);
+	r->out = cell(strbuf_take(&sb), o);
 	r->broken = m->broken;
 	/* Stop at the failing module, unless the break is below it (shown
 	 * with its children). */

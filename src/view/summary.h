@@ -11,6 +11,8 @@
 struct summary_opts {
 	int depth;  /* deepest level of modules shown (root is 0); -1: all */
 	bool json;  /* machine-readable JSON instead of the table */
+	bool ascii; /* the table in ASCII (text_escape_ascii), for a terminal
+	               whose locale is not UTF-8 */
 };
 
 /* Writes the summary of m after its shape pass r. On a break the table stops
