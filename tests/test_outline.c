@@ -173,6 +173,48 @@ static void test_text(void)
 	editor_free(&ed);
 }
 
+/* The number of rows marked `change`, and the original path of the last. */
+static int marked(const struct outline *o, enum outline_change change, char *path, size_t size)
+{
+	int n = 0;
+	for (int i = 0; i < o->nnodes; i++)
+		if (o->nodes[i].change == change) {
+			n++;
+			module_path_buf(o->nodes[i].orig ? o->nodes[i].orig : o->nodes[i].m, path,
+					size);
+		}
+	return n;
+}
+
+/* Modules moved or renamed by an edit are the same modules: wrap and
+ * extract mark only what is new, a delete only what went. */
+static void test_moved_modules(void)
+{
+	struct editor ed;
+	if (!open_editor(&ed, "models/resnet18.json"))
+		return;
+	struct outline o;
+	outline_init(&o);
+	char path[256];
+	run(&ed, &o, "delete layer1.0");
+	CHECK(marked(&o, OUTLINE_REMOVED, path, sizeof path) == 1);
+	CHECK_STR(path, "layer1.0");
+	CHECK(marked(&o, OUTLINE_NEW, path, sizeof path) == 0);
+	CHECK(node(&o, "layer1.0")->change == OUTLINE_SAME);
+	run(&ed, &o, "undo");
+	run(&ed, &o, "wrap backbone");
+	CHECK(marked(&o, OUTLINE_REMOVED, path, sizeof path) == 0);
+	CHECK(marked(&o, OUTLINE_NEW, path, sizeof path) == 1);
+	CHECK_STR(path, "backbone");
+	CHECK(node(&o, "backbone.layer1.0.conv1")->change == OUTLINE_SAME);
+	run(&ed, &o, "undo");
+	run(&ed, &o, "extract layer4");
+	CHECK(marked(&o, OUTLINE_NEW, path, sizeof path) == 0);
+	CHECK(node(&o, "0.conv1")->change == OUTLINE_SAME);
+	outline_free(&o);
+	editor_free(&ed);
+}
+
 static void test_changes_and_cursor(void)
 {
 	struct editor ed;
@@ -413,6 +455,7 @@ int main(void)
 	RUN(test_rows_and_expansion);
 	RUN(test_text);
 	RUN(test_changes_and_cursor);
+	RUN(test_moved_modules);
 	RUN(test_search_marks_sort);
 	RUN(test_100k_modules);
 	return CHECK_DONE();

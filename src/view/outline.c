@@ -294,7 +294,18 @@ static void own_counts(struct outline_node *n)
 	}
 }
 
-/* Finds the live node's counterpart from its parent's entry (-1: none),
+/* The entry of the original module m keeps being (its id: an editor numbers
+ * the modules it opens in preorder, as the entries are, and clones keep the
+ * number), or -1 when m is new or that entry has its counterpart already. */
+static int orig_by_id(const struct outline_orig *x, const struct module *m)
+{
+	int e = m->id - 1;
+	return e >= 0 && e < x->n && x->v[e].m->id == m->id && x->v[e].node < 0 ? e : -1;
+}
+
+/* Finds the live node's counterpart: the original module it is (moved or
+ * renamed by wrap, extract or a renumbering), else the one at its path,
+ * looked up from its parent's entry (-1: none),
  * sets its change, and returns the entry its children are matched against:
  * its own when it kept its type, -1 when it is new or replaced. */
 static int match_orig(struct outline *o, int i, int parent_entry)
@@ -304,9 +315,12 @@ static int match_orig(struct outline *o, int i, int parent_entry)
 		n->change = OUTLINE_SAME;
 		return -1;
 	}
-	int e = n->parent < 0       ? 0
-	        : parent_entry >= 0 ? orig_lookup(o->orig, parent_entry, n->m->name)
-	                            : -1;
+	int e = n->parent < 0 ? 0 : orig_by_id(o->orig, n->m);
+	if (e < 0 && n->parent >= 0 && parent_entry >= 0) {
+		e = orig_lookup(o->orig, parent_entry, n->m->name);
+		if (e >= 0 && o->orig->v[e].node >= 0)
+			e = -1; /* that one moved here as another module */
+	}
 	if (e < 0) {
 		n->change = OUTLINE_NEW;
 		return -1;
