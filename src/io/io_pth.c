@@ -52,6 +52,7 @@ struct skey {
 
 struct pth_reader {
 	const char *path;
+	struct budget budget; /* for the pickles and the module tree */
 	struct pk_doc doc;
 	struct skey *keys;
 	int nkeys, keys_cap;
@@ -115,30 +116,13 @@ static int collect_storages(struct pth_reader *r, struct error *e)
 	return rc;
 }
 
-/* A storage of `size` bytes, or NULL with e set when memory runs out (the
- * size comes from the file, so it must not abort). */
-static struct storage *storage_try_new(size_t size, const char *path, struct error *e)
-{
-	void *data = malloc(size ? size : 1);
-	if (!data) {
-		error_set(e, "%s: cannot allocate %zu bytes for a storage", path, size);
-		return NULL;
-	}
-	struct storage *s = xmalloc(sizeof *s);
-	s->refs = 1;
-	s->data = data;
-	s->size = size;
-	s->mapped = false;
-	return s;
-}
-
 /* Allocates the storage of k, `size` bytes read from the file, which
  * views may copy twice over. */
 static int skey_alloc(struct pth_reader *r, struct skey *k, size_t size, struct error *e)
 {
-	k->st = storage_try_new(size, r->path, e);
+	k->st = storage_alloc(size, "a storage", e);
 	if (!k->st)
-		return -1;
+		return error_prefix(e, "%s", r->path);
 	r->copy_left += 2 * size;
 	return 0;
 }
@@ -190,9 +174,9 @@ int pth_reader_tensor(struct pth_reader *r, const struct pk_value *v, struct ten
 		                 r->path, sv->u.storage.key, (long long)k->numel, bytes,
 		                 r->copy_left, PTH_COPY_SLACK);
 	r->copy_left -= bytes;
-	struct storage *st = storage_try_new(bytes, r->path, e);
+	struct storage *st = storage_alloc(bytes, "the copy of a view", e);
 	if (!st)
-		return -1;
+		return error_prefix(e, "%s", r->path);
 	int nd = out->shape.ndim;
 	int64_t idx[SHAPE_MAX_DIMS] = {0};
 	const unsigned char *src = k->st->data;
@@ -283,7 +267,7 @@ static int interpret(struct pth_reader *r, struct pth_file *f, const struct pk_v
 {
 	char what[128];
 	if (is_module_object(root)) {
-		f->root = pth_tree_build(r, f, root, r->doc.cells, e);
+		f->root = pth_tree_build(r, f, root, &r->budget, e);
 		if (!f->root)
 			return error_prefix(e, "%s: the pickled model", r->path);
 		return 0;
@@ -380,19 +364,22 @@ static int zip_stat_checked(zip_t *za, zip_uint64_t idx, const char *path, const
 	return 0;
 }
 
-static int read_zip(struct pth_reader *r, struct pth_file *f, struct error *e)
+static int read_zip(struct pth_reader *r, struct pth_file *f, const unsigned char *data,
+                    size_t len, struct error *e)
 {
-	int zerr = 0;
-	zip_t *za = zip_open(r->path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
+	zip_error_t ze;
+	zip_error_init(&ze);
+	zip_source_t *src = zip_source_buffer_create(data, len, 0, &ze);
+	zip_t *za = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze) : NULL;
 	if (!za) {
-		zip_error_t ze;
-		zip_error_init_with_code(&ze, zerr);
 		error_set(e,
 		          "%s: not a readable zip archive (a truncated or damaged checkpoint?): %s",
 		          r->path, zip_error_strerror(&ze));
 		zip_error_fini(&ze);
+		zip_source_free(src);
 		return -1;
 	}
+	zip_error_fini(&ze);
 	int rc = -1;
 	char *prefix = NULL, *name = NULL;
 	unsigned char *pkl = NULL;
@@ -421,7 +408,7 @@ static int read_zip(struct pth_reader *r, struct pth_file *f, struct error *e)
 	if (zip_read_all(za, (zip_uint64_t)idx, r->path, "data.pkl", pkl, (size_t)st.size, e) < 0)
 		goto out;
 	char *where = xasprintf("%s: data.pkl", r->path);
-	int prc = pk_load(pkl, (size_t)st.size, where, &r->doc, NULL, e);
+	int prc = pk_load(pkl, (size_t)st.size, where, &r->budget, &r->doc, NULL, e);
 	free(where);
 	if (prc < 0 || collect_storages(r, e) < 0)
 		goto out;
@@ -463,17 +450,16 @@ out:
 
 /* ---- the format before PyTorch 1.6 ---- */
 
-static int read_legacy(struct pth_reader *r, struct pth_file *f, const struct storage *map,
-                       struct error *e)
+static int read_legacy(struct pth_reader *r, struct pth_file *f, const unsigned char *data,
+                       size_t len, struct error *e)
 {
-	const unsigned char *data = map->data;
-	size_t len = map->size, at = sizeof legacy_magic;
+	size_t at = sizeof legacy_magic;
 	struct pk_doc d;
 	size_t used;
 	char *where = xasprintf("%s (pre-1.6 format)", r->path);
 	int rc = -1;
 	/* the protocol version, then the system information */
-	if (pk_load(data + at, len - at, where, &d, &used, e) < 0)
+	if (pk_load(data + at, len - at, where, &r->budget, &d, &used, e) < 0)
 		goto out;
 	bool ok = d.root->kind == PK_INT && d.root->u.i == 1001;
 	pk_doc_free(&d);
@@ -482,7 +468,7 @@ static int read_legacy(struct pth_reader *r, struct pth_file *f, const struct st
 		goto out;
 	}
 	at += used;
-	if (pk_load(data + at, len - at, where, &d, &used, e) < 0)
+	if (pk_load(data + at, len - at, where, &r->budget, &d, &used, e) < 0)
 		goto out;
 	const struct pk_value *le = pk_dict_get(d.root, "little_endian");
 	ok = le && le->kind == PK_BOOL && le->u.b;
@@ -494,12 +480,12 @@ static int read_legacy(struct pth_reader *r, struct pth_file *f, const struct st
 		goto out;
 	}
 	at += used;
-	if (pk_load(data + at, len - at, where, &r->doc, &used, e) < 0 ||
+	if (pk_load(data + at, len - at, where, &r->budget, &r->doc, &used, e) < 0 ||
 	    collect_storages(r, e) < 0)
 		goto out;
 	at += used;
 	struct pk_doc keys;
-	if (pk_load(data + at, len - at, where, &keys, &used, e) < 0)
+	if (pk_load(data + at, len - at, where, &r->budget, &keys, &used, e) < 0)
 		goto out;
 	at += used;
 	if (keys.root->kind != PK_LIST) {
@@ -558,30 +544,37 @@ struct pth_file *pth_open(const char *path, struct error *e)
 	struct storage *map = storage_map_file(path, e);
 	if (!map)
 		return NULL;
-	const unsigned char *p = map->data;
-	struct pth_reader r = {.path = path, .copy_left = PTH_COPY_SLACK};
+	struct pth_file *f = pth_open_memory(map->data, map->size, path, e);
+	storage_unref(map);
+	return f;
+}
+
+struct pth_file *pth_open_memory(const void *data, size_t len, const char *where,
+                                 struct error *e)
+{
+	const unsigned char *p = data;
+	struct pth_reader r = {.path = where, .copy_left = PTH_COPY_SLACK};
+	budget_init(&r.budget, len);
 	struct pth_file *f = xcalloc(1, sizeof *f);
 	int rc;
-	if (map->size >= 4 && memcmp(p, "PK\x03\x04", 4) == 0) {
-		rc = read_zip(&r, f, e);
-	} else if (map->size >= sizeof legacy_magic &&
-	           memcmp(p, legacy_magic, sizeof legacy_magic) == 0) {
-		rc = read_legacy(&r, f, map, e);
-	} else if (map->size >= 262 && memcmp(p + 257, "ustar", 5) == 0) {
+	if (len >= 4 && memcmp(p, "PK\x03\x04", 4) == 0) {
+		rc = read_zip(&r, f, p, len, e);
+	} else if (len >= sizeof legacy_magic && memcmp(p, legacy_magic, sizeof legacy_magic) == 0) {
+		rc = read_legacy(&r, f, p, len, e);
+	} else if (len >= 262 && memcmp(p + 257, "ustar", 5) == 0) {
 		rc = error_set(e,
 		               "%s: a tar checkpoint from PyTorch before 0.4, which graft does not "
 		               "read; load and save it again with a newer PyTorch",
-		               path);
-	} else if (map->size >= 4 && memcmp(p, "PK", 2) == 0) {
+		               where);
+	} else if (len >= 4 && memcmp(p, "PK", 2) == 0) {
 		rc = error_set(e, "%s: a zip archive that is empty or damaged, not a checkpoint",
-		               path);
+		               where);
 	} else {
 		rc = error_set(e,
 		               "%s: not a PyTorch checkpoint (neither the zip format of torch.save "
 		               "nor the older pickle format)",
-		               path);
+		               where);
 	}
-	storage_unref(map);
 	f->ncopied = r.ncopied;
 	reader_free(&r);
 	if (rc < 0) {
