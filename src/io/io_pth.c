@@ -267,7 +267,7 @@ static int interpret(struct pth_reader *r, struct pth_file *f, const struct pk_v
 {
 	char what[128];
 	if (is_module_object(root)) {
-		f->root = pth_tree_build(r, f, root, &r->budget, e);
+		f->root = pth_tree_build(r, f, root, r->doc.nvalues, &r->budget, e);
 		if (!f->root)
 			return error_prefix(e, "%s: the pickled model", r->path);
 		return 0;

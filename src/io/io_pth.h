@@ -91,10 +91,10 @@ int pth_reader_tensor(struct pth_reader *r, const struct pk_value *v, struct ten
                       struct error *e);
 /* Builds graft's module tree from a pickled nn.Module (pth_tree.c); adds
  * every tensor to f->entries in state_dict order. A module shared through
- * the memo is built once for each place it appears, each module charged
- * to the file's budget (so the tree stays roughly as large as the file).
- * NULL with e set. */
+ * the memo is built once for each place it appears, at most max_nodes
+ * modules in all (the pickle's values), each charged to the file's budget:
+ * the tree stays roughly as large as the file. NULL with e set. */
 struct module *pth_tree_build(struct pth_reader *r, struct pth_file *f, const struct pk_value *root,
-                              struct budget *budget, struct error *e);
+                              size_t max_nodes, struct budget *budget, struct error *e);
 
 #endif

@@ -236,6 +236,7 @@ static struct pk_value *new_value(struct unpickler *u, enum pk_kind kind)
 	v->kind = kind;
 	v->next_alloc = u->doc->all;
 	u->doc->all = v;
+	u->doc->nvalues++;
 	return v;
 }
 
@@ -279,6 +280,7 @@ void pk_doc_free(struct pk_doc *doc)
 		v = next;
 	}
 	doc->all = doc->root = NULL;
+	doc->nvalues = 0;
 }
 
 static int push(struct unpickler *u, struct pk_value *v)

@@ -110,6 +110,7 @@ struct pk_value {
 struct pk_doc {
 	struct pk_value *root;
 	struct pk_value *all; /* every value, through next_alloc */
+	size_t nvalues;       /* how many */
 };
 
 /* Unpickles the pickle at the start of data[0..len). `where` prefixes
