@@ -75,7 +75,32 @@ static struct pth_file *open_ok(const char *path)
 
 static int load(const char *bytes, size_t len, struct pk_doc *d, struct error *e)
 {
-	return pk_load((const unsigned char *)bytes, len, "test", d, NULL, e);
+	struct budget b;
+	budget_init(&b, len);
+	return pk_load((const unsigned char *)bytes, len, "test", &b, d, NULL, e);
+}
+
+/* A pickle of many empty lists costs far more memory than its bytes: it
+ * is refused once the file's budget is spent, naming the place and the
+ * limit. */
+static void test_pickle_budget(void)
+{
+	size_t n = 300000;
+	char *p = xmalloc(n + 3);
+	memcpy(p, "\x80\x02", 2);
+	memset(p + 2, ']', n - 2);
+	memcpy(p + n, "\x85.", 2); /* a tuple of the last one, then STOP */
+	struct pk_doc d;
+	struct error e = {0};
+	CHECK(load(p, n + 2, &d, &e) < 0);
+	CHECK(strncmp(e.msg, "test: offset ", 13) == 0);
+	CHECK(strstr(e.msg, "reading it would take more than 25.60 MB of memory (the budget "
+	                    "for a file of 300.00 KB: 32 times its size plus 16.00 MB)") != NULL);
+	/* a budget that overflows is the whole address space */
+	struct budget b;
+	budget_init(&b, (size_t)-1 / 2);
+	CHECK(budget_spend(&b, (size_t)-1 / 2, &e) == 0);
+	free(p);
 }
 
 static void test_pickle_values(void)
@@ -108,7 +133,9 @@ static void test_pickle_values(void)
 	/* several pickles in a row: consumed tells where the next starts */
 	static const char two[] = "\x80\x02K\x07.\x80\x02N.";
 	size_t used = 0;
-	CHECK(pk_load((const unsigned char *)two, sizeof two - 1, "t", &d, &used, &e) == 0);
+	struct budget budget;
+	budget_init(&budget, sizeof two - 1);
+	CHECK(pk_load((const unsigned char *)two, sizeof two - 1, "t", &budget, &d, &used, &e) == 0);
 	CHECK(used == 5 && d.root && d.root->u.i == 7);
 	pk_doc_free(&d);
 	/* NEWOBJ of a class is an inert record; BUILD gives it its state */
@@ -680,7 +707,8 @@ static const struct {
     {"huge_memo", "LONG_BINPUT: memo index 4294967280 out of range"},
     {"memo_missing", "BINGET: memo index 5 was never stored"},
     {"deep_nesting", "nesting deeper than 512 levels"},
-    {"deep_tuples", "holds a tuple, not a state_dict or a model"},
+    /* 200,000 nested tuples from 457 compressed bytes: past the budget */
+    {"deep_tuples", "reading it would take more than 16.01 MB of memory"},
     {"cyclic_list", "holds a list, not a state_dict or a model"},
     {"empty_stack", "REDUCE needs a value and the stack is empty"},
     {"ext1", "unsupported pickle opcode EXT1"},
@@ -1024,6 +1052,7 @@ int main(void)
 		return 2;
 	}
 	RUN(test_pickle_values);
+	RUN(test_pickle_budget);
 	RUN(test_pickle_big_dict);
 	RUN(test_pickle_writer);
 	RUN(test_state_dict);

@@ -1060,6 +1060,31 @@ static void remove_tmp_dir(void)
 	rmdir(tmp_dir);
 }
 
+/* A header of empty lists takes more memory to parse than the file's
+ * budget allows: refused before parsing, naming the file and the limit. */
+static void test_header_budget(void)
+{
+	size_t n = 3000000;
+	char *file = xmalloc(8 + n);
+	uint64_t len = n;
+	memcpy(file, &len, 8); /* little-endian */
+	char *h = file + 8;
+	memcpy(h, "{\"a\":[", 6);
+	for (size_t i = 6; i + 3 <= n - 2; i += 3)
+		memcpy(h + i, "[],", 3);
+	memset(h + n - 5, ' ', 3);
+	memcpy(h + n - 2, "]}", 2);
+	h[n - 6] = ' '; /* no trailing comma */
+	struct error e = {0};
+	struct st_file *f = st_open_memory(file, 8 + n, "big.safetensors", &e);
+	CHECK(f == NULL);
+	st_close(f);
+	CHECK_CONTAINS(e.msg, "big.safetensors: the header: reading it would take more than "
+	                      "112.00 MB of memory (the budget for a file of 3.00 MB: 32 times "
+	                      "its size plus 16.00 MB)");
+	free(file);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -1090,6 +1115,7 @@ int main(void)
 	RUN(test_truncated_and_corrupted);
 	RUN(test_write_errors);
 	RUN(test_changed_under_map);
+	RUN(test_header_budget);
 
 	remove_tmp_dir();
 	return CHECK_DONE();

@@ -211,6 +211,21 @@ static void expect_load_error(const char *doc, const char *fragment)
 	CHECK_CONTAINS(e.msg, "bad.json");
 }
 
+/* A document of a million commas would take 64 bytes of parsed nodes a
+ * byte: it is refused before parsing, past the file's memory budget. */
+static void test_json_budget(void)
+{
+	size_t n = 1000000;
+	char *doc = xmalloc(n + 1);
+	memset(doc, ',', n);
+	doc[0] = '[';
+	doc[n] = '\0';
+	expect_load_error(doc, "bad.json: the document: reading it would take more than 48.00 MB "
+	                       "of memory (the budget for a file of 1.00 MB: 32 times its size "
+	                       "plus 16.00 MB)");
+	free(doc);
+}
+
 #define DOC(module) \
 	"{\"graft\": 1, \"name\": \"n\", \"inputs\": [{\"name\": \"x\", \"shape\": [1, 3]}], \"module\": " module "}"
 
@@ -252,5 +267,6 @@ int main(void)
 	RUN(test_tree);
 	RUN(test_json_roundtrip);
 	RUN(test_json_errors);
+	RUN(test_json_budget);
 	return CHECK_DONE();
 }

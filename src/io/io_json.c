@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/budget.h"
 #include "core/registry.h"
 #include "core/util.h"
 
@@ -426,6 +427,12 @@ struct model *json_load_model(const char *text, size_t n, const char *where, con
 			      struct error *e)
 {
 	struct loader ld = {.where = where, .e = e};
+	struct budget budget;
+	budget_init(&budget, n);
+	if (budget_spend(&budget, json_parse_cost(text, n), e) < 0) {
+		error_prefix(e, "%s: the document", where);
+		return NULL;
+	}
 	const char *end = NULL;
 	cJSON *doc = cJSON_ParseWithLengthOpts(text, n, &end, 0);
 	if (!doc) {
@@ -661,6 +668,27 @@ char *json_save_model(const struct model *m, const char *weights)
 	char *out = xstrdup(text);
 	cJSON_free(text);
 	return out;
+}
+
+size_t json_parse_cost(const char *text, size_t n)
+{
+	/* a node a value, and a value is the document's, the first in its
+	 * container, or after a comma; strings are copied */
+	size_t nodes = 1;
+	bool in_string = false;
+	for (size_t i = 0; i < n; i++) {
+		if (in_string) {
+			if (text[i] == '\\')
+				i++;
+			else if (text[i] == '"')
+				in_string = false;
+		} else if (text[i] == '"') {
+			in_string = true;
+		} else if (text[i] == ',' || text[i] == '[' || text[i] == '{') {
+			nodes++;
+		}
+	}
+	return nodes * sizeof(cJSON) + n;
 }
 
 /* The document API: a struct json_value is a cJSON node. */

@@ -38,6 +38,10 @@ enum json_kind {
  * where the value ended or, on failure, where parsing stopped. NULL when
  * it is not valid JSON. */
 struct json_value *json_parse(const char *text, size_t n, size_t *end);
+/* At most the bytes parsing text[0..n) allocates (json_parse, or the
+ * document json_load_model reads), counted before parsing so that a
+ * reader can charge them to its file's budget (core/budget.h). */
+size_t json_parse_cost(const char *text, size_t n);
 void json_free(struct json_value *root);
 enum json_kind json_kind(const struct json_value *v);
 /* The first member or element of an object or array, and the one after

@@ -53,6 +53,7 @@ struct skey {
 
 struct pth_reader {
 	char *path;
+	struct budget budget; /* for the pickles and the module tree */
 	struct pk_doc doc;
 	char *architecture;    /* ARCHIVE/graft/architecture.json, or NULL */
 	struct pth_code *code; /* a TorchScript archive's code/ (then non-NULL) */
@@ -126,30 +127,13 @@ static int collect_storages(struct pth_reader *r, struct error *e)
 	return rc;
 }
 
-/* A storage of `size` bytes, or NULL with e set when memory runs out (the
- * size comes from the file, so it must not abort). */
-static struct storage *storage_try_new(size_t size, const char *path, struct error *e)
-{
-	void *data = malloc(size ? size : 1);
-	if (!data) {
-		error_set(e, "%s: cannot allocate %zu bytes for a storage", path, size);
-		return NULL;
-	}
-	struct storage *s = xmalloc(sizeof *s);
-	s->refs = 1;
-	s->data = data;
-	s->size = size;
-	s->mapped = false;
-	return s;
-}
-
 /* Allocates the storage of k, `size` bytes read from the file, which
  * views may copy twice over. */
 static int skey_alloc(struct pth_reader *r, struct skey *k, size_t size, struct error *e)
 {
-	k->st = storage_try_new(size, r->path, e);
+	k->st = storage_alloc(size, "a storage", e);
 	if (!k->st)
-		return -1;
+		return error_prefix(e, "%s", r->path);
 	r->copy_left += 2 * size;
 	return 0;
 }
@@ -201,9 +185,9 @@ int pth_reader_tensor(struct pth_reader *r, const struct pk_value *v, struct ten
 		                 r->path, sv->u.storage.key, (long long)k->numel, bytes,
 		                 r->copy_left, PTH_COPY_SLACK);
 	r->copy_left -= bytes;
-	struct storage *st = storage_try_new(bytes, r->path, e);
+	struct storage *st = storage_alloc(bytes, "the copy of a view", e);
 	if (!st)
-		return -1;
+		return error_prefix(e, "%s", r->path);
 	int nd = out->shape.ndim;
 	int64_t idx[SHAPE_MAX_DIMS] = {0};
 	const unsigned char *src = k->st->data;
@@ -295,7 +279,7 @@ static int interpret(struct pth_reader *r, struct pth_file *f, const struct pk_v
 	char what[128];
 	if (r->code && root->kind == PK_OBJECT) {
 		f->torchscript = true;
-		f->root = pth_script_build(r, f, root, r->code, r->ncode, r->doc.cells, e);
+		f->root = pth_script_build(r, f, root, r->code, r->ncode, r->doc.nvalues, &r->budget, e);
 		if (!f->root)
 			return error_prefix(e, "%s: the TorchScript module", r->path);
 		f->root_class = xasprintf("%s.%s", root->u.obj.cls->u.global.module,
@@ -303,7 +287,7 @@ static int interpret(struct pth_reader *r, struct pth_file *f, const struct pk_v
 		return 0;
 	}
 	if (is_module_object(root)) {
-		f->root = pth_tree_build(r, f, root, r->doc.cells, e);
+		f->root = pth_tree_build(r, f, root, r->doc.nvalues, &r->budget, e);
 		if (!f->root)
 			return error_prefix(e, "%s: the pickled model", r->path);
 		return 0;
@@ -452,19 +436,22 @@ static int read_code(zip_t *za, struct pth_reader *r, const char *prefix, struct
 	return rc;
 }
 
-static int read_zip(struct pth_reader *r, struct error *e)
+static int read_zip(struct pth_reader *r, const unsigned char *data, size_t len,
+                    struct error *e)
 {
-	int zerr = 0;
-	zip_t *za = zip_open(r->path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
+	zip_error_t ze;
+	zip_error_init(&ze);
+	zip_source_t *src = zip_source_buffer_create(data, len, 0, &ze);
+	zip_t *za = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze) : NULL;
 	if (!za) {
-		zip_error_t ze;
-		zip_error_init_with_code(&ze, zerr);
 		error_set(e,
 		          "%s: not a readable zip archive (a truncated or damaged checkpoint?): %s",
 		          r->path, zip_error_strerror(&ze));
 		zip_error_fini(&ze);
+		zip_source_free(src);
 		return -1;
 	}
+	zip_error_fini(&ze);
 	int rc = -1;
 	char *prefix = NULL, *name = NULL;
 	unsigned char *pkl = NULL;
@@ -495,7 +482,7 @@ static int read_zip(struct pth_reader *r, struct error *e)
 	if (script && read_code(za, r, prefix, e) < 0)
 		goto out;
 	char *where = xasprintf("%s: data.pkl", r->path);
-	int prc = pk_load(pkl, pkl_len, where, &r->doc, NULL, e);
+	int prc = pk_load(pkl, pkl_len, where, &r->budget, &r->doc, NULL, e);
 	free(where);
 	if (prc < 0 || collect_storages(r, e) < 0)
 		goto out;
@@ -538,16 +525,16 @@ out:
 
 /* ---- the format before PyTorch 1.6 ---- */
 
-static int read_legacy(struct pth_reader *r, const struct storage *map, struct error *e)
+static int read_legacy(struct pth_reader *r, const unsigned char *data, size_t len,
+                       struct error *e)
 {
-	const unsigned char *data = map->data;
-	size_t len = map->size, at = sizeof legacy_magic;
+	size_t at = sizeof legacy_magic;
 	struct pk_doc d;
 	size_t used;
 	char *where = xasprintf("%s (pre-1.6 format)", r->path);
 	int rc = -1;
 	/* the protocol version, then the system information */
-	if (pk_load(data + at, len - at, where, &d, &used, e) < 0)
+	if (pk_load(data + at, len - at, where, &r->budget, &d, &used, e) < 0)
 		goto out;
 	bool ok = d.root->kind == PK_INT && d.root->u.i == 1001;
 	pk_doc_free(&d);
@@ -556,7 +543,7 @@ static int read_legacy(struct pth_reader *r, const struct storage *map, struct e
 		goto out;
 	}
 	at += used;
-	if (pk_load(data + at, len - at, where, &d, &used, e) < 0)
+	if (pk_load(data + at, len - at, where, &r->budget, &d, &used, e) < 0)
 		goto out;
 	const struct pk_value *le = pk_dict_get(d.root, "little_endian");
 	ok = le && le->kind == PK_BOOL && le->u.b;
@@ -568,12 +555,12 @@ static int read_legacy(struct pth_reader *r, const struct storage *map, struct e
 		goto out;
 	}
 	at += used;
-	if (pk_load(data + at, len - at, where, &r->doc, &used, e) < 0 ||
+	if (pk_load(data + at, len - at, where, &r->budget, &r->doc, &used, e) < 0 ||
 	    collect_storages(r, e) < 0)
 		goto out;
 	at += used;
 	struct pk_doc keys;
-	if (pk_load(data + at, len - at, where, &keys, &used, e) < 0)
+	if (pk_load(data + at, len - at, where, &r->budget, &keys, &used, e) < 0)
 		goto out;
 	at += used;
 	if (keys.root->kind != PK_LIST) {
@@ -626,47 +613,54 @@ out:
 
 /* ---- opening ---- */
 
-/* Reads the checkpoint's pickle and every storage it names into r;
- * *legacy tells the format before PyTorch 1.6. 0 or -1 with e set. */
-static int read_object(struct pth_reader *r, const char *path, bool *legacy, struct error *e)
+/* Reads the checkpoint's pickle and every storage it names, from its len
+ * bytes at p, into r (the storages are copied); `where` names it in
+ * messages; *legacy tells the format before PyTorch 1.6. 0 or -1 with e
+ * set. */
+static int read_object(struct pth_reader *r, const unsigned char *p, size_t len,
+                       const char *where, bool *legacy, struct error *e)
+{
+	r->path = xstrdup(where);
+	r->copy_left = PTH_COPY_SLACK;
+	budget_init(&r->budget, len);
+	*legacy = false;
+	if (len >= 4 && memcmp(p, "PK\x03\x04", 4) == 0)
+		return read_zip(r, p, len, e);
+	if (len >= sizeof legacy_magic && memcmp(p, legacy_magic, sizeof legacy_magic) == 0) {
+		*legacy = true;
+		return read_legacy(r, p, len, e);
+	}
+	if (len >= 262 && memcmp(p + 257, "ustar", 5) == 0)
+		return error_set(e,
+		                 "%s: a tar checkpoint from PyTorch before 0.4, which graft does not "
+		                 "read; load and save it again with a newer PyTorch",
+		                 where);
+	if (len >= 4 && memcmp(p, "PK", 2) == 0)
+		return error_set(e, "%s: a zip archive that is empty or damaged, not a checkpoint",
+		                 where);
+	return error_set(e,
+	                 "%s: not a PyTorch checkpoint (neither the zip format of torch.save "
+	                 "nor the older pickle format)",
+	                 where);
+}
+
+/* read_object on the file at path, mapped for the time of the reading. */
+static int read_path(struct pth_reader *r, const char *path, bool *legacy, struct error *e)
 {
 	struct storage *map = storage_map_file(path, e);
 	if (!map)
 		return -1;
-	const unsigned char *p = map->data;
-	r->path = xstrdup(path);
-	r->copy_left = PTH_COPY_SLACK;
-	*legacy = false;
-	int rc;
-	if (map->size >= 4 && memcmp(p, "PK\x03\x04", 4) == 0) {
-		rc = read_zip(r, e);
-	} else if (map->size >= sizeof legacy_magic &&
-	           memcmp(p, legacy_magic, sizeof legacy_magic) == 0) {
-		*legacy = true;
-		rc = read_legacy(r, map, e);
-	} else if (map->size >= 262 && memcmp(p + 257, "ustar", 5) == 0) {
-		rc = error_set(e,
-		               "%s: a tar checkpoint from PyTorch before 0.4, which graft does not "
-		               "read; load and save it again with a newer PyTorch",
-		               path);
-	} else if (map->size >= 4 && memcmp(p, "PK", 2) == 0) {
-		rc = error_set(e, "%s: a zip archive that is empty or damaged, not a checkpoint",
-		               path);
-	} else {
-		rc = error_set(e,
-		               "%s: not a PyTorch checkpoint (neither the zip format of torch.save "
-		               "nor the older pickle format)",
-		               path);
-	}
+	int rc = read_object(r, map->data, map->size, path, legacy, e);
 	storage_unref(map);
 	return rc;
 }
 
-struct pth_file *pth_open(const char *path, struct error *e)
+struct pth_file *pth_open_memory(const void *data, size_t len, const char *where,
+                                 struct error *e)
 {
 	struct pth_reader r = {0};
 	struct pth_file *f = xcalloc(1, sizeof *f);
-	int rc = read_object(&r, path, &f->legacy, e);
+	int rc = read_object(&r, data, len, where, &f->legacy, e);
 	if (rc == 0)
 		rc = interpret(&r, f, r.doc.root, e);
 	f->ncopied = r.ncopied;
@@ -677,6 +671,16 @@ struct pth_file *pth_open(const char *path, struct error *e)
 		pth_close(f);
 		return NULL;
 	}
+	return f;
+}
+
+struct pth_file *pth_open(const char *path, struct error *e)
+{
+	struct storage *map = storage_map_file(path, e);
+	if (!map)
+		return NULL;
+	struct pth_file *f = pth_open_memory(map->data, map->size, path, e);
+	storage_unref(map);
 	return f;
 }
 
@@ -701,7 +705,7 @@ struct pth_reader *pth_read_object(const char *path, struct error *e)
 {
 	struct pth_reader *r = xcalloc(1, sizeof *r);
 	bool legacy;
-	if (read_object(r, path, &legacy, e) < 0) {
+	if (read_path(r, path, &legacy, e) < 0) {
 		pth_reader_free(r);
 		return NULL;
 	}

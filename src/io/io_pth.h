@@ -30,6 +30,7 @@
 
 #include <stdbool.h>
 
+#include "core/budget.h"
 #include "core/error.h"
 #include "core/module.h"
 #include "core/tensor.h"
@@ -66,6 +67,11 @@ struct pth_file {
  * path: "PATH: data.pkl: offset 58: REDUCE calls os.system: refused ...".
  * The tensors hold their own storage (nothing stays mapped). */
 struct pth_file *pth_open(const char *path, struct error *e);
+/* pth_open on the len bytes at data (a checkpoint in memory, which must
+ * stay there until this returns); `where` stands for the path in
+ * messages. */
+struct pth_file *pth_open_memory(const void *data, size_t len, const char *where,
+                                 struct error *e);
 /* Frees f, its entries and its tree (unless taken). Tolerates NULL. */
 void pth_close(struct pth_file *f);
 /* Takes the module tree out of f (the caller owns it); NULL if none. */
@@ -132,17 +138,18 @@ struct pth_code {
  * archive (pth_tree.c), each module a container of the parameters and
  * buffers its class in code[ncode] declares (every tensor a parameter when
  * the class is not found), typed by its class ("torch.nn.modules.conv.
- * Conv2d"); adds every tensor to f->entries in state_dict order. NULL with
+ * Conv2d"); adds every tensor to f->entries in state_dict order. At most
+ * max_nodes modules, each charged to budget (as pth_tree_build). NULL with
  * e set. */
 struct module *pth_script_build(struct pth_reader *r, struct pth_file *f,
                                 const struct pk_value *root, const struct pth_code *code, int ncode,
-                                size_t max_nodes, struct error *e);
+                                size_t max_nodes, struct budget *budget, struct error *e);
 /* Builds graft's module tree from a pickled nn.Module (pth_tree.c); adds
  * every tensor to f->entries in state_dict order. A module shared through
  * the memo is built once for each place it appears, at most max_nodes
- * modules in all (the pickle's values: the tree stays as large as the
- * file). NULL with e set. */
+ * modules in all (the pickle's values), each charged to the file's budget:
+ * the tree stays roughly as large as the file. NULL with e set. */
 struct module *pth_tree_build(struct pth_reader *r, struct pth_file *f, const struct pk_value *root,
-                              size_t max_nodes, struct error *e);
+                              size_t max_nodes, struct budget *budget, struct error *e);
 
 #endif

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/budget.h"
 #include "core/util.h"
 #include "io/io_json.h"
 #include "io/save.h"
@@ -523,6 +524,10 @@ static int st_parse(struct st_file_priv *fp, const char *path, struct error *e)
 		return st_error(e, path, "offset %lld: header is not valid JSON: %s",
 		                (long long)(bad + 8), what);
 
+	struct budget budget;
+	budget_init(&budget, map->size);
+	if (budget_spend(&budget, json_parse_cost(header, hlen), e) < 0)
+		return error_prefix(e, "%s: the header", path);
 	size_t end;
 	struct json_value *root = json_parse(header, hlen, &end);
 	if (!root)

@@ -193,6 +193,7 @@ const char *pk_storage_name(enum dtype dt)
 struct unpickler {
 	const unsigned char *p, *end, *start;
 	const char *where;
+	struct budget *budget;
 	struct error *e;
 	struct pk_doc *doc;
 	struct pk_value **stack;
@@ -218,24 +219,24 @@ static int fail(struct unpickler *u, const char *fmt, ...)
 	return error_set(u->e, "%s: offset %zu: %s", u->where, u->op_at, msg);
 }
 
-/* Counts cells against the budget; -1 when it is exhausted. */
-static int spend(struct unpickler *u, size_t cells)
+/* Charges what the next value or item costs to the budget of the file;
+ * -1 when it is spent. */
+static int spend(struct unpickler *u, size_t bytes)
 {
-	u->doc->cells += cells;
-	if (u->doc->cells > PK_MAX_CELLS)
-		return fail(u, "more than %d values and container items: refusing to go on",
-		            PK_MAX_CELLS);
+	if (budget_spend(u->budget, bytes, u->e) < 0)
+		return error_prefix(u->e, "%s: offset %zu", u->where, u->op_at);
 	return 0;
 }
 
 static struct pk_value *new_value(struct unpickler *u, enum pk_kind kind)
 {
-	if (spend(u, 1) < 0)
+	if (spend(u, sizeof(struct pk_value)) < 0)
 		return NULL;
 	struct pk_value *v = xcalloc(1, sizeof *v);
 	v->kind = kind;
 	v->next_alloc = u->doc->all;
 	u->doc->all = v;
+	u->doc->nvalues++;
 	return v;
 }
 
@@ -279,7 +280,7 @@ void pk_doc_free(struct pk_doc *doc)
 		v = next;
 	}
 	doc->all = doc->root = NULL;
-	doc->cells = 0;
+	doc->nvalues = 0;
 }
 
 static int push(struct unpickler *u, struct pk_value *v)
@@ -328,7 +329,7 @@ static int pop_mark(struct unpickler *u, int *base)
 
 static int seq_add(struct unpickler *u, struct pk_value *seq, struct pk_value *item)
 {
-	if (spend(u, 1) < 0)
+	if (spend(u, 2 * sizeof *seq->u.seq.items) < 0) /* xgrow doubles */
 		return -1;
 	xgrow(&seq->u.seq.items, &seq->u.seq.cap, seq->u.seq.n + 1, sizeof *seq->u.seq.items);
 	seq->u.seq.items[seq->u.seq.n++] = item;
@@ -433,7 +434,8 @@ static int dict_set(struct unpickler *u, struct pk_value *dict, struct pk_value 
 			return 0;
 		}
 	}
-	if (spend(u, 2) < 0)
+	/* a key and a value, doubled as arrays grow, and up to 8 index slots */
+	if (spend(u, 4 * sizeof *dict->u.dict.keys + 8 * sizeof *dict->u.dict.slots) < 0)
 		return -1;
 	int cap = dict->u.dict.cap;
 	xgrow(&dict->u.dict.keys, &cap, dict->u.dict.n + 1, sizeof *dict->u.dict.keys);
@@ -473,7 +475,7 @@ static struct pk_value *make_str(struct unpickler *u, enum pk_kind kind, size_t 
 		fail(u, "%s of %zu bytes runs past the end of the pickle", op_name(u->op), len);
 		return NULL;
 	}
-	if (spend(u, len / 64) < 0)
+	if (spend(u, len + 1) < 0)
 		return NULL;
 	struct pk_value *v = new_value(u, kind);
 	if (!v)
@@ -1217,11 +1219,16 @@ static int step(struct unpickler *u)
 	return fail(u, "unknown pickle opcode 0x%02x", op);
 }
 
-int pk_load(const unsigned char *data, size_t len, const char *where, struct pk_doc *doc,
-            size_t *consumed, struct error *e)
+int pk_load(const unsigned char *data, size_t len, const char *where, struct budget *budget,
+            struct pk_doc *doc, size_t *consumed, struct error *e)
 {
-	struct unpickler u = {
-	    .p = data, .start = data, .end = data + len, .where = where, .e = e, .doc = doc};
+	struct unpickler u = {.p = data,
+	                      .start = data,
+	                      .end = data + len,
+	                      .where = where,
+	                      .budget = budget,
+	                      .e = e,
+	                      .doc = doc};
 	memset(doc, 0, sizeof *doc);
 	int rc;
 	while ((rc = step(&u)) == 0)

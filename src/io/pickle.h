@@ -16,8 +16,9 @@
  * persistent ids torch.save writes; their bytes are the caller's business.
  *
  * Everything has a bound: nesting of MARKs, stack size, memo indices
- * (also fewer than the pickle's bytes), number of values, string lengths
- * (the input), tensor ranks and sizes (a tensor must lie inside its
+ * (also fewer than the pickle's bytes), the memory values and container
+ * items take (charged to the budget of the file, core/budget.h), string
+ * lengths (the input), tensor ranks and sizes (a tensor must lie inside its
  * storage, with int64 overflow checks). A value fetched from the memo is
  * the value stored, shared, never a copy: the values form a graph (a DAG,
  * or cycles) no larger than the pickle, and whoever walks it must not
@@ -30,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/budget.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "core/util.h"
@@ -38,7 +40,6 @@
 #define PK_MAX_DEPTH 512       /* open MARKs */
 #define PK_MAX_STACK (1 << 20) /* values on the stack */
 #define PK_MAX_MEMO  (1 << 22) /* memo indices */
-#define PK_MAX_CELLS (1 << 24) /* values plus container slots */
 #define PK_MAX_NAME  256       /* module and name of a global */
 
 enum pk_kind {
@@ -110,16 +111,17 @@ struct pk_value {
 struct pk_doc {
 	struct pk_value *root;
 	struct pk_value *all; /* every value, through next_alloc */
-	size_t cells;
+	size_t nvalues;       /* how many */
 };
 
 /* Unpickles the pickle at the start of data[0..len). `where` prefixes
  * messages ("model.pth: data.pkl"). On success fills *doc and, when
  * `consumed` is non-NULL, the bytes read up to and including STOP (the
- * pre-1.6 format has several pickles in a row). 0, or -1 with e set to
- * "WHERE: offset N: what" and *doc empty. */
-int pk_load(const unsigned char *data, size_t len, const char *where, struct pk_doc *doc,
-            size_t *consumed, struct error *e);
+ * pre-1.6 format has several pickles in a row). What the values take is
+ * charged to `budget`, the budget of the file the pickle is in. 0, or -1
+ * with e set to "WHERE: offset N: what" and *doc empty. */
+int pk_load(const unsigned char *data, size_t len, const char *where, struct budget *budget,
+            struct pk_doc *doc, size_t *consumed, struct error *e);
 void pk_doc_free(struct pk_doc *doc);
 
 /* The value of key `key` (a string) in a PK_DICT, or NULL. */

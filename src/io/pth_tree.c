@@ -34,25 +34,29 @@ struct tree_ctx {
 	struct pth_file *f;
 	struct error *e;
 	struct strbuf note;
-	int nkept;          /* registry-typed modules kept as plain containers */
-	size_t nodes_left;  /* modules built and module states visited */
-	size_t nodes_limit; /* what nodes_left started at */
+	int nkept;             /* registry-typed modules kept as plain containers */
+	size_t nodes_left;     /* modules built and module states visited */
+	size_t nodes_limit;    /* what nodes_left started at */
+	struct budget *budget; /* the file's, charged for each of them */
 };
 
-/* Counts one module against the budget of the tree, which is as large as
- * the pickle: a module reached many times through shared references (a
- * DAG) would otherwise expand into a tree exponentially larger. -1 with
- * the error set when it is spent. */
+/* Counts one module (built, or its state visited) against the number of
+ * the pickle's values, and charges it to the file's budget: a module
+ * reached many times through shared references (a DAG) would otherwise
+ * expand into a tree exponentially larger than the file, in time and in
+ * memory. -1 with the error set when either is spent. */
 static int spend_node(struct tree_ctx *c, const char *path)
 {
-	if (c->nodes_left > 0) {
-		c->nodes_left--;
-		return 0;
-	}
-	return error_set(c->e,
-	                 "module '%.200s': the tree would have more than %zu modules, as many "
-	                 "as the pickle has values (modules shared too often)",
-	                 path[0] ? path : "<root>", c->nodes_limit);
+	const char *name = path[0] ? path : "<root>";
+	if (c->nodes_left == 0)
+		return error_set(c->e,
+		                 "module '%.200s': the tree would have more than %zu modules, as "
+		                 "many as the pickle has values (modules shared too often)",
+		                 name, c->nodes_limit);
+	c->nodes_left--;
+	if (budget_spend(c->budget, sizeof(struct module) + strlen(path) + 1, c->e) < 0)
+		return error_prefix(c->e, "module '%.200s'", name);
+	return 0;
 }
 
 /* Converts an attribute value; -1 for what graft's values cannot hold,
@@ -378,9 +382,14 @@ fail:
 }
 
 struct module *pth_tree_build(struct pth_reader *r, struct pth_file *f, const struct pk_value *root,
-                              size_t max_nodes, struct error *e)
+                              size_t max_nodes, struct budget *budget, struct error *e)
 {
-	struct tree_ctx c = {.r = r, .f = f, .e = e, .nodes_left = max_nodes, .nodes_limit = max_nodes};
+	struct tree_ctx c = {.r = r,
+	                     .f = f,
+	                     .e = e,
+	                     .nodes_left = max_nodes,
+	                     .nodes_limit = max_nodes,
+	                     .budget = budget};
 	struct module *m = build(&c, "", "", root, 0);
 	if (!m) {
 		strbuf_free(&c.note);
@@ -574,10 +583,15 @@ static struct module *script_build(struct script_ctx *c, const char *name, const
 
 struct module *pth_script_build(struct pth_reader *r, struct pth_file *f,
                                 const struct pk_value *root, const struct pth_code *code, int ncode,
-                                size_t max_nodes, struct error *e)
+                                size_t max_nodes, struct budget *budget, struct error *e)
 {
 	struct script_ctx c = {
-	    .tree = {.r = r, .f = f, .e = e, .nodes_left = max_nodes, .nodes_limit = max_nodes},
+	    .tree = {.r = r,
+	             .f = f,
+	             .e = e,
+	             .nodes_left = max_nodes,
+	             .nodes_limit = max_nodes,
+	             .budget = budget},
 	    .code = code,
 	    .ncode = ncode};
 	struct module *m = script_build(&c, "", "", root, 0);
