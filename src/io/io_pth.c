@@ -436,12 +436,16 @@ static int read_code(zip_t *za, struct pth_reader *r, const char *prefix, struct
 	return rc;
 }
 
-static int read_zip(struct pth_reader *r, const unsigned char *data, size_t len,
+/* Reads a zip checkpoint: from the file when `file` is given (libzip's
+ * reads then fail cleanly if the file is cut short while graft reads it,
+ * where a mapping would fault), else from the len bytes at data. */
+static int read_zip(struct pth_reader *r, const char *file, const unsigned char *data, size_t len,
                     struct error *e)
 {
 	zip_error_t ze;
 	zip_error_init(&ze);
-	zip_source_t *src = zip_source_buffer_create(data, len, 0, &ze);
+	zip_source_t *src = file ? zip_source_file_create(file, 0, -1, &ze)
+	                         : zip_source_buffer_create(data, len, 0, &ze);
 	zip_t *za = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze) : NULL;
 	if (!za) {
 		error_set(e,
@@ -615,17 +619,18 @@ out:
 
 /* Reads the checkpoint's pickle and every storage it names, from its len
  * bytes at p, into r (the storages are copied); `where` names it in
- * messages; *legacy tells the format before PyTorch 1.6. 0 or -1 with e
+ * messages; `file` (or NULL) is the file p maps, which a zip archive is
+ * read from; *legacy tells the format before PyTorch 1.6. 0 or -1 with e
  * set. */
 static int read_object(struct pth_reader *r, const unsigned char *p, size_t len,
-                       const char *where, bool *legacy, struct error *e)
+                       const char *where, const char *file, bool *legacy, struct error *e)
 {
 	r->path = xstrdup(where);
 	r->copy_left = PTH_COPY_SLACK;
 	budget_init(&r->budget, len);
 	*legacy = false;
 	if (len >= 4 && memcmp(p, "PK\x03\x04", 4) == 0)
-		return read_zip(r, p, len, e);
+		return read_zip(r, file, p, len, e);
 	if (len >= sizeof legacy_magic && memcmp(p, legacy_magic, sizeof legacy_magic) == 0) {
 		*legacy = true;
 		return read_legacy(r, p, len, e);
@@ -650,17 +655,19 @@ static int read_path(struct pth_reader *r, const char *path, bool *legacy, struc
 	struct storage *map = storage_map_file(path, e);
 	if (!map)
 		return -1;
-	int rc = read_object(r, map->data, map->size, path, legacy, e);
+	int rc = read_object(r, map->data, map->size, path, path, legacy, e);
 	storage_unref(map);
 	return rc;
 }
 
-struct pth_file *pth_open_memory(const void *data, size_t len, const char *where,
-                                 struct error *e)
+/* Opens the checkpoint in the len bytes at data, which map `file` (or
+ * NULL). */
+static struct pth_file *open_object(const void *data, size_t len, const char *where,
+                                    const char *file, struct error *e)
 {
 	struct pth_reader r = {0};
 	struct pth_file *f = xcalloc(1, sizeof *f);
-	int rc = read_object(&r, data, len, where, &f->legacy, e);
+	int rc = read_object(&r, data, len, where, file, &f->legacy, e);
 	if (rc == 0)
 		rc = interpret(&r, f, r.doc.root, e);
 	f->ncopied = r.ncopied;
@@ -674,12 +681,18 @@ struct pth_file *pth_open_memory(const void *data, size_t len, const char *where
 	return f;
 }
 
+struct pth_file *pth_open_memory(const void *data, size_t len, const char *where,
+                                 struct error *e)
+{
+	return open_object(data, len, where, NULL, e);
+}
+
 struct pth_file *pth_open(const char *path, struct error *e)
 {
 	struct storage *map = storage_map_file(path, e);
 	if (!map)
 		return NULL;
-	struct pth_file *f = pth_open_memory(map->data, map->size, path, e);
+	struct pth_file *f = open_object(map->data, map->size, path, path, e);
 	storage_unref(map);
 	return f;
 }
