@@ -69,6 +69,13 @@ int cli_diff(int argc, char **argv);
 extern const char cli_diff_synopsis[];
 extern const char cli_diff_help[];
 struct tensor;
+struct model;
+/* The model to run for m, read from path: m itself, or, when it has no
+ * weights, *init, a copy with PyTorch's default initialisation from
+ * init_seed (the caller frees it), said on stderr. NULL, after a message,
+ * when m's forward is unknown or it cannot be initialised. */
+struct model *cli_runnable(struct model *m, const char *path, uint64_t init_seed,
+                           struct model **init);
 /* graft run MODEL --compare OTHER (cli_run_compare.c): runs m (ready to
  * run) and OTHER (initialised from init_seed when it has no weights) on the
  * inputs and prints the drift of OTHER's outputs and modules from m's.

@@ -101,6 +101,31 @@ static int parse_seed(const char *s, uint64_t *out)
 	return 0;
 }
 
+struct model *cli_runnable(struct model *m, const char *path, uint64_t init_seed,
+                           struct model **init)
+{
+	*init = NULL;
+	if (!m->has_forward) {
+		fprintf(stderr,
+		        "graft: %s: no architecture: the forward is unknown, so it cannot run\n",
+		        path);
+		return NULL;
+	}
+	if (m->has_weights)
+		return m;
+	struct error e = {0};
+	*init = exec_init_model(m, init_seed, &e);
+	if (!*init) {
+		fprintf(stderr, "graft: %s: %s\n", path, e.msg);
+		return NULL;
+	}
+	fprintf(stderr,
+	        "graft: %s has no weights: running with PyTorch's default initialisation "
+	        "(torch.manual_seed(%llu))\n",
+	        path, (unsigned long long)init_seed);
+	return *init;
+}
+
 static int parse_args(int argc, char **argv, struct run_opts *o, const char **model)
 {
 	static const struct option opts[] = {
@@ -417,12 +442,9 @@ int cli_run(int argc, char **argv)
 	struct value out = value_none();
 	int status = EXIT_USAGE;
 	memset(in, 0, sizeof in);
-	if (!m->has_forward) {
-		fprintf(stderr,
-		        "graft: %s: no architecture: the forward is unknown, so it cannot run\n",
-		        path);
+	struct model *run = cli_runnable(m, path, o.init_seed, &init);
+	if (!run)
 		goto done;
-	}
 	if (o.ninputs && o.ninputs != m->ninputs) {
 		fprintf(stderr, "graft: %s takes %d input%s, got %d --input\n", path, m->ninputs,
 		        m->ninputs == 1 ? "" : "s", o.ninputs);
@@ -459,19 +481,6 @@ int cli_run(int argc, char **argv)
 			           o.seed + (uint64_t)i);
 		}
 		shapes[i] = in[i].shape;
-	}
-	struct model *run = m;
-	if (!m->has_weights) {
-		init = exec_init_model(m, o.init_seed, &e);
-		if (!init) {
-			fprintf(stderr, "graft: %s: %s\n", path, e.msg);
-			goto done;
-		}
-		run = init;
-		fprintf(stderr,
-		        "graft: %s has no weights: running with PyTorch's default initialisation "
-		        "(torch.manual_seed(%llu))\n",
-		        path, (unsigned long long)o.init_seed);
 	}
 	exec_set_threads(o.threads);
 	if (o.compare) {

@@ -72,24 +72,9 @@ int cli_run_compare(struct model *m, const char *other_path, uint64_t init_seed,
 		return EXIT_USAGE;
 	}
 	int status = EXIT_USAGE;
-	struct model *run = other;
-	if (!other->has_forward) {
-		fprintf(stderr, "graft: %s: no architecture: the forward is unknown, so it cannot run\n",
-		        other_path);
+	struct model *run = cli_runnable(other, other_path, init_seed, &init);
+	if (!run)
 		goto done;
-	}
-	if (!other->has_weights) {
-		init = exec_init_model(other, init_seed, &e);
-		if (!init) {
-			fprintf(stderr, "graft: %s: %s\n", other_path, e.msg);
-			goto done;
-		}
-		run = init;
-		fprintf(stderr,
-		        "graft: %s has no weights: running with PyTorch's default initialisation "
-		        "(torch.manual_seed(%llu))\n",
-		        other_path, (unsigned long long)init_seed);
-	}
 	struct compare_result r;
 	if (exec_compare(m, run, in, nin, &r, &e) < 0) {
 		fprintf(stderr, "graft: %s\n", e.msg);
