@@ -148,11 +148,21 @@ static void diff_inputs(struct model_diff *d)
 	}
 }
 
-void model_diff(const struct model *a, const struct model *b, struct model_diff *d)
+void model_diff_totals(const struct model *a, const struct model *b, struct model_diff *d)
 {
 	memset(d, 0, sizeof *d);
 	d->a = a;
 	d->b = b;
+	diff_inputs(d);
+	if (a->root)
+		module_count(a->root, &d->counts_a);
+	if (b->root)
+		module_count(b->root, &d->counts_b);
+}
+
+void model_diff(const struct model *a, const struct model *b, struct model_diff *d)
+{
+	model_diff_totals(a, b, d);
 	int cap = 0;
 	if (a->root && b->root) {
 		walk_new(d, &cap, b->root);
@@ -164,11 +174,6 @@ void model_diff(const struct model *a, const struct model *b, struct model_diff 
 	struct tensor_walk wb = {d, wa.cap, a, false};
 	if (b->root)
 		walk_tensors(&wb, b->root, !a->root);
-	diff_inputs(d);
-	if (a->root)
-		module_count(a->root, &d->counts_a);
-	if (b->root)
-		module_count(b->root, &d->counts_b);
 }
 
 void model_diff_free(struct model_diff *d)

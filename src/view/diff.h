@@ -68,6 +68,9 @@ struct model_diff {
 /* Compares a (the old model) with b (the new) into *d; the models must
  * outlive it. Free with model_diff_free. */
 void model_diff(const struct model *a, const struct model *b, struct model_diff *d);
+/* Only the parameter totals and the changed inputs of that comparison
+ * (no module or tensor is compared): what diff_totals writes. */
+void model_diff_totals(const struct model *a, const struct model *b, struct model_diff *d);
 void model_diff_free(struct model_diff *d);
 /* True when no module, tensor or input differs (tensors without values on
  * one side count as equal). */
