@@ -157,6 +157,25 @@ def _mha(m):
     }
 
 
+def _rnn(m):
+    a = {"input_size": m.input_size, "hidden_size": m.hidden_size,
+         "num_layers": m.num_layers}
+    if isinstance(m, nn.RNN):
+        a["nonlinearity"] = m.nonlinearity
+    a.update({"bias": m.bias, "batch_first": m.batch_first, "dropout": float(m.dropout),
+              "bidirectional": m.bidirectional})
+    if isinstance(m, nn.LSTM):
+        a["proj_size"] = m.proj_size
+    return a
+
+
+def _rnn_cell(m):
+    a = {"input_size": m.input_size, "hidden_size": m.hidden_size, "bias": m.bias}
+    if isinstance(m, nn.RNNCell):
+        a["nonlinearity"] = m.nonlinearity
+    return a
+
+
 def _stochastic_depth(m):
     return {"p": m.p, "mode": m.mode}
 
@@ -231,6 +250,43 @@ def _t_mha(a):
     return t
 
 
+def _rnn_gates(type_name):
+    return 4 if type_name.startswith("LSTM") else 3 if type_name.startswith("GRU") else 1
+
+
+def _t_rnn(type_name):
+    """PyTorch's _flat_weights_names with their shapes."""
+    def rule(a):
+        gh = _rnn_gates(type_name) * a["hidden_size"]
+        proj = a.get("proj_size", 0)
+        out = proj or a["hidden_size"]
+        dirs = 2 if a["bidirectional"] else 1
+        t = []
+        for layer in range(a["num_layers"]):
+            for sfx in ["", "_reverse"][:dirs]:
+                inp = a["input_size"] if layer == 0 else out * dirs
+                t += [("weight_ih_l%d%s" % (layer, sfx), [gh, inp], F32),
+                      ("weight_hh_l%d%s" % (layer, sfx), [gh, out], F32)]
+                if a["bias"]:
+                    t += [("bias_ih_l%d%s" % (layer, sfx), [gh], F32),
+                          ("bias_hh_l%d%s" % (layer, sfx), [gh], F32)]
+                if proj:
+                    t.append(("weight_hr_l%d%s" % (layer, sfx), [proj, a["hidden_size"]], F32))
+        return t
+    return rule
+
+
+def _t_rnn_cell(type_name):
+    def rule(a):
+        gh = _rnn_gates(type_name) * a["hidden_size"]
+        t = [("weight_ih", [gh, a["input_size"]], F32),
+             ("weight_hh", [gh, a["hidden_size"]], F32)]
+        if a["bias"]:
+            t += [("bias_ih", [gh], F32), ("bias_hh", [gh], F32)]
+        return t
+    return rule
+
+
 def _t_prelu(a):
     return [("weight", [a["num_parameters"]], F32)]
 
@@ -283,6 +339,12 @@ _TABLE = [
     (nn.Flatten, _flatten, _t_none),
     (nn.Identity, _none, _t_none),
     (nn.MultiheadAttention, _mha, _t_mha),
+    (nn.RNN, _rnn, _t_rnn("RNN")),
+    (nn.LSTM, _rnn, _t_rnn("LSTM")),
+    (nn.GRU, _rnn, _t_rnn("GRU")),
+    (nn.RNNCell, _rnn_cell, _t_rnn_cell("RNNCell")),
+    (nn.LSTMCell, _rnn_cell, _t_rnn_cell("LSTMCell")),
+    (nn.GRUCell, _rnn_cell, _t_rnn_cell("GRUCell")),
 ]
 if StochasticDepth is not None:
     _TABLE += [
