@@ -4,6 +4,7 @@ import inspect
 
 import torch
 
+from .packed import refuse_packed_sequences
 from .tree import Exporter
 
 FORMAT_VERSION = 1
@@ -28,6 +29,7 @@ def architecture(model, name, source, input_shapes, seed=0):
     with real values from a run on random inputs of INPUT_SHAPES."""
     g = torch.Generator().manual_seed(seed)
     inputs = [torch.randn(s, generator=g) for s in input_shapes]
+    refuse_packed_sequences(model, inputs)
     ex = Exporter(model, inputs)
     module = ex.module(model)
     names = _input_names(model, module, len(input_shapes))

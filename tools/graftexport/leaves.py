@@ -158,22 +158,32 @@ def _mha(m):
 
 
 def _rnn(m):
-    a = {"input_size": m.input_size, "hidden_size": m.hidden_size,
-         "num_layers": m.num_layers}
-    if isinstance(m, nn.RNN):
-        a["nonlinearity"] = m.nonlinearity
-    a.update({"bias": m.bias, "batch_first": m.batch_first, "dropout": float(m.dropout),
-              "bidirectional": m.bidirectional})
-    if isinstance(m, nn.LSTM):
-        a["proj_size"] = m.proj_size
-    return a
+    return {"input_size": m.input_size, "hidden_size": m.hidden_size,
+            "num_layers": m.num_layers, "nonlinearity": m.nonlinearity, "bias": m.bias,
+            "batch_first": m.batch_first, "dropout": float(m.dropout),
+            "bidirectional": m.bidirectional}
+
+
+def _lstm(m):
+    return {"input_size": m.input_size, "hidden_size": m.hidden_size,
+            "num_layers": m.num_layers, "bias": m.bias, "batch_first": m.batch_first,
+            "dropout": float(m.dropout), "bidirectional": m.bidirectional,
+            "proj_size": m.proj_size}
+
+
+def _gru(m):
+    return {"input_size": m.input_size, "hidden_size": m.hidden_size,
+            "num_layers": m.num_layers, "bias": m.bias, "batch_first": m.batch_first,
+            "dropout": float(m.dropout), "bidirectional": m.bidirectional}
 
 
 def _rnn_cell(m):
-    a = {"input_size": m.input_size, "hidden_size": m.hidden_size, "bias": m.bias}
-    if isinstance(m, nn.RNNCell):
-        a["nonlinearity"] = m.nonlinearity
-    return a
+    return {"input_size": m.input_size, "hidden_size": m.hidden_size, "bias": m.bias,
+            "nonlinearity": m.nonlinearity}
+
+
+def _cell(m):
+    return {"input_size": m.input_size, "hidden_size": m.hidden_size, "bias": m.bias}
 
 
 def _stochastic_depth(m):
@@ -340,11 +350,11 @@ _TABLE = [
     (nn.Identity, _none, _t_none),
     (nn.MultiheadAttention, _mha, _t_mha),
     (nn.RNN, _rnn, _t_rnn("RNN")),
-    (nn.LSTM, _rnn, _t_rnn("LSTM")),
-    (nn.GRU, _rnn, _t_rnn("GRU")),
+    (nn.LSTM, _lstm, _t_rnn("LSTM")),
+    (nn.GRU, _gru, _t_rnn("GRU")),
     (nn.RNNCell, _rnn_cell, _t_rnn_cell("RNNCell")),
-    (nn.LSTMCell, _rnn_cell, _t_rnn_cell("LSTMCell")),
-    (nn.GRUCell, _rnn_cell, _t_rnn_cell("GRUCell")),
+    (nn.LSTMCell, _cell, _t_rnn_cell("LSTMCell")),
+    (nn.GRUCell, _cell, _t_rnn_cell("GRUCell")),
 ]
 if StochasticDepth is not None:
     _TABLE += [
