@@ -4,6 +4,7 @@
 # tests/test_run check each model's shapes, totals and outputs against
 # PyTorch; this checks the rest, for each model:
 #   - its edit (NAME.edit) applies and saves, and the edited model runs;
+#   - export-py writes torch.nn's containers as themselves;
 #   - with torch ($TORCH_PYTHON): the bundle converted to .pth loads
 #     strictly into the PyTorch model (weights_only) and computes
 #     PyTorch's outputs; export-py's module loads the bundle and computes
@@ -42,9 +43,18 @@ for bundle in "$data"/*.safetensors; do
 	expect "$m.edited_run" 0 "$graft" run "$edited" $inputs -o "$out/$m.edited.y.npy"
 	done_ "$m.edited_run"
 
+	# export-py writes torch.nn's containers as themselves, never as a
+	# class of their name
+	expect "$m.export_py" 0 "$graft" export-py "$bundle" -o "$out/$m.py"
+	if [ "$ok" -eq 1 ] &&
+		grep -qE '^class (Sequential|ModuleList|ModuleDict|ParameterList|ParameterDict)\(' "$out/$m.py"; then
+		ok=0
+		why="a torch.nn container written as a class of its own"
+	fi
+	done_ "$m.export_py"
+
 	if [ "$have_torch" -eq 1 ]; then
 		"$graft" convert "$bundle" "$out/$m.pth" >/dev/null 2>&1
-		"$graft" export-py "$bundle" -o "$out/$m.py" >/dev/null 2>&1
 		"$graft" export-py "$edited" -o "$out/$m.edited.py" >/dev/null 2>&1
 		names="$names $m"
 	fi

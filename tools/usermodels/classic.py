@@ -95,6 +95,25 @@ class ResidualMLP(nn.Module):
         return self.head(x.mean(dim=1))
 
 
+class MultiTask(nn.Module):
+    """A shared trunk with one head per task kept in an nn.ModuleDict,
+    learned per-task output scales in an nn.ParameterList and a bias in an
+    nn.ParameterDict, as multi-task code does."""
+
+    def __init__(self):
+        super().__init__()
+        self.trunk = nn.Sequential(nn.Linear(12, 32), nn.ReLU())
+        self.heads = nn.ModuleDict({"age": nn.Linear(32, 1), "class": nn.Linear(32, 5)})
+        self.scales = nn.ParameterList([nn.Parameter(torch.ones(1)),
+                                        nn.Parameter(torch.ones(5))])
+        self.offsets = nn.ParameterDict({"age": nn.Parameter(torch.zeros(1))})
+
+    def forward(self, x):
+        h = self.trunk(x)
+        age = self.heads["age"](h) * self.scales[0] + self.offsets["age"]
+        return age, self.heads["class"](h) * self.scales[1]
+
+
 MODELS = [
     UserModel("mlp_classifier", MLPClassifier, [Input("x", [4, 20])],
               edit="replace classifier Linear out_features=7"),
@@ -107,4 +126,6 @@ MODELS = [
               edit="insert after image.1 Dropout p=0.1"),
     UserModel("residual_mlp", ResidualMLP, [Input("x", [2, 5, 24])],
               edit="replace-all GELU SiLU"),
+    UserModel("multi_task", MultiTask, [Input("x", [3, 12])],
+              edit="insert after trunk.1 Dropout p=0.2"),
 ]
