@@ -145,6 +145,10 @@ static void test_checks(void)
 	CHECK_STR(build_error("GRU(4, 8, dropout=1.5)"),
 	          "GRU: dropout must be between 0 and 1, got 1.5");
 	CHECK_STR(build_error("GRUCell(0, 8)"), "GRUCell: input_size must be positive, got 0");
+	CHECK_STR(build_error("LSTM(4, 8, num_layers=100000)"),
+	          "LSTM: num_layers must be at most 4096, got 100000");
+	CHECK_STR(build_error("RNNCell(4, 9223372036854775807)"),
+	          "RNNCell: hidden_size must be at most 2147483647, got 9223372036854775807");
 	CHECK_STR(build_error("GRU(4, 8, proj_size=2)"),
 	          "GRU has no attribute 'proj_size'");
 }

@@ -90,9 +90,26 @@ static const struct attr_spec cell_attrs[] = {
 
 /* input_size and hidden_size positive, nonlinearity 'tanh' or 'relu' (RNN
  * and RNNCell only have one). */
+/* Sizes beyond these are refused, so that the gate and parameter
+ * arithmetic cannot overflow and a layer count cannot make millions of
+ * tensors. */
+#define RNN_MAX_SIZE   INT32_MAX
+#define RNN_MAX_LAYERS 4096
+
+static int check_at_most(const struct module *m, const char *name, int64_t max, struct error *e)
+{
+	int64_t v = module_attr_int(m, name, 1);
+	if (v > max)
+		return error_set(e, "%s: %s must be at most %lld, got %lld", m->type, name,
+		                 (long long)max, (long long)v);
+	return 0;
+}
+
 static int cell_check(struct module *m, struct error *e)
 {
-	if (op_check_positive(m, "input_size", e) || op_check_positive(m, "hidden_size", e))
+	if (op_check_positive(m, "input_size", e) || op_check_positive(m, "hidden_size", e) ||
+	    check_at_most(m, "input_size", RNN_MAX_SIZE, e) ||
+	    check_at_most(m, "hidden_size", RNN_MAX_SIZE, e))
 		return -1;
 	const char *act = module_attr_str(m, "nonlinearity", "tanh");
 	if (strcmp(act, "tanh") != 0 && strcmp(act, "relu") != 0)
@@ -104,6 +121,7 @@ static int cell_check(struct module *m, struct error *e)
 static int rnn_check(struct module *m, struct error *e)
 {
 	if (cell_check(m, e) || op_check_positive(m, "num_layers", e) ||
+	    check_at_most(m, "num_layers", RNN_MAX_LAYERS, e) ||
 	    op_check_probability(m, "dropout", e))
 		return -1;
 	int64_t proj = module_attr_int(m, "proj_size", 0);
