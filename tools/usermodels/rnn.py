@@ -1,8 +1,8 @@
-"""Recurrent models users write: taggers, forecasters and classifiers over
-sequences with RNN, LSTM and GRU (stacked, bidirectional, batch-first or
-not, with projections and initial states), and the cell modules driven by
-a Python loop in forward (an unrolled GRUCell encoder, an LSTMCell
-decoder feeding its output back)."""
+"""Recurrent models users write: taggers, forecasters, classifiers and an
+encoder-decoder over sequences with RNN, LSTM and GRU (stacked,
+bidirectional, batch-first or not, with projections and initial states),
+and the cell modules driven by a Python loop in forward (an unrolled
+GRUCell encoder, an LSTMCell decoder feeding its output back)."""
 
 import torch
 from torch import nn
@@ -143,6 +143,42 @@ class UnbatchedRNN(nn.Module):
         return out, self.cell(out[-1])
 
 
+class BiGRUClassifier(nn.Module):
+    """A sentence classifier on word vectors: a bidirectional GRU, the last
+    layer's final forward and backward states concatenated
+    (torch.cat([h[-2], h[-1]], dim=1)), then dropout and a Linear, as in
+    countless text-classification notebooks."""
+
+    def __init__(self, features=8, hidden=10, classes=3):
+        super().__init__()
+        self.gru = nn.GRU(features, hidden, num_layers=2, bidirectional=True,
+                          batch_first=True)
+        self.drop = nn.Dropout(0.5)
+        self.fc = nn.Linear(2 * hidden, classes)
+
+    def forward(self, x):
+        _, h = self.gru(x)
+        return self.fc(self.drop(torch.cat([h[-2], h[-1]], dim=1)))
+
+
+class Seq2SeqGRU(nn.Module):
+    """An encoder-decoder with teacher forcing: the encoder GRU's final
+    state starts the decoder GRU over the target sequence (time-major),
+    and a Linear predicts every step, as in the PyTorch seq2seq
+    tutorial."""
+
+    def __init__(self, src_features=6, tgt_features=4, hidden=12):
+        super().__init__()
+        self.encoder = nn.GRU(src_features, hidden)
+        self.decoder = nn.GRU(tgt_features, hidden)
+        self.out = nn.Linear(hidden, tgt_features)
+
+    def forward(self, src, tgt):
+        _, h = self.encoder(src)
+        y, _ = self.decoder(tgt, h)
+        return self.out(y)
+
+
 MODELS = [
     UserModel("bilstm_tagger", BiLSTMTagger, [Input("x", [2, 7, 12])],
               edit="replace tag Linear out_features=9"),
@@ -161,4 +197,8 @@ MODELS = [
               edit="replace proj Linear out_features=4"),
     UserModel("unbatched_rnn", UnbatchedRNN, [Input("x", [6, 4])],
               edit="replace cell GRUCell hidden_size=6"),
+    UserModel("bigru_classifier", BiGRUClassifier, [Input("x", [3, 7, 8])],
+              edit="replace fc Linear out_features=2"),
+    UserModel("seq2seq_gru", Seq2SeqGRU, [Input("src", [5, 2, 6]), Input("tgt", [4, 2, 4])],
+              edit="replace-all GRU LSTM hidden_size=12"),
 ]
