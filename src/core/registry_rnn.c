@@ -7,6 +7,11 @@
  * has weight_ih, weight_hh, bias_ih, bias_hh. The gates are stacked along
  * dimension 0 of each weight (RNN 1, LSTM 4: i f g o, GRU 3: r z n).
  *
+ * No attribute alone fixes the output's feature size (hidden_size,
+ * proj_size and bidirectional do together), so the types have no size_attr:
+ * a break after one names the layer ("from lstm"), and `head` does not
+ * take them for classifier layers.
+ *
  * Mult-adds: the gate products of every time step, layer and direction,
  * L * N * gates * hidden * (layer_input + hidden_out), plus the projection
  * L * N * hidden * proj_size of an LSTM with proj_size. */
@@ -393,7 +398,6 @@ static void rnn_describe(const struct module *m, char *buf, size_t size)
 	    .doc = d,                                                                              \
 	    .attrs = attr_table,                                                                   \
 	    .nattrs = sizeof attr_table / sizeof *attr_table,                                      \
-	    .size_attr = "hidden_size",                                                            \
 	    .params = par,                                                                         \
 	    .infer = inf,                                                                          \
 	    .describe = rnn_describe,                                                              \
