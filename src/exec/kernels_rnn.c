@@ -114,10 +114,10 @@ static int rnn_prepare(struct kop *op, struct error *e)
 	st->out = proj > 0 ? proj : st->hidden;
 	st->input = x->shape.dim[x->shape.ndim - 1];
 	st->cell = strstr(m->type, "Cell") != NULL;
+	bool lstm = st->mode == RNN_LSTM;
 	if (st->cell) {
 		st->len = 1;
 		st->n = x->shape.ndim == 2 ? x->shape.dim[0] : 1;
-		bool lstm = st->mode == RNN_LSTM;
 		st->hn = out_at(op, 0, lstm ? 0 : -1);
 		st->cn = lstm ? out_at(op, 1, -1) : NULL;
 	} else {
@@ -126,7 +126,6 @@ static int rnn_prepare(struct kop *op, struct error *e)
 		st->len = x->shape.dim[st->batch_first ? 1 : 0];
 		st->n = batched ? x->shape.dim[st->batch_first ? 0 : 1] : 1;
 		st->y = out_at(op, 0, -1);
-		bool lstm = st->mode == RNN_LSTM;
 		st->hn = out_at(op, 1, lstm ? 0 : -1);
 		st->cn = lstm ? out_at(op, 1, 1) : NULL;
 	}
