@@ -9,11 +9,11 @@ it has no children and no forward graph.
 from torch import nn
 
 try:
-    from torchvision.ops.misc import Permute
+    from torchvision.ops.misc import FrozenBatchNorm2d, Permute
     from torchvision.ops.stochastic_depth import StochasticDepth
     from torchvision.models.convnext import LayerNorm2d
 except ImportError:  # torchvision is optional for non-torchvision models
-    Permute = StochasticDepth = LayerNorm2d = None
+    FrozenBatchNorm2d = Permute = StochasticDepth = LayerNorm2d = None
 
 
 def _list(v):
@@ -48,6 +48,14 @@ def _batchnorm(m):
     return {"num_features": m.num_features, "eps": m.eps,
             "momentum": m.momentum, "affine": m.affine,
             "track_running_stats": m.track_running_stats}
+
+
+def _frozen_batchnorm(m):
+    return {"num_features": m.weight.shape[0], "eps": m.eps}
+
+
+def _lrn(m):
+    return {"size": m.size, "alpha": m.alpha, "beta": m.beta, "k": m.k}
 
 
 def _layernorm(m):
@@ -199,6 +207,11 @@ def _t_batchnorm(a):
     return t
 
 
+def _t_frozen_batchnorm(a):
+    c = a["num_features"]
+    return [(n, [c], F32) for n in ("weight", "bias", "running_mean", "running_var")]
+
+
 def _t_layernorm(a):
     s = list(a["normalized_shape"])
     if a["elementwise_affine"]:
@@ -283,12 +296,20 @@ _TABLE = [
     (nn.Flatten, _flatten, _t_none),
     (nn.Identity, _none, _t_none),
     (nn.MultiheadAttention, _mha, _t_mha),
+    (nn.BatchNorm3d, _batchnorm, _t_batchnorm),
+    (nn.SyncBatchNorm, _batchnorm, _t_batchnorm),
+    (nn.InstanceNorm1d, _batchnorm, _t_batchnorm),
+    (nn.InstanceNorm2d, _batchnorm, _t_batchnorm),
+    (nn.InstanceNorm3d, _batchnorm, _t_batchnorm),
+    (nn.LocalResponseNorm, _lrn, _t_none),
+    (nn.CrossMapLRN2d, _lrn, _t_none),
 ]
 if StochasticDepth is not None:
     _TABLE += [
         (StochasticDepth, _stochastic_depth, _t_none),
         (Permute, _permute, _t_none),
         (LayerNorm2d, _layernorm, _t_layernorm),
+        (FrozenBatchNorm2d, _frozen_batchnorm, _t_frozen_batchnorm),
     ]
 
 BY_CLASS = {cls: (cls.__name__, attrs, tensors) for cls, attrs, tensors in _TABLE}
