@@ -1,5 +1,5 @@
-/* registry_layout.c - moving data without arithmetic: Flatten, Permute, Dropout, Identity,
- * StochasticDepth, cat, split, reshape, permute, pad, .... */
+/* registry_layout.c - moving data without arithmetic: Flatten, Unflatten, Permute, the
+ * dropouts, Identity, StochasticDepth, cat, split, reshape, permute, pad, .... */
 #include "core/registry_impl.h"
 
 #include <stdio.h>
@@ -60,16 +60,40 @@ static void dropout_describe(const struct module *m, char *buf, size_t size)
 	snprintf(buf, size, "p=%g", module_attr_float(m, "p", 0.5));
 }
 
-static const struct op_def def_dropout = {
-    .name = "Dropout",
-    .kind = OP_MODULE,
-    .doc = "zeroes elements with probability p in training; identity in eval",
-    .attrs = dropout_attrs,
-    .nattrs = 2,
-    .infer = op_same_as_input,
-    .describe = dropout_describe,
-    .check = dropout_check,
-};
+/* Dropout1d and dropout1d take a 2-D or 3-D input; the other dropouts any. */
+static int dropout_infer(struct op_call *c)
+{
+	const char *name = c->def->name;
+	if ((!strcmp(name, "Dropout1d") || !strcmp(name, "dropout1d")) &&
+	    !op_input_rank(c, 2, 3, "2-D or 3-D"))
+		return -1;
+	return op_same_as_input(c);
+}
+
+/* A dropout module type: identity in eval. */
+#define DROPOUT_DEF(id, type, doc_)                                                                \
+	static const struct op_def def_##id = {                                                    \
+	    .name = type,                                                                          \
+	    .kind = OP_MODULE,                                                                     \
+	    .doc = doc_,                                                                           \
+	    .attrs = dropout_attrs,                                                                \
+	    .nattrs = 2,                                                                           \
+	    .infer = dropout_infer,                                                                \
+	    .describe = dropout_describe,                                                          \
+	    .check = dropout_check,                                                                \
+	}
+
+DROPOUT_DEF(dropout, "Dropout", "zeroes elements with probability p in training; identity in eval");
+DROPOUT_DEF(dropout1d, "Dropout1d",
+            "zeroes whole channels of [N, C, L] or [C, L] in training; identity in eval");
+DROPOUT_DEF(dropout2d, "Dropout2d",
+            "zeroes whole channels of [N, C, H, W] in training; identity in eval");
+DROPOUT_DEF(dropout3d, "Dropout3d",
+            "zeroes whole channels of [N, C, D, H, W] in training; identity in eval");
+DROPOUT_DEF(alpha_dropout, "AlphaDropout",
+            "dropout keeping SELU's mean and variance in training; identity in eval");
+DROPOUT_DEF(feature_alpha_dropout, "FeatureAlphaDropout",
+            "AlphaDropout of whole channels in training; identity in eval");
 
 /* nn.Identity takes and ignores any constructor arguments; graft keeps none. */
 static int identity_infer(struct op_call *c)
@@ -123,6 +147,38 @@ static const struct op_def def_flatten = {
     .nattrs = 2,
     .infer = flatten_infer,
     .describe = flatten_describe,
+};
+
+static const struct attr_spec unflatten_attrs[] = {
+    {"dim", AT_INT, NULL},
+    {"unflattened_size", AT_INTS, NULL},
+};
+
+static int unflatten_infer(struct op_call *c)
+{
+	const struct value *x = op_tensor(c, 0, "input");
+	if (!x)
+		return -1;
+	struct value args[3] = {*x, *module_attr(c->module, "dim"),
+	                        *module_attr(c->module, "unflattened_size")};
+	return delegate(c, "unflatten", args, 3);
+}
+
+static void unflatten_describe(const struct module *m, char *buf, size_t size)
+{
+	char t[96];
+	value_format(module_attr(m, "unflattened_size"), t, sizeof t);
+	snprintf(buf, size, "dim %lld -> %s", (long long)module_attr_int(m, "dim", 0), t);
+}
+
+static const struct op_def def_unflatten = {
+    .name = "Unflatten",
+    .kind = OP_MODULE,
+    .doc = "splits dim into unflattened_size (one size may be -1)",
+    .attrs = unflatten_attrs,
+    .nattrs = 2,
+    .infer = unflatten_infer,
+    .describe = unflatten_describe,
 };
 
 static const struct attr_spec permute_attrs[] = {
@@ -637,7 +693,7 @@ static int fn_dropout(struct op_call *c)
 		return -1;
 	if (!(p >= 0 && p <= 1))
 		return op_fail(c, "dropout probability has to be between 0 and 1, but got %g", p);
-	return op_same(c);
+	return dropout_infer(c);
 }
 
 /* x.to(dtype), x.to(other), x.to(device): only the dtype matters here. */
@@ -676,6 +732,52 @@ static int fn_float(struct op_call *c)
 	if (!x)
 		return -1;
 	op_out_tensor(c, DT_F32, op_shape(x), x);
+	return 0;
+}
+
+/* x.unflatten(dim, sizes): one size may be -1; their product is dim's size. */
+static int fn_unflatten(struct op_call *c)
+{
+	const struct value *x = op_self_tensor(c);
+	int64_t d, sizes[SHAPE_MAX_DIMS];
+	int dim;
+	if (!x || op_int(c, 1, "dim", 0, &d) < 0 ||
+	    op_dim(c, d, op_shape(x)->ndim, &dim) < 0)
+		return -1;
+	int n = op_int_list(c, 2, "sizes", false, sizes, SHAPE_MAX_DIMS);
+	if (n < 0)
+		return -1;
+	const struct shape *xs = op_shape(x);
+	if (n < 1 || xs->ndim - 1 + n > SHAPE_MAX_DIMS)
+		return op_fail(c, "unflatten(): needs 1 to %d sizes", SHAPE_MAX_DIMS - xs->ndim + 1);
+	int infer = -1;
+	int64_t known = 1;
+	for (int i = 0; i < n; i++) {
+		if (sizes[i] == -1 && infer < 0)
+			infer = i;
+		else if (sizes[i] < 0)
+			return op_fail(c, "unflatten(): sizes must be positive or one -1");
+		else
+			known = op_mul_sat(known, sizes[i]);
+	}
+	if (infer >= 0 && known > 0 && xs->dim[dim] % known == 0) {
+		sizes[infer] = xs->dim[dim] / known;
+		known = xs->dim[dim];
+	}
+	if (known != xs->dim[dim]) {
+		char desc[160], t[96], sb[160];
+		struct shape w = {.ndim = n};
+		memcpy(w.dim, sizes, (size_t)n * sizeof *sizes);
+		snprintf(desc, sizeof desc, "%s(dim=%d, sizes=%s)", c->def->name, dim,
+		         shape_format(&w, t, sizeof t));
+		return op_break(c, x, desc, "%s (dim %d is %lld)", shape_format(xs, sb, sizeof sb),
+		                dim, (long long)xs->dim[dim]);
+	}
+	struct shape os = {.ndim = xs->ndim - 1 + n};
+	memcpy(os.dim, xs->dim, (size_t)dim * sizeof *os.dim);
+	memcpy(os.dim + dim, sizes, (size_t)n * sizeof *os.dim);
+	memcpy(os.dim + dim + n, xs->dim + dim + 1, (size_t)(xs->ndim - dim - 1) * sizeof *os.dim);
+	op_out_tensor(c, op_dtype(x), &os, x);
 	return 0;
 }
 
@@ -814,6 +916,15 @@ REGISTRY_FUNCTION(to, fn_to, "x.to(dtype)");
 REGISTRY_FUNCTION(type_as, fn_type_as, "x.type_as(other)");
 REGISTRY_FUNCTION(float, fn_float, "x.float()");
 REGISTRY_FUNCTION(dropout, fn_dropout, "dropout(x, p=0.5, training=True)");
+REGISTRY_FUNCTION_PY(dropout1d, fn_dropout, "dropout1d(x, p=0.5, training=True)", "F.dropout1d");
+REGISTRY_FUNCTION_PY(dropout2d, fn_dropout, "dropout2d(x, p=0.5, training=True)", "F.dropout2d");
+REGISTRY_FUNCTION_PY(dropout3d, fn_dropout, "dropout3d(x, p=0.5, training=True)", "F.dropout3d");
+REGISTRY_FUNCTION_PY(alpha_dropout, fn_dropout, "alpha_dropout(x, p=0.5, training=False)",
+                     "F.alpha_dropout");
+REGISTRY_FUNCTION_PY(feature_alpha_dropout, fn_dropout,
+                     "feature_alpha_dropout(x, p=0.5, training=False)", "F.feature_alpha_dropout");
+REGISTRY_FUNCTION_PY(unflatten, fn_unflatten, "x.unflatten(dim, sizes); one size may be -1",
+                     "torch.Tensor.unflatten");
 REGISTRY_FUNCTION(stochastic_depth, fn_stochastic_depth,
                   "stochastic_depth(x, p, mode, training=True)");
 REGISTRY_FUNCTION(roll, fn_roll, "roll(x, shifts, dims=None)");
@@ -854,5 +965,17 @@ const struct op_def *const registry_layout_defs[] = {
     &fn_def_roll,
     &fn_def_pad,
     &fn_def_channel_shuffle,
+    &def_dropout1d,
+    &def_dropout2d,
+    &def_dropout3d,
+    &def_alpha_dropout,
+    &def_feature_alpha_dropout,
+    &fn_def_dropout1d,
+    &fn_def_dropout2d,
+    &fn_def_dropout3d,
+    &fn_def_alpha_dropout,
+    &fn_def_feature_alpha_dropout,
+    &def_unflatten,
+    &fn_def_unflatten,
     NULL,
 };

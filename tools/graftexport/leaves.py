@@ -151,6 +151,10 @@ def _flatten(m):
     return {"start_dim": m.start_dim, "end_dim": m.end_dim}
 
 
+def _unflatten(m):
+    return {"dim": m.dim, "unflattened_size": _list(m.unflattened_size)}
+
+
 def _mha(m):
     return {
         "embed_dim": m.embed_dim,
@@ -303,6 +307,12 @@ _TABLE = [
     (nn.InstanceNorm3d, _batchnorm, _t_batchnorm),
     (nn.LocalResponseNorm, _lrn, _t_none),
     (nn.CrossMapLRN2d, _lrn, _t_none),
+    (nn.Dropout1d, _dropout, _t_none),
+    (nn.Dropout2d, _dropout, _t_none),
+    (nn.Dropout3d, _dropout, _t_none),
+    (nn.AlphaDropout, _dropout, _t_none),
+    (nn.FeatureAlphaDropout, _dropout, _t_none),
+    (nn.Unflatten, _unflatten, _t_none),
 ]
 if StochasticDepth is not None:
     _TABLE += [
