@@ -1,5 +1,5 @@
 /* registry_layout.c - moving data without arithmetic: Flatten, Unflatten, Permute, the
- * dropouts, Identity, StochasticDepth, cat, split, reshape, permute, pad, .... */
+ * dropouts, Identity, StochasticDepth, cat, split, reshape, permute, .... */
 #include "core/registry_impl.h"
 
 #include <stdio.h>
@@ -831,65 +831,6 @@ static int fn_stochastic_depth(struct op_call *c)
 	return op_same(c);
 }
 
-static int fn_channel_shuffle(struct op_call *c)
-{
-	const struct value *x = op_self_tensor(c);
-	int64_t g;
-	if (!x || op_int(c, 1, "groups", 0, &g) < 0)
-		return -1;
-	const struct shape *xs = op_shape(x);
-	if (xs->ndim < 3)
-		return op_break(c, x, "channel_shuffle", "a %d-D input (needs at least 3-D)",
-		                xs->ndim);
-	if (g <= 0)
-		return op_fail(c, "channel_shuffle(): groups must be positive, got %lld",
-		               (long long)g);
-	if (xs->dim[1] % g) {
-		char desc[96];
-		snprintf(desc, sizeof desc, "channel_shuffle(groups=%lld)", (long long)g);
-		return op_break(c, x, desc, "%lld channels (not divisible)", (long long)xs->dim[1]);
-	}
-	return op_same(c);
-}
-
-/* F.pad(input, pad, mode='constant', value=None) */
-static int fn_pad(struct op_call *c)
-{
-	const struct value *x = op_self_tensor(c);
-	if (!x)
-		return -1;
-	int64_t p[2 * SHAPE_MAX_DIMS];
-	int n = op_int_list(c, 1, "pad", false, p, 2 * SHAPE_MAX_DIMS);
-	if (n < 0)
-		return -1;
-	const struct shape *xs = op_shape(x);
-	if (n % 2 || n / 2 > xs->ndim)
-		return op_fail(c,
-		               "pad(): padding length must be even and at most twice the "
-		               "input's rank, got %d for a %d-D input",
-		               n, xs->ndim);
-	const struct value *mode = op_arg(c, 2, "mode");
-	bool constant = !mode || mode->kind != VAL_STR || strcmp(mode->u.s, "constant") == 0;
-	struct shape os = *xs;
-	for (int i = 0; i < n / 2; i++) {
-		int k = xs->ndim - 1 - i;
-		int64_t v;
-		if (__builtin_add_overflow(xs->dim[k], p[2 * i], &v) ||
-		    __builtin_add_overflow(v, p[2 * i + 1], &v))
-			return op_mismatch(c, "pad() result too large");
-		if (v < 0 ||
-		    (!constant && (p[2 * i] >= xs->dim[k] || p[2 * i + 1] >= xs->dim[k]))) {
-			char sb[160];
-			return op_break(c, x, "pad()",
-			                "%s, too small to pad dim %d by (%lld, %lld)",
-			                shape_format(xs, sb, sizeof sb), k, (long long)p[2 * i],
-			                (long long)p[2 * i + 1]);
-		}
-		os.dim[k] = v;
-	}
-	return op_out_like(c, x, &os);
-}
-
 /* ---- the table ---- */
 
 REGISTRY_FUNCTION(cat, fn_cat, "cat(tensors, dim=0)");
@@ -928,8 +869,6 @@ REGISTRY_FUNCTION_PY(unflatten, fn_unflatten, "x.unflatten(dim, sizes); one size
 REGISTRY_FUNCTION(stochastic_depth, fn_stochastic_depth,
                   "stochastic_depth(x, p, mode, training=True)");
 REGISTRY_FUNCTION(roll, fn_roll, "roll(x, shifts, dims=None)");
-REGISTRY_FUNCTION(pad, fn_pad, "pad(x, pad, mode='constant', value=None)");
-REGISTRY_FUNCTION(channel_shuffle, fn_channel_shuffle, "channel_shuffle(x, groups)");
 
 const struct op_def *const registry_layout_defs[] = {
     &def_dropout,
@@ -963,8 +902,6 @@ const struct op_def *const registry_layout_defs[] = {
     &fn_def_dropout,
     &fn_def_stochastic_depth,
     &fn_def_roll,
-    &fn_def_pad,
-    &fn_def_channel_shuffle,
     &def_dropout1d,
     &def_dropout2d,
     &def_dropout3d,

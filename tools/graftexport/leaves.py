@@ -155,6 +155,36 @@ def _unflatten(m):
     return {"dim": m.dim, "unflattened_size": _list(m.unflattened_size)}
 
 
+def _pad(m):
+    return {"padding": _list(m.padding)}
+
+
+def _constant_pad(m):
+    return {"padding": _list(m.padding), "value": m.value}
+
+
+def _upsample(m):
+    return {"size": _list(m.size), "scale_factor": _list(m.scale_factor), "mode": m.mode,
+            "align_corners": m.align_corners,
+            "recompute_scale_factor": m.recompute_scale_factor}
+
+
+def _upsampling2d(m):
+    return {"size": _list(m.size), "scale_factor": _list(m.scale_factor)}
+
+
+def _pixel_shuffle(m):
+    return {"upscale_factor": m.upscale_factor}
+
+
+def _pixel_unshuffle(m):
+    return {"downscale_factor": m.downscale_factor}
+
+
+def _groups(m):
+    return {"groups": m.groups}
+
+
 def _mha(m):
     return {
         "embed_dim": m.embed_dim,
@@ -313,6 +343,22 @@ _TABLE = [
     (nn.AlphaDropout, _dropout, _t_none),
     (nn.FeatureAlphaDropout, _dropout, _t_none),
     (nn.Unflatten, _unflatten, _t_none),
+    (nn.ConstantPad1d, _constant_pad, _t_none),
+    (nn.ConstantPad2d, _constant_pad, _t_none),
+    (nn.ConstantPad3d, _constant_pad, _t_none),
+    (nn.ZeroPad2d, _pad, _t_none),
+    (nn.ReflectionPad1d, _pad, _t_none),
+    (nn.ReflectionPad2d, _pad, _t_none),
+    (nn.ReflectionPad3d, _pad, _t_none),
+    (nn.ReplicationPad1d, _pad, _t_none),
+    (nn.ReplicationPad2d, _pad, _t_none),
+    (nn.ReplicationPad3d, _pad, _t_none),
+    (nn.Upsample, _upsample, _t_none),
+    (nn.UpsamplingNearest2d, _upsampling2d, _t_none),
+    (nn.UpsamplingBilinear2d, _upsampling2d, _t_none),
+    (nn.PixelShuffle, _pixel_shuffle, _t_none),
+    (nn.PixelUnshuffle, _pixel_unshuffle, _t_none),
+    (nn.ChannelShuffle, _groups, _t_none),
 ]
 if StochasticDepth is not None:
     _TABLE += [
