@@ -154,14 +154,63 @@ static const struct attr_spec unflatten_attrs[] = {
     {"unflattened_size", AT_INTS, NULL},
 };
 
+/* [..., D, ...] -> [..., sizes..., ...] at dim d; one size may be -1, the
+ * product is D. A break names the call: "Unflatten(dim=1,
+ * unflattened_size=(4, 4))", "unflatten(dim=1, sizes=(4, 4))". */
+static int unflatten_shape(struct op_call *c, const struct value *x, int64_t d,
+                           const int64_t *given, int n)
+{
+	const struct shape *xs = op_shape(x);
+	int dim;
+	if (op_dim(c, d, xs->ndim, &dim) < 0)
+		return -1;
+	if (n < 1 || xs->ndim - 1 + n > SHAPE_MAX_DIMS)
+		return op_fail(c, "unflatten(): needs 1 to %d sizes",
+		               SHAPE_MAX_DIMS - xs->ndim + 1);
+	int64_t sizes[SHAPE_MAX_DIMS];
+	memcpy(sizes, given, (size_t)n * sizeof *sizes);
+	int infer = -1;
+	int64_t known = 1;
+	for (int i = 0; i < n; i++) {
+		if (sizes[i] == -1 && infer < 0)
+			infer = i;
+		else if (sizes[i] < 0)
+			return op_fail(c, "unflatten(): sizes must be positive or one -1");
+		else
+			known = op_mul_sat(known, sizes[i]);
+	}
+	if (infer >= 0 && known > 0 && xs->dim[dim] % known == 0) {
+		sizes[infer] = xs->dim[dim] / known;
+		known = xs->dim[dim];
+	}
+	if (known != xs->dim[dim]) {
+		char desc[192], t[96], sb[160];
+		struct shape w = {.ndim = n};
+		memcpy(w.dim, given, (size_t)n * sizeof *given);
+		shape_format(&w, t, sizeof t);
+		t[0] = '(';
+		t[strlen(t) - 1] = ')';
+		snprintf(desc, sizeof desc, "%s(dim=%lld, %s=%s)", c->def->name, (long long)d,
+		         c->module ? "unflattened_size" : "sizes", t);
+		return op_break(c, x, desc, "%s (dim %d is %lld)", shape_format(xs, sb, sizeof sb),
+		                dim, (long long)xs->dim[dim]);
+	}
+	struct shape os = {.ndim = xs->ndim - 1 + n};
+	memcpy(os.dim, xs->dim, (size_t)dim * sizeof *os.dim);
+	memcpy(os.dim + dim, sizes, (size_t)n * sizeof *os.dim);
+	memcpy(os.dim + dim + n, xs->dim + dim + 1, (size_t)(xs->ndim - dim - 1) * sizeof *os.dim);
+	op_out_tensor(c, op_dtype(x), &os, x);
+	return 0;
+}
+
 static int unflatten_infer(struct op_call *c)
 {
 	const struct value *x = op_tensor(c, 0, "input");
-	if (!x)
-		return -1;
-	struct value args[3] = {*x, *module_attr(c->module, "dim"),
-	                        *module_attr(c->module, "unflattened_size")};
-	return delegate(c, "unflatten", args, 3);
+	int64_t sizes[SHAPE_MAX_DIMS];
+	const struct value *sv = module_attr(c->module, "unflattened_size");
+	if (!x || sv->u.list.n > SHAPE_MAX_DIMS || value_ints(sv, sizes, sv->u.list.n) < 0)
+		return x ? op_fail(c, "Unflatten: bad unflattened_size") : -1;
+	return unflatten_shape(c, x, module_attr_int(c->module, "dim", 0), sizes, sv->u.list.n);
 }
 
 static void unflatten_describe(const struct module *m, char *buf, size_t size)
@@ -735,50 +784,15 @@ static int fn_float(struct op_call *c)
 	return 0;
 }
 
-/* x.unflatten(dim, sizes): one size may be -1; their product is dim's size. */
+/* x.unflatten(dim, sizes) */
 static int fn_unflatten(struct op_call *c)
 {
 	const struct value *x = op_self_tensor(c);
 	int64_t d, sizes[SHAPE_MAX_DIMS];
-	int dim;
-	if (!x || op_int(c, 1, "dim", 0, &d) < 0 ||
-	    op_dim(c, d, op_shape(x)->ndim, &dim) < 0)
+	if (!x || op_int(c, 1, "dim", 0, &d) < 0)
 		return -1;
 	int n = op_int_list(c, 2, "sizes", false, sizes, SHAPE_MAX_DIMS);
-	if (n < 0)
-		return -1;
-	const struct shape *xs = op_shape(x);
-	if (n < 1 || xs->ndim - 1 + n > SHAPE_MAX_DIMS)
-		return op_fail(c, "unflatten(): needs 1 to %d sizes", SHAPE_MAX_DIMS - xs->ndim + 1);
-	int infer = -1;
-	int64_t known = 1;
-	for (int i = 0; i < n; i++) {
-		if (sizes[i] == -1 && infer < 0)
-			infer = i;
-		else if (sizes[i] < 0)
-			return op_fail(c, "unflatten(): sizes must be positive or one -1");
-		else
-			known = op_mul_sat(known, sizes[i]);
-	}
-	if (infer >= 0 && known > 0 && xs->dim[dim] % known == 0) {
-		sizes[infer] = xs->dim[dim] / known;
-		known = xs->dim[dim];
-	}
-	if (known != xs->dim[dim]) {
-		char desc[160], t[96], sb[160];
-		struct shape w = {.ndim = n};
-		memcpy(w.dim, sizes, (size_t)n * sizeof *sizes);
-		snprintf(desc, sizeof desc, "%s(dim=%d, sizes=%s)", c->def->name, dim,
-		         shape_format(&w, t, sizeof t));
-		return op_break(c, x, desc, "%s (dim %d is %lld)", shape_format(xs, sb, sizeof sb),
-		                dim, (long long)xs->dim[dim]);
-	}
-	struct shape os = {.ndim = xs->ndim - 1 + n};
-	memcpy(os.dim, xs->dim, (size_t)dim * sizeof *os.dim);
-	memcpy(os.dim + dim, sizes, (size_t)n * sizeof *os.dim);
-	memcpy(os.dim + dim + n, xs->dim + dim + 1, (size_t)(xs->ndim - dim - 1) * sizeof *os.dim);
-	op_out_tensor(c, op_dtype(x), &os, x);
-	return 0;
+	return n < 0 ? -1 : unflatten_shape(c, x, d, sizes, n);
 }
 
 static int fn_roll(struct op_call *c)

@@ -79,8 +79,8 @@ static int norm_infer(struct op_call *c, int lo, int hi, const char *what, bool 
 	if (!x)
 		return -1;
 	int cdim = unbatched && op_shape(x)->ndim == lo ? 0 : 1;
-	if (check && check_channels(c, x, "num_features", lo == 2 ? "features" : "channels",
-	                            cdim) < 0)
+	if (check &&
+	    check_channels(c, x, "num_features", lo == 2 ? "features" : "channels", cdim) < 0)
 		return -1;
 	op_out_tensor(c, op_dtype(x), op_shape(x), x);
 	return 0;
@@ -170,14 +170,16 @@ BATCHNORM_DEF(syncbatchnorm, "SyncBatchNorm",
               syncbatchnorm_infer, batchnorm_attrs);
 
 static const struct attr_spec instancenorm_attrs[] = {
-    {"num_features", AT_INT, NULL},        {"eps", AT_FLOAT, "1e-05"},
-    {"momentum", AT_FLOAT_OR_NONE, "0.1"}, {"affine", AT_BOOL, "False"},
+    {"num_features", AT_INT, NULL},
+    {"eps", AT_FLOAT, "1e-05"},
+    {"momentum", AT_FLOAT_OR_NONE, "0.1"},
+    {"affine", AT_BOOL, "False"},
     {"track_running_stats", AT_BOOL, "False"},
 };
 
 BATCHNORM_DEF(instancenorm1d, "InstanceNorm1d",
-              "normalises each channel of each sample of [N, C, L] or [C, L]",
-              instancenorm1d_infer, instancenorm_attrs);
+              "normalises each channel of each sample of [N, C, L] or [C, L]", instancenorm1d_infer,
+              instancenorm_attrs);
 BATCHNORM_DEF(instancenorm2d, "InstanceNorm2d",
               "normalises each channel of each sample of [N, C, H, W] or [C, H, W]",
               instancenorm2d_infer, instancenorm_attrs);
@@ -540,7 +542,8 @@ static int check_channel_tensors(struct op_call *c, const struct value *x, const
 			char desc[128];
 			snprintf(desc, sizeof desc, "%s(%s of %lld)", op_fn_name(c), kw[i],
 			         (long long)shape_numel(op_shape(t)));
-			return op_break(c, x, desc, "%lld channels", (long long)op_shape(x)->dim[1]);
+			return op_break(c, x, desc, "%lld channels",
+			                (long long)op_shape(x)->dim[1]);
 		}
 	}
 	return 0;
@@ -610,10 +613,24 @@ REGISTRY_FUNCTION_PY(local_response_norm, fn_local_response_norm,
                      "F.local_response_norm");
 
 const struct op_def *const registry_norm_defs[] = {
-    &def_batchnorm1d,   &def_batchnorm2d,   &def_layernorm,
-    &def_layernorm2d,   &def_groupnorm,     &fn_def_normalize,
-    &fn_def_layer_norm, &fn_def_batch_norm,
-    &def_batchnorm3d, &def_syncbatchnorm, &def_instancenorm1d, &def_instancenorm2d,
-    &def_instancenorm3d, &def_frozen_bn, &def_lrn, &def_cross_map_lrn, &fn_def_instance_norm,
-    &fn_def_group_norm, &fn_def_local_response_norm, NULL,
+    &def_batchnorm1d,
+    &def_batchnorm2d,
+    &def_layernorm,
+    &def_layernorm2d,
+    &def_groupnorm,
+    &fn_def_normalize,
+    &fn_def_layer_norm,
+    &fn_def_batch_norm,
+    &def_batchnorm3d,
+    &def_syncbatchnorm,
+    &def_instancenorm1d,
+    &def_instancenorm2d,
+    &def_instancenorm3d,
+    &def_frozen_bn,
+    &def_lrn,
+    &def_cross_map_lrn,
+    &fn_def_instance_norm,
+    &fn_def_group_norm,
+    &fn_def_local_response_norm,
+    NULL,
 };

@@ -33,13 +33,19 @@ static int pad_infer(struct op_call *c, const struct value *x, const int64_t *p,
 		               n, xs->ndim);
 	bool constant = strcmp(mode, "constant") == 0, circular = strcmp(mode, "circular") == 0;
 	if (!constant && strcmp(mode, "reflect") && strcmp(mode, "replicate") && !circular)
-		return op_fail(c, "pad(): mode must be 'constant', 'reflect', 'replicate' or "
-		                  "'circular', got '%s'",
+		return op_fail(c,
+		               "pad(): mode must be 'constant', 'reflect', 'replicate' or "
+		               "'circular', got '%s'",
 		               mode);
-	if (!constant && (k < 1 || k > 3 || xs->ndim > k + 2 || xs->ndim < k + 1 + circular))
-		return op_break(c, x, who, "a %d-D input %s (%s padding of %d dims needs %d-D%s)",
-		                xs->ndim, shape_format(xs, sb, sizeof sb), mode, k, k + 1 + circular,
-		                circular ? "" : " or one more");
+	if (!constant && (k < 1 || k > 3 || xs->ndim > k + 2 || xs->ndim < k + 1 + circular)) {
+		char need[32];
+		snprintf(need, sizeof need, circular ? "%d-D" : "%d-D or %d-D", k + 1 + circular,
+		         k + 2);
+		return op_break(c, x, who,
+		                "a %d-D input %s (%s padding of the last %d dims needs %s)",
+		                xs->ndim, shape_format(xs, sb, sizeof sb), mode, k,
+		                k >= 1 && k <= 3 ? need : "1 to 3 of them");
+	}
 	struct shape os = *xs;
 	for (int i = 0; i < k; i++) {
 		int d = xs->ndim - 1 - i;
@@ -68,7 +74,8 @@ static int fn_pad(struct op_call *c)
 	if (n < 0)
 		return -1;
 	const struct value *mode = op_arg(c, 2, "mode");
-	return pad_infer(c, x, p, n, mode && mode->kind == VAL_STR ? mode->u.s : "constant", "pad()");
+	return pad_infer(c, x, p, n, mode && mode->kind == VAL_STR ? mode->u.s : "constant",
+	                 "pad()");
 }
 
 /* A pad layer pads this many trailing dims: the digit of "ReflectionPad2d". */
@@ -96,8 +103,8 @@ static int pad_layer_check(struct module *m, struct error *e)
 		module_set_attr(m, "padding", &all);
 		value_free(&all);
 	} else if (v->u.list.n != 2 * k) {
-		return error_set(e, "%s: padding must be one int or %d ints, got %d", m->type, 2 * k,
-		                 v->u.list.n);
+		return error_set(e, "%s: padding must be one int or %d ints, got %d", m->type,
+		                 2 * k, v->u.list.n);
 	}
 	return 0;
 }
@@ -108,10 +115,10 @@ static int pad_layer_infer(struct op_call *c)
 	int k = pad_layer_dims(c->def->name);
 	bool constant = strcmp(mode, "constant") == 0;
 	char what[32];
-	snprintf(what, sizeof what, constant ? "at least %d-D" : "%d-D or %d-D", constant ? k : k + 1,
-	         k + 2);
-	const struct value *x = op_input_rank(c, constant ? k : k + 1, constant ? SHAPE_MAX_DIMS : k + 2,
-	                                      what);
+	snprintf(what, sizeof what, constant ? "at least %d-D" : "%d-D or %d-D",
+	         constant ? k : k + 1, k + 2);
+	const struct value *x =
+	    op_input_rank(c, constant ? k : k + 1, constant ? SHAPE_MAX_DIMS : k + 2, what);
 	if (!x)
 		return -1;
 	int64_t p[6];
@@ -169,8 +176,7 @@ PAD_DEF(reflection_pad2d, "ReflectionPad2d", "pads the last 2 dims with their re
         pad_attrs);
 PAD_DEF(reflection_pad3d, "ReflectionPad3d", "pads the last 3 dims with their reflection",
         pad_attrs);
-PAD_DEF(replication_pad1d, "ReplicationPad1d", "pads the last dim with its edge values",
-        pad_attrs);
+PAD_DEF(replication_pad1d, "ReplicationPad1d", "pads the last dim with its edge values", pad_attrs);
 PAD_DEF(replication_pad2d, "ReplicationPad2d", "pads the last 2 dims with their edge values",
         pad_attrs);
 PAD_DEF(replication_pad3d, "ReplicationPad3d", "pads the last 3 dims with their edge values",
@@ -215,8 +221,7 @@ static bool is_none(const struct value *v)
 }
 
 /* Reads nd ints (sizes) or numbers (scales) from v: one, or a list of nd. */
-static int resize_numbers(struct op_call *c, const struct value *v, int nd, bool ints,
-                          double *out)
+static int resize_numbers(struct op_call *c, const struct value *v, int nd, bool ints, double *out)
 {
 	int n = v->kind == VAL_LIST ? v->u.list.n : 1;
 	if (v->kind == VAL_LIST && n != nd)
@@ -224,8 +229,8 @@ static int resize_numbers(struct op_call *c, const struct value *v, int nd, bool
 		               ints ? "size" : "scale_factor", n, nd);
 	for (int i = 0; i < nd; i++) {
 		const struct value *e = v->kind == VAL_LIST ? &v->u.list.items[i] : v;
-		if ((ints && e->kind != VAL_INT) || !value_number(e, &out[i]) || e->kind == VAL_BOOL ||
-		    !(out[i] > 0)) {
+		if ((ints && e->kind != VAL_INT) || !value_number(e, &out[i]) ||
+		    e->kind == VAL_BOOL || !(out[i] > 0)) {
 			char got[96];
 			value_format(v, got, sizeof got);
 			return op_fail(c, "%s: %s must be %s, got %s", op_fn_name(c),
@@ -241,9 +246,9 @@ static const struct {
 	enum resize_mode mode;
 	int rank; /* the input's rank, 0: 3-D to 5-D */
 } resize_modes[] = {
-    {"nearest", RESIZE_NEAREST, 0},    {"nearest-exact", RESIZE_NEAREST_EXACT, 0},
-    {"area", RESIZE_AREA, 0},          {"linear", RESIZE_LINEAR, 3},
-    {"bilinear", RESIZE_LINEAR, 4},    {"bicubic", RESIZE_CUBIC, 4},
+    {"nearest", RESIZE_NEAREST, 0},  {"nearest-exact", RESIZE_NEAREST_EXACT, 0},
+    {"area", RESIZE_AREA, 0},        {"linear", RESIZE_LINEAR, 3},
+    {"bilinear", RESIZE_LINEAR, 4},  {"bicubic", RESIZE_CUBIC, 4},
     {"trilinear", RESIZE_LINEAR, 5},
 };
 
@@ -290,7 +295,8 @@ int resize_read(struct op_call *c, const struct value *x, struct resize *r)
 	r->align_corners = f->align;
 	if (!f->mode && !is_none(av)) {
 		if (av->kind != VAL_BOOL)
-			return op_fail(c, "%s: align_corners must be True, False or None", op_fn_name(c));
+			return op_fail(c, "%s: align_corners must be True, False or None",
+			               op_fn_name(c));
 		if (!interpolating)
 			return op_fail(c,
 			               "%s: align_corners can only be set with the interpolating "
@@ -309,8 +315,9 @@ int resize_read(struct op_call *c, const struct value *x, struct resize *r)
 	double v[3];
 	if (!is_none(size)) {
 		if (recompute)
-			return op_fail(c, "%s: recompute_scale_factor is for a scale_factor, not a size",
-			               op_fn_name(c));
+			return op_fail(
+			    c, "%s: recompute_scale_factor is for a scale_factor, not a size",
+			    op_fn_name(c));
 		if (resize_numbers(c, size, r->nd, true, v) < 0)
 			return -1;
 		for (int i = 0; i < r->nd; i++) {
@@ -328,7 +335,7 @@ int resize_read(struct op_call *c, const struct value *x, struct resize *r)
 		if (!(o >= 1 && o < 9e18)) {
 			char who[96];
 			snprintf(who, sizeof who, "%s(scale_factor=%g)", c->def->name, v[i]);
-			return op_break(c, x, who, "%lld in dim %d, an output size of %.0f",
+			return op_break(c, x, who, "%lld in dim %d (an output size of %.0f)",
 			                (long long)xs->dim[2 + i], 2 + i, o);
 		}
 		r->out[i] = (int64_t)o;
@@ -494,10 +501,14 @@ static int factor_check(struct module *m, struct error *e)
 	return op_check_positive(m, registry_module(m->type)->attrs[0].name, e);
 }
 
+/* "x2" (PixelShuffle), "/2" (PixelUnshuffle), "groups 3". */
 static void factor_describe(const struct module *m, char *buf, size_t size)
 {
 	const char *attr = registry_module(m->type)->attrs[0].name;
-	snprintf(buf, size, "%s %lld", attr[0] == 'g' ? "groups" : "x",
+	snprintf(buf, size, "%s%lld",
+	         attr[0] == 'g'   ? "groups "
+	         : attr[0] == 'u' ? "x"
+	                          : "/",
 	         (long long)module_attr_int(m, attr, 0));
 }
 

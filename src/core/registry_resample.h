@@ -22,8 +22,8 @@ struct resize {
 	enum resize_mode mode;
 	bool align_corners;
 	int nd;
-	int64_t out[3];   /* the output sizes */
-	double scale[3];  /* the scale factors the kernel maps indices with; 0: in / out */
+	int64_t out[3];  /* the output sizes */
+	double scale[3]; /* the scale factors the kernel maps indices with; 0: in / out */
 };
 
 /* Reads the call's size, scale_factor, mode, align_corners and

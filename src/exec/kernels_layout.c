@@ -168,8 +168,8 @@ static int pixel_shuffle_prepare(struct kop *op, struct error *e)
 	const char *name = op->kernel->name;
 	bool unshuffle = strstr(name, "nshuffle") != NULL;
 	const char *attr = unshuffle ? "downscale_factor" : "upscale_factor";
-	const struct value *rv = op->call.module ? module_attr(op->call.module, attr)
-	                                         : op_arg(&op->call, 1, attr);
+	const struct value *rv =
+	    op->call.module ? module_attr(op->call.module, attr) : op_arg(&op->call, 1, attr);
 	if (!rv || rv->kind != VAL_INT || rv->u.i <= 0)
 		return error_set(e, "%s: bad %s", name, attr);
 	int64_t r = rv->u.i;
@@ -554,9 +554,9 @@ static int pad_prepare(struct kop *op, struct error *e)
 	struct pad_state *st = xcalloc(1, sizeof *st);
 	op->state = st;
 	const struct value *mv = m ? NULL : op_arg(&op->call, 2, "mode");
-	const char *mode = m                              ? resample_pad_mode(m->type)
+	const char *mode = m                           ? resample_pad_mode(m->type)
 	                   : mv && mv->kind == VAL_STR ? mv->u.s
-	                                                 : "constant";
+	                                               : "constant";
 	st->mode = !strcmp(mode, "reflect")     ? PM_REFLECT
 	           : !strcmp(mode, "replicate") ? PM_REPLICATE
 	           : !strcmp(mode, "circular")  ? PM_CIRCULAR

@@ -469,8 +469,8 @@ static int lrn_prepare(struct kop *op, struct error *e)
 	const struct tensor *x = kop_input(op);
 	struct lrn_state *st = xcalloc(1, sizeof *st);
 	op->state = st;
-	const struct value *sv = op->call.module ? module_attr(op->call.module, "size")
-	                                         : op_arg(&op->call, 1, "size");
+	const struct value *sv =
+	    op->call.module ? module_attr(op->call.module, "size") : op_arg(&op->call, 1, "size");
 	if (!sv || sv->kind != VAL_INT || sv->u.i <= 0)
 		return error_set(e, "%s: bad size", op->kernel->name);
 	st->size = sv->u.i;

@@ -29,7 +29,8 @@ const char export_py_frozen_bn[] =
     "    def forward(self, x):\n"
     "        scale = self.weight.reshape(1, -1, 1, 1) * (\n"
     "            self.running_var.reshape(1, -1, 1, 1) + self.eps).rsqrt()\n"
-    "        bias = self.bias.reshape(1, -1, 1, 1) - self.running_mean.reshape(1, -1, 1, 1) * scale\n"
+    "        bias = self.bias.reshape(1, -1, 1, 1) - self.running_mean.reshape(1, -1, 1, 1) * "
+    "scale\n"
     "        return x * scale + bias\n";
 
 const char export_py_stochastic[] =
