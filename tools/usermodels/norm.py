@@ -230,6 +230,78 @@ class SelfNormalizingMLP(nn.Module):
         return self.head(F.alpha_dropout(h, 0.1, self.training))
 
 
+class ResizeAndPadModes(nn.Module):
+    """Every resize and padding mode a forward may call, as image
+    pipelines and augmentation-free test-time code do: F.interpolate in
+    each mode (size or scale_factor, align_corners,
+    recompute_scale_factor), F.upsample and its nearest and bilinear
+    forms, F.pad in each mode on 3-D, 4-D and 5-D inputs, and the pad
+    layers not used elsewhere."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 2, 1)
+        self.pad1 = nn.ConstantPad1d((2, 1), -0.5)
+        self.pad2 = nn.ConstantPad2d((1, 0, 2, 1), 0.25)
+        self.pad3 = nn.ReflectionPad3d((1, 1, 2, 0, 1, 1))
+        self.pad4 = nn.ReplicationPad2d((0, 3, 1, 1))
+
+    def forward(self, x):
+        x = self.conv(x)
+        a = F.interpolate(x, scale_factor=1.5, mode="nearest")
+        b = F.interpolate(x, size=(7, 9), mode="nearest-exact")
+        c = F.interpolate(x, scale_factor=1.3, mode="bilinear", recompute_scale_factor=True)
+        d = F.interpolate(x, scale_factor=(1.7, 0.6), mode="bicubic")
+        e = F.interpolate(x, scale_factor=0.5, mode="area")
+        f = F.upsample(x, scale_factor=2, mode="bilinear") + F.upsample_nearest(x, scale_factor=2)
+        g = F.upsample_bilinear(x, size=(3, 4))
+        seq = x.flatten(2)
+        h = F.interpolate(seq, size=17, mode="linear", align_corners=True)
+        vol = x.unsqueeze(2)
+        i = F.interpolate(vol, size=(3, 4, 5), mode="trilinear", align_corners=True)
+        j = F.pad(seq, (3, 2), mode="reflect") + F.pad(seq, (2, 3), mode="circular")
+        k = F.pad(x, (1, -1, 2, 2), mode="circular") + F.pad(x, (2, -2, 0, 4), mode="replicate")
+        m = F.pad(vol, (1, 1, 1, 1, 0, 0), mode="reflect") + F.pad(vol, (1, 1, 0, 2, 1, 0),
+                                                                    mode="replicate")
+        n = self.pad3(i) + 1
+        return (a, b, c, d, e, f, g, h, i, j, k, m, n, self.pad1(seq), self.pad2(x),
+                self.pad4(x))
+
+
+class NormFunctions(nn.Module):
+    """Normalisation written with torch.nn.functional and the layers'
+    less common forms: F.instance_norm with and without running
+    statistics, F.group_norm, F.batch_norm on 3-D and 5-D inputs,
+    F.local_response_norm on 3-D, an unbatched InstanceNorm2d, an
+    InstanceNorm1d without affine, BatchNorm1d without running
+    statistics. Its own tensors are cast to float32 before use."""
+
+    def __init__(self, ch=6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.rand(ch) + 0.5)
+        self.bias = nn.Parameter(torch.randn(ch) * 0.1)
+        self.register_buffer("mean", torch.randn(ch) * 0.1)
+        self.register_buffer("var", torch.rand(ch) + 0.5)
+        self.inorm = nn.InstanceNorm2d(ch, affine=True)
+        self.inorm1 = nn.InstanceNorm1d(ch)
+        self.bn = nn.BatchNorm1d(ch, track_running_stats=False)
+
+    def forward(self, x):
+        # float32 whatever the stored dtype, as mixed-precision code does
+        w, bias, mean, var = self.weight.float(), self.bias.float(), self.mean.float(), \
+            self.var.float()
+        a = F.instance_norm(x, weight=w, bias=bias)
+        b = F.instance_norm(x, mean, var, w, bias, use_input_stats=False)
+        c = F.group_norm(x, 3, w, bias, eps=1e-3)
+        seq = x.flatten(2)
+        d = F.batch_norm(seq, mean, var, w, bias)
+        e = F.batch_norm(x.unsqueeze(2), mean, var, w, bias, eps=1e-3)
+        f = F.local_response_norm(seq, 3, alpha=0.5)
+        g = self.inorm(x[0]).unsqueeze(0)
+        h = self.inorm1(seq) + self.bn(seq)
+        return a + b + c + g, d + f + h, e
+
+
 def _randomise_norms(model):
     """Running statistics and affine values away from their defaults, as
     in a trained model, so that the checks see them."""
@@ -269,4 +341,8 @@ MODELS = [
               edit="replace-all FrozenBatchNorm2d BatchNorm2d"),
     UserModel("selu_mlp", SelfNormalizingMLP, [Input("x", [4, 24])],
               edit="replace head Linear out_features=7"),
+    UserModel("resize_pad_modes", ResizeAndPadModes, [Input("x", [1, 2, 5, 6])],
+              edit="replace pad4 ReflectionPad2d padding=(0, 3, 1, 1)"),
+    UserModel("norm_functions", NormFunctions, [Input("x", [2, 6, 4, 5])],
+              edit="replace inorm InstanceNorm2d num_features=6 track_running_stats=True"),
 ]
