@@ -851,7 +851,7 @@ static void test_resample_shapes(void)
 	CHECK_STR(mod("UpsamplingNearest2d", "scale_factor=3", "1x3x4x4"), "[1, 3, 12, 12]");
 	CHECK_STR(describe("Upsample", "scale_factor=2.0 mode='bilinear' align_corners=True"),
 	          "x2.0 bilinear align_corners");
-	CHECK_STR(describe("UpsamplingBilinear2d", "size=(9, 7)"), "size (9, 7) bilinear");
+	CHECK_STR(describe("UpsamplingBilinear2d", "size=(9, 7)"), "size 9x7");
 	kw("scale_factor", value_float(1.5));
 	kw("mode", P("'bicubic'"));
 	CHECK_STR(fn("interpolate", 1, T("1x3x5x5")), "[1, 3, 7, 7]");

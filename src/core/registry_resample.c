@@ -364,7 +364,8 @@ static const struct attr_spec upsample_attrs[] = {
     {"recompute_scale_factor", AT_ANY, "None"},
 };
 
-/* "x2 nearest", "size 32x32 bilinear align_corners". */
+/* "x2 nearest", "size 32x32 bilinear align_corners"; the mode only where
+ * the type does not fix it. */
 static void upsample_describe(const struct module *m, char *buf, size_t size)
 {
 	const struct value *s = module_attr(m, "size"), *f = module_attr(m, "scale_factor");
@@ -373,12 +374,17 @@ static void upsample_describe(const struct module *m, char *buf, size_t size)
 	if (!is_none(f)) {
 		value_format(f, t, sizeof t);
 		op_append(buf, size, "x%s", t);
+	} else if (s && s->kind == VAL_LIST) {
+		op_append(buf, size, "size");
+		for (int i = 0; i < s->u.list.n; i++)
+			op_append(buf, size, "%s%lld", i ? "x" : " ",
+			          (long long)s->u.list.items[i].u.i);
 	} else if (!is_none(s)) {
 		value_format(s, t, sizeof t);
 		op_append(buf, size, "size %s", t);
 	}
-	const char *mode = resize_form_of(m->type)->mode;
-	op_append(buf, size, " %s", mode ? mode : module_attr_str(m, "mode", "nearest"));
+	if (!resize_form_of(m->type)->mode)
+		op_append(buf, size, " %s", module_attr_str(m, "mode", "nearest"));
 	const struct value *a = module_attr(m, "align_corners");
 	if (a && a->kind == VAL_BOOL && a->u.b)
 		op_append(buf, size, " align_corners");
