@@ -9,11 +9,11 @@ it has no children and no forward graph.
 from torch import nn
 
 try:
-    from torchvision.ops.misc import Permute
+    from torchvision.ops.misc import FrozenBatchNorm2d, Permute
     from torchvision.ops.stochastic_depth import StochasticDepth
     from torchvision.models.convnext import LayerNorm2d
 except ImportError:  # torchvision is optional for non-torchvision models
-    Permute = StochasticDepth = LayerNorm2d = None
+    FrozenBatchNorm2d = Permute = StochasticDepth = LayerNorm2d = None
 
 
 def _list(v):
@@ -48,6 +48,14 @@ def _batchnorm(m):
     return {"num_features": m.num_features, "eps": m.eps,
             "momentum": m.momentum, "affine": m.affine,
             "track_running_stats": m.track_running_stats}
+
+
+def _frozen_batchnorm(m):
+    return {"num_features": m.weight.shape[0], "eps": m.eps}
+
+
+def _lrn(m):
+    return {"size": m.size, "alpha": m.alpha, "beta": m.beta, "k": m.k}
 
 
 def _layernorm(m):
@@ -143,6 +151,40 @@ def _flatten(m):
     return {"start_dim": m.start_dim, "end_dim": m.end_dim}
 
 
+def _unflatten(m):
+    return {"dim": m.dim, "unflattened_size": _list(m.unflattened_size)}
+
+
+def _pad(m):
+    return {"padding": _list(m.padding)}
+
+
+def _constant_pad(m):
+    return {"padding": _list(m.padding), "value": m.value}
+
+
+def _upsample(m):
+    return {"size": _list(m.size), "scale_factor": _list(m.scale_factor), "mode": m.mode,
+            "align_corners": m.align_corners,
+            "recompute_scale_factor": m.recompute_scale_factor}
+
+
+def _upsampling2d(m):
+    return {"size": _list(m.size), "scale_factor": _list(m.scale_factor)}
+
+
+def _pixel_shuffle(m):
+    return {"upscale_factor": m.upscale_factor}
+
+
+def _pixel_unshuffle(m):
+    return {"downscale_factor": m.downscale_factor}
+
+
+def _groups(m):
+    return {"groups": m.groups}
+
+
 def _mha(m):
     return {
         "embed_dim": m.embed_dim,
@@ -226,6 +268,11 @@ def _t_batchnorm(a):
         t += [("running_mean", [c], F32), ("running_var", [c], F32),
               ("num_batches_tracked", [], I64)]
     return t
+
+
+def _t_frozen_batchnorm(a):
+    c = a["num_features"]
+    return [(n, [c], F32) for n in ("weight", "bias", "running_mean", "running_var")]
 
 
 def _t_layernorm(a):
@@ -355,12 +402,42 @@ _TABLE = [
     (nn.RNNCell, _rnn_cell, _t_rnn_cell("RNNCell")),
     (nn.LSTMCell, _cell, _t_rnn_cell("LSTMCell")),
     (nn.GRUCell, _cell, _t_rnn_cell("GRUCell")),
+    (nn.BatchNorm3d, _batchnorm, _t_batchnorm),
+    (nn.SyncBatchNorm, _batchnorm, _t_batchnorm),
+    (nn.InstanceNorm1d, _batchnorm, _t_batchnorm),
+    (nn.InstanceNorm2d, _batchnorm, _t_batchnorm),
+    (nn.InstanceNorm3d, _batchnorm, _t_batchnorm),
+    (nn.LocalResponseNorm, _lrn, _t_none),
+    (nn.CrossMapLRN2d, _lrn, _t_none),
+    (nn.Dropout1d, _dropout, _t_none),
+    (nn.Dropout2d, _dropout, _t_none),
+    (nn.Dropout3d, _dropout, _t_none),
+    (nn.AlphaDropout, _dropout, _t_none),
+    (nn.FeatureAlphaDropout, _dropout, _t_none),
+    (nn.Unflatten, _unflatten, _t_none),
+    (nn.ConstantPad1d, _constant_pad, _t_none),
+    (nn.ConstantPad2d, _constant_pad, _t_none),
+    (nn.ConstantPad3d, _constant_pad, _t_none),
+    (nn.ZeroPad2d, _pad, _t_none),
+    (nn.ReflectionPad1d, _pad, _t_none),
+    (nn.ReflectionPad2d, _pad, _t_none),
+    (nn.ReflectionPad3d, _pad, _t_none),
+    (nn.ReplicationPad1d, _pad, _t_none),
+    (nn.ReplicationPad2d, _pad, _t_none),
+    (nn.ReplicationPad3d, _pad, _t_none),
+    (nn.Upsample, _upsample, _t_none),
+    (nn.UpsamplingNearest2d, _upsampling2d, _t_none),
+    (nn.UpsamplingBilinear2d, _upsampling2d, _t_none),
+    (nn.PixelShuffle, _pixel_shuffle, _t_none),
+    (nn.PixelUnshuffle, _pixel_unshuffle, _t_none),
+    (nn.ChannelShuffle, _groups, _t_none),
 ]
 if StochasticDepth is not None:
     _TABLE += [
         (StochasticDepth, _stochastic_depth, _t_none),
         (Permute, _permute, _t_none),
         (LayerNorm2d, _layernorm, _t_layernorm),
+        (FrozenBatchNorm2d, _frozen_batchnorm, _t_frozen_batchnorm),
     ]
 
 BY_CLASS = {cls: (cls.__name__, attrs, tensors) for cls, attrs, tensors in _TABLE}
