@@ -878,24 +878,33 @@ int64_t op_as_int(const struct value *v)
 
 /* An int or a pair of ints (a one-item tuple repeats) into p; def when
  * absent, None or an empty tuple. */
-int op_pair_arg(struct op_call *c, int pos, const char *kw, const int64_t *def, int64_t p[2])
+int op_tuple_arg(struct op_call *c, int pos, const char *kw, int n, const int64_t *def,
+                 int64_t *p)
 {
 	const struct value *v = op_arg(c, pos, kw);
 	if (!v || v->kind == VAL_NONE || (v->kind == VAL_LIST && v->u.list.n == 0)) {
 		if (!def)
 			return op_fail(c, "%s() needs '%s'", op_fn_name(c), kw);
-		p[0] = def[0];
-		p[1] = def[1];
+		memcpy(p, def, (size_t)n * sizeof *p);
 		return 0;
 	}
 	if (v->kind == VAL_LIST && v->u.list.n == 1 && v->u.list.items[0].kind == VAL_INT) {
-		p[0] = p[1] = v->u.list.items[0].u.i;
+		for (int i = 0; i < n; i++)
+			p[i] = v->u.list.items[0].u.i;
 		return 0;
 	}
-	if (value_ints(v, p, 2) == 0)
+	if (value_ints(v, p, n) == 0)
 		return 0;
 	char got[128];
 	value_format(v, got, sizeof got);
-	return op_fail(c, "%s() needs an int or a pair of ints for '%s', got %s", op_fn_name(c), kw,
+	if (n == 2)
+		return op_fail(c, "%s() needs an int or a pair of ints for '%s', got %s",
+		               op_fn_name(c), kw, got);
+	return op_fail(c, "%s() needs an int or %d ints for '%s', got %s", op_fn_name(c), n, kw,
 	               got);
+}
+
+int op_pair_arg(struct op_call *c, int pos, const char *kw, const int64_t *def, int64_t p[2])
+{
+	return op_tuple_arg(c, pos, kw, 2, def, p);
 }

@@ -112,5 +112,8 @@ int64_t op_as_int(const struct value *v);
  * pos/kw into p; def when absent, None or an empty tuple. -1 (op_fail) when
  * it is required and absent, or not an int pair. */
 int op_pair_arg(struct op_call *c, int pos, const char *kw, const int64_t *def, int64_t p[2]);
+/* The same for n ints (an int or a one-item tuple repeats n times). */
+int op_tuple_arg(struct op_call *c, int pos, const char *kw, int n, const int64_t *def,
+                 int64_t *p);
 
 #endif

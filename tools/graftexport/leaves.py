@@ -39,6 +39,21 @@ def _conv2d(m):
     }
 
 
+def _conv_transpose(m):
+    return {
+        "in_channels": m.in_channels,
+        "out_channels": m.out_channels,
+        "kernel_size": _list(m.kernel_size),
+        "stride": _list(m.stride),
+        "padding": _list(m.padding),
+        "output_padding": _list(m.output_padding),
+        "groups": m.groups,
+        "bias": m.bias is not None,
+        "dilation": _list(m.dilation),
+        "padding_mode": m.padding_mode,
+    }
+
+
 def _linear(m):
     return {"in_features": m.in_features, "out_features": m.out_features,
             "bias": m.bias is not None}
@@ -181,6 +196,22 @@ def _t_conv2d(a):
     return t
 
 
+def _t_conv(a):
+    t = [("weight", [a["out_channels"], a["in_channels"] // a["groups"]]
+          + list(a["kernel_size"]), F32)]
+    if a["bias"]:
+        t.append(("bias", [a["out_channels"]], F32))
+    return t
+
+
+def _t_conv_transpose(a):
+    t = [("weight", [a["in_channels"], a["out_channels"] // a["groups"]]
+          + list(a["kernel_size"]), F32)]
+    if a["bias"]:
+        t.append(("bias", [a["out_channels"]], F32))
+    return t
+
+
 def _t_linear(a):
     t = [("weight", [a["out_features"], a["in_features"]], F32)]
     if a["bias"]:
@@ -283,6 +314,11 @@ _TABLE = [
     (nn.Flatten, _flatten, _t_none),
     (nn.Identity, _none, _t_none),
     (nn.MultiheadAttention, _mha, _t_mha),
+    (nn.Conv1d, _conv2d, _t_conv),
+    (nn.Conv3d, _conv2d, _t_conv),
+    (nn.ConvTranspose1d, _conv_transpose, _t_conv_transpose),
+    (nn.ConvTranspose2d, _conv_transpose, _t_conv_transpose),
+    (nn.ConvTranspose3d, _conv_transpose, _t_conv_transpose),
 ]
 if StochasticDepth is not None:
     _TABLE += [
