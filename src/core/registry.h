@@ -181,8 +181,19 @@ int64_t op_window_out(int64_t in, int64_t k, int64_t s, int64_t pad_l, int64_t p
  * (registry_conv.c, registry_pool.c). Breaks name the caller by c->def and
  * its hyper-parameters: "MaxPool2d(kernel_size=(3, 3), stride=(2, 2)) gets a
  * 2x2 input ...". Each sets c->out. */
-int op_pool2d(struct op_call *c, const struct value *x, const int64_t k[2], const int64_t s[2],
-	      const int64_t p[2], const int64_t d[2], bool ceil_mode, bool return_indices);
+/* A pool's window over nd spatial dims (1 to 3). */
+struct pool_geom {
+	int nd;
+	int64_t k[3], s[3], p[3], d[3];
+	bool ceil_mode;
+};
+/* A pool's window over the last g->nd dims of an (nd+1)-D or (nd+2)-D x;
+ * with return_indices the output is (values, int64 indices). */
+int op_pool(struct op_call *c, const struct value *x, const struct pool_geom *g,
+	    bool return_indices);
+/* size[i] < 0 keeps that input dimension (output_size=(None, 7)). */
+int op_adaptive_pool(struct op_call *c, const struct value *x, int nd, const int64_t *size,
+		     bool return_indices);
 /* A convolution's geometry: nd spatial dims (1 to 3), channels, kernel,
  * stride, dilation, groups; `pad` is the padding as given (nd ints, or
  * 'same'/'valid'); a transposed one also has p (its padding as ints) and
@@ -200,9 +211,6 @@ struct conv_geom {
  * in_channels or kernel_size in a break, a function call its weight
  * (argument 1). */
 int op_conv(struct op_call *c, const struct value *x, const struct conv_geom *g);
-/* size[i] < 0 keeps that input dimension (output_size=(None, 7)). */
-int op_adaptive_pool2d(struct op_call *c, const struct value *x, const int64_t size[2],
-		       bool return_indices);
 /* PyTorch's softmax dim for dim=None: 0 for rank 0, 1 and 3, else 1. */
 int op_softmax_default_dim(int ndim);
 

@@ -8,39 +8,9 @@
 #include "core/init.h"
 #include "core/util.h"
 
-/* The number of spatial dimensions of a convolution type or function,
- * from the digit in its name ("Conv3d", "conv_transpose1d"). */
-static int conv_nd(const char *name)
-{
-	const char *d = strpbrk(name, "123");
-	return d ? *d - '0' : 2;
-}
-
 static bool conv_transposed(const char *name)
 {
 	return strstr(name, "ranspose") != NULL;
-}
-
-/* "(3, 3)", "(3,)" for breaks, as Python prints a tuple. */
-static const char *tuple_text(const int64_t *v, int n, char *buf, size_t size)
-{
-	snprintf(buf, size, "(");
-	for (int i = 0; i < n; i++)
-		op_append(buf, size, "%s%lld", i ? ", " : "", (long long)v[i]);
-	op_append(buf, size, n == 1 ? ",)" : ")");
-	return buf;
-}
-
-/* "3", "1x7", "3x3x3" for the outline. */
-static const char *sizes_text(const int64_t *v, int n, char *buf, size_t size)
-{
-	bool same = true;
-	for (int i = 1; i < n; i++)
-		same = same && v[i] == v[0];
-	buf[0] = '\0';
-	for (int i = 0; i < (same ? 1 : n); i++)
-		op_append(buf, size, "%s%lld", i ? "x" : "", (long long)v[i]);
-	return buf;
 }
 
 static bool all_equal(const int64_t *v, int n, int64_t x)
@@ -91,28 +61,6 @@ static const struct attr_spec conv_transpose_attrs[] = {
     {"padding_mode", AT_STR, "'zeros'"},
 };
 
-/* Makes the attribute a list of nd ints (an int or a one-item list
- * repeats), as PyTorch's _ntuple does. */
-static int expand_ints(struct module *m, const char *name, int nd, struct error *e)
-{
-	const struct value *v = module_attr(m, name);
-	int64_t p[3];
-	if (v->kind == VAL_LIST && v->u.list.n == 1 && v->u.list.items[0].kind == VAL_INT)
-		v = &v->u.list.items[0];
-	if (value_ints(v, p, nd) < 0) {
-		char got[128];
-		value_format(v, got, sizeof got);
-		return error_set(e, "%s: attribute '%s' must be an int or %d ints, got %s", m->type,
-		                 name, nd, got);
-	}
-	struct value l = value_list(nd);
-	for (int i = 0; i < nd; i++)
-		l.u.list.items[i] = value_int(p[i]);
-	module_set_attr(m, name, &l);
-	value_free(&l);
-	return 0;
-}
-
 static int check_non_negative(const struct module *m, const char *name, int nd, struct error *e)
 {
 	int64_t p[3];
@@ -123,30 +71,18 @@ static int check_non_negative(const struct module *m, const char *name, int nd, 
 	return 0;
 }
 
-static int check_positive_ints(const struct module *m, const char *name, int nd, struct error *e)
-{
-	int64_t p[3];
-	char t[96];
-	module_attr_ints(m, name, p, nd);
-	for (int i = 0; i < nd; i++)
-		if (p[i] <= 0)
-			return error_set(e, "%s: %s must be positive, got %s", m->type, name,
-			                 tuple_text(p, nd, t, sizeof t));
-	return 0;
-}
-
 /* Conv1d/2d/3d and ConvTranspose1d/2d/3d. */
 static int conv_check(struct module *m, struct error *e)
 {
-	int nd = conv_nd(m->type);
+	int nd = op_spatial_dims(m->type);
 	bool tr = conv_transposed(m->type);
 	if (op_check_positive(m, "in_channels", e) || op_check_positive(m, "out_channels", e) ||
 	    op_check_positive(m, "groups", e))
 		return -1;
 	static const char *const sizes[] = {"kernel_size", "stride", "dilation", "output_padding"};
 	for (int i = 0; i < (tr ? 4 : 3); i++)
-		if (expand_ints(m, sizes[i], nd, e) < 0 ||
-		    (i < 3 && check_positive_ints(m, sizes[i], nd, e) < 0))
+		if (op_expand_ints(m, sizes[i], nd, e) < 0 ||
+		    (i < 3 && op_check_positive_ints(m, sizes[i], nd, e) < 0))
 			return -1;
 	int64_t g = module_attr_int(m, "groups", 1);
 	if (module_attr_int(m, "in_channels", 1) % g)
@@ -163,7 +99,7 @@ static int conv_check(struct module *m, struct error *e)
 		if (strcmp(pad->u.s, "same") == 0 && !all_equal(s, nd, 1))
 			return error_set(e, "%s: padding='same' is not supported for strided "
 			                    "convolutions", m->type);
-	} else if (expand_ints(m, "padding", nd, e) < 0 ||
+	} else if (op_expand_ints(m, "padding", nd, e) < 0 ||
 	           check_non_negative(m, "padding", nd, e) < 0) {
 		return -1;
 	}
@@ -196,7 +132,7 @@ static int conv_check(struct module *m, struct error *e)
 static int conv_params(struct module *m, struct error *e)
 {
 	(void)e;
-	int nd = conv_nd(m->type);
+	int nd = op_spatial_dims(m->type);
 	int64_t out = module_attr_int(m, "out_channels", 1), in = module_attr_int(m, "in_channels", 1);
 	int64_t g = module_attr_int(m, "groups", 1);
 	int64_t w[5];
@@ -259,12 +195,12 @@ static void conv_desc(const struct op_call *c, bool size, const struct conv_geom
 		snprintf(buf, n, "%s(in_channels=%lld)", c->def->name, (long long)g->in);
 		return;
 	}
-	snprintf(buf, n, "%s(kernel_size=%s", c->def->name, tuple_text(g->k, g->nd, t, sizeof t));
+	snprintf(buf, n, "%s(kernel_size=%s", c->def->name, op_tuple_text(g->k, g->nd, t, sizeof t));
 	int64_t p[3];
 	if (g->pad->kind != VAL_STR && value_ints(g->pad, p, g->nd) == 0 && !all_equal(p, g->nd, 0))
-		op_append(buf, n, ", padding=%s", tuple_text(p, g->nd, t, sizeof t));
+		op_append(buf, n, ", padding=%s", op_tuple_text(p, g->nd, t, sizeof t));
 	if (!all_equal(g->d, g->nd, 1))
-		op_append(buf, n, ", dilation=%s", tuple_text(g->d, g->nd, t, sizeof t));
+		op_append(buf, n, ", dilation=%s", op_tuple_text(g->d, g->nd, t, sizeof t));
 	op_append(buf, n, ")");
 }
 
@@ -365,7 +301,7 @@ static int conv_infer(struct op_call *c)
 	const struct value *x = op_tensor(c, 0, "input");
 	if (!x)
 		return -1;
-	struct conv_geom g = {.nd = conv_nd(m->type), .transposed = conv_transposed(m->type)};
+	struct conv_geom g = {.nd = op_spatial_dims(m->type), .transposed = conv_transposed(m->type)};
 	module_attr_ints(m, "kernel_size", g.k, g.nd);
 	module_attr_ints(m, "stride", g.s, g.nd);
 	module_attr_ints(m, "dilation", g.d, g.nd);
@@ -384,7 +320,7 @@ static int conv_infer(struct op_call *c)
 
 static void conv_describe(const struct module *m, char *buf, size_t size)
 {
-	int nd = conv_nd(m->type);
+	int nd = op_spatial_dims(m->type);
 	int64_t k[3], s[3], d[3], in = module_attr_int(m, "in_channels", 0);
 	int64_t g = module_attr_int(m, "groups", 1);
 	char t[48];
@@ -392,9 +328,9 @@ static void conv_describe(const struct module *m, char *buf, size_t size)
 	module_attr_ints(m, "stride", s, nd);
 	module_attr_ints(m, "dilation", d, nd);
 	snprintf(buf, size, "%lld→%lld k%s", (long long)in,
-	         (long long)module_attr_int(m, "out_channels", 0), sizes_text(k, nd, t, sizeof t));
+	         (long long)module_attr_int(m, "out_channels", 0), op_sizes_text(k, nd, t, sizeof t));
 	if (!all_equal(s, nd, 1))
-		op_append(buf, size, " s%s", sizes_text(s, nd, t, sizeof t));
+		op_append(buf, size, " s%s", op_sizes_text(s, nd, t, sizeof t));
 	const struct value *pad = module_attr(m, "padding");
 	if (pad && pad->kind == VAL_STR) {
 		if (strcmp(pad->u.s, "same") == 0)
@@ -403,16 +339,16 @@ static void conv_describe(const struct module *m, char *buf, size_t size)
 		int64_t p[3];
 		module_attr_ints(m, "padding", p, nd);
 		if (!all_equal(p, nd, 0))
-			op_append(buf, size, " p%s", sizes_text(p, nd, t, sizeof t));
+			op_append(buf, size, " p%s", op_sizes_text(p, nd, t, sizeof t));
 	}
 	int64_t op[3];
 	if (module_attr(m, "output_padding")) {
 		module_attr_ints(m, "output_padding", op, nd);
 		if (!all_equal(op, nd, 0))
-			op_append(buf, size, " op%s", sizes_text(op, nd, t, sizeof t));
+			op_append(buf, size, " op%s", op_sizes_text(op, nd, t, sizeof t));
 	}
 	if (!all_equal(d, nd, 1))
-		op_append(buf, size, " d%s", sizes_text(d, nd, t, sizeof t));
+		op_append(buf, size, " d%s", op_sizes_text(d, nd, t, sizeof t));
 	if (g > 1 && g == in)
 		op_append(buf, size, " dw");
 	else if (g > 1)
@@ -462,7 +398,7 @@ static int fn_conv(struct op_call *c)
 	const struct value *w = x ? op_tensor(c, 1, "weight") : NULL, *b;
 	if (!w || op_optional_tensor(c, 2, "bias", &b) < 0)
 		return -1;
-	struct conv_geom g = {.nd = conv_nd(c->def->name), .transposed = conv_transposed(c->def->name)};
+	struct conv_geom g = {.nd = op_spatial_dims(c->def->name), .transposed = conv_transposed(c->def->name)};
 	int nd = g.nd;
 	const struct shape *ws = op_shape(w);
 	if (ws->ndim != nd + 2)

@@ -957,6 +957,74 @@ static int conv_run(struct kop *op, struct error *e)
 	return 0;
 }
 
+/* ---- Fold and Unfold ---- */
+
+/* The state of the convolution whose im2col Unfold is and whose col2im
+ * Fold is: the image, its blocks, the window. */
+static int fold_prepare(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct module *m = op->call.module;
+	bool fold = strcmp(op->kernel->name, "Fold") == 0 || strcmp(op->kernel->name, "fold") == 0;
+	const struct tensor *img = fold ? kop_out(op, 0) : kop_input(op);
+	int64_t k[3] = {1, 1, 1}, s[3] = {1, 1, 1}, d[3] = {1, 1, 1}, p[3] = {0, 0, 0};
+	if (m) {
+		module_attr_ints(m, "kernel_size", k + 1, 2);
+		module_attr_ints(m, "stride", s + 1, 2);
+		module_attr_ints(m, "dilation", d + 1, 2);
+		module_attr_ints(m, "padding", p + 1, 2);
+	} else {
+		int at = fold ? 2 : 1;
+		if (ints_arg(op, at, "kernel_size", 2, k) < 0 || ints_arg(op, at + 1, "dilation", 2, d) < 0 ||
+		    ints_arg(op, at + 2, "padding", 2, p) < 0 || ints_arg(op, at + 3, "stride", 2, s) < 0)
+			return error_set(e, "%s(): bad kernel_size, dilation, padding or stride",
+			                 op->kernel->name);
+	}
+	struct conv_state *st = xcalloc(1, sizeof *st);
+	op->state = st;
+	int b = img->shape.ndim == 4;
+	st->n = b ? img->shape.dim[0] : 1;
+	st->c = img->shape.dim[b];
+	st->z = st->oz = 1;
+	st->h = img->shape.dim[b + 1];
+	st->w = img->shape.dim[b + 2];
+	st->kz = st->sz = st->dz = 1;
+	st->kh = k[1];
+	st->kw = k[2];
+	st->sh = s[1];
+	st->sw = s[2];
+	st->dh = d[1];
+	st->dw = d[2];
+	st->pt = p[1];
+	st->pl = p[2];
+	st->oh = (st->h + 2 * p[1] - d[1] * (k[1] - 1) - 1) / s[1] + 1;
+	st->ow = (st->w + 2 * p[2] - d[2] * (k[2] - 1) - 1) / s[2] + 1;
+	return 0;
+}
+
+static int fold_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct conv_state *st = op->state;
+	bool fold = strcmp(op->kernel->name, "Fold") == 0 || strcmp(op->kernel->name, "fold") == 0;
+	float *x = kt_f32(kop_input(op)), *y = kt_f32(kop_out(op, 0));
+	int64_t plane = st->h * st->w, cols = st->kh * st->kw * st->oh * st->ow;
+	if (fold)
+		memset(y, 0, (size_t)(st->n * st->c * plane) * sizeof *y);
+	for (int64_t n = 0; n < st->n; n++) {
+		/* Fold reads its input as the column matrix, Unfold writes it */
+		struct im2col_job j = {st,     x + n * st->c * plane, y + n * st->c * plane,
+		                       1,      st->h,                 st->w,
+		                       0,      st->pt,                st->pl,
+		                       (fold ? x : y) + n * st->c * cols, 0, st->oh};
+		if (fold)
+			kpar_for(st->c, 1, col2im_chunk, &j);
+		else
+			kpar_for(st->c * st->kh * st->kw, 4, im2col_chunk, &j);
+	}
+	return 0;
+}
+
 const struct kernel kernels_conv[] = {
     {"Conv2d", OP_MODULE, KF_ACT | KF_BN, conv_prepare, conv_run},
     {"conv2d", OP_FUNCTION, KF_ACT | KF_BN, conv_prepare, conv_run},
@@ -970,5 +1038,9 @@ const struct kernel kernels_conv[] = {
     {"conv_transpose1d", OP_FUNCTION, KF_ACT | KF_BN, conv_prepare, conv_run},
     {"conv_transpose2d", OP_FUNCTION, KF_ACT | KF_BN, conv_prepare, conv_run},
     {"conv_transpose3d", OP_FUNCTION, KF_ACT | KF_BN, conv_prepare, conv_run},
+    {"Fold", OP_MODULE, 0, fold_prepare, fold_run},
+    {"Unfold", OP_MODULE, 0, fold_prepare, fold_run},
+    {"fold", OP_FUNCTION, 0, fold_prepare, fold_run},
+    {"unfold", OP_FUNCTION, 0, fold_prepare, fold_run},
     {NULL, OP_MODULE, 0, NULL, NULL},
 };

@@ -104,6 +104,33 @@ def _avgpool(m):
             "divisor_override": m.divisor_override}
 
 
+def _avgpool1d(m):
+    return {"kernel_size": _list(m.kernel_size), "stride": _list(m.stride),
+            "padding": _list(m.padding), "ceil_mode": m.ceil_mode,
+            "count_include_pad": m.count_include_pad}
+
+
+def _lppool(m):
+    return {"norm_type": float(m.norm_type), "kernel_size": _list(m.kernel_size),
+            "stride": _list(m.stride), "ceil_mode": m.ceil_mode}
+
+
+def _maxunpool(m):
+    return {"kernel_size": _list(m.kernel_size), "stride": _list(m.stride),
+            "padding": _list(m.padding)}
+
+
+def _fold(m):
+    return {"output_size": _list(m.output_size), "kernel_size": _list(m.kernel_size),
+            "dilation": _list(m.dilation), "padding": _list(m.padding),
+            "stride": _list(m.stride)}
+
+
+def _unfold(m):
+    return {"kernel_size": _list(m.kernel_size), "dilation": _list(m.dilation),
+            "padding": _list(m.padding), "stride": _list(m.stride)}
+
+
 def _adaptive(m):
     return {"output_size": _list(m.output_size)}
 
@@ -319,6 +346,21 @@ _TABLE = [
     (nn.ConvTranspose1d, _conv_transpose, _t_conv_transpose),
     (nn.ConvTranspose2d, _conv_transpose, _t_conv_transpose),
     (nn.ConvTranspose3d, _conv_transpose, _t_conv_transpose),
+    (nn.MaxPool1d, _maxpool, _t_none),
+    (nn.MaxPool3d, _maxpool, _t_none),
+    (nn.AvgPool1d, _avgpool1d, _t_none),
+    (nn.AvgPool3d, _avgpool, _t_none),
+    (nn.AdaptiveAvgPool1d, _adaptive, _t_none),
+    (nn.AdaptiveAvgPool3d, _adaptive, _t_none),
+    (nn.AdaptiveMaxPool1d, _adaptive_max, _t_none),
+    (nn.AdaptiveMaxPool3d, _adaptive_max, _t_none),
+    (nn.LPPool1d, _lppool, _t_none),
+    (nn.LPPool2d, _lppool, _t_none),
+    (nn.MaxUnpool1d, _maxunpool, _t_none),
+    (nn.MaxUnpool2d, _maxunpool, _t_none),
+    (nn.MaxUnpool3d, _maxunpool, _t_none),
+    (nn.Fold, _fold, _t_none),
+    (nn.Unfold, _unfold, _t_none),
 ]
 if StochasticDepth is not None:
     _TABLE += [
