@@ -398,7 +398,8 @@ static int fn_conv(struct op_call *c)
 	const struct value *w = x ? op_tensor(c, 1, "weight") : NULL, *b;
 	if (!w || op_optional_tensor(c, 2, "bias", &b) < 0)
 		return -1;
-	struct conv_geom g = {.nd = op_spatial_dims(c->def->name), .transposed = conv_transposed(c->def->name)};
+	struct conv_geom g = {.nd = op_spatial_dims(c->def->name),
+	                      .transposed = conv_transposed(c->def->name)};
 	int nd = g.nd;
 	const struct shape *ws = op_shape(w);
 	if (ws->ndim != nd + 2)
@@ -440,16 +441,18 @@ static int fn_conv(struct op_call *c)
 
 /* ---- the table ---- */
 
-REGISTRY_FUNCTION(conv1d, fn_conv, "conv1d(x, weight, bias, stride, padding, dilation, groups)");
+REGISTRY_FUNCTION_PY(conv1d, fn_conv, "F.conv1d",
+                  "conv1d(x, weight, bias, stride, padding, dilation, groups)");
 REGISTRY_FUNCTION(conv2d, fn_conv, "conv2d(x, weight, bias, stride, padding, dilation, groups)");
-REGISTRY_FUNCTION(conv3d, fn_conv, "conv3d(x, weight, bias, stride, padding, dilation, groups)");
-REGISTRY_FUNCTION(conv_transpose1d, fn_conv,
+REGISTRY_FUNCTION_PY(conv3d, fn_conv, "F.conv3d",
+                  "conv3d(x, weight, bias, stride, padding, dilation, groups)");
+REGISTRY_FUNCTION_PY(conv_transpose1d, fn_conv, "F.conv_transpose1d",
                   "conv_transpose1d(x, weight, bias, stride, padding, output_padding, groups, "
                   "dilation)");
-REGISTRY_FUNCTION(conv_transpose2d, fn_conv,
+REGISTRY_FUNCTION_PY(conv_transpose2d, fn_conv, "F.conv_transpose2d",
                   "conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, "
                   "dilation)");
-REGISTRY_FUNCTION(conv_transpose3d, fn_conv,
+REGISTRY_FUNCTION_PY(conv_transpose3d, fn_conv, "F.conv_transpose3d",
                   "conv_transpose3d(x, weight, bias, stride, padding, output_padding, groups, "
                   "dilation)");
 

@@ -42,6 +42,17 @@
 	    .infer = fn,                                                                           \
 	}
 
+/* The same for a function export-py writes as the callable PY
+ * ("F.conv1d"). */
+#define REGISTRY_FUNCTION_PY(id, fn, callable, d)                                                  \
+	static const struct op_def fn_def_##id = {                                                 \
+	    .name = #id,                                                                           \
+	    .kind = OP_FUNCTION,                                                                   \
+	    .doc = d,                                                                              \
+	    .infer = fn,                                                                           \
+	    .py = callable,                                                                        \
+	}
+
 /* The family tables, each NULL-terminated, module types and functions
  * mixed; registry.c lists them in this order. */
 extern const struct op_def *const registry_conv_defs[];

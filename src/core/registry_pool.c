@@ -197,6 +197,19 @@ static int pool_check(struct module *m, struct error *e)
 		module_set_attr(m, "stride", &kv);
 		value_free(&kv);
 	}
+	int64_t s[3];
+	sv = module_attr(m, "stride");
+	if (sv->kind == VAL_LIST && sv->u.list.n == 1)
+		sv = &sv->u.list.items[0];
+	if (value_ints(sv, s, nd) < 0) {
+		char got[128];
+		value_format(sv, got, sizeof got);
+		if (nd == 2)
+			return error_set(e, "%s: attribute 'stride' must be an int, a pair of ints or "
+			                    "None, got %s", m->type, got);
+		return error_set(e, "%s: attribute 'stride' must be an int, %d ints or None, got %s",
+		                 m->type, nd, got);
+	}
 	if (op_expand_ints(m, "stride", nd, e) < 0 || op_check_positive_ints(m, "stride", nd, e))
 		return -1;
 	if (module_attr(m, "dilation") && (op_expand_ints(m, "dilation", nd, e) < 0 ||
@@ -383,7 +396,8 @@ static int unpool_infer(struct op_call *c)
 	    .check = pool_check,                                                                   \
 	}
 
-UNPOOL_DEF(maxunpool1d, "MaxUnpool1d", "places [N, C, L] at a MaxPool1d's indices, zeros elsewhere");
+UNPOOL_DEF(maxunpool1d, "MaxUnpool1d",
+           "places [N, C, L] at a MaxPool1d's indices, zeros elsewhere");
 UNPOOL_DEF(maxunpool2d, "MaxUnpool2d",
            "places [N, C, H, W] at a MaxPool2d's indices, zeros elsewhere");
 UNPOOL_DEF(maxunpool3d, "MaxUnpool3d",
@@ -861,42 +875,51 @@ REGISTRY_FUNCTION(avg_pool2d, fn_avg_pool,
                   "avg_pool2d(x, kernel_size, stride=None, padding=0, ...)");
 REGISTRY_FUNCTION(max_pool2d, fn_max_pool,
                   "max_pool2d(x, kernel_size, stride=None, padding=0, ...)");
-REGISTRY_FUNCTION(adaptive_avg_pool1d, fn_adaptive_pool, "adaptive_avg_pool1d(x, output_size)");
-REGISTRY_FUNCTION(adaptive_avg_pool3d, fn_adaptive_pool, "adaptive_avg_pool3d(x, output_size)");
-REGISTRY_FUNCTION(adaptive_max_pool1d, fn_adaptive_pool,
+REGISTRY_FUNCTION_PY(adaptive_avg_pool1d, fn_adaptive_pool, "F.adaptive_avg_pool1d",
+                  "adaptive_avg_pool1d(x, output_size)");
+REGISTRY_FUNCTION_PY(adaptive_avg_pool3d, fn_adaptive_pool, "F.adaptive_avg_pool3d",
+                  "adaptive_avg_pool3d(x, output_size)");
+REGISTRY_FUNCTION_PY(adaptive_max_pool1d, fn_adaptive_pool, "F.adaptive_max_pool1d",
                   "adaptive_max_pool1d(x, output_size, return_indices=False)");
-REGISTRY_FUNCTION(adaptive_max_pool3d, fn_adaptive_pool,
+REGISTRY_FUNCTION_PY(adaptive_max_pool3d, fn_adaptive_pool, "F.adaptive_max_pool3d",
                   "adaptive_max_pool3d(x, output_size, return_indices=False)");
-REGISTRY_FUNCTION(adaptive_max_pool1d_with_indices, fn_adaptive_pool,
+REGISTRY_FUNCTION_PY(adaptive_max_pool1d_with_indices, fn_adaptive_pool,
+                  "F.adaptive_max_pool1d_with_indices",
                   "adaptive_max_pool1d_with_indices(x, output_size)");
-REGISTRY_FUNCTION(adaptive_max_pool2d_with_indices, fn_adaptive_pool,
+REGISTRY_FUNCTION_PY(adaptive_max_pool2d_with_indices, fn_adaptive_pool,
+                  "F.adaptive_max_pool2d_with_indices",
                   "adaptive_max_pool2d_with_indices(x, output_size)");
-REGISTRY_FUNCTION(adaptive_max_pool3d_with_indices, fn_adaptive_pool,
+REGISTRY_FUNCTION_PY(adaptive_max_pool3d_with_indices, fn_adaptive_pool,
+                  "F.adaptive_max_pool3d_with_indices",
                   "adaptive_max_pool3d_with_indices(x, output_size)");
-REGISTRY_FUNCTION(avg_pool1d, fn_avg_pool,
+REGISTRY_FUNCTION_PY(avg_pool1d, fn_avg_pool, "F.avg_pool1d",
                   "avg_pool1d(x, kernel_size, stride=None, padding=0, ...)");
-REGISTRY_FUNCTION(avg_pool3d, fn_avg_pool,
+REGISTRY_FUNCTION_PY(avg_pool3d, fn_avg_pool, "F.avg_pool3d",
                   "avg_pool3d(x, kernel_size, stride=None, padding=0, ...)");
-REGISTRY_FUNCTION(max_pool1d, fn_max_pool,
+REGISTRY_FUNCTION_PY(max_pool1d, fn_max_pool, "F.max_pool1d",
                   "max_pool1d(x, kernel_size, stride=None, padding=0, ...)");
-REGISTRY_FUNCTION(max_pool3d, fn_max_pool,
+REGISTRY_FUNCTION_PY(max_pool3d, fn_max_pool, "F.max_pool3d",
                   "max_pool3d(x, kernel_size, stride=None, padding=0, ...)");
-REGISTRY_FUNCTION(max_pool1d_with_indices, fn_max_pool,
+REGISTRY_FUNCTION_PY(max_pool1d_with_indices, fn_max_pool, "F.max_pool1d_with_indices",
                   "max_pool1d_with_indices(x, kernel_size, stride=None, padding=0, ...)");
-REGISTRY_FUNCTION(max_pool2d_with_indices, fn_max_pool,
+REGISTRY_FUNCTION_PY(max_pool2d_with_indices, fn_max_pool, "F.max_pool2d_with_indices",
                   "max_pool2d_with_indices(x, kernel_size, stride=None, padding=0, ...)");
-REGISTRY_FUNCTION(max_pool3d_with_indices, fn_max_pool,
+REGISTRY_FUNCTION_PY(max_pool3d_with_indices, fn_max_pool, "F.max_pool3d_with_indices",
                   "max_pool3d_with_indices(x, kernel_size, stride=None, padding=0, ...)");
-REGISTRY_FUNCTION(lp_pool1d, fn_lp_pool, "lp_pool1d(x, norm_type, kernel_size, stride=None, ...)");
-REGISTRY_FUNCTION(lp_pool2d, fn_lp_pool, "lp_pool2d(x, norm_type, kernel_size, stride=None, ...)");
-REGISTRY_FUNCTION(max_unpool1d, fn_max_unpool,
+REGISTRY_FUNCTION_PY(lp_pool1d, fn_lp_pool, "F.lp_pool1d",
+                  "lp_pool1d(x, norm_type, kernel_size, stride=None, ...)");
+REGISTRY_FUNCTION_PY(lp_pool2d, fn_lp_pool, "F.lp_pool2d",
+                  "lp_pool2d(x, norm_type, kernel_size, stride=None, ...)");
+REGISTRY_FUNCTION_PY(max_unpool1d, fn_max_unpool, "F.max_unpool1d",
                   "max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size)");
-REGISTRY_FUNCTION(max_unpool2d, fn_max_unpool,
+REGISTRY_FUNCTION_PY(max_unpool2d, fn_max_unpool, "F.max_unpool2d",
                   "max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size)");
-REGISTRY_FUNCTION(max_unpool3d, fn_max_unpool,
+REGISTRY_FUNCTION_PY(max_unpool3d, fn_max_unpool, "F.max_unpool3d",
                   "max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size)");
-REGISTRY_FUNCTION(fold, fn_fold, "fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1)");
-REGISTRY_FUNCTION(unfold, fn_fold, "unfold(x, kernel_size, dilation=1, padding=0, stride=1)");
+REGISTRY_FUNCTION_PY(fold, fn_fold, "F.fold",
+                  "fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1)");
+REGISTRY_FUNCTION_PY(unfold, fn_fold, "F.unfold",
+                  "unfold(x, kernel_size, dilation=1, padding=0, stride=1)");
 
 const struct op_def *const registry_pool_defs[] = {
     &def_maxpool2d,

@@ -975,8 +975,10 @@ static int fold_prepare(struct kop *op, struct error *e)
 		module_attr_ints(m, "padding", p + 1, 2);
 	} else {
 		int at = fold ? 2 : 1;
-		if (ints_arg(op, at, "kernel_size", 2, k) < 0 || ints_arg(op, at + 1, "dilation", 2, d) < 0 ||
-		    ints_arg(op, at + 2, "padding", 2, p) < 0 || ints_arg(op, at + 3, "stride", 2, s) < 0)
+		if (ints_arg(op, at, "kernel_size", 2, k) < 0 ||
+		    ints_arg(op, at + 1, "dilation", 2, d) < 0 ||
+		    ints_arg(op, at + 2, "padding", 2, p) < 0 ||
+		    ints_arg(op, at + 3, "stride", 2, s) < 0)
 			return error_set(e, "%s(): bad kernel_size, dilation, padding or stride",
 			                 op->kernel->name);
 	}
