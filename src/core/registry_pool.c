@@ -176,6 +176,15 @@ static const struct attr_spec lppool_attrs[] = {
     {"ceil_mode", AT_BOOL, "False"},
 };
 
+/* LPPool1d takes ints only (F.lp_pool1d multiplies by its kernel_size):
+ * they stay ints. */
+static const struct attr_spec lppool1d_attrs[] = {
+    {"norm_type", AT_FLOAT, NULL},
+    {"kernel_size", AT_INT, NULL},
+    {"stride", AT_INT_OR_NONE, "None"},
+    {"ceil_mode", AT_BOOL, "False"},
+};
+
 static const struct attr_spec maxunpool_attrs[] = {
     {"kernel_size", AT_INTS, NULL},
     {"stride", AT_ANY, "None"},
@@ -188,7 +197,8 @@ static int pool_check(struct module *m, struct error *e)
 {
 	int nd = op_spatial_dims(m->type);
 	int64_t k[3], p[3] = {0, 0, 0};
-	if (op_expand_ints(m, "kernel_size", nd, e) < 0 ||
+	bool ints = registry_attr_spec(m->def, "kernel_size")->type == AT_INT;
+	if ((!ints && op_expand_ints(m, "kernel_size", nd, e) < 0) ||
 	    op_check_positive_ints(m, "kernel_size", nd, e))
 		return -1;
 	const struct value *sv = module_attr(m, "stride");
@@ -197,6 +207,8 @@ static int pool_check(struct module *m, struct error *e)
 		module_set_attr(m, "stride", &kv);
 		value_free(&kv);
 	}
+	if (ints)
+		return op_check_positive_ints(m, "stride", nd, e);
 	int64_t s[3];
 	sv = module_attr(m, "stride");
 	if (sv->kind == VAL_LIST && sv->u.list.n == 1)
@@ -310,7 +322,7 @@ POOL_DEF(maxpool3d, "MaxPool3d", maxpoolnd_attrs,
 POOL_DEF(avgpool1d, "AvgPool1d", avgpool1d_attrs, "mean over kernel_size windows of [N, C, L]");
 POOL_DEF(avgpool3d, "AvgPool3d", avgpool3d_attrs,
          "mean over kernel_size windows of [N, C, D, H, W]");
-POOL_DEF(lppool1d, "LPPool1d", lppool_attrs,
+POOL_DEF(lppool1d, "LPPool1d", lppool1d_attrs,
          "power-average: the norm_type-norm of kernel_size windows of [N, C, L]");
 POOL_DEF(lppool2d, "LPPool2d", lppool_attrs,
          "power-average: the norm_type-norm of kernel_size windows of [N, C, H, W]");
