@@ -875,8 +875,24 @@ static int fn_fold(struct op_call *c)
 	return fold ? op_fold(c, x, &g, size) : op_unfold(c, x, &g);
 }
 
+/* fractional_max_pool2d/3d: refused. PyTorch draws the pooling regions
+ * at random on every call, in eval mode too (unless the caller passes
+ * _random_samples), so no run can give PyTorch's output. */
+static int fn_fractional_max_pool(struct op_call *c)
+{
+	return op_fail(c,
+	               "%s is not supported: PyTorch draws its pooling regions at random on "
+	               "every call, even in eval mode, so its output cannot be reproduced (use "
+	               "MaxPool%dd or AdaptiveMaxPool%dd)",
+	               c->def->name, op_spatial_dims(c->def->name), op_spatial_dims(c->def->name));
+}
+
 /* ---- the table ---- */
 
+REGISTRY_FUNCTION(fractional_max_pool2d, fn_fractional_max_pool,
+                  "fractional_max_pool2d: refused (random pooling regions on every call)");
+REGISTRY_FUNCTION(fractional_max_pool3d, fn_fractional_max_pool,
+                  "fractional_max_pool3d: refused (random pooling regions on every call)");
 REGISTRY_FUNCTION(mean, fn_reduce, "mean(x, dim=None, keepdim=False)");
 REGISTRY_FUNCTION(sum, fn_reduce, "sum(x, dim=None, keepdim=False)");
 REGISTRY_FUNCTION(amax, fn_reduce, "amax(x, dim=None, keepdim=False)");
@@ -982,5 +998,7 @@ const struct op_def *const registry_pool_defs[] = {
     &fn_def_max_unpool3d,
     &fn_def_fold,
     &fn_def_unfold,
+    &fn_def_fractional_max_pool2d,
+    &fn_def_fractional_max_pool3d,
     NULL,
 };
