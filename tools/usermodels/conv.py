@@ -62,7 +62,8 @@ def _double_conv(cin, cout):
 class UNetSmall(nn.Module):
     """The U-Net of segmentation tutorials, two levels deep: double convs,
     MaxPool2d down, ConvTranspose2d up, skip connections concatenated on
-    channels, a 1x1 conv to class logits."""
+    channels (the last up-sampling told its output size, as code for odd
+    sizes does), a 1x1 conv to class logits."""
 
     def __init__(self, classes=3):
         super().__init__()
@@ -81,7 +82,7 @@ class UNetSmall(nn.Module):
         d2 = self.down2(self.pool(d1))
         b = self.bottom(self.pool(d2))
         u2 = self.dec2(torch.cat([self.up2(b), d2], dim=1))
-        u1 = self.dec1(torch.cat([self.up1(u2), d1], dim=1))
+        u1 = self.dec1(torch.cat([self.up1(u2, output_size=d1.size()), d1], dim=1))
         return self.out(u1)
 
 
