@@ -39,6 +39,21 @@ def _conv2d(m):
     }
 
 
+def _conv_transpose(m):
+    return {
+        "in_channels": m.in_channels,
+        "out_channels": m.out_channels,
+        "kernel_size": _list(m.kernel_size),
+        "stride": _list(m.stride),
+        "padding": _list(m.padding),
+        "output_padding": _list(m.output_padding),
+        "groups": m.groups,
+        "bias": m.bias is not None,
+        "dilation": _list(m.dilation),
+        "padding_mode": m.padding_mode,
+    }
+
+
 def _linear(m):
     return {"in_features": m.in_features, "out_features": m.out_features,
             "bias": m.bias is not None}
@@ -95,6 +110,33 @@ def _avgpool(m):
             "padding": _list(m.padding), "ceil_mode": m.ceil_mode,
             "count_include_pad": m.count_include_pad,
             "divisor_override": m.divisor_override}
+
+
+def _avgpool1d(m):
+    return {"kernel_size": _list(m.kernel_size), "stride": _list(m.stride),
+            "padding": _list(m.padding), "ceil_mode": m.ceil_mode,
+            "count_include_pad": m.count_include_pad}
+
+
+def _lppool(m):
+    return {"norm_type": float(m.norm_type), "kernel_size": _list(m.kernel_size),
+            "stride": _list(m.stride), "ceil_mode": m.ceil_mode}
+
+
+def _maxunpool(m):
+    return {"kernel_size": _list(m.kernel_size), "stride": _list(m.stride),
+            "padding": _list(m.padding)}
+
+
+def _fold(m):
+    return {"output_size": _list(m.output_size), "kernel_size": _list(m.kernel_size),
+            "dilation": _list(m.dilation), "padding": _list(m.padding),
+            "stride": _list(m.stride)}
+
+
+def _unfold(m):
+    return {"kernel_size": _list(m.kernel_size), "dilation": _list(m.dilation),
+            "padding": _list(m.padding), "stride": _list(m.stride)}
 
 
 def _adaptive(m):
@@ -247,6 +289,22 @@ F32, I64 = "float32", "int64"
 def _t_conv2d(a):
     kh, kw = a["kernel_size"]
     t = [("weight", [a["out_channels"], a["in_channels"] // a["groups"], kh, kw], F32)]
+    if a["bias"]:
+        t.append(("bias", [a["out_channels"]], F32))
+    return t
+
+
+def _t_conv(a):
+    t = [("weight", [a["out_channels"], a["in_channels"] // a["groups"]]
+          + list(a["kernel_size"]), F32)]
+    if a["bias"]:
+        t.append(("bias", [a["out_channels"]], F32))
+    return t
+
+
+def _t_conv_transpose(a):
+    t = [("weight", [a["in_channels"], a["out_channels"] // a["groups"]]
+          + list(a["kernel_size"]), F32)]
     if a["bias"]:
         t.append(("bias", [a["out_channels"]], F32))
     return t
@@ -431,6 +489,26 @@ _TABLE = [
     (nn.PixelShuffle, _pixel_shuffle, _t_none),
     (nn.PixelUnshuffle, _pixel_unshuffle, _t_none),
     (nn.ChannelShuffle, _groups, _t_none),
+    (nn.Conv1d, _conv2d, _t_conv),
+    (nn.Conv3d, _conv2d, _t_conv),
+    (nn.ConvTranspose1d, _conv_transpose, _t_conv_transpose),
+    (nn.ConvTranspose2d, _conv_transpose, _t_conv_transpose),
+    (nn.ConvTranspose3d, _conv_transpose, _t_conv_transpose),
+    (nn.MaxPool1d, _maxpool, _t_none),
+    (nn.MaxPool3d, _maxpool, _t_none),
+    (nn.AvgPool1d, _avgpool1d, _t_none),
+    (nn.AvgPool3d, _avgpool, _t_none),
+    (nn.AdaptiveAvgPool1d, _adaptive, _t_none),
+    (nn.AdaptiveAvgPool3d, _adaptive, _t_none),
+    (nn.AdaptiveMaxPool1d, _adaptive_max, _t_none),
+    (nn.AdaptiveMaxPool3d, _adaptive_max, _t_none),
+    (nn.LPPool1d, _lppool, _t_none),
+    (nn.LPPool2d, _lppool, _t_none),
+    (nn.MaxUnpool1d, _maxunpool, _t_none),
+    (nn.MaxUnpool2d, _maxunpool, _t_none),
+    (nn.MaxUnpool3d, _maxunpool, _t_none),
+    (nn.Fold, _fold, _t_none),
+    (nn.Unfold, _unfold, _t_none),
 ]
 if StochasticDepth is not None:
     _TABLE += [
