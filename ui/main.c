@@ -200,13 +200,17 @@ static int cmd_summary(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
 	};
 	struct summary_opts so = {.depth = -2}; /* -2: not given */
-	const char *input = NULL, *weights = NULL;
-	int c;
+	const char *inputs[CLI_MAX_INPUTS], *weights = NULL;
+	int ninputs = 0, c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "i:d:jw:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
-			input = optarg;
+			if (ninputs == CLI_MAX_INPUTS) {
+				fprintf(stderr, "graft: too many --input arguments\n");
+				return EXIT_USAGE;
+			}
+			inputs[ninputs++] = optarg;
 			break;
 		case 'd':
 			if (parse_int(optarg, &so.depth) < 0) {
@@ -234,7 +238,7 @@ static int cmd_summary(int argc, char **argv)
 	}
 	if (so.depth == -2)
 		so.depth = so.json ? -1 : 3; /* JSON is for programs: every module */
-	struct model *m = cli_open_model(argv[optind], weights, input);
+	struct model *m = cli_open_model(argv[optind], weights, inputs, ninputs);
 	if (!m)
 		return EXIT_USAGE;
 	struct shape_result r;

@@ -53,6 +53,7 @@ extern const struct op_def *const registry_layout_defs[];
 extern const struct op_def *const registry_attention_defs[];
 extern const struct op_def *const registry_math_defs[];
 extern const struct op_def *const registry_index_defs[];
+extern const struct op_def *const registry_embed_defs[];
 
 /* ---- helpers shared by the family files (registry.c) ---- */
 
