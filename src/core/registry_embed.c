@@ -217,8 +217,12 @@ static int bag_shape(struct op_call *c, int64_t dim, const char *mode, bool incl
 	if (psw) {
 		if (strcmp(mode, "sum"))
 			return op_fail(c, "%s(): per_sample_weights is only for mode='sum'", fn);
+		char ws[160], is[160];
 		if (!shape_equal(op_shape(psw), xs) || !op_is_float_dtype(op_dtype(psw)))
-			return op_broadcast_fail(c, "weigh", x, psw);
+			return op_mismatch(c, "%s(): per_sample_weights %s %s must be floating and "
+			                   "of the input's shape %s",
+			                   fn, shape_format(op_shape(psw), ws, sizeof ws),
+			                   dtype_name(op_dtype(psw)), shape_format(xs, is, sizeof is));
 	}
 	struct shape os = {.ndim = 2, .dim = {bags, dim}};
 	if (op_checked_numel(c, &os) < 0)
