@@ -120,6 +120,17 @@ expect run_out_of_range 2 "$graft" run "$bow" --input "$out/ids_big.npy" --input
 has run_out_of_range err "emb: index 12 is out of range for a table of 10 rows"
 done_ run_out_of_range
 
+# a bool mask reaches the executor as bool: the shape pass and the
+# layout ops take it, arithmetic says it computes in float32
+sed 's/"name": "mask", "shape": \[2, 4\], "dtype": "float32"/"name": "mask", "shape": [2, 4], "dtype": "bool"/' \
+	"$bow" >"$out/bow_bool.json"
+expect bool_summary 0 "$graft" summary "$out/bow_bool.json"
+has bool_summary out "Input mask: 2x4 bool"
+done_ bool_summary
+expect bool_run 2 "$graft" run "$out/bow_bool.json" --input "$out/ids.npy" --input "$out/mask_bool.npy"
+has bool_run err "mul: mul gets a bool tensor; graft run computes in float32"
+done_ bool_run
+
 expect run_not_npy 2 "$graft" run "$bow" --input "ids=$out/ids.txt"
 has run_not_npy err "--input ids=$out/ids.txt: not a shape"
 done_ run_not_npy

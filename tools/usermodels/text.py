@@ -127,8 +127,9 @@ class TemperatureTagger(nn.Module):
 
 class PretrainedFrozen(nn.Module):
     """GloVe-style vectors loaded with nn.Embedding.from_pretrained(freeze=True,
-    padding_idx=0) and kept frozen, a trainable mean bag from pretrained
-    vectors too (F.embedding_bag with offsets from a buffer), and a Linear
+    padding_idx=0) and kept frozen, a trainable mean bag of its own
+    (F.embedding_bag over the flattened ids, cut by the offsets of a
+    buffer that ends with the last offset, padding skipped), and a Linear
     on top."""
 
     def __init__(self, vocab=VOCAB, dim=10, classes=2):
@@ -136,12 +137,13 @@ class PretrainedFrozen(nn.Module):
         self.glove = nn.Embedding.from_pretrained(torch.randn(vocab, dim), freeze=True,
                                                   padding_idx=0)
         self.extra = nn.Parameter(torch.randn(vocab, dim) * 0.1)
-        self.register_buffer("offsets", torch.tensor([0, 4, 4, 9]))
+        self.register_buffer("offsets", torch.tensor([0, 4, 4, 9, 20]))
         self.fc = nn.Linear(2 * dim, classes)
 
     def forward(self, ids):
         words = self.glove(ids).sum(dim=1)
-        bags = F.embedding_bag(ids.flatten(), self.extra, self.offsets, mode="mean")
+        bags = F.embedding_bag(ids.flatten(), self.extra, self.offsets, mode="mean",
+                               include_last_offset=True, padding_idx=0)
         return self.fc(torch.cat([words, bags], dim=1))
 
 
