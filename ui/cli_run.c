@@ -428,6 +428,59 @@ fail:
 	return EXIT_USAGE;
 }
 
+/* The model's inputs for a run, into in[] (*n of them filled, to be
+ * released by the caller): each from its --input file, or random (of its
+ * --input shape, or the model's) when no file is given at all. 0, or -1
+ * after a message. */
+static int read_inputs(const struct model *m, const char *path, const struct run_opts *o,
+                       struct tensor *in, int *n)
+{
+	struct cli_input given[MAX_INPUTS];
+	*n = 0;
+	if (m->ninputs > MAX_INPUTS) {
+		fprintf(stderr, "graft: %s: too many inputs\n", path);
+		return -1;
+	}
+	if (cli_inputs_parse(m, o->inputs, o->ninputs, given) < 0)
+		return -1;
+	bool files = false;
+	for (int i = 0; i < m->ninputs; i++)
+		files = files || given[i].file;
+	for (int i = 0; i < m->ninputs; i++) {
+		const char *name = m->inputs[i].name;
+		struct error e = {0};
+		if (given[i].file) {
+			if (cli_input_read(m, i, given[i].file, &in[i]) < 0)
+				return -1;
+			*n = i + 1;
+			if (o->have_shape && i == 0 && !shape_equal(&o->shape, &in[i].shape)) {
+				char a[160], b[160];
+				fprintf(stderr, "graft: %s is %s, not the --input-shape %s\n",
+				        given[i].file, shape_format_x(&in[i].shape, a, sizeof a),
+				        shape_format_x(&o->shape, b, sizeof b));
+				return -1;
+			}
+		} else if (files) {
+			fprintf(stderr,
+			        "graft: %s: input '%s' is not given: add --input %s=FILE.npy, or give "
+			        "shapes only (random values)\n",
+			        path, name, name);
+			return -1;
+		} else {
+			struct shape s = given[i].given             ? given[i].shape
+			                 : o->have_shape && i == 0 ? o->shape
+			                                           : m->inputs[i].shape;
+			/* inputs after the first draw on from the next seed */
+			if (exec_random_input(m, i, &s, o->seed + (uint64_t)i, &in[i], &e) < 0) {
+				fprintf(stderr, "graft: %s\n", e.msg);
+				return -1;
+			}
+			*n = i + 1;
+		}
+	}
+	return 0;
+}
+
 int cli_run(int argc, char **argv)
 {
 	struct run_opts o = {.threads = 0};
@@ -452,47 +505,10 @@ int cli_run(int argc, char **argv)
 	struct model *run = cli_runnable(m, path, o.init_seed, &init);
 	if (!run)
 		goto done;
-	if (m->ninputs > MAX_INPUTS) {
-		fprintf(stderr, "graft: %s: too many inputs\n", path);
+	if (read_inputs(m, path, &o, in, &nin) < 0)
 		goto done;
-	}
-	struct cli_input given[MAX_INPUTS];
-	if (cli_inputs_parse(m, o.inputs, o.ninputs, given) < 0)
-		goto done;
-	bool files = false;
-	for (int i = 0; i < m->ninputs; i++)
-		files = files || given[i].file;
-	for (nin = 0; nin < m->ninputs; nin++) {
-		int i = nin;
-		const char *name = m->inputs[i].name;
-		if (given[i].file) {
-			if (cli_input_read(m, i, given[i].file, &in[i]) < 0)
-				goto done;
-			if (o.have_shape && i == 0 && !shape_equal(&o.shape, &in[i].shape)) {
-				char a[160], b[160];
-				fprintf(stderr, "graft: %s is %s, not the --input-shape %s\n",
-				        given[i].file, shape_format_x(&in[i].shape, a, sizeof a),
-				        shape_format_x(&o.shape, b, sizeof b));
-				goto done;
-			}
-		} else if (files) {
-			fprintf(stderr,
-			        "graft: %s: input '%s' is not given: add --input %s=FILE.npy, or give "
-			        "shapes only (random values)\n",
-			        path, name, name);
-			goto done;
-		} else {
-			struct shape s = given[i].given            ? given[i].shape
-			                 : o.have_shape && i == 0 ? o.shape
-			                                          : m->inputs[i].shape;
-			/* inputs after the first draw on from the next seed */
-			if (exec_random_input(m, i, &s, o.seed + (uint64_t)i, &in[i], &e) < 0) {
-				fprintf(stderr, "graft: %s\n", e.msg);
-				goto done;
-			}
-		}
+	for (int i = 0; i < nin; i++)
 		shapes[i] = in[i].shape;
-	}
 	exec_set_threads(o.threads);
 	if (o.compare) {
 		status = cli_run_compare(run, o.compare, o.init_seed, in, nin);
