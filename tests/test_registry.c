@@ -1329,7 +1329,7 @@ static void test_embeddings(void)
 	CHECK_STR(params_text(m), "weight [100, 16] float32");
 	CHECK_STR(attr_text(m, "max_norm"), "None");
 	CHECK_STR(describe("Embedding", "num_embeddings=100 embedding_dim=16 padding_idx=-1"),
-	          "100×16 pad 99");
+	          "100x16 pad 99");
 	CHECK_STR(call(m, 1, TI("2x7")), "[2, 7, 16]");
 	CHECK_STR(call(m, 1, TI("")), "[16]");
 	CHECK_STR(call(m, 1, T("2x7")),
@@ -1349,7 +1349,7 @@ static void test_embeddings(void)
 
 	m = mk("EmbeddingBag", "num_embeddings=50 embedding_dim=8 mode='sum'");
 	CHECK_STR(describe("EmbeddingBag", "num_embeddings=50 embedding_dim=8 mode='sum'"),
-	          "50×8 sum");
+	          "50x8 sum");
 	CHECK_STR(call(m, 1, TI("4x6")), "[4, 8]");
 	CHECK_STR(call(m, 2, TI("10"), TI("3")), "[3, 8]");
 	CHECK_STR(call(m, 3, TI("10"), TI("3"), T("10")), "[3, 8]");

@@ -101,7 +101,7 @@ static int embed_init(struct module *m, struct rng *r, struct error *e)
 
 static void embed_describe(const struct module *m, char *buf, size_t size)
 {
-	snprintf(buf, size, "%lld×%lld", (long long)module_attr_int(m, "num_embeddings", 0),
+	snprintf(buf, size, "%lldx%lld", (long long)module_attr_int(m, "num_embeddings", 0),
 	         (long long)module_attr_int(m, "embedding_dim", 0));
 	int64_t row = embed_padding_row(m);
 	if (row >= 0)
