@@ -131,6 +131,35 @@ expect bool_run 2 "$graft" run "$out/bow_bool.json" --input "$out/ids.npy" --inp
 has bool_run err "mul: mul gets a bool tensor; graft run computes in float32"
 done_ bool_run
 
+# an EmbeddingBag over a flat batch cut by offsets
+cat >"$out/bag.json" <<'EOF'
+{"graft": 1, "name": "bag",
+ "inputs": [{"name": "text", "shape": [6], "dtype": "int64"},
+            {"name": "offsets", "shape": [3], "dtype": "int64"}],
+ "module": {"type": "Bag", "children": {
+   "bag": {"type": "EmbeddingBag", "num_embeddings": 10, "embedding_dim": 3, "mode": "sum"}},
+  "forward": [
+   ["text", "placeholder", "text", [], {}],
+   ["offsets", "placeholder", "offsets", [], {}],
+   ["bag", "call_module", "bag", [{"ref": "text"}, {"ref": "offsets"}], {}],
+   ["output", "output", "output", [{"ref": "bag"}], {}]]}}
+EOF
+npy "$out/text.npy" '<i8' '(6,)' "$(i64 1 2 3 4 5 6)"
+npy "$out/offsets.npy" '<i8' '(3,)' "$(i64 0 2 2)"
+npy "$out/offsets_late.npy" '<i8' '(3,)' "$(i64 1 2 2)"
+npy "$out/offsets_back.npy" '<i8' '(3,)' "$(i64 0 4 2)"
+expect bag_run 0 "$graft" run "$out/bag.json" --input "$out/text.npy" --input "$out/offsets.npy"
+has bag_run out "output [3, 3]"
+done_ bag_run
+expect bag_offsets_first 2 "$graft" run "$out/bag.json" --input "$out/text.npy" \
+	--input "$out/offsets_late.npy"
+has bag_offsets_first err "bag: offsets[0] is 1; it must be 0"
+done_ bag_offsets_first
+expect bag_offsets_order 2 "$graft" run "$out/bag.json" --input "$out/text.npy" \
+	--input "$out/offsets_back.npy"
+has bag_offsets_order err "bag: offsets do not split the 6 indices into bags: bag 1 is [4, 2)"
+done_ bag_offsets_order
+
 expect run_not_npy 2 "$graft" run "$bow" --input "ids=$out/ids.txt"
 has run_not_npy err "--input ids=$out/ids.txt: not a shape"
 done_ run_not_npy
