@@ -104,6 +104,13 @@ expect run_files 0 "$graft" run "$bow" --input "$out/ids.npy" --input "mask=$out
 file_exists "$out/y.npy"
 done_ run_files
 
+# a floating input takes any floating .npy (float64 here), converted
+npy "$out/mask64.npy" '<f8' '(2, 4)' "$(printf '\\0\\0\\0\\0\\0\\0\\360\\077%.0s' 1 2 3 4 5 6 7 8)"
+expect run_float64 0 "$graft" run "$bow" --input "$out/ids.npy" --input "$out/mask64.npy" \
+	-o "$out/y64.npy"
+same run_float64 "$out/y.npy" "$out/y64.npy"
+done_ run_float64
+
 expect run_missing 2 "$graft" run "$bow" --input "ids=$out/ids.npy"
 has run_missing err "input 'mask' is not given: add --input mask=FILE.npy"
 done_ run_missing
