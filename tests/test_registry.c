@@ -1629,6 +1629,79 @@ static void test_malformed_calls(void)
 	module_free(m);
 }
 
+/* ---- embeddings ---- */
+
+/* Calls the prepared module m on n arguments (taken over). */
+static const char *call(struct module *m, int n, ...)
+{
+	struct value args[4];
+	va_list ap;
+	va_start(ap, n);
+	for (int i = 0; i < n; i++)
+		args[i] = va_arg(ap, struct value);
+	va_end(ap);
+	return run(m->def, m, "emb", args, n);
+}
+
+static void test_embeddings(void)
+{
+	struct module *m = mk("Embedding", "num_embeddings=100 embedding_dim=16 padding_idx=-1");
+	CHECK_STR(params_text(m), "weight [100, 16] float32");
+	CHECK_STR(attr_text(m, "max_norm"), "None");
+	CHECK_STR(describe("Embedding", "num_embeddings=100 embedding_dim=16 padding_idx=-1"),
+	          "100x16 pad 99");
+	CHECK_STR(call(m, 1, TI("2x7")), "[2, 7, 16]");
+	CHECK_STR(call(m, 1, TI("")), "[16]");
+	CHECK_STR(call(m, 1, T("2x7")),
+	          "emb: Embedding() needs int64 or int32 indices for 'input', gets a float32 "
+	          "tensor");
+	module_free(m);
+	CHECK_STR(prepare_error("Embedding", "num_embeddings=10 embedding_dim=4 padding_idx=10"),
+	          "Embedding: padding_idx 10 is out of range for num_embeddings=10");
+	CHECK_STR(prepare_error("Embedding", "num_embeddings=10 embedding_dim=4 padding_idx=-11"),
+	          "Embedding: padding_idx -11 is out of range for num_embeddings=10");
+	CHECK_CONTAINS(prepare_error("Embedding", "num_embeddings=10 embedding_dim=4 max_norm=1.0"),
+	               "Embedding: max_norm is set: PyTorch renormalises the weight's rows");
+	CHECK_STR(prepare_error("Embedding",
+	                        "num_embeddings=10 embedding_dim=4 scale_grad_by_freq=True "
+	                        "sparse=True"),
+	          "ok");
+
+	m = mk("EmbeddingBag", "num_embeddings=50 embedding_dim=8 mode='sum'");
+	CHECK_STR(describe("EmbeddingBag", "num_embeddings=50 embedding_dim=8 mode='sum'"),
+	          "50x8 sum");
+	CHECK_STR(call(m, 1, TI("4x6")), "[4, 8]");
+	CHECK_STR(call(m, 2, TI("10"), TI("3")), "[3, 8]");
+	CHECK_STR(call(m, 3, TI("10"), TI("3"), T("10")), "[3, 8]");
+	CHECK_STR(call(m, 1, TI("10")), "emb: EmbeddingBag(): a 1-D input needs offsets");
+	CHECK_STR(call(m, 2, TI("4x6"), TI("3")),
+	          "emb: EmbeddingBag(): offsets must be None for a 2-D input");
+	CHECK_STR(call(m, 3, TI("10"), TI("3"), T("9")),
+	          "emb: EmbeddingBag(): per_sample_weights [9] float32 must be floating and of the "
+	          "input's shape [10]");
+	module_free(m);
+	m = mk("EmbeddingBag", "num_embeddings=50 embedding_dim=8 include_last_offset=True");
+	CHECK_STR(attr_text(m, "mode"), "'mean'");
+	CHECK_STR(call(m, 2, TI("10"), TI("4")), "[3, 8]");
+	CHECK_STR(call(m, 3, TI("10"), TI("4"), T("10")),
+	          "emb: EmbeddingBag(): per_sample_weights is only for mode='sum'");
+	module_free(m);
+	CHECK_STR(prepare_error("EmbeddingBag", "num_embeddings=5 embedding_dim=2 mode='min'"),
+	          "EmbeddingBag: mode must be 'sum', 'mean' or 'max', got 'min'");
+
+	CHECK_STR(fn("embedding", 2, TI("3x5"), T("20x4")), "[3, 5, 4]");
+	CHECK_STR(fn("embedding", 2, TI("3x5"), T("20")),
+	          "embedding: embedding() needs a 2-D floating weight");
+	kw("max_norm", value_float(2));
+	CHECK_CONTAINS(fn("embedding", 2, TI("3x5"), T("20x4")), "embedding: max_norm is set");
+	CHECK_STR(fn("embedding_bag", 3, TI("12"), T("20x4"), TI("5")), "[5, 4]");
+	kw("include_last_offset", value_bool(true));
+	CHECK_STR(fn("embedding_bag", 3, TI("12"), T("20x4"), TI("5")), "[4, 4]");
+	kw("mode", value_str("avg"));
+	CHECK_STR(fn("embedding_bag", 2, TI("3x4"), T("20x4")),
+	          "embedding_bag: mode must be 'sum', 'mean' or 'max', got 'avg'");
+}
+
 int main(void)
 {
 	RUN(test_lookup);
@@ -1658,6 +1731,7 @@ int main(void)
 	RUN(test_origin_describe);
 	RUN(test_break_messages);
 	RUN(test_malformed_calls);
+	RUN(test_embeddings);
 	value_free(&last);
 	return CHECK_DONE();
 }

@@ -20,6 +20,7 @@ static const struct op_def *const *const families[] = {
     registry_attention_defs, registry_math_defs,   registry_index_defs,
     registry_rnn_defs,
     registry_resample_defs,
+    registry_embed_defs,
 };
 
 static const struct op_def *find(enum op_kind kind, const char *name)

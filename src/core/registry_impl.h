@@ -66,6 +66,7 @@ extern const struct op_def *const registry_math_defs[];
 extern const struct op_def *const registry_index_defs[];
 extern const struct op_def *const registry_rnn_defs[];
 extern const struct op_def *const registry_resample_defs[];
+extern const struct op_def *const registry_embed_defs[];
 
 /* ---- helpers shared by the family files (registry.c) ---- */
 

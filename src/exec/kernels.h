@@ -177,6 +177,7 @@ extern const struct kernel kernels_layout[];
 extern const struct kernel kernels_attention[];
 extern const struct kernel kernels_rnn[];
 extern const struct kernel kernels_resample[];
+extern const struct kernel kernels_embed[];
 /* Each table ends with an entry whose name is NULL. */
 
 /* C[m, n] = op(A) op(B) + beta C, row-major with leading dimensions, A

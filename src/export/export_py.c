@@ -515,7 +515,10 @@ static void tensor_ctor(struct exporter *x, struct pbuf *pb, const struct param 
 	pb_value(x, pb, &shape, NULL, name, name, false);
 	free(name);
 	value_free(&shape);
-	if (p->t.dtype != DT_F32) {
+	/* floating tensors are float32, PyTorch's default dtype, whatever
+	 * precision the weights file stores them in (load_state_dict converts) */
+	enum dtype t = p->t.dtype;
+	if (t != DT_F32 && t != DT_F16 && t != DT_BF16 && t != DT_F64) {
 		char *dt = xasprintf(", dtype=torch.%s", dtype_name(p->t.dtype));
 		pb_text(pb, dt);
 		free(dt);

@@ -81,6 +81,8 @@ static const struct {
     {"batch_norm", FN_F, "F.batch_norm", 0},
     {"linear", FN_F, "F.linear", 0},
     {"conv2d", FN_F, "F.conv2d", 0},
+    {"embedding", FN_F, "F.embedding", 0},
+    {"embedding_bag", FN_F, "F.embedding_bag", 0},
     {"size", FN_METHOD, "size", 0},
     {"dim", FN_METHOD, "dim", 0},
     {"numel", FN_METHOD, "numel", 0},

@@ -16,6 +16,10 @@ except ImportError:  # torchvision is optional for non-torchvision models
     FrozenBatchNorm2d = Permute = StochasticDepth = LayerNorm2d = None
 
 
+class Unsupported(Exception):
+    """A registry type's instance that graft cannot compute faithfully."""
+
+
 def _list(v):
     """Tuples become lists, recursively; everything else is kept."""
     if isinstance(v, (tuple, list)):
@@ -278,6 +282,28 @@ def _permute(m):
     return {"dims": _list(m.dims)}
 
 
+def _no_max_norm(m):
+    if m.max_norm is not None:
+        raise Unsupported("max_norm=%g renormalises the weight's rows at every call, which "
+                          "graft does not do: set max_norm=None (after renormalising the "
+                          "weight once, if that is what you want)" % m.max_norm)
+
+
+def _embedding(m):
+    _no_max_norm(m)
+    return {"num_embeddings": m.num_embeddings, "embedding_dim": m.embedding_dim,
+            "padding_idx": m.padding_idx, "max_norm": m.max_norm, "norm_type": m.norm_type,
+            "scale_grad_by_freq": m.scale_grad_by_freq, "sparse": m.sparse}
+
+
+def _embedding_bag(m):
+    _no_max_norm(m)
+    return {"num_embeddings": m.num_embeddings, "embedding_dim": m.embedding_dim,
+            "max_norm": m.max_norm, "norm_type": m.norm_type,
+            "scale_grad_by_freq": m.scale_grad_by_freq, "mode": m.mode, "sparse": m.sparse,
+            "include_last_offset": m.include_last_offset, "padding_idx": m.padding_idx}
+
+
 # ------------------------------------------------------------------- tensors
 # Each returns [(name, shape, dtype)] in state_dict order, from the attributes
 # alone.  This is what graft's registry derives; tools/check-zoo compares it
@@ -410,6 +436,10 @@ def _t_none(a):
     return []
 
 
+def _t_embedding(a):
+    return [("weight", [a["num_embeddings"], a["embedding_dim"]], F32)]
+
+
 # (class, attribute reader, tensor rule); the type name is the class name.
 _TABLE = [
     (nn.Conv2d, _conv2d, _t_conv2d),
@@ -509,6 +539,8 @@ _TABLE = [
     (nn.MaxUnpool3d, _maxunpool, _t_none),
     (nn.Fold, _fold, _t_none),
     (nn.Unfold, _unfold, _t_none),
+    (nn.Embedding, _embedding, _t_embedding),
+    (nn.EmbeddingBag, _embedding_bag, _t_embedding),
 ]
 if StochasticDepth is not None:
     _TABLE += [
