@@ -123,6 +123,48 @@ static int mha_init(struct module *m, struct rng *r, struct error *e)
 	return 0;
 }
 
+/* Checks key_padding_mask ([N, S], [S] unbatched) and attn_mask ([L, S]
+ * or [N*heads, L, S], [heads, L, S] unbatched) as PyTorch 1.13 does: bool
+ * or floating masks (an attn_mask may be uint8, read as bool); a float
+ * key_padding_mask cannot be merged into a float attn_mask. */
+static int mha_check_masks(struct op_call *c, bool batched, int64_t n, int64_t heads, int64_t l,
+                           int64_t s)
+{
+	const struct value *kpm, *am;
+	if (op_optional_tensor(c, 3, "key_padding_mask", &kpm) < 0 ||
+	    op_optional_tensor(c, 5, "attn_mask", &am) < 0)
+		return -1;
+	char sb[160];
+	const struct value *masks[2] = {kpm, am};
+	for (int i = 0; i < 2; i++) {
+		enum dtype t = masks[i] ? op_dtype(masks[i]) : DT_BOOL;
+		if (t != DT_BOOL && !(i == 1 && t == DT_U8) && !op_is_float_dtype(t))
+			return op_fail(c, "MultiheadAttention: only bool and floating types of %s "
+			                  "are supported",
+			               i ? "attn_mask" : "key_padding_mask");
+	}
+	if (kpm) {
+		struct shape want = batched ? shape_of(2, (int64_t[]){n, s}) : shape_of(1, &s);
+		if (!shape_equal(op_shape(kpm), &want))
+			return op_mismatch(c, "key_padding_mask %s must be %s",
+			                   shape_format(op_shape(kpm), sb, sizeof sb),
+			                   batched ? "[N, S]" : "[S]");
+	}
+	if (am) {
+		const struct shape *as = op_shape(am);
+		struct shape two = shape_of(2, (int64_t[]){l, s});
+		struct shape three = shape_of(3, (int64_t[]){op_mul_sat(n, heads), l, s});
+		if (!shape_equal(as, &two) && !shape_equal(as, &three))
+			return op_mismatch(c, "attn_mask %s must be [L, S] or [%s, L, S]",
+			                   shape_format(as, sb, sizeof sb),
+			                   batched ? "N*num_heads" : "num_heads");
+	}
+	if (kpm && am && op_is_float_dtype(op_dtype(kpm)) && op_is_float_dtype(op_dtype(am)))
+		return op_fail(c, "MultiheadAttention: a float key_padding_mask cannot be merged "
+		                  "into a float attn_mask (masked_fill needs a bool mask)");
+	return 0;
+}
+
 /* forward(query, key, value, key_padding_mask=None, need_weights=True,
  * attn_mask=None, average_attn_weights=True) -> (attn_output, attn_weights) */
 static int mha_infer(struct op_call *c)
@@ -171,6 +213,8 @@ static int mha_infer(struct op_call *c)
 		return op_mismatch(c, "key %s and value %s do not match query %s",
 		                   shape_format(ks, sa, sizeof sa), shape_format(vs, sb, sizeof sb),
 		                   shape_format(qs, desc, sizeof desc));
+	if (mha_check_masks(c, batched, N, heads, L, S) < 0)
+		return -1;
 	/* Projections on the given sequences; the attention sees the extra
 	 * bias_k/zero rows. */
 	int64_t macs = op_mul_sat(op_mul_sat(N, L), op_mul_sat(ed, ed));
