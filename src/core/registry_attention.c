@@ -307,6 +307,21 @@ static int fn_sdpa(struct op_call *c)
 	return 0;
 }
 
+/* nn.Transformer.generate_square_subsequent_mask(sz) -> [sz, sz] float32 */
+static int fn_square_subsequent_mask(struct op_call *c)
+{
+	int64_t sz;
+	if (op_int(c, 0, "sz", -1, &sz) < 0)
+		return -1;
+	if (sz < 0)
+		return op_fail(c, "generate_square_subsequent_mask() needs a size of at least 0");
+	struct shape os = {.ndim = 2, .dim = {sz, sz}};
+	if (op_checked_numel(c, &os) < 0)
+		return -1;
+	op_out_tensor(c, DT_F32, &os, NULL);
+	return 0;
+}
+
 /* ---- torchvision Swin ---- */
 
 /* _patch_merging_pad(x [..., H, W, C]) -> [..., ceil(H/2), ceil(W/2), 4*C] */
@@ -429,6 +444,8 @@ static int fn_shifted_window_attention(struct op_call *c)
 /* ---- the table ---- */
 
 REGISTRY_FUNCTION(scaled_dot_product_attention, fn_sdpa, "softmax(q k^T / sqrt(E)) v");
+REGISTRY_FUNCTION(generate_square_subsequent_mask, fn_square_subsequent_mask,
+                  "nn.Transformer's causal mask: [sz, sz], -inf above the diagonal, 0 elsewhere");
 REGISTRY_FUNCTION(shifted_window_attention, fn_shifted_window_attention,
                   "torchvision Swin window attention: [B, H, W, C] -> [B, H, W, C]");
 REGISTRY_FUNCTION(_patch_merging_pad, fn_patch_merging_pad,
@@ -439,6 +456,7 @@ REGISTRY_FUNCTION(_get_relative_position_bias, fn_relative_position_bias,
 const struct op_def *const registry_attention_defs[] = {
     &def_mha,
     &fn_def_scaled_dot_product_attention,
+    &fn_def_generate_square_subsequent_mask,
     &fn_def_shifted_window_attention,
     &fn_def__patch_merging_pad,
     &fn_def__get_relative_position_bias,

@@ -1,6 +1,6 @@
-/* kernels_attention.c - attention: nn.MultiheadAttention and torchvision
- * Swin's functional pieces (shifted_window_attention,
- * _get_relative_position_bias).
+/* kernels_attention.c - attention: nn.MultiheadAttention, nn.Transformer's
+ * causal mask and torchvision Swin's functional pieces
+ * (shifted_window_attention, _get_relative_position_bias).
  *
  * MultiheadAttention computes what PyTorch 1.13's
  * F.multi_head_attention_forward does in eval: the input projections, q
@@ -217,6 +217,20 @@ static int mha_run(struct kop *op, struct error *er)
 				for (int64_t i = 0; i < e; i++)
 					out[(off_q + r * rs) * e + i] += st->bo[i];
 	}
+	return 0;
+}
+
+/* ---- nn.Transformer.generate_square_subsequent_mask ---- */
+
+static int square_subsequent_mask_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	struct tensor *y = kop_out(op, 0);
+	float *m = kt_f32(y);
+	int64_t sz = y->shape.dim[0];
+	for (int64_t i = 0; i < sz; i++)
+		for (int64_t j = 0; j < sz; j++)
+			m[i * sz + j] = j > i ? -INFINITY : 0.0f;
 	return 0;
 }
 
@@ -520,6 +534,7 @@ static int swa_run(struct kop *op, struct error *e)
 
 const struct kernel kernels_attention[] = {
     {"MultiheadAttention", OP_MODULE, KF_BOOL_MASK, mha_prepare, mha_run},
+    {"generate_square_subsequent_mask", OP_FUNCTION, 0, NULL, square_subsequent_mask_run},
     {"_get_relative_position_bias", OP_FUNCTION, KF_INT_INDEX, rpb_prepare, rpb_run},
     {"shifted_window_attention", OP_FUNCTION, 0, swa_prepare, swa_run},
     {NULL, OP_MODULE, 0, NULL, NULL},
