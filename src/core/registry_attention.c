@@ -145,18 +145,22 @@ static int mha_check_masks(struct op_call *c, bool batched, int64_t n, int64_t h
 	}
 	if (kpm) {
 		struct shape want = batched ? shape_of(2, (int64_t[]){n, s}) : shape_of(1, &s);
+		char sw[64];
 		if (!shape_equal(op_shape(kpm), &want))
-			return op_mismatch(c, "key_padding_mask %s must be %s",
+			return op_mismatch(c, "key_padding_mask %s must be %s (%s)",
 			                   shape_format(op_shape(kpm), sb, sizeof sb),
-			                   batched ? "[N, S]" : "[S]");
+			                   shape_format(&want, sw, sizeof sw), batched ? "N, S" : "S");
 	}
 	if (am) {
 		const struct shape *as = op_shape(am);
 		struct shape two = shape_of(2, (int64_t[]){l, s});
 		struct shape three = shape_of(3, (int64_t[]){op_mul_sat(n, heads), l, s});
+		char s2[64], s3[80];
 		if (!shape_equal(as, &two) && !shape_equal(as, &three))
-			return op_mismatch(c, "attn_mask %s must be [L, S] or [%s, L, S]",
+			return op_mismatch(c, "attn_mask %s must be %s (L, S) or %s (%s, L, S)",
 			                   shape_format(as, sb, sizeof sb),
+			                   shape_format(&two, s2, sizeof s2),
+			                   shape_format(&three, s3, sizeof s3),
 			                   batched ? "N*num_heads" : "num_heads");
 	}
 	if (kpm && am && op_is_float_dtype(op_dtype(kpm)) && op_is_float_dtype(op_dtype(am)))
