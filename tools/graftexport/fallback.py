@@ -151,7 +151,7 @@ def concrete_trace(model, module, inputs):
         setattr(torch.fx.Proxy, dunder, concrete(fn))
     try:
         with torch.no_grad(), _patched_proxy_iter(), _patched_sequence_functions(), \
-                square_subsequent_mask_as_node():
+                square_subsequent_mask_as_node(tracer):
             graph = tracer.trace(module)
         graph._graft_specialised = tracer.specialised
     finally:

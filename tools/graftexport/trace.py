@@ -109,7 +109,7 @@ def _patched_sequence_functions():
 def trace_graph(module):
     tracer = OneLevelTracer()
     with _patched_proxy_iter(), _patched_sequence_functions(), \
-            square_subsequent_mask_as_node(), traced_as_computed(module):
+            square_subsequent_mask_as_node(tracer), traced_as_computed(module):
         graph = tracer.trace(module)
     return graph
 

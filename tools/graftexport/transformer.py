@@ -16,8 +16,6 @@ stays one function node.
 
 from contextlib import contextmanager
 
-import torch
-import torch.fx
 from torch import nn
 
 
@@ -76,17 +74,13 @@ def traced_as_computed(module):
 _generate_mask = nn.Transformer.generate_square_subsequent_mask
 
 
-def _generate_mask_node(sz, *args, **kwargs):
-    if isinstance(sz, torch.fx.Proxy):
-        return sz.tracer.create_proxy("call_function", _generate_mask, (sz,) + args, kwargs)
-    return _generate_mask(sz, *args, **kwargs)
-
-
 @contextmanager
-def square_subsequent_mask_as_node():
-    """While active, generate_square_subsequent_mask(sz) of a traced size
-    is recorded as one call."""
-    nn.Transformer.generate_square_subsequent_mask = staticmethod(_generate_mask_node)
+def square_subsequent_mask_as_node(tracer):
+    """While active, generate_square_subsequent_mask(sz) is recorded by
+    TRACER as one call (of a traced size or a constant one)."""
+    def node(*args, **kwargs):
+        return tracer.create_proxy("call_function", _generate_mask, args, kwargs)
+    nn.Transformer.generate_square_subsequent_mask = staticmethod(node)
     try:
         yield
     finally:
