@@ -4,6 +4,7 @@ decoder-only stacks, and nn.MultiheadAttention used directly for
 cross-attention and attention pooling."""
 
 import torch.nn.functional as F
+import torch
 from torch import nn
 
 from .base import Input, UserModel
@@ -83,6 +84,27 @@ class AttentionPooling(nn.Module):
         return self.head(pooled[0]), weights
 
 
+class SingleSequenceTransformer(nn.Module):
+    """nn.Transformer on one unbatched sequence pair ([S, E], as at
+    inference time), with an ALiBi-style distance penalty for a source
+    of fixed length as a float src_mask (a buffer) and the causal
+    tgt_mask."""
+
+    def __init__(self, d_model=16, src_len=10):
+        super().__init__()
+        pos = torch.arange(src_len, dtype=torch.float32)
+        self.register_buffer("distance_bias", -0.25 * (pos[None, :] - pos[:, None]).abs())
+        self.transformer = nn.Transformer(d_model, nhead=4, num_encoder_layers=1,
+                                          num_decoder_layers=1, dim_feedforward=24,
+                                          dropout=0.0, activation="gelu")
+        self.out = nn.Linear(d_model, 3)
+
+    def forward(self, src, tgt):
+        tgt_mask = nn.Transformer.generate_square_subsequent_mask(tgt.size(0))
+        h = self.transformer(src, tgt, src_mask=self.distance_bias, tgt_mask=tgt_mask)
+        return self.out(h)
+
+
 MODELS = [
     UserModel("prenorm_encoder", PreNormEncoder, [Input("x", [2, 6, 10])],
               edit="set encoder.layers.1.self_attn num_heads=4"),
@@ -94,4 +116,7 @@ MODELS = [
               edit="replace norm LayerNorm eps=1e-6"),
     UserModel("attention_pooling", AttentionPooling, [Input("x", [9, 2, 16])],
               edit="replace head Linear out_features=3"),
+    UserModel("single_sequence_transformer", SingleSequenceTransformer,
+              [Input("src", [10, 16]), Input("tgt", [6, 16])],
+              edit="replace transformer.encoder.layers.0.linear1 Linear out_features=24"),
 ]
