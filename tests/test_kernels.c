@@ -462,6 +462,96 @@ static void test_conv2d_same(void)
 
 /* ---- linear, matmul, einsum ---- */
 
+/* A transposed convolution (2-D: depth 1; 3-D) against the scatter loop,
+ * with a folded BatchNorm's scale and shift and a fused ReLU; and
+ * MaxUnpool's index outside the output, which PyTorch refuses too. */
+static void test_conv_transposed(void)
+{
+	static const char *const specs[] = {
+	    "ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)",
+	    "ConvTranspose2d(3, 2, (2, 3), stride=(1, 2), dilation=(2, 1))",
+	    "ConvTranspose3d(2, 4, (2, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))",
+	};
+	for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
+		struct call c = {.m = mk(specs[s]), .nargs = 1, .act = K(KACT_RELU)};
+		if (!c.m)
+			continue;
+		int nd = c.m->params[0].t.shape.ndim - 2;
+		int64_t in = c.m->params[0].t.shape.dim[0];
+		c.args[0] = nd == 3 ? T(2, in, 3, 4, 5) : T(2, in, 4, 5);
+		int64_t out = module_attr_int(c.m, "out_channels", 1);
+		float scale[8], shift[8];
+		for (int64_t o = 0; o < out; o++) {
+			scale[o] = frand();
+			shift[o] = frand();
+		}
+		c.scale = scale;
+		c.shift = shift;
+		CHECK(run(&c) == 0);
+		/* dims padded to 3, depth first */
+		int64_t xs[3] = {1, 1, 1}, ys[3] = {1, 1, 1}, k[3] = {1, 1, 1}, st[3] = {1, 1, 1},
+		        p[3] = {0, 0, 0}, d[3] = {1, 1, 1};
+		const struct shape *xsh = &c.args[0].u.tensor.t.shape, *ysh = &c.out.u.tensor.t.shape;
+		for (int i = 0; i < nd; i++) {
+			xs[3 - nd + i] = xsh->dim[2 + i];
+			ys[3 - nd + i] = ysh->dim[2 + i];
+			k[3 - nd + i] = c.m->params[0].t.shape.dim[2 + i];
+		}
+		module_attr_ints(c.m, "stride", st + 3 - nd, nd);
+		module_attr_ints(c.m, "padding", p + 3 - nd, nd);
+		module_attr_ints(c.m, "dilation", d + 3 - nd, nd);
+		int64_t g = module_attr_int(c.m, "groups", 1), ig = in / g, og = out / g;
+		int64_t xp = xs[0] * xs[1] * xs[2], yp = ys[0] * ys[1] * ys[2], kk = k[0] * k[1] * k[2];
+		double *ref = xcalloc((size_t)numel(&c.out), sizeof *ref);
+		const float *x = f32(&c.args[0]), *w = c.m->params[0].t.storage->data,
+		            *b = c.m->params[1].t.storage->data;
+		for (int64_t n = 0; n < 2; n++)
+			for (int64_t ci = 0; ci < in; ci++)
+				for (int64_t q = 0; q < xp; q++)
+					for (int64_t co = 0; co < og; co++)
+						for (int64_t t = 0; t < kk; t++) {
+							int64_t a[3] = {q / (xs[1] * xs[2]),
+							                q / xs[2] % xs[1], q % xs[2]};
+							int64_t kt[3] = {t / (k[1] * k[2]),
+							                 t / k[2] % k[1], t % k[2]};
+							int64_t at = 0;
+							bool inside = true;
+							for (int i = 0; i < 3; i++) {
+								int64_t o = a[i] * st[i] - p[i] + kt[i] * d[i];
+								inside = inside && o >= 0 && o < ys[i];
+								at = at * ys[i] + o;
+							}
+							if (!inside)
+								continue;
+							int64_t oc = ci / ig * og + co;
+							ref[(n * out + oc) * yp + at] +=
+							    (double)x[(n * in + ci) * xp + q] *
+							    w[(ci * og + co) * kk + t];
+						}
+		for (int64_t i = 0; i < numel(&c.out); i++) {
+			int64_t oc = i / yp % out;
+			double v = (ref[i] + b[oc]) * scale[oc] + shift[oc];
+			ref[i] = v > 0 ? v : 0;
+		}
+		CHECK(near(specs[s], f32(&c.out), ref, numel(&c.out), 1e-5));
+		free(ref);
+		call_free(&c);
+	}
+	struct call u = {.m = mk("MaxUnpool1d(2)"), .nargs = 2};
+	if (u.m) {
+		u.args[0] = T(1, 2, 3);
+		u.args[1] = T(1, 2, 3);
+		u.args[1].u.tensor.t.dtype = DT_I64;
+		tensor_alloc(&u.args[1].u.tensor.t, NULL);
+		int64_t *ix = u.args[1].u.tensor.t.storage->data;
+		for (int i = 0; i < 6; i++)
+			ix[i] = i;
+		ix[4] = 6; /* the output has 6 values per plane */
+		CHECK(run(&u) < 0);
+		call_free(&u);
+	}
+}
+
 static void test_linear(void)
 {
 	static const int64_t shapes[][3] = {{1, 1, 17}, {2, 3, 17}, {5, 1, 17}};
@@ -658,6 +748,56 @@ static void test_batchnorm(void)
 	}
 	CHECK(near("BatchNorm1d batch statistics", f32(&d.out), r2, 60, 1e-5));
 	call_free(&d);
+}
+
+/* SyncBatchNorm and FrozenBatchNorm2d compute what BatchNorm2d computes
+ * with the same tensors (FrozenBatchNorm2d's four are all buffers); an
+ * unbatched InstanceNorm2d what a batch of one computes. */
+static void test_batchnorm_variants(void)
+{
+	static const char *const names[] = {"weight", "bias", "running_mean", "running_var"};
+	static const char *const variants[] = {"SyncBatchNorm(5, eps=0.001)",
+	                                       "FrozenBatchNorm2d(5, eps=0.001)"};
+	struct call bn = {.m = mk("BatchNorm2d(5, eps=0.001)"), .nargs = 1};
+	if (!bn.m)
+		return;
+	bn.args[0] = T(2, 5, 3, 4);
+	CHECK(run(&bn) == 0);
+	double ref[120];
+	for (int i = 0; i < 120; i++)
+		ref[i] = f32(&bn.out)[i];
+	for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
+		struct call c = {.m = mk(variants[v]), .nargs = 1};
+		if (!c.m)
+			continue;
+		for (int i = 0; i < 4; i++)
+			memcpy(module_param(c.m, names[i])->t.storage->data,
+			       module_param(bn.m, names[i])->t.storage->data, 5 * sizeof(float));
+		c.args[0] = T(2, 5, 3, 4);
+		memcpy(f32(&c.args[0]), f32(&bn.args[0]), 120 * sizeof(float));
+		CHECK(run(&c) == 0);
+		CHECK(near(variants[v], f32(&c.out), ref, 120, 1e-6));
+		CHECK(module_param(c.m, "weight")->buffer == (v == 1));
+		call_free(&c);
+	}
+	call_free(&bn);
+
+	struct call b = {.m = mk("InstanceNorm2d(3, affine=True)"), .nargs = 1};
+	struct call u = {.m = mk("InstanceNorm2d(3, affine=True)"), .nargs = 1};
+	if (!b.m || !u.m)
+		return;
+	for (int i = 0; i < 2; i++)
+		memcpy(module_param(u.m, names[i])->t.storage->data,
+		       module_param(b.m, names[i])->t.storage->data, 3 * sizeof(float));
+	b.args[0] = T(1, 3, 4, 5);
+	u.args[0] = T(3, 4, 5);
+	memcpy(f32(&u.args[0]), f32(&b.args[0]), 60 * sizeof(float));
+	CHECK(run(&b) == 0 && run(&u) == 0);
+	for (int i = 0; i < 60; i++)
+		ref[i] = f32(&b.out)[i];
+	CHECK(near("InstanceNorm2d unbatched", f32(&u.out), ref, 60, 1e-6));
+	call_free(&b);
+	call_free(&u);
 }
 
 /* LayerNorm over the last two dims, LayerNorm2d over channels, GroupNorm. */
@@ -1527,10 +1667,12 @@ int main(void)
 	RUN(test_kpar_for);
 	RUN(test_conv2d);
 	RUN(test_conv2d_same);
+	RUN(test_conv_transposed);
 	RUN(test_linear);
 	RUN(test_matmul);
 	RUN(test_einsum);
 	RUN(test_batchnorm);
+	RUN(test_batchnorm_variants);
 	RUN(test_norms);
 	RUN(test_activations);
 	RUN(test_prelu_glu);
