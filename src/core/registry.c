@@ -18,6 +18,8 @@ static const struct op_def *const *const families[] = {
     registry_conv_defs,      registry_linear_defs, registry_norm_defs,
     registry_act_defs,       registry_pool_defs,   registry_layout_defs,
     registry_attention_defs, registry_math_defs,   registry_index_defs,
+    registry_elementwise_defs, registry_reduce_defs, registry_create_defs,
+    registry_rearrange_defs, registry_distance_defs,
 };
 
 static const struct op_def *find(enum op_kind kind, const char *name)

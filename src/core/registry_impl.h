@@ -53,6 +53,11 @@ extern const struct op_def *const registry_layout_defs[];
 extern const struct op_def *const registry_attention_defs[];
 extern const struct op_def *const registry_math_defs[];
 extern const struct op_def *const registry_index_defs[];
+extern const struct op_def *const registry_elementwise_defs[];
+extern const struct op_def *const registry_reduce_defs[];
+extern const struct op_def *const registry_create_defs[];
+extern const struct op_def *const registry_rearrange_defs[];
+extern const struct op_def *const registry_distance_defs[];
 
 /* ---- helpers shared by the family files (registry.c) ---- */
 
@@ -112,5 +117,10 @@ int64_t op_as_int(const struct value *v);
  * pos/kw into p; def when absent, None or an empty tuple. -1 (op_fail) when
  * it is required and absent, or not an int pair. */
 int op_pair_arg(struct op_call *c, int pos, const char *kw, const int64_t *def, int64_t p[2]);
+/* The shape of x reduced over `dims` (an int, a tuple, or NULL/None/()
+ * for all), dims kept as 1 with keep. 0, or -1 (op_fail, a break for a
+ * dim out of range). */
+int op_reduced_shape(struct op_call *c, const struct value *x, const struct value *dims, bool keep,
+                     struct shape *out);
 
 #endif

@@ -221,6 +221,32 @@ static int fn_getattr(struct op_call *c)
 			op_set_out(c, v);
 			return 0;
 		}
+		if (strcmp(name->u.s, "device") == 0) {
+			op_set_out(c, value_str("cpu"));
+			return 0;
+		}
+		if (strcmp(name->u.s, "mT") == 0 || strcmp(name->u.s, "T") == 0) {
+			struct shape s = *op_shape(obj);
+			bool mt = name->u.s[0] == 'm';
+			if (mt && s.ndim < 2)
+				return op_mismatch(c, "tensor.mT is only supported on matrices or batches "
+				                      "of matrices");
+			for (int i = mt ? s.ndim - 2 : 0, j = s.ndim - 1; i < j; i++, j--) {
+				int64_t t = s.dim[i];
+				s.dim[i] = s.dim[j];
+				s.dim[j] = t;
+			}
+			op_out_tensor(c, op_dtype(obj), &s, obj);
+			return 0;
+		}
+	}
+	/* the (values, indices) of max(x, dim) and friends */
+	if (obj->kind == VAL_LIST && obj->u.list.n == 2) {
+		int at = strcmp(name->u.s, "values") == 0 ? 0 : strcmp(name->u.s, "indices") == 0 ? 1 : -1;
+		if (at >= 0) {
+			op_set_out(c, value_copy(&obj->u.list.items[at]));
+			return 0;
+		}
 	}
 	const struct value *def = op_arg(c, 2, NULL);
 	if (def) {
@@ -275,7 +301,8 @@ static int fn_numel(struct op_call *c)
 
 REGISTRY_FUNCTION(getitem, fn_getitem,
                   "x[index]: tuples, and tensors with ints, slices, None, ...");
-REGISTRY_FUNCTION(getattr, fn_getattr, "getattr(x, 'shape'), 'ndim', 'dtype'");
+REGISTRY_FUNCTION(getattr, fn_getattr,
+                  "getattr(x, 'shape'), 'ndim', 'dtype', 'device', 'mT', 'T', 'values'");
 REGISTRY_FUNCTION(size, fn_size, "x.size() -> tuple, x.size(dim) -> int");
 REGISTRY_FUNCTION(dim, fn_dim, "x.dim(): the rank");
 REGISTRY_FUNCTION(numel, fn_numel, "x.numel(): the element count");

@@ -46,6 +46,7 @@ enum {
 	KF_BN = 1 << 4,          /* applies op->post_scale/post_shift per channel (dim 1) */
 	KF_ANY_DTYPE = 1 << 5,   /* moves elements of any dtype (layout kernels) */
 	KF_INT_INDEX = 1 << 6,   /* reads integer index tensors among float ones */
+	KF_CAST = 1 << 7,        /* with KF_ALIAS: a dtype cast, run when the dtype changes */
 };
 /* An activation kernel's flags carry the activation it computes, which the
  * executor fuses into the op producing its input (KF_ACT):
@@ -175,6 +176,9 @@ extern const struct kernel kernels_act[];
 extern const struct kernel kernels_pool[];
 extern const struct kernel kernels_layout[];
 extern const struct kernel kernels_attention[];
+extern const struct kernel kernels_math[];
+extern const struct kernel kernels_reduce[];
+extern const struct kernel kernels_rearrange[];
 /* Each table ends with an entry whose name is NULL. */
 
 /* C[m, n] = op(A) op(B) + beta C, row-major with leading dimensions, A
@@ -191,6 +195,18 @@ void kgemm(bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_
  * B [k, n] ([n, k] when tb). */
 void kgemm_small(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                  const float *b, int64_t ldb, float *c, int64_t ldc);
+/* Element i of data of dtype dt as a double, and back: floats rounded to
+ * the dtype, integers truncated toward zero (saturating, NaN as 0), bools
+ * as v != 0. */
+double kload(const void *data, enum dtype dt, int64_t i);
+void kstore(void *data, enum dtype dt, int64_t i, double v);
+/* The elementwise kernels of kernels_math.c, for kernels that compute an
+ * elementwise form of their function (max(a, b)): prepare picks the
+ * operation by op->kernel->name. kcast_run converts input 0 into the
+ * output's dtype (the KF_CAST kernels). */
+int kelem_prepare(struct kop *op, struct error *e);
+int kelem_run(struct kop *op, struct error *e);
+int kcast_run(struct kop *op, struct error *e);
 /* Softmax of n rows of length len in place (rows `stride` apart). */
 void ksoftmax_rows(float *x, int64_t n, int64_t len, int64_t stride);
 

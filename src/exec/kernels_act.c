@@ -324,8 +324,22 @@ static void bcast_strides(const struct shape *s, const struct shape *o, int64_t 
 	}
 }
 
+/* Whether an operand or the result is not float32: integer arithmetic
+ * (positions from arange, counts), done by kernels_math.c's elementwise
+ * kernels. */
+static bool bin_generic(struct kop *op)
+{
+	const struct value *v[2] = {bin_operand(op, 0), bin_operand(op, 1)};
+	for (int i = 0; i < 2; i++)
+		if (v[i] && v[i]->kind == VAL_TENSOR && v[i]->u.tensor.t.dtype != DT_F32)
+			return true;
+	return kop_out(op, 0)->dtype != DT_F32;
+}
+
 static int bin_prepare(struct kop *op, struct error *e)
 {
+	if (bin_generic(op))
+		return kelem_prepare(op, e);
 	struct bin_state *st = xcalloc(1, sizeof *st);
 	op->state = st;
 	const char *name = op->kernel->name;
@@ -513,7 +527,13 @@ static void bin_chunk(void *ctx, int64_t rb, int64_t re)
 
 static int bin_run(struct kop *op, struct error *e)
 {
-	(void)e;
+	if (bin_generic(op)) {
+		if (kelem_run(op, e) < 0)
+			return -1;
+		if (kop_out(op, 0)->dtype == DT_F32)
+			kact_apply(op->act, kt_f32(kop_out(op, 0)), shape_numel(&kop_out(op, 0)->shape));
+		return 0;
+	}
 	const struct bin_state *st = op->state;
 	const struct value *a = bin_operand(op, 0), *b = bin_operand(op, 1);
 	struct bin_job j = {.st = st,
@@ -647,7 +667,7 @@ static int softmax_run(struct kop *op, struct error *e)
 	ACT(module_type, OP_MODULE, KACT_##name), ACT(function, OP_FUNCTION, KACT_##name),
 #define BIN(nm)                                                                                    \
 	{                                                                                          \
-		nm, OP_FUNCTION, KF_INPLACE_ANY | KF_ACT, bin_prepare, bin_run                     \
+		nm, OP_FUNCTION, KF_INPLACE_ANY | KF_ACT | KF_ANY_DTYPE, bin_prepare, bin_run      \
 	}
 
 const struct kernel kernels_act[] = {

@@ -1,5 +1,5 @@
-/* kernels_linear.c - matrix products: nn.Linear and F.linear, matmul, bmm
- * and einsum.
+/* kernels_linear.c - matrix products: nn.Linear and F.linear, nn.Bilinear
+ * and F.bilinear, matmul, mm, bmm, addmm, baddbmm, outer and einsum.
  *
  * Large products go to OpenBLAS (sgemm, sgemv for one row); batches of
  * small ones (attention heads, MaxViT's einsums) run graft's own loop in
@@ -258,11 +258,16 @@ struct matmul_state {
 	int64_t store[];
 };
 
+/* The keyword of the second factor: matmul's other, mm's and bmm's mat2. */
+static const char *second_operand(const struct kop *op)
+{
+	return strcmp(op->kernel->name, "matmul") ? "mat2" : "other";
+}
+
 static int matmul_prepare(struct kop *op, struct error *e)
 {
 	const struct tensor *a = kop_input(op);
-	const struct tensor *b =
-	    kop_tensor(op, 1, strcmp(op->kernel->name, "bmm") ? "other" : "mat2");
+	const struct tensor *b = kop_tensor(op, 1, second_operand(op));
 	const struct tensor *o = kop_out(op, 0);
 	if (!a || !b)
 		return error_set(e, "%s(): needs two tensors", op->kernel->name);
@@ -323,7 +328,7 @@ static int matmul_run(struct kop *op, struct error *e)
 {
 	(void)e;
 	const struct matmul_state *st = op->state;
-	const char *bname = strcmp(op->kernel->name, "bmm") ? "other" : "mat2";
+	const char *bname = second_operand(op);
 	struct bgemm g = {.m = st->m,
 	                  .n = st->n,
 	                  .k = st->k,
@@ -337,6 +342,153 @@ static int matmul_run(struct kop *op, struct error *e)
 	                  .boff = st->boff,
 	                  .sc = st->m * st->n};
 	bgemm_run(&g, st->batch);
+	return 0;
+}
+
+/* ---- addmm, baddbmm: beta * input + alpha * (a @ b) ---- */
+
+struct addmm_state {
+	int64_t batch, m, n, k;
+	float alpha, beta;
+	int ndim;
+	int64_t size[3], istride[3]; /* the output, and input's broadcast strides */
+};
+
+static int number_or(const struct kop *op, const char *kw, double def, float *out)
+{
+	const struct value *v = op_arg(&op->call, -1, kw);
+	double d = def;
+	if (v && !value_number(v, &d))
+		return -1;
+	*out = (float)d;
+	return 0;
+}
+
+static int addmm_prepare(struct kop *op, struct error *e)
+{
+	bool batched = !strcmp(op->kernel->name, "baddbmm");
+	const struct tensor *x = kop_input(op);
+	const struct tensor *a = kop_tensor(op, 1, batched ? "batch1" : "mat1");
+	const struct tensor *o = kop_out(op, 0);
+	struct addmm_state *st = xcalloc(1, sizeof *st);
+	op->state = st;
+	if (number_or(op, "beta", 1, &st->beta) < 0 || number_or(op, "alpha", 1, &st->alpha) < 0)
+		return error_set(e, "%s(): alpha and beta must be numbers", op->kernel->name);
+	st->ndim = o->shape.ndim;
+	st->batch = batched ? o->shape.dim[0] : 1;
+	st->m = o->shape.dim[st->ndim - 2];
+	st->n = o->shape.dim[st->ndim - 1];
+	st->k = a->shape.dim[a->shape.ndim - 1];
+	int64_t own[3];
+	kstrides(&x->shape, own);
+	for (int i = 0; i < st->ndim; i++) {
+		int q = x->shape.ndim - st->ndim + i;
+		st->size[i] = o->shape.dim[i];
+		st->istride[i] = q < 0 || x->shape.dim[q] == 1 ? 0 : own[q];
+	}
+	return 0;
+}
+
+static int addmm_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct addmm_state *st = op->state;
+	bool batched = st->ndim == 3;
+	const float *x = kt_f32(kop_input(op));
+	struct bgemm g = {.m = st->m,
+	                  .n = st->n,
+	                  .k = st->k,
+	                  .lda = st->k,
+	                  .ldb = st->n,
+	                  .ldc = st->n,
+	                  .a = kt_f32(kop_tensor(op, 1, batched ? "batch1" : "mat1")),
+	                  .b = kt_f32(kop_tensor(op, 2, batched ? "batch2" : "mat2")),
+	                  .c = kt_f32(kop_out(op, 0)),
+	                  .sa = st->m * st->k,
+	                  .sb = st->k * st->n,
+	                  .sc = st->m * st->n};
+	bgemm_run(&g, st->batch);
+	int64_t bs = batched ? st->istride[0] : 0, rs = st->istride[st->ndim - 2],
+	        cs = st->istride[st->ndim - 1];
+	for (int64_t q = 0; q < st->batch; q++)
+		for (int64_t i = 0; i < st->m; i++)
+			for (int64_t j = 0; j < st->n; j++) {
+				float *y = g.c + (q * st->m + i) * st->n + j;
+				float in = x[q * bs + i * rs + j * cs];
+				/* beta = 0 ignores the input, NaN included, as PyTorch */
+				*y = st->alpha * *y + (st->beta != 0 ? st->beta * in : 0);
+			}
+	return 0;
+}
+
+/* ---- outer ---- */
+
+static int outer_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct tensor *a = kop_input(op), *b = kop_tensor(op, 1, "vec2");
+	float *y = kt_f32(kop_out(op, 0));
+	const float *u = kt_f32(a), *w = kt_f32(b);
+	int64_t n = a->shape.dim[0], m = b->shape.dim[0];
+	for (int64_t i = 0; i < n; i++)
+		for (int64_t j = 0; j < m; j++)
+			y[i * m + j] = u[i] * w[j];
+	return 0;
+}
+
+/* ---- Bilinear, bilinear ---- */
+
+struct bilinear_state {
+	int64_t rows, in1, in2, out;
+	const float *w, *b;
+};
+
+static int bilinear_prepare(struct kop *op, struct error *e)
+{
+	const struct tensor *x1 = kop_tensor(op, 0, "input1"), *w, *b;
+	if (op->call.module) {
+		w = kop_param(op, "weight");
+		b = kop_param(op, "bias");
+	} else {
+		w = kop_tensor(op, 2, "weight");
+		b = kop_tensor(op, 3, "bias");
+	}
+	if (!w || !x1)
+		return error_set(e, "bilinear: no weight");
+	struct bilinear_state *st = xcalloc(1, sizeof *st);
+	op->state = st;
+	st->out = w->shape.dim[0];
+	st->in1 = w->shape.dim[1];
+	st->in2 = w->shape.dim[2];
+	st->rows = st->in1 ? shape_numel(&x1->shape) / st->in1 : 0;
+	st->w = kt_f32(w);
+	st->b = b ? kt_f32(b) : NULL;
+	if (b && shape_numel(&b->shape) != st->out)
+		return error_set(e, "bilinear(): a bias of %lld values for %lld outputs",
+		                 (long long)shape_numel(&b->shape), (long long)st->out);
+	op->scratch_bytes = (size_t)(st->rows * st->in2) * sizeof(float);
+	return 0;
+}
+
+/* For each output feature o: U = x1 W[o] ([rows, in2]), then
+ * y[r, o] = U[r] . x2[r] + b[o]. */
+static int bilinear_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct bilinear_state *st = op->state;
+	const float *x1 = kt_f32(kop_tensor(op, 0, "input1"));
+	const float *x2 = kt_f32(kop_tensor(op, 1, "input2"));
+	float *y = kt_f32(kop_out(op, 0)), *u = op->scratch;
+	for (int64_t o = 0; o < st->out; o++) {
+		kgemm(false, st->rows, st->in2, st->in1, x1, st->in1, st->w + o * st->in1 * st->in2,
+		      st->in2, 0.0f, u, st->in2);
+		for (int64_t r = 0; r < st->rows; r++) {
+			double acc = st->b ? st->b[o] : 0;
+			for (int64_t j = 0; j < st->in2; j++)
+				acc += (double)u[r * st->in2 + j] * x2[r * st->in2 + j];
+			y[r * st->out + o] = (float)acc;
+		}
+	}
 	return 0;
 }
 
@@ -647,5 +799,11 @@ const struct kernel kernels_linear[] = {
     {"matmul", OP_FUNCTION, 0, matmul_prepare, matmul_run},
     {"bmm", OP_FUNCTION, 0, matmul_prepare, matmul_run},
     {"einsum", OP_FUNCTION, 0, einsum_prepare, einsum_run},
+    {"mm", OP_FUNCTION, 0, matmul_prepare, matmul_run},
+    {"addmm", OP_FUNCTION, 0, addmm_prepare, addmm_run},
+    {"baddbmm", OP_FUNCTION, 0, addmm_prepare, addmm_run},
+    {"outer", OP_FUNCTION, 0, NULL, outer_run},
+    {"Bilinear", OP_MODULE, 0, bilinear_prepare, bilinear_run},
+    {"bilinear", OP_FUNCTION, 0, bilinear_prepare, bilinear_run},
     {NULL, OP_MODULE, 0, NULL, NULL},
 };

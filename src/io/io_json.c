@@ -97,7 +97,7 @@ static int json_to_value(struct loader *ld, const char *path, const cJSON *j, co
 		const cJSON *slice = cJSON_GetObjectItemCaseSensitive(j, "slice");
 		const cJSON *dt = cJSON_GetObjectItemCaseSensitive(j, "dtype");
 		if (cJSON_GetArraySize(j) != 1)
-			return load_fail(ld, path, "a value object must have one key (ref, slice, ellipsis or dtype)");
+			return load_fail(ld, path, "a value object must have one key (ref, slice, ellipsis, dtype or float)");
 		if (ref) {
 			if (!g)
 				return load_fail(ld, path, "a ref is only allowed in a forward graph");
@@ -127,6 +127,16 @@ static int json_to_value(struct loader *ld, const char *path, const cJSON *j, co
 					*parts[i] = v.u.i;
 				}
 			}
+			return 0;
+		}
+		const cJSON *fl = cJSON_GetObjectItemCaseSensitive(j, "float");
+		if (fl) {
+			/* the floats JSON numbers cannot hold */
+			const char *t = cJSON_IsString(fl) ? fl->valuestring : "";
+			double f = !strcmp(t, "inf") ? INFINITY : !strcmp(t, "-inf") ? -INFINITY : NAN;
+			if (strcmp(t, "inf") && strcmp(t, "-inf") && strcmp(t, "nan"))
+				return load_fail(ld, path, "a float object is \"inf\", \"-inf\" or \"nan\"");
+			*out = value_float(f);
 			return 0;
 		}
 		if (cJSON_GetObjectItemCaseSensitive(j, "ellipsis")) {
@@ -530,7 +540,13 @@ static cJSON *value_to_json(const struct value *v, const struct graph *g)
 	case VAL_INT:
 		return cJSON_CreateNumber((double)v->u.i);
 	case VAL_FLOAT:
-		return cJSON_CreateNumber(v->u.f);
+		if (isfinite(v->u.f))
+			return cJSON_CreateNumber(v->u.f);
+		else {
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "float", isnan(v->u.f) ? "nan" : v->u.f > 0 ? "inf" : "-inf");
+			return o;
+		}
 	case VAL_STR:
 		return cJSON_CreateString(v->u.s);
 	case VAL_LIST: {

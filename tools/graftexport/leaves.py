@@ -44,6 +44,19 @@ def _linear(m):
             "bias": m.bias is not None}
 
 
+def _bilinear(m):
+    return {"in1_features": m.in1_features, "in2_features": m.in2_features,
+            "out_features": m.out_features, "bias": m.bias is not None}
+
+
+def _cosine_similarity(m):
+    return {"dim": m.dim, "eps": m.eps}
+
+
+def _pairwise_distance(m):
+    return {"p": m.norm, "eps": m.eps, "keepdim": m.keepdim}
+
+
 def _batchnorm(m):
     return {"num_features": m.num_features, "eps": m.eps,
             "momentum": m.momentum, "affine": m.affine,
@@ -188,6 +201,13 @@ def _t_linear(a):
     return t
 
 
+def _t_bilinear(a):
+    t = [("weight", [a["out_features"], a["in1_features"], a["in2_features"]], F32)]
+    if a["bias"]:
+        t.append(("bias", [a["out_features"]], F32))
+    return t
+
+
 def _t_batchnorm(a):
     c = a["num_features"]
     t = []
@@ -283,6 +303,9 @@ _TABLE = [
     (nn.Flatten, _flatten, _t_none),
     (nn.Identity, _none, _t_none),
     (nn.MultiheadAttention, _mha, _t_mha),
+    (nn.Bilinear, _bilinear, _t_bilinear),
+    (nn.CosineSimilarity, _cosine_similarity, _t_none),
+    (nn.PairwiseDistance, _pairwise_distance, _t_none),
 ]
 if StochasticDepth is not None:
     _TABLE += [

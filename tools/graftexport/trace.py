@@ -79,25 +79,42 @@ def has_forward(module):
 # DenseNet's _DenseLayer) never reaches fx: the C binding rejects the Proxy
 # before __torch_function__ is consulted.  Record such calls directly.
 _SEQUENCE_FUNCTIONS = ("cat", "concat", "stack", "hstack", "vstack")
+# torch.ones(T, T), torch.arange(x.size(1), device=x.device): sizes and
+# numbers that are Proxies are refused the same way.
+_CREATION_FUNCTIONS = ("zeros", "ones", "full", "empty", "arange", "eye")
 
 
-def _sequence_wrapper(fn):
-    def wrapper(tensors, *args, **kwargs):
-        if isinstance(tensors, torch.fx.Proxy):
-            return tensors.tracer.create_proxy("call_function", fn, (tensors,) + args, kwargs)
-        return fn(tensors, *args, **kwargs)
+def _first_proxy(v):
+    if isinstance(v, torch.fx.Proxy):
+        return v
+    if isinstance(v, (list, tuple)):
+        for x in v:
+            p = _first_proxy(x)
+            if p is not None:
+                return p
+    if isinstance(v, dict):
+        return _first_proxy(list(v.values()))
+    return None
+
+
+def _proxy_wrapper(fn):
+    def wrapper(*args, **kwargs):
+        p = _first_proxy([args, kwargs])
+        if p is not None:
+            return p.tracer.create_proxy("call_function", fn, args, kwargs)
+        return fn(*args, **kwargs)
     wrapper.__wrapped__ = fn
     return wrapper
 
 
 @contextmanager
-def _patched_sequence_functions():
+def _patched_torch_functions():
     saved = {}
-    for name in _SEQUENCE_FUNCTIONS:
+    for name in _SEQUENCE_FUNCTIONS + _CREATION_FUNCTIONS:
         fn = getattr(torch, name, None)
         if fn is not None:
             saved[name] = fn
-            setattr(torch, name, _sequence_wrapper(fn))
+            setattr(torch, name, _proxy_wrapper(fn))
     try:
         yield
     finally:
@@ -107,7 +124,7 @@ def _patched_sequence_functions():
 
 def trace_graph(module):
     tracer = OneLevelTracer()
-    with _patched_proxy_iter(), _patched_sequence_functions():
+    with _patched_proxy_iter(), _patched_torch_functions():
         graph = tracer.trace(module)
     return graph
 
@@ -135,9 +152,13 @@ def _build_name_cache():
                 continue
             if callable(obj):
                 # keyed by id; the entry keeps OBJ alive so the id stays its own.
-                # A plain name beats a _private alias; the first space wins.
+                # The callable's own name beats an alias (torch.obj, a loop
+                # variable left in torch's namespace, is zeros_like), a
+                # plain name beats a _private one; the first space wins.
                 old = _NAME_CACHE.get(id(obj))
-                if old is None or (old[1].startswith("_") and not name.startswith("_")):
+                own = getattr(obj, "__name__", None)
+                if old is None or (old[1] != own and name == own) or \
+                        (old[1].startswith("_") and not name.startswith("_") and old[1] != own):
                     _NAME_CACHE[id(obj)] = (obj, name)
 
 
