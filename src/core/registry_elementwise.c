@@ -1,6 +1,7 @@
 /* registry_elementwise.c - elementwise functions beyond the operators:
  * unary math (abs, sqrt, log, sin, floor, ...), minimum and maximum,
- * where, masked_fill, logical operations, isnan/isinf, and dtype casts
+ * where, masked_fill, logical and bitwise operations (&, |, ^, ~),
+ * isnan/isinf, and dtype casts
  * (long, int, bool, double, half, type).
  *
  * Result dtypes follow registry_impl.h: functions that only make sense on
@@ -176,6 +177,52 @@ static int fn_logical(struct op_call *c)
 	return 0;
 }
 
+/* a & b, a | b, a ^ b: bitwise on ints and int tensors, logical on bools
+ * and bool tensors. */
+static int fn_bitwise(struct op_call *c)
+{
+	const struct value *a = op_arg(c, 0, NULL), *b = op_arg(c, 1, NULL);
+	if (!a || !b)
+		return op_fail(c, "%s() needs two operands", op_fn_name(c));
+	char op = op_fn_name(c)[0];
+	if (!op_is_tensor(a) && !op_is_tensor(b)) {
+		if ((a->kind != VAL_INT && a->kind != VAL_BOOL) ||
+		    (b->kind != VAL_INT && b->kind != VAL_BOOL))
+			return op_fail(c, "%s() needs ints or bools", op_fn_name(c));
+		int64_t x = op_as_int(a), y = op_as_int(b);
+		int64_t r = op == 'a' ? (x & y) : op == 'o' ? (x | y) : (x ^ y);
+		bool bools = a->kind == VAL_BOOL && b->kind == VAL_BOOL;
+		op_set_out(c, bools ? value_bool(r != 0) : value_int(r));
+		return 0;
+	}
+	const struct value *v[2] = {a, b}, *keep;
+	struct shape s;
+	if (broadcast_all(c, v, 2, &s, &keep) < 0)
+		return -1;
+	const struct value *t = op_is_tensor(a) ? a : b, *other = t == a ? b : a;
+	enum dtype dt = promote(op_dtype(t), other);
+	if (op_is_float_dtype(dt))
+		return op_fail(c, "%s() is not defined on float tensors", op_fn_name(c));
+	op_out_tensor(c, dt, &s, keep);
+	return 0;
+}
+
+/* ~x: logical not on bools, bitwise on ints. */
+static int fn_invert(struct op_call *c)
+{
+	const struct value *a = op_arg(c, 0, NULL);
+	if (a && (a->kind == VAL_INT || a->kind == VAL_BOOL)) {
+		op_set_out(c, value_int(~op_as_int(a)));
+		return 0;
+	}
+	const struct value *x = op_self_tensor(c);
+	if (!x)
+		return -1;
+	if (op_is_float_dtype(op_dtype(x)))
+		return op_fail(c, "~ is not defined on float tensors");
+	return op_same(c);
+}
+
 /* where(condition, input, other) */
 static int fn_where(struct op_call *c)
 {
@@ -289,6 +336,10 @@ UNARY(maximum, fn_minmax, "elementwise max(a, b), with broadcasting", "torch.max
 UNARY(logical_and, fn_logical, "a and b, as bool", "torch.logical_and");
 UNARY(logical_or, fn_logical, "a or b, as bool", "torch.logical_or");
 UNARY(logical_xor, fn_logical, "a xor b, as bool", "torch.logical_xor");
+UNARY(and_, fn_bitwise, "a & b: bitwise, logical on bools", NULL);
+UNARY(or_, fn_bitwise, "a | b: bitwise, logical on bools", NULL);
+UNARY(xor, fn_bitwise, "a ^ b: bitwise, logical on bools", NULL);
+UNARY(invert, fn_invert, "~a: bitwise, logical on bools", NULL);
 UNARY(where, fn_where, "where(condition, input, other)", "torch.where");
 UNARY(masked_fill, fn_masked_fill, "masked_fill(x, mask, value)", "torch.masked_fill");
 UNARY(masked_fill_, fn_masked_fill, "x.masked_fill_(mask, value), in place", NULL);
@@ -308,5 +359,6 @@ const struct op_def *const registry_elementwise_defs[] = {
     &fn_def_minimum,     &fn_def_maximum,     &fn_def_logical_and,  &fn_def_logical_or,
     &fn_def_logical_xor, &fn_def_where,       &fn_def_masked_fill,  &fn_def_masked_fill_,
     &fn_def_long,        &fn_def_int,         &fn_def_bool,         &fn_def_double,
-    &fn_def_half,        &fn_def_type,        NULL,
+    &fn_def_half,        &fn_def_type,        &fn_def_and_,         &fn_def_or_,
+    &fn_def_xor,         &fn_def_invert,      NULL,
 };

@@ -344,6 +344,9 @@ static int fn_reduce(struct op_call *c)
 	                     &os) < 0)
 		return -1;
 	enum dtype dt = op_dtype(x);
+	/* sum counts bools and ints in int64 */
+	if (strcmp(op_fn_name(c), "sum") == 0 && !op_is_float_dtype(dt))
+		dt = DT_I64;
 	const struct value *dtv = op_arg(c, -1, "dtype");
 	if (dtv && dtv->kind == VAL_DTYPE)
 		dt = dtv->u.dtype;

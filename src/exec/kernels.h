@@ -207,6 +207,10 @@ void kstore(void *data, enum dtype dt, int64_t i, double v);
 int kelem_prepare(struct kop *op, struct error *e);
 int kelem_run(struct kop *op, struct error *e);
 int kcast_run(struct kop *op, struct error *e);
+/* The reductions of kernels_reduce.c, by op->kernel->name (sum, max, var,
+ * ...), on any dtype: for kernels that hand such inputs over. */
+int kreduce_prepare(struct kop *op, struct error *e);
+int kreduce_run(struct kop *op, struct error *e);
 /* Softmax of n rows of length len in place (rows `stride` apart). */
 void ksoftmax_rows(float *x, int64_t n, int64_t len, int64_t stride);
 

@@ -71,6 +71,12 @@ static int int_list(const struct kop *op, int pos, const char *kw, int64_t *out,
 			return -1;
 		return v->u.list.n;
 	}
+	if (pos < 0 || pos >= op->call.nargs) { /* one int by keyword */
+		if (v->kind != VAL_INT || max < 1)
+			return -1;
+		out[0] = v->u.i;
+		return 1;
+	}
 	int n = 0;
 	for (int i = pos; i < op->call.nargs && n < max; i++) {
 		if (op->call.args[i].kind != VAL_INT)

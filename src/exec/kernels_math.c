@@ -128,6 +128,7 @@ enum ew_op {
 	EW_ISNAN,
 	EW_ISINF,
 	EW_NOT,
+	EW_INVERT,
 	EW_ADD, /* binary */
 	EW_SUB,
 	EW_MUL,
@@ -141,6 +142,9 @@ enum ew_op {
 	EW_AND,
 	EW_OR,
 	EW_XOR,
+	EW_BITAND,
+	EW_BITOR,
+	EW_BITXOR,
 	EW_EQ,
 	EW_NE,
 	EW_LT,
@@ -170,6 +174,8 @@ static const struct {
     {"add", EW_ADD},         {"sub", EW_SUB},           {"mul", EW_MUL},
     {"truediv", EW_DIV},     {"div", EW_DIV},           {"floordiv", EW_FLOORDIV},
     {"floor_divide", EW_FLOORDIV}, {"mod", EW_MOD},     {"pow", EW_POW},
+    {"and_", EW_BITAND},     {"or_", EW_BITOR},         {"xor", EW_BITXOR},
+    {"invert", EW_INVERT},
 };
 
 #define EW_MAX_IN 3
@@ -229,6 +235,8 @@ static double ew_compute(enum ew_op op, double a, double b, double c)
 		return isinf(a) != 0;
 	case EW_NOT:
 		return a == 0;
+	case EW_INVERT:
+		return (double)~to_int(a);
 	case EW_ADD:
 		return a + b;
 	case EW_SUB:
@@ -255,6 +263,12 @@ static double ew_compute(enum ew_op op, double a, double b, double c)
 		return a != 0 || b != 0;
 	case EW_XOR:
 		return (a != 0) != (b != 0);
+	case EW_BITAND:
+		return (double)(to_int(a) & to_int(b));
+	case EW_BITOR:
+		return (double)(to_int(a) | to_int(b));
+	case EW_BITXOR:
+		return (double)(to_int(a) ^ to_int(b));
 	case EW_EQ:
 		return a == b;
 	case EW_NE:
@@ -342,6 +356,8 @@ int kelem_prepare(struct kop *op, struct error *e)
 	const struct value *rm = op_arg(&op->call, -1, "rounding_mode");
 	if (rm && rm->kind == VAL_STR)
 		return ew_setup(op, !strcmp(rm->u.s, "floor") ? EW_FLOORDIV : EW_TRUNCDIV, e);
+	if (!strcmp(op->kernel->name, "invert") && kop_out(op, 0)->dtype == DT_BOOL)
+		return ew_setup(op, EW_NOT, e); /* ~mask */
 	for (size_t i = 0; i < sizeof ew_names / sizeof *ew_names; i++)
 		if (!strcmp(ew_names[i].name, op->kernel->name))
 			return ew_setup(op, ew_names[i].op, e);
@@ -477,7 +493,8 @@ const struct kernel kernels_math[] = {
     EW("minimum"),      EW("maximum"),     EW("logical_and"),  EW("logical_or"),
     EW("logical_xor"),  EW("eq"),          EW("ne"),           EW("lt"),
     EW("le"),           EW("gt"),          EW("ge"),           EW("where"),
-    EW("masked_fill"),  EW("masked_fill_"), EW("mod"),         CAST("long"),       CAST("int"),
+    EW("masked_fill"),  EW("masked_fill_"), EW("mod"),         EW("and_"),
+    EW("or_"),          EW("xor"),         EW("invert"),         CAST("long"),       CAST("int"),
     CAST("bool"),       CAST("double"),    CAST("half"),       CAST("type"),
     FILL("arange"),     FILL("zeros"),     FILL("ones"),       FILL("empty"),
     FILL("full"),       FILL("zeros_like"), FILL("ones_like"), FILL("empty_like"),

@@ -1,6 +1,7 @@
 /* kernels_reduce.c - reductions on tensors of any dtype: max and min
  * (whole, or along a dim with int64 indices), argmax, argmin, prod, norm,
- * var, std, logsumexp, all, any; the running cumsum and cumprod; and the
+ * var, std, logsumexp, all, any, and sum and mean of tensors that are not
+ * float32 (kernels_pool.c's own loop does float32); the running cumsum and cumprod; and the
  * distances CosineSimilarity, PairwiseDistance, cosine_similarity,
  * pairwise_distance and cdist.
  *
@@ -16,14 +17,15 @@
 
 /* ---- reductions ---- */
 
-enum red_op { RED_MAX, RED_MIN, RED_ARGMAX, RED_ARGMIN, RED_PROD, RED_NORM, RED_VAR, RED_STD,
-	      RED_LOGSUMEXP, RED_ALL, RED_ANY };
+enum red_op { RED_SUM, RED_MEAN, RED_MAX, RED_MIN, RED_ARGMAX, RED_ARGMIN, RED_PROD, RED_NORM,
+	      RED_VAR, RED_STD, RED_LOGSUMEXP, RED_ALL, RED_ANY };
 
 static const struct {
 	const char *name;
 	enum red_op op;
 	int dim_pos; /* the dims argument */
 } red_names[] = {
+    {"sum", RED_SUM, 1},     {"mean", RED_MEAN, 1},
     {"max", RED_MAX, 1},     {"min", RED_MIN, 1},   {"argmax", RED_ARGMAX, 1},
     {"argmin", RED_ARGMIN, 1}, {"prod", RED_PROD, 1}, {"norm", RED_NORM, 2},
     {"var", RED_VAR, 1},     {"std", RED_STD, 1},   {"logsumexp", RED_LOGSUMEXP, 1},
@@ -135,6 +137,11 @@ static double reduce_values(const struct red_state *st, const double *v, int64_t
 	double acc = 0;
 	*at = 0;
 	switch (st->op) {
+	case RED_SUM:
+	case RED_MEAN:
+		for (int64_t i = 0; i < n; i++)
+			acc += v[i];
+		return st->op == RED_MEAN ? acc / (double)n : acc;
 	case RED_MAX:
 	case RED_ARGMAX:
 	case RED_MIN:
@@ -199,7 +206,7 @@ static double reduce_values(const struct red_state *st, const double *v, int64_t
 	return 0;
 }
 
-static int red_run(struct kop *op, struct error *e)
+int kreduce_run(struct kop *op, struct error *e)
 {
 	if (elementwise_form(op))
 		return kelem_run(op, e);
@@ -233,7 +240,7 @@ static int red_run(struct kop *op, struct error *e)
 	return 0;
 }
 
-static int red_prepare_scratch(struct kop *op, struct error *e)
+int kreduce_prepare(struct kop *op, struct error *e)
 {
 	if (red_prepare(op, e) < 0)
 		return -1;
@@ -476,7 +483,7 @@ static int cdist_run(struct kop *op, struct error *e)
 
 #define RED(nm)                                                                                    \
 	{                                                                                          \
-		nm, OP_FUNCTION, KF_ANY_DTYPE, red_prepare_scratch, red_run                        \
+		nm, OP_FUNCTION, KF_ANY_DTYPE, kreduce_prepare, kreduce_run                        \
 	}
 #define CUM(nm)                                                                                    \
 	{                                                                                          \
