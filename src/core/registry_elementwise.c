@@ -264,6 +264,33 @@ static int fn_masked_fill(struct op_call *c)
 	return 0;
 }
 
+/* clamp(x, min=None, max=None), clip; clamp_min(x, min), clamp_max(x,
+ * max): bounds are numbers or tensors that broadcast to x. */
+static int fn_clamp(struct op_call *c)
+{
+	const struct value *x = op_self_tensor(c);
+	if (!x)
+		return -1;
+	bool one = strncmp(op_fn_name(c), "clamp_m", 7) == 0;
+	const struct value *v[3] = {x, op_arg(c, 1, one ? NULL : "min"),
+	                            one ? NULL : op_arg(c, 2, "max")}, *keep;
+	if (one && !v[1])
+		v[1] = op_arg(c, -1, strcmp(op_fn_name(c), "clamp_min") ? "max" : "min");
+	if (!v[1] && !v[2])
+		return op_fail(c, "%s() needs at least one of min and max", op_fn_name(c));
+	struct shape s;
+	if (broadcast_all(c, v, 3, &s, &keep) < 0)
+		return -1;
+	if (!shape_equal(&s, op_shape(x)))
+		return op_broadcast_fail(c, "clamp", x, op_is_tensor(v[1]) ? v[1] : v[2]);
+	enum dtype dt = op_dtype(x);
+	for (int i = 1; i < 3; i++)
+		if (v[i] && v[i]->kind != VAL_NONE)
+			dt = promote(dt, v[i]);
+	op_out_tensor(c, dt, op_shape(x), x);
+	return 0;
+}
+
 /* ---- dtype casts ---- */
 
 static int cast_to(struct op_call *c, enum dtype dt)
@@ -340,6 +367,10 @@ UNARY(and_, fn_bitwise, "a & b: bitwise, logical on bools", NULL);
 UNARY(or_, fn_bitwise, "a | b: bitwise, logical on bools", NULL);
 UNARY(xor, fn_bitwise, "a ^ b: bitwise, logical on bools", NULL);
 UNARY(invert, fn_invert, "~a: bitwise, logical on bools", NULL);
+UNARY(clamp, fn_clamp, "clamp(x, min=None, max=None)", NULL);
+UNARY(clip, fn_clamp, "clip(x, min=None, max=None)", "torch.clip");
+UNARY(clamp_min, fn_clamp, "clamp_min(x, min)", "torch.clamp_min");
+UNARY(clamp_max, fn_clamp, "clamp_max(x, max)", "torch.clamp_max");
 UNARY(where, fn_where, "where(condition, input, other)", "torch.where");
 UNARY(masked_fill, fn_masked_fill, "masked_fill(x, mask, value)", "torch.masked_fill");
 UNARY(masked_fill_, fn_masked_fill, "x.masked_fill_(mask, value), in place", NULL);
@@ -360,5 +391,6 @@ const struct op_def *const registry_elementwise_defs[] = {
     &fn_def_logical_xor, &fn_def_where,       &fn_def_masked_fill,  &fn_def_masked_fill_,
     &fn_def_long,        &fn_def_int,         &fn_def_bool,         &fn_def_double,
     &fn_def_half,        &fn_def_type,        &fn_def_and_,         &fn_def_or_,
-    &fn_def_xor,         &fn_def_invert,      NULL,
+    &fn_def_xor,         &fn_def_invert,      &fn_def_clamp,        &fn_def_clip,
+    &fn_def_clamp_min,   &fn_def_clamp_max,   NULL,
 };

@@ -18,10 +18,9 @@
 struct act_state {
 	struct kact act; /* kind KACT_NONE: see kind */
 	int kind;        /* ACT_* below for the ones that are not in kernels_act.h */
-	float lo, hi;    /* clamp's bounds */
 };
 
-enum { ACT_PLAIN, ACT_CLAMP, ACT_EXP, ACT_NEG };
+enum { ACT_PLAIN, ACT_EXP, ACT_NEG };
 
 static bool is(const struct kop *op, const char *name)
 {
@@ -34,19 +33,6 @@ static const char *approximate(const struct kop *op)
 		return module_attr_str(op->call.module, "approximate", "none");
 	const struct value *a = op_arg(&op->call, -1, "approximate");
 	return a && a->kind == VAL_STR ? a->u.s : "none";
-}
-
-static int number_arg(const struct kop *op, int pos, const char *kw, double def, double *out)
-{
-	const struct value *v = op_arg(&op->call, pos, kw);
-	*out = def;
-	if (!v || v->kind == VAL_NONE)
-		return 0;
-	if (v->kind == VAL_BOOL) {
-		*out = v->u.b;
-		return 0;
-	}
-	return value_number(v, out) ? 0 : -1;
 }
 
 /* The module type of each line of kernels_act.h, by kind. */
@@ -103,15 +89,7 @@ static int act_prepare(struct kop *op, struct error *e)
 	if (KF_ACT_OF(op->kernel->flags) != KACT_NONE && st->act.kind == KACT_NONE)
 		return error_set(e, "%s() takes numbers for its parameters (not tensors)",
 		                 op->kernel->name);
-	double lo, hi;
-	if (is(op, "clamp")) {
-		st->kind = ACT_CLAMP;
-		if (number_arg(op, 1, "min", -INFINITY, &lo) < 0 ||
-		    number_arg(op, 2, "max", INFINITY, &hi) < 0)
-			return error_set(e, "clamp() takes numbers for min and max (not tensors)");
-		st->lo = (float)lo;
-		st->hi = (float)hi;
-	} else if (is(op, "exp")) {
+	if (is(op, "exp")) {
 		st->kind = ACT_EXP;
 	} else if (is(op, "neg")) {
 		st->kind = ACT_NEG;
@@ -132,17 +110,6 @@ static void act_chunk(void *ctx, int64_t b, int64_t e)
 	float *y = j->y;
 	const struct act_state *st = j->st;
 	switch (st->kind) {
-	case ACT_CLAMP:
-		/* torch.clamp: min then max, NaN propagates */
-		for (int64_t i = b; i < e; i++) {
-			float v = x[i];
-			if (!isnan(v)) {
-				v = v < st->lo ? st->lo : v;
-				v = v > st->hi ? st->hi : v;
-			}
-			y[i] = v;
-		}
-		return;
 	case ACT_EXP:
 		for (int64_t i = b; i < e; i++)
 			y[i] = expf(x[i]);
@@ -675,7 +642,6 @@ const struct kernel kernels_act[] = {
     ACT("relu_", OP_FUNCTION, KACT_RELU),
     ACT("exp", OP_FUNCTION, KACT_NONE),
     ACT("neg", OP_FUNCTION, KACT_NONE),
-    ACT("clamp", OP_FUNCTION, KACT_NONE),
     BIN("add"),
     BIN("sub"),
     BIN("mul"),

@@ -1,5 +1,6 @@
 /* kernels_math.c - elementwise kernels on tensors of any dtype: unary math
  * (abs, sqrt, log, sin, floor, ...), comparisons, minimum and maximum,
+ * clamp (bounds that are numbers or tensors),
  * logical operations, where and masked_fill; dtype casts (long, float,
  * to, type, ...); and the tensors made from sizes (arange, zeros, ones,
  * full, eye and their *_like and new_* forms). The arithmetic operators
@@ -151,7 +152,8 @@ enum ew_op {
 	EW_LE,
 	EW_GT,
 	EW_GE,
-	EW_WHERE /* ternary: a ? b : c */
+	EW_WHERE, /* ternary: a ? b : c */
+	EW_CLAMP  /* min(max(a, b), c) */
 };
 
 /* Kernel names and the operation each computes. */
@@ -175,7 +177,8 @@ static const struct {
     {"truediv", EW_DIV},     {"div", EW_DIV},           {"floordiv", EW_FLOORDIV},
     {"floor_divide", EW_FLOORDIV}, {"mod", EW_MOD},     {"pow", EW_POW},
     {"and_", EW_BITAND},     {"or_", EW_BITOR},         {"xor", EW_BITXOR},
-    {"invert", EW_INVERT},
+    {"invert", EW_INVERT},    {"clamp", EW_CLAMP},      {"clip", EW_CLAMP},
+    {"clamp_min", EW_CLAMP}, {"clamp_max", EW_CLAMP},
 };
 
 #define EW_MAX_IN 3
@@ -283,6 +286,8 @@ static double ew_compute(enum ew_op op, double a, double b, double c)
 		return a >= b;
 	case EW_WHERE:
 		return a != 0 ? b : c;
+	case EW_CLAMP: /* min first, then max; NaN stays */
+		return a != a ? a : fmin(fmax(a, b), c);
 	}
 	return 0;
 }
@@ -298,6 +303,14 @@ static int ew_operands(const struct kop *op, enum ew_op kind, const struct value
 		v[2] = op_arg(&op->call, 0, "input");
 		if (!v[2])
 			v[2] = op_arg(&op->call, -1, "self");
+		return 3;
+	}
+	if (kind == EW_CLAMP) { /* an absent bound is a NULL operand: no bound */
+		bool max_only = !strcmp(op->kernel->name, "clamp_max");
+		bool min_only = !strcmp(op->kernel->name, "clamp_min");
+		v[0] = op_arg(&op->call, 0, "input");
+		v[1] = max_only ? NULL : op_arg(&op->call, 1, "min");
+		v[2] = min_only ? NULL : op_arg(&op->call, max_only ? 1 : 2, "max");
 		return 3;
 	}
 	if (kind == EW_WHERE) {
@@ -338,6 +351,8 @@ static int ew_setup(struct kop *op, enum ew_op kind, struct error *e)
 			}
 		} else if (v[i] && v[i]->kind == VAL_BOOL) {
 			in->value = v[i]->u.b;
+		} else if (kind == EW_CLAMP && (!v[i] || v[i]->kind == VAL_NONE)) {
+			in->value = i == 1 ? -INFINITY : INFINITY;
 		} else if (!v[i] || !value_number(v[i], &in->value)) {
 			return error_set(e, "%s(): operand %d is not a tensor or a number",
 			                 op->kernel->name, i + 1);
@@ -494,7 +509,8 @@ const struct kernel kernels_math[] = {
     EW("logical_xor"),  EW("eq"),          EW("ne"),           EW("lt"),
     EW("le"),           EW("gt"),          EW("ge"),           EW("where"),
     EW("masked_fill"),  EW("masked_fill_"), EW("mod"),         EW("and_"),
-    EW("or_"),          EW("xor"),         EW("invert"),         CAST("long"),       CAST("int"),
+    EW("or_"),          EW("xor"),         EW("invert"),       EW("clamp"),
+    EW("clip"),         EW("clamp_min"),   EW("clamp_max"),         CAST("long"),       CAST("int"),
     CAST("bool"),       CAST("double"),    CAST("half"),       CAST("type"),
     FILL("arange"),     FILL("zeros"),     FILL("ones"),       FILL("empty"),
     FILL("full"),       FILL("zeros_like"), FILL("ones_like"), FILL("empty_like"),

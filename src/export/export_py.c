@@ -511,7 +511,9 @@ static void tensor_ctor(struct exporter *x, struct pbuf *pb, const struct param 
 	pb_value(x, pb, &shape, NULL, name, name, false);
 	free(name);
 	value_free(&shape);
-	if (p->t.dtype != DT_F32) {
+	/* Floating tensors are float32, as graft computes them: loading a
+	 * half-precision file converts into them. */
+	if (p->t.dtype != DT_F32 && p->t.dtype != DT_F16 && p->t.dtype != DT_BF16) {
 		char *dt = xasprintf(", dtype=torch.%s", dtype_name(p->t.dtype));
 		pb_text(pb, dt);
 		free(dt);
