@@ -186,8 +186,7 @@ CREATE(new_full, fn_new_full, "x.new_full(size, fill_value)", NULL);
 CREATE(eye, fn_eye, "eye(n, m=n)", "torch.eye");
 
 const struct op_def *const registry_create_defs[] = {
-    &fn_def_arange,     &fn_def_zeros,     &fn_def_ones,      &fn_def_empty,
-    &fn_def_full,       &fn_def_zeros_like, &fn_def_ones_like, &fn_def_empty_like,
-    &fn_def_full_like,  &fn_def_new_zeros, &fn_def_new_ones,  &fn_def_new_empty,
-    &fn_def_new_full,   &fn_def_eye,       NULL,
+    &fn_def_arange,     &fn_def_zeros,     &fn_def_ones,       &fn_def_empty,     &fn_def_full,
+    &fn_def_zeros_like, &fn_def_ones_like, &fn_def_empty_like, &fn_def_full_like, &fn_def_new_zeros,
+    &fn_def_new_ones,   &fn_def_new_empty, &fn_def_new_full,   &fn_def_eye,       NULL,
 };

@@ -52,10 +52,10 @@ static int python_math(struct op_call *c, const struct value *a)
 		double (*fn)(double);
 		bool to_int;
 	} fns[] = {
-	    {"sqrt", sqrt, false},   {"log", log, false},     {"log1p", log1p, false},
-	    {"log2", log2, false},   {"expm1", expm1, false}, {"sin", sin, false},
-	    {"cos", cos, false},     {"erf", erf, false},     {"floor", floor, true},
-	    {"ceil", ceil, true},    {"trunc", trunc, true},
+	    {"sqrt", sqrt, false}, {"log", log, false},     {"log1p", log1p, false},
+	    {"log2", log2, false}, {"expm1", expm1, false}, {"sin", sin, false},
+	    {"cos", cos, false},   {"erf", erf, false},     {"floor", floor, true},
+	    {"ceil", ceil, true},  {"trunc", trunc, true},
 	};
 	double x;
 	value_number(a, &x);
@@ -236,7 +236,7 @@ static int fn_where(struct op_call *c)
 	struct shape s;
 	if (broadcast_all(c, v, 3, &s, &keep) < 0)
 		return -1;
-	enum dtype dt = op_is_tensor(a) ? promote(op_dtype(a), b)
+	enum dtype dt = op_is_tensor(a)   ? promote(op_dtype(a), b)
 	                : op_is_tensor(b) ? promote(op_dtype(b), a)
 	                                  : promote(number_dtype(a), b);
 	op_out_tensor(c, dt, &s, keep);
@@ -252,8 +252,9 @@ static int fn_masked_fill(struct op_call *c)
 	if (!value)
 		return -1;
 	if (op_dtype(mask) != DT_BOOL)
-		return op_fail(c, "masked_fill() only supports boolean masks, but got mask with "
-		                  "dtype %s",
+		return op_fail(c,
+		               "masked_fill() only supports boolean masks, but got mask with "
+		               "dtype %s",
 		               dtype_name(op_dtype(mask)));
 	if (op_is_tensor(value) && op_shape(value)->ndim != 0)
 		return op_fail(c, "masked_fill() only supports a 0-dimensional value tensor");
@@ -273,7 +274,8 @@ static int fn_clamp(struct op_call *c)
 		return -1;
 	bool one = strncmp(op_fn_name(c), "clamp_m", 7) == 0;
 	const struct value *v[3] = {x, op_arg(c, 1, one ? NULL : "min"),
-	                            one ? NULL : op_arg(c, 2, "max")}, *keep;
+	                            one ? NULL : op_arg(c, 2, "max")},
+	                   *keep;
 	if (one && !v[1])
 		v[1] = op_arg(c, -1, strcmp(op_fn_name(c), "clamp_min") ? "max" : "min");
 	if (!v[1] && !v[2])
@@ -382,15 +384,47 @@ UNARY(half, fn_half, "x.half(): float16", NULL);
 UNARY(type, fn_type, "x.type(dtype)", NULL);
 
 const struct op_def *const registry_elementwise_defs[] = {
-    &fn_def_abs,         &fn_def_sqrt,        &fn_def_rsqrt,        &fn_def_log,
-    &fn_def_log1p,       &fn_def_log2,        &fn_def_expm1,        &fn_def_sin,
-    &fn_def_cos,         &fn_def_erf,         &fn_def_reciprocal,   &fn_def_square,
-    &fn_def_sign,        &fn_def_floor,       &fn_def_ceil,         &fn_def_round,
-    &fn_def_trunc,       &fn_def_isnan,       &fn_def_isinf,        &fn_def_logical_not,
-    &fn_def_minimum,     &fn_def_maximum,     &fn_def_logical_and,  &fn_def_logical_or,
-    &fn_def_logical_xor, &fn_def_where,       &fn_def_masked_fill,  &fn_def_masked_fill_,
-    &fn_def_long,        &fn_def_int,         &fn_def_bool,         &fn_def_double,
-    &fn_def_half,        &fn_def_type,        &fn_def_and_,         &fn_def_or_,
-    &fn_def_xor,         &fn_def_invert,      &fn_def_clamp,        &fn_def_clip,
-    &fn_def_clamp_min,   &fn_def_clamp_max,   NULL,
+    &fn_def_abs,
+    &fn_def_sqrt,
+    &fn_def_rsqrt,
+    &fn_def_log,
+    &fn_def_log1p,
+    &fn_def_log2,
+    &fn_def_expm1,
+    &fn_def_sin,
+    &fn_def_cos,
+    &fn_def_erf,
+    &fn_def_reciprocal,
+    &fn_def_square,
+    &fn_def_sign,
+    &fn_def_floor,
+    &fn_def_ceil,
+    &fn_def_round,
+    &fn_def_trunc,
+    &fn_def_isnan,
+    &fn_def_isinf,
+    &fn_def_logical_not,
+    &fn_def_minimum,
+    &fn_def_maximum,
+    &fn_def_logical_and,
+    &fn_def_logical_or,
+    &fn_def_logical_xor,
+    &fn_def_where,
+    &fn_def_masked_fill,
+    &fn_def_masked_fill_,
+    &fn_def_long,
+    &fn_def_int,
+    &fn_def_bool,
+    &fn_def_double,
+    &fn_def_half,
+    &fn_def_type,
+    &fn_def_and_,
+    &fn_def_or_,
+    &fn_def_xor,
+    &fn_def_invert,
+    &fn_def_clamp,
+    &fn_def_clip,
+    &fn_def_clamp_min,
+    &fn_def_clamp_max,
+    NULL,
 };

@@ -49,8 +49,9 @@ static int fn_repeat_interleave(struct op_call *c)
 	} else {
 		int dim;
 		if (dv->kind != VAL_INT || op_dim(c, dv->u.i, xs->ndim, &dim) < 0)
-			return dv->kind != VAL_INT ? op_fail(c, "repeat_interleave() needs an int dim")
-			                           : -1;
+			return dv->kind != VAL_INT
+			           ? op_fail(c, "repeat_interleave() needs an int dim")
+			           : -1;
 		os = *xs;
 		if (os.ndim == 0) {
 			os.ndim = 1;
@@ -177,7 +178,8 @@ static int fn_narrow(struct op_call *c)
 	if (start < 0)
 		start += size;
 	if (start < 0 || len < 0 || start > size || len > size - start)
-		return op_mismatch(c, "narrow(): start %lld + length %lld exceeds dimension size %lld",
+		return op_mismatch(c,
+		                   "narrow(): start %lld + length %lld exceeds dimension size %lld",
 		                   (long long)start, (long long)len, (long long)size);
 	struct shape os = *op_shape(x);
 	os.dim[dim] = len;
@@ -231,10 +233,11 @@ static int fn_gather(struct op_call *c)
 	for (int k = 0; k < xs->ndim; k++)
 		if (k != dim && is->dim[k] > xs->dim[k]) {
 			char sa[160], sb[160];
-			return op_mismatch(c, "gather(): size of index %s is larger than input %s at "
-			                      "dimension %d",
-			                   shape_format(is, sa, sizeof sa), shape_format(xs, sb, sizeof sb),
-			                   k);
+			return op_mismatch(c,
+			                   "gather(): size of index %s is larger than input %s at "
+			                   "dimension %d",
+			                   shape_format(is, sa, sizeof sa),
+			                   shape_format(xs, sb, sizeof sb), k);
 		}
 	op_out_tensor(c, op_dtype(x), is, i);
 	return 0;
@@ -289,8 +292,7 @@ REARRANGE(take_along_dim, fn_take_along_dim, "take_along_dim(x, indices, dim)",
           "torch.take_along_dim");
 
 const struct op_def *const registry_rearrange_defs[] = {
-    &fn_def_repeat, &fn_def_repeat_interleave, &fn_def_flip,   &fn_def_tril,
-    &fn_def_triu,   &fn_def_movedim,           &fn_def_moveaxis, &fn_def_t,
-    &fn_def_narrow, &fn_def_index_select,      &fn_def_gather, &fn_def_take_along_dim,
-    NULL,
+    &fn_def_repeat,  &fn_def_repeat_interleave, &fn_def_flip, &fn_def_tril,   &fn_def_triu,
+    &fn_def_movedim, &fn_def_moveaxis,          &fn_def_t,    &fn_def_narrow, &fn_def_index_select,
+    &fn_def_gather,  &fn_def_take_along_dim,    NULL,
 };

@@ -12,7 +12,8 @@ int op_reduced_shape(struct op_call *c, const struct value *x, const struct valu
 {
 	const struct shape *xs = op_shape(x);
 	bool red[SHAPE_MAX_DIMS] = {false};
-	bool all = !dims || dims->kind == VAL_NONE || (dims->kind == VAL_LIST && dims->u.list.n == 0);
+	bool all =
+	    !dims || dims->kind == VAL_NONE || (dims->kind == VAL_LIST && dims->u.list.n == 0);
 	if (all) {
 		for (int i = 0; i < xs->ndim; i++)
 			red[i] = true;
@@ -21,13 +22,15 @@ int op_reduced_shape(struct op_call *c, const struct value *x, const struct valu
 		int n = dims->kind == VAL_LIST ? dims->u.list.n : 1;
 		if (n > SHAPE_MAX_DIMS ||
 		    (dims->kind == VAL_LIST ? value_ints(dims, d, n) : value_ints(dims, d, 1)) < 0)
-			return op_fail(c, "%s() needs an int or a tuple of ints for dim", op_fn_name(c));
+			return op_fail(c, "%s() needs an int or a tuple of ints for dim",
+			               op_fn_name(c));
 		for (int i = 0; i < n; i++) {
 			int k;
 			if (op_dim(c, d[i], xs->ndim, &k) < 0)
 				return -1;
 			if (red[k])
-				return op_fail(c, "dim %d appears multiple times in the list of dims", k);
+				return op_fail(
+				    c, "dim %d appears multiple times in the list of dims", k);
 			red[k] = true;
 		}
 	}
@@ -232,7 +235,7 @@ REDUCTION(cumsum, fn_cumulative, "cumsum(x, dim)", "torch.cumsum");
 REDUCTION(cumprod, fn_cumulative, "cumprod(x, dim)", "torch.cumprod");
 
 const struct op_def *const registry_reduce_defs[] = {
-    &fn_def_max,       &fn_def_min, &fn_def_argmax, &fn_def_argmin, &fn_def_prod,
-    &fn_def_norm,      &fn_def_var, &fn_def_std,    &fn_def_logsumexp,
-    &fn_def_all,       &fn_def_any, &fn_def_cumsum, &fn_def_cumprod, NULL,
+    &fn_def_max,     &fn_def_min, &fn_def_argmax,    &fn_def_argmin, &fn_def_prod, &fn_def_norm,
+    &fn_def_var,     &fn_def_std, &fn_def_logsumexp, &fn_def_all,    &fn_def_any,  &fn_def_cumsum,
+    &fn_def_cumprod, NULL,
 };

@@ -28,10 +28,10 @@ enum pick_rule {
 enum { TRI_NONE, TRI_LOWER, TRI_UPPER };
 
 struct pick_state {
-	int ndim; /* output dims */
+	int ndim;                /* output dims */
 	int src[SHAPE_MAX_DIMS]; /* the input dim each output dim walks */
 	enum pick_rule rule[SHAPE_MAX_DIMS];
-	int64_t n[SHAPE_MAX_DIMS];   /* the rule's number */
+	int64_t n[SHAPE_MAX_DIMS]; /* the rule's number */
 	int64_t in_stride[SHAPE_MAX_DIMS], in_size[SHAPE_MAX_DIMS];
 	struct shape in_shape; /* the input as the walk sees it */
 	int index_arg;         /* the argument holding the index tensor */
@@ -307,17 +307,11 @@ static int pick_run(struct kop *op, struct error *e)
 	}
 
 const struct kernel kernels_rearrange[] = {
-    PICK("repeat", repeat_prepare),
-    PICK("repeat_interleave", repeat_interleave_prepare),
-    PICK("flip", flip_prepare),
-    PICK("tril", triangle_prepare),
-    PICK("triu", triangle_prepare),
-    PICK("movedim", movedim_prepare),
-    PICK("moveaxis", movedim_prepare),
-    PICK("t", movedim_prepare),
-    PICK("narrow", narrow_prepare),
-    PICK("index_select", index_select_prepare),
-    PICK("gather", gather_prepare),
-    PICK("take_along_dim", gather_prepare),
+    PICK("repeat", repeat_prepare),    PICK("repeat_interleave", repeat_interleave_prepare),
+    PICK("flip", flip_prepare),        PICK("tril", triangle_prepare),
+    PICK("triu", triangle_prepare),    PICK("movedim", movedim_prepare),
+    PICK("moveaxis", movedim_prepare), PICK("t", movedim_prepare),
+    PICK("narrow", narrow_prepare),    PICK("index_select", index_select_prepare),
+    PICK("gather", gather_prepare),    PICK("take_along_dim", gather_prepare),
     {NULL, OP_MODULE, 0, NULL, NULL},
 };

@@ -17,19 +17,32 @@
 
 /* ---- reductions ---- */
 
-enum red_op { RED_SUM, RED_MEAN, RED_MAX, RED_MIN, RED_ARGMAX, RED_ARGMIN, RED_PROD, RED_NORM,
-	      RED_VAR, RED_STD, RED_LOGSUMEXP, RED_ALL, RED_ANY };
+enum red_op {
+	RED_SUM,
+	RED_MEAN,
+	RED_MAX,
+	RED_MIN,
+	RED_ARGMAX,
+	RED_ARGMIN,
+	RED_PROD,
+	RED_NORM,
+	RED_VAR,
+	RED_STD,
+	RED_LOGSUMEXP,
+	RED_ALL,
+	RED_ANY
+};
 
 static const struct {
 	const char *name;
 	enum red_op op;
 	int dim_pos; /* the dims argument */
 } red_names[] = {
-    {"sum", RED_SUM, 1},     {"mean", RED_MEAN, 1},
-    {"max", RED_MAX, 1},     {"min", RED_MIN, 1},   {"argmax", RED_ARGMAX, 1},
-    {"argmin", RED_ARGMIN, 1}, {"prod", RED_PROD, 1}, {"norm", RED_NORM, 2},
-    {"var", RED_VAR, 1},     {"std", RED_STD, 1},   {"logsumexp", RED_LOGSUMEXP, 1},
-    {"all", RED_ALL, 1},     {"any", RED_ANY, 1},
+    {"sum", RED_SUM, 1},   {"mean", RED_MEAN, 1},           {"max", RED_MAX, 1},
+    {"min", RED_MIN, 1},   {"argmax", RED_ARGMAX, 1},       {"argmin", RED_ARGMIN, 1},
+    {"prod", RED_PROD, 1}, {"norm", RED_NORM, 2},           {"var", RED_VAR, 1},
+    {"std", RED_STD, 1},   {"logsumexp", RED_LOGSUMEXP, 1}, {"all", RED_ALL, 1},
+    {"any", RED_ANY, 1},
 };
 
 struct red_state {
@@ -53,7 +66,8 @@ static int reduced_dims(const struct value *v, int ndim, bool *red)
 	}
 	int64_t d[SHAPE_MAX_DIMS];
 	int n = v->kind == VAL_LIST ? v->u.list.n : 1;
-	if (n > SHAPE_MAX_DIMS || (v->kind == VAL_LIST ? value_ints(v, d, n) : value_ints(v, d, 1)) < 0)
+	if (n > SHAPE_MAX_DIMS ||
+	    (v->kind == VAL_LIST ? value_ints(v, d, n) : value_ints(v, d, 1)) < 0)
 		return -1;
 	for (int i = 0; i < n; i++) {
 		int64_t k = d[i] < 0 ? d[i] + (ndim ? ndim : 1) : d[i];
@@ -168,7 +182,9 @@ static double reduce_values(const struct red_state *st, const double *v, int64_t
 			return acc;
 		}
 		for (int64_t i = 0; i < n; i++)
-			acc += st->p == 0 ? v[i] != 0 : st->p == 1 ? fabs(v[i]) : pow(fabs(v[i]), st->p);
+			acc += st->p == 0   ? v[i] != 0
+			       : st->p == 1 ? fabs(v[i])
+			                    : pow(fabs(v[i]), st->p);
 		return st->p == 0 || st->p == 1 ? acc : pow(acc, 1 / st->p);
 	case RED_VAR:
 	case RED_STD: {

@@ -387,19 +387,25 @@ static struct module *load_module(struct loader *ld, const char *name, const cha
 			p->trainable = false;
 		}
 	}
-	if (forward) {
-		if (load_forward(ld, path, m, forward) < 0)
-			goto fail;
-		struct error e2 = {0};
-		if (graph_bind(m, &e2) < 0) {
-			error_set(ld->e, "%s: %s", ld->where, e2.msg);
-			goto fail;
-		}
-	}
+	if (forward && load_forward(ld, path, m, forward) < 0)
+		goto fail;
 	return m;
 fail:
 	module_free(m);
 	return NULL;
+}
+
+/* Binds every forward graph of the tree under m, once the tree is whole,
+ * so that a message names the module by its full path. */
+static int bind_forwards(struct loader *ld, struct module *m)
+{
+	struct error e2 = {0};
+	if (m->forward && graph_bind(m, &e2) < 0)
+		return error_set(ld->e, "%s: %s", ld->where, e2.msg);
+	for (int i = 0; i < m->nchildren; i++)
+		if (bind_forwards(ld, m->children[i]) < 0)
+			return -1;
+	return 0;
 }
 
 /* "line L, column C" of byte offset `off` in text. */
@@ -504,7 +510,7 @@ struct model *json_load_model(const char *text, size_t n, const char *where, con
 		idx++;
 	}
 	m->root = load_module(&ld, "", "", root, 0);
-	if (!m->root)
+	if (!m->root || bind_forwards(&ld, m->root) < 0)
 		goto fail;
 	m->has_forward = true;
 	if (cJSON_IsString(weights) && weights->valuestring[0]) {
