@@ -166,24 +166,21 @@ static int fn_eye(struct op_call *c)
 
 /* ---- the table ---- */
 
-#define CREATE(id, fn, d, python)                                                                  \
-	static const struct op_def fn_def_##id = {                                                 \
-	    .name = #id, .kind = OP_FUNCTION, .doc = d, .infer = fn, .py = python}
-
-CREATE(arange, fn_arange, "arange(start=0, end, step=1): int64 for ints", "torch.arange");
-CREATE(zeros, fn_filled, "zeros(*size)", "torch.zeros");
-CREATE(ones, fn_filled, "ones(*size)", "torch.ones");
-CREATE(empty, fn_filled, "empty(*size): zeros in graft", "torch.zeros");
-CREATE(full, fn_full, "full(size, fill_value)", "torch.full");
-CREATE(zeros_like, fn_like, "zeros_like(x)", "torch.zeros_like");
-CREATE(ones_like, fn_like, "ones_like(x)", "torch.ones_like");
-CREATE(empty_like, fn_like, "empty_like(x): zeros in graft", "torch.zeros_like");
-CREATE(full_like, fn_full_like, "full_like(x, fill_value)", "torch.full_like");
-CREATE(new_zeros, fn_new_filled, "x.new_zeros(size)", NULL);
-CREATE(new_ones, fn_new_filled, "x.new_ones(size)", NULL);
-CREATE(new_empty, fn_new_filled, "x.new_empty(size): zeros in graft", NULL);
-CREATE(new_full, fn_new_full, "x.new_full(size, fill_value)", NULL);
-CREATE(eye, fn_eye, "eye(n, m=n)", "torch.eye");
+REGISTRY_FUNCTION_PY(arange, fn_arange, "arange(start=0, end, step=1): int64 for ints",
+                     "torch.arange");
+REGISTRY_FUNCTION_PY(zeros, fn_filled, "zeros(*size)", "torch.zeros");
+REGISTRY_FUNCTION_PY(ones, fn_filled, "ones(*size)", "torch.ones");
+REGISTRY_FUNCTION_PY(empty, fn_filled, "empty(*size): zeros in graft", "torch.zeros");
+REGISTRY_FUNCTION_PY(full, fn_full, "full(size, fill_value)", "torch.full");
+REGISTRY_FUNCTION_PY(zeros_like, fn_like, "zeros_like(x)", "torch.zeros_like");
+REGISTRY_FUNCTION_PY(ones_like, fn_like, "ones_like(x)", "torch.ones_like");
+REGISTRY_FUNCTION_PY(empty_like, fn_like, "empty_like(x): zeros in graft", "torch.zeros_like");
+REGISTRY_FUNCTION_PY(full_like, fn_full_like, "full_like(x, fill_value)", "torch.full_like");
+REGISTRY_FUNCTION_PY(new_zeros, fn_new_filled, "x.new_zeros(size)", NULL);
+REGISTRY_FUNCTION_PY(new_ones, fn_new_filled, "x.new_ones(size)", NULL);
+REGISTRY_FUNCTION_PY(new_empty, fn_new_filled, "x.new_empty(size): zeros in graft", NULL);
+REGISTRY_FUNCTION_PY(new_full, fn_new_full, "x.new_full(size, fill_value)", NULL);
+REGISTRY_FUNCTION_PY(eye, fn_eye, "eye(n, m=n)", "torch.eye");
 
 const struct op_def *const registry_create_defs[] = {
     &fn_def_arange,     &fn_def_zeros,     &fn_def_ones,       &fn_def_empty,     &fn_def_full,

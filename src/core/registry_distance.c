@@ -142,16 +142,13 @@ static int fn_cdist(struct op_call *c)
 
 /* ---- the table ---- */
 
-#define DISTANCE(id, fn, d, python)                                                                \
-	static const struct op_def fn_def_##id = {                                                 \
-	    .name = #id, .kind = OP_FUNCTION, .doc = d, .infer = fn, .py = python}
-
-DISTANCE(cosine_similarity, fn_cosine_similarity, "cosine_similarity(x1, x2, dim=1, eps=1e-8)",
-         "F.cosine_similarity");
-DISTANCE(pairwise_distance, fn_pairwise_distance,
-         "pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False)", "F.pairwise_distance");
-DISTANCE(cdist, fn_cdist, "cdist(x1, x2, p=2.0): [.., P, M] x [.., R, M] -> [.., P, R]",
-         "torch.cdist");
+REGISTRY_FUNCTION_PY(cosine_similarity, fn_cosine_similarity,
+                     "cosine_similarity(x1, x2, dim=1, eps=1e-8)", "F.cosine_similarity");
+REGISTRY_FUNCTION_PY(pairwise_distance, fn_pairwise_distance,
+                     "pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False)",
+                     "F.pairwise_distance");
+REGISTRY_FUNCTION_PY(cdist, fn_cdist, "cdist(x1, x2, p=2.0): [.., P, M] x [.., R, M] -> [.., P, R]",
+                     "torch.cdist");
 
 const struct op_def *const registry_distance_defs[] = {
     &def_cosine_similarity,    &def_pairwise_distance, &fn_def_cosine_similarity,

@@ -336,52 +336,51 @@ static int fn_type(struct op_call *c)
 
 /* ---- the table ---- */
 
-#define UNARY(id, fn, d, python)                                                                   \
-	static const struct op_def fn_def_##id = {                                                 \
-	    .name = #id, .kind = OP_FUNCTION, .doc = d, .infer = fn, .py = python}
-
-UNARY(abs, fn_unary_same, "abs(x)", "torch.abs");
-UNARY(sqrt, fn_unary_float, "sqrt(x)", "torch.sqrt");
-UNARY(rsqrt, fn_unary_float, "1 / sqrt(x)", "torch.rsqrt");
-UNARY(log, fn_unary_float, "log(x)", "torch.log");
-UNARY(log1p, fn_unary_float, "log(1 + x)", "torch.log1p");
-UNARY(log2, fn_unary_float, "log2(x)", "torch.log2");
-UNARY(expm1, fn_unary_float, "exp(x) - 1", "torch.expm1");
-UNARY(sin, fn_unary_float, "sin(x)", "torch.sin");
-UNARY(cos, fn_unary_float, "cos(x)", "torch.cos");
-UNARY(erf, fn_unary_float, "erf(x)", "torch.erf");
-UNARY(reciprocal, fn_unary_float, "1 / x", "torch.reciprocal");
-UNARY(square, fn_unary_same, "x * x", "torch.square");
-UNARY(sign, fn_unary_same, "-1, 0 or 1", "torch.sign");
-UNARY(floor, fn_unary_same, "floor(x)", "torch.floor");
-UNARY(ceil, fn_unary_same, "ceil(x)", "torch.ceil");
-UNARY(round, fn_unary_same, "round half to even", "torch.round");
-UNARY(trunc, fn_unary_same, "trunc(x)", "torch.trunc");
-UNARY(isnan, fn_unary_bool, "x is NaN", "torch.isnan");
-UNARY(isinf, fn_unary_bool, "x is infinite", "torch.isinf");
-UNARY(logical_not, fn_unary_bool, "not x, as bool", "torch.logical_not");
-UNARY(minimum, fn_minmax, "elementwise min(a, b), with broadcasting", "torch.minimum");
-UNARY(maximum, fn_minmax, "elementwise max(a, b), with broadcasting", "torch.maximum");
-UNARY(logical_and, fn_logical, "a and b, as bool", "torch.logical_and");
-UNARY(logical_or, fn_logical, "a or b, as bool", "torch.logical_or");
-UNARY(logical_xor, fn_logical, "a xor b, as bool", "torch.logical_xor");
-UNARY(and_, fn_bitwise, "a & b: bitwise, logical on bools", NULL);
-UNARY(or_, fn_bitwise, "a | b: bitwise, logical on bools", NULL);
-UNARY(xor, fn_bitwise, "a ^ b: bitwise, logical on bools", NULL);
-UNARY(invert, fn_invert, "~a: bitwise, logical on bools", NULL);
-UNARY(clamp, fn_clamp, "clamp(x, min=None, max=None)", NULL);
-UNARY(clip, fn_clamp, "clip(x, min=None, max=None)", "torch.clip");
-UNARY(clamp_min, fn_clamp, "clamp_min(x, min)", "torch.clamp_min");
-UNARY(clamp_max, fn_clamp, "clamp_max(x, max)", "torch.clamp_max");
-UNARY(where, fn_where, "where(condition, input, other)", "torch.where");
-UNARY(masked_fill, fn_masked_fill, "masked_fill(x, mask, value)", "torch.masked_fill");
-UNARY(masked_fill_, fn_masked_fill, "x.masked_fill_(mask, value), in place", NULL);
-UNARY(long, fn_long, "x.long(): int64", NULL);
-UNARY(int, fn_int, "x.int(): int32", NULL);
-UNARY(bool, fn_bool, "x.bool()", NULL);
-UNARY(double, fn_double, "x.double(): float64", NULL);
-UNARY(half, fn_half, "x.half(): float16", NULL);
-UNARY(type, fn_type, "x.type(dtype)", NULL);
+REGISTRY_FUNCTION_PY(abs, fn_unary_same, "abs(x)", "torch.abs");
+REGISTRY_FUNCTION_PY(sqrt, fn_unary_float, "sqrt(x)", "torch.sqrt");
+REGISTRY_FUNCTION_PY(rsqrt, fn_unary_float, "1 / sqrt(x)", "torch.rsqrt");
+REGISTRY_FUNCTION_PY(log, fn_unary_float, "log(x)", "torch.log");
+REGISTRY_FUNCTION_PY(log1p, fn_unary_float, "log(1 + x)", "torch.log1p");
+REGISTRY_FUNCTION_PY(log2, fn_unary_float, "log2(x)", "torch.log2");
+REGISTRY_FUNCTION_PY(expm1, fn_unary_float, "exp(x) - 1", "torch.expm1");
+REGISTRY_FUNCTION_PY(sin, fn_unary_float, "sin(x)", "torch.sin");
+REGISTRY_FUNCTION_PY(cos, fn_unary_float, "cos(x)", "torch.cos");
+REGISTRY_FUNCTION_PY(erf, fn_unary_float, "erf(x)", "torch.erf");
+REGISTRY_FUNCTION_PY(reciprocal, fn_unary_float, "1 / x", "torch.reciprocal");
+REGISTRY_FUNCTION_PY(square, fn_unary_same, "x * x", "torch.square");
+REGISTRY_FUNCTION_PY(sign, fn_unary_same, "-1, 0 or 1", "torch.sign");
+REGISTRY_FUNCTION_PY(floor, fn_unary_same, "floor(x)", "torch.floor");
+REGISTRY_FUNCTION_PY(ceil, fn_unary_same, "ceil(x)", "torch.ceil");
+REGISTRY_FUNCTION_PY(round, fn_unary_same, "round half to even", "torch.round");
+REGISTRY_FUNCTION_PY(trunc, fn_unary_same, "trunc(x)", "torch.trunc");
+REGISTRY_FUNCTION_PY(isnan, fn_unary_bool, "x is NaN", "torch.isnan");
+REGISTRY_FUNCTION_PY(isinf, fn_unary_bool, "x is infinite", "torch.isinf");
+REGISTRY_FUNCTION_PY(logical_not, fn_unary_bool, "not x, as bool", "torch.logical_not");
+REGISTRY_FUNCTION_PY(minimum, fn_minmax, "elementwise min(a, b), with broadcasting",
+                     "torch.minimum");
+REGISTRY_FUNCTION_PY(maximum, fn_minmax, "elementwise max(a, b), with broadcasting",
+                     "torch.maximum");
+REGISTRY_FUNCTION_PY(logical_and, fn_logical, "a and b, as bool", "torch.logical_and");
+REGISTRY_FUNCTION_PY(logical_or, fn_logical, "a or b, as bool", "torch.logical_or");
+REGISTRY_FUNCTION_PY(logical_xor, fn_logical, "a xor b, as bool", "torch.logical_xor");
+REGISTRY_FUNCTION_PY(and_, fn_bitwise, "a & b: bitwise, logical on bools", NULL);
+REGISTRY_FUNCTION_PY(or_, fn_bitwise, "a | b: bitwise, logical on bools", NULL);
+REGISTRY_FUNCTION_PY(xor, fn_bitwise, "a ^ b: bitwise, logical on bools", NULL);
+REGISTRY_FUNCTION_PY(invert, fn_invert, "~a: bitwise, logical on bools", NULL);
+REGISTRY_FUNCTION_PY(clamp, fn_clamp, "clamp(x, min=None, max=None)", NULL);
+REGISTRY_FUNCTION_PY(clip, fn_clamp, "clip(x, min=None, max=None)", "torch.clip");
+REGISTRY_FUNCTION_PY(clamp_min, fn_clamp, "clamp_min(x, min)", "torch.clamp_min");
+REGISTRY_FUNCTION_PY(clamp_max, fn_clamp, "clamp_max(x, max)", "torch.clamp_max");
+REGISTRY_FUNCTION_PY(where, fn_where, "where(condition, input, other)", "torch.where");
+REGISTRY_FUNCTION_PY(masked_fill, fn_masked_fill, "masked_fill(x, mask, value)",
+                     "torch.masked_fill");
+REGISTRY_FUNCTION_PY(masked_fill_, fn_masked_fill, "x.masked_fill_(mask, value), in place", NULL);
+REGISTRY_FUNCTION_PY(long, fn_long, "x.long(): int64", NULL);
+REGISTRY_FUNCTION_PY(int, fn_int, "x.int(): int32", NULL);
+REGISTRY_FUNCTION_PY(bool, fn_bool, "x.bool()", NULL);
+REGISTRY_FUNCTION_PY(double, fn_double, "x.double(): float64", NULL);
+REGISTRY_FUNCTION_PY(half, fn_half, "x.half(): float16", NULL);
+REGISTRY_FUNCTION_PY(type, fn_type, "x.type(dtype)", NULL);
 
 const struct op_def *const registry_elementwise_defs[] = {
     &fn_def_abs,

@@ -42,6 +42,17 @@
 	    .infer = fn,                                                                           \
 	}
 
+/* The same, with PY the Python callable export-py writes for a call
+ * ("torch.abs"); NULL when export-py's own table says, or for a method. */
+#define REGISTRY_FUNCTION_PY(id, fn, d, python)                                                    \
+	static const struct op_def fn_def_##id = {                                                 \
+	    .name = #id,                                                                           \
+	    .kind = OP_FUNCTION,                                                                   \
+	    .doc = d,                                                                              \
+	    .infer = fn,                                                                           \
+	    .py = python,                                                                          \
+	}
+
 /* The family tables, each NULL-terminated, module types and functions
  * mixed; registry.c lists them in this order. */
 extern const struct op_def *const registry_conv_defs[];

@@ -105,6 +105,12 @@ static int getitem_tensor(struct op_call *c, const struct value *x, const struct
 				               "tensors used as indices must be integer tensors");
 			consumed++;
 			break;
+		case VAL_LIST: /* x[:, [0, 2]]: an index tensor of those ints */
+			for (int k = 0; k < items[i].u.list.n; k++)
+				if (items[i].u.list.items[k].kind != VAL_INT)
+					return op_fail(c, "a list used as an index must hold ints");
+			consumed++;
+			break;
 		case VAL_ELLIPSIS:
 			if (++ellipses > 1)
 				return op_fail(c,
@@ -152,8 +158,8 @@ static int getitem_tensor(struct op_call *c, const struct value *x, const struct
 			slice_indices(it, xs->dim[in++], &start, &step, &count);
 			os.dim[os.ndim++] = count;
 		} else {
-			struct shape b;
-			if (op_broadcast(&adv, op_shape(it), &b) < 0)
+			struct shape b, list = {.ndim = 1, .dim = {it->kind == VAL_LIST ? it->u.list.n : 0}};
+			if (op_broadcast(&adv, it->kind == VAL_LIST ? &list : op_shape(it), &b) < 0)
 				return op_mismatch(c, "index tensors cannot be broadcast together");
 			adv = b;
 			if (adv_pos >= 0 && adv_pos != os.ndim)

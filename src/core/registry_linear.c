@@ -546,17 +546,13 @@ REGISTRY_FUNCTION(bmm, fn_bmm, "batched [B, n, k] @ [B, k, m]");
 REGISTRY_FUNCTION(einsum, fn_einsum, "einsum(equation, *operands)");
 REGISTRY_FUNCTION(linear, fn_linear, "linear(x, weight, bias=None)");
 
-#define PRODUCT(id, fn, d, python)                                                                 \
-	static const struct op_def fn_def_##id = {                                                 \
-	    .name = #id, .kind = OP_FUNCTION, .doc = d, .infer = fn, .py = python}
-
-PRODUCT(mm, fn_mm, "mm(a, b): [n, k] @ [k, m]", "torch.mm");
-PRODUCT(addmm, fn_add_product, "addmm(x, a, b, beta=1, alpha=1): beta x + alpha a @ b",
+REGISTRY_FUNCTION_PY(mm, fn_mm, "mm(a, b): [n, k] @ [k, m]", "torch.mm");
+REGISTRY_FUNCTION_PY(addmm, fn_add_product, "addmm(x, a, b, beta=1, alpha=1): beta x + alpha a @ b",
         "torch.addmm");
-PRODUCT(baddbmm, fn_add_product, "baddbmm(x, a, b, beta=1, alpha=1): batched addmm",
+REGISTRY_FUNCTION_PY(baddbmm, fn_add_product, "baddbmm(x, a, b, beta=1, alpha=1): batched addmm",
         "torch.baddbmm");
-PRODUCT(outer, fn_outer, "outer(a, b): [n] x [m] -> [n, m]", "torch.outer");
-PRODUCT(bilinear, fn_bilinear, "bilinear(x1, x2, weight, bias=None)", "F.bilinear");
+REGISTRY_FUNCTION_PY(outer, fn_outer, "outer(a, b): [n] x [m] -> [n, m]", "torch.outer");
+REGISTRY_FUNCTION_PY(bilinear, fn_bilinear, "bilinear(x1, x2, weight, bias=None)", "F.bilinear");
 
 const struct op_def *const registry_linear_defs[] = {
     &def_linear,   &fn_def_matmul,  &fn_def_bmm,   &fn_def_einsum,

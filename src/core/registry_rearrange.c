@@ -272,24 +272,23 @@ static int fn_take_along_dim(struct op_call *c)
 
 /* ---- the table ---- */
 
-#define REARRANGE(id, fn, d, python)                                                               \
-	static const struct op_def fn_def_##id = {                                                 \
-	    .name = #id, .kind = OP_FUNCTION, .doc = d, .infer = fn, .py = python}
-
-REARRANGE(repeat, fn_repeat, "x.repeat(*sizes): tiles x", NULL);
-REARRANGE(repeat_interleave, fn_repeat_interleave, "repeat_interleave(x, repeats, dim=None)",
-          "torch.repeat_interleave");
-REARRANGE(flip, fn_flip, "flip(x, dims)", "torch.flip");
-REARRANGE(tril, fn_triangle, "tril(x, diagonal=0): zeroes above the diagonal", "torch.tril");
-REARRANGE(triu, fn_triangle, "triu(x, diagonal=0): zeroes below the diagonal", "torch.triu");
-REARRANGE(movedim, fn_movedim, "movedim(x, source, destination)", "torch.movedim");
-REARRANGE(moveaxis, fn_movedim, "moveaxis(x, source, destination)", "torch.movedim");
-REARRANGE(t, fn_t, "x.t(): transposes a 2-D tensor", "torch.t");
-REARRANGE(narrow, fn_narrow, "narrow(x, dim, start, length)", "torch.narrow");
-REARRANGE(index_select, fn_index_select, "index_select(x, dim, index)", "torch.index_select");
-REARRANGE(gather, fn_gather, "gather(x, dim, index)", "torch.gather");
-REARRANGE(take_along_dim, fn_take_along_dim, "take_along_dim(x, indices, dim)",
-          "torch.take_along_dim");
+REGISTRY_FUNCTION_PY(repeat, fn_repeat, "x.repeat(*sizes): tiles x", NULL);
+REGISTRY_FUNCTION_PY(repeat_interleave, fn_repeat_interleave,
+                     "repeat_interleave(x, repeats, dim=None)", "torch.repeat_interleave");
+REGISTRY_FUNCTION_PY(flip, fn_flip, "flip(x, dims)", "torch.flip");
+REGISTRY_FUNCTION_PY(tril, fn_triangle, "tril(x, diagonal=0): zeroes above the diagonal",
+                     "torch.tril");
+REGISTRY_FUNCTION_PY(triu, fn_triangle, "triu(x, diagonal=0): zeroes below the diagonal",
+                     "torch.triu");
+REGISTRY_FUNCTION_PY(movedim, fn_movedim, "movedim(x, source, destination)", "torch.movedim");
+REGISTRY_FUNCTION_PY(moveaxis, fn_movedim, "moveaxis(x, source, destination)", "torch.movedim");
+REGISTRY_FUNCTION_PY(t, fn_t, "x.t(): transposes a 2-D tensor", "torch.t");
+REGISTRY_FUNCTION_PY(narrow, fn_narrow, "narrow(x, dim, start, length)", "torch.narrow");
+REGISTRY_FUNCTION_PY(index_select, fn_index_select, "index_select(x, dim, index)",
+                     "torch.index_select");
+REGISTRY_FUNCTION_PY(gather, fn_gather, "gather(x, dim, index)", "torch.gather");
+REGISTRY_FUNCTION_PY(take_along_dim, fn_take_along_dim, "take_along_dim(x, indices, dim)",
+                     "torch.take_along_dim");
 
 const struct op_def *const registry_rearrange_defs[] = {
     &fn_def_repeat,  &fn_def_repeat_interleave, &fn_def_flip, &fn_def_tril,   &fn_def_triu,

@@ -214,25 +214,26 @@ static int fn_cumulative(struct op_call *c)
 
 /* ---- the table ---- */
 
-#define REDUCTION(id, fn, d, python)                                                               \
-	static const struct op_def fn_def_##id = {                                                 \
-	    .name = #id, .kind = OP_FUNCTION, .doc = d, .infer = fn, .py = python}
-
-REDUCTION(max, fn_max_min, "max(x), max(x, dim, keepdim=False) -> (values, indices), max(x, y)",
-          "torch.max");
-REDUCTION(min, fn_max_min, "min(x), min(x, dim, keepdim=False) -> (values, indices), min(x, y)",
-          "torch.min");
-REDUCTION(argmax, fn_arg_reduce, "argmax(x, dim=None, keepdim=False): int64", "torch.argmax");
-REDUCTION(argmin, fn_arg_reduce, "argmin(x, dim=None, keepdim=False): int64", "torch.argmin");
-REDUCTION(prod, fn_prod, "prod(x, dim=None, keepdim=False)", "torch.prod");
-REDUCTION(norm, fn_norm, "norm(x, p='fro', dim=None, keepdim=False)", "torch.norm");
-REDUCTION(var, fn_var, "var(x, dim=None, unbiased=True, keepdim=False)", "torch.var");
-REDUCTION(std, fn_var, "std(x, dim=None, unbiased=True, keepdim=False)", "torch.std");
-REDUCTION(logsumexp, fn_logsumexp, "logsumexp(x, dim, keepdim=False)", "torch.logsumexp");
-REDUCTION(all, fn_all_any, "all(x, dim=None, keepdim=False): bool", "torch.all");
-REDUCTION(any, fn_all_any, "any(x, dim=None, keepdim=False): bool", "torch.any");
-REDUCTION(cumsum, fn_cumulative, "cumsum(x, dim)", "torch.cumsum");
-REDUCTION(cumprod, fn_cumulative, "cumprod(x, dim)", "torch.cumprod");
+REGISTRY_FUNCTION_PY(max, fn_max_min,
+                     "max(x), max(x, dim, keepdim=False) -> (values, indices), max(x, y)",
+                     "torch.max");
+REGISTRY_FUNCTION_PY(min, fn_max_min,
+                     "min(x), min(x, dim, keepdim=False) -> (values, indices), min(x, y)",
+                     "torch.min");
+REGISTRY_FUNCTION_PY(argmax, fn_arg_reduce, "argmax(x, dim=None, keepdim=False): int64",
+                     "torch.argmax");
+REGISTRY_FUNCTION_PY(argmin, fn_arg_reduce, "argmin(x, dim=None, keepdim=False): int64",
+                     "torch.argmin");
+REGISTRY_FUNCTION_PY(prod, fn_prod, "prod(x, dim=None, keepdim=False)", "torch.prod");
+REGISTRY_FUNCTION_PY(norm, fn_norm, "norm(x, p='fro', dim=None, keepdim=False)", "torch.norm");
+REGISTRY_FUNCTION_PY(var, fn_var, "var(x, dim=None, unbiased=True, keepdim=False)", "torch.var");
+REGISTRY_FUNCTION_PY(std, fn_var, "std(x, dim=None, unbiased=True, keepdim=False)", "torch.std");
+REGISTRY_FUNCTION_PY(logsumexp, fn_logsumexp, "logsumexp(x, dim, keepdim=False)",
+                     "torch.logsumexp");
+REGISTRY_FUNCTION_PY(all, fn_all_any, "all(x, dim=None, keepdim=False): bool", "torch.all");
+REGISTRY_FUNCTION_PY(any, fn_all_any, "any(x, dim=None, keepdim=False): bool", "torch.any");
+REGISTRY_FUNCTION_PY(cumsum, fn_cumulative, "cumsum(x, dim)", "torch.cumsum");
+REGISTRY_FUNCTION_PY(cumprod, fn_cumulative, "cumprod(x, dim)", "torch.cumprod");
 
 const struct op_def *const registry_reduce_defs[] = {
     &fn_def_max,     &fn_def_min, &fn_def_argmax,    &fn_def_argmin, &fn_def_prod, &fn_def_norm,

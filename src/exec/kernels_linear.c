@@ -4,10 +4,11 @@
  * Large products go to OpenBLAS (sgemm, sgemv for one row); batches of
  * small ones (attention heads, MaxViT's einsums) run graft's own loop in
  * parallel over the batch, where BLAS's per-call cost would dominate.
- * einsum takes any two-operand equation without repeated or summed-away
- * labels, and one-operand permutations: labels shared by both operands and
- * the output are batch dimensions, labels in both operands only are
- * contracted, the others are rows or columns. Operands already laid out as
+ * einsum runs any equation: those of two operands without repeated or
+ * summed-away labels, and one-operand permutations, as batched products;
+ * the others by a plain loop over every label. In the products, labels
+ * shared by both operands and the output are batch dimensions, labels in
+ * both operands only are contracted, the others are rows or columns. Operands already laid out as
  * a batch of matrices (plain or transposed) are used in place. */
 #include <cblas.h>
 #include <stdlib.h>
@@ -502,6 +503,7 @@ struct ein_operand {
 };
 
 struct einsum_state {
+	bool general; /* false; true in struct ein_general, which starts the same */
 	int nops;
 	int64_t batch, m, n, k;
 	/* Per operand: copy into scratch (gather) or use in place (ta/tb). */
@@ -583,17 +585,141 @@ static bool ein_layout(const struct ein_operand *t, const struct shape *s, const
 	return true;
 }
 
+/* ---- einsum, the general case: a loop over every label ----
+ *
+ * For what the batched product does not take: three or more operands,
+ * repeated labels (diagonals) and labels summed away in one operand. */
+
+#define EIN_MAX_OPS 8
+
+struct ein_general {
+	bool general; /* true */
+	int nops, nlab;
+	int64_t size[EIN_LABELS];                  /* per label used */
+	int64_t stride[EIN_MAX_OPS][EIN_LABELS];   /* per operand, 0 where it broadcasts */
+	int64_t ostride[EIN_LABELS];               /* 0 for contracted labels */
+};
+
+/* The operands of an einsum call: a tuple, or the arguments after the
+ * equation. */
+static const struct value *ein_operands(const struct kop *op, int *n)
+{
+	const struct value *l = op_arg(&op->call, 1, "operands");
+	if (l && l->kind == VAL_LIST) {
+		*n = l->u.list.n;
+		return l->u.list.items;
+	}
+	*n = op->call.nargs - 1;
+	return op->call.args + 1;
+}
+
+static int einsum_general_prepare(struct kop *op, struct error *e)
+{
+	const char *eq = op_arg(&op->call, 0, "equation")->u.s, *p = eq;
+	int nops;
+	const struct value *items = ein_operands(op, &nops);
+	if (nops > EIN_MAX_OPS)
+		return error_set(e, "einsum(): graft runs at most %d operands", EIN_MAX_OPS);
+	struct ein_general *st = xcalloc(1, sizeof *st);
+	op->state = st;
+	st->general = true;
+	st->nops = nops;
+	struct ein_operand t[EIN_MAX_OPS], out;
+	int index[EIN_LABELS], count[EIN_LABELS] = {0};
+	for (int i = 0; i < EIN_LABELS; i++)
+		index[i] = -1;
+	for (int i = 0; i < nops; i++) {
+		if (ein_term(&p, items[i].u.tensor.t.shape.ndim, &t[i]) < 0)
+			return error_set(e, "einsum(): cannot read '%s'", eq);
+		if (*p == ',')
+			p++;
+		for (int j = 0; j < t[i].n; j++) {
+			int lb = t[i].labels[j];
+			count[lb]++;
+			if (index[lb] < 0) {
+				index[lb] = st->nlab;
+				st->size[st->nlab++] = 1;
+			}
+			int64_t d = items[i].u.tensor.t.shape.dim[j];
+			if (d != 1)
+				st->size[index[lb]] = d;
+		}
+	}
+	const struct tensor *o = kop_out(op, 0);
+	if (strncmp(p, "->", 2) == 0) {
+		p += 2;
+		if (ein_term(&p, o->shape.ndim, &out) < 0)
+			return error_set(e, "einsum(): cannot read '%s'", eq);
+	} else { /* "..." first, then the labels seen once, sorted */
+		out.n = 0;
+		for (int lb = 52; lb < EIN_LABELS; lb++)
+			if (count[lb])
+				out.labels[out.n++] = lb;
+		for (int lb = 0; lb < 52; lb++)
+			if (count[lb] == 1)
+				out.labels[out.n++] = lb;
+	}
+	for (int i = 0; i < nops; i++) {
+		int64_t own[SHAPE_MAX_DIMS];
+		kstrides(&items[i].u.tensor.t.shape, own);
+		for (int j = 0; j < t[i].n; j++)
+			if (items[i].u.tensor.t.shape.dim[j] != 1)
+				st->stride[i][index[t[i].labels[j]]] += own[j];
+	}
+	int64_t ostr[SHAPE_MAX_DIMS];
+	kstrides(&o->shape, ostr);
+	for (int j = 0; j < out.n; j++)
+		if (index[out.labels[j]] >= 0)
+			st->ostride[index[out.labels[j]]] = ostr[j];
+	return 0;
+}
+
+static int einsum_general_run(struct kop *op)
+{
+	const struct ein_general *st = op->state;
+	int nops;
+	const struct value *items = ein_operands(op, &nops);
+	const float *src[EIN_MAX_OPS];
+	for (int i = 0; i < st->nops; i++)
+		src[i] = kt_f32(&items[i].u.tensor.t);
+	struct tensor *y = kop_out(op, 0);
+	float *out = kt_f32(y);
+	memset(out, 0, (size_t)shape_numel(&y->shape) * sizeof *out);
+	int64_t total = 1, idx[EIN_LABELS] = {0}, off[EIN_MAX_OPS] = {0}, ooff = 0;
+	for (int l = 0; l < st->nlab; l++)
+		total *= st->size[l];
+	for (int64_t k = 0; k < total; k++) {
+		float v = 1;
+		for (int i = 0; i < st->nops; i++)
+			v *= src[i][off[i]];
+		out[ooff] += v;
+		for (int l = st->nlab - 1; l >= 0; l--) {
+			for (int i = 0; i < st->nops; i++)
+				off[i] += st->stride[i][l];
+			ooff += st->ostride[l];
+			if (++idx[l] < st->size[l])
+				break;
+			for (int i = 0; i < st->nops; i++)
+				off[i] -= st->stride[i][l] * st->size[l];
+			ooff -= st->ostride[l] * st->size[l];
+			idx[l] = 0;
+		}
+	}
+	return 0;
+}
+
 static int einsum_prepare(struct kop *op, struct error *e)
 {
 	const struct value *eq = op_arg(&op->call, 0, "equation");
 	const struct tensor *ops[2] = {NULL, NULL};
-	const struct value *l = op_arg(&op->call, 1, "operands");
-	const struct value *items = l && l->kind == VAL_LIST ? l->u.list.items : op->call.args + 1;
-	int nops = l && l->kind == VAL_LIST ? l->u.list.n : op->call.nargs - 1;
+	int nops;
+	const struct value *items = ein_operands(op, &nops);
 	for (int i = 0; i < nops && i < 2; i++)
 		ops[i] = &items[i].u.tensor.t;
-	if (!eq || eq->kind != VAL_STR || nops < 1 || nops > 2)
-		return error_set(e, "einsum(): graft runs equations of one or two operands");
+	if (!eq || eq->kind != VAL_STR || nops < 1)
+		return error_set(e, "einsum(): needs an equation and operands");
+	if (nops > 2)
+		return einsum_general_prepare(op, e);
 	struct ein_operand t[2], out;
 	const char *p = eq->u.s;
 	for (int i = 0; i < nops; i++) {
@@ -610,9 +736,8 @@ static int einsum_prepare(struct kop *op, struct error *e)
 	for (int i = 0; i < nops; i++)
 		for (int j = 0; j < t[i].n; j++) {
 			int lb = t[i].labels[j];
-			if (ein_find(&t[i], lb) != j)
-				return error_set(e, "einsum(): repeated labels (diagonals) are not "
-				                    "supported");
+			if (ein_find(&t[i], lb) != j) /* a diagonal */
+				return einsum_general_prepare(op, e);
 			count[lb]++;
 			if (ops[i]->shape.dim[j] != 1)
 				size[lb] = ops[i]->shape.dim[j];
@@ -638,9 +763,7 @@ static int einsum_prepare(struct kop *op, struct error *e)
 		for (int j = 0; j < t[i].n; j++)
 			if (!in_out[t[i].labels[j]] &&
 			    (nops == 1 || ein_find(&t[1 - i], t[i].labels[j]) < 0))
-				return error_set(e,
-				                 "einsum(): summing a label away in one operand is "
-				                 "not supported");
+				return einsum_general_prepare(op, e);
 	struct einsum_state *st = xcalloc(1, sizeof *st);
 	op->state = st;
 	st->nops = nops;
@@ -740,11 +863,13 @@ static int einsum_run(struct kop *op, struct error *e)
 {
 	(void)e;
 	const struct einsum_state *st = op->state;
+	if (st->general)
+		return einsum_general_run(op);
 	const float *src[2];
-	const struct value *l = op_arg(&op->call, 1, "operands");
+	int nops;
+	const struct value *items = ein_operands(op, &nops);
 	for (int i = 0; i < st->nops; i++)
-		src[i] = kt_f32(l && l->kind == VAL_LIST ? &l->u.list.items[i].u.tensor.t
-		                                         : &op->call.args[1 + i].u.tensor.t);
+		src[i] = kt_f32(&items[i].u.tensor.t);
 	float *out = kt_f32(kop_out(op, 0));
 	char *scratch = op->scratch;
 	if (st->nops == 1) {

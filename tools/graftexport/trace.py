@@ -262,6 +262,21 @@ def _check_inplace(graph):
                         raise TraceFailure("in-place %s whose left operand is read later" % n.target.__name__)
 
 
+def _functionalise_inplace_methods(graph):
+    """``x.masked_fill_(mask, v)`` changes x: the reads of x after the call
+    read the call's result (what it returns), so that a graph computing
+    values, as graft's does, sees the change."""
+    order = {n: i for i, n in enumerate(graph.nodes)}
+    for n in graph.nodes:
+        if n.op != "call_method" or not n.target.endswith("_") or not n.args:
+            continue
+        lhs = n.args[0]
+        if isinstance(lhs, torch.fx.Node):
+            for u in list(lhs.users):
+                if order[u] > order[n]:
+                    u.replace_input_with(lhs, n)
+
+
 def _signature_defaults(fn):
     """Keyword defaults of a Python-level function, or {} if unknown."""
     try:
@@ -297,6 +312,7 @@ def encode_graph(graph, module):
     _drop_asserts(graph)
     _drop_unused(graph)
     _check_inplace(graph)
+    _functionalise_inplace_methods(graph)
     rows = []
     seen = set()
     for n in graph.nodes:
@@ -308,7 +324,13 @@ def encode_graph(graph, module):
                 _check_get_attr(module, target)
         else:
             raise TraceFailure("unknown node op " + n.op)
-        args = encode_value(list(n.args), seen)
+        node_args = list(n.args)
+        if n.op == "call_function" and n.target is operator.getitem and \
+                len(node_args) == 2 and isinstance(node_args[1], list):
+            # x[[0, 2]] indexes with a list; a list index in the graph is a
+            # tuple of indices, so write it as x[([0, 2],)], the same thing
+            node_args[1] = (node_args[1],)
+        args = encode_value(node_args, seen)
         kw = n.kwargs
         if n.op == "call_function":
             kw = _drop_default_kwargs(n.target, kw)

@@ -119,10 +119,11 @@ class FakeQuantize(nn.Module):
 
 
 class EinsumProducts(nn.Module):
-    """Bilinear attention and low-rank mixing written with einsum, baddbmm,
-    addmm, mm and outer, as in research code."""
+    """Bilinear attention and low-rank mixing written with einsum (products,
+    a diagonal, three operands), baddbmm, addmm, mm and outer, as in
+    research code."""
 
-    def __init__(self, d=8, r=6):
+    def __init__(self, d=8, r=8):
         super().__init__()
         self.q = nn.Linear(d, d)
         self.u = nn.Parameter(torch.randn(d, r) * 0.1)
@@ -138,7 +139,9 @@ class EinsumProducts(nn.Module):
         low = torch.addmm(self.b, mixed.reshape(B * T, C), self.u).view(B, T, -1)
         outer = torch.outer(self.w, self.w)
         proj = torch.mm(low.reshape(B * T, -1), outer).view(B, T, -1)
-        return torch.einsum("btr,r->bt", proj, self.w) + torch.einsum("i,i->", self.w, self.b)
+        diag = torch.einsum("ii->i", outer)
+        return torch.einsum("btr,r->bt", proj, diag) + torch.einsum("i,i->", self.w, self.b) + \
+            torch.einsum("bts,btc,c->bt", scores, x, self.w)
 
 
 class SequenceAugment(nn.Module):
@@ -192,8 +195,8 @@ class SiameseMetric(nn.Module):
 class TokenSelect(nn.Module):
     """Picking tokens and features by index: index_select and gather with
     int64 buffers, narrow, take_along_dim of an argsort-free argmax, and
-    advanced indexing (x[:, idx], x[arange(n), top], x[..., None],
-    x[:, ::2], negative indices)."""
+    advanced indexing (x[:, idx], x[:, [1, 2]], x[[0, 1]], x[arange(n),
+    top], x[..., None], x[:, ::2], negative indices)."""
 
     def __init__(self, d=8):
         super().__init__()
@@ -208,14 +211,14 @@ class TokenSelect(nn.Module):
         top = h.argmax(dim=-1)
         best = h[torch.arange(h.size(0)), top]
         along = torch.take_along_dim(h, top.unsqueeze(-1), dim=1).squeeze(-1)
-        adv = h[:, self.keep]
+        adv = h[:, self.keep] + h[:, [1, 2, 4, 4, 0]]
         return (sel + gat + mid + adv).sum(-1) + best + along + h[..., None].sum((1, 2)) + \
-            h[:, ::2].mean(-1) + h[-1].sum() + h[:, -3:].max(dim=1)[0]
+            h[:, ::2].mean(-1) + h[-1].sum() + h[:, -3:].max(dim=1)[0] + h[[0, 0, 1, 2]].sum(-1)
 
 
 class MaskedMeanPool(nn.Module):
     """A sentence encoder's masked mean pooling with the mask computed in
-    forward: padding found as all-zero rows, masked_fill, logical
+    forward: padding found as all-zero rows, masked_fill_ in place, logical
     operations, counts clamped to at least one, isnan guard, maximum."""
 
     def __init__(self, d=8, classes=3):
@@ -226,7 +229,8 @@ class MaskedMeanPool(nn.Module):
     def forward(self, x):  # [B, T, d]
         valid = x.abs().sum(-1) > 0
         keep = torch.logical_and(valid, x[..., 0] > -2.0) | (x[..., 1] > 3.0)
-        h = self.enc(x).masked_fill(~keep.unsqueeze(-1), 0.0)
+        h = self.enc(x)
+        h.masked_fill_(~keep.unsqueeze(-1), 0.0)
         count = keep.sum(dim=1, keepdim=True).clamp(min=1)
         pooled = h.sum(dim=1) / count
         pooled = torch.where(torch.isnan(pooled), torch.zeros_like(pooled), pooled)
