@@ -942,6 +942,13 @@ static void test_functions(void)
 	CHECK_STR(fn("tril", 1, T("3")),
 	          "tril: tril gets a 1-D input (needs at least 2-D) from the model input");
 	CHECK_STR(fn("getattr", 2, T("2x3x4"), P("'mT'")), "[2, 4, 3]");
+	CHECK_STR(fn("getitem", 2, T("4x5"), TUP(2, SL("::"), P("(1, 3)"))), "[4, 2]");
+	struct value mask = T("4");
+	mask.u.tensor.t.dtype = DT_BOOL;
+	CHECK_STR(fn("getitem", 2, T("4x5"), mask),
+	          "getitem: boolean mask indexing has no static shape");
+	CHECK_STR(fn("getitem", 2, T("4x5"), SL("::-1")),
+	          "getitem: slice step must be greater than zero");
 	/* products and distances, with mult-adds */
 	CHECK_STR(fn("mm", 2, T("2x3"), T("3x4")), "[2, 4]");
 	CHECK(last_macs == 24);

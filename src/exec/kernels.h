@@ -12,7 +12,8 @@
  * (doc/executor.md says more).
  *
  * Tensors a kernel sees are float32 and contiguous, except where its flags
- * say it moves bytes of any dtype (KF_ANY_DTYPE) or reads an integer index
+ * say it takes any dtype (KF_ANY_DTYPE: it moves bytes, or reads and
+ * writes elements through kload and kstore) or reads an integer index
  * tensor. Kernels never allocate in their run function: scratch memory is
  * sized by prepare and handed over by the executor. */
 #ifndef GRAFT_KERNELS_H
@@ -44,7 +45,7 @@ enum {
 	KF_INPLACE_ANY = 1 << 2, /* the output may overwrite any tensor argument of its size */
 	KF_ACT = 1 << 3,         /* applies op->act to its output */
 	KF_BN = 1 << 4,          /* applies op->post_scale/post_shift per channel (dim 1) */
-	KF_ANY_DTYPE = 1 << 5,   /* moves elements of any dtype (layout kernels) */
+	KF_ANY_DTYPE = 1 << 5,   /* takes tensors of any dtype (layout kernels, kload/kstore) */
 	KF_INT_INDEX = 1 << 6,   /* reads integer index tensors among float ones */
 	KF_CAST = 1 << 7,        /* with KF_ALIAS: a dtype cast, run when the dtype changes */
 };
