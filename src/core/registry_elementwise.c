@@ -149,22 +149,9 @@ static const struct value *operand(struct op_call *c, int pos, const char *kw)
 	return NULL;
 }
 
-/* minimum, maximum: the promoted dtype. */
-static int fn_minmax(struct op_call *c)
-{
-	const struct value *a = op_self_tensor(c), *b = a ? op_tensor(c, 1, "other") : NULL;
-	if (!b)
-		return -1;
-	const struct value *v[2] = {a, b}, *keep;
-	struct shape s;
-	if (broadcast_all(c, v, 2, &s, &keep) < 0)
-		return -1;
-	op_out_tensor(c, promote(op_dtype(a), b), &s, keep);
-	return 0;
-}
-
-/* logical_and, logical_or, logical_xor: bool. */
-static int fn_logical(struct op_call *c)
+/* A function of two operands that broadcast: a tensor and a tensor or a
+ * number; bool results for logical ones, else the promoted dtype. */
+static int elementwise_pair(struct op_call *c, bool logical)
 {
 	const struct value *a = op_self_tensor(c), *b = a ? operand(c, 1, "other") : NULL;
 	if (!b)
@@ -173,8 +160,20 @@ static int fn_logical(struct op_call *c)
 	struct shape s;
 	if (broadcast_all(c, v, 2, &s, &keep) < 0)
 		return -1;
-	op_out_tensor(c, DT_BOOL, &s, keep);
+	op_out_tensor(c, logical ? DT_BOOL : promote(op_dtype(a), b), &s, keep);
 	return 0;
+}
+
+/* minimum, maximum */
+static int fn_minmax(struct op_call *c)
+{
+	return elementwise_pair(c, false);
+}
+
+/* logical_and, logical_or, logical_xor */
+static int fn_logical(struct op_call *c)
+{
+	return elementwise_pair(c, true);
 }
 
 /* a & b, a | b, a ^ b: bitwise on ints and int tensors, logical on bools

@@ -572,6 +572,19 @@ static int ein_find(const struct ein_operand *t, int l)
 	return -1;
 }
 
+/* The output of an equation without "->": the labels of "..." first,
+ * then those seen once (count[label] == 1), sorted. */
+static void ein_implicit_output(const int *count, struct ein_operand *out)
+{
+	out->n = 0;
+	for (int lb = 52; lb < EIN_LABELS; lb++)
+		if (count[lb])
+			out->labels[out->n++] = lb;
+	for (int lb = 0; lb < 52; lb++)
+		if (count[lb] == 1)
+			out->labels[out->n++] = lb;
+}
+
 /* Whether operand t (contiguous, of shape s) is exactly the labels
  * first..., second... in that order, with no broadcasting. */
 static bool ein_layout(const struct ein_operand *t, const struct shape *s, const int *order, int n,
@@ -650,14 +663,8 @@ static int einsum_general_prepare(struct kop *op, struct error *e)
 		p += 2;
 		if (ein_term(&p, o->shape.ndim, &out) < 0)
 			return error_set(e, "einsum(): cannot read '%s'", eq);
-	} else { /* "..." first, then the labels seen once, sorted */
-		out.n = 0;
-		for (int lb = 52; lb < EIN_LABELS; lb++)
-			if (count[lb])
-				out.labels[out.n++] = lb;
-		for (int lb = 0; lb < 52; lb++)
-			if (count[lb] == 1)
-				out.labels[out.n++] = lb;
+	} else {
+		ein_implicit_output(count, &out);
 	}
 	for (int i = 0; i < nops; i++) {
 		int64_t own[SHAPE_MAX_DIMS];
@@ -747,14 +754,7 @@ static int einsum_prepare(struct kop *op, struct error *e)
 		if (ein_term(&p, o->shape.ndim, &out) < 0)
 			return error_set(e, "einsum(): cannot read '%s'", eq->u.s);
 	} else {
-		/* implicit output: "..." first, then the labels seen once, sorted */
-		out.n = 0;
-		for (int lb = 52; lb < EIN_LABELS; lb++)
-			if (count[lb])
-				out.labels[out.n++] = lb;
-		for (int lb = 0; lb < 52; lb++)
-			if (count[lb] == 1)
-				out.labels[out.n++] = lb;
+		ein_implicit_output(count, &out);
 	}
 	bool in_out[EIN_LABELS] = {false};
 	for (int j = 0; j < out.n; j++)
