@@ -4,7 +4,9 @@
  * Activations follow PyTorch's formulas in float32 (GELU's exact form
  * through erff, its tanh form as written in torch.nn.functional.gelu).
  * Binary operations broadcast like PyTorch; a Python number operand is
- * converted to float first, as PyTorch does for a float32 tensor. */
+ * converted to float first, as PyTorch does for a float32 tensor. With an
+ * operand or a result that is not float32 (int64 positions, bool masks)
+ * they are kernels_math.c's elementwise kernels. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
