@@ -127,15 +127,20 @@ expect run_out_of_range 2 "$graft" run "$bow" --input "$out/ids_big.npy" --input
 has run_out_of_range err "emb: index 12 is out of range for a table of 10 rows"
 done_ run_out_of_range
 
-# a bool mask reaches the executor as bool: the shape pass and the
-# layout ops take it, arithmetic says it computes in float32
+# a bool mask reaches the executor as bool, and the arithmetic takes it
+# as PyTorch does (True is 1)
 sed 's/"name": "mask", "shape": \[2, 4\], "dtype": "float32"/"name": "mask", "shape": [2, 4], "dtype": "bool"/' \
 	"$bow" >"$out/bow_bool.json"
 expect bool_summary 0 "$graft" summary "$out/bow_bool.json"
 has bool_summary out "Input mask: 2x4 bool"
 done_ bool_summary
-expect bool_run 2 "$graft" run "$out/bow_bool.json" --input "$out/ids.npy" --input "$out/mask_bool.npy"
-has bool_run err "mul: mul gets a bool tensor; graft run computes in float32"
+one='\0\0\200\077' zero='\0\0\0\0'
+npy "$out/mask_pattern.npy" '<f4' '(2, 4)' "$one$one$one$zero$one$one$zero$zero"
+expect bool_run 0 "$graft" run "$out/bow_bool.json" --input "$out/ids.npy" \
+	--input "$out/mask_bool.npy" -o "$out/y_bool.npy"
+"$graft" run "$bow" --input "$out/ids.npy" --input "$out/mask_pattern.npy" \
+	-o "$out/y_pattern.npy" >/dev/null 2>&1
+same bool_run "$out/y_pattern.npy" "$out/y_bool.npy"
 done_ bool_run
 
 # an EmbeddingBag over a flat batch cut by offsets

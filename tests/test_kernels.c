@@ -1321,6 +1321,185 @@ static void test_reductions(void)
 	call_free(&a);
 }
 
+/* ---- functions on any dtype ---- */
+
+/* An int64 tensor of n values. */
+static struct value ints_of(int n, const int64_t *v)
+{
+	struct value t = {.kind = VAL_TENSOR};
+	t.u.tensor.t.dtype = DT_I64;
+	t.u.tensor.t.shape.ndim = 1;
+	t.u.tensor.t.shape.dim[0] = n;
+	tensor_alloc(&t.u.tensor.t, NULL);
+	memcpy(t.u.tensor.t.storage->data, v, (size_t)n * sizeof *v);
+	return t;
+}
+
+static void test_max_with_indices(void)
+{
+	struct call c = {.name = "max", .nargs = 2};
+	c.args[0] = T(3, 5);
+	c.args[1] = value_int(-1);
+	CHECK(run(&c) == 0);
+	const float *x = f32(&c.args[0]);
+	const struct tensor *idx = &out_item(&c, 1)->u.tensor.t;
+	CHECK(idx->dtype == DT_I64);
+	for (int r = 0; r < 3; r++) {
+		int at = 0;
+		for (int i = 1; i < 5; i++)
+			at = x[r * 5 + i] > x[r * 5 + at] ? i : at;
+		CHECK(((const int64_t *)tensor_data(idx))[r] == at);
+		CHECK(f32(out_item(&c, 0))[r] == x[r * 5 + at]);
+	}
+	call_free(&c);
+	/* var with the unbiased divisor, std with none */
+	struct call v = {.name = "var", .nargs = 2};
+	v.args[0] = T(2, 4);
+	v.args[1] = value_int(1);
+	CHECK(run(&v) == 0);
+	double ref[2];
+	for (int r = 0; r < 2; r++) {
+		double m = 0, q = 0;
+		for (int i = 0; i < 4; i++)
+			m += f32(&v.args[0])[r * 4 + i] / 4.0;
+		for (int i = 0; i < 4; i++)
+			q += pow(f32(&v.args[0])[r * 4 + i] - m, 2);
+		ref[r] = q / 3;
+	}
+	CHECK(near("var", f32(&v.out), ref, 2, 1e-6));
+	call_free(&v);
+}
+
+static void test_masks_and_casts(void)
+{
+	/* masked_fill(x, x > 0, -inf) keeps a bool mask through gt */
+	struct call g = {.name = "gt", .nargs = 2};
+	g.args[0] = T(2, 3);
+	g.args[1] = value_float(0);
+	CHECK(run(&g) == 0);
+	CHECK(g.out.u.tensor.t.dtype == DT_BOOL);
+	struct call m = {.name = "masked_fill", .nargs = 3};
+	m.args[0] = value_copy(&g.args[0]);
+	m.args[1] = value_copy(&g.out);
+	m.args[2] = value_float(-INFINITY);
+	CHECK(run(&m) == 0);
+	for (int i = 0; i < 6; i++) {
+		float xv = f32(&g.args[0])[i];
+		CHECK(f32(&m.out)[i] == (xv > 0 ? -INFINITY : xv));
+	}
+	call_free(&m);
+	call_free(&g);
+	/* long() truncates toward zero; arange counts in int64 */
+	struct call l = {.name = "long", .nargs = 1};
+	l.args[0] = T(4);
+	f32(&l.args[0])[0] = -1.5f;
+	f32(&l.args[0])[1] = 2.9f;
+	CHECK(run(&l) == 0);
+	const int64_t *li = tensor_data(&l.out.u.tensor.t);
+	CHECK(l.out.u.tensor.t.dtype == DT_I64 && li[0] == -1 && li[1] == 2);
+	call_free(&l);
+	struct call a = {.name = "arange", .nargs = 3};
+	a.args[0] = value_int(2);
+	a.args[1] = value_int(9);
+	a.args[2] = value_int(3);
+	CHECK(run(&a) == 0);
+	const int64_t *ai = tensor_data(&a.out.u.tensor.t);
+	CHECK(numel(&a.out) == 3 && ai[0] == 2 && ai[1] == 5 && ai[2] == 8);
+	call_free(&a);
+}
+
+static void test_pick(void)
+{
+	/* gather(x, 1, index) and flip(x, -1) and tril(x, -1) */
+	struct call g = {.name = "gather", .nargs = 3};
+	g.args[0] = T(2, 3);
+	g.args[1] = value_int(1);
+	g.args[2] = ints_of(2, (int64_t[]){2, 0});
+	g.args[2].u.tensor.t.shape = (struct shape){.ndim = 2, .dim = {2, 1}};
+	CHECK(run(&g) == 0);
+	CHECK(f32(&g.out)[0] == f32(&g.args[0])[2] && f32(&g.out)[1] == f32(&g.args[0])[3]);
+	call_free(&g);
+	struct call f = {.name = "flip", .nargs = 2};
+	f.args[0] = T(2, 3);
+	f.args[1] = value_int(-1);
+	CHECK(run(&f) == 0);
+	CHECK(f32(&f.out)[0] == f32(&f.args[0])[2] && f32(&f.out)[5] == f32(&f.args[0])[3]);
+	call_free(&f);
+	struct call t = {.name = "tril", .nargs = 2};
+	t.args[0] = T(3, 3);
+	t.args[1] = value_int(-1);
+	CHECK(run(&t) == 0);
+	for (int r = 0; r < 3; r++)
+		for (int c = 0; c < 3; c++)
+			CHECK(f32(&t.out)[r * 3 + c] == (c - r <= -1 ? f32(&t.args[0])[r * 3 + c] : 0));
+	call_free(&t);
+	/* an index out of range is an error when the kernel runs */
+	struct call s = {.name = "index_select", .nargs = 3};
+	s.args[0] = T(2, 3);
+	s.args[1] = value_int(1);
+	s.args[2] = ints_of(1, (int64_t[]){3});
+	CHECK(run(&s) < 0);
+	call_free(&s);
+}
+
+static void test_products_and_distances(void)
+{
+	/* addmm(b, a, w, beta=0.5, alpha=2) */
+	struct call c = {.name = "addmm", .nargs = 3};
+	c.args[0] = T(3);
+	c.args[1] = T(2, 4);
+	c.args[2] = T(4, 3);
+	c.kw[0] = (struct kwarg){"beta", value_float(0.5)};
+	c.kw[1] = (struct kwarg){"alpha", value_float(2)};
+	c.nkw = 2;
+	CHECK(run(&c) == 0);
+	double ref[6];
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < 3; j++) {
+			double s = 0;
+			for (int k = 0; k < 4; k++)
+				s += (double)f32(&c.args[1])[i * 4 + k] * f32(&c.args[2])[k * 3 + j];
+			ref[i * 3 + j] = 2 * s + 0.5 * f32(&c.args[0])[j];
+		}
+	CHECK(near("addmm", f32(&c.out), ref, 6, 1e-5));
+	call_free(&c);
+	/* Bilinear: y[o] = x1 W[o] x2 + b[o] */
+	struct call b = {.m = mk("Bilinear(2, 3, 2)"),
+	                 .nargs = 2};
+	b.args[0] = T(1, 2);
+	b.args[1] = T(1, 3);
+	CHECK(b.m && run(&b) == 0);
+	const float *w = b.m->params[0].t.storage->data, *bias = b.m->params[1].t.storage->data;
+	double yb[2];
+	for (int o = 0; o < 2; o++) {
+		yb[o] = bias[o];
+		for (int i = 0; i < 2; i++)
+			for (int j = 0; j < 3; j++)
+				yb[o] += (double)f32(&b.args[0])[i] * w[(o * 2 + i) * 3 + j] *
+				         f32(&b.args[1])[j];
+	}
+	CHECK(near("Bilinear", f32(&b.out), yb, 2, 1e-5));
+	call_free(&b);
+	/* cosine_similarity along dim 1 */
+	struct call s = {.name = "cosine_similarity", .nargs = 2};
+	s.args[0] = T(2, 3);
+	s.args[1] = T(2, 3);
+	CHECK(run(&s) == 0);
+	double cs[2];
+	for (int r = 0; r < 2; r++) {
+		double d = 0, n1 = 0, n2 = 0;
+		for (int i = 0; i < 3; i++) {
+			double a = f32(&s.args[0])[r * 3 + i], z = f32(&s.args[1])[r * 3 + i];
+			d += a * z;
+			n1 += a * a;
+			n2 += z * z;
+		}
+		cs[r] = d / sqrt(n1 * n2);
+	}
+	CHECK(near("cosine_similarity", f32(&s.out), cs, 2, 1e-6));
+	call_free(&s);
+}
+
 /* ---- layout ---- */
 
 static void test_permute_cat_split(void)
@@ -1680,6 +1859,10 @@ int main(void)
 	RUN(test_softmax);
 	RUN(test_pools);
 	RUN(test_reductions);
+	RUN(test_max_with_indices);
+	RUN(test_masks_and_casts);
+	RUN(test_pick);
+	RUN(test_products_and_distances);
 	RUN(test_permute_cat_split);
 	RUN(test_getitem);
 	RUN(test_mha);

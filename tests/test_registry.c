@@ -1194,6 +1194,98 @@ static void test_matmul(void)
 	          "einsum: einsum(): cannot use equation 'ij->ik' with 1 operand");
 }
 
+static void test_functions(void)
+{
+	/* elementwise: dtypes follow PyTorch */
+	CHECK_STR(fn("sqrt", 1, TI("2x3")), "[2, 3]");
+	CHECK(last.u.tensor.t.dtype == DT_F32);
+	CHECK_STR(fn("abs", 1, TI("2")), "[2]");
+	CHECK(last.u.tensor.t.dtype == DT_I64);
+	CHECK_STR(fn("sqrt", 1, value_int(16)), "4.0");
+	CHECK_STR(fn("floor", 1, value_float(2.5)), "2");
+	CHECK_STR(fn("where", 3, T("4x1"), T("3"), value_float(0)), "[4, 3]");
+	CHECK_STR(fn("maximum", 2, TI("2x1"), T("3")), "[2, 3]");
+	CHECK(last.u.tensor.t.dtype == DT_F32);
+	CHECK_STR(fn("masked_fill", 3, T("2x3"), T("3"), value_float(0)),
+	          "masked_fill: masked_fill() only supports boolean masks, but got mask with dtype "
+	          "float32");
+	CHECK_STR(fn("logical_and", 2, T("2"), T("2")), "[2]");
+	CHECK(last.u.tensor.t.dtype == DT_BOOL);
+	CHECK_STR(fn("and_", 2, value_int(6), value_int(3)), "2");
+	CHECK_STR(fn("clamp", 2, TI("3"), value_int(1)), "[3]");
+	CHECK(last.u.tensor.t.dtype == DT_I64);
+	CHECK_STR(fn("long", 1, T("3")), "[3]");
+	CHECK(last.u.tensor.t.dtype == DT_I64);
+	CHECK_STR(fn("type", 2, TI("3"), (struct value){.kind = VAL_DTYPE, .u.dtype = DT_F32}), "[3]");
+	CHECK(last.u.tensor.t.dtype == DT_F32);
+	/* reductions */
+	CHECK_STR(fn("max", 2, T("2x3x4"), value_int(-1)), "(Tensor[2, 3], Tensor[2, 3])");
+	CHECK(last.u.list.items[1].u.tensor.t.dtype == DT_I64);
+	CHECK_STR(fn("getattr", 2, value_copy(&last), P("'indices'")), "[2, 3]");
+	CHECK_STR(fn("max", 1, T("2x3")), "[]");
+	CHECK_STR(fn("max", 2, value_int(2), value_int(5)), "5");
+	kw("keepdim", value_bool(true));
+	CHECK_STR(fn("argmax", 2, T("2x3"), value_int(1)), "[2, 1]");
+	CHECK(last.u.tensor.t.dtype == DT_I64);
+	CHECK_STR(fn("var", 2, T("2x3"), value_bool(false)), "[]");
+	CHECK_STR(fn("norm", 3, T("2x3"), P("'fro'"), value_int(0)), "[3]");
+	CHECK_STR(fn("logsumexp", 1, T("2x3")), "logsumexp: logsumexp() needs a dim");
+	CHECK_STR(fn("sum", 2, TI("2x3"), value_int(0)), "[3]");
+	CHECK(last.u.tensor.t.dtype == DT_I64);
+	CHECK_STR(fn("cumsum", 2, T("2x3"), value_int(-1)), "[2, 3]");
+	/* creation */
+	CHECK_STR(fn("arange", 1, value_int(5)), "[5]");
+	CHECK(last.u.tensor.t.dtype == DT_I64);
+	CHECK_STR(fn("arange", 3, value_int(0), value_int(5), value_float(0.5)), "[10]");
+	CHECK(last.u.tensor.t.dtype == DT_F32);
+	CHECK_STR(fn("zeros", 2, value_int(2), value_int(3)), "[2, 3]");
+	CHECK_STR(fn("ones", 1, P("(4, 1)")), "[4, 1]");
+	CHECK_STR(fn("full", 2, P("(2,)"), value_int(7)), "[2]");
+	CHECK(last.u.tensor.t.dtype == DT_I64);
+	CHECK_STR(fn("eye", 1, value_int(3)), "[3, 3]");
+	CHECK_STR(fn("zeros", 2, value_int(2), value_int(-1)), "zeros: zeros(): negative dimension -1");
+	/* rearranging and indexing */
+	CHECK_STR(fn("repeat", 3, T("2x3"), value_int(2), value_int(1)), "[4, 3]");
+	CHECK_STR(fn("repeat", 2, T("2x3"), value_int(2)),
+	          "repeat: Number of dimensions of repeat dims can not be smaller than number of "
+	          "dimensions of tensor");
+	CHECK_STR(fn("repeat_interleave", 3, T("2x3"), value_int(2), value_int(-1)), "[2, 6]");
+	CHECK_STR(fn("movedim", 3, T("2x3x4"), value_int(0), value_int(-1)), "[3, 4, 2]");
+	CHECK_STR(fn("t", 1, T("2x3")), "[3, 2]");
+	CHECK_STR(fn("narrow", 4, T("5x6"), value_int(1), value_int(-2), value_int(2)), "[5, 2]");
+	CHECK_STR(fn("narrow", 4, T("5x6"), value_int(1), value_int(4), value_int(3)),
+	          "narrow: narrow(): start 4 + length 3 exceeds dimension size 6");
+	CHECK_STR(fn("gather", 3, T("4x5"), value_int(1), TI("4x2")), "[4, 2]");
+	CHECK_STR(fn("gather", 3, T("4x5"), value_int(1), T("4x2")),
+	          "gather: gather(): the index must be an int64 tensor, got float32");
+	CHECK_STR(fn("index_select", 3, T("4x5"), value_int(0), TI("7")), "[7, 5]");
+	CHECK_STR(fn("tril", 1, T("3")),
+	          "tril: tril gets a 1-D input (needs at least 2-D) from the model input");
+	CHECK_STR(fn("getattr", 2, T("2x3x4"), P("'mT'")), "[2, 4, 3]");
+	CHECK_STR(fn("getitem", 2, T("4x5"), TUP(2, SL("::"), P("(1, 3)"))), "[4, 2]");
+	struct value mask = T("4");
+	mask.u.tensor.t.dtype = DT_BOOL;
+	CHECK_STR(fn("getitem", 2, T("4x5"), mask),
+	          "getitem: boolean mask indexing has no static shape");
+	CHECK_STR(fn("getitem", 2, T("4x5"), SL("::-1")),
+	          "getitem: slice step must be greater than zero");
+	/* products and distances, with mult-adds */
+	CHECK_STR(fn("mm", 2, T("2x3"), T("3x4")), "[2, 4]");
+	CHECK(last_macs == 24);
+	CHECK_STR(fn("baddbmm", 3, T("1x4"), T("5x2x3"), T("5x3x4")), "[5, 2, 4]");
+	CHECK(last_macs == 5 * 2 * 4 * 3);
+	CHECK_STR(fn("addmm", 3, T("5"), T("2x3"), T("3x4")),
+	          "addmm: cannot add [5] with [2, 3] (from the model input and the model input)");
+	CHECK_STR(fn("outer", 2, T("3"), T("4")), "[3, 4]");
+	CHECK_STR(fn("cosine_similarity", 2, T("4x8"), T("1x8")), "[4]");
+	CHECK_STR(fn("pairwise_distance", 2, T("4x8"), T("4x8")), "[4]");
+	CHECK_STR(fn("cdist", 2, T("2x5x3"), T("2x6x3")), "[2, 5, 6]");
+	CHECK_STR(mod("Bilinear", "in1_features=3 in2_features=5 out_features=2", "4x3"),
+	          "m: Bilinear() needs a tensor for 'input2'");
+	CHECK_STR(mod("CosineSimilarity", "dim=0", "4x3"),
+	          "m: CosineSimilarity() needs a tensor for 'x2'");
+}
+
 static void test_getitem(void)
 {
 	CHECK_STR(fn("getitem", 2, P("(1, 3, 224, 224)"), value_int(0)), "1");
@@ -1732,6 +1824,7 @@ int main(void)
 	RUN(test_break_messages);
 	RUN(test_malformed_calls);
 	RUN(test_embeddings);
+	RUN(test_functions);
 	value_free(&last);
 	return CHECK_DONE();
 }

@@ -12,8 +12,8 @@
  * never meets them as operations, or cannot run them yet. */
 static const char *const shape_only[] = {
     /* Python-level values computed while planning (ints, bools, tuples):
-     * comparisons, assertions and tensor attributes fold to constants. */
-    "eq", "ne", "lt", "le", "gt", "ge", "not_", "mod", "_assert", "getattr", "size", "dim", "numel",
+     * assertions and tensor attributes fold to constants. */
+    "not_", "_assert", "getattr", "size", "dim", "numel",
     /* Not written yet: `graft run` stops at it with "no kernel". */
     "scaled_dot_product_attention",
     /* Refused by their shape rules: random pooling regions on every call. */

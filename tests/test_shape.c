@@ -238,6 +238,27 @@ static void test_shape_arithmetic(void)
 	model_free(m);
 }
 
+/* An unknown function names itself, the module whose forward calls it,
+ * and the known functions it is likely a typo of. */
+static void test_unknown_function(void)
+{
+	struct error e = {0};
+	const char *doc =
+	    "{\"graft\": 1, \"name\": \"t\", \"inputs\": [{\"name\": \"x\", \"shape\": [2, 3]}], "
+	    "\"module\": {\"type\": \"Net\", \"children\": {\"head\": {\"type\": \"Net\", "
+	    "\"forward\": [[\"x\", \"placeholder\", \"x\", [], {}], "
+	    "[\"m\", \"call_function\", \"masked_fil\", [{\"ref\": \"x\"}], {}], "
+	    "[\"output\", \"output\", \"output\", [{\"ref\": \"m\"}], {}]]}}, "
+	    "\"forward\": [[\"x\", \"placeholder\", \"x\", [], {}], "
+	    "[\"h\", \"call_module\", \"head\", [{\"ref\": \"x\"}], {}], "
+	    "[\"output\", \"output\", \"output\", [{\"ref\": \"h\"}], {}]]}}";
+	struct model *m = json_load_model(doc, strlen(doc), "t.json", NULL, &e);
+	CHECK(m == NULL);
+	CHECK_CONTAINS(e.msg, "head: forward node 'm' calls unknown function 'masked_fil' (did "
+	                      "you mean 'masked_fill'");
+	model_free(m);
+}
+
 static void test_unknown_type(void)
 {
 	struct model *m = load("{\"type\": \"Mystery\"}", "[1, 2]");
@@ -298,6 +319,7 @@ int main(void)
 	RUN(test_walk_hooks);
 	RUN(test_shape_arithmetic);
 	RUN(test_unknown_type);
+	RUN(test_unknown_function);
 	RUN(test_large_model);
 	return CHECK_DONE();
 }

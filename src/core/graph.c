@@ -1,9 +1,11 @@
 /* graph.c - forward graphs: building, lookup and binding to a module. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/module.h"
 #include "core/registry.h"
+#include "core/text.h"
 #include "core/util.h"
 
 static const char *const node_op_names[] = {
@@ -103,6 +105,42 @@ static int bind_get_attr(struct module *m, struct graph_node *nd)
 	return -1;
 }
 
+/* " (did you mean 'a', 'b' or 'c'?)": the known functions closest to
+ * `name`, up to three within text_did_you_mean's reach; "" when none is. */
+static void function_hint(const char *name, char *buf, size_t size)
+{
+	int n, best[3], dist[3], nbest = 0;
+	const struct op_def *const *defs = registry_all(OP_FUNCTION, &n);
+	int limit = (int)strlen(name) / 2 + 1;
+	limit = limit < 3 ? limit : 3;
+	for (int i = 0; i < n; i++) {
+		int d = text_distance(name, defs[i]->name), at = nbest;
+		if (d > limit)
+			continue;
+		while (at > 0 && dist[at - 1] > d)
+			at--;
+		if (at == 3)
+			continue;
+		if (nbest < 3)
+			nbest++;
+		memmove(&best[at + 1], &best[at], (size_t)(nbest - 1 - at) * sizeof *best);
+		memmove(&dist[at + 1], &dist[at], (size_t)(nbest - 1 - at) * sizeof *dist);
+		best[at] = i;
+		dist[at] = d;
+	}
+	buf[0] = '\0';
+	if (!nbest)
+		return;
+	struct strbuf sb = {0};
+	strbuf_add(&sb, " (did you mean ");
+	for (int i = 0; i < nbest; i++)
+		strbuf_addf(&sb, "%s'%s'", i == 0 ? "" : i == nbest - 1 ? " or " : ", ",
+		            defs[best[i]]->name);
+	strbuf_add(&sb, "?)");
+	snprintf(buf, size, "%s", sb.s);
+	strbuf_free(&sb);
+}
+
 int graph_bind(struct module *m, struct error *e)
 {
 	struct graph *g = m->forward;
@@ -125,11 +163,14 @@ int graph_bind(struct module *m, struct error *e)
 		case NODE_CALL_FUNCTION:
 		case NODE_CALL_METHOD:
 			nd->fn = registry_function(nd->target);
-			if (!nd->fn)
-				return error_set(e, "%s: forward node '%s' calls unknown %s '%s'", at,
+			if (!nd->fn) {
+				char hint[256];
+				function_hint(nd->target, hint, sizeof hint);
+				return error_set(e, "%s: forward node '%s' calls unknown %s '%s'%s", at,
 						 nd->name,
 						 nd->op == NODE_CALL_METHOD ? "method" : "function",
-						 nd->target);
+						 nd->target, hint);
+			}
 			break;
 		case NODE_GET_ATTR:
 			if (bind_get_attr(m, nd) < 0)

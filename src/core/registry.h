@@ -211,6 +211,17 @@ struct conv_geom {
  * in_channels or kernel_size in a break, a function call its weight
  * (argument 1). */
 int op_conv(struct op_call *c, const struct value *x, const struct conv_geom *g);
+/* movedim(x, source, destination) as a permutation of ndim dims:
+ * output dim i is input dim perm[i]. 0, or -1 (op_fail). */
+int op_movedim_perm(struct op_call *c, int ndim, int *perm);
+/* The numbers of an arange call, (end), (start, end) or (start, end,
+ * step), positional or by keyword; NULL for those absent. */
+void op_arange_args(const struct op_call *c, const struct value **start, const struct value **end,
+                    const struct value **step);
+/* The length of arange(start, end, step) (start 0 and step 1 when NULL).
+ * -1 when they are not numbers or step is 0. */
+int op_arange_count(const struct value *start, const struct value *end, const struct value *step,
+                    int64_t *count);
 /* PyTorch's softmax dim for dim=None: 0 for rank 0, 1 and 3, else 1. */
 int op_softmax_default_dim(int ndim);
 

@@ -402,7 +402,6 @@ static int fn_softmax(struct op_call *c)
 REGISTRY_FUNCTION(relu_, op_same, "relu_(x), in place");
 REGISTRY_FUNCTION(gelu, fn_gelu, "gelu(x, approximate='none')");
 REGISTRY_FUNCTION(exp, op_same, "exp(x)");
-REGISTRY_FUNCTION(clamp, op_same, "clamp(x, min=None, max=None)");
 REGISTRY_FUNCTION(softmax, fn_softmax, "softmax(x, dim)");
 REGISTRY_FUNCTION(log_softmax, fn_softmax, "log_softmax(x, dim)");
 
@@ -432,6 +431,6 @@ static const struct op_def fn_def_prelu = {
 
 const struct op_def *const registry_act_defs[] = {
     ACTIVATIONS(ACTIVATION_POINTERS) &def_gelu, &def_softmax, &def_softmin, &def_log_softmax,
-    &def_softmax2d, &def_glu, &def_prelu, &fn_def_relu_, &fn_def_gelu, &fn_def_exp, &fn_def_clamp,
+    &def_softmax2d, &def_glu, &def_prelu, &fn_def_relu_, &fn_def_gelu, &fn_def_exp,
     &fn_def_softmax, &fn_def_log_softmax, &fn_def_softmin, &fn_def_glu, &fn_def_prelu, NULL,
 };

@@ -67,6 +67,11 @@ extern const struct op_def *const registry_index_defs[];
 extern const struct op_def *const registry_rnn_defs[];
 extern const struct op_def *const registry_resample_defs[];
 extern const struct op_def *const registry_embed_defs[];
+extern const struct op_def *const registry_elementwise_defs[];
+extern const struct op_def *const registry_reduce_defs[];
+extern const struct op_def *const registry_create_defs[];
+extern const struct op_def *const registry_rearrange_defs[];
+extern const struct op_def *const registry_distance_defs[];
 
 /* ---- helpers shared by the family files (registry.c) ---- */
 
@@ -141,5 +146,10 @@ int op_pair_arg(struct op_call *c, int pos, const char *kw, const int64_t *def, 
 /* The same for n ints (an int or a one-item tuple repeats n times). */
 int op_tuple_arg(struct op_call *c, int pos, const char *kw, int n, const int64_t *def,
                  int64_t *p);
+/* The shape of x reduced over `dims` (an int, a tuple, or NULL/None/()
+ * for all), dims kept as 1 with keep. 0, or -1 (op_fail, a break for a
+ * dim out of range). */
+int op_reduced_shape(struct op_call *c, const struct value *x, const struct value *dims, bool keep,
+                     struct shape *out);
 
 #endif

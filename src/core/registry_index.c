@@ -105,6 +105,12 @@ static int getitem_tensor(struct op_call *c, const struct value *x, const struct
 				               "tensors used as indices must be integer tensors");
 			consumed++;
 			break;
+		case VAL_LIST: /* x[:, [0, 2]]: an index tensor of those ints */
+			for (int k = 0; k < items[i].u.list.n; k++)
+				if (items[i].u.list.items[k].kind != VAL_INT)
+					return op_fail(c, "a list used as an index must hold ints");
+			consumed++;
+			break;
 		case VAL_ELLIPSIS:
 			if (++ellipses > 1)
 				return op_fail(c,
@@ -152,8 +158,8 @@ static int getitem_tensor(struct op_call *c, const struct value *x, const struct
 			slice_indices(it, xs->dim[in++], &start, &step, &count);
 			os.dim[os.ndim++] = count;
 		} else {
-			struct shape b;
-			if (op_broadcast(&adv, op_shape(it), &b) < 0)
+			struct shape b, list = {.ndim = 1, .dim = {it->kind == VAL_LIST ? it->u.list.n : 0}};
+			if (op_broadcast(&adv, it->kind == VAL_LIST ? &list : op_shape(it), &b) < 0)
 				return op_mismatch(c, "index tensors cannot be broadcast together");
 			adv = b;
 			if (adv_pos >= 0 && adv_pos != os.ndim)
@@ -221,6 +227,32 @@ static int fn_getattr(struct op_call *c)
 			op_set_out(c, v);
 			return 0;
 		}
+		if (strcmp(name->u.s, "device") == 0) {
+			op_set_out(c, value_str("cpu"));
+			return 0;
+		}
+		if (strcmp(name->u.s, "mT") == 0 || strcmp(name->u.s, "T") == 0) {
+			struct shape s = *op_shape(obj);
+			bool mt = name->u.s[0] == 'm';
+			if (mt && s.ndim < 2)
+				return op_mismatch(c, "tensor.mT is only supported on matrices or batches "
+				                      "of matrices");
+			for (int i = mt ? s.ndim - 2 : 0, j = s.ndim - 1; i < j; i++, j--) {
+				int64_t t = s.dim[i];
+				s.dim[i] = s.dim[j];
+				s.dim[j] = t;
+			}
+			op_out_tensor(c, op_dtype(obj), &s, obj);
+			return 0;
+		}
+	}
+	/* the (values, indices) of max(x, dim) and friends */
+	if (obj->kind == VAL_LIST && obj->u.list.n == 2) {
+		int at = strcmp(name->u.s, "values") == 0 ? 0 : strcmp(name->u.s, "indices") == 0 ? 1 : -1;
+		if (at >= 0) {
+			op_set_out(c, value_copy(&obj->u.list.items[at]));
+			return 0;
+		}
 	}
 	const struct value *def = op_arg(c, 2, NULL);
 	if (def) {
@@ -275,7 +307,8 @@ static int fn_numel(struct op_call *c)
 
 REGISTRY_FUNCTION(getitem, fn_getitem,
                   "x[index]: tuples, and tensors with ints, slices, None, ...");
-REGISTRY_FUNCTION(getattr, fn_getattr, "getattr(x, 'shape'), 'ndim', 'dtype'");
+REGISTRY_FUNCTION(getattr, fn_getattr,
+                  "getattr(x, 'shape'), 'ndim', 'dtype', 'device', 'mT', 'T', 'values'");
 REGISTRY_FUNCTION(size, fn_size, "x.size() -> tuple, x.size(dim) -> int");
 REGISTRY_FUNCTION(dim, fn_dim, "x.dim(): the rank");
 REGISTRY_FUNCTION(numel, fn_numel, "x.numel(): the element count");

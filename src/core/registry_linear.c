@@ -1,6 +1,8 @@
-/* registry_linear.c - products: Linear, linear(), matmul, bmm, einsum. */
+/* registry_linear.c - products: Linear, Bilinear, linear(), bilinear(), matmul, mm, bmm,
+ * addmm, baddbmm, outer, einsum. */
 #include "core/registry_impl.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +92,125 @@ static const struct op_def def_linear = {
     .init = linear_init,
 };
 
+/* ---- Bilinear ---- */
+
+static const struct attr_spec bilinear_attrs[] = {
+    {"in1_features", AT_INT, NULL},
+    {"in2_features", AT_INT, NULL},
+    {"out_features", AT_INT, NULL},
+    {"bias", AT_BOOL, "True"},
+};
+
+static int bilinear_check(struct module *m, struct error *e)
+{
+	return op_check_positive(m, "in1_features", e) || op_check_positive(m, "in2_features", e) ||
+	               op_check_positive(m, "out_features", e)
+	           ? -1
+	           : 0;
+}
+
+static int bilinear_params(struct module *m, struct error *e)
+{
+	(void)e;
+	int64_t w[3] = {module_attr_int(m, "out_features", 1), module_attr_int(m, "in1_features", 1),
+	                module_attr_int(m, "in2_features", 1)};
+	op_add_param(m, "weight", 3, w, false);
+	if (module_attr_bool(m, "bias", true))
+		op_add_param(m, "bias", 1, w, false);
+	return 0;
+}
+
+/* Bilinear.reset_parameters: uniform(-1/sqrt(in1), 1/sqrt(in1)) for both. */
+static int bilinear_init(struct module *m, struct rng *r, struct error *e)
+{
+	struct param *w = init_param(m, "weight", e);
+	if (!w)
+		return -1;
+	double bound = 1 / sqrt((double)module_attr_int(m, "in1_features", 1));
+	init_uniform(w, r, -bound, bound);
+	struct param *b = module_param(m, "bias");
+	if (b)
+		init_uniform(b, r, -bound, bound);
+	return 0;
+}
+
+/* y[..., o] = x1[..., i] W[o, i, j] x2[..., j] + b[o]: the two inputs
+ * agree on their leading dims. Shared by Bilinear and bilinear(); in1, in2
+ * and out come from the module or the weight. */
+static int bilinear_shape(struct op_call *c, const struct value *x1, const struct value *x2,
+                          int64_t in1, int64_t in2, int64_t out)
+{
+	const struct shape *s1 = op_shape(x1), *s2 = op_shape(x2);
+	char desc[128], sb[160];
+	snprintf(desc, sizeof desc, "%s(in1_features=%lld, in2_features=%lld)", op_fn_name(c),
+	         (long long)in1, (long long)in2);
+	if (s1->ndim == 0 || s1->dim[s1->ndim - 1] != in1)
+		return op_break(c, x1, desc, "%s as input1", shape_format(s1, sb, sizeof sb));
+	if (s2->ndim == 0 || s2->dim[s2->ndim - 1] != in2)
+		return op_break(c, x2, desc, "%s as input2", shape_format(s2, sb, sizeof sb));
+	struct shape l1 = *s1, l2 = *s2;
+	l1.ndim--;
+	l2.ndim--;
+	if (!shape_equal(&l1, &l2))
+		return op_broadcast_fail(c, "combine", x1, x2);
+	struct shape os = *s1;
+	os.dim[os.ndim - 1] = out;
+	int64_t n = op_checked_numel(c, &os);
+	if (n < 0)
+		return -1;
+	op_out_tensor(c, op_dtype(x1), &os, NULL);
+	c->macs = op_mul_sat(op_mul_sat(n, in1), in2);
+	return 0;
+}
+
+static int bilinear_infer(struct op_call *c)
+{
+	const struct value *x1 = op_tensor(c, 0, "input1");
+	const struct value *x2 = x1 ? op_tensor(c, 1, "input2") : NULL;
+	if (!x2)
+		return -1;
+	return bilinear_shape(c, x1, x2, module_attr_int(c->module, "in1_features", 0),
+	                      module_attr_int(c->module, "in2_features", 0),
+	                      module_attr_int(c->module, "out_features", 0));
+}
+
+static void bilinear_describe(const struct module *m, char *buf, size_t size)
+{
+	snprintf(buf, size, "%lld×%lld→%lld", (long long)module_attr_int(m, "in1_features", 0),
+	         (long long)module_attr_int(m, "in2_features", 0),
+	         (long long)module_attr_int(m, "out_features", 0));
+	if (!module_attr_bool(m, "bias", true))
+		op_append(buf, size, " no bias");
+}
+
+static const struct op_def def_bilinear = {
+    .name = "Bilinear",
+    .kind = OP_MODULE,
+    .doc = "y = x1^T W x2 + b, one matrix W per output feature",
+    .attrs = bilinear_attrs,
+    .nattrs = sizeof bilinear_attrs / sizeof *bilinear_attrs,
+    .size_attr = "out_features",
+    .params = bilinear_params,
+    .infer = bilinear_infer,
+    .describe = bilinear_describe,
+    .check = bilinear_check,
+    .init = bilinear_init,
+};
+
+/* bilinear(input1, input2, weight, bias=None) */
+static int fn_bilinear(struct op_call *c)
+{
+	const struct value *x1 = op_tensor(c, 0, "input1");
+	const struct value *x2 = x1 ? op_tensor(c, 1, "input2") : NULL;
+	const struct value *w = x2 ? op_tensor(c, 2, "weight") : NULL, *b;
+	if (!w || op_optional_tensor(c, 3, "bias", &b) < 0)
+		return -1;
+	const struct shape *ws = op_shape(w);
+	if (ws->ndim != 3)
+		return op_fail(c, "bilinear() needs a 3-D weight");
+	return bilinear_shape(c, x1, x2, ws->dim[1], ws->dim[2], ws->dim[0]);
+}
+
 /* ---- products ---- */
 
 static int fn_matmul(struct op_call *c)
@@ -151,6 +272,70 @@ static int fn_bmm(struct op_call *c)
 		return -1;
 	op_out_tensor(c, op_dtype(a), &os, NULL);
 	c->macs = op_mul_sat(numel, as->dim[2]);
+	return 0;
+}
+
+/* mm(a, b): 2-D only. */
+static int fn_mm(struct op_call *c)
+{
+	const struct value *a = op_self_tensor(c);
+	const struct value *b = a ? op_tensor(c, 1, "mat2") : NULL;
+	if (!b)
+		return -1;
+	const struct shape *as = op_shape(a), *bs = op_shape(b);
+	if (as->ndim != 2 || bs->ndim != 2 || as->dim[1] != bs->dim[0])
+		return op_broadcast_fail(c, "multiply", a, b);
+	struct shape os = {.ndim = 2, .dim = {as->dim[0], bs->dim[1]}};
+	int64_t numel = op_checked_numel(c, &os);
+	if (numel < 0)
+		return -1;
+	op_out_tensor(c, op_dtype(a), &os, NULL);
+	c->macs = op_mul_sat(numel, as->dim[1]);
+	return 0;
+}
+
+/* addmm(input, mat1, mat2, beta=1, alpha=1), baddbmm(input, batch1,
+ * batch2, ...): the product, to which input broadcasts. */
+static int fn_add_product(struct op_call *c)
+{
+	bool batched = strcmp(op_fn_name(c), "baddbmm") == 0;
+	const struct value *x = op_self_tensor(c);
+	const struct value *a = x ? op_tensor(c, 1, batched ? "batch1" : "mat1") : NULL;
+	const struct value *b = a ? op_tensor(c, 2, batched ? "batch2" : "mat2") : NULL;
+	if (!b)
+		return -1;
+	const struct shape *as = op_shape(a), *bs = op_shape(b);
+	int nd = batched ? 3 : 2;
+	if (as->ndim != nd || bs->ndim != nd || as->dim[nd - 1] != bs->dim[nd - 2] ||
+	    (batched && as->dim[0] != bs->dim[0]))
+		return op_broadcast_fail(c, "multiply", a, b);
+	struct shape os = *as, bc;
+	os.dim[nd - 1] = bs->dim[nd - 1];
+	if (op_broadcast(op_shape(x), &os, &bc) < 0 || !shape_equal(&bc, &os))
+		return op_broadcast_fail(c, "add", x, a);
+	int64_t numel = op_checked_numel(c, &os);
+	if (numel < 0)
+		return -1;
+	op_out_tensor(c, op_dtype(a), &os, NULL);
+	c->macs = op_mul_sat(numel, as->dim[nd - 1]);
+	return 0;
+}
+
+/* outer(a, b): [n] x [m] -> [n, m]. */
+static int fn_outer(struct op_call *c)
+{
+	const struct value *a = op_self_tensor(c);
+	const struct value *b = a ? op_tensor(c, 1, "vec2") : NULL;
+	if (!b)
+		return -1;
+	if (op_shape(a)->ndim != 1 || op_shape(b)->ndim != 1)
+		return op_broadcast_fail(c, "take the outer product of", a, b);
+	struct shape os = {.ndim = 2, .dim = {op_shape(a)->dim[0], op_shape(b)->dim[0]}};
+	int64_t numel = op_checked_numel(c, &os);
+	if (numel < 0)
+		return -1;
+	op_out_tensor(c, op_dtype(a), &os, NULL);
+	c->macs = numel;
 	return 0;
 }
 
@@ -361,6 +546,16 @@ REGISTRY_FUNCTION(bmm, fn_bmm, "batched [B, n, k] @ [B, k, m]");
 REGISTRY_FUNCTION(einsum, fn_einsum, "einsum(equation, *operands)");
 REGISTRY_FUNCTION(linear, fn_linear, "linear(x, weight, bias=None)");
 
+REGISTRY_FUNCTION_PY(mm, fn_mm, "mm(a, b): [n, k] @ [k, m]", "torch.mm");
+REGISTRY_FUNCTION_PY(addmm, fn_add_product, "addmm(x, a, b, beta=1, alpha=1): beta x + alpha a @ b",
+        "torch.addmm");
+REGISTRY_FUNCTION_PY(baddbmm, fn_add_product, "baddbmm(x, a, b, beta=1, alpha=1): batched addmm",
+        "torch.baddbmm");
+REGISTRY_FUNCTION_PY(outer, fn_outer, "outer(a, b): [n] x [m] -> [n, m]", "torch.outer");
+REGISTRY_FUNCTION_PY(bilinear, fn_bilinear, "bilinear(x1, x2, weight, bias=None)", "F.bilinear");
+
 const struct op_def *const registry_linear_defs[] = {
-    &def_linear, &fn_def_matmul, &fn_def_bmm, &fn_def_einsum, &fn_def_linear, NULL,
+    &def_linear,   &fn_def_matmul,  &fn_def_bmm,   &fn_def_einsum,
+    &fn_def_linear, &def_bilinear,  &fn_def_mm,    &fn_def_addmm,
+    &fn_def_baddbmm, &fn_def_outer, &fn_def_bilinear, NULL,
 };

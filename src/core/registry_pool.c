@@ -737,37 +737,14 @@ static int fn_reduce(struct op_call *c)
 	const struct value *x = op_self_tensor(c);
 	if (!x)
 		return -1;
-	const struct shape *xs = op_shape(x);
-	bool red[SHAPE_MAX_DIMS] = {false};
-	const struct value *dv = op_arg(c, 1, "dim");
-	bool all = !dv || dv->kind == VAL_NONE || (dv->kind == VAL_LIST && dv->u.list.n == 0);
-	if (all) {
-		for (int i = 0; i < xs->ndim; i++)
-			red[i] = true;
-	} else {
-		int64_t d[SHAPE_MAX_DIMS];
-		int n = op_int_list(c, 1, "dim", false, d, SHAPE_MAX_DIMS);
-		if (n < 0)
-			return -1;
-		for (int i = 0; i < n; i++) {
-			int k;
-			if (op_dim(c, d[i], xs->ndim, &k) < 0)
-				return -1;
-			if (red[k])
-				return op_fail(
-				    c, "dim %d appears multiple times in the list of dims", k);
-			red[k] = true;
-		}
-	}
-	bool keep = optional_bool(c, 2, "keepdim", false);
-	struct shape os = {.ndim = 0};
-	for (int i = 0; i < xs->ndim; i++) {
-		if (!red[i])
-			os.dim[os.ndim++] = xs->dim[i];
-		else if (keep)
-			os.dim[os.ndim++] = 1;
-	}
+	struct shape os;
+	if (op_reduced_shape(c, x, op_arg(c, 1, "dim"), optional_bool(c, 2, "keepdim", false),
+	                     &os) < 0)
+		return -1;
 	enum dtype dt = op_dtype(x);
+	/* sum counts bools and ints in int64 */
+	if (strcmp(op_fn_name(c), "sum") == 0 && !op_is_float_dtype(dt))
+		dt = DT_I64;
 	const struct value *dtv = op_arg(c, -1, "dtype");
 	if (dtv && dtv->kind == VAL_DTYPE)
 		dt = dtv->u.dtype;

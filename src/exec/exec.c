@@ -269,10 +269,13 @@ static int plan_op(struct shape_walk *walk, struct op_call *c)
 		                  op_path(c, path, sizeof path),
 		                  c->def->kind == OP_MODULE ? "module type" : "function",
 		                  c->def->name);
-	if (k->flags & KF_ALIAS) {
-		const struct value *x = op_arg(c, 0, "input");
-		if (!x)
-			x = op_arg(c, -1, "self");
+	const struct value *x = op_arg(c, 0, "input");
+	if (!x)
+		x = op_arg(c, -1, "self");
+	/* A cast is a view of its input unless it changes the dtype. */
+	bool converts = (k->flags & KF_CAST) && x && x->kind == VAL_TENSOR &&
+	                c->out.kind == VAL_TENSOR && c->out.u.tensor.t.dtype != x->u.tensor.t.dtype;
+	if ((k->flags & KF_ALIAS) && !converts) {
 		if (!x || !xis_slot(p, x) || c->out.kind != VAL_TENSOR ||
 		    c->out.u.tensor.t.dtype != x->u.tensor.t.dtype ||
 		    tensor_nbytes(&c->out.u.tensor.t) != tensor_nbytes(&x->u.tensor.t))

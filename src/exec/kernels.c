@@ -21,9 +21,10 @@
 /* ---- the table ---- */
 
 const struct kernel *const kernels_tables[] = {
-    kernels_conv,   kernels_linear,    kernels_norm, kernels_act,      kernels_pool,
-    kernels_layout, kernels_attention, kernels_rnn,  kernels_resample, kernels_embed,
-    NULL,
+    kernels_conv,      kernels_linear, kernels_norm,      kernels_act,
+    kernels_pool,      kernels_layout, kernels_attention, kernels_rnn,
+    kernels_resample,  kernels_embed,  kernels_math,      kernels_reduce,
+    kernels_rearrange, NULL,
 };
 
 const struct kernel *kernels_find(const char *name, enum op_kind kind)

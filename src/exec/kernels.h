@@ -12,7 +12,8 @@
  * (doc/executor.md says more).
  *
  * Tensors a kernel sees are float32 and contiguous, except where its flags
- * say it moves bytes of any dtype (KF_ANY_DTYPE), reads an integer index
+ * say it takes any dtype (KF_ANY_DTYPE: it moves bytes, or reads and
+ * writes elements through kload and kstore), reads an integer index
  * tensor or a bool mask. Kernels never allocate in their run function: scratch memory is
  * sized by prepare and handed over by the executor. */
 #ifndef GRAFT_KERNELS_H
@@ -44,16 +45,17 @@ enum {
 	KF_INPLACE_ANY = 1 << 2, /* the output may overwrite any tensor argument of its size */
 	KF_ACT = 1 << 3,         /* applies op->act to its output */
 	KF_BN = 1 << 4,          /* applies op->post_scale/post_shift per channel (dim 1) */
-	KF_ANY_DTYPE = 1 << 5,   /* moves elements of any dtype (layout kernels) */
+	KF_ANY_DTYPE = 1 << 5,   /* takes tensors of any dtype (layout kernels, kload/kstore) */
 	KF_INT_INDEX = 1 << 6,   /* reads integer index tensors among float ones */
 	KF_BOOL_MASK = 1 << 7,   /* reads bool (or uint8) mask tensors among float ones */
+	KF_CAST = 1 << 8,        /* with KF_ALIAS: a dtype cast, run when the dtype changes */
 };
 /* An activation kernel's flags carry the activation it computes, which the
  * executor fuses into the op producing its input (KF_ACT):
  * KF_IS_ACT(KACT_RELU) on the row, KF_ACT_OF(flags) to read it back
  * (KACT_NONE for every other kernel). */
-#define KF_IS_ACT(act)   ((unsigned)(act) << 8)
-#define KF_ACT_OF(flags) ((enum kact_kind)(((flags) >> 8) & 0xff))
+#define KF_IS_ACT(act)   ((unsigned)(act) << 16)
+#define KF_ACT_OF(flags) ((enum kact_kind)(((flags) >> 16) & 0xff))
 
 struct kop;
 
@@ -179,6 +181,9 @@ extern const struct kernel kernels_attention[];
 extern const struct kernel kernels_rnn[];
 extern const struct kernel kernels_resample[];
 extern const struct kernel kernels_embed[];
+extern const struct kernel kernels_math[];
+extern const struct kernel kernels_reduce[];
+extern const struct kernel kernels_rearrange[];
 /* Each table ends with an entry whose name is NULL. */
 
 /* C[m, n] = op(A) op(B) + beta C, row-major with leading dimensions, A
@@ -195,6 +200,22 @@ void kgemm(bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_
  * B [k, n] ([n, k] when tb). */
 void kgemm_small(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                  const float *b, int64_t ldb, float *c, int64_t ldc);
+/* Element i of data of dtype dt as a double, and back: floats rounded to
+ * the dtype, integers truncated toward zero (saturating, NaN as 0), bools
+ * as v != 0. */
+double kload(const void *data, enum dtype dt, int64_t i);
+void kstore(void *data, enum dtype dt, int64_t i, double v);
+/* The elementwise kernels of kernels_math.c, for kernels that compute an
+ * elementwise form of their function (max(a, b)): prepare picks the
+ * operation by op->kernel->name. kcast_run converts input 0 into the
+ * output's dtype (the KF_CAST kernels). */
+int kelem_prepare(struct kop *op, struct error *e);
+int kelem_run(struct kop *op, struct error *e);
+int kcast_run(struct kop *op, struct error *e);
+/* The reductions of kernels_reduce.c, by op->kernel->name (sum, max, var,
+ * ...), on any dtype: for kernels that hand such inputs over. */
+int kreduce_prepare(struct kop *op, struct error *e);
+int kreduce_run(struct kop *op, struct error *e);
 /* Softmax of n rows of length len in place (rows `stride` apart). */
 void ksoftmax_rows(float *x, int64_t n, int64_t len, int64_t stride);
 

@@ -4,7 +4,9 @@
  * Activations follow PyTorch's formulas in float32 (GELU's exact form
  * through erff, its tanh form as written in torch.nn.functional.gelu).
  * Binary operations broadcast like PyTorch; a Python number operand is
- * converted to float first, as PyTorch does for a float32 tensor. */
+ * converted to float first, as PyTorch does for a float32 tensor. With an
+ * operand or a result that is not float32 (int64 positions, bool masks)
+ * they are kernels_math.c's elementwise kernels. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +20,9 @@
 struct act_state {
 	struct kact act; /* kind KACT_NONE: see kind */
 	int kind;        /* ACT_* below for the ones that are not in kernels_act.h */
-	float lo, hi;    /* clamp's bounds */
 };
 
-enum { ACT_PLAIN, ACT_CLAMP, ACT_EXP, ACT_NEG };
+enum { ACT_PLAIN, ACT_EXP, ACT_NEG };
 
 static bool is(const struct kop *op, const char *name)
 {
@@ -34,19 +35,6 @@ static const char *approximate(const struct kop *op)
 		return module_attr_str(op->call.module, "approximate", "none");
 	const struct value *a = op_arg(&op->call, -1, "approximate");
 	return a && a->kind == VAL_STR ? a->u.s : "none";
-}
-
-static int number_arg(const struct kop *op, int pos, const char *kw, double def, double *out)
-{
-	const struct value *v = op_arg(&op->call, pos, kw);
-	*out = def;
-	if (!v || v->kind == VAL_NONE)
-		return 0;
-	if (v->kind == VAL_BOOL) {
-		*out = v->u.b;
-		return 0;
-	}
-	return value_number(v, out) ? 0 : -1;
 }
 
 /* The module type of each line of kernels_act.h, by kind. */
@@ -103,15 +91,7 @@ static int act_prepare(struct kop *op, struct error *e)
 	if (KF_ACT_OF(op->kernel->flags) != KACT_NONE && st->act.kind == KACT_NONE)
 		return error_set(e, "%s() takes numbers for its parameters (not tensors)",
 		                 op->kernel->name);
-	double lo, hi;
-	if (is(op, "clamp")) {
-		st->kind = ACT_CLAMP;
-		if (number_arg(op, 1, "min", -INFINITY, &lo) < 0 ||
-		    number_arg(op, 2, "max", INFINITY, &hi) < 0)
-			return error_set(e, "clamp() takes numbers for min and max (not tensors)");
-		st->lo = (float)lo;
-		st->hi = (float)hi;
-	} else if (is(op, "exp")) {
+	if (is(op, "exp")) {
 		st->kind = ACT_EXP;
 	} else if (is(op, "neg")) {
 		st->kind = ACT_NEG;
@@ -132,17 +112,6 @@ static void act_chunk(void *ctx, int64_t b, int64_t e)
 	float *y = j->y;
 	const struct act_state *st = j->st;
 	switch (st->kind) {
-	case ACT_CLAMP:
-		/* torch.clamp: min then max, NaN propagates */
-		for (int64_t i = b; i < e; i++) {
-			float v = x[i];
-			if (!isnan(v)) {
-				v = v < st->lo ? st->lo : v;
-				v = v > st->hi ? st->hi : v;
-			}
-			y[i] = v;
-		}
-		return;
 	case ACT_EXP:
 		for (int64_t i = b; i < e; i++)
 			y[i] = expf(x[i]);
@@ -324,8 +293,22 @@ static void bcast_strides(const struct shape *s, const struct shape *o, int64_t 
 	}
 }
 
+/* Whether an operand or the result is not float32: integer arithmetic
+ * (positions from arange, counts), done by kernels_math.c's elementwise
+ * kernels. */
+static bool bin_generic(struct kop *op)
+{
+	const struct value *v[2] = {bin_operand(op, 0), bin_operand(op, 1)};
+	for (int i = 0; i < 2; i++)
+		if (v[i] && v[i]->kind == VAL_TENSOR && v[i]->u.tensor.t.dtype != DT_F32)
+			return true;
+	return kop_out(op, 0)->dtype != DT_F32;
+}
+
 static int bin_prepare(struct kop *op, struct error *e)
 {
+	if (bin_generic(op))
+		return kelem_prepare(op, e);
 	struct bin_state *st = xcalloc(1, sizeof *st);
 	op->state = st;
 	const char *name = op->kernel->name;
@@ -513,7 +496,13 @@ static void bin_chunk(void *ctx, int64_t rb, int64_t re)
 
 static int bin_run(struct kop *op, struct error *e)
 {
-	(void)e;
+	if (bin_generic(op)) {
+		if (kelem_run(op, e) < 0)
+			return -1;
+		if (kop_out(op, 0)->dtype == DT_F32)
+			kact_apply(op->act, kt_f32(kop_out(op, 0)), shape_numel(&kop_out(op, 0)->shape));
+		return 0;
+	}
 	const struct bin_state *st = op->state;
 	const struct value *a = bin_operand(op, 0), *b = bin_operand(op, 1);
 	struct bin_job j = {.st = st,
@@ -647,7 +636,7 @@ static int softmax_run(struct kop *op, struct error *e)
 	ACT(module_type, OP_MODULE, KACT_##name), ACT(function, OP_FUNCTION, KACT_##name),
 #define BIN(nm)                                                                                    \
 	{                                                                                          \
-		nm, OP_FUNCTION, KF_INPLACE_ANY | KF_ACT, bin_prepare, bin_run                     \
+		nm, OP_FUNCTION, KF_INPLACE_ANY | KF_ACT | KF_ANY_DTYPE, bin_prepare, bin_run      \
 	}
 
 const struct kernel kernels_act[] = {
@@ -655,7 +644,6 @@ const struct kernel kernels_act[] = {
     ACT("relu_", OP_FUNCTION, KACT_RELU),
     ACT("exp", OP_FUNCTION, KACT_NONE),
     ACT("neg", OP_FUNCTION, KACT_NONE),
-    ACT("clamp", OP_FUNCTION, KACT_NONE),
     BIN("add"),
     BIN("sub"),
     BIN("mul"),

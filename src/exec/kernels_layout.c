@@ -7,9 +7,9 @@
  * output the input's bytes and runs nothing. Everything else copies, byte
  * for byte, so these kernels serve any dtype (MaxViT and Swin index
  * tables are int64). Indexing follows PyTorch: ints, slices with a
- * positive step, None, Ellipsis, and integer index tensors broadcast
- * together, their dimensions placed where the first one is when they are
- * adjacent, else in front. */
+ * positive step, None, Ellipsis, and integer index tensors (or lists of
+ * ints) broadcast together, their dimensions placed where the first one
+ * is when they are adjacent, else in front. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +72,12 @@ static int int_list(const struct kop *op, int pos, const char *kw, int64_t *out,
 		if (v->u.list.n > max || value_ints(v, out, v->u.list.n) < 0)
 			return -1;
 		return v->u.list.n;
+	}
+	if (pos < 0 || pos >= op->call.nargs) { /* one int by keyword */
+		if (v->kind != VAL_INT || max < 1)
+			return -1;
+		out[0] = v->u.i;
+		return 1;
 	}
 	int n = 0;
 	for (int i = pos; i < op->call.nargs && n < max; i++) {
@@ -338,6 +344,16 @@ static void slice_range(const struct value *sl, int64_t len, int64_t *start, int
 	*count = b > a ? (b - a - 1) / st + 1 : 0;
 }
 
+/* The shape of an index: a tensor's, or [n] for a list of n ints (in
+ * *list). */
+static const struct shape *index_shape(const struct value *v, struct shape *list)
+{
+	if (v->kind == VAL_TENSOR)
+		return &v->u.tensor.t.shape;
+	*list = (struct shape){.ndim = 1, .dim = {v->u.list.n}};
+	return list;
+}
+
 static const struct value *index_items(const struct kop *op, int *n)
 {
 	const struct value *idx = op_arg(&op->call, 1, NULL);
@@ -360,7 +376,7 @@ static int getitem_prepare(struct kop *op, struct error *e)
 	int consumed = 0;
 	for (int i = 0; i < n; i++)
 		if (items[i].kind == VAL_INT || items[i].kind == VAL_SLICE ||
-		    items[i].kind == VAL_TENSOR)
+		    items[i].kind == VAL_TENSOR || items[i].kind == VAL_LIST)
 			consumed++;
 	struct getitem_state *st = xcalloc(1, sizeof *st);
 	op->state = st;
@@ -397,6 +413,7 @@ static int getitem_prepare(struct kop *op, struct error *e)
 			break;
 		}
 		case VAL_TENSOR:
+		case VAL_LIST: /* a list of ints is an index tensor */
 			if (adv_pos >= 0 && adv_pos != od)
 				adv_split = true;
 			if (adv_pos < 0)
@@ -420,7 +437,8 @@ static int getitem_prepare(struct kop *op, struct error *e)
 		/* The broadcast shape of the index tensors. */
 		struct shape b = {.ndim = 0};
 		for (int a = 0; a < st->nadv; a++) {
-			const struct shape *s = &items[st->adv_item[a]].u.tensor.t.shape;
+			struct shape ls;
+			const struct shape *s = index_shape(&items[st->adv_item[a]], &ls);
 			int nd = s->ndim > b.ndim ? s->ndim : b.ndim;
 			struct shape r = {.ndim = nd};
 			for (int q = 0; q < nd; q++) {
@@ -438,8 +456,11 @@ static int getitem_prepare(struct kop *op, struct error *e)
 	return 0;
 }
 
-static int64_t index_value(const struct tensor *t, int64_t i)
+static int64_t index_value(const struct value *v, int64_t i)
 {
+	if (v->kind == VAL_LIST)
+		return v->u.list.items[i].u.i;
+	const struct tensor *t = &v->u.tensor.t;
 	if (t->dtype == DT_I64)
 		return ((const int64_t *)tensor_data(t))[i];
 	if (t->dtype == DT_I32)
@@ -469,16 +490,18 @@ static int getitem_run(struct kop *op, struct error *e)
 	for (int64_t p = 0; p < st->adv_count; p++)
 		off[p] = 0;
 	for (int a = 0; a < st->nadv; a++) {
-		const struct tensor *t = &items[st->adv_item[a]].u.tensor.t;
+		const struct value *t = &items[st->adv_item[a]];
+		struct shape ls;
+		const struct shape *ts = index_shape(t, &ls);
 		int64_t tstr[SHAPE_MAX_DIMS];
-		kstrides(&t->shape, tstr);
+		kstrides(ts, tstr);
 		for (int64_t p = 0; p < st->adv_count; p++) {
 			int64_t rem = p, ti = 0;
 			for (int q = b->ndim - 1; q >= 0; q--) {
 				int64_t iq = rem % b->dim[q];
 				rem /= b->dim[q];
-				int tq = t->shape.ndim - b->ndim + q;
-				if (tq >= 0 && t->shape.dim[tq] != 1)
+				int tq = ts->ndim - b->ndim + q;
+				if (tq >= 0 && ts->dim[tq] != 1)
 					ti += iq * tstr[tq];
 			}
 			int64_t v = index_value(t, ti), size = st->adv_dimsize[a];
@@ -765,9 +788,9 @@ const struct kernel kernels_layout[] = {
     ALIAS("contiguous", OP_FUNCTION),
     ALIAS("clone", OP_FUNCTION),
     ALIAS("detach", OP_FUNCTION),
-    ALIAS("to", OP_FUNCTION),
-    ALIAS("type_as", OP_FUNCTION),
-    ALIAS("float", OP_FUNCTION),
+    {"to", OP_FUNCTION, KF_ALIAS | KF_CAST | KF_ANY_DTYPE, NULL, kcast_run},
+    {"type_as", OP_FUNCTION, KF_ALIAS | KF_CAST | KF_ANY_DTYPE, NULL, kcast_run},
+    {"float", OP_FUNCTION, KF_ALIAS | KF_CAST | KF_ANY_DTYPE, NULL, kcast_run},
     ALIAS("dropout", OP_FUNCTION),
     ALIAS("stochastic_depth", OP_FUNCTION),
     {"Permute", OP_MODULE, KF_ANY_DTYPE, permute_prepare, gather_run},

@@ -1,13 +1,14 @@
-/* kernels_linear.c - matrix products: nn.Linear and F.linear, matmul, bmm
- * and einsum.
+/* kernels_linear.c - matrix products: nn.Linear and F.linear, nn.Bilinear
+ * and F.bilinear, matmul, mm, bmm, addmm, baddbmm, outer and einsum.
  *
  * Large products go to OpenBLAS (sgemm, sgemv for one row); batches of
  * small ones (attention heads, MaxViT's einsums) run graft's own loop in
  * parallel over the batch, where BLAS's per-call cost would dominate.
- * einsum takes any two-operand equation without repeated or summed-away
- * labels, and one-operand permutations: labels shared by both operands and
- * the output are batch dimensions, labels in both operands only are
- * contracted, the others are rows or columns. Operands already laid out as
+ * einsum runs any equation: those of two operands without repeated or
+ * summed-away labels, and one-operand permutations, as batched products;
+ * the others by a plain loop over every label. In the products, labels
+ * shared by both operands and the output are batch dimensions, labels in
+ * both operands only are contracted, the others are rows or columns. Operands already laid out as
  * a batch of matrices (plain or transposed) are used in place. */
 #include <cblas.h>
 #include <stdlib.h>
@@ -258,11 +259,16 @@ struct matmul_state {
 	int64_t store[];
 };
 
+/* The keyword of the second factor: matmul's other, mm's and bmm's mat2. */
+static const char *second_operand(const struct kop *op)
+{
+	return strcmp(op->kernel->name, "matmul") ? "mat2" : "other";
+}
+
 static int matmul_prepare(struct kop *op, struct error *e)
 {
 	const struct tensor *a = kop_input(op);
-	const struct tensor *b =
-	    kop_tensor(op, 1, strcmp(op->kernel->name, "bmm") ? "other" : "mat2");
+	const struct tensor *b = kop_tensor(op, 1, second_operand(op));
 	const struct tensor *o = kop_out(op, 0);
 	if (!a || !b)
 		return error_set(e, "%s(): needs two tensors", op->kernel->name);
@@ -323,7 +329,7 @@ static int matmul_run(struct kop *op, struct error *e)
 {
 	(void)e;
 	const struct matmul_state *st = op->state;
-	const char *bname = strcmp(op->kernel->name, "bmm") ? "other" : "mat2";
+	const char *bname = second_operand(op);
 	struct bgemm g = {.m = st->m,
 	                  .n = st->n,
 	                  .k = st->k,
@@ -340,6 +346,153 @@ static int matmul_run(struct kop *op, struct error *e)
 	return 0;
 }
 
+/* ---- addmm, baddbmm: beta * input + alpha * (a @ b) ---- */
+
+struct addmm_state {
+	int64_t batch, m, n, k;
+	float alpha, beta;
+	int ndim;
+	int64_t size[3], istride[3]; /* the output, and input's broadcast strides */
+};
+
+static int number_or(const struct kop *op, const char *kw, double def, float *out)
+{
+	const struct value *v = op_arg(&op->call, -1, kw);
+	double d = def;
+	if (v && !value_number(v, &d))
+		return -1;
+	*out = (float)d;
+	return 0;
+}
+
+static int addmm_prepare(struct kop *op, struct error *e)
+{
+	bool batched = !strcmp(op->kernel->name, "baddbmm");
+	const struct tensor *x = kop_input(op);
+	const struct tensor *a = kop_tensor(op, 1, batched ? "batch1" : "mat1");
+	const struct tensor *o = kop_out(op, 0);
+	struct addmm_state *st = xcalloc(1, sizeof *st);
+	op->state = st;
+	if (number_or(op, "beta", 1, &st->beta) < 0 || number_or(op, "alpha", 1, &st->alpha) < 0)
+		return error_set(e, "%s(): alpha and beta must be numbers", op->kernel->name);
+	st->ndim = o->shape.ndim;
+	st->batch = batched ? o->shape.dim[0] : 1;
+	st->m = o->shape.dim[st->ndim - 2];
+	st->n = o->shape.dim[st->ndim - 1];
+	st->k = a->shape.dim[a->shape.ndim - 1];
+	int64_t own[3];
+	kstrides(&x->shape, own);
+	for (int i = 0; i < st->ndim; i++) {
+		int q = x->shape.ndim - st->ndim + i;
+		st->size[i] = o->shape.dim[i];
+		st->istride[i] = q < 0 || x->shape.dim[q] == 1 ? 0 : own[q];
+	}
+	return 0;
+}
+
+static int addmm_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct addmm_state *st = op->state;
+	bool batched = st->ndim == 3;
+	const float *x = kt_f32(kop_input(op));
+	struct bgemm g = {.m = st->m,
+	                  .n = st->n,
+	                  .k = st->k,
+	                  .lda = st->k,
+	                  .ldb = st->n,
+	                  .ldc = st->n,
+	                  .a = kt_f32(kop_tensor(op, 1, batched ? "batch1" : "mat1")),
+	                  .b = kt_f32(kop_tensor(op, 2, batched ? "batch2" : "mat2")),
+	                  .c = kt_f32(kop_out(op, 0)),
+	                  .sa = st->m * st->k,
+	                  .sb = st->k * st->n,
+	                  .sc = st->m * st->n};
+	bgemm_run(&g, st->batch);
+	int64_t bs = batched ? st->istride[0] : 0, rs = st->istride[st->ndim - 2],
+	        cs = st->istride[st->ndim - 1];
+	for (int64_t q = 0; q < st->batch; q++)
+		for (int64_t i = 0; i < st->m; i++)
+			for (int64_t j = 0; j < st->n; j++) {
+				float *y = g.c + (q * st->m + i) * st->n + j;
+				float in = x[q * bs + i * rs + j * cs];
+				/* beta = 0 ignores the input, NaN included, as PyTorch */
+				*y = st->alpha * *y + (st->beta != 0 ? st->beta * in : 0);
+			}
+	return 0;
+}
+
+/* ---- outer ---- */
+
+static int outer_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct tensor *a = kop_input(op), *b = kop_tensor(op, 1, "vec2");
+	float *y = kt_f32(kop_out(op, 0));
+	const float *u = kt_f32(a), *w = kt_f32(b);
+	int64_t n = a->shape.dim[0], m = b->shape.dim[0];
+	for (int64_t i = 0; i < n; i++)
+		for (int64_t j = 0; j < m; j++)
+			y[i * m + j] = u[i] * w[j];
+	return 0;
+}
+
+/* ---- Bilinear, bilinear ---- */
+
+struct bilinear_state {
+	int64_t rows, in1, in2, out;
+	const float *w, *b;
+};
+
+static int bilinear_prepare(struct kop *op, struct error *e)
+{
+	const struct tensor *x1 = kop_tensor(op, 0, "input1"), *w, *b;
+	if (op->call.module) {
+		w = kop_param(op, "weight");
+		b = kop_param(op, "bias");
+	} else {
+		w = kop_tensor(op, 2, "weight");
+		b = kop_tensor(op, 3, "bias");
+	}
+	if (!w || !x1)
+		return error_set(e, "bilinear: no weight");
+	struct bilinear_state *st = xcalloc(1, sizeof *st);
+	op->state = st;
+	st->out = w->shape.dim[0];
+	st->in1 = w->shape.dim[1];
+	st->in2 = w->shape.dim[2];
+	st->rows = st->in1 ? shape_numel(&x1->shape) / st->in1 : 0;
+	st->w = kt_f32(w);
+	st->b = b ? kt_f32(b) : NULL;
+	if (b && shape_numel(&b->shape) != st->out)
+		return error_set(e, "bilinear(): a bias of %lld values for %lld outputs",
+		                 (long long)shape_numel(&b->shape), (long long)st->out);
+	op->scratch_bytes = (size_t)(st->rows * st->in2) * sizeof(float);
+	return 0;
+}
+
+/* For each output feature o: U = x1 W[o] ([rows, in2]), then
+ * y[r, o] = U[r] . x2[r] + b[o]. */
+static int bilinear_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct bilinear_state *st = op->state;
+	const float *x1 = kt_f32(kop_tensor(op, 0, "input1"));
+	const float *x2 = kt_f32(kop_tensor(op, 1, "input2"));
+	float *y = kt_f32(kop_out(op, 0)), *u = op->scratch;
+	for (int64_t o = 0; o < st->out; o++) {
+		kgemm(false, st->rows, st->in2, st->in1, x1, st->in1, st->w + o * st->in1 * st->in2,
+		      st->in2, 0.0f, u, st->in2);
+		for (int64_t r = 0; r < st->rows; r++) {
+			double acc = st->b ? st->b[o] : 0;
+			for (int64_t j = 0; j < st->in2; j++)
+				acc += (double)u[r * st->in2 + j] * x2[r * st->in2 + j];
+			y[r * st->out + o] = (float)acc;
+		}
+	}
+	return 0;
+}
+
 /* ---- einsum ---- */
 
 #define EIN_LABELS 64 /* 52 letters, then the dims of "..." */
@@ -350,6 +503,7 @@ struct ein_operand {
 };
 
 struct einsum_state {
+	bool general; /* false; true in struct ein_general, which starts the same */
 	int nops;
 	int64_t batch, m, n, k;
 	/* Per operand: copy into scratch (gather) or use in place (ta/tb). */
@@ -418,6 +572,19 @@ static int ein_find(const struct ein_operand *t, int l)
 	return -1;
 }
 
+/* The output of an equation without "->": the labels of "..." first,
+ * then those seen once (count[label] == 1), sorted. */
+static void ein_implicit_output(const int *count, struct ein_operand *out)
+{
+	out->n = 0;
+	for (int lb = 52; lb < EIN_LABELS; lb++)
+		if (count[lb])
+			out->labels[out->n++] = lb;
+	for (int lb = 0; lb < 52; lb++)
+		if (count[lb] == 1)
+			out->labels[out->n++] = lb;
+}
+
 /* Whether operand t (contiguous, of shape s) is exactly the labels
  * first..., second... in that order, with no broadcasting. */
 static bool ein_layout(const struct ein_operand *t, const struct shape *s, const int *order, int n,
@@ -431,17 +598,135 @@ static bool ein_layout(const struct ein_operand *t, const struct shape *s, const
 	return true;
 }
 
+/* ---- einsum, the general case: a loop over every label ----
+ *
+ * For what the batched product does not take: three or more operands,
+ * repeated labels (diagonals) and labels summed away in one operand. */
+
+#define EIN_MAX_OPS 8
+
+struct ein_general {
+	bool general; /* true */
+	int nops, nlab;
+	int64_t size[EIN_LABELS];                  /* per label used */
+	int64_t stride[EIN_MAX_OPS][EIN_LABELS];   /* per operand, 0 where it broadcasts */
+	int64_t ostride[EIN_LABELS];               /* 0 for contracted labels */
+};
+
+/* The operands of an einsum call: a tuple, or the arguments after the
+ * equation. */
+static const struct value *ein_operands(const struct kop *op, int *n)
+{
+	const struct value *l = op_arg(&op->call, 1, "operands");
+	if (l && l->kind == VAL_LIST) {
+		*n = l->u.list.n;
+		return l->u.list.items;
+	}
+	*n = op->call.nargs - 1;
+	return op->call.args + 1;
+}
+
+static int einsum_general_prepare(struct kop *op, struct error *e)
+{
+	const char *eq = op_arg(&op->call, 0, "equation")->u.s, *p = eq;
+	int nops;
+	const struct value *items = ein_operands(op, &nops);
+	if (nops > EIN_MAX_OPS)
+		return error_set(e, "einsum(): graft runs at most %d operands", EIN_MAX_OPS);
+	struct ein_general *st = xcalloc(1, sizeof *st);
+	op->state = st;
+	st->general = true;
+	st->nops = nops;
+	struct ein_operand t[EIN_MAX_OPS], out;
+	int index[EIN_LABELS], count[EIN_LABELS] = {0};
+	for (int i = 0; i < EIN_LABELS; i++)
+		index[i] = -1;
+	for (int i = 0; i < nops; i++) {
+		if (ein_term(&p, items[i].u.tensor.t.shape.ndim, &t[i]) < 0)
+			return error_set(e, "einsum(): cannot read '%s'", eq);
+		if (*p == ',')
+			p++;
+		for (int j = 0; j < t[i].n; j++) {
+			int lb = t[i].labels[j];
+			count[lb]++;
+			if (index[lb] < 0) {
+				index[lb] = st->nlab;
+				st->size[st->nlab++] = 1;
+			}
+			int64_t d = items[i].u.tensor.t.shape.dim[j];
+			if (d != 1)
+				st->size[index[lb]] = d;
+		}
+	}
+	const struct tensor *o = kop_out(op, 0);
+	if (strncmp(p, "->", 2) == 0) {
+		p += 2;
+		if (ein_term(&p, o->shape.ndim, &out) < 0)
+			return error_set(e, "einsum(): cannot read '%s'", eq);
+	} else {
+		ein_implicit_output(count, &out);
+	}
+	for (int i = 0; i < nops; i++) {
+		int64_t own[SHAPE_MAX_DIMS];
+		kstrides(&items[i].u.tensor.t.shape, own);
+		for (int j = 0; j < t[i].n; j++)
+			if (items[i].u.tensor.t.shape.dim[j] != 1)
+				st->stride[i][index[t[i].labels[j]]] += own[j];
+	}
+	int64_t ostr[SHAPE_MAX_DIMS];
+	kstrides(&o->shape, ostr);
+	for (int j = 0; j < out.n; j++)
+		if (index[out.labels[j]] >= 0)
+			st->ostride[index[out.labels[j]]] = ostr[j];
+	return 0;
+}
+
+static int einsum_general_run(struct kop *op)
+{
+	const struct ein_general *st = op->state;
+	int nops;
+	const struct value *items = ein_operands(op, &nops);
+	const float *src[EIN_MAX_OPS];
+	for (int i = 0; i < st->nops; i++)
+		src[i] = kt_f32(&items[i].u.tensor.t);
+	struct tensor *y = kop_out(op, 0);
+	float *out = kt_f32(y);
+	memset(out, 0, (size_t)shape_numel(&y->shape) * sizeof *out);
+	int64_t total = 1, idx[EIN_LABELS] = {0}, off[EIN_MAX_OPS] = {0}, ooff = 0;
+	for (int l = 0; l < st->nlab; l++)
+		total *= st->size[l];
+	for (int64_t k = 0; k < total; k++) {
+		float v = 1;
+		for (int i = 0; i < st->nops; i++)
+			v *= src[i][off[i]];
+		out[ooff] += v;
+		for (int l = st->nlab - 1; l >= 0; l--) {
+			for (int i = 0; i < st->nops; i++)
+				off[i] += st->stride[i][l];
+			ooff += st->ostride[l];
+			if (++idx[l] < st->size[l])
+				break;
+			for (int i = 0; i < st->nops; i++)
+				off[i] -= st->stride[i][l] * st->size[l];
+			ooff -= st->ostride[l] * st->size[l];
+			idx[l] = 0;
+		}
+	}
+	return 0;
+}
+
 static int einsum_prepare(struct kop *op, struct error *e)
 {
 	const struct value *eq = op_arg(&op->call, 0, "equation");
 	const struct tensor *ops[2] = {NULL, NULL};
-	const struct value *l = op_arg(&op->call, 1, "operands");
-	const struct value *items = l && l->kind == VAL_LIST ? l->u.list.items : op->call.args + 1;
-	int nops = l && l->kind == VAL_LIST ? l->u.list.n : op->call.nargs - 1;
+	int nops;
+	const struct value *items = ein_operands(op, &nops);
 	for (int i = 0; i < nops && i < 2; i++)
 		ops[i] = &items[i].u.tensor.t;
-	if (!eq || eq->kind != VAL_STR || nops < 1 || nops > 2)
-		return error_set(e, "einsum(): graft runs equations of one or two operands");
+	if (!eq || eq->kind != VAL_STR || nops < 1)
+		return error_set(e, "einsum(): needs an equation and operands");
+	if (nops > 2)
+		return einsum_general_prepare(op, e);
 	struct ein_operand t[2], out;
 	const char *p = eq->u.s;
 	for (int i = 0; i < nops; i++) {
@@ -458,9 +743,8 @@ static int einsum_prepare(struct kop *op, struct error *e)
 	for (int i = 0; i < nops; i++)
 		for (int j = 0; j < t[i].n; j++) {
 			int lb = t[i].labels[j];
-			if (ein_find(&t[i], lb) != j)
-				return error_set(e, "einsum(): repeated labels (diagonals) are not "
-				                    "supported");
+			if (ein_find(&t[i], lb) != j) /* a diagonal */
+				return einsum_general_prepare(op, e);
 			count[lb]++;
 			if (ops[i]->shape.dim[j] != 1)
 				size[lb] = ops[i]->shape.dim[j];
@@ -470,14 +754,7 @@ static int einsum_prepare(struct kop *op, struct error *e)
 		if (ein_term(&p, o->shape.ndim, &out) < 0)
 			return error_set(e, "einsum(): cannot read '%s'", eq->u.s);
 	} else {
-		/* implicit output: "..." first, then the labels seen once, sorted */
-		out.n = 0;
-		for (int lb = 52; lb < EIN_LABELS; lb++)
-			if (count[lb])
-				out.labels[out.n++] = lb;
-		for (int lb = 0; lb < 52; lb++)
-			if (count[lb] == 1)
-				out.labels[out.n++] = lb;
+		ein_implicit_output(count, &out);
 	}
 	bool in_out[EIN_LABELS] = {false};
 	for (int j = 0; j < out.n; j++)
@@ -486,9 +763,7 @@ static int einsum_prepare(struct kop *op, struct error *e)
 		for (int j = 0; j < t[i].n; j++)
 			if (!in_out[t[i].labels[j]] &&
 			    (nops == 1 || ein_find(&t[1 - i], t[i].labels[j]) < 0))
-				return error_set(e,
-				                 "einsum(): summing a label away in one operand is "
-				                 "not supported");
+				return einsum_general_prepare(op, e);
 	struct einsum_state *st = xcalloc(1, sizeof *st);
 	op->state = st;
 	st->nops = nops;
@@ -588,11 +863,13 @@ static int einsum_run(struct kop *op, struct error *e)
 {
 	(void)e;
 	const struct einsum_state *st = op->state;
+	if (st->general)
+		return einsum_general_run(op);
 	const float *src[2];
-	const struct value *l = op_arg(&op->call, 1, "operands");
+	int nops;
+	const struct value *items = ein_operands(op, &nops);
 	for (int i = 0; i < st->nops; i++)
-		src[i] = kt_f32(l && l->kind == VAL_LIST ? &l->u.list.items[i].u.tensor.t
-		                                         : &op->call.args[1 + i].u.tensor.t);
+		src[i] = kt_f32(&items[i].u.tensor.t);
 	float *out = kt_f32(kop_out(op, 0));
 	char *scratch = op->scratch;
 	if (st->nops == 1) {
@@ -647,5 +924,11 @@ const struct kernel kernels_linear[] = {
     {"matmul", OP_FUNCTION, 0, matmul_prepare, matmul_run},
     {"bmm", OP_FUNCTION, 0, matmul_prepare, matmul_run},
     {"einsum", OP_FUNCTION, 0, einsum_prepare, einsum_run},
+    {"mm", OP_FUNCTION, 0, matmul_prepare, matmul_run},
+    {"addmm", OP_FUNCTION, 0, addmm_prepare, addmm_run},
+    {"baddbmm", OP_FUNCTION, 0, addmm_prepare, addmm_run},
+    {"outer", OP_FUNCTION, 0, NULL, outer_run},
+    {"Bilinear", OP_MODULE, 0, bilinear_prepare, bilinear_run},
+    {"bilinear", OP_FUNCTION, 0, bilinear_prepare, bilinear_run},
     {NULL, OP_MODULE, 0, NULL, NULL},
 };

@@ -411,8 +411,17 @@ struct reduce_state {
 	int64_t outn;
 };
 
+/* A sum or mean that is not float32 to float32 (the count of a mask),
+ * done by kernels_reduce.c. */
+static bool reduce_generic(struct kop *op)
+{
+	return kop_input(op)->dtype != DT_F32 || kop_out(op, 0)->dtype != DT_F32;
+}
+
 static int reduce_prepare(struct kop *op, struct error *e)
 {
+	if (reduce_generic(op))
+		return kreduce_prepare(op, e);
 	const struct tensor *x = kop_input(op);
 	const struct shape *s = &x->shape;
 	bool red[SHAPE_MAX_DIMS] = {false};
@@ -497,7 +506,8 @@ static void reduce_chunk(void *ctx, int64_t ob, int64_t oe)
 
 static int reduce_run(struct kop *op, struct error *e)
 {
-	(void)e;
+	if (reduce_generic(op))
+		return kreduce_run(op, e);
 	const struct reduce_state *st = op->state;
 	struct reduce_job j = {st, kt_f32(kop_input(op)), kt_f32(kop_out(op, 0))};
 	kpar_for(st->outn, st->count >= 4096 ? 1 : 4096 / (st->count ? st->count : 1), reduce_chunk,
@@ -515,7 +525,7 @@ static int reduce_run(struct kop *op, struct error *e)
 	}
 #define REDUCE(nm)                                                                                 \
 	{                                                                                          \
-		nm, OP_FUNCTION, 0, reduce_prepare, reduce_run                                     \
+		nm, OP_FUNCTION, KF_ANY_DTYPE, reduce_prepare, reduce_run                          \
 	}
 
 const struct kernel kernels_pool[] = {

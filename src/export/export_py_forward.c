@@ -14,7 +14,17 @@
 
 /* How call_function targets are written: this table, else the callable
  * the function's registry entry names (op_def.py). */
-enum fn_style { FN_BINOP, FN_UNARY, FN_TORCH, FN_F, FN_METHOD, FN_LOCAL, FN_GETITEM, FN_GETATTR };
+enum fn_style {
+	FN_BINOP,
+	FN_UNARY,
+	FN_TORCH,
+	FN_F,
+	FN_METHOD,
+	FN_LOCAL,
+	FN_GETITEM,
+	FN_GETATTR,
+	FN_MATH_OR_TORCH /* math.NAME on a Python number, torch.NAME on a tensor */
+};
 
 static const struct {
 	const char *name;
@@ -36,6 +46,10 @@ static const struct {
     {"gt", FN_BINOP, ">", 0},
     {"ge", FN_BINOP, ">=", 0},
     {"matmul", FN_BINOP, "@", 0},
+    {"and_", FN_BINOP, "&", 0},
+    {"or_", FN_BINOP, "|", 0},
+    {"xor", FN_BINOP, "^", 0},
+    {"invert", FN_UNARY, "~", 0},
     {"neg", FN_UNARY, "-", 0},
     {"not_", FN_UNARY, "not ", 0},
     {"getitem", FN_GETITEM, NULL, 0},
@@ -104,6 +118,17 @@ static const struct {
     {"channel_shuffle", FN_LOCAL, "channel_shuffle", NEED_SHUFFLE},
     {"generate_square_subsequent_mask", FN_TORCH, "nn.Transformer.generate_square_subsequent_mask",
      0},
+    {"sqrt", FN_MATH_OR_TORCH, "sqrt", NEED_MATH},
+    {"log", FN_MATH_OR_TORCH, "log", NEED_MATH},
+    {"log1p", FN_MATH_OR_TORCH, "log1p", NEED_MATH},
+    {"log2", FN_MATH_OR_TORCH, "log2", NEED_MATH},
+    {"expm1", FN_MATH_OR_TORCH, "expm1", NEED_MATH},
+    {"sin", FN_MATH_OR_TORCH, "sin", NEED_MATH},
+    {"cos", FN_MATH_OR_TORCH, "cos", NEED_MATH},
+    {"erf", FN_MATH_OR_TORCH, "erf", NEED_MATH},
+    {"floor", FN_MATH_OR_TORCH, "floor", NEED_MATH},
+    {"ceil", FN_MATH_OR_TORCH, "ceil", NEED_MATH},
+    {"trunc", FN_MATH_OR_TORCH, "trunc", NEED_MATH},
 };
 
 /* Names of positional parameters of the local functions, for the constants
@@ -250,6 +275,22 @@ static void function_call(struct exporter *x, struct pbuf *pb, const struct grap
 		pb_sb(pb, &sb);
 		call_args(x, pb, nd, 1, vars);
 		pb_text(pb, ")");
+		return;
+	case FN_MATH_OR_TORCH:
+		if (nd->nargs != 1 || nd->nkwargs)
+			break;
+		if (nd->args[0].kind == VAL_REF) {
+			/* the graph does not say whether it is a number or a tensor */
+			strbuf_addf(&sb, "(math.%s if isinstance(", functions[fi].py);
+			py_value(x, &sb, &nd->args[0], vars, false);
+			strbuf_addf(&sb, ", (int, float)) else torch.%s)(", functions[fi].py);
+		} else {
+			strbuf_addf(&sb, "%s.%s(", nd->args[0].kind == VAL_TENSOR ? "torch" : "math",
+			            functions[fi].py);
+		}
+		py_value(x, &sb, &nd->args[0], vars, false);
+		strbuf_add(&sb, ")");
+		pb_sb(pb, &sb);
 		return;
 	case FN_TORCH:
 	case FN_F:

@@ -97,7 +97,7 @@ static int json_to_value(struct loader *ld, const char *path, const cJSON *j, co
 		const cJSON *slice = cJSON_GetObjectItemCaseSensitive(j, "slice");
 		const cJSON *dt = cJSON_GetObjectItemCaseSensitive(j, "dtype");
 		if (cJSON_GetArraySize(j) != 1)
-			return load_fail(ld, path, "a value object must have one key (ref, slice, ellipsis or dtype)");
+			return load_fail(ld, path, "a value object must have one key (ref, slice, ellipsis, dtype or float)");
 		if (ref) {
 			if (!g)
 				return load_fail(ld, path, "a ref is only allowed in a forward graph");
@@ -127,6 +127,16 @@ static int json_to_value(struct loader *ld, const char *path, const cJSON *j, co
 					*parts[i] = v.u.i;
 				}
 			}
+			return 0;
+		}
+		const cJSON *fl = cJSON_GetObjectItemCaseSensitive(j, "float");
+		if (fl) {
+			/* the floats JSON numbers cannot hold */
+			const char *t = cJSON_IsString(fl) ? fl->valuestring : "";
+			double f = !strcmp(t, "inf") ? INFINITY : !strcmp(t, "-inf") ? -INFINITY : NAN;
+			if (strcmp(t, "inf") && strcmp(t, "-inf") && strcmp(t, "nan"))
+				return load_fail(ld, path, "a float object is \"inf\", \"-inf\" or \"nan\"");
+			*out = value_float(f);
 			return 0;
 		}
 		if (cJSON_GetObjectItemCaseSensitive(j, "ellipsis")) {
@@ -377,19 +387,25 @@ static struct module *load_module(struct loader *ld, const char *name, const cha
 			p->trainable = false;
 		}
 	}
-	if (forward) {
-		if (load_forward(ld, path, m, forward) < 0)
-			goto fail;
-		struct error e2 = {0};
-		if (graph_bind(m, &e2) < 0) {
-			error_set(ld->e, "%s: %s", ld->where, e2.msg);
-			goto fail;
-		}
-	}
+	if (forward && load_forward(ld, path, m, forward) < 0)
+		goto fail;
 	return m;
 fail:
 	module_free(m);
 	return NULL;
+}
+
+/* Binds every forward graph of the tree under m, once the tree is whole,
+ * so that a message names the module by its full path. */
+static int bind_forwards(struct loader *ld, struct module *m)
+{
+	struct error e2 = {0};
+	if (m->forward && graph_bind(m, &e2) < 0)
+		return error_set(ld->e, "%s: %s", ld->where, e2.msg);
+	for (int i = 0; i < m->nchildren; i++)
+		if (bind_forwards(ld, m->children[i]) < 0)
+			return -1;
+	return 0;
 }
 
 /* "line L, column C" of byte offset `off` in text. */
@@ -494,7 +510,7 @@ struct model *json_load_model(const char *text, size_t n, const char *where, con
 		idx++;
 	}
 	m->root = load_module(&ld, "", "", root, 0);
-	if (!m->root)
+	if (!m->root || bind_forwards(&ld, m->root) < 0)
 		goto fail;
 	m->has_forward = true;
 	if (cJSON_IsString(weights) && weights->valuestring[0]) {
@@ -530,7 +546,13 @@ static cJSON *value_to_json(const struct value *v, const struct graph *g)
 	case VAL_INT:
 		return cJSON_CreateNumber((double)v->u.i);
 	case VAL_FLOAT:
-		return cJSON_CreateNumber(v->u.f);
+		if (isfinite(v->u.f))
+			return cJSON_CreateNumber(v->u.f);
+		else {
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "float", isnan(v->u.f) ? "nan" : v->u.f > 0 ? "inf" : "-inf");
+			return o;
+		}
 	case VAL_STR:
 		return cJSON_CreateString(v->u.s);
 	case VAL_LIST: {

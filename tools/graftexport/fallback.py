@@ -16,7 +16,7 @@ import torch
 import torch.fx
 from torch.fx.node import map_arg
 
-from .trace import OneLevelTracer, TraceFailure, _patched_proxy_iter, _patched_sequence_functions
+from .trace import OneLevelTracer, TraceFailure, _patched_proxy_iter, _patched_torch_functions
 from .transformer import square_subsequent_mask_as_node
 
 
@@ -150,7 +150,7 @@ def concrete_trace(model, module, inputs):
         patches[dunder] = torch.fx.Proxy.__dict__.get(dunder)
         setattr(torch.fx.Proxy, dunder, concrete(fn))
     try:
-        with torch.no_grad(), _patched_proxy_iter(), _patched_sequence_functions(), \
+        with torch.no_grad(), _patched_proxy_iter(), _patched_torch_functions(), \
                 square_subsequent_mask_as_node(tracer):
             graph = tracer.trace(module)
         graph._graft_specialised = tracer.specialised

@@ -26,8 +26,8 @@ def encode_value(v, seen=None):
     if isinstance(v, int):
         return int(v)
     if isinstance(v, float):
-        if not math.isfinite(v):
-            raise GraphValueError("non-finite float %r in a graph" % v)
+        if not math.isfinite(v):  # JSON numbers cannot hold them
+            return {"float": "nan" if math.isnan(v) else "inf" if v > 0 else "-inf"}
         return v
     if isinstance(v, (list, tuple)):  # torch.Size too
         return [encode_value(x, seen) for x in v]

@@ -63,6 +63,19 @@ def _linear(m):
             "bias": m.bias is not None}
 
 
+def _bilinear(m):
+    return {"in1_features": m.in1_features, "in2_features": m.in2_features,
+            "out_features": m.out_features, "bias": m.bias is not None}
+
+
+def _cosine_similarity(m):
+    return {"dim": m.dim, "eps": m.eps}
+
+
+def _pairwise_distance(m):
+    return {"p": m.norm, "eps": m.eps, "keepdim": m.keepdim}
+
+
 def _batchnorm(m):
     return {"num_features": m.num_features, "eps": m.eps,
             "momentum": m.momentum, "affine": m.affine,
@@ -343,6 +356,13 @@ def _t_linear(a):
     return t
 
 
+def _t_bilinear(a):
+    t = [("weight", [a["out_features"], a["in1_features"], a["in2_features"]], F32)]
+    if a["bias"]:
+        t.append(("bias", [a["out_features"]], F32))
+    return t
+
+
 def _t_batchnorm(a):
     c = a["num_features"]
     t = []
@@ -541,6 +561,9 @@ _TABLE = [
     (nn.Unfold, _unfold, _t_none),
     (nn.Embedding, _embedding, _t_embedding),
     (nn.EmbeddingBag, _embedding_bag, _t_embedding),
+    (nn.Bilinear, _bilinear, _t_bilinear),
+    (nn.CosineSimilarity, _cosine_similarity, _t_none),
+    (nn.PairwiseDistance, _pairwise_distance, _t_none),
 ]
 if StochasticDepth is not None:
     _TABLE += [

@@ -80,25 +80,42 @@ def has_forward(module):
 # DenseNet's _DenseLayer) never reaches fx: the C binding rejects the Proxy
 # before __torch_function__ is consulted.  Record such calls directly.
 _SEQUENCE_FUNCTIONS = ("cat", "concat", "stack", "hstack", "vstack")
+# torch.ones(T, T), torch.arange(x.size(1), device=x.device): sizes and
+# numbers that are Proxies are refused the same way.
+_CREATION_FUNCTIONS = ("zeros", "ones", "full", "empty", "arange", "eye")
 
 
-def _sequence_wrapper(fn):
-    def wrapper(tensors, *args, **kwargs):
-        if isinstance(tensors, torch.fx.Proxy):
-            return tensors.tracer.create_proxy("call_function", fn, (tensors,) + args, kwargs)
-        return fn(tensors, *args, **kwargs)
+def _first_proxy(v):
+    if isinstance(v, torch.fx.Proxy):
+        return v
+    if isinstance(v, (list, tuple)):
+        for x in v:
+            p = _first_proxy(x)
+            if p is not None:
+                return p
+    if isinstance(v, dict):
+        return _first_proxy(list(v.values()))
+    return None
+
+
+def _proxy_wrapper(fn):
+    def wrapper(*args, **kwargs):
+        p = _first_proxy([args, kwargs])
+        if p is not None:
+            return p.tracer.create_proxy("call_function", fn, args, kwargs)
+        return fn(*args, **kwargs)
     wrapper.__wrapped__ = fn
     return wrapper
 
 
 @contextmanager
-def _patched_sequence_functions():
+def _patched_torch_functions():
     saved = {}
-    for name in _SEQUENCE_FUNCTIONS:
+    for name in _SEQUENCE_FUNCTIONS + _CREATION_FUNCTIONS:
         fn = getattr(torch, name, None)
         if fn is not None:
             saved[name] = fn
-            setattr(torch, name, _sequence_wrapper(fn))
+            setattr(torch, name, _proxy_wrapper(fn))
     try:
         yield
     finally:
@@ -108,7 +125,7 @@ def _patched_sequence_functions():
 
 def trace_graph(module):
     tracer = OneLevelTracer()
-    with _patched_proxy_iter(), _patched_sequence_functions(), \
+    with _patched_proxy_iter(), _patched_torch_functions(), \
             square_subsequent_mask_as_node(tracer), traced_as_computed(module):
         graph = tracer.trace(module)
     return graph
@@ -137,9 +154,13 @@ def _build_name_cache():
                 continue
             if callable(obj):
                 # keyed by id; the entry keeps OBJ alive so the id stays its own.
-                # A plain name beats a _private alias; the first space wins.
+                # The callable's own name beats an alias (torch.obj, a loop
+                # variable left in torch's namespace, is zeros_like), a
+                # plain name beats a _private one; the first space wins.
                 old = _NAME_CACHE.get(id(obj))
-                if old is None or (old[1].startswith("_") and not name.startswith("_")):
+                own = getattr(obj, "__name__", None)
+                if old is None or (old[1] != own and name == own) or \
+                        (old[1].startswith("_") and not name.startswith("_") and old[1] != own):
                     _NAME_CACHE[id(obj)] = (obj, name)
 
 
@@ -243,6 +264,21 @@ def _check_inplace(graph):
                         raise TraceFailure("in-place %s whose left operand is read later" % n.target.__name__)
 
 
+def _functionalise_inplace_methods(graph):
+    """``x.masked_fill_(mask, v)`` changes x: the reads of x after the call
+    read the call's result (what it returns), so that a graph computing
+    values, as graft's does, sees the change."""
+    order = {n: i for i, n in enumerate(graph.nodes)}
+    for n in graph.nodes:
+        if n.op != "call_method" or not n.target.endswith("_") or not n.args:
+            continue
+        lhs = n.args[0]
+        if isinstance(lhs, torch.fx.Node):
+            for u in list(lhs.users):
+                if order[u] > order[n]:
+                    u.replace_input_with(lhs, n)
+
+
 def _signature_defaults(fn):
     """Keyword defaults of a Python-level function, or {} if unknown."""
     try:
@@ -278,6 +314,7 @@ def encode_graph(graph, module):
     _drop_asserts(graph)
     _drop_unused(graph)
     _check_inplace(graph)
+    _functionalise_inplace_methods(graph)
     rows = []
     seen = set()
     for n in graph.nodes:
@@ -289,7 +326,13 @@ def encode_graph(graph, module):
                 _check_get_attr(module, target)
         else:
             raise TraceFailure("unknown node op " + n.op)
-        args = encode_value(list(n.args), seen)
+        node_args = list(n.args)
+        if n.op == "call_function" and n.target is operator.getitem and \
+                len(node_args) == 2 and isinstance(node_args[1], list):
+            # x[[0, 2]] indexes with a list; a list index in the graph is a
+            # tuple of indices, so write it as x[([0, 2],)], the same thing
+            node_args[1] = (node_args[1],)
+        args = encode_value(node_args, seen)
         kw = n.kwargs
         if n.op == "call_function":
             kw = _drop_default_kwargs(n.target, kw)
