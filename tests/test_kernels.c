@@ -750,6 +750,56 @@ static void test_batchnorm(void)
 	call_free(&d);
 }
 
+/* SyncBatchNorm and FrozenBatchNorm2d compute what BatchNorm2d computes
+ * with the same tensors (FrozenBatchNorm2d's four are all buffers); an
+ * unbatched InstanceNorm2d what a batch of one computes. */
+static void test_batchnorm_variants(void)
+{
+	static const char *const names[] = {"weight", "bias", "running_mean", "running_var"};
+	static const char *const variants[] = {"SyncBatchNorm(5, eps=0.001)",
+	                                       "FrozenBatchNorm2d(5, eps=0.001)"};
+	struct call bn = {.m = mk("BatchNorm2d(5, eps=0.001)"), .nargs = 1};
+	if (!bn.m)
+		return;
+	bn.args[0] = T(2, 5, 3, 4);
+	CHECK(run(&bn) == 0);
+	double ref[120];
+	for (int i = 0; i < 120; i++)
+		ref[i] = f32(&bn.out)[i];
+	for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
+		struct call c = {.m = mk(variants[v]), .nargs = 1};
+		if (!c.m)
+			continue;
+		for (int i = 0; i < 4; i++)
+			memcpy(module_param(c.m, names[i])->t.storage->data,
+			       module_param(bn.m, names[i])->t.storage->data, 5 * sizeof(float));
+		c.args[0] = T(2, 5, 3, 4);
+		memcpy(f32(&c.args[0]), f32(&bn.args[0]), 120 * sizeof(float));
+		CHECK(run(&c) == 0);
+		CHECK(near(variants[v], f32(&c.out), ref, 120, 1e-6));
+		CHECK(module_param(c.m, "weight")->buffer == (v == 1));
+		call_free(&c);
+	}
+	call_free(&bn);
+
+	struct call b = {.m = mk("InstanceNorm2d(3, affine=True)"), .nargs = 1};
+	struct call u = {.m = mk("InstanceNorm2d(3, affine=True)"), .nargs = 1};
+	if (!b.m || !u.m)
+		return;
+	for (int i = 0; i < 2; i++)
+		memcpy(module_param(u.m, names[i])->t.storage->data,
+		       module_param(b.m, names[i])->t.storage->data, 3 * sizeof(float));
+	b.args[0] = T(1, 3, 4, 5);
+	u.args[0] = T(3, 4, 5);
+	memcpy(f32(&u.args[0]), f32(&b.args[0]), 60 * sizeof(float));
+	CHECK(run(&b) == 0 && run(&u) == 0);
+	for (int i = 0; i < 60; i++)
+		ref[i] = f32(&b.out)[i];
+	CHECK(near("InstanceNorm2d unbatched", f32(&u.out), ref, 60, 1e-6));
+	call_free(&b);
+	call_free(&u);
+}
+
 /* LayerNorm over the last two dims, LayerNorm2d over channels, GroupNorm. */
 static void test_norms(void)
 {
@@ -1455,6 +1505,109 @@ static void test_mha(void)
 	}
 }
 
+/* A tensor of dtype dt and the given shape, elements from vals (as
+ * floats, or as bools when dt is DT_BOOL). */
+static struct value mask_of(enum dtype dt, int ndim, const int64_t *dims, const float *vals)
+{
+	struct value v = {.kind = VAL_TENSOR};
+	v.u.tensor.t.dtype = dt;
+	v.u.tensor.t.shape.ndim = ndim;
+	memcpy(v.u.tensor.t.shape.dim, dims, (size_t)ndim * sizeof *dims);
+	tensor_alloc(&v.u.tensor.t, NULL);
+	for (int64_t i = 0; i < shape_numel(&v.u.tensor.t.shape); i++) {
+		if (dt == DT_BOOL)
+			((uint8_t *)v.u.tensor.t.storage->data)[i] = vals[i] != 0;
+		else
+			f32(&v)[i] = vals[i];
+	}
+	return v;
+}
+
+/* MultiheadAttention's masks: every way of masking the last of S = 4 keys
+ * (a bool or float key_padding_mask, a 2-D or 3-D attn_mask, a bool
+ * attn_mask with a float key_padding_mask) gives what the same module
+ * computes on the first 3 keys alone, in the output and the weights. */
+static void test_mha_masks(void)
+{
+	enum { L = 2, S = 4, N = 2, E = 8, H = 2 };
+	struct call ref = {.m = mk("MultiheadAttention(8, 2)"), .nargs = 3};
+	if (!ref.m)
+		return;
+	ref.args[0] = T(L, N, E);
+	ref.args[1] = T(S - 1, N, E);
+	ref.args[2] = T(S - 1, N, E);
+	CHECK(run(&ref) == 0);
+	double want[L * N * E], wweights[N * L * S];
+	for (int64_t i = 0; i < L * N * E; i++)
+		want[i] = f32(out_item(&ref, 0))[i];
+	/* the masked key's weights are 0 */
+	for (int64_t b = 0; b < N; b++)
+		for (int64_t l = 0; l < L; l++)
+			for (int64_t s = 0; s < S; s++)
+				wweights[(b * L + l) * S + s] =
+				    s < S - 1 ? f32(out_item(&ref, 1))[(b * L + l) * (S - 1) + s] : 0;
+	float last[N * H * L * S], half[N * S], neg[L * S], none[L * S] = {0};
+	for (int64_t i = 0; i < N * H * L * S; i++)
+		last[i] = i % S == S - 1 ? 1.0f : 0.0f;
+	for (int64_t i = 0; i < N * S; i++)
+		half[i] = i % S == S - 1 ? 0.5f : 0.0f;
+	for (int64_t i = 0; i < L * S; i++)
+		neg[i] = i % S == S - 1 ? -INFINITY : 0.0f;
+	struct {
+		const char *what;
+		struct value kpm, am;
+	} cases[] = {
+	    {"bool key_padding_mask", mask_of(DT_BOOL, 2, (int64_t[]){N, S}, last), {0}},
+	    {"float key_padding_mask", mask_of(DT_F32, 2, (int64_t[]){N, S}, neg), {0}},
+	    {"2-D float attn_mask", {0}, mask_of(DT_F32, 2, (int64_t[]){L, S}, neg)},
+	    {"3-D bool attn_mask", {0}, mask_of(DT_BOOL, 3, (int64_t[]){N * H, L, S}, last)},
+	    {"bool attn_mask with a float key_padding_mask",
+	     mask_of(DT_F32, 2, (int64_t[]){N, S}, half),
+	     mask_of(DT_BOOL, 2, (int64_t[]){L, S}, none)},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		struct call c = {.m = ref.m, .nargs = 3};
+		c.args[0] = value_copy(&ref.args[0]);
+		c.args[1] = T(S, N, E);
+		c.args[2] = T(S, N, E);
+		/* the first S-1 keys and values ([S, N, E] rows) are ref's */
+		memcpy(f32(&c.args[1]), f32(&ref.args[1]), (size_t)((S - 1) * N * E) * sizeof(float));
+		memcpy(f32(&c.args[2]), f32(&ref.args[2]), (size_t)((S - 1) * N * E) * sizeof(float));
+		if (cases[i].kpm.kind == VAL_TENSOR)
+			c.kw[c.nkw++] = (struct kwarg){"key_padding_mask", cases[i].kpm};
+		if (cases[i].am.kind == VAL_TENSOR)
+			c.kw[c.nkw++] = (struct kwarg){"attn_mask", cases[i].am};
+		CHECK(run(&c) == 0);
+		if (c.out.kind == VAL_LIST) {
+			CHECK(near(cases[i].what, f32(out_item(&c, 0)), want, L * N * E, 1e-5));
+			CHECK(near(cases[i].what, f32(out_item(&c, 1)), wweights, N * L * S, 1e-5));
+		}
+		c.m = NULL; /* ref's */
+		call_free(&c);
+	}
+	/* a mask of another shape breaks in the shape rule */
+	struct call bad = {.m = ref.m, .nargs = 3, .nkw = 1};
+	bad.args[0] = T(L, N, E);
+	bad.args[1] = T(S, N, E);
+	bad.args[2] = T(S, N, E);
+	bad.kw[0] = (struct kwarg){"attn_mask", T(L, S + 1)};
+	CHECK(run(&bad) < 0);
+	bad.m = NULL;
+	call_free(&bad);
+	call_free(&ref);
+}
+
+/* nn.Transformer.generate_square_subsequent_mask(3). */
+static void test_square_subsequent_mask(void)
+{
+	struct call c = {.name = "generate_square_subsequent_mask", .nargs = 1};
+	c.args[0] = value_int(3);
+	CHECK(run(&c) == 0);
+	for (int i = 0; i < 9 && c.out.kind == VAL_TENSOR; i++)
+		CHECK(f32(&c.out)[i] == (i % 3 > i / 3 ? -INFINITY : 0.0f));
+	call_free(&c);
+}
+
 /* Swin's relative position bias: out[0, h, i, j] = table[index[i*N+j], h]. */
 static void test_relative_position_bias(void)
 {
@@ -1519,6 +1672,7 @@ int main(void)
 	RUN(test_matmul);
 	RUN(test_einsum);
 	RUN(test_batchnorm);
+	RUN(test_batchnorm_variants);
 	RUN(test_norms);
 	RUN(test_activations);
 	RUN(test_prelu_glu);
@@ -1529,6 +1683,8 @@ int main(void)
 	RUN(test_permute_cat_split);
 	RUN(test_getitem);
 	RUN(test_mha);
+	RUN(test_mha_masks);
+	RUN(test_square_subsequent_mask);
 	RUN(test_relative_position_bias);
 	return CHECK_DONE();
 }

@@ -384,6 +384,23 @@ static void test_npy_read(void)
 	      0);
 	CHECK(((float *)t.storage->data)[0] == 1 && ((float *)t.storage->data)[1] == -2);
 	tensor_release(&t);
+	/* integers and bools keep their dtype, big-endian ones swapped */
+	int64_t ids[3] = {7, -1, 1LL << 40};
+	CHECK(parse("{'descr': '<i8', 'fortran_order': False, 'shape': (1, 3)}\n", ids, sizeof ids,
+	            &t, &e) == 0);
+	CHECK(t.dtype == DT_I64 && memcmp(t.storage->data, ids, sizeof ids) == 0);
+	tensor_release(&t);
+	unsigned char be32[8] = {0, 0, 1, 2, 0xff, 0xff, 0xff, 0xfe};
+	CHECK(parse("{'descr': '>i4', 'fortran_order': False, 'shape': (2,)}\n", be32, 8, &t, &e) ==
+	      0);
+	CHECK(t.dtype == DT_I32 && ((int32_t *)t.storage->data)[0] == 258 &&
+	      ((int32_t *)t.storage->data)[1] == -2);
+	tensor_release(&t);
+	unsigned char mask[3] = {1, 0, 1};
+	CHECK(parse("{'descr': '|b1', 'fortran_order': False, 'shape': (3,)}\n", mask, 3, &t, &e) ==
+	      0);
+	CHECK(t.dtype == DT_BOOL && ((unsigned char *)t.storage->data)[2] == 1);
+	tensor_release(&t);
 	CHECK(parse("{'descr': '<f4', 'fortran_order': False, 'shape': ()}\n", f, 4, &t, &e) == 0);
 	CHECK(t.shape.ndim == 0);
 	tensor_release(&t);
@@ -395,7 +412,7 @@ static void test_npy_read(void)
 	} bad[] = {
 	    {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }\n", 20, "needs 24"},
 	    {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }\n", 28, "needs 24"},
-	    {"{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }\n", 24, "not supported"},
+	    {"{'descr': '<c8', 'fortran_order': False, 'shape': (3,), }\n", 24, "not supported"},
 	    {"{'descr': '<f4', 'fortran_order': True, 'shape': (6,), }\n", 24, "Fortran"},
 	    {"{'descr': '<f4', 'shape': (6,), }\n", 24, "lacks 'fortran_order'"},
 	    {"{'descr': '<f4', 'fortran_order': False, 'shape': (6,), 'x': 1}\n", 24,

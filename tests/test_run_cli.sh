@@ -92,7 +92,7 @@ has huge_weight_init err "0.weight: cannot allocate 1.65 TB for a [137438953472,
 done_ huge_weight_init
 
 expect huge_input 2 "$graft" run "$data/resnet.safetensors" --input-shape 1x3x100000x100000
-has huge_input err "input 1: cannot allocate 120.00 GB"
+has huge_input err "input 'x': cannot allocate 120.00 GB"
 done_ huge_input
 
 expect help 0 "$graft" help run

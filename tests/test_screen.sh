@@ -291,7 +291,7 @@ run huge_input 0 resnet18.json --input 1x3x100000x100000 <<'EOF'
 A
 save-screen OUTDIR/huge_input-1.txt
 EOF
-has "$out/huge_input-1.txt" "activations: input 1: cannot allocate 120.00 GB for a [1, 3, 100000, 100000]"
+has "$out/huge_input-1.txt" "activations: input 'x': cannot allocate 120.00 GB for a [1, 3, 100000, 100000]"
 has "$out/huge_input-1.txt" "input 1x3x100000x100000"
 done_ huge_input
 

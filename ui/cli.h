@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/tensor.h"
+
 enum { EXIT_OK = 0, EXIT_BREAK = 1, EXIT_USAGE = 2 };
 
 /* graft edit MODEL (-e CMD | -f FILE)... [-o OUT] [...]: batch edits, or an
@@ -23,10 +25,34 @@ extern const char cli_tui_synopsis[];
 
 struct editor;
 struct model;
-/* Opens the model at path (weights from `weights` when non-NULL) and sets its
- * first input's shape from `input` ("1x3x224x224") when non-NULL. NULL after
- * printing the problem to stderr. */
-struct model *cli_open_model(const char *path, const char *weights, const char *input);
+struct tensor;
+/* Opens the model at path (weights from `weights` when non-NULL) and sets
+ * its inputs' shapes from n --input arguments (cli_inputs_apply). NULL
+ * after printing the problem to stderr. */
+struct model *cli_open_model(const char *path, const char *weights, const char *const *inputs,
+                             int n);
+
+/* --input arguments (cli_input.c): each "[NAME=]SHAPE" or "[NAME=]FILE.npy",
+ * for the input called NAME, or else the next input not yet given, in
+ * order. */
+#define CLI_MAX_INPUTS 16
+struct cli_input {
+	bool given;
+	const char *file;   /* a .npy file, or NULL for a shape */
+	struct shape shape; /* the shape given (a file's: once read) */
+};
+/* Fills out[i] for each of m's inputs (m->ninputs <= CLI_MAX_INPUTS) from
+ * the n arguments. 0, or -1 after printing the problem (no such input,
+ * given twice, more arguments than inputs, neither a shape nor a .npy). */
+int cli_inputs_parse(const struct model *m, const char *const *args, int n,
+                     struct cli_input *out);
+/* Reads file as the value of m's input i into *out: its dtype must be
+ * the input's (any floating one for a floating input). 0, or -1 after
+ * printing a message naming the input. */
+int cli_input_read(const struct model *m, int i, const char *file, struct tensor *out);
+/* Sets the shapes of m's inputs from n --input arguments (a file gives its
+ * shape, after the dtype check). 0, or -1 after printing the problem. */
+int cli_inputs_apply(struct model *m, const char *const *args, int n);
 /* Loads the shipped type library ($GRAFT_TYPES, lib/types.graft beside an
  * uninstalled binary, or the installed one), then the user's
  * ($XDG_CONFIG_HOME/graft/types.graft); problems go to stderr. */

@@ -85,8 +85,8 @@ int cli_diff(int argc, char **argv)
 	}
 	if (optind + 2 != argc)
 		return usage();
-	struct model *a = cli_open_model(argv[optind], weights[0], NULL);
-	struct model *b = a ? cli_open_model(argv[optind + 1], weights[1], NULL) : NULL;
+	struct model *a = cli_open_model(argv[optind], weights[0], NULL, 0);
+	struct model *b = a ? cli_open_model(argv[optind + 1], weights[1], NULL, 0) : NULL;
 	int status = EXIT_USAGE;
 	if (a && b) {
 		struct model_diff d;

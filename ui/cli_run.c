@@ -19,20 +19,26 @@
 #include "core/util.h"
 
 const char cli_run_synopsis[] =
-    "graft run MODEL [--input X.npy | --random SEED] [--input-shape 1x3x224x224] [-o Y.npy] "
+    "graft run MODEL [--input [NAME=]X.npy|SHAPE]... [--random SEED] [-o Y.npy] "
     "[--threads N] [--stats] [--top K] [--bench N] [--compare OTHER]";
 const char cli_run_help[] =
     "Run the model's forward pass on an input, in float32 on the CPU, as\n"
     "PyTorch does in eval mode (dropout and stochastic depth are identities,\n"
     "batch norms use their running statistics).\n"
     "\n"
-    "  --input X.npy        the input, a NumPy array (float32, float16 or\n"
-    "                       float64); repeat for a model with several inputs\n"
-    "  --random SEED        a random input: the values of\n"
+    "  --input [NAME=]X.npy the input NAME (default: the next one in order), a\n"
+    "                       NumPy array of its dtype (a floating input takes\n"
+    "                       float32, float16 or float64; token ids int64);\n"
+    "                       repeat for a model with several inputs: then every\n"
+    "                       input is given\n"
+    "  --input [NAME=]SHAPE a random input of that shape, e.g. ids=1x16\n"
+    "  --random SEED        random inputs: the values of\n"
     "                       torch.manual_seed(SEED); torch.randn(shape)\n"
-    "                       (the default, with SEED 0, when no --input is given;\n"
-    "                       a second input uses SEED + 1, and so on)\n"
-    "  --input-shape SHAPE  the random input's shape (default: the model's)\n"
+    "                       (the default, with SEED 0, when no .npy is given; a\n"
+    "                       second input uses SEED + 1, and so on); an integer\n"
+    "                       input draws ids below the smallest num_embeddings\n"
+    "                       of the model, a bool input True or False\n"
+    "  --input-shape SHAPE  the first random input's shape (default: the model's)\n"
     "  -o, --output Y.npy   write the output; a model returning several tensors\n"
     "                       writes Y.0.npy, Y.1.npy, ...\n"
     "  --threads N          threads for the kernels (default: all cores)\n"
@@ -221,8 +227,9 @@ static int parse_args(int argc, char **argv, struct run_opts *o, const char **mo
 		fprintf(stderr, "Usage: %s\n", cli_run_synopsis);
 		return EXIT_USAGE;
 	}
-	if (random && o->ninputs)
-		return usage_error("--input and --random exclude each other%s", "");
+	for (int i = 0; random && i < o->ninputs; i++)
+		if (strlen(o->inputs[i]) >= 4 && !strcmp(o->inputs[i] + strlen(o->inputs[i]) - 4, ".npy"))
+			return usage_error("--input %s and --random exclude each other", o->inputs[i]);
 	if (o->compare && (o->output || o->stats || o->top || o->bench || o->profile))
 		return usage_error("--compare excludes -o, --stats, --top, --bench and --profile%s",
 		                   "");
@@ -421,6 +428,59 @@ fail:
 	return EXIT_USAGE;
 }
 
+/* The model's inputs for a run, into in[] (*n of them filled, to be
+ * released by the caller): each from its --input file, or random (of its
+ * --input shape, or the model's) when no file is given at all. 0, or -1
+ * after a message. */
+static int read_inputs(const struct model *m, const char *path, const struct run_opts *o,
+                       struct tensor *in, int *n)
+{
+	struct cli_input given[MAX_INPUTS];
+	*n = 0;
+	if (m->ninputs > MAX_INPUTS) {
+		fprintf(stderr, "graft: %s: too many inputs\n", path);
+		return -1;
+	}
+	if (cli_inputs_parse(m, o->inputs, o->ninputs, given) < 0)
+		return -1;
+	bool files = false;
+	for (int i = 0; i < m->ninputs; i++)
+		files = files || given[i].file;
+	for (int i = 0; i < m->ninputs; i++) {
+		const char *name = m->inputs[i].name;
+		struct error e = {0};
+		if (given[i].file) {
+			if (cli_input_read(m, i, given[i].file, &in[i]) < 0)
+				return -1;
+			*n = i + 1;
+			if (o->have_shape && i == 0 && !shape_equal(&o->shape, &in[i].shape)) {
+				char a[160], b[160];
+				fprintf(stderr, "graft: %s is %s, not the --input-shape %s\n",
+				        given[i].file, shape_format_x(&in[i].shape, a, sizeof a),
+				        shape_format_x(&o->shape, b, sizeof b));
+				return -1;
+			}
+		} else if (files) {
+			fprintf(stderr,
+			        "graft: %s: input '%s' is not given: add --input %s=FILE.npy, or give "
+			        "shapes only (random values)\n",
+			        path, name, name);
+			return -1;
+		} else {
+			struct shape s = given[i].given             ? given[i].shape
+			                 : o->have_shape && i == 0 ? o->shape
+			                                           : m->inputs[i].shape;
+			/* inputs after the first draw on from the next seed */
+			if (exec_random_input(m, i, &s, o->seed + (uint64_t)i, &in[i], &e) < 0) {
+				fprintf(stderr, "graft: %s\n", e.msg);
+				return -1;
+			}
+			*n = i + 1;
+		}
+	}
+	return 0;
+}
+
 int cli_run(int argc, char **argv)
 {
 	struct run_opts o = {.threads = 0};
@@ -445,43 +505,10 @@ int cli_run(int argc, char **argv)
 	struct model *run = cli_runnable(m, path, o.init_seed, &init);
 	if (!run)
 		goto done;
-	if (o.ninputs && o.ninputs != m->ninputs) {
-		fprintf(stderr, "graft: %s takes %d input%s, got %d --input\n", path, m->ninputs,
-		        m->ninputs == 1 ? "" : "s", o.ninputs);
+	if (read_inputs(m, path, &o, in, &nin) < 0)
 		goto done;
-	}
-	nin = m->ninputs;
-	if (nin > MAX_INPUTS) {
-		fprintf(stderr, "graft: %s: too many inputs\n", path);
-		nin = 0;
-		goto done;
-	}
-	for (int i = 0; i < nin; i++) {
-		if (o.ninputs) {
-			if (npy_read(o.inputs[i], &in[i], &e) < 0) {
-				fprintf(stderr, "graft: %s\n", e.msg);
-				goto done;
-			}
-			if (o.have_shape && i == 0 && !shape_equal(&o.shape, &in[i].shape)) {
-				char a[160], b[160];
-				fprintf(stderr, "graft: %s is %s, not the --input-shape %s\n",
-				        o.inputs[i], shape_format_x(&in[i].shape, a, sizeof a),
-				        shape_format_x(&o.shape, b, sizeof b));
-				goto done;
-			}
-		} else {
-			in[i].dtype = DT_F32;
-			in[i].shape = o.have_shape && i == 0 ? o.shape : m->inputs[i].shape;
-			if (tensor_alloc(&in[i], &e) < 0) {
-				fprintf(stderr, "graft: input %d: %s\n", i + 1, e.msg);
-				goto done;
-			}
-			/* inputs after the first draw on from the next seed */
-			exec_randn(in[i].storage->data, shape_numel(&in[i].shape),
-			           o.seed + (uint64_t)i);
-		}
+	for (int i = 0; i < nin; i++)
 		shapes[i] = in[i].shape;
-	}
 	exec_set_threads(o.threads);
 	if (o.compare) {
 		status = cli_run_compare(run, o.compare, o.init_seed, in, nin);

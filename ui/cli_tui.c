@@ -49,13 +49,18 @@ int cli_tui(int argc, char **argv)
 	    {"script", required_argument, NULL, 's'}, {"size", required_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
-	const char *input = NULL, *weights = NULL, *script = NULL;
+	const char *inputs[CLI_MAX_INPUTS], *weights = NULL, *script = NULL;
+	int ninputs = 0;
 	int cols = 100, rows = 30, c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "i:w:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
-			input = optarg;
+			if (ninputs == CLI_MAX_INPUTS) {
+				fprintf(stderr, "graft: too many --input arguments\n");
+				return EXIT_USAGE;
+			}
+			inputs[ninputs++] = optarg;
 			break;
 		case 'w':
 			weights = optarg;
@@ -82,7 +87,7 @@ int cli_tui(int argc, char **argv)
 		usage_error();
 		return EXIT_USAGE;
 	}
-	struct model *m = cli_open_model(argv[optind], weights, input);
+	struct model *m = cli_open_model(argv[optind], weights, inputs, ninputs);
 	if (!m)
 		return EXIT_USAGE;
 	struct editor ed;

@@ -131,7 +131,8 @@ void cli_journal_close(const struct editor *ed, char *path)
 	free(path);
 }
 
-struct model *cli_open_model(const char *path, const char *weights, const char *input)
+struct model *cli_open_model(const char *path, const char *weights, const char *const *inputs,
+                             int n)
 {
 	struct error e = {0};
 	struct model *m = format_open(path, weights, &e);
@@ -139,15 +140,9 @@ struct model *cli_open_model(const char *path, const char *weights, const char *
 		fprintf(stderr, "graft: %s\n", e.msg);
 		return NULL;
 	}
-	if (input) {
-		struct shape s;
-		if (shape_parse(input, &s, &e) < 0 || m->ninputs == 0) {
-			fprintf(stderr, "graft: --input: %s\n",
-			        m->ninputs ? e.msg : "the model has no inputs");
-			model_free(m);
-			return NULL;
-		}
-		m->inputs[0].shape = s;
+	if (cli_inputs_apply(m, inputs, n) < 0) {
+		model_free(m);
+		return NULL;
 	}
 	return m;
 }

@@ -33,13 +33,16 @@ static int cmd_summary(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct subcommand subcommands[] = {
-	{"summary", "graft summary MODEL [--input 1x3x224x224] [--depth N] [--json] [--weights FILE]",
+	{"summary", "graft summary MODEL [--input [NAME=]SHAPE]... [--depth N] [--json] [--weights FILE]",
 	 "Print the module tree with output shapes, parameter counts and mult-adds,\n"
 	 "then the totals, like torchinfo. The shape pass runs on the model's input\n"
 	 "shape, or the one given with --input. A model folder's config.json is shown\n"
 	 "in one line after the totals.\n"
 	 "\n"
-	 "  --input SHAPE    dry-run input shape, e.g. 1x3x224x224 (first input)\n"
+	 "  --input [NAME=]SHAPE\n"
+	 "                   dry-run shape of the input NAME, e.g. ids=1x32 (default:\n"
+	 "                   the next input in order); a .npy file gives its shape\n"
+	 "                   (and must have the input's dtype); repeat for each input\n"
 	 "  --depth N        show modules down to depth N (default 3, or all with\n"
 	 "                   --json; -1 for all)\n"
 	 "  --json           machine-readable output (every module unless --depth,\n"
@@ -79,7 +82,8 @@ static void usage(FILE *out)
 		fprintf(out, "  %s\n", subcommands[i].synopsis);
 	fprintf(out, "\n"
 		     "Options of 'graft MODEL':\n"
-		     "  --input SHAPE    dry-run input shape\n"
+		     "  --input [NAME=]SHAPE\n"
+		     "                   dry-run input shape (repeat for each input)\n"
 		     "  --weights FILE   weights for a .json architecture\n"
 		     "  --script FILE    run keys and :commands from FILE on a headless screen\n"
 		     "  --size COLSxROWS the headless screen's size (default 100x30)\n");
@@ -200,13 +204,17 @@ static int cmd_summary(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
 	};
 	struct summary_opts so = {.depth = -2}; /* -2: not given */
-	const char *input = NULL, *weights = NULL;
-	int c;
+	const char *inputs[CLI_MAX_INPUTS], *weights = NULL;
+	int ninputs = 0, c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "i:d:jw:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
-			input = optarg;
+			if (ninputs == CLI_MAX_INPUTS) {
+				fprintf(stderr, "graft: too many --input arguments\n");
+				return EXIT_USAGE;
+			}
+			inputs[ninputs++] = optarg;
 			break;
 		case 'd':
 			if (parse_int(optarg, &so.depth) < 0) {
@@ -234,7 +242,7 @@ static int cmd_summary(int argc, char **argv)
 	}
 	if (so.depth == -2)
 		so.depth = so.json ? -1 : 3; /* JSON is for programs: every module */
-	struct model *m = cli_open_model(argv[optind], weights, input);
+	struct model *m = cli_open_model(argv[optind], weights, inputs, ninputs);
 	if (!m)
 		return EXIT_USAGE;
 	struct shape_result r;

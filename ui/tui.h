@@ -188,8 +188,8 @@ int tui_stats_run(struct tui *t, struct error *e);
  * when there are any for the model as it is now. */
 void tui_stats_add(struct tui *t, const struct module *m, const char *path, int width);
 void tui_stats_free(struct tui *t);
-/* The model's inputs, random as torch.randn after torch.manual_seed(i) for
- * input i; NULL with e set when memory is short. Free with
+/* The model's inputs, random as exec_random_input draws them with seed i
+ * for input i; NULL with e set when memory is short. Free with
  * tui_random_inputs_free(in, m->ninputs). */
 struct tensor *tui_random_inputs(const struct model *m, struct error *e);
 void tui_random_inputs_free(struct tensor *in, int n);

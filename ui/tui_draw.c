@@ -164,6 +164,22 @@ static void fill(const struct tui *t, int y, int x, int w, attr_t a)
 
 /* --- header ------------------------------------------------------------ */
 
+/* " · input 1x3x224x224", or " · inputs ids 1x16 int64, mask 1x16":
+ * the names when there are several inputs, the dtype when not float32. */
+static void inputs_text(const struct tui *t, const struct model *m, char *buf, size_t size)
+{
+	int l = snprintf(buf, size, " %s input%s", t->g->dot, m->ninputs > 1 ? "s" : "");
+	for (int i = 0; i < m->ninputs && l >= 0 && (size_t)l < size; i++) {
+		char d[160];
+		shape_format_x(&m->inputs[i].shape, d, sizeof d);
+		l += snprintf(buf + l, size - (size_t)l, "%s %s%s%s%s", i ? "," : "",
+		              m->ninputs > 1 ? m->inputs[i].name : "", m->ninputs > 1 ? " " : "", d,
+		              m->inputs[i].dtype == DT_F32 ? "" : " ");
+		if (m->inputs[i].dtype != DT_F32 && (size_t)l < size)
+			l += snprintf(buf + l, size - (size_t)l, "%s", dtype_name(m->inputs[i].dtype));
+	}
+}
+
 static void draw_header(struct tui *t)
 {
 	const struct editor *ed = t->ed;
@@ -211,11 +227,8 @@ static void draw_header(struct tui *t)
 		fmt_compact((double)ed->check.macs, a, sizeof a);
 		snprintf(parts[1], sizeof parts[1], " %s %s mult-adds", t->g->dot, a);
 	}
-	if (m->ninputs) {
-		char d[160];
-		shape_format_x(&m->inputs[0].shape, d, sizeof d);
-		snprintf(parts[2], sizeof parts[2], " %s input %s", t->g->dot, d);
-	}
+	if (m->ninputs)
+		inputs_text(t, m, parts[2], sizeof parts[2]);
 	fmt_bytes((double)pc.param_bytes, a, sizeof a);
 	snprintf(parts[3], sizeof parts[3], " %s %s", t->g->dot, a);
 	char st[300];

@@ -33,16 +33,11 @@ struct tensor *tui_random_inputs(const struct model *m, struct error *e)
 {
 	int n = m->ninputs;
 	struct tensor *in = xcalloc((size_t)(n ? n : 1), sizeof *in);
-	for (int i = 0; i < n; i++) {
-		in[i].dtype = DT_F32;
-		in[i].shape = m->inputs[i].shape;
-		if (tensor_alloc(&in[i], e) < 0) {
-			error_prefix(e, "input %d", i + 1);
+	for (int i = 0; i < n; i++)
+		if (exec_random_input(m, i, &m->inputs[i].shape, (uint64_t)i, &in[i], e) < 0) {
 			tui_random_inputs_free(in, n);
 			return NULL;
 		}
-		exec_randn(in[i].storage->data, shape_numel(&in[i].shape), (uint64_t)i);
-	}
 	return in;
 }
 

@@ -49,16 +49,11 @@ static const struct attr_spec convnd_attrs[] = {
 };
 
 static const struct attr_spec conv_transpose_attrs[] = {
-    {"in_channels", AT_INT, NULL},
-    {"out_channels", AT_INT, NULL},
-    {"kernel_size", AT_INTS, NULL},
-    {"stride", AT_INTS, "1"},
-    {"padding", AT_INTS, "0"},
-    {"output_padding", AT_INTS, "0"},
-    {"groups", AT_INT, "1"},
-    {"bias", AT_BOOL, "True"},
-    {"dilation", AT_INTS, "1"},
-    {"padding_mode", AT_STR, "'zeros'"},
+    {"in_channels", AT_INT, NULL},  {"out_channels", AT_INT, NULL},
+    {"kernel_size", AT_INTS, NULL}, {"stride", AT_INTS, "1"},
+    {"padding", AT_INTS, "0"},      {"output_padding", AT_INTS, "0"},
+    {"groups", AT_INT, "1"},        {"bias", AT_BOOL, "True"},
+    {"dilation", AT_INTS, "1"},     {"padding_mode", AT_STR, "'zeros'"},
 };
 
 static int check_non_negative(const struct module *m, const char *name, int nd, struct error *e)
@@ -94,11 +89,15 @@ static int conv_check(struct module *m, struct error *e)
 		int64_t s[3];
 		module_attr_ints(m, "stride", s, nd);
 		if (strcmp(pad->u.s, "same") && strcmp(pad->u.s, "valid"))
-			return error_set(e, "%s: padding must be an int, a tuple of ints, 'same' or "
-			                    "'valid', got '%s'", m->type, pad->u.s);
+			return error_set(e,
+			                 "%s: padding must be an int, a tuple of ints, 'same' or "
+			                 "'valid', got '%s'",
+			                 m->type, pad->u.s);
 		if (strcmp(pad->u.s, "same") == 0 && !all_equal(s, nd, 1))
-			return error_set(e, "%s: padding='same' is not supported for strided "
-			                    "convolutions", m->type);
+			return error_set(e,
+			                 "%s: padding='same' is not supported for strided "
+			                 "convolutions",
+			                 m->type);
 	} else if (op_expand_ints(m, "padding", nd, e) < 0 ||
 	           check_non_negative(m, "padding", nd, e) < 0) {
 		return -1;
@@ -111,8 +110,10 @@ static int conv_check(struct module *m, struct error *e)
 		module_attr_ints(m, "dilation", d, nd);
 		for (int i = 0; i < nd; i++)
 			if (op[i] < 0 || (op[i] >= s[i] && op[i] >= d[i]))
-				return error_set(e, "%s: output_padding must be smaller than either "
-				                    "stride or dilation", m->type);
+				return error_set(e,
+				                 "%s: output_padding must be smaller than either "
+				                 "stride or dilation",
+				                 m->type);
 		if (strcmp(mode, "zeros") != 0)
 			return error_set(e, "%s: only padding_mode 'zeros' is supported, got '%s'",
 			                 m->type, mode);
@@ -133,7 +134,8 @@ static int conv_params(struct module *m, struct error *e)
 {
 	(void)e;
 	int nd = op_spatial_dims(m->type);
-	int64_t out = module_attr_int(m, "out_channels", 1), in = module_attr_int(m, "in_channels", 1);
+	int64_t out = module_attr_int(m, "out_channels", 1),
+	        in = module_attr_int(m, "in_channels", 1);
 	int64_t g = module_attr_int(m, "groups", 1);
 	int64_t w[5];
 	bool tr = conv_transposed(m->type);
@@ -195,7 +197,8 @@ static void conv_desc(const struct op_call *c, bool size, const struct conv_geom
 		snprintf(buf, n, "%s(in_channels=%lld)", c->def->name, (long long)g->in);
 		return;
 	}
-	snprintf(buf, n, "%s(kernel_size=%s", c->def->name, op_tuple_text(g->k, g->nd, t, sizeof t));
+	snprintf(buf, n, "%s(kernel_size=%s", c->def->name,
+	         op_tuple_text(g->k, g->nd, t, sizeof t));
 	int64_t p[3];
 	if (g->pad->kind != VAL_STR && value_ints(g->pad, p, g->nd) == 0 && !all_equal(p, g->nd, 0))
 		op_append(buf, n, ", padding=%s", op_tuple_text(p, g->nd, t, sizeof t));
@@ -286,8 +289,9 @@ static int transposed_output_size(struct op_call *c, const struct value *x, stru
 		int64_t lo = (in - 1) * g->s[i] - 2 * g->p[i] + g->d[i] * (g->k[i] - 1) + 1;
 		int64_t w = want[n - nd + i];
 		if (w < lo || w > lo + g->s[i] - 1)
-			return op_fail(c, "%s: requested an output size of %lld, but valid sizes "
-			                  "range from %lld to %lld (for an input of %lld)",
+			return op_fail(c,
+			               "%s: requested an output size of %lld, but valid sizes "
+			               "range from %lld to %lld (for an input of %lld)",
 			               c->def->name, (long long)w, (long long)lo,
 			               (long long)(lo + g->s[i] - 1), (long long)in);
 		g->output_padding[i] = w - lo;
@@ -301,7 +305,8 @@ static int conv_infer(struct op_call *c)
 	const struct value *x = op_tensor(c, 0, "input");
 	if (!x)
 		return -1;
-	struct conv_geom g = {.nd = op_spatial_dims(m->type), .transposed = conv_transposed(m->type)};
+	struct conv_geom g = {.nd = op_spatial_dims(m->type),
+	                      .transposed = conv_transposed(m->type)};
 	module_attr_ints(m, "kernel_size", g.k, g.nd);
 	module_attr_ints(m, "stride", g.s, g.nd);
 	module_attr_ints(m, "dilation", g.d, g.nd);
@@ -328,7 +333,8 @@ static void conv_describe(const struct module *m, char *buf, size_t size)
 	module_attr_ints(m, "stride", s, nd);
 	module_attr_ints(m, "dilation", d, nd);
 	snprintf(buf, size, "%lld→%lld k%s", (long long)in,
-	         (long long)module_attr_int(m, "out_channels", 0), op_sizes_text(k, nd, t, sizeof t));
+	         (long long)module_attr_int(m, "out_channels", 0),
+	         op_sizes_text(k, nd, t, sizeof t));
 	if (!all_equal(s, nd, 1))
 		op_append(buf, size, " s%s", op_sizes_text(s, nd, t, sizeof t));
 	const struct value *pad = module_attr(m, "padding");
@@ -411,7 +417,8 @@ static int fn_conv(struct op_call *c)
 		return -1;
 	if (g.groups <= 0 || ws->dim[0] % g.groups)
 		return op_fail(c, "%s(): groups must divide the weight's %lld %s channels",
-		               c->def->name, (long long)ws->dim[0], g.transposed ? "input" : "output");
+		               c->def->name, (long long)ws->dim[0],
+		               g.transposed ? "input" : "output");
 	for (int i = 0; i < nd; i++)
 		g.k[i] = ws->dim[2 + i];
 	g.in = g.transposed ? ws->dim[0] : ws->dim[1] * g.groups;
@@ -431,8 +438,8 @@ static int fn_conv(struct op_call *c)
 			padv.u.list.items[i] = value_int(g.p[i]);
 	}
 	g.pad = &padv;
-	int rc = g.transposed ? op_tuple_arg(c, 5, "output_padding", nd, zero, g.output_padding)
-	                      : 0;
+	int rc =
+	    g.transposed ? op_tuple_arg(c, 5, "output_padding", nd, zero, g.output_padding) : 0;
 	if (rc == 0)
 		rc = op_conv(c, x, &g);
 	value_free(&padv);
@@ -441,20 +448,23 @@ static int fn_conv(struct op_call *c)
 
 /* ---- the table ---- */
 
-REGISTRY_FUNCTION_PY(conv1d, fn_conv, "F.conv1d",
-                  "conv1d(x, weight, bias, stride, padding, dilation, groups)");
+REGISTRY_FUNCTION_PY(conv1d, fn_conv, "conv1d(x, weight, bias, stride, padding, dilation, groups)",
+                     "F.conv1d");
 REGISTRY_FUNCTION(conv2d, fn_conv, "conv2d(x, weight, bias, stride, padding, dilation, groups)");
-REGISTRY_FUNCTION_PY(conv3d, fn_conv, "F.conv3d",
-                  "conv3d(x, weight, bias, stride, padding, dilation, groups)");
-REGISTRY_FUNCTION_PY(conv_transpose1d, fn_conv, "F.conv_transpose1d",
-                  "conv_transpose1d(x, weight, bias, stride, padding, output_padding, groups, "
-                  "dilation)");
-REGISTRY_FUNCTION_PY(conv_transpose2d, fn_conv, "F.conv_transpose2d",
-                  "conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, "
-                  "dilation)");
-REGISTRY_FUNCTION_PY(conv_transpose3d, fn_conv, "F.conv_transpose3d",
-                  "conv_transpose3d(x, weight, bias, stride, padding, output_padding, groups, "
-                  "dilation)");
+REGISTRY_FUNCTION_PY(conv3d, fn_conv, "conv3d(x, weight, bias, stride, padding, dilation, groups)",
+                     "F.conv3d");
+REGISTRY_FUNCTION_PY(conv_transpose1d, fn_conv,
+                     "conv_transpose1d(x, weight, bias, stride, padding, output_padding, groups, "
+                     "dilation)",
+                     "F.conv_transpose1d");
+REGISTRY_FUNCTION_PY(conv_transpose2d, fn_conv,
+                     "conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, "
+                     "dilation)",
+                     "F.conv_transpose2d");
+REGISTRY_FUNCTION_PY(conv_transpose3d, fn_conv,
+                     "conv_transpose3d(x, weight, bias, stride, padding, output_padding, groups, "
+                     "dilation)",
+                     "F.conv_transpose3d");
 
 const struct op_def *const registry_conv_defs[] = {
     &def_conv2d,

@@ -27,7 +27,8 @@ static void pool_desc(const struct op_call *c, const struct pool_geom *g, char *
 {
 	char t[96];
 	int nd = g->nd;
-	snprintf(buf, size, "%s(kernel_size=%s", c->def->name, op_tuple_text(g->k, nd, t, sizeof t));
+	snprintf(buf, size, "%s(kernel_size=%s", c->def->name,
+	         op_tuple_text(g->k, nd, t, sizeof t));
 	op_append(buf, size, ", stride=%s", op_tuple_text(g->s, nd, t, sizeof t));
 	bool pad = false, dil = false;
 	for (int i = 0; i < nd; i++) {
@@ -100,8 +101,8 @@ int op_pool(struct op_call *c, const struct value *x, const struct pool_geom *g,
 	int h = xs->ndim - nd;
 	bool empty = false;
 	for (int i = 0; i < nd; i++) {
-		int64_t o = op_window_out(xs->dim[h + i], g->k[i], g->s[i], g->p[i], g->p[i], g->d[i],
-		                          g->ceil_mode);
+		int64_t o = op_window_out(xs->dim[h + i], g->k[i], g->s[i], g->p[i], g->p[i],
+		                          g->d[i], g->ceil_mode);
 		if (o == INT64_MIN)
 			return op_mismatch(c, "pooling sizes overflow");
 		os.dim[h + i] = o;
@@ -152,21 +153,29 @@ static const struct attr_spec avgpool2d_attrs[] = {
 /* MaxPool1d/3d, AvgPool1d/3d: sizes are ints or tuples, expanded by
  * pool_check. AvgPool1d has no divisor_override. */
 static const struct attr_spec maxpoolnd_attrs[] = {
-    {"kernel_size", AT_INTS, NULL},       {"stride", AT_ANY, "None"},
-    {"padding", AT_INTS, "0"},            {"dilation", AT_INTS, "1"},
-    {"return_indices", AT_BOOL, "False"}, {"ceil_mode", AT_BOOL, "False"},
+    {"kernel_size", AT_INTS, NULL},
+    {"stride", AT_ANY, "None"},
+    {"padding", AT_INTS, "0"},
+    {"dilation", AT_INTS, "1"},
+    {"return_indices", AT_BOOL, "False"},
+    {"ceil_mode", AT_BOOL, "False"},
 };
 
 static const struct attr_spec avgpool1d_attrs[] = {
-    {"kernel_size", AT_INTS, NULL},   {"stride", AT_ANY, "None"},
-    {"padding", AT_INTS, "0"},        {"ceil_mode", AT_BOOL, "False"},
+    {"kernel_size", AT_INTS, NULL},
+    {"stride", AT_ANY, "None"},
+    {"padding", AT_INTS, "0"},
+    {"ceil_mode", AT_BOOL, "False"},
     {"count_include_pad", AT_BOOL, "True"},
 };
 
 static const struct attr_spec avgpool3d_attrs[] = {
-    {"kernel_size", AT_INTS, NULL},         {"stride", AT_ANY, "None"},
-    {"padding", AT_INTS, "0"},              {"ceil_mode", AT_BOOL, "False"},
-    {"count_include_pad", AT_BOOL, "True"}, {"divisor_override", AT_INT_OR_NONE, "None"},
+    {"kernel_size", AT_INTS, NULL},
+    {"stride", AT_ANY, "None"},
+    {"padding", AT_INTS, "0"},
+    {"ceil_mode", AT_BOOL, "False"},
+    {"count_include_pad", AT_BOOL, "True"},
+    {"divisor_override", AT_INT_OR_NONE, "None"},
 };
 
 static const struct attr_spec lppool_attrs[] = {
@@ -217,9 +226,12 @@ static int pool_check(struct module *m, struct error *e)
 		char got[128];
 		value_format(sv, got, sizeof got);
 		if (nd == 2)
-			return error_set(e, "%s: attribute 'stride' must be an int, a pair of ints or "
-			                    "None, got %s", m->type, got);
-		return error_set(e, "%s: attribute 'stride' must be an int, %d ints or None, got %s",
+			return error_set(e,
+			                 "%s: attribute 'stride' must be an int, a pair of ints or "
+			                 "None, got %s",
+			                 m->type, got);
+		return error_set(e,
+		                 "%s: attribute 'stride' must be an int, %d ints or None, got %s",
 		                 m->type, nd, got);
 	}
 	if (op_expand_ints(m, "stride", nd, e) < 0 || op_check_positive_ints(m, "stride", nd, e))
@@ -470,8 +482,8 @@ static int adaptive_check(struct module *m, struct error *e)
 	/* None reads as -1: a negative int is one below */
 	bool negative = v->kind == VAL_INT && v->u.i < 0;
 	for (int i = 0; v->kind == VAL_LIST && i < v->u.list.n; i++)
-		negative = negative ||
-		           (v->u.list.items[i].kind == VAL_INT && v->u.list.items[i].u.i < 0);
+		negative =
+		    negative || (v->u.list.items[i].kind == VAL_INT && v->u.list.items[i].u.i < 0);
 	struct value l = value_list(nd);
 	for (int i = 0; i < nd; i++)
 		l.u.list.items[i] = size[i] >= 0 ? value_int(size[i]) : value_none();
@@ -574,7 +586,8 @@ static int fold_check(struct module *m, struct error *e)
 static void fold_blocks(const struct pool_geom *g, const int64_t image[2], int64_t blocks[2])
 {
 	for (int i = 0; i < 2; i++)
-		blocks[i] = op_window_out(image[i], g->k[i], g->s[i], g->p[i], g->p[i], g->d[i], false);
+		blocks[i] =
+		    op_window_out(image[i], g->k[i], g->s[i], g->p[i], g->p[i], g->d[i], false);
 }
 
 static void fold_desc(const struct op_call *c, const struct pool_geom *g, char *buf, size_t n)
@@ -637,10 +650,10 @@ static int op_fold(struct op_call *c, const struct value *x, const struct pool_g
 		return op_break(c, x, desc, "%lld channels (not a multiple of %lld)",
 		                (long long)xs->dim[b], (long long)kk);
 	if (blocks[0] < 1 || blocks[1] < 1 || xs->dim[b + 1] != blocks[0] * blocks[1])
-		return op_break(c, x, desc, "%lld blocks (output_size (%lld, %lld) makes %lld)",
-		                (long long)xs->dim[b + 1], (long long)size[0], (long long)size[1],
-		                (long long)(blocks[0] > 0 && blocks[1] > 0 ? blocks[0] * blocks[1]
-		                                                           : 0));
+		return op_break(
+		    c, x, desc, "%lld blocks (output_size (%lld, %lld) makes %lld)",
+		    (long long)xs->dim[b + 1], (long long)size[0], (long long)size[1],
+		    (long long)(blocks[0] > 0 && blocks[1] > 0 ? blocks[0] * blocks[1] : 0));
 	struct shape os = {.ndim = b + 3};
 	if (b)
 		os.dim[0] = xs->dim[0];
@@ -870,8 +883,10 @@ static int fn_fold(struct op_call *c)
 		return -1;
 	for (int i = 0; i < 2; i++)
 		if (g.k[i] <= 0 || g.s[i] <= 0 || g.d[i] <= 0 || g.p[i] < 0)
-			return op_fail(c, "%s(): kernel_size, dilation and stride must be positive, "
-			                  "padding non-negative", c->def->name);
+			return op_fail(c,
+			               "%s(): kernel_size, dilation and stride must be positive, "
+			               "padding non-negative",
+			               c->def->name);
 	return fold ? op_fold(c, x, &g, size) : op_unfold(c, x, &g);
 }
 
@@ -903,51 +918,60 @@ REGISTRY_FUNCTION(avg_pool2d, fn_avg_pool,
                   "avg_pool2d(x, kernel_size, stride=None, padding=0, ...)");
 REGISTRY_FUNCTION(max_pool2d, fn_max_pool,
                   "max_pool2d(x, kernel_size, stride=None, padding=0, ...)");
-REGISTRY_FUNCTION_PY(adaptive_avg_pool1d, fn_adaptive_pool, "F.adaptive_avg_pool1d",
-                  "adaptive_avg_pool1d(x, output_size)");
-REGISTRY_FUNCTION_PY(adaptive_avg_pool3d, fn_adaptive_pool, "F.adaptive_avg_pool3d",
-                  "adaptive_avg_pool3d(x, output_size)");
-REGISTRY_FUNCTION_PY(adaptive_max_pool1d, fn_adaptive_pool, "F.adaptive_max_pool1d",
-                  "adaptive_max_pool1d(x, output_size, return_indices=False)");
-REGISTRY_FUNCTION_PY(adaptive_max_pool3d, fn_adaptive_pool, "F.adaptive_max_pool3d",
-                  "adaptive_max_pool3d(x, output_size, return_indices=False)");
+REGISTRY_FUNCTION_PY(adaptive_avg_pool1d, fn_adaptive_pool, "adaptive_avg_pool1d(x, output_size)",
+                     "F.adaptive_avg_pool1d");
+REGISTRY_FUNCTION_PY(adaptive_avg_pool3d, fn_adaptive_pool, "adaptive_avg_pool3d(x, output_size)",
+                     "F.adaptive_avg_pool3d");
+REGISTRY_FUNCTION_PY(adaptive_max_pool1d, fn_adaptive_pool,
+                     "adaptive_max_pool1d(x, output_size, return_indices=False)",
+                     "F.adaptive_max_pool1d");
+REGISTRY_FUNCTION_PY(adaptive_max_pool3d, fn_adaptive_pool,
+                     "adaptive_max_pool3d(x, output_size, return_indices=False)",
+                     "F.adaptive_max_pool3d");
 REGISTRY_FUNCTION_PY(adaptive_max_pool1d_with_indices, fn_adaptive_pool,
-                  "F.adaptive_max_pool1d_with_indices",
-                  "adaptive_max_pool1d_with_indices(x, output_size)");
+                     "adaptive_max_pool1d_with_indices(x, output_size)",
+                     "F.adaptive_max_pool1d_with_indices");
 REGISTRY_FUNCTION_PY(adaptive_max_pool2d_with_indices, fn_adaptive_pool,
-                  "F.adaptive_max_pool2d_with_indices",
-                  "adaptive_max_pool2d_with_indices(x, output_size)");
+                     "adaptive_max_pool2d_with_indices(x, output_size)",
+                     "F.adaptive_max_pool2d_with_indices");
 REGISTRY_FUNCTION_PY(adaptive_max_pool3d_with_indices, fn_adaptive_pool,
-                  "F.adaptive_max_pool3d_with_indices",
-                  "adaptive_max_pool3d_with_indices(x, output_size)");
-REGISTRY_FUNCTION_PY(avg_pool1d, fn_avg_pool, "F.avg_pool1d",
-                  "avg_pool1d(x, kernel_size, stride=None, padding=0, ...)");
-REGISTRY_FUNCTION_PY(avg_pool3d, fn_avg_pool, "F.avg_pool3d",
-                  "avg_pool3d(x, kernel_size, stride=None, padding=0, ...)");
-REGISTRY_FUNCTION_PY(max_pool1d, fn_max_pool, "F.max_pool1d",
-                  "max_pool1d(x, kernel_size, stride=None, padding=0, ...)");
-REGISTRY_FUNCTION_PY(max_pool3d, fn_max_pool, "F.max_pool3d",
-                  "max_pool3d(x, kernel_size, stride=None, padding=0, ...)");
-REGISTRY_FUNCTION_PY(max_pool1d_with_indices, fn_max_pool, "F.max_pool1d_with_indices",
-                  "max_pool1d_with_indices(x, kernel_size, stride=None, padding=0, ...)");
-REGISTRY_FUNCTION_PY(max_pool2d_with_indices, fn_max_pool, "F.max_pool2d_with_indices",
-                  "max_pool2d_with_indices(x, kernel_size, stride=None, padding=0, ...)");
-REGISTRY_FUNCTION_PY(max_pool3d_with_indices, fn_max_pool, "F.max_pool3d_with_indices",
-                  "max_pool3d_with_indices(x, kernel_size, stride=None, padding=0, ...)");
-REGISTRY_FUNCTION_PY(lp_pool1d, fn_lp_pool, "F.lp_pool1d",
-                  "lp_pool1d(x, norm_type, kernel_size, stride=None, ...)");
-REGISTRY_FUNCTION_PY(lp_pool2d, fn_lp_pool, "F.lp_pool2d",
-                  "lp_pool2d(x, norm_type, kernel_size, stride=None, ...)");
-REGISTRY_FUNCTION_PY(max_unpool1d, fn_max_unpool, "F.max_unpool1d",
-                  "max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size)");
-REGISTRY_FUNCTION_PY(max_unpool2d, fn_max_unpool, "F.max_unpool2d",
-                  "max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size)");
-REGISTRY_FUNCTION_PY(max_unpool3d, fn_max_unpool, "F.max_unpool3d",
-                  "max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size)");
-REGISTRY_FUNCTION_PY(fold, fn_fold, "F.fold",
-                  "fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1)");
-REGISTRY_FUNCTION_PY(unfold, fn_fold, "F.unfold",
-                  "unfold(x, kernel_size, dilation=1, padding=0, stride=1)");
+                     "adaptive_max_pool3d_with_indices(x, output_size)",
+                     "F.adaptive_max_pool3d_with_indices");
+REGISTRY_FUNCTION_PY(avg_pool1d, fn_avg_pool,
+                     "avg_pool1d(x, kernel_size, stride=None, padding=0, ...)", "F.avg_pool1d");
+REGISTRY_FUNCTION_PY(avg_pool3d, fn_avg_pool,
+                     "avg_pool3d(x, kernel_size, stride=None, padding=0, ...)", "F.avg_pool3d");
+REGISTRY_FUNCTION_PY(max_pool1d, fn_max_pool,
+                     "max_pool1d(x, kernel_size, stride=None, padding=0, ...)", "F.max_pool1d");
+REGISTRY_FUNCTION_PY(max_pool3d, fn_max_pool,
+                     "max_pool3d(x, kernel_size, stride=None, padding=0, ...)", "F.max_pool3d");
+REGISTRY_FUNCTION_PY(max_pool1d_with_indices, fn_max_pool,
+                     "max_pool1d_with_indices(x, kernel_size, stride=None, padding=0, ...)",
+                     "F.max_pool1d_with_indices");
+REGISTRY_FUNCTION_PY(max_pool2d_with_indices, fn_max_pool,
+                     "max_pool2d_with_indices(x, kernel_size, stride=None, padding=0, ...)",
+                     "F.max_pool2d_with_indices");
+REGISTRY_FUNCTION_PY(max_pool3d_with_indices, fn_max_pool,
+                     "max_pool3d_with_indices(x, kernel_size, stride=None, padding=0, ...)",
+                     "F.max_pool3d_with_indices");
+REGISTRY_FUNCTION_PY(lp_pool1d, fn_lp_pool,
+                     "lp_pool1d(x, norm_type, kernel_size, stride=None, ...)", "F.lp_pool1d");
+REGISTRY_FUNCTION_PY(lp_pool2d, fn_lp_pool,
+                     "lp_pool2d(x, norm_type, kernel_size, stride=None, ...)", "F.lp_pool2d");
+REGISTRY_FUNCTION_PY(max_unpool1d, fn_max_unpool,
+                     "max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size)",
+                     "F.max_unpool1d");
+REGISTRY_FUNCTION_PY(max_unpool2d, fn_max_unpool,
+                     "max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size)",
+                     "F.max_unpool2d");
+REGISTRY_FUNCTION_PY(max_unpool3d, fn_max_unpool,
+                     "max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size)",
+                     "F.max_unpool3d");
+REGISTRY_FUNCTION_PY(fold, fn_fold,
+                     "fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1)",
+                     "F.fold");
+REGISTRY_FUNCTION_PY(unfold, fn_fold, "unfold(x, kernel_size, dilation=1, padding=0, stride=1)",
+                     "F.unfold");
 
 const struct op_def *const registry_pool_defs[] = {
     &def_maxpool2d,

@@ -717,12 +717,13 @@ int edit_set(struct editor *ed, const char *path, const struct kwarg *kv, int n,
 /* --- head -------------------------------------------------------------- */
 
 /* The attribute that sets the output size of a classifier layer of type d
- * (d may be NULL), or NULL: a type whose output size is its own attribute
- * (size_attr), not tied to its input size (MultiheadAttention's embed_dim
- * is both). */
+ * (d may be NULL), or NULL: a type that maps input features (in_size_attr)
+ * to an output size of its own (size_attr), not tied to its input size
+ * (MultiheadAttention's embed_dim is both; an Embedding reads indices, not
+ * features). */
 static const char *head_size_attr(const struct op_def *d)
 {
-	if (!d || !d->size_attr || (d->in_size_attr && strcmp(d->size_attr, d->in_size_attr) == 0))
+	if (!d || !d->size_attr || !d->in_size_attr || strcmp(d->size_attr, d->in_size_attr) == 0)
 		return NULL;
 	return d->size_attr;
 }

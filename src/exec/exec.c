@@ -249,6 +249,8 @@ static void check_dtype(struct exec_plan *p, const struct value *v, void *ctx)
 		return;
 	if ((dc->k->flags & KF_INT_INDEX) && (dt == DT_I64 || dt == DT_I32))
 		return;
+	if ((dc->k->flags & KF_BOOL_MASK) && (dt == DT_BOOL || dt == DT_U8))
+		return;
 	dc->ok = false;
 	dc->bad = dt;
 }
@@ -435,31 +437,27 @@ struct exec_plan *exec_plan_new(struct model *m, const struct shape *input_shape
 	p->ninputs = m->ninputs;
 	p->in_shapes = xcalloc((size_t)(m->ninputs ? m->ninputs : 1), sizeof *p->in_shapes);
 	p->in_slots = xcalloc((size_t)(m->ninputs ? m->ninputs : 1), sizeof *p->in_slots);
+	p->in_dtypes = xcalloc((size_t)(m->ninputs ? m->ninputs : 1), sizeof *p->in_dtypes);
 	struct value *args = xcalloc((size_t)(m->ninputs ? m->ninputs : 1), sizeof *args);
-	int rc = 0;
 	for (int i = 0; i < m->ninputs; i++) {
 		p->in_shapes[i] = input_shapes ? input_shapes[i] : m->inputs[i].shape;
-		if (!xdtype_is_float(m->inputs[i].dtype)) {
-			rc = error_setk(e, ERR_INPUT,
-			                "%s: input '%s' is %s; graft run takes float inputs",
-			                m->name, m->inputs[i].name, dtype_name(m->inputs[i].dtype));
-			continue;
-		}
-		struct tensor t = {.dtype = DT_F32, .shape = p->in_shapes[i]};
+		/* floating inputs are computed in float32; integer and bool ones
+		 * keep their dtype, for the kernels that read them */
+		enum dtype dt = m->inputs[i].dtype;
+		p->in_dtypes[i] = xdtype_is_float(dt) ? DT_F32 : dt;
+		struct tensor t = {.dtype = p->in_dtypes[i], .shape = p->in_shapes[i]};
 		int b = xbuf_new(p, XB_ARENA, tensor_nbytes(&t), -1);
 		p->in_slots[i] = new_slot(p, b);
 		struct origin o = {0};
-		args[i] = slot_value(p, p->in_slots[i], DT_F32, &p->in_shapes[i], o);
+		args[i] = slot_value(p, p->in_slots[i], t.dtype, &p->in_shapes[i], o);
 	}
-	if (rc == 0) {
-		struct shape_walk w = {.err = e,
-		                       .ctx = p,
-		                       .on_op = plan_op,
-		                       .on_module = p->opts.stats ? plan_module_end : NULL,
-		                       .get_attr = plan_get_attr};
-		int64_t macs = 0;
-		rc = shape_walk(&w, m->root, args, m->ninputs, &p->output, &macs);
-	}
+	struct shape_walk w = {.err = e,
+	                       .ctx = p,
+	                       .on_op = plan_op,
+	                       .on_module = p->opts.stats ? plan_module_end : NULL,
+	                       .get_attr = plan_get_attr};
+	int64_t macs = 0;
+	int rc = shape_walk(&w, m->root, args, m->ninputs, &p->output, &macs);
 	for (int i = 0; i < m->ninputs; i++)
 		value_free(&args[i]);
 	free(args);
@@ -528,6 +526,7 @@ void exec_plan_free(struct exec_plan *p)
 	free(p->owned);
 	free(p->in_shapes);
 	free(p->in_slots);
+	free(p->in_dtypes);
 	storage_unref(p->arena);
 	free(p->scratch);
 	free(p->stats);
@@ -599,4 +598,43 @@ void exec_randn(float *out, int64_t n, uint64_t seed)
 	struct rng r;
 	rng_seed(&r, seed);
 	rng_normal_f32(&r, out, n, 0.0, 1.0);
+}
+
+static int smallest_table(struct module *m, void *ctx)
+{
+	int64_t *bound = ctx, n = module_attr_int(m, "num_embeddings", 0);
+	if (n > 0 && (*bound == 0 || n < *bound))
+		*bound = n;
+	return 0;
+}
+
+int exec_random_input(const struct model *m, int i, const struct shape *s, uint64_t seed,
+                      struct tensor *out, struct error *e)
+{
+	enum dtype dt = m->inputs[i].dtype;
+	*out = (struct tensor){.dtype = xdtype_is_float(dt) ? DT_F32 : dt, .shape = *s};
+	if (tensor_alloc(out, e) < 0)
+		return error_prefix(e, "input '%s'", m->inputs[i].name);
+	int64_t n = shape_numel(s);
+	if (out->dtype == DT_F32) {
+		exec_randn(out->storage->data, n, seed);
+		return 0;
+	}
+	int64_t bound = 0;
+	if (dt == DT_BOOL)
+		bound = 2;
+	else if (m->root)
+		module_walk(m->root, smallest_table, &bound);
+	if (bound <= 0 || (dt == DT_I8 && bound > 128) || (dt == DT_U8 && bound > 256))
+		bound = 2;
+	struct rng r;
+	rng_seed(&r, seed);
+	char *data = out->storage->data;
+	size_t size = dtype_size(dt);
+	for (int64_t k = 0; k < n; k++) {
+		int64_t v = (int64_t)(rng_next(&r) % (uint64_t)bound);
+		/* little-endian: the low bytes of v are the value at any width */
+		memcpy(data + (size_t)k * size, &v, size);
+	}
+	return 0;
 }

@@ -60,8 +60,9 @@ struct exec_plan *exec_plan_new(struct model *m, const struct shape *input_shape
 void exec_plan_free(struct exec_plan *p);
 
 /* Runs one forward (a plan runs one forward at a time). `inputs` are the
- * model's inputs (float32, float16,
- * bfloat16 or float64, converted), of the planned shapes. *out gets the
+ * model's inputs, of the planned shapes: a floating input takes float32,
+ * float16, bfloat16 or float64 (converted), an integer or bool input its
+ * declared dtype (a message naming the input otherwise). *out gets the
  * model's output value: a tensor, or a tuple of them (with any plain values
  * the forward returns), each float32 with its own storage; free it with
  * value_free. 0, or -1 with e set. */
@@ -130,5 +131,13 @@ struct model *exec_init_model(const struct model *m, uint64_t seed, struct error
 
 /* Fills n floats like torch.randn after torch.manual_seed(seed). */
 void exec_randn(float *out, int64_t n, uint64_t seed);
+
+/* A random value for input i of m, of shape s, in fresh storage drawn
+ * from seed: a floating input float32 from exec_randn; an integer input
+ * (token ids) uniform in [0, N), N the smallest num_embeddings among the
+ * model's modules (2 when it has none), so that every id is in range; a
+ * bool input True or False. 0, or -1 with e set (memory). */
+int exec_random_input(const struct model *m, int i, const struct shape *s, uint64_t seed,
+                      struct tensor *out, struct error *e);
 
 #endif

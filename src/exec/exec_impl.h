@@ -86,6 +86,7 @@ struct exec_plan {
 	int ninputs;
 	struct shape *in_shapes;
 	int *in_slots;
+	enum dtype *in_dtypes; /* float32 for every floating input */
 	struct value output;
 
 	struct storage *arena;

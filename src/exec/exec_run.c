@@ -118,6 +118,27 @@ static int copy_out(const struct value *v, struct value *out, struct error *e)
 	return 0;
 }
 
+/* Input i has the planned shape, data, and a dtype the plan takes: any
+ * floating one for a floating input (converted), the declared one for an
+ * integer or bool input. */
+static int check_input(const struct exec_plan *p, int i, const struct tensor *t, struct error *e)
+{
+	const char *name = p->model->inputs[i].name;
+	char want[160], got[160];
+	if (!shape_equal(&t->shape, &p->in_shapes[i]))
+		return error_setk(e, ERR_INPUT, "input '%s' is %s, the plan is for %s", name,
+		                  shape_format(&t->shape, got, sizeof got),
+		                  shape_format(&p->in_shapes[i], want, sizeof want));
+	if (!tensor_data(t))
+		return error_setk(e, ERR_INPUT, "input '%s' has no data", name);
+	enum dtype dt = p->in_dtypes[i];
+	if (dt == DT_F32 ? !xdtype_is_float(t->dtype) : t->dtype != dt)
+		return error_setk(e, ERR_INPUT, "input '%s' is %s; the model takes %s", name,
+		                  dtype_name(t->dtype),
+		                  dt == DT_F32 ? "a floating tensor" : dtype_name(dt));
+	return 0;
+}
+
 int exec_run(struct exec_plan *p, const struct tensor *inputs, int ninputs, struct value *out,
              struct error *e)
 {
@@ -125,19 +146,16 @@ int exec_run(struct exec_plan *p, const struct tensor *inputs, int ninputs, stru
 	if (ninputs != p->ninputs)
 		return error_setk(e, ERR_INPUT, "the model takes %d input%s, got %d", p->ninputs,
 		                  p->ninputs == 1 ? "" : "s", ninputs);
-	for (int i = 0; i < ninputs; i++) {
-		char want[160], got[160];
-		if (!shape_equal(&inputs[i].shape, &p->in_shapes[i]))
-			return error_setk(e, ERR_INPUT, "input %d is %s, the plan is for %s", i + 1,
-			                  shape_format(&inputs[i].shape, got, sizeof got),
-			                  shape_format(&p->in_shapes[i], want, sizeof want));
-		if (!xdtype_is_float(inputs[i].dtype) || !tensor_data(&inputs[i]))
-			return error_setk(e, ERR_INPUT,
-			                  "input %d must be a floating tensor with data", i + 1);
-	}
+	for (int i = 0; i < ninputs; i++)
+		if (check_input(p, i, &inputs[i], e) < 0)
+			return -1;
 	for (int i = 0; i < ninputs; i++) {
 		const struct xbuf *xb = &p->bufs[xbuf_find(p, p->slots[p->in_slots[i]].buf)];
-		tensor_to_f32(&inputs[i], (float *)((char *)p->arena->data + xb->offset));
+		void *dst = (char *)p->arena->data + xb->offset;
+		if (p->in_dtypes[i] == DT_F32)
+			tensor_to_f32(&inputs[i], dst);
+		else
+			memcpy(dst, tensor_data(&inputs[i]), tensor_nbytes(&inputs[i]));
 	}
 	p->nstats = 0;
 	int next_mark = 0;

@@ -61,6 +61,7 @@ static const char *const py_globals[] = {
     "LayerNorm2d",
     "StochasticDepth",
     "Permute",
+    "FrozenBatchNorm2d",
     "stochastic_depth",
     "shifted_window_attention",
     "_get_relative_position_bias",
@@ -359,6 +360,9 @@ static void registry_ctor(struct exporter *x, struct pbuf *pb, const struct modu
 	} else if (strcmp(def->name, "Permute") == 0) {
 		x->needs |= NEED_PERMUTE;
 		pb_text(pb, "Permute(");
+	} else if (strcmp(def->name, "FrozenBatchNorm2d") == 0) {
+		x->needs |= NEED_FROZEN_BN;
+		pb_text(pb, "FrozenBatchNorm2d(");
 	} else {
 		char *t = xasprintf("nn.%s(", def->name);
 		pb_text(pb, t);
@@ -511,7 +515,10 @@ static void tensor_ctor(struct exporter *x, struct pbuf *pb, const struct param 
 	pb_value(x, pb, &shape, NULL, name, name, false);
 	free(name);
 	value_free(&shape);
-	if (p->t.dtype != DT_F32) {
+	/* floating tensors are float32, PyTorch's default dtype, whatever
+	 * precision the weights file stores them in (load_state_dict converts) */
+	enum dtype t = p->t.dtype;
+	if (t != DT_F32 && t != DT_F16 && t != DT_BF16 && t != DT_F64) {
 		char *dt = xasprintf(", dtype=torch.%s", dtype_name(p->t.dtype));
 		pb_text(pb, dt);
 		free(dt);
@@ -1010,6 +1017,7 @@ char *export_py_text(const struct model *m, struct error *e)
 	    {NEED_SWIN, export_py_swin},
 	    {NEED_SDPA, export_py_sdpa},
 	    {NEED_SHUFFLE, export_py_shuffle},
+	    {NEED_FROZEN_BN, export_py_frozen_bn},
 	};
 	for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
 		if (x.needs & sections[i].need)

@@ -81,6 +81,8 @@ static const struct {
     {"batch_norm", FN_F, "F.batch_norm", 0},
     {"linear", FN_F, "F.linear", 0},
     {"conv2d", FN_F, "F.conv2d", 0},
+    {"embedding", FN_F, "F.embedding", 0},
+    {"embedding_bag", FN_F, "F.embedding_bag", 0},
     {"size", FN_METHOD, "size", 0},
     {"dim", FN_METHOD, "dim", 0},
     {"numel", FN_METHOD, "numel", 0},
@@ -100,6 +102,8 @@ static const struct {
     {"scaled_dot_product_attention", FN_LOCAL, "scaled_dot_product_attention",
      NEED_SDPA | NEED_MATH},
     {"channel_shuffle", FN_LOCAL, "channel_shuffle", NEED_SHUFFLE},
+    {"generate_square_subsequent_mask", FN_TORCH, "nn.Transformer.generate_square_subsequent_mask",
+     0},
 };
 
 /* Names of positional parameters of the local functions, for the constants

@@ -79,16 +79,21 @@ static int read_descr(struct cursor *c, struct npy_header *h)
 	char order = d[0];
 	if (order != '<' && order != '>' && order != '=' && order != '|')
 		return fail(c, "descr must start with a byte order ('<f4')");
-	const char *t = d + 1;
-	if (!strcmp(t, "f4"))
-		h->dtype = DT_F32;
-	else if (!strcmp(t, "f2"))
-		h->dtype = DT_F16;
-	else if (!strcmp(t, "f8"))
-		h->dtype = DT_F64;
-	else
-		return error_set(c->e, "dtype '%s' is not supported (float32, float16 or float64)",
+	static const struct {
+		const char *descr;
+		enum dtype dtype;
+	} known[] = {{"f4", DT_F32}, {"f2", DT_F16}, {"f8", DT_F64}, {"i8", DT_I64},
+	             {"i4", DT_I32}, {"i2", DT_I16}, {"i1", DT_I8},  {"u1", DT_U8},
+	             {"b1", DT_BOOL}};
+	size_t k = 0;
+	while (k < sizeof known / sizeof *known && strcmp(d + 1, known[k].descr))
+		k++;
+	if (k == sizeof known / sizeof *known)
+		return error_set(c->e,
+		                 "dtype '%s' is not supported (float32, float16, float64, int64, "
+		                 "int32, int16, int8, uint8 or bool)",
 		                 d);
+	h->dtype = known[k].dtype;
 	h->big_endian = order == '>';
 	h->has_descr = true;
 	return 0;
@@ -241,7 +246,8 @@ int npy_parse(const void *data, size_t len, struct tensor *out, struct error *e)
 		return error_set(e, "offset %zu: the data is %zu bytes, shape %s of %s needs %zu",
 		                 hstart + hlen, have, shape_format(&h.shape, (char[160]){0}, 160),
 		                 dtype_name(h.dtype), want);
-	struct tensor t = {.dtype = DT_F32, .shape = h.shape};
+	bool floating = h.dtype == DT_F32 || h.dtype == DT_F16 || h.dtype == DT_F64;
+	struct tensor t = {.dtype = floating ? DT_F32 : h.dtype, .shape = h.shape};
 	if (tensor_alloc(&t, e) < 0)
 		return -1;
 	float *dst = t.storage->data;
@@ -250,7 +256,9 @@ int npy_parse(const void *data, size_t len, struct tensor *out, struct error *e)
 		unsigned char b[8];
 		for (size_t k = 0; k < es; k++)
 			b[k] = src[(size_t)i * es + (h.big_endian ? es - 1 - k : k)];
-		if (h.dtype == DT_F32) {
+		if (!floating) {
+			memcpy((unsigned char *)t.storage->data + (size_t)i * es, b, es);
+		} else if (h.dtype == DT_F32) {
 			memcpy(&dst[i], b, 4);
 		} else if (h.dtype == DT_F16) {
 			uint16_t u = (uint16_t)(b[0] | b[1] << 8);

@@ -2,7 +2,8 @@
  *
  * Reading accepts format versions 1.0, 2.0 and 3.0, C order, and the
  * floating dtypes float32, float16 and float64 in either byte order, which
- * it converts to float32. The header is parsed strictly (a Python dict
+ * it converts to float32, and the integer and bool dtypes (int64, int32,
+ * int16, int8, uint8, bool), which it keeps (in host byte order). The header is parsed strictly (a Python dict
  * literal with exactly 'descr', 'fortran_order' and 'shape') and the data
  * must have exactly the size the shape says: a .npy file is untrusted
  * input. Writing produces version 1.0 files of float32 (little-endian). */
@@ -17,8 +18,8 @@
 /* Largest header graft reads. */
 #define NPY_MAX_HEADER (1u << 20)
 
-/* Parses an .npy image of `len` bytes into *out, a float32 tensor with its
- * own storage (tensor_release it). 0, or -1 with e set to "offset N: what
+/* Parses an .npy image of `len` bytes into *out, a float32 (or integer or
+ * bool) tensor with its own storage (tensor_release it). 0, or -1 with e set to "offset N: what
  * is wrong" (the caller adds the file name) and *out untouched. */
 int npy_parse(const void *data, size_t len, struct tensor *out, struct error *e);
 

@@ -6,7 +6,7 @@ import sys
 
 import torch
 
-from . import jsonfmt, load, safetensors, verify
+from . import inputs, jsonfmt, load, safetensors, verify
 from .trace import GraphValueError, TraceFailure
 from .document import architecture
 
@@ -18,8 +18,9 @@ def _parser():
                     "(and optionally its weights as safetensors).",
         epilog="SPEC is torchvision:NAME (a torchvision.models builder, built with "
                "weights=None), FILE.py:FUNCTION (a function returning an nn.Module) "
-               "or a file written by torch.save(model); a model with a graft_input_shape "
-               "attribute sets its own default input shape.  OUT ending in .json writes "
+               "or a file written by torch.save(model); a model with a graft_inputs "
+               "attribute (a list of (name, shape, dtype)) or a graft_input_shape attribute "
+               "sets its own default inputs.  OUT ending in .json writes "
                "the architecture; OUT ending in .safetensors writes a bundle: the "
                "state_dict with the architecture in __metadata__[\"graft\"].")
     p.add_argument("spec", metavar="SPEC")
@@ -27,8 +28,12 @@ def _parser():
     p.add_argument("--weights", metavar="W.safetensors",
                    help="with a .json OUT, also write the state_dict to W and name it "
                         "in the document's \"weights\"")
+    p.add_argument("--input", metavar="[NAME=]SHAPE[:DTYPE]", action="append",
+                   help="one input of forward: its parameter name (default: the next "
+                        "one), dry-run shape and dtype (default float32), e.g. "
+                        "ids=1x16:int64 or mask=1x16:bool; repeat for several inputs")
     p.add_argument("--input-shape", metavar="1x3x224x224", action="append",
-                   help="dry-run shape of the model's input; repeat for several inputs "
+                   help="dry-run shape of a float32 input; repeat for several inputs "
                         "(default 1x3x224x224, 1x3x299x299 for inception_v3)")
     p.add_argument("--seed", type=int, help="seed torch before building the model")
     p.add_argument("--name", help="model name in the document (default: from SPEC)")
@@ -41,9 +46,10 @@ def _parser():
     return p
 
 
-def export(model, name, source, shapes, out, weights=None, compact=False, verbose=False):
-    """Write MODEL to OUT (.json or .safetensors bundle).  Returns the document."""
-    doc, ex = architecture(model, name, source, shapes)
+def export(model, name, source, inputs, out, weights=None, compact=False, verbose=False):
+    """Write MODEL to OUT (.json or .safetensors bundle).  Returns the document.
+    INPUTS as document.architecture takes them."""
+    doc, ex = architecture(model, name, source, inputs)
     state = model.state_dict()
     verify.check_document(doc, state)
     for path, typ, why in ex.fallbacks:
@@ -73,19 +79,26 @@ def export(model, name, source, shapes, out, weights=None, compact=False, verbos
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
-        model, name, source, shapes = load.load(args.spec, args.seed)
-        if args.input_shape:
-            shapes = [load.parse_shape(s) for s in args.input_shape]
+        model, name, source, specs = load.load(args.spec, args.seed)
+        if args.input and args.input_shape:
+            raise load.SpecError("--input and --input-shape exclude each other")
+        if args.input:
+            specs = [inputs.parse(s) for s in args.input]
+        elif args.input_shape:
+            specs = [inputs.spec_of(inputs.parse_shape(s)) for s in args.input_shape]
         if args.check:
+            specs = inputs.bind(model, specs)
             try:
                 with torch.no_grad():
-                    model(*[torch.zeros(s) for s in shapes])
+                    model(*[torch.zeros(s.shape, dtype=inputs.BY_NAME[s.dtype]) for s in specs])
             except Exception as e:  # noqa: BLE001 - report whatever the model raises
-                raise load.SpecError("the model does not run on input shape %s: %s: %s" % (
-                    ", ".join("x".join(map(str, s)) for s in shapes), type(e).__name__, e))
-        export(model, args.name or name, source, shapes, args.output,
+                raise load.SpecError("the model does not run on inputs %s: %s: %s" % (
+                    ", ".join("%s=%s:%s" % (s.name, "x".join(map(str, s.shape)), s.dtype)
+                              for s in specs), type(e).__name__, e))
+        export(model, args.name or name, source, specs, args.output,
                weights=args.weights, compact=args.compact, verbose=args.verbose)
-    except (load.SpecError, verify.Problem, TraceFailure, GraphValueError, OSError) as e:
+    except (load.SpecError, inputs.InputError, verify.Problem, TraceFailure, GraphValueError,
+            OSError) as e:
         print("graft-export: %s" % e, file=sys.stderr)
         return 1
     return 0

@@ -1,45 +1,35 @@
 """The architecture document."""
 
-import inspect
-
 import torch
 
+from . import inputs as inputs_mod
+from .packed import refuse_packed_sequences
 from .tree import Exporter
 
 FORMAT_VERSION = 1
 
 
-def _input_names(model, doc_module, n):
-    rows = doc_module.get("forward")
-    if rows:
-        names = [r[2] for r in rows if r[1] == "placeholder"]
-    else:
-        names = [p.name for p in inspect.signature(model.forward).parameters.values()
-                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if len(names) < n:
-        raise ValueError("%d input shapes given, but forward takes %d inputs" % (n, len(names)))
-    return names[:n]
-
-
-def architecture(model, name, source, input_shapes, seed=0, example_inputs=None):
+def architecture(model, name, source, inputs, seed=0, example_inputs=None):
     """Return (document, exporter) for MODEL (in eval mode).
 
-    Modules whose forward symbolic tracing cannot follow are traced again
-    with real values from a run on EXAMPLE_INPUTS, whose dtypes the
-    document's inputs take; without them, on random float32 inputs of
-    INPUT_SHAPES."""
-    if example_inputs is None:
-        g = torch.Generator().manual_seed(seed)
-        example_inputs = [torch.randn(s, generator=g) for s in input_shapes]
-    inputs = list(example_inputs)
-    ex = Exporter(model, inputs)
+    INPUTS are the forward's inputs, each a shape (float32), an
+    inputs.Spec or an example tensor (inputs.spec_of); EXAMPLE_INPUTS,
+    when given, are tensors that take their place.  Modules whose forward
+    symbolic tracing cannot follow are traced again with real values from
+    a run on the example tensors, or on random ones of the inputs' shapes
+    and dtypes (inputs.example)."""
+    if example_inputs is not None:
+        inputs = list(example_inputs)
+    specs = inputs_mod.bind(model, [inputs_mod.spec_of(x) for x in inputs])
+    g = torch.Generator().manual_seed(seed)
+    bound = inputs_mod.index_bound(model)
+    examples = [inputs_mod.example(s, bound, g) for s in specs]
+    refuse_packed_sequences(model, examples)
+    ex = Exporter(model, examples)
     module = ex.module(model)
-    names = _input_names(model, module, len(input_shapes))
     doc = {"graft": FORMAT_VERSION, "name": name}
     if source:
         doc["source"] = source
-    doc["inputs"] = [{"name": nm, "shape": list(x.shape),
-                      "dtype": str(x.dtype).replace("torch.", "")}
-                     for nm, x in zip(names, inputs)]
+    doc["inputs"] = [{"name": s.name, "shape": list(s.shape), "dtype": s.dtype} for s in specs]
     doc["module"] = module
     return doc, ex

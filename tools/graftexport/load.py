@@ -5,6 +5,8 @@ import os
 
 import torch
 
+from . import inputs
+
 DEFAULT_SHAPE = [1, 3, 224, 224]
 
 # torchvision builders whose models need another input size than 224x224
@@ -23,10 +25,13 @@ def torchvision_version():
 
 
 def load(spec, seed=None):
-    """Return (model, name, source, default input shapes) for SPEC.
+    """Return (model, name, source, default inputs) for SPEC.
 
     SPEC is ``torchvision:NAME``, ``FILE.py:FUNCTION`` or a file written by
-    ``torch.save(model)``.  The model is returned in eval() mode.
+    ``torch.save(model)``.  The model is returned in eval() mode.  The
+    default inputs are inputs.Spec: a model's graft_inputs or
+    graft_input_shape (inputs.of_model), else one float32 input of
+    DEFAULT_SHAPE.
     """
     if seed is not None:
         torch.manual_seed(seed)
@@ -38,7 +43,7 @@ def load(spec, seed=None):
         except ValueError as e:
             raise SpecError(str(e))
         source = "torchvision.models.%s (torchvision %s)" % (name, torchvision_version())
-        shapes = [TORCHVISION_SHAPES.get(name, DEFAULT_SHAPE)]
+        shapes = [inputs.spec_of(TORCHVISION_SHAPES.get(name, DEFAULT_SHAPE))]
     elif ".py:" in spec:
         path, func = spec.rsplit(":", 1)
         if not os.path.isfile(path):
@@ -52,25 +57,16 @@ def load(spec, seed=None):
         model = getattr(mod, func)()
         name = func
         source = "%s:%s" % (os.path.basename(path), func)
-        shapes = [list(getattr(model, "graft_input_shape", DEFAULT_SHAPE))]
+        shapes = None
     elif os.path.isfile(spec):
         model = torch.load(spec, map_location="cpu")
         name = os.path.splitext(os.path.basename(spec))[0]
         source = "torch.save file %s" % os.path.basename(spec)
-        shapes = [DEFAULT_SHAPE]
+        shapes = None
     else:
         raise SpecError("%s: not torchvision:NAME, FILE.py:FUNCTION or a torch.save file" % spec)
     if not isinstance(model, torch.nn.Module):
         raise SpecError("%s did not give an nn.Module (got %s)" % (spec, type(model).__name__))
     model.eval()
-    return model, name, source, shapes
+    return model, name, source, shapes or inputs.of_model(model, DEFAULT_SHAPE)
 
-
-def parse_shape(text):
-    try:
-        dims = [int(x) for x in text.lower().split("x")]
-    except ValueError:
-        raise SpecError("bad shape %r: expected e.g. 1x3x224x224" % text)
-    if not dims or any(d < 0 for d in dims):
-        raise SpecError("bad shape %r" % text)
-    return dims

@@ -29,7 +29,10 @@ class Exporter:
         if reg is not None:
             name, attrs = reg
             d = {"type": name}
-            d.update(attrs(m))
+            try:
+                d.update(attrs(m))
+            except leaves.Unsupported as e:
+                raise TraceFailure("%s (%s): %s" % (path or "<root>", name, e))
             self._frozen(m, d, recurse=True)
             return d
         d = {"type": type(m).__name__}
