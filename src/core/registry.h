@@ -181,6 +181,9 @@ int64_t op_window_out(int64_t in, int64_t k, int64_t s, int64_t pad_l, int64_t p
  * (registry_conv.c, registry_pool.c). Breaks name the caller by c->def and
  * its hyper-parameters: "MaxPool2d(kernel_size=(3, 3), stride=(2, 2)) gets a
  * 2x2 input ...". Each sets c->out. */
+/* The spatial dims of a convolution or pool type or function from the
+ * digit in its name ("Conv3d", "max_pool1d"), 2 when it has none (Fold). */
+int op_spatial_dims(const char *name);
 /* A pool's window over nd spatial dims (1 to 3). */
 struct pool_geom {
 	int nd;

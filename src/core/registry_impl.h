@@ -83,9 +83,6 @@ const char *op_pair_text(const int64_t p[2], char *buf, size_t size);
 const char *op_sizes_text(const int64_t *v, int n, char *buf, size_t size);
 /* n ints as Python prints a tuple: "(3, 3)", "(3,)". */
 const char *op_tuple_text(const int64_t *v, int n, char *buf, size_t size);
-/* The spatial dims of a convolution or pool from the digit in its name
- * ("Conv3d", "max_pool1d"), 2 when it has none (Fold). */
-int op_spatial_dims(const char *name);
 /* a * b for sizes: 0 when either is negative, INT64_MAX on overflow. */
 int64_t op_mul_sat(int64_t a, int64_t b);
 /* numel of s, or -1 with a break when it is too large. */

@@ -30,6 +30,7 @@
  * other than zeros pad a copy of the input first. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "exec/kernels.h"
 #include "exec/kvec.h"
@@ -959,13 +960,19 @@ static int conv_run(struct kop *op, struct error *e)
 
 /* ---- Fold and Unfold ---- */
 
+/* Fold or fold, not Unfold or unfold. */
+static bool is_fold(const struct kop *op)
+{
+	return strcasecmp(op->kernel->name, "fold") == 0;
+}
+
 /* The state of the convolution whose im2col Unfold is and whose col2im
  * Fold is: the image, its blocks, the window. */
 static int fold_prepare(struct kop *op, struct error *e)
 {
 	(void)e;
 	const struct module *m = op->call.module;
-	bool fold = strcmp(op->kernel->name, "Fold") == 0 || strcmp(op->kernel->name, "fold") == 0;
+	bool fold = is_fold(op);
 	const struct tensor *img = fold ? kop_out(op, 0) : kop_input(op);
 	int64_t k[3] = {1, 1, 1}, s[3] = {1, 1, 1}, d[3] = {1, 1, 1}, p[3] = {0, 0, 0};
 	if (m) {
@@ -999,8 +1006,8 @@ static int fold_prepare(struct kop *op, struct error *e)
 	st->dw = d[2];
 	st->pt = p[1];
 	st->pl = p[2];
-	st->oh = (st->h + 2 * p[1] - d[1] * (k[1] - 1) - 1) / s[1] + 1;
-	st->ow = (st->w + 2 * p[2] - d[2] * (k[2] - 1) - 1) / s[2] + 1;
+	st->oh = op_window_out(st->h, k[1], s[1], p[1], p[1], d[1], false);
+	st->ow = op_window_out(st->w, k[2], s[2], p[2], p[2], d[2], false);
 	return 0;
 }
 
@@ -1008,7 +1015,7 @@ static int fold_run(struct kop *op, struct error *e)
 {
 	(void)e;
 	const struct conv_state *st = op->state;
-	bool fold = strcmp(op->kernel->name, "Fold") == 0 || strcmp(op->kernel->name, "fold") == 0;
+	bool fold = is_fold(op);
 	float *x = kt_f32(kop_input(op)), *y = kt_f32(kop_out(op, 0));
 	int64_t plane = st->h * st->w, cols = st->kh * st->kw * st->oh * st->ow;
 	if (fold)

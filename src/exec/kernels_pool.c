@@ -84,8 +84,7 @@ static int pool_prepare(struct kop *op, struct error *e)
 	           : strstr(name, "ax")                                  ? POOL_MAX
 	           : (strstr(name, "LP") || strstr(name, "lp_")) ? POOL_LP
 	                                                                 : POOL_AVG;
-	const char *digit = strpbrk(name, "123");
-	int nd = digit ? *digit - '0' : 2, xd = x->shape.ndim;
+	int nd = op_spatial_dims(name), xd = x->shape.ndim;
 	st->planes = 1;
 	for (int i = 0; i < 3; i++) {
 		st->in[i] = st->out[i] = st->k[i] = st->s[i] = st->d[i] = 1;
@@ -374,8 +373,7 @@ static int unpool_run(struct kop *op, struct error *e)
 	struct tensor *y = kop_out(op, 0);
 	if (!ix || ix->dtype != DT_I64)
 		return error_set(e, "%s: indices must be int64", op->kernel->name);
-	const char *digit = strpbrk(op->kernel->name, "123");
-	int nd = digit ? *digit - '0' : 2, xd = x->shape.ndim;
+	int nd = op_spatial_dims(op->kernel->name), xd = x->shape.ndim;
 	int64_t planes = 1, in = 1, out = 1;
 	for (int i = 0; i < xd - nd; i++)
 		planes *= x->shape.dim[i];
