@@ -87,10 +87,13 @@ def encode(v):
     raise TypeError("cannot encode a module output of type %s" % type(v).__name__)
 
 
-def record_calls(model, inputs):
-    """Runs MODEL on INPUTS (no_grad) with a hook on every module, and
-    returns (entries, output): one entry per module in named_modules()
-    order, {"path", "type", "params", "calls": [encoded output, ...]}."""
+def record_calls(model, inputs, grad=False):
+    """Runs MODEL on INPUTS with a hook on every module, and returns
+    (entries, output): one entry per module in named_modules() order,
+    {"path", "type", "params", "calls": [encoded output, ...]}. The run is
+    under no_grad unless GRAD: with gradients on, PyTorch does not take the
+    fused inference paths of its transformer layers (eval, no grad), which
+    compute a layer without calling its submodules."""
     entries = []
     hooks = []
     for path, mod in model.named_modules():
@@ -102,7 +105,7 @@ def record_calls(model, inputs):
             e["calls"].append(encode(out))
         hooks.append(mod.register_forward_hook(hook))
     try:
-        with torch.no_grad():
+        with torch.set_grad_enabled(grad):
             out = model(*inputs)
     finally:
         for h in hooks:

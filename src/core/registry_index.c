@@ -303,8 +303,40 @@ static int fn_numel(struct op_call *c)
 	return 0;
 }
 
+/* slice(start, stop, step): a slice whose bounds the forward computes
+ * (x[:, :x.size(1)]); each part an int or None. */
+static int fn_slice(struct op_call *c)
+{
+	if (c->nargs < 1 || c->nargs > 3 || c->nkwargs)
+		return op_fail(c, "slice() takes one to three positional arguments");
+	/* slice(stop) or slice(start, stop[, step]), as Python's */
+	const struct value *parts[3] = {NULL, NULL, NULL};
+	if (c->nargs == 1)
+		parts[1] = &c->args[0];
+	else
+		for (int i = 0; i < c->nargs; i++)
+			parts[i] = &c->args[i];
+	struct value v = {.kind = VAL_SLICE};
+	int64_t *at[3] = {&v.u.slice.start, &v.u.slice.stop, &v.u.slice.step};
+	bool *has[3] = {&v.u.slice.has_start, &v.u.slice.has_stop, &v.u.slice.has_step};
+	for (int i = 0; i < 3; i++) {
+		if (!parts[i] || parts[i]->kind == VAL_NONE)
+			continue;
+		if (parts[i]->kind != VAL_INT)
+			return op_fail(c, "slice() parts must be ints or None");
+		*at[i] = parts[i]->u.i;
+		*has[i] = true;
+	}
+	if (v.u.slice.has_step && v.u.slice.step == 0)
+		return op_fail(c, "slice step cannot be zero");
+	op_set_out(c, v);
+	return 0;
+}
+
 /* ---- the table ---- */
 
+REGISTRY_FUNCTION_PY(slice, fn_slice, "slice(start, stop, step) for x[a:b] with computed bounds",
+                     "slice");
 REGISTRY_FUNCTION(getitem, fn_getitem,
                   "x[index]: tuples, and tensors with ints, slices, None, ...");
 REGISTRY_FUNCTION(getattr, fn_getattr,
@@ -314,5 +346,6 @@ REGISTRY_FUNCTION(dim, fn_dim, "x.dim(): the rank");
 REGISTRY_FUNCTION(numel, fn_numel, "x.numel(): the element count");
 
 const struct op_def *const registry_index_defs[] = {
-    &fn_def_getitem, &fn_def_getattr, &fn_def_size, &fn_def_dim, &fn_def_numel, NULL,
+    &fn_def_getitem, &fn_def_getattr, &fn_def_size, &fn_def_dim, &fn_def_numel, &fn_def_slice,
+    NULL,
 };

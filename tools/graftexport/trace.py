@@ -264,6 +264,26 @@ def _check_inplace(graph):
                         raise TraceFailure("in-place %s whose left operand is read later" % n.target.__name__)
 
 
+def _computed_slices_as_nodes(graph):
+    """A slice whose bounds are computed in the forward (``mask[:, :T]`` with
+    ``T = x.size(1)``) becomes a call of ``slice`` before the node that uses
+    it: the document's slices hold constants only, and a ``slice`` node
+    computes one from the values of earlier nodes."""
+    def has_node(v):
+        return any(isinstance(p, torch.fx.Node) for p in (v.start, v.stop, v.step))
+
+    for n in list(graph.nodes):
+        def lift(v, n=n):
+            if isinstance(v, slice) and has_node(v):
+                with graph.inserting_before(n):
+                    return graph.call_function(builtins.slice, (v.start, v.stop, v.step))
+            if isinstance(v, (tuple, list)):
+                return type(v)(lift(x) for x in v)
+            return v
+        n.args = lift(n.args)
+        n.kwargs = {k: lift(v) for k, v in n.kwargs.items()}
+
+
 def _functionalise_inplace_methods(graph):
     """``x.masked_fill_(mask, v)`` changes x: the reads of x after the call
     read the call's result (what it returns), so that a graph computing
@@ -315,6 +335,7 @@ def encode_graph(graph, module):
     _drop_unused(graph)
     _check_inplace(graph)
     _functionalise_inplace_methods(graph)
+    _computed_slices_as_nodes(graph)
     rows = []
     seen = set()
     for n in graph.nodes:
