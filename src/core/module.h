@@ -29,6 +29,10 @@ struct param {
 	struct tensor t;   /* shape and dtype always; storage once loaded */
 	bool buffer;       /* a buffer (running_mean), not a parameter */
 	bool trainable;    /* requires_grad; always false for buffers */
+	char *tie;         /* a tied weight: the state_dict key of the tensor this
+	                    * one is (lm_head.weight is "wte.weight"), the first
+	                    * name PyTorch lists; NULL for a tensor of its own
+	                    * (ties.h) */
 };
 
 enum node_op {
@@ -141,11 +145,20 @@ const char *module_attr_str(const struct module *m, const char *name, const char
 /* Appends a parameter or buffer (shape and dtype, no storage). Returns it. */
 struct param *module_add_param(struct module *m, const char *name, enum dtype dt,
 			       const struct shape *s, bool buffer);
+/* Frees what p owns (name, tie, storage reference), not p itself. */
+void param_free_fields(struct param *p);
 /* The own parameter or buffer with this local name, or NULL. */
 struct param *module_param(const struct module *m, const char *name);
 
+/* The tensor a state_dict key names below m ("a.b.weight" is parameter
+ * "weight" of module a.b, or a parameter whose own name has a dot, as
+ * MultiheadAttention's "out_proj.weight", of a module higher up), or NULL;
+ * *owner (may be NULL) gets its module. */
+struct param *module_find_tensor(const struct module *m, const char *key, struct module **owner);
+
 /* Counts over the subtree: parameter elements (total and trainable) and
- * buffer elements. */
+ * buffer elements. A tied tensor whose first name lies in the subtree counts
+ * once, as module.parameters() does. */
 struct param_counts {
 	int64_t params, trainable, buffers;
 	int64_t param_bytes, buffer_bytes;

@@ -14,6 +14,7 @@
 #include "core/registry.h"
 #include "core/text.h"
 #include "edit/select.h"
+#include "core/ties.h"
 
 /* Numbers the modules 1, 2, ... in preorder (see inspect_diff). */
 static int number_module(struct module *m, void *ctx)
@@ -386,6 +387,17 @@ static int keep_weights(const struct module *old, struct module *nw, enum keep_m
 	return 0;
 }
 
+/* A tie is kept by name: a tensor of nw named as a tied one of old is tied
+ * to the same first name (ties_sync drops it if the shapes now differ). */
+static void keep_ties(const struct module *old, struct module *nw)
+{
+	for (int i = 0; i < nw->nparams; i++) {
+		const struct param *op = module_param(old, nw->params[i].name);
+		if (op && op->tie && !nw->params[i].tie)
+			nw->params[i].tie = xstrdup(op->tie);
+	}
+}
+
 static struct build_ctx build_ctx(struct editor *ed)
 {
 	struct build_ctx c = {.lib = &ed->types, .rng = ed->model->has_weights ? &ed->rng : NULL};
@@ -419,6 +431,7 @@ int edit_replace_one(struct editor *ed, struct module *old, const struct spec *s
 		module_free(nw);
 		return error_prefix(e, "%s", path);
 	}
+	keep_ties(old, nw);
 	char a[256], b[256];
 	registry_describe(old, a, sizeof a);
 	registry_describe(nw, b, sizeof b);
@@ -965,6 +978,9 @@ int edit_wrap(struct editor *ed, const char *name, const char *type, struct strb
 	root->name = xstrdup(name);
 	module_add_child(wrapper, root);
 	ed->model->root = wrapper;
+	char *prefix = xasprintf("%s.", name);
+	ties_rebase(wrapper, "", prefix);
+	free(prefix);
 	strbuf_addf(out, "wrapped the model: %s is now %s.%s, and every tensor name starts with '%s.'\n",
 		    root->type, type, name, name);
 	return 0;
@@ -987,6 +1003,9 @@ int edit_extract(struct editor *ed, const char *path, struct strbuf *out, struct
 	free(m->name);
 	m->name = xstrdup("");
 	ed->model->root = m;
+	char *prefix = xasprintf("%s.", path);
+	ties_rebase(m, prefix, "");
+	free(prefix);
 	struct param_counts pc;
 	module_count(m, &pc);
 	char buf[32];

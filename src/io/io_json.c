@@ -15,6 +15,7 @@
 #include "core/budget.h"
 #include "core/registry.h"
 #include "core/util.h"
+#include "core/ties.h"
 
 #define JSON_MAX_DEPTH 100
 
@@ -277,10 +278,31 @@ static const char *duplicate_key(const cJSON *o)
 static int is_reserved(const char *key)
 {
 	static const char *const reserved[] = {"type", "children", "forward", "parameters",
-					       "buffers", "frozen"};
+					       "buffers", "frozen", "tied"};
 	for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
 		if (strcmp(key, reserved[i]) == 0)
 			return 1;
+	return 0;
+}
+
+/* "tied": {"weight": "wte.weight"}: which own tensors are another's. The
+ * names are checked once the whole tree is loaded (check_ties). */
+static int load_ties(struct loader *ld, const char *path, struct module *m, const cJSON *j)
+{
+	if (!cJSON_IsObject(j))
+		return load_fail(ld, path, "\"tied\" must be an object of tensor names");
+	const cJSON *it;
+	cJSON_ArrayForEach(it, j)
+	{
+		struct param *p = module_param(m, it->string);
+		if (!p)
+			return load_fail(ld, path, "\"tied\" names '%s', which is not a tensor of this module",
+					 it->string);
+		if (!cJSON_IsString(it) || !it->valuestring[0])
+			return load_fail(ld, path, "\"tied\": '%s' must name a tensor", it->string);
+		free(p->tie);
+		p->tie = xstrdup(it->valuestring);
+	}
 	return 0;
 }
 
@@ -377,6 +399,9 @@ static struct module *load_module(struct loader *ld, const char *name, const cha
 			p->trainable = false;
 		}
 	}
+	const cJSON *tied = cJSON_GetObjectItemCaseSensitive(j, "tied");
+	if (tied && load_ties(ld, path, m, tied) < 0)
+		goto fail;
 	if (forward) {
 		if (load_forward(ld, path, m, forward) < 0)
 			goto fail;
@@ -496,6 +521,15 @@ struct model *json_load_model(const char *text, size_t n, const char *where, con
 	m->root = load_module(&ld, "", "", root, 0);
 	if (!m->root)
 		goto fail;
+	{
+		struct strbuf bad = {0};
+		if (ties_sync(m->root, &bad)) {
+			bad.s[bad.len - 1] = '\0'; /* the line's newline */
+			load_fail(&ld, NULL, "a tie names no tensor of the same shape: %s", bad.s);
+			strbuf_free(&bad);
+			goto fail;
+		}
+	}
 	m->has_forward = true;
 	if (cJSON_IsString(weights) && weights->valuestring[0]) {
 		if (!weights_name_stays_inside(weights->valuestring)) {
@@ -613,6 +647,16 @@ static cJSON *module_to_json(const struct module *m)
 	}
 	if (frozen)
 		cJSON_AddItemToObject(o, "frozen", frozen);
+	cJSON *tied = NULL;
+	for (int i = 0; i < m->nparams; i++) {
+		if (m->params[i].tie) {
+			if (!tied)
+				tied = cJSON_CreateObject();
+			cJSON_AddStringToObject(tied, m->params[i].name, m->params[i].tie);
+		}
+	}
+	if (tied)
+		cJSON_AddItemToObject(o, "tied", tied);
 	if (m->nchildren) {
 		cJSON *c = cJSON_CreateObject();
 		for (int i = 0; i < m->nchildren; i++)
