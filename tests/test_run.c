@@ -1,7 +1,9 @@
 /* test_run.c - the forward pass against PyTorch, and .npy files.
  *
- * Every case in tests/data/run (written by tools/make-run-fixtures) is a
- * bundle, its input(s) and PyTorch's output(s). Each runs three ways: as
+ * Every case in tests/data/run (written by tools/make-run-fixtures) and
+ * tests/data/user (tools/make-user-fixtures) is a bundle, its input(s) and
+ * PyTorch's output(s), NAME.y.npy or one NAME.y.KEY.npy per tensor of a
+ * tuple or list. Each runs three ways: as
  * planned (fusions, constant folding, two threads), without fusions on one
  * thread, and with statistics on; every output element must be within
  * 1e-4 + 1e-4 * |torch| of PyTorch's, and a second run must give the same
@@ -34,18 +36,47 @@ static bool has_bytes(const void *p, size_t n, const char *s)
 	return false;
 }
 
-static bool exists(const char *path)
+/* One tensor of a model's output and its key: "" for a lone tensor, the
+ * positions in tuples and lists joined by dots ("0", "1.0") otherwise, as
+ * tools/make-user-fixtures names NAME.y.KEY.npy. */
+struct leaf {
+	const struct tensor *t;
+	char key[64];
+};
+
+static void collect(const struct value *v, const char *key, struct leaf *out, int *n)
 {
-	return access(path, R_OK) == 0;
+	if (v->kind == VAL_TENSOR && *n < MAX_OUT) {
+		out[*n].t = &v->u.tensor.t;
+		snprintf(out[*n].key, sizeof out[*n].key, "%s", key);
+		(*n)++;
+	} else if (v->kind == VAL_LIST) {
+		for (int i = 0; i < v->u.list.n; i++) {
+			char sub[64];
+			snprintf(sub, sizeof sub, "%s%s%d", key, *key ? "." : "", i);
+			collect(&v->u.list.items[i], sub, out, n);
+		}
+	}
 }
 
-static void collect(const struct value *v, const struct tensor **out, int *n)
+/* How many files NAME.y.*.npy or NAME.y.npy the fixture directory has. */
+static int count_outputs(const char *name)
 {
-	if (v->kind == VAL_TENSOR && *n < MAX_OUT)
-		out[(*n)++] = &v->u.tensor.t;
-	else if (v->kind == VAL_LIST)
-		for (int i = 0; i < v->u.list.n; i++)
-			collect(&v->u.list.items[i], out, n);
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	char prefix[300];
+	snprintf(prefix, sizeof prefix, "%s.y.", name);
+	size_t k = strlen(prefix);
+	int count = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (strncmp(de->d_name, prefix, k) == 0 && l > k && strcmp(de->d_name + l - 4, ".npy") == 0)
+			count++;
+	}
+	closedir(d);
+	return count;
 }
 
 /* Compares got with the reference; describes the first mismatch. */
@@ -57,8 +88,19 @@ static bool close_enough(const struct tensor *got, const struct tensor *want, ch
 		         shape_format(&want->shape, b, sizeof b));
 		return false;
 	}
-	const float *g = tensor_data(got), *w = tensor_data(want);
+	if (got->dtype != want->dtype) {
+		snprintf(why, n, "dtype %s, PyTorch %s", dtype_name(got->dtype), dtype_name(want->dtype));
+		return false;
+	}
 	int64_t count = shape_numel(&got->shape);
+	if (want->dtype != DT_F32) { /* integer and bool outputs are exact */
+		if (memcmp(tensor_data(got), tensor_data(want), tensor_nbytes(got)) != 0) {
+			snprintf(why, n, "%s values differ from PyTorch's", dtype_name(got->dtype));
+			return false;
+		}
+		return true;
+	}
+	const float *g = tensor_data(got), *w = tensor_data(want);
 	double worst = 0;
 	for (int64_t i = 0; i < count; i++) {
 		if (isnan(w[i]) && isnan(g[i]))
@@ -109,21 +151,8 @@ static int run_case(const char *name, const struct mode *md, char *why, size_t n
 		}
 		shapes[i] = in[i].shape;
 	}
-	snprintf(path, sizeof path, "%s/%s.y.npy", dir, name);
-	if (exists(path)) {
-		if (npy_read(path, &ref[nref++], &e) < 0)
-			goto npy_fail;
-	} else {
-		for (;; nref++) {
-			snprintf(path, sizeof path, "%s/%s.y.%d.npy", dir, name, nref);
-			if (!exists(path) || nref == MAX_OUT)
-				break;
-			if (npy_read(path, &ref[nref], &e) < 0)
-				goto npy_fail;
-		}
-	}
-	if (!md->opts.stats && !md->opts.no_fuse) {
-		/* The fixtures' inputs are torch.randn after a seed of 3: so is
+	if (!md->opts.stats && !md->opts.no_fuse && in[0].dtype == DT_F32) {
+		/* The fixtures' float inputs are torch.randn after a seed of 3: so is
 		 * exec_randn (graft run --random 3). */
 		int64_t count = shape_numel(&in[0].shape);
 		float *r = xcalloc((size_t)count, sizeof *r);
@@ -146,22 +175,31 @@ static int run_case(const char *name, const struct mode *md, char *why, size_t n
 		snprintf(why, n, "run: %s", e.msg);
 		goto done;
 	}
-	const struct tensor *o1[MAX_OUT], *o2[MAX_OUT];
+	struct leaf o1[MAX_OUT], o2[MAX_OUT];
 	int n1 = 0, n2 = 0;
-	collect(&out1, o1, &n1);
-	collect(&out2, o2, &n2);
-	if (n1 != nref) {
-		snprintf(why, n, "%d outputs, PyTorch %d", n1, nref);
+	collect(&out1, "", o1, &n1);
+	collect(&out2, "", o2, &n2);
+	int nfiles = count_outputs(name);
+	if (n1 != nfiles) {
+		snprintf(why, n, "%d outputs, PyTorch %d", n1, nfiles);
 		goto done;
 	}
 	for (int i = 0; i < n1; i++) {
 		char w[400];
-		if (!close_enough(o1[i], &ref[i], w, sizeof w)) {
-			snprintf(why, n, "output %d: %s", i, w);
+		if (*o1[i].key)
+			snprintf(path, sizeof path, "%s/%s.y.%s.npy", dir, name, o1[i].key);
+		else
+			snprintf(path, sizeof path, "%s/%s.y.npy", dir, name);
+		if (npy_read(path, &ref[nref++], &e) < 0) {
+			snprintf(why, n, "%s", e.msg);
 			goto done;
 		}
-		if (memcmp(tensor_data(o1[i]), tensor_data(o2[i]), tensor_nbytes(o1[i])) != 0) {
-			snprintf(why, n, "output %d differs between two runs", i);
+		if (!close_enough(o1[i].t, &ref[i], w, sizeof w)) {
+			snprintf(why, n, "output %s: %s", *o1[i].key ? o1[i].key : "0", w);
+			goto done;
+		}
+		if (memcmp(tensor_data(o1[i].t), tensor_data(o2[i].t), tensor_nbytes(o1[i].t)) != 0) {
+			snprintf(why, n, "output %s differs between two runs", o1[i].key);
 			goto done;
 		}
 	}
@@ -169,12 +207,12 @@ static int run_case(const char *name, const struct mode *md, char *why, size_t n
 		/* The root's statistics describe the output. */
 		int ns;
 		const struct exec_stat *st = exec_module_stats(p, m->root, 0, &ns);
-		if (!st || ns != n1 || st[0].count != shape_numel(&o1[0]->shape)) {
+		if (!st || ns != n1 || st[0].count != shape_numel(&o1[0].t->shape)) {
 			snprintf(why, n, "no statistics for the root module's output");
 			goto done;
 		}
 		struct exec_stat check;
-		exec_stat_compute(tensor_data(o1[0]), shape_numel(&o1[0]->shape), &check);
+		exec_stat_compute(tensor_data(o1[0].t), shape_numel(&o1[0].t->shape), &check);
 		if (check.mean != st[0].mean || check.max != st[0].max) {
 			snprintf(why, n, "the root's statistics differ from its output's");
 			goto done;
@@ -182,8 +220,6 @@ static int run_case(const char *name, const struct mode *md, char *why, size_t n
 	}
 	rc = 0;
 	goto done;
-npy_fail:
-	snprintf(why, n, "%s", e.msg);
 done:
 	value_free(&out1);
 	value_free(&out2);
@@ -201,7 +237,8 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void test_fixtures(void)
+/* Every case of the fixture directory `dir`; at least `min_cases`. */
+static void run_fixtures(int min_cases)
 {
 	static const struct mode modes[] = {
 	    {"planned", {.stats = false, .no_fuse = false}, 2},
@@ -224,7 +261,7 @@ static void test_fixtures(void)
 	}
 	closedir(d);
 	qsort(names, (size_t)n, sizeof *names, by_name);
-	CHECK(n >= 30);
+	CHECK(n >= min_cases);
 	for (int i = 0; i < n; i++) {
 		for (size_t k = 0; k < sizeof modes / sizeof *modes; k++) {
 			char why[800] = "";
@@ -433,6 +470,20 @@ static void test_npy_write(void)
 	tensor_release(&t);
 }
 
+/* tests/data/run: op families, zoo families and tiny models. */
+static void test_fixtures(void)
+{
+	run_fixtures(30);
+}
+
+/* tests/data/user: the user-model suite (tools/usermodels). */
+static void test_user_fixtures(void)
+{
+	const char *src = getenv("srcdir");
+	snprintf(dir, sizeof dir, "%s/tests/data/user", src ? src : ".");
+	run_fixtures(5);
+}
+
 int main(void)
 {
 	const char *src = getenv("srcdir");
@@ -442,5 +493,6 @@ int main(void)
 	RUN(test_wrong_inputs);
 	RUN(test_no_weights);
 	RUN(test_fixtures);
+	RUN(test_user_fixtures);
 	return CHECK_DONE();
 }

@@ -2,13 +2,16 @@
  *
  * For every fixture tests/zoo/NAME.json (recorded by
  * tools/make-shape-fixtures with forward hooks on every module) opens
- * models/NAME.json, runs the shape pass and checks: total, trainable and
+ * models/NAME.json (or the tiny model's bundle), and for every
+ * tests/data/user/NAME.shapes.json (tools/make-user-fixtures) the bundle
+ * beside it; runs the shape pass and checks: total, trainable and
  * buffer counts; for every module, its type, its parameter count and the
  * output shape of each of its calls, in order. */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core/model.h"
@@ -93,16 +96,9 @@ static bool inside_leaf(const struct module *root, const char *path)
 
 static int failures_shown;
 
-static void check_model(const char *name)
+/* Checks the model at mpath against the fixture at fpath. */
+static void check_model(const char *name, const char *fpath, const char *mpath)
 {
-	char fpath[1024], mpath[1024];
-	snprintf(fpath, sizeof fpath, "%s/tests/zoo/%s.json", srcdir, name);
-	snprintf(mpath, sizeof mpath, "%s/models/%s.json", srcdir, name);
-	FILE *probe = fopen(mpath, "r");
-	if (probe)
-		fclose(probe);
-	else /* the tiny models with weights are bundles */
-		snprintf(mpath, sizeof mpath, "%s/models/tiny/%s.safetensors", srcdir, name);
 	size_t n;
 	char *text = slurp(fpath, &n);
 	CHECK(text != NULL);
@@ -184,41 +180,76 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The names of the files in dir ending in suffix, without it, sorted;
+ * returns the count. */
+static int list_names(const char *dir, const char *suffix, char **names, int max)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	int n = 0;
+	size_t k = strlen(suffix);
+	struct dirent *de;
+	while ((de = readdir(d)) && n < max) {
+		size_t len = strlen(de->d_name);
+		if (len > k && strcmp(de->d_name + len - k, suffix) == 0)
+			names[n++] = xstrndup(de->d_name, len - k);
+	}
+	closedir(d);
+	qsort(names, (size_t)n, sizeof names[0], cmp_str);
+	return n;
+}
+
+/* Checks one model and reports it as a test of its own. */
+static void run_model(const char *label, const char *name, const char *fpath, const char *mpath)
+{
+	if (only && strcmp(only, name) != 0)
+		return;
+	check_failures_in_test = 0;
+	check_model(name, fpath, mpath);
+	if (check_failures_in_test) {
+		printf("FAIL %s\n", label);
+		check_failed++;
+	} else {
+		printf("ok   %s\n", label);
+		check_passed++;
+	}
+}
+
 int main(void)
 {
 	if (getenv("srcdir"))
 		srcdir = getenv("srcdir");
 	only = getenv("GRAFT_ZOO_ONLY");
-	char dir[1024];
+	char dir[1024], fpath[1200], mpath[1200], label[600];
+	char *names[512];
+	/* tests/zoo: the zoo (models/NAME.json) and the tiny models with
+	 * weights (models/tiny/NAME.safetensors). */
 	snprintf(dir, sizeof dir, "%s/tests/zoo", srcdir);
-	DIR *d = opendir(dir);
-	if (!d) {
+	int n = list_names(dir, ".json", names, 512);
+	if (n <= 0) {
 		printf("no fixtures in %s\n", dir);
 		printf("0 passed, 1 failed\n");
 		return 1;
 	}
-	char *names[512];
-	int n = 0;
-	struct dirent *de;
-	while ((de = readdir(d)) && n < 512) {
-		size_t len = strlen(de->d_name);
-		if (len > 5 && strcmp(de->d_name + len - 5, ".json") == 0)
-			names[n++] = xstrndup(de->d_name, len - 5);
-	}
-	closedir(d);
-	qsort(names, (size_t)n, sizeof names[0], cmp_str);
 	for (int i = 0; i < n; i++) {
-		if (!only || strcmp(only, names[i]) == 0) {
-			check_failures_in_test = 0;
-			check_model(names[i]);
-			if (check_failures_in_test) {
-				printf("FAIL %s\n", names[i]);
-				check_failed++;
-			} else {
-				printf("ok   %s\n", names[i]);
-				check_passed++;
-			}
-		}
+		snprintf(fpath, sizeof fpath, "%s/%s.json", dir, names[i]);
+		snprintf(mpath, sizeof mpath, "%s/models/%s.json", srcdir, names[i]);
+		if (access(mpath, R_OK) != 0)
+			snprintf(mpath, sizeof mpath, "%s/models/tiny/%s.safetensors", srcdir, names[i]);
+		run_model(names[i], names[i], fpath, mpath);
+		free(names[i]);
+	}
+	/* tests/data/user: the user-model suite, each bundle beside its
+	 * fixture. */
+	snprintf(dir, sizeof dir, "%s/tests/data/user", srcdir);
+	n = list_names(dir, ".shapes.json", names, 512);
+	CHECK(n >= 5);
+	for (int i = 0; i < n; i++) {
+		snprintf(fpath, sizeof fpath, "%s/%s.shapes.json", dir, names[i]);
+		snprintf(mpath, sizeof mpath, "%s/%s.safetensors", dir, names[i]);
+		snprintf(label, sizeof label, "user/%s", names[i]);
+		run_model(label, names[i], fpath, mpath);
 		free(names[i]);
 	}
 	return CHECK_DONE();

@@ -415,20 +415,61 @@ static void pb_indent(struct pbuf *pb, int n)
 	pb_text(pb, buf);
 }
 
+static void tensor_ctor(struct exporter *x, struct pbuf *pb, const struct param *p);
+
+/* nn.ModuleDict, nn.ParameterList and nn.ParameterDict without a forward:
+ * the container of that type, built inline. */
+enum container_kind { NOT_CONTAINER, MODULE_DICT, PARAMETER_LIST, PARAMETER_DICT };
+
+static enum container_kind container_kind(const struct module *mod)
+{
+	if (mod->forward)
+		return NOT_CONTAINER;
+	if (strcmp(mod->type, "ModuleDict") == 0 && !mod->nparams)
+		return MODULE_DICT;
+	bool list = strcmp(mod->type, "ParameterList") == 0;
+	if ((!list && strcmp(mod->type, "ParameterDict") != 0) || mod->nchildren)
+		return NOT_CONTAINER;
+	for (int i = 0; i < mod->nparams; i++) {
+		char want[16];
+		snprintf(want, sizeof want, "%d", i);
+		if (mod->params[i].buffer || (list && strcmp(mod->params[i].name, want) != 0))
+			return NOT_CONTAINER;
+	}
+	return list ? PARAMETER_LIST : PARAMETER_DICT;
+}
+
+/* Starts item i of an inline container at indentation `indent`: a new
+ * line, and the key of a dict's item. */
+static void item_start(struct pbuf *pb, int indent, const char *key)
+{
+	pb_text(pb, "\n");
+	pb_indent(pb, indent + 4);
+	if (key) {
+		struct strbuf sb = {0};
+		py_str(&sb, key);
+		strbuf_add(&sb, ": ");
+		pb_sb(pb, &sb);
+	}
+}
+
 /* The expression that builds mod: a layer, a composite class's
- * construction, or an inline nn.Sequential(...) at indentation `indent`. */
+ * construction, or an inline nn.Sequential(...), nn.ModuleList([...]),
+ * nn.ModuleDict({...}), nn.ParameterList([...]) or nn.ParameterDict({...})
+ * at indentation `indent`. */
 static void ctor(struct exporter *x, struct pbuf *pb, const struct module *mod, int indent)
 {
 	if (mod->def) {
 		registry_ctor(x, pb, mod);
 		return;
 	}
-	if (is_plain_sequence(mod)) {
+	enum container_kind kind = container_kind(mod);
+	if (is_plain_sequence(mod) || kind == MODULE_DICT) {
 		bool list = strcmp(mod->type, "ModuleList") == 0;
-		pb_text(pb, list ? "nn.ModuleList([" : "nn.Sequential(");
+		pb_text(pb, kind == MODULE_DICT ? "nn.ModuleDict({" :
+		            list ? "nn.ModuleList([" : "nn.Sequential(");
 		for (int i = 0; i < mod->nchildren; i++) {
-			pb_text(pb, "\n");
-			pb_indent(pb, indent + 4);
+			item_start(pb, indent, kind == MODULE_DICT ? mod->children[i]->name : NULL);
 			ctor(x, pb, mod->children[i], indent + 4);
 			pb_text(pb, ",");
 		}
@@ -436,7 +477,23 @@ static void ctor(struct exporter *x, struct pbuf *pb, const struct module *mod, 
 			pb_text(pb, "\n");
 			pb_indent(pb, indent);
 		}
-		pb_text(pb, list ? "])" : ")");
+		pb_text(pb, kind == MODULE_DICT ? "})" : list ? "])" : ")");
+		return;
+	}
+	if (kind == PARAMETER_LIST || kind == PARAMETER_DICT) {
+		bool list = kind == PARAMETER_LIST;
+		pb_text(pb, list ? "nn.ParameterList([" : "nn.ParameterDict({");
+		for (int i = 0; i < mod->nparams; i++) {
+			item_start(pb, indent, list ? NULL : mod->params[i].name);
+			pb_text(pb, "nn.Parameter(");
+			tensor_ctor(x, pb, &mod->params[i]);
+			pb_text(pb, "),");
+		}
+		if (mod->nparams) {
+			pb_text(pb, "\n");
+			pb_indent(pb, indent);
+		}
+		pb_text(pb, list ? "])" : "})");
 		return;
 	}
 	struct inst *child = build_inst(x, mod, mod->type);

@@ -21,20 +21,25 @@ def _input_names(model, doc_module, n):
     return names[:n]
 
 
-def architecture(model, name, source, input_shapes, seed=0):
+def architecture(model, name, source, input_shapes, seed=0, example_inputs=None):
     """Return (document, exporter) for MODEL (in eval mode).
 
     Modules whose forward symbolic tracing cannot follow are traced again
-    with real values from a run on random inputs of INPUT_SHAPES."""
-    g = torch.Generator().manual_seed(seed)
-    inputs = [torch.randn(s, generator=g) for s in input_shapes]
+    with real values from a run on EXAMPLE_INPUTS, whose dtypes the
+    document's inputs take; without them, on random float32 inputs of
+    INPUT_SHAPES."""
+    if example_inputs is None:
+        g = torch.Generator().manual_seed(seed)
+        example_inputs = [torch.randn(s, generator=g) for s in input_shapes]
+    inputs = list(example_inputs)
     ex = Exporter(model, inputs)
     module = ex.module(model)
     names = _input_names(model, module, len(input_shapes))
     doc = {"graft": FORMAT_VERSION, "name": name}
     if source:
         doc["source"] = source
-    doc["inputs"] = [{"name": nm, "shape": list(s), "dtype": "float32"}
-                     for nm, s in zip(names, input_shapes)]
+    doc["inputs"] = [{"name": nm, "shape": list(x.shape),
+                      "dtype": str(x.dtype).replace("torch.", "")}
+                     for nm, x in zip(names, inputs)]
     doc["module"] = module
     return doc, ex
