@@ -34,7 +34,7 @@ static struct value resolve_copy(const struct value *v, const struct value *vals
 	if (v->kind == VAL_REF)
 		return value_copy(&vals[v->u.ref]);
 	if (v->kind == VAL_LIST) {
-		struct value l = value_list(v->u.list.n);
+		struct value l = value_list_like(v);
 		for (int i = 0; i < v->u.list.n; i++)
 			l.u.list.items[i] = resolve_copy(&v->u.list.items[i], vals);
 		return l;

@@ -151,13 +151,17 @@ void py_value(struct exporter *x, struct strbuf *sb, const struct value *v,
 		py_str(sb, v->u.s);
 		return;
 	case VAL_LIST:
-		strbuf_add(sb, "(");
+		strbuf_add(sb, v->u.list.keys ? "{" : "(");
 		for (int i = 0; i < v->u.list.n; i++) {
 			if (i)
 				strbuf_add(sb, ", ");
+			if (v->u.list.keys) {
+				py_str(sb, v->u.list.keys[i]);
+				strbuf_add(sb, ": ");
+			}
 			py_value(x, sb, &v->u.list.items[i], vars, false);
 		}
-		strbuf_add(sb, v->u.list.n == 1 ? ",)" : ")");
+		strbuf_add(sb, v->u.list.keys ? "}" : v->u.list.n == 1 ? ",)" : ")");
 		return;
 	case VAL_SLICE:
 		if (!in_index)
@@ -302,6 +306,8 @@ static bool literal(const struct value *v)
 	case VAL_BOOL:
 		return true;
 	case VAL_LIST:
+		if (v->u.list.keys)
+			return false;
 		for (int i = 0; i < v->u.list.n; i++)
 			if (!literal(&v->u.list.items[i]))
 				return false;

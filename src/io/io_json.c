@@ -53,6 +53,37 @@ static struct value number_value(const cJSON *j)
 	return value_float(d);
 }
 
+static int json_to_value(struct loader *ld, const char *path, const cJSON *j, const struct graph *g,
+			 struct value *out, int depth);
+
+static const char *duplicate_key(const cJSON *o);
+/* {"dict": {KEY: VALUE, ...}}: a Python dict, keys in order. */
+static int json_to_dict(struct loader *ld, const char *path, const cJSON *j, const struct graph *g,
+			struct value *out, int depth)
+{
+	if (!cJSON_IsObject(j))
+		return load_fail(ld, path, "a dict is {\"dict\": {KEY: VALUE, ...}}");
+	const char *dup = duplicate_key(j);
+	if (dup)
+		return load_fail(ld, path, "dict key '%s' appears twice", dup);
+	int n = cJSON_GetArraySize(j), i = 0;
+	const char **keys = xcalloc((size_t)n + 1, sizeof *keys);
+	const cJSON *it;
+	cJSON_ArrayForEach(it, j)
+		keys[i++] = it->string;
+	*out = value_dict(n, keys);
+	free(keys);
+	i = 0;
+	cJSON_ArrayForEach(it, j)
+	{
+		if (json_to_value(ld, path, it, g, &out->u.list.items[i++], depth + 1) < 0) {
+			value_free(out);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Converts a JSON value of an attribute or graph argument. Refs are resolved
  * against the nodes of g built so far (g NULL: refs are not allowed). */
 static int json_to_value(struct loader *ld, const char *path, const cJSON *j, const struct graph *g,
@@ -97,8 +128,11 @@ static int json_to_value(struct loader *ld, const char *path, const cJSON *j, co
 		const cJSON *ref = cJSON_GetObjectItemCaseSensitive(j, "ref");
 		const cJSON *slice = cJSON_GetObjectItemCaseSensitive(j, "slice");
 		const cJSON *dt = cJSON_GetObjectItemCaseSensitive(j, "dtype");
+		const cJSON *dict = cJSON_GetObjectItemCaseSensitive(j, "dict");
 		if (cJSON_GetArraySize(j) != 1)
-			return load_fail(ld, path, "a value object must have one key (ref, slice, ellipsis or dtype)");
+			return load_fail(ld, path, "a value object must have one key (ref, slice, ellipsis, dtype or dict)");
+		if (dict)
+			return json_to_dict(ld, path, dict, g, out, depth);
 		if (ref) {
 			if (!g)
 				return load_fail(ld, path, "a ref is only allowed in a forward graph");
@@ -568,6 +602,14 @@ static cJSON *value_to_json(const struct value *v, const struct graph *g)
 	case VAL_STR:
 		return cJSON_CreateString(v->u.s);
 	case VAL_LIST: {
+		if (v->u.list.keys) {
+			cJSON *o = cJSON_CreateObject(), *d = cJSON_CreateObject();
+			for (int i = 0; i < v->u.list.n; i++)
+				cJSON_AddItemToObject(d, v->u.list.keys[i],
+						      value_to_json(&v->u.list.items[i], g));
+			cJSON_AddItemToObject(o, "dict", d);
+			return o;
+		}
 		cJSON *a = cJSON_CreateArray();
 		for (int i = 0; i < v->u.list.n; i++)
 			cJSON_AddItemToArray(a, value_to_json(&v->u.list.items[i], g));
