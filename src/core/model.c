@@ -84,12 +84,8 @@ void model_add_input(struct model *m, const char *name, const struct shape *s, e
 	m->ninputs++;
 }
 
-/* Float dtypes convert into each other on use; a file may store a float32
- * parameter as float16 without it being a mismatch. */
-static bool dtype_is_float(enum dtype t)
-{
-	return t == DT_F32 || t == DT_F16 || t == DT_BF16 || t == DT_F64;
-}
+/* Float dtypes convert into each other on use (dtype_is_float); a file may
+ * store a float32 parameter as float16 without it being a mismatch. */
 
 /* The tensors of a weights file, sorted by name for lookups. */
 struct named {

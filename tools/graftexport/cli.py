@@ -9,6 +9,7 @@ import torch
 from . import jsonfmt, load, safetensors, verify
 from .trace import GraphValueError, TraceFailure
 from .document import architecture
+from .prepare import prepare
 
 
 def _parser():
@@ -43,7 +44,11 @@ def _parser():
 
 def export(model, name, source, shapes, out, weights=None, compact=False, verbose=False):
     """Write MODEL to OUT (.json or .safetensors bundle).  Returns the document."""
-    doc, ex = architecture(model, name, source, shapes)
+    g = torch.Generator().manual_seed(0)
+    inputs = [torch.randn(s, generator=g) for s in shapes]
+    for note in prepare(model, inputs):
+        print("graft-export: %s" % note, file=sys.stderr)
+    doc, ex = architecture(model, name, source, shapes, example_inputs=inputs)
     state = model.state_dict()
     verify.check_document(doc, state)
     for path, typ, why in ex.fallbacks:
