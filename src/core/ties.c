@@ -10,6 +10,12 @@ struct sync_ctx {
 	int ndropped;
 };
 
+/* Float dtypes are one for a tie: a file may store either name in float16. */
+static bool same_dtype(enum dtype a, enum dtype b)
+{
+	return a == b || (dtype_is_float(a) && dtype_is_float(b));
+}
+
 static int sync_module(struct module *m, void *vctx)
 {
 	struct sync_ctx *c = vctx;
@@ -19,7 +25,8 @@ static int sync_module(struct module *m, void *vctx)
 			continue;
 		const struct param *first = module_find_tensor(c->root, p->tie, NULL);
 		if (first && first != p && !first->tie && first->buffer == p->buffer &&
-		    first->t.dtype == p->t.dtype && shape_equal(&first->t.shape, &p->t.shape)) {
+		    same_dtype(first->t.dtype, p->t.dtype) &&
+		    shape_equal(&first->t.shape, &p->t.shape)) {
 			if (first->t.storage)
 				tensor_share(&p->t, &first->t);
 			continue;

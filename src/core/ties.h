@@ -14,8 +14,8 @@
 
 /* Makes every tied tensor under root share the storage of the tensor its
  * tie names. A tie whose first name is gone, is itself tied, or now differs
- * in shape or dtype is dropped (the tensor keeps its own storage); each
- * dropped tie is appended to `dropped` (may be NULL) as "NAME is no longer
+ * in shape or dtype (floating dtypes count as one) is dropped (the tensor
+ * keeps its own storage); each dropped tie is appended to `dropped` (may be NULL) as "NAME is no longer
  * tied to FIRST\n". Returns how many were dropped. */
 int ties_sync(struct module *root, struct strbuf *dropped);
 

@@ -68,6 +68,20 @@ class DictHeads(nn.Module):
         return {"logits": self.cls(h), "boxes": torch.sigmoid(self.box(h)), "features": h}
 
 
+class DictLookup(nn.Module):
+    """A wrapper that takes a dict-returning submodule's outputs apart by
+    key (out["logits"]), as training loops and ensembles do."""
+
+    def __init__(self):
+        super().__init__()
+        self.detector = DictHeads()
+        self.calibrate = nn.Linear(4, 4)
+
+    def forward(self, x):
+        out = self.detector(x)
+        return self.calibrate(out["logits"]) * out["boxes"]
+
+
 class NestedOutputs(nn.Module):
     """Outputs nested as multi-task and auxiliary-loss code returns them: a
     tuple holding a tensor and a list holding a tensor and a dict."""
@@ -157,6 +171,8 @@ MODELS = [
               edit="replace out Linear out_features=4"),
     UserModel("dict_heads", DictHeads, [Input("x", [2, 3, 16, 16])],
               edit="replace cls Linear out_features=7"),
+    UserModel("dict_lookup", DictLookup, [Input("x", [2, 3, 16, 16])],
+              edit="replace calibrate Linear bias=False"),
     UserModel("nested_outputs", NestedOutputs, [Input("x", [3, 6])],
               edit="replace aux Linear out_features=4"),
     UserModel("lazy_mlp", LazyMLP, [Input("x", [2, 3, 8, 8])],
