@@ -91,6 +91,28 @@ static int parse_count(const char *s, long lo, long hi, long *out)
 	return 0;
 }
 
+/* The tensors composites own directly (ViT's class_token, a user's
+ * nn.Parameter): graft's initialisation gives them zeros. */
+struct own_tensors {
+	struct strbuf names; /* the first four */
+	int n;
+};
+
+static int add_own_tensor(struct module *m, void *ctx)
+{
+	struct own_tensors *o = ctx;
+	for (int i = 0; !m->def && i < m->nparams; i++) {
+		if (m->params[i].tie)
+			continue;
+		char name[4096];
+		if (o->n < 4)
+			strbuf_addf(&o->names, "%s%s", o->n ? ", " : "",
+			            module_param_path(m, m->params[i].name, name, sizeof name));
+		o->n++;
+	}
+	return 0;
+}
+
 static int parse_seed(const char *s, uint64_t *out)
 {
 	char *end;
@@ -125,6 +147,16 @@ struct model *cli_runnable(struct model *m, const char *path, uint64_t init_seed
 	        "graft: %s has no weights: running with PyTorch's default initialisation "
 	        "(torch.manual_seed(%llu))\n",
 	        path, (unsigned long long)init_seed);
+	struct own_tensors own = {0};
+	module_walk(m->root, add_own_tensor, &own);
+	if (own.n)
+		fprintf(stderr,
+		        "graft: %d tensor%s of the model's own modules start%s as zeros: graft does "
+		        "not know how those modules initialise them (%s%s); give the weights "
+		        "(--weights) to run them as trained\n",
+		        own.n, own.n > 1 ? "s" : "", own.n > 1 ? "" : "s", own.names.s,
+		        own.n > 4 ? ", ..." : "");
+	strbuf_free(&own.names);
 	return *init;
 }
 

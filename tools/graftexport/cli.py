@@ -6,7 +6,7 @@ import sys
 
 import torch
 
-from . import jsonfmt, load, safetensors, verify
+from . import jsonfmt, load, registry, safetensors, verify
 from .trace import GraphValueError, TraceFailure
 from .document import architecture
 from .prepare import prepare
@@ -42,8 +42,21 @@ def _parser():
     return p
 
 
+def check_registry(doc):
+    """Stop unless graft has every type and function DOC uses."""
+    graft = registry.find_graft()
+    if graft is None:
+        print("graft-export: graft not found ($GRAFT, the build beside tools/, PATH): "
+              "the document is not checked against graft's registry", file=sys.stderr)
+        return
+    problem = registry.Registry(graft).problems(doc["module"])
+    if problem:
+        raise load.SpecError(problem + "; nothing written")
+
+
 def export(model, name, source, shapes, out, weights=None, compact=False, verbose=False):
-    """Write MODEL to OUT (.json or .safetensors bundle).  Returns the document."""
+    """Write MODEL to OUT (.json or .safetensors bundle), unless graft would
+    refuse it.  Returns the document."""
     g = torch.Generator().manual_seed(0)
     inputs = [torch.randn(s, generator=g) for s in shapes]
     for note in prepare(model, inputs):
@@ -51,6 +64,7 @@ def export(model, name, source, shapes, out, weights=None, compact=False, verbos
     doc, ex = architecture(model, name, source, shapes, example_inputs=inputs)
     state = model.state_dict()
     verify.check_document(doc, state)
+    check_registry(doc)
     for path, typ, why in ex.fallbacks:
         print("graft-export: %s (%s): traced with real values, exact for the input "
               "shape only" % (path or "<root>", typ), file=sys.stderr)
@@ -92,5 +106,9 @@ def main(argv=None):
                weights=args.weights, compact=args.compact, verbose=args.verbose)
     except (load.SpecError, verify.Problem, TraceFailure, GraphValueError, OSError) as e:
         print("graft-export: %s" % e, file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - one line, never a traceback
+        print("graft-export: %s: %s: %s" % (args.spec, type(e).__name__, str(e).split("\n")[0]),
+              file=sys.stderr)
         return 1
     return 0

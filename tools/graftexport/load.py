@@ -54,7 +54,7 @@ def load(spec, seed=None):
         source = "%s:%s" % (os.path.basename(path), func)
         shapes = [list(getattr(model, "graft_input_shape", DEFAULT_SHAPE))]
     elif os.path.isfile(spec):
-        model = torch.load(spec, map_location="cpu")
+        model = _unpickle(spec)
         name = os.path.splitext(os.path.basename(spec))[0]
         source = "torch.save file %s" % os.path.basename(spec)
         shapes = [DEFAULT_SHAPE]
@@ -66,11 +66,26 @@ def load(spec, seed=None):
     return model, name, source, shapes
 
 
+def _unpickle(path):
+    """The object torch.save wrote to PATH; a class its pickle names that
+    cannot be imported is one line saying so."""
+    try:
+        return torch.load(path, map_location="cpu")
+    except (AttributeError, ModuleNotFoundError, ImportError) as e:
+        raise SpecError("%s: torch.load needs the code of the model's class, which cannot "
+                        "be imported here (%s); run graft-export where that code is "
+                        "importable (PYTHONPATH), or give FILE.py:FUNCTION building the "
+                        "model" % (path, str(e).split("\n")[0]))
+
+
 def parse_shape(text):
+    """1x3x224x224 as a list of ints; "" or "scalar" is a 0-d input."""
+    if text.strip().lower() in ("", "scalar"):
+        return []
     try:
         dims = [int(x) for x in text.lower().split("x")]
     except ValueError:
-        raise SpecError("bad shape %r: expected e.g. 1x3x224x224" % text)
-    if not dims or any(d < 0 for d in dims):
+        raise SpecError("bad shape %r: expected e.g. 1x3x224x224, or scalar" % text)
+    if any(d < 0 for d in dims):
         raise SpecError("bad shape %r" % text)
     return dims

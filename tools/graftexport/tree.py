@@ -1,5 +1,7 @@
 """The module tree of the architecture JSON."""
 
+import torch
+
 from . import fallback, leaves
 from .jsonval import DTYPES
 from .trace import TraceFailure, encode_graph, has_forward, trace_graph
@@ -46,6 +48,11 @@ class Exporter:
             d["tied"] = tied
 
     def module(self, m, path=""):
+        if isinstance(m, torch.jit.ScriptModule):
+            raise TraceFailure("%s (%s): a TorchScript module (torch.jit.script or "
+                               "torch.jit.trace), whose Python code graft-export cannot "
+                               "read; export the model built without scripting it"
+                               % (path or "<root>", m.original_name))
         reg = leaves.lookup(m)
         if reg is not None:
             name, attrs = reg
