@@ -23,6 +23,8 @@ void module_clear_calls(struct module *m)
 	}
 	m->ncalls = 0;
 	m->broken = false;
+	for (int i = 0; m->forward && i < m->forward->n; i++)
+		value_free(&m->forward->nodes[i].out);
 	for (int i = 0; i < m->nchildren; i++)
 		module_clear_calls(m->children[i]);
 }

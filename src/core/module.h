@@ -62,6 +62,9 @@ struct graph_node {
 	const struct op_def *fn;      /* NODE_CALL_FUNCTION / METHOD */
 	struct module *attr_owner;    /* NODE_GET_ATTR: the module holding it */
 	int attr_index;               /* NODE_GET_ATTR: index in its params */
+	/* Written by the shape pass (shape.c) only: the node's value in the
+	 * first call of its module, VAL_NONE when not reached. */
+	struct value out;
 };
 
 struct graph {
@@ -189,7 +192,7 @@ int node_op_parse(const char *s, enum node_op *out);
  * storage, children, bound graphs), without call records and parent. */
 struct module *module_clone(const struct module *m);
 
-/* Drops every call record in the subtree. */
+/* Drops every call record (and graph node value) in the subtree. */
 void module_clear_calls(struct module *m);
 
 #endif
