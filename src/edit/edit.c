@@ -549,9 +549,86 @@ static void graph_insert_call(struct graph *g, int at, const char *target, struc
 	nd->args[0] = arg;
 }
 
+/* Calls the module `target` on node i's output (after), or on node i's first
+ * argument, passing node i what it returns (before). The node then is at
+ * i + 1. */
+static void call_around(struct graph *g, int i, bool after, const char *target)
+{
+	if (after) {
+		struct value ref = {.kind = VAL_REF, .u.ref = i};
+		graph_insert_call(g, i + 1, target, ref);
+		for (int j = i + 2; j < g->n; j++) {
+			for (int a = 0; a < g->nodes[j].nargs; a++)
+				redirect_refs(&g->nodes[j].args[a], i, i + 1);
+			for (int k = 0; k < g->nodes[j].nkwargs; k++)
+				redirect_refs(&g->nodes[j].kwargs[k].value, i, i + 1);
+		}
+		return;
+	}
+	struct graph_node *nd = &g->nodes[i];
+	struct value arg = nd->nargs ? value_copy(&nd->args[0]) : value_none();
+	graph_insert_call(g, i, target, arg);
+	nd = &g->nodes[i + 1];
+	if (nd->nargs) {
+		value_free(&nd->args[0]);
+		nd->args[0].kind = VAL_REF;
+		nd->args[0].u.ref = i;
+	}
+}
+
+/* insert before/after a node of a forward graph: "layer1.0:add". The new
+ * module is the owner's last child. */
+static int insert_at_node(struct editor *ed, bool after, const char *path, const char *colon,
+			  const struct spec *s, const char *name, struct strbuf *out,
+			  struct error *e)
+{
+	char *opath = xstrndup(path, (size_t)(colon - path));
+	struct module *owner = edit_find(ed, opath, e);
+	free(opath);
+	if (!owner)
+		return -1;
+	struct graph *g = owner->forward;
+	const char *node = colon + 1;
+	int i = g ? graph_find(g, node) : -1;
+	if (i < 0)
+		return error_set(e, "%s (%s) has no forward node '%s'%s", path, owner->type, node,
+				 g ? " (show lists them)" : ": it runs its children in order");
+	const struct graph_node *nd = &g->nodes[i];
+	if (after ? nd->op == NODE_OUTPUT : nd->op == NODE_PLACEHOLDER || !nd->nargs ||
+						nd->args[0].kind != VAL_REF)
+		return error_set(e, "insert %s %s: %s", after ? "after" : "before", path,
+				 after ? "nothing runs after the output node"
+				       : "the node takes no tensor to pass on");
+	const struct value *flowing = after ? &nd->out : &g->nodes[nd->args[0].u.ref].out;
+	if (flowing->kind != VAL_TENSOR)
+		flowing = NULL;
+	char *cname = name ? xstrdup(name) : xasprintf("%s_%s", node, after ? "post" : "pre");
+	if (name && module_child(owner, name)) {
+		free(cname);
+		return error_set(e, "%s already has a child '%s'", owner->type, name);
+	}
+	char *uname = unique_child_name(owner, cname);
+	free(cname);
+	struct build_ctx ctx = build_ctx(ed);
+	struct module *nw = spec_build(&ctx, s, uname, NULL, flowing, NULL, e);
+	free(uname);
+	if (!nw)
+		return error_prefix(e, "insert %s %s", after ? "after" : "before", path);
+	module_add_child(owner, nw);
+	call_around(g, i, after, nw->name);
+	char d[256], npath[4096];
+	registry_describe(nw, d, sizeof d);
+	strbuf_addf(out, "inserted %s: %s %s %s\n", module_path_buf(nw, npath, sizeof npath), d,
+		    after ? "after" : "before", path);
+	return 0;
+}
+
 int edit_insert(struct editor *ed, bool after, const char *path, const struct spec *s,
 		const char *name, struct strbuf *out, struct error *e)
 {
+	const char *colon = strchr(path, ':');
+	if (colon)
+		return insert_at_node(ed, after, path, colon, s, name, out, e);
 	struct module *m = edit_find(ed, path, e);
 	if (!m)
 		return -1;
@@ -585,28 +662,8 @@ int edit_insert(struct editor *ed, bool after, const char *path, const struct sp
 		insert_child(parent, at, nw);
 		struct graph *g = parent->forward;
 		for (int i = 0; i < g->n; i++) {
-			struct graph_node *nd = &g->nodes[i];
-			if (nd->op != NODE_CALL_MODULE || nd->callee != m)
-				continue;
-			if (after) {
-				struct value ref = {.kind = VAL_REF, .u.ref = i};
-				graph_insert_call(g, i + 1, nw->name, ref);
-				for (int j = i + 2; j < g->n; j++) {
-					for (int a = 0; a < g->nodes[j].nargs; a++)
-						redirect_refs(&g->nodes[j].args[a], i, i + 1);
-					for (int k = 0; k < g->nodes[j].nkwargs; k++)
-						redirect_refs(&g->nodes[j].kwargs[k].value, i, i + 1);
-				}
-				i++;
-			} else {
-				struct value arg = nd->nargs ? value_copy(&nd->args[0]) : value_none();
-				graph_insert_call(g, i, nw->name, arg);
-				nd = &g->nodes[i + 1];
-				if (nd->nargs) {
-					value_free(&nd->args[0]);
-					nd->args[0].kind = VAL_REF;
-					nd->args[0].u.ref = i;
-				}
+			if (g->nodes[i].op == NODE_CALL_MODULE && g->nodes[i].callee == m) {
+				call_around(g, i, after, nw->name);
 				i++;
 			}
 		}
