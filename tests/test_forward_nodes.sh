@@ -1,8 +1,9 @@
 #!/bin/sh
 # test_forward_nodes.sh - the function nodes of a forward: listed in order
 # with their shapes by `show` (and the details pane), the node a shape break
-# stops at marked, and modules inserted before and after them
-# ("insert after layer1.0:add ReLU").
+# stops at marked, modules inserted before and after them ("insert after
+# layer1.0:add ReLU"), and a function node replaced by a module ("replace
+# :tanh GELU").
 : "${srcdir:=.}"
 : "${builddir:=.}"
 graft="$builddir/graft"
@@ -46,4 +47,21 @@ done_ no_graph
 expect after_output 2 "$graft" edit "$model" -e "insert after layer1.0:output ReLU"
 has after_output err "nothing runs after the output node"
 done_ after_output
+
+# a function node replaced by a module, called on its one tensor
+lenet="$srcdir/tests/data/user/lenet5"
+expect replace 0 "$graft" edit "$lenet.safetensors" -e "replace :tanh GELU" \
+	-e "replace :max_pool2d MaxPool2d kernel_size=2" -o "$out/l.safetensors"
+has replace out "replaced :tanh: tanh() -> tanh GELU"
+has replace out "+ max_pool2d: MaxPool2d k2 s2"
+done_ replace
+expect replace_runs 0 "$graft" run "$out/l.safetensors" --input "$lenet.x.npy"
+has replace_runs out "output [2, 10]"
+done_ replace_runs
+expect replace_binary 2 "$graft" edit "$model" -e "replace layer1.0:add ReLU"
+has replace_binary err "add() does not take exactly one tensor"
+done_ replace_binary
+expect replace_module_node 2 "$graft" edit "$model" -e "replace layer1.0:conv1 ReLU"
+has replace_module_node err "only a function node is replaced this way (replace the module it calls)"
+done_ replace_module_node
 finish

@@ -440,11 +440,16 @@ int edit_replace_one(struct editor *ed, struct module *old, const struct spec *s
 	return 0;
 }
 
+static int replace_node(struct editor *ed, const char *path, const char *colon,
+			const struct spec *s, struct strbuf *out, struct error *e);
+
 int edit_replace(struct editor *ed, const char *sel, const struct spec *s, enum keep_mode keep,
 		 bool all, struct strbuf *out, struct error *e)
 {
 	struct module **mods = NULL;
 	int n;
+	if (!all && strchr(sel, ':'))
+		return replace_node(ed, sel, strchr(sel, ':'), s, out, e);
 	if (!all) {
 		struct module *m = edit_find(ed, sel, e);
 		if (!m)
@@ -576,23 +581,100 @@ static void call_around(struct graph *g, int i, bool after, const char *target)
 	}
 }
 
+/* The index of node NODE in the graph of the module at OWNER, for a path
+ * "OWNER:NODE" whose colon is at `colon`; *owner gets the module. -1 with e
+ * set when there is no such node. */
+static int find_node(struct editor *ed, const char *path, const char *colon, struct module **owner,
+		     struct error *e)
+{
+	char *opath = xstrndup(path, (size_t)(colon - path));
+	*owner = edit_find(ed, opath, e);
+	free(opath);
+	if (!*owner)
+		return -1;
+	const struct graph *g = (*owner)->forward;
+	int i = g ? graph_find(g, colon + 1) : -1;
+	if (i < 0)
+		error_set(e, "%s (%s) has no forward node '%s'%s", path, (*owner)->type, colon + 1,
+			  g ? " (show lists them)" : ": it runs its children in order");
+	return i;
+}
+
+/* A graph value refers to a node whose value is a tensor. */
+static bool refers_to_tensor(const struct graph *g, const struct value *v)
+{
+	if (v->kind == VAL_REF)
+		return g->nodes[v->u.ref].out.kind == VAL_TENSOR;
+	for (int i = 0; v->kind == VAL_LIST && i < v->u.list.n; i++)
+		if (refers_to_tensor(g, &v->u.list.items[i]))
+			return true;
+	return false;
+}
+
+/* replace a function node of a forward graph ("fc:relu") by a module
+ * called on the node's first argument, a new last child of the owner named
+ * after the node. */
+static int replace_node(struct editor *ed, const char *path, const char *colon,
+			const struct spec *s, struct strbuf *out, struct error *e)
+{
+	struct module *owner;
+	int i = find_node(ed, path, colon, &owner, e);
+	if (i < 0)
+		return -1;
+	struct graph *g = owner->forward;
+	struct graph_node *nd = &g->nodes[i];
+	if (nd->op != NODE_CALL_FUNCTION && nd->op != NODE_CALL_METHOD)
+		return error_set(e, "replace %s: only a function node is replaced this way%s", path,
+				 nd->op == NODE_CALL_MODULE ? " (replace the module it calls)" : "");
+	bool one_tensor = nd->nargs && nd->args[0].kind == VAL_REF;
+	for (int a = 1; one_tensor && a < nd->nargs; a++)
+		one_tensor = !refers_to_tensor(g, &nd->args[a]);
+	for (int k = 0; one_tensor && k < nd->nkwargs; k++)
+		one_tensor = !refers_to_tensor(g, &nd->kwargs[k].value);
+	if (!one_tensor)
+		return error_set(e, "replace %s: %s() does not take exactly one tensor; a module "
+				    "replacing it is called on one",
+				 path, nd->target);
+	const struct value *flowing = &g->nodes[nd->args[0].u.ref].out;
+	char *uname = unique_child_name(owner, nd->name);
+	struct build_ctx ctx = build_ctx(ed);
+	struct module *nw = spec_build(&ctx, s, uname, NULL,
+				       flowing->kind == VAL_TENSOR ? flowing : NULL, NULL, e);
+	free(uname);
+	if (!nw)
+		return error_prefix(e, "replace %s", path);
+	module_add_child(owner, nw);
+	char d[256], npath[4096];
+	registry_describe(nw, d, sizeof d);
+	strbuf_addf(out, "replaced %s: %s() -> %s %s\n", path, nd->target,
+		    module_path_buf(nw, npath, sizeof npath), d);
+	for (int a = 1; a < nd->nargs; a++)
+		value_free(&nd->args[a]);
+	nd->nargs = 1;
+	for (int k = 0; k < nd->nkwargs; k++) {
+		free(nd->kwargs[k].name);
+		value_free(&nd->kwargs[k].value);
+	}
+	nd->nkwargs = 0;
+	nd->op = NODE_CALL_MODULE;
+	free(nd->target);
+	nd->target = xstrdup(nw->name);
+	nd->fn = NULL;
+	return 0;
+}
+
 /* insert before/after a node of a forward graph: "layer1.0:add". The new
  * module is the owner's last child. */
 static int insert_at_node(struct editor *ed, bool after, const char *path, const char *colon,
 			  const struct spec *s, const char *name, struct strbuf *out,
 			  struct error *e)
 {
-	char *opath = xstrndup(path, (size_t)(colon - path));
-	struct module *owner = edit_find(ed, opath, e);
-	free(opath);
-	if (!owner)
+	struct module *owner;
+	int i = find_node(ed, path, colon, &owner, e);
+	if (i < 0)
 		return -1;
 	struct graph *g = owner->forward;
 	const char *node = colon + 1;
-	int i = g ? graph_find(g, node) : -1;
-	if (i < 0)
-		return error_set(e, "%s (%s) has no forward node '%s'%s", path, owner->type, node,
-				 g ? " (show lists them)" : ": it runs its children in order");
 	const struct graph_node *nd = &g->nodes[i];
 	if (after ? nd->op == NODE_OUTPUT : nd->op == NODE_PLACEHOLDER || !nd->nargs ||
 						nd->args[0].kind != VAL_REF)
