@@ -192,7 +192,7 @@ int model_bind_tensors(struct model *m, const char *const *names,
 	struct strbuf unexpected = {0};
 	int nunexpected = 0;
 	for (int i = 0; i < n; i++)
-		if (!module_find_tensor(m->root, names[i], NULL))
+		if (!module_find_tensor(m->root, names[i]))
 			list_add(&unexpected, &nunexpected, names[i]);
 	int rc = 0;
 	if (c.nmissing || c.nmisshaped || nunexpected) {

@@ -222,24 +222,18 @@ struct param *module_param(const struct module *m, const char *name)
 	return NULL;
 }
 
-struct param *module_find_tensor(const struct module *m, const char *key, struct module **owner)
+struct param *module_find_tensor(const struct module *m, const char *key)
 {
 	struct param *p = module_param(m, key);
-	if (p) {
-		if (owner)
-			*owner = (struct module *)m;
+	if (p)
 		return p;
-	}
 	for (const char *dot = strrchr(key, '.'); dot;) {
 		char *prefix = xstrndup(key, (size_t)(dot - key));
 		struct module *o = module_find(m, prefix);
 		free(prefix);
 		p = o ? module_param(o, dot + 1) : NULL;
-		if (p) {
-			if (owner)
-				*owner = o;
+		if (p)
 			return p;
-		}
 		const char *prev = NULL;
 		for (const char *q = key; q < dot; q++)
 			if (*q == '.')

@@ -155,9 +155,8 @@ struct param *module_param(const struct module *m, const char *name);
 
 /* The tensor a state_dict key names below m ("a.b.weight" is parameter
  * "weight" of module a.b, or a parameter whose own name has a dot, as
- * MultiheadAttention's "out_proj.weight", of a module higher up), or NULL;
- * *owner (may be NULL) gets its module. */
-struct param *module_find_tensor(const struct module *m, const char *key, struct module **owner);
+ * MultiheadAttention's "out_proj.weight", of a module higher up), or NULL. */
+struct param *module_find_tensor(const struct module *m, const char *key);
 
 /* Counts over the subtree: parameter elements (total and trainable) and
  * buffer elements. A tied tensor whose first name lies in the subtree counts

@@ -23,7 +23,7 @@ static int sync_module(struct module *m, void *vctx)
 		struct param *p = &m->params[i];
 		if (!p->tie)
 			continue;
-		const struct param *first = module_find_tensor(c->root, p->tie, NULL);
+		const struct param *first = module_find_tensor(c->root, p->tie);
 		if (first && first != p && !first->tie && first->buffer == p->buffer &&
 		    same_dtype(first->t.dtype, p->t.dtype) &&
 		    shape_equal(&first->t.shape, &p->t.shape)) {
