@@ -660,6 +660,56 @@ static void test_batchnorm(void)
 	call_free(&d);
 }
 
+/* SyncBatchNorm and FrozenBatchNorm2d compute what BatchNorm2d computes
+ * with the same tensors (FrozenBatchNorm2d's four are all buffers); an
+ * unbatched InstanceNorm2d what a batch of one computes. */
+static void test_batchnorm_variants(void)
+{
+	static const char *const names[] = {"weight", "bias", "running_mean", "running_var"};
+	static const char *const variants[] = {"SyncBatchNorm(5, eps=0.001)",
+	                                       "FrozenBatchNorm2d(5, eps=0.001)"};
+	struct call bn = {.m = mk("BatchNorm2d(5, eps=0.001)"), .nargs = 1};
+	if (!bn.m)
+		return;
+	bn.args[0] = T(2, 5, 3, 4);
+	CHECK(run(&bn) == 0);
+	double ref[120];
+	for (int i = 0; i < 120; i++)
+		ref[i] = f32(&bn.out)[i];
+	for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
+		struct call c = {.m = mk(variants[v]), .nargs = 1};
+		if (!c.m)
+			continue;
+		for (int i = 0; i < 4; i++)
+			memcpy(module_param(c.m, names[i])->t.storage->data,
+			       module_param(bn.m, names[i])->t.storage->data, 5 * sizeof(float));
+		c.args[0] = T(2, 5, 3, 4);
+		memcpy(f32(&c.args[0]), f32(&bn.args[0]), 120 * sizeof(float));
+		CHECK(run(&c) == 0);
+		CHECK(near(variants[v], f32(&c.out), ref, 120, 1e-6));
+		CHECK(module_param(c.m, "weight")->buffer == (v == 1));
+		call_free(&c);
+	}
+	call_free(&bn);
+
+	struct call b = {.m = mk("InstanceNorm2d(3, affine=True)"), .nargs = 1};
+	struct call u = {.m = mk("InstanceNorm2d(3, affine=True)"), .nargs = 1};
+	if (!b.m || !u.m)
+		return;
+	for (int i = 0; i < 2; i++)
+		memcpy(module_param(u.m, names[i])->t.storage->data,
+		       module_param(b.m, names[i])->t.storage->data, 3 * sizeof(float));
+	b.args[0] = T(1, 3, 4, 5);
+	u.args[0] = T(3, 4, 5);
+	memcpy(f32(&u.args[0]), f32(&b.args[0]), 60 * sizeof(float));
+	CHECK(run(&b) == 0 && run(&u) == 0);
+	for (int i = 0; i < 60; i++)
+		ref[i] = f32(&b.out)[i];
+	CHECK(near("InstanceNorm2d unbatched", f32(&u.out), ref, 60, 1e-6));
+	call_free(&b);
+	call_free(&u);
+}
+
 /* LayerNorm over the last two dims, LayerNorm2d over channels, GroupNorm. */
 static void test_norms(void)
 {
@@ -1428,6 +1478,7 @@ int main(void)
 	RUN(test_matmul);
 	RUN(test_einsum);
 	RUN(test_batchnorm);
+	RUN(test_batchnorm_variants);
 	RUN(test_norms);
 	RUN(test_activations);
 	RUN(test_prelu_glu);

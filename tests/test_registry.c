@@ -732,6 +732,154 @@ static void test_layer_shapes(void)
 	          "m: permute(): number of dims don't match (the input has 4, got 3)");
 }
 
+/* BatchNorm3d, SyncBatchNorm, InstanceNorm, FrozenBatchNorm2d, the LRNs,
+ * the dropouts, Unflatten and their functions. */
+static void test_norm_dropout_shapes(void)
+{
+	CHECK_STR(mod("BatchNorm3d", "num_features=3", "2x3x4x5x6"), "[2, 3, 4, 5, 6]");
+	CHECK_STR(mod("BatchNorm3d", "num_features=3", "2x3x4x5"),
+	          "m: BatchNorm3d gets 4-D [2, 3, 4, 5] (needs 5-D input) from the model input");
+	CHECK_STR(mod("BatchNorm3d", "num_features=4", "2x3x4x5x6"),
+	          "m: BatchNorm3d(num_features=4) gets 3 channels from the model input");
+	CHECK_STR(mod("SyncBatchNorm", "num_features=3", "2x3"), "[2, 3]");
+	CHECK_STR(mod("SyncBatchNorm", "num_features=3", "2x3x4x5x6"), "[2, 3, 4, 5, 6]");
+	CHECK_STR(mod("InstanceNorm2d", "num_features=3", "2x3x4x5"), "[2, 3, 4, 5]");
+	CHECK_STR(mod("InstanceNorm2d", "num_features=3", "3x4x5"), "[3, 4, 5]");
+	CHECK_STR(mod("InstanceNorm2d", "num_features=8", "2x3x4x5"), "[2, 3, 4, 5]");
+	CHECK_STR(mod("InstanceNorm2d", "num_features=8 affine=True", "2x3x4x5"),
+	          "m: InstanceNorm2d(num_features=8) gets 3 channels from the model input");
+	CHECK_STR(mod("InstanceNorm1d", "num_features=8 track_running_stats=True", "3x4"),
+	          "m: InstanceNorm1d(num_features=8) gets 3 features from the model input");
+	CHECK_STR(mod("InstanceNorm3d", "num_features=2 affine=True", "2x4x5x6"), "[2, 4, 5, 6]");
+	CHECK_STR(
+	    mod("InstanceNorm3d", "num_features=2", "2x3"),
+	    "m: InstanceNorm3d gets 2-D [2, 3] (needs 4-D or 5-D input) from the model input");
+	CHECK_STR(mod("FrozenBatchNorm2d", "num_features=3", "2x3x4x5"), "[2, 3, 4, 5]");
+	CHECK_STR(mod("LocalResponseNorm", "size=2", "2x3x4"), "[2, 3, 4]");
+	CHECK_STR(
+	    mod("LocalResponseNorm", "size=2", "2x3"),
+	    "m: LocalResponseNorm gets 2-D [2, 3] (needs at least 3-D input) from the model input");
+	CHECK_STR(mod("CrossMapLRN2d", "size=5", "2x3x4x5"), "[2, 3, 4, 5]");
+	CHECK_STR(prepare_error("LocalResponseNorm", "size=0"),
+	          "LocalResponseNorm: size must be positive, got 0");
+	CHECK_STR(mod("Dropout1d", "p=0.2", "2x3x4"), "[2, 3, 4]");
+	CHECK_STR(
+	    mod("Dropout1d", "", "2x3x4x5"),
+	    "m: Dropout1d gets 4-D [2, 3, 4, 5] (needs 2-D or 3-D input) from the model input");
+	CHECK_STR(mod("Dropout3d", "", "2x3x4x5x6"), "[2, 3, 4, 5, 6]");
+	CHECK_STR(mod("AlphaDropout", "p=0.1", "2x3"), "[2, 3]");
+	CHECK_STR(prepare_error("FeatureAlphaDropout", "p=1.5"),
+	          "FeatureAlphaDropout: p must be between 0 and 1, got 1.5");
+	CHECK_STR(mod("Unflatten", "dim=1 unflattened_size=(2, -1)", "4x6x5"), "[4, 2, 3, 5]");
+	CHECK_STR(mod("Unflatten", "dim=-1 unflattened_size=(4, 4)", "4x6x5"),
+	          "m: Unflatten(dim=-1, unflattened_size=(4, 4)) gets [4, 6, 5] (dim 2 is 5) from "
+	          "the model input");
+	CHECK_STR(fn("unflatten", 3, T("4x6"), value_int(1), P("(3, 2)")), "[4, 3, 2]");
+	CHECK_STR(fn("unflatten", 3, T("4x6"), value_int(1), P("(-1, -1)")),
+	          "unflatten: unflatten(): sizes must be positive or one -1");
+	CHECK_STR(fn("dropout2d", 3, T("2x3x4"), value_float(0.5), value_bool(false)), "[2, 3, 4]");
+	CHECK_STR(fn("dropout1d", 2, T("2x3x4x5"), value_float(0.5)),
+	          "dropout1d: dropout1d gets 4-D [2, 3, 4, 5] (needs 2-D or 3-D input) from the "
+	          "model input");
+	CHECK_STR(fn("instance_norm", 1, T("2x3x4")), "[2, 3, 4]");
+	CHECK_STR(fn("instance_norm", 4, T("2x3x4"), P("None"), P("None"), T("4")),
+	          "instance_norm: instance_norm(weight of 4) gets 3 channels from the model input");
+	CHECK_STR(fn("group_norm", 2, T("2x6x4"), value_int(3)), "[2, 6, 4]");
+	CHECK_STR(fn("group_norm", 2, T("2x6x4"), value_int(4)),
+	          "group_norm: group_norm(num_groups=4) gets 6 channels (not divisible) from the "
+	          "model input");
+	CHECK_STR(fn("local_response_norm", 2, T("2x6x4x4"), value_int(3)), "[2, 6, 4, 4]");
+	CHECK_STR(fn("batch_norm", 3, T("2x3x4x5x6"), T("3"), T("3")), "[2, 3, 4, 5, 6]");
+	CHECK_STR(describe("InstanceNorm2d", "num_features=64 affine=True"), "64 affine");
+	CHECK_STR(describe("BatchNorm3d", "num_features=8 track_running_stats=False"),
+	          "8 no running stats");
+	CHECK_STR(describe("LocalResponseNorm", "size=5"), "size 5 a=0.0001 b=0.75 k=1");
+	CHECK_STR(describe("Unflatten", "dim=1 unflattened_size=(2, 3)"), "dim 1 -> (2, 3)");
+}
+
+/* The pad layers, F.pad's modes, the resizes and the shuffles. */
+static void test_resample_shapes(void)
+{
+	CHECK_STR(mod("ReflectionPad2d", "padding=1", "2x3x4x5"), "[2, 3, 6, 7]");
+	CHECK_STR(mod("ReflectionPad2d", "padding=(1, 2, 3, 0)", "3x4x5"), "[3, 7, 8]");
+	CHECK_STR(mod("ReflectionPad2d", "padding=4", "2x3x4x5"),
+	          "m: ReflectionPad2d(padding=(4, 4, 4, 4)) gets [2, 3, 4, 5], too small to "
+	          "reflect-pad dim 2 by (4, 4) from the model input");
+	CHECK_STR(mod("ReflectionPad2d", "padding=1", "2x3x4x5x6"),
+	          "m: ReflectionPad2d gets 5-D [2, 3, 4, 5, 6] (needs 3-D or 4-D input) from the "
+	          "model input");
+	CHECK_STR(prepare_error("ReflectionPad2d", "padding=(1, 2, 3)"),
+	          "ReflectionPad2d: padding must be one int or 4 ints, got 3");
+	CHECK_STR(mod("ReplicationPad1d", "padding=(3, 9)", "2x3x4"), "[2, 3, 16]");
+	CHECK_STR(mod("ConstantPad3d", "padding=1 value=0.5", "3x4x5"), "[5, 6, 7]");
+	CHECK_STR(mod("ZeroPad2d", "padding=(1, 1, -1, 0)", "1x3x4x5"), "[1, 3, 3, 7]");
+	CHECK_STR(describe("ReflectionPad2d", "padding=(1, 1, 2, 2)"), "(1, 1, 2, 2)");
+	CHECK_STR(describe("ConstantPad1d", "padding=3 value=1.5"), "3 value=1.5");
+	CHECK_STR(fn("pad", 3, T("2x3x4"), P("(4, 4)"), P("'circular'")), "[2, 3, 12]");
+	CHECK_STR(fn("pad", 3, T("2x3x4"), P("(5, 4)"), P("'circular'")),
+	          "pad: pad() gets [2, 3, 4], too small to circular-pad dim 2 by (5, 4) from the "
+	          "model input");
+	CHECK_STR(fn("pad", 3, T("3x4"), P("(1, 1)"), P("'circular'")),
+	          "pad: pad() gets a 2-D input [3, 4] (circular padding of the last 1 dims needs "
+	          "3-D) from the model input");
+	CHECK_STR(fn("pad", 3, T("2x3x4x5"), P("(1, 1, 1, 1, 1, 1)"), P("'reflect'")),
+	          "[2, 5, 6, 7]");
+	CHECK_STR(fn("pad", 3, T("2x3x4x5"), P("(1, 1)"), P("'replicate'")),
+	          "pad: pad() gets a 4-D input [2, 3, 4, 5] (replicate padding of the last 1 dims "
+	          "needs 2-D or 3-D) from the model input");
+	CHECK_STR(fn("pad", 3, T("2x3x4"), P("(1, 1)"), P("'wrap'")),
+	          "pad: pad(): mode must be 'constant', 'reflect', 'replicate' or 'circular', got "
+	          "'wrap'");
+	CHECK_STR(mod("Upsample", "scale_factor=2.0", "1x3x4x5"), "[1, 3, 8, 10]");
+	CHECK_STR(mod("Upsample", "scale_factor=(1.5, 0.5) mode='bilinear'", "1x3x5x5"),
+	          "[1, 3, 7, 2]");
+	CHECK_STR(mod("Upsample", "size=7 mode='linear' align_corners=True", "1x3x4"), "[1, 3, 7]");
+	CHECK_STR(mod("Upsample", "size=(2, 3, 4) mode='trilinear'", "1x3x4x5x6"),
+	          "[1, 3, 2, 3, 4]");
+	CHECK_STR(mod("Upsample", "scale_factor=2.0 mode='bilinear'", "1x3x4"),
+	          "m: Upsample(mode='bilinear') gets a 3-D input [1, 3, 4] (needs 4-D) from the "
+	          "model input");
+	CHECK_STR(mod("Upsample", "scale_factor=2.0 align_corners=True", "1x3x4x4"),
+	          "m: Upsample: align_corners can only be set with the interpolating modes: "
+	          "linear, bilinear, bicubic, trilinear");
+	CHECK_STR(mod("Upsample", "size=(4, 4) scale_factor=2.0", "1x3x4x4"),
+	          "m: Upsample: needs exactly one of size and scale_factor");
+	CHECK_STR(mod("Upsample", "scale_factor=0.1", "1x3x4x4"),
+	          "m: Upsample(scale_factor=0.1) gets 4 in dim 2 (an output size of 0) from the "
+	          "model input");
+	CHECK_STR(mod("UpsamplingBilinear2d", "size=(9, 7)", "1x3x4x4"), "[1, 3, 9, 7]");
+	CHECK_STR(mod("UpsamplingNearest2d", "scale_factor=3", "1x3x4x4"), "[1, 3, 12, 12]");
+	CHECK_STR(describe("Upsample", "scale_factor=2.0 mode='bilinear' align_corners=True"),
+	          "x2.0 bilinear align_corners");
+	CHECK_STR(describe("UpsamplingBilinear2d", "size=(9, 7)"), "size 9x7");
+	kw("scale_factor", value_float(1.5));
+	kw("mode", P("'bicubic'"));
+	CHECK_STR(fn("interpolate", 1, T("1x3x5x5")), "[1, 3, 7, 7]");
+	kw("size", P("(3, 4)"));
+	kw("mode", P("'area'"));
+	CHECK_STR(fn("interpolate", 1, T("1x3x5x5")), "[1, 3, 3, 4]");
+	kw("scale_factor", value_float(2));
+	kw("antialias", value_bool(true));
+	CHECK_STR(fn("interpolate", 1, T("1x3x5x5")),
+	          "interpolate: interpolate: antialias=True is not supported");
+	CHECK_STR(fn("upsample_nearest", 3, T("1x3x5"), P("None"), value_int(2)), "[1, 3, 10]");
+	CHECK_STR(mod("PixelShuffle", "upscale_factor=2", "1x12x3x4"), "[1, 3, 6, 8]");
+	CHECK_STR(mod("PixelShuffle", "upscale_factor=3", "1x12x3x4"),
+	          "m: PixelShuffle(upscale_factor=3) gets 12 channels (not divisible by 9) from "
+	          "the model input");
+	CHECK_STR(mod("PixelUnshuffle", "downscale_factor=2", "12x4x6"), "[48, 2, 3]");
+	CHECK_STR(mod("PixelUnshuffle", "downscale_factor=2", "1x12x3x4"),
+	          "m: PixelUnshuffle(downscale_factor=2) gets [1, 12, 3, 4] (height and width not "
+	          "divisible by 2) from the model input");
+	CHECK_STR(fn("pixel_shuffle", 2, T("2x5x8x3x4"), value_int(2)), "[2, 5, 2, 6, 8]");
+	CHECK_STR(mod("ChannelShuffle", "groups=3", "1x12x3x4"), "[1, 12, 3, 4]");
+	CHECK_STR(
+	    mod("ChannelShuffle", "groups=5", "1x12x3x4"),
+	    "m: ChannelShuffle(groups=5) gets 12 channels (not divisible) from the model input");
+	CHECK_STR(describe("PixelShuffle", "upscale_factor=2"), "x2");
+	CHECK_STR(describe("ChannelShuffle", "groups=3"), "groups 3");
+}
+
 static void test_mha(void)
 {
 	struct module *m = mk("MultiheadAttention", "embed_dim=8 num_heads=2 batch_first=True");
@@ -1320,6 +1468,8 @@ int main(void)
 	RUN(test_conv2d_shapes);
 	RUN(test_pool_shapes);
 	RUN(test_layer_shapes);
+	RUN(test_norm_dropout_shapes);
+	RUN(test_resample_shapes);
 	RUN(test_mha);
 	RUN(test_describe);
 	RUN(test_arithmetic);

@@ -4,6 +4,7 @@
 
 #include <libgen.h>
 #include <stdio.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,9 +36,14 @@ void model_free(struct model *m)
 	free(m);
 }
 
-void model_add_note(struct model *m, const char *text)
+void model_add_note(struct model *m, const char *fmt, ...)
 {
+	va_list ap;
+	va_start(ap, fmt);
+	char *text = xvasprintf(fmt, ap);
+	va_end(ap);
 	char *note = m->note ? xasprintf("%s; %s", m->note, text) : xstrdup(text);
+	free(text);
 	free(m->note);
 	m->note = note;
 }

@@ -55,8 +55,9 @@ struct model {
 /* An empty model (no root). */
 struct model *model_new(const char *name);
 void model_free(struct model *m);
-/* Adds text to m->note, after what it says already ("; " between). */
-void model_add_note(struct model *m, const char *text);
+/* Adds printf-style text to m->note, after what it says already ("; "
+ * between). */
+void model_add_note(struct model *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Frees a checkpoint record. Tolerates NULL. */
 void model_checkpoint_free(struct model_checkpoint *c);
 /* Adds an input to the model's forward. */

@@ -18,6 +18,8 @@ static const struct op_def *const *const families[] = {
     registry_conv_defs,      registry_linear_defs, registry_norm_defs,
     registry_act_defs,       registry_pool_defs,   registry_layout_defs,
     registry_attention_defs, registry_math_defs,   registry_index_defs,
+    registry_rnn_defs,
+    registry_resample_defs,
 };
 
 static const struct op_def *find(enum op_kind kind, const char *name)

@@ -42,6 +42,17 @@
 	    .infer = fn,                                                                           \
 	}
 
+/* The same, for a function export-py writes as the Python callable PY
+ * ("F.interpolate"). */
+#define REGISTRY_FUNCTION_PY(id, fn, d, py_)                                                       \
+	static const struct op_def fn_def_##id = {                                                 \
+	    .name = #id,                                                                           \
+	    .kind = OP_FUNCTION,                                                                   \
+	    .doc = d,                                                                              \
+	    .infer = fn,                                                                           \
+	    .py = py_,                                                                             \
+	}
+
 /* The family tables, each NULL-terminated, module types and functions
  * mixed; registry.c lists them in this order. */
 extern const struct op_def *const registry_conv_defs[];
@@ -53,6 +64,8 @@ extern const struct op_def *const registry_layout_defs[];
 extern const struct op_def *const registry_attention_defs[];
 extern const struct op_def *const registry_math_defs[];
 extern const struct op_def *const registry_index_defs[];
+extern const struct op_def *const registry_rnn_defs[];
+extern const struct op_def *const registry_resample_defs[];
 
 /* ---- helpers shared by the family files (registry.c) ---- */
 

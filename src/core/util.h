@@ -2,6 +2,7 @@
 #ifndef GRAFT_UTIL_H
 #define GRAFT_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,8 @@ void *try_calloc(size_t count, size_t size, const char *what, struct error *e);
 char *xstrndup(const char *s, size_t n);
 /* Returns a malloc'd string formatted like printf. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same with a va_list, which it uses up as vsnprintf does. */
+char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* Grows *items (each of size elem) so that index `need - 1` fits; *cap holds
  * the current capacity in elements. */

@@ -368,18 +368,24 @@ static int plan_get_attr(struct shape_walk *walk, const struct graph_node *nd, s
 	return 0;
 }
 
-/* Grows the scratch to at least n bytes (planning only). */
-static void reserve_scratch(struct exec_plan *p, size_t n)
+/* Grows the scratch to at least n bytes (planning only). 0, or -1 with
+ * p->err set when memory is short. */
+static int reserve_scratch(struct exec_plan *p, size_t n)
 {
 	if (n <= p->info.scratch_bytes)
-		return;
+		return 0;
 	free(p->scratch);
 	p->scratch = NULL;
+	p->info.scratch_bytes = 0;
 	if (posix_memalign(&p->scratch, ARENA_ALIGN, n) != 0) {
-		fprintf(stderr, "graft: out of memory\n");
-		abort();
+		p->scratch = NULL;
+		char want[32];
+		error_set(p->err, "cannot allocate %s for the kernels' scratch: out of memory",
+		          fmt_bytes((double)n, want, sizeof want));
+		return -1;
 	}
 	p->info.scratch_bytes = n;
+	return 0;
 }
 
 /* Prepares every step in order, once everything is bound, running the
@@ -396,7 +402,8 @@ static int prepare_steps(struct exec_plan *p)
 			char path[2600];
 			return error_prefix(p->err, "%s", op_path(&s->op.call, path, sizeof path));
 		}
-		reserve_scratch(p, s->op.scratch_bytes);
+		if (reserve_scratch(p, s->op.scratch_bytes) < 0)
+			return -1;
 		if (s->constant && xrun_step(p, s, p->err) < 0)
 			return -1;
 		if (!s->constant)

@@ -22,7 +22,8 @@
 
 const struct kernel *const kernels_tables[] = {
     kernels_conv, kernels_linear, kernels_norm,      kernels_act,
-    kernels_pool, kernels_layout, kernels_attention, NULL,
+    kernels_pool, kernels_layout, kernels_attention, kernels_rnn, kernels_resample,
+    NULL,
 };
 
 const struct kernel *kernels_find(const char *name, enum op_kind kind)

@@ -175,6 +175,8 @@ extern const struct kernel kernels_act[];
 extern const struct kernel kernels_pool[];
 extern const struct kernel kernels_layout[];
 extern const struct kernel kernels_attention[];
+extern const struct kernel kernels_rnn[];
+extern const struct kernel kernels_resample[];
 /* Each table ends with an entry whose name is NULL. */
 
 /* C[m, n] = op(A) op(B) + beta C, row-major with leading dimensions, A

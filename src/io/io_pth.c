@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zip.h>
 
 #include "io/pickle.h"
@@ -617,23 +618,84 @@ out:
 
 /* ---- opening ---- */
 
-/* Reads the checkpoint's pickle and every storage it names, from its len
- * bytes at p, into r (the storages are copied); `where` names it in
- * messages; `file` (or NULL) is the file p maps, which a zip archive is
- * read from; *legacy tells the format before PyTorch 1.6. 0 or -1 with e
- * set. */
-static int read_object(struct pth_reader *r, const unsigned char *p, size_t len,
-                       const char *where, const char *file, bool *legacy, struct error *e)
+/* The bytes a checkpoint is read from: the len bytes at data, or (data
+ * NULL) the file at path, len bytes long. */
+struct pth_source {
+	const unsigned char *data;
+	const char *path;
+	size_t len;
+};
+
+/* Fills head with the first n bytes of src (n at most src->len). 0, or -1
+ * with e set. */
+static int source_head(const struct pth_source *src, const char *where, unsigned char *head,
+                       size_t n, struct error *e)
+{
+	if (src->data) {
+		memcpy(head, src->data, n);
+		return 0;
+	}
+	FILE *f = fopen(src->path, "rb");
+	size_t got = f ? fread(head, 1, n, f) : 0;
+	if (f)
+		fclose(f);
+	if (got != n)
+		return error_set(e, "%s: cannot read the checkpoint's first %zu bytes", where, n);
+	return 0;
+}
+
+/* Reads the whole file of src into a malloc'd buffer, which *out gets: a
+ * file cut short while graft reads it is an error, where a mapping would
+ * fault. 0, or -1 with e set. */
+static int source_slurp(const struct pth_source *src, const char *where, unsigned char **out,
+                        struct error *e)
+{
+	unsigned char *buf = try_calloc(src->len ? src->len : 1, 1, "the checkpoint", e);
+	if (!buf)
+		return -1;
+	FILE *f = fopen(src->path, "rb");
+	size_t got = f ? fread(buf, 1, src->len, f) : 0;
+	if (f)
+		fclose(f);
+	if (got != src->len) {
+		free(buf);
+		return error_set(e, "%s: cannot read the checkpoint (%zu of %zu bytes; did the file "
+		                 "change while graft read it?)",
+		                 where, got, src->len);
+	}
+	*out = buf;
+	return 0;
+}
+
+/* Reads the checkpoint's pickle and every storage it names from src into
+ * r (the storages are copied); `where` names it in messages; *legacy
+ * tells the format before PyTorch 1.6. A zip archive in a file is read
+ * through libzip's file source, an older checkpoint from a copy of the
+ * file, so that a file changed during the reading is an error, not a
+ * fault. 0 or -1 with e set. */
+static int read_object(struct pth_reader *r, const struct pth_source *src, const char *where,
+                       bool *legacy, struct error *e)
 {
 	r->path = xstrdup(where);
 	r->copy_left = PTH_COPY_SLACK;
-	budget_init(&r->budget, len);
+	budget_init(&r->budget, src->len);
 	*legacy = false;
+	unsigned char p[262];
+	size_t len = src->len < sizeof p ? src->len : sizeof p;
+	if (source_head(src, where, p, len, e) < 0)
+		return -1;
 	if (len >= 4 && memcmp(p, "PK\x03\x04", 4) == 0)
-		return read_zip(r, file, p, len, e);
+		return read_zip(r, src->data ? NULL : src->path, src->data, src->len, e);
 	if (len >= sizeof legacy_magic && memcmp(p, legacy_magic, sizeof legacy_magic) == 0) {
 		*legacy = true;
-		return read_legacy(r, p, len, e);
+		if (src->data)
+			return read_legacy(r, src->data, src->len, e);
+		unsigned char *copy = NULL;
+		if (source_slurp(src, where, &copy, e) < 0)
+			return -1;
+		int rc = read_legacy(r, copy, src->len, e);
+		free(copy);
+		return rc;
 	}
 	if (len >= 262 && memcmp(p + 257, "ustar", 5) == 0)
 		return error_set(e,
@@ -649,25 +711,26 @@ static int read_object(struct pth_reader *r, const unsigned char *p, size_t len,
 	                 where);
 }
 
-/* read_object on the file at path, mapped for the time of the reading. */
-static int read_path(struct pth_reader *r, const char *path, bool *legacy, struct error *e)
+/* The source for the file at path: its size, checked to be a regular
+ * file. 0, or -1 with e set. */
+static int path_source(const char *path, struct pth_source *src, struct error *e)
 {
-	struct storage *map = storage_map_file(path, e);
-	if (!map)
-		return -1;
-	int rc = read_object(r, map->data, map->size, path, path, legacy, e);
-	storage_unref(map);
-	return rc;
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return error_set(e, "%s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return error_set(e, "%s: not a regular file", path);
+	*src = (struct pth_source){.path = path, .len = (size_t)st.st_size};
+	return 0;
 }
 
-/* Opens the checkpoint in the len bytes at data, which map `file` (or
- * NULL). */
-static struct pth_file *open_object(const void *data, size_t len, const char *where,
-                                    const char *file, struct error *e)
+/* Opens the checkpoint of src. */
+static struct pth_file *open_object(const struct pth_source *src, const char *where,
+                                    struct error *e)
 {
 	struct pth_reader r = {0};
 	struct pth_file *f = xcalloc(1, sizeof *f);
-	int rc = read_object(&r, data, len, where, file, &f->legacy, e);
+	int rc = read_object(&r, src, where, &f->legacy, e);
 	if (rc == 0)
 		rc = interpret(&r, f, r.doc.root, e);
 	f->ncopied = r.ncopied;
@@ -684,17 +747,16 @@ static struct pth_file *open_object(const void *data, size_t len, const char *wh
 struct pth_file *pth_open_memory(const void *data, size_t len, const char *where,
                                  struct error *e)
 {
-	return open_object(data, len, where, NULL, e);
+	struct pth_source src = {.data = data, .len = len};
+	return open_object(&src, where, e);
 }
 
 struct pth_file *pth_open(const char *path, struct error *e)
 {
-	struct storage *map = storage_map_file(path, e);
-	if (!map)
+	struct pth_source src;
+	if (path_source(path, &src, e) < 0)
 		return NULL;
-	struct pth_file *f = open_object(map->data, map->size, path, path, e);
-	storage_unref(map);
-	return f;
+	return open_object(&src, path, e);
 }
 
 void pth_close(struct pth_file *f)
@@ -718,7 +780,8 @@ struct pth_reader *pth_read_object(const char *path, struct error *e)
 {
 	struct pth_reader *r = xcalloc(1, sizeof *r);
 	bool legacy;
-	if (read_path(r, path, &legacy, e) < 0) {
+	struct pth_source src;
+	if (path_source(path, &src, e) < 0 || read_object(r, &src, path, &legacy, e) < 0) {
 		pth_reader_free(r);
 		return NULL;
 	}

@@ -194,9 +194,7 @@ static void read_config(const char *folder, struct model *m)
 	else if (text && !(m->config = hub_config_text(text->data, text->size)))
 		error_set(&e, "not a JSON object");
 	if (!m->config) {
-		char *note = xasprintf("config.json is not shown (%s)", e.msg);
-		model_add_note(m, note);
-		free(note);
+		model_add_note(m, "config.json is not shown (%s)", e.msg);
 	}
 	storage_unref(text);
 	free(path);
@@ -242,9 +240,9 @@ struct model *folder_model_open(const char *path, struct error *e)
 	if (m) {
 		char *opened = m->note; /* after what the folder is */
 		m->note = NULL;
-		model_add_note(m, note);
+		model_add_note(m, "%s", note);
 		if (opened)
-			model_add_note(m, opened);
+			model_add_note(m, "%s", opened);
 		free(opened);
 		read_config(path, m);
 	}

@@ -124,15 +124,6 @@ static struct model_checkpoint *checkpoint_record(const struct model *m, const c
 	return c;
 }
 
-static void add_note(struct model *m, const char *fmt, const char *arg)
-{
-	char *more = xasprintf(fmt, arg);
-	char *note = m->note ? xasprintf("%s; %s", m->note, more) : xstrdup(more);
-	free(more);
-	free(m->note);
-	m->note = note;
-}
-
 struct model *pth_model_open(const char *path, struct error *e)
 {
 	struct pth_file *f = pth_open(path, e);
@@ -155,7 +146,7 @@ struct model *pth_model_open(const char *path, struct error *e)
 		if (m) {
 			copy_trainable(m, f);
 			if (f->torchscript)
-				add_note(m, "%s",
+				model_add_note(m, "%s",
 				         "a TorchScript archive, whose forward is taken from "
 				         "the zoo architecture");
 		} else {
@@ -186,24 +177,24 @@ struct model *pth_model_open(const char *path, struct error *e)
 			free(copy);
 		}
 		if (f->tree_note)
-			add_note(m, "%s", f->tree_note);
+			model_add_note(m, "%s", f->tree_note);
 	} else {
 		m = zoo_open_tensors(path, names, tensors, f->n, e);
 	}
 	if (m && f->legacy)
-		add_note(m, "%s", "written in the format before PyTorch 1.6");
+		model_add_note(m, "%s", "written in the format before PyTorch 1.6");
 	if (m && own_why)
-		add_note(m, "%s", own_why);
+		model_add_note(m, "%s", own_why);
 	if (m && f->inner_key)
-		add_note(m, "the state_dict is the checkpoint's '%s' entry", f->inner_key);
+		model_add_note(m, "the state_dict is the checkpoint's '%s' entry", f->inner_key);
 	if (m && prefix)
-		add_note(m, "'%s' stripped from every name", prefix);
+		model_add_note(m, "'%s' stripped from every name", prefix);
 	if (m && !pickled_tree && !f->inner_is_module && (f->inner_key || prefix))
 		m->checkpoint = checkpoint_record(m, path, f->inner_key, prefix);
 	if (m && f->ncopied) {
 		char n[32];
 		snprintf(n, sizeof n, "%d", f->ncopied);
-		add_note(m, "%s non-contiguous tensors were made contiguous", n);
+		model_add_note(m, "%s non-contiguous tensors were made contiguous", n);
 	}
 	free(names);
 	free(tensors);

@@ -4,6 +4,7 @@ import inspect
 
 import torch
 
+from .packed import refuse_packed_sequences
 from .tree import Exporter
 
 FORMAT_VERSION = 1
@@ -32,6 +33,7 @@ def architecture(model, name, source, input_shapes, seed=0, example_inputs=None)
         g = torch.Generator().manual_seed(seed)
         example_inputs = [torch.randn(s, generator=g) for s in input_shapes]
     inputs = list(example_inputs)
+    refuse_packed_sequences(model, inputs)
     ex = Exporter(model, inputs)
     module = ex.module(model)
     names = _input_names(model, module, len(input_shapes))
