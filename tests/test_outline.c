@@ -215,6 +215,35 @@ static void test_moved_modules(void)
 	editor_free(&ed);
 }
 
+/* A tied weight counts once, in every module holding it up to the one that
+ * holds its first name (tied_projection: unproject.weight is
+ * project.weight; aliased_module: shared is proj). */
+static void test_tied_counts(void)
+{
+	struct editor ed;
+	if (!open_editor(&ed, "tests/data/user/tied_projection.safetensors"))
+		return;
+	struct outline o;
+	outline_init(&o);
+	outline_build(&o, ed.model, ed.original, &ed.check);
+	CHECK(node(&o, "")->params == 312);
+	CHECK(node(&o, "unproject")->params == 156);
+	CHECK(node(&o, "project")->params == 144);
+	CHECK(o.total[OUTLINE_PARAMS] == 312);
+	run(&ed, &o, "replace unproject Linear in_features=12 out_features=6");
+	CHECK(node(&o, "")->params == 144 + 156 + 78);
+	outline_free(&o);
+	editor_free(&ed);
+	if (!open_editor(&ed, "tests/data/user/aliased_module.safetensors"))
+		return;
+	outline_init(&o);
+	outline_build(&o, ed.model, ed.original, &ed.check);
+	CHECK(node(&o, "")->params == 195);
+	CHECK(node(&o, "shared")->params == 156);
+	outline_free(&o);
+	editor_free(&ed);
+}
+
 static void test_changes_and_cursor(void)
 {
 	struct editor ed;
@@ -456,6 +485,7 @@ int main(void)
 	RUN(test_text);
 	RUN(test_changes_and_cursor);
 	RUN(test_moved_modules);
+	RUN(test_tied_counts);
 	RUN(test_search_marks_sort);
 	RUN(test_100k_modules);
 	return CHECK_DONE();

@@ -13,7 +13,7 @@
 static const char *const shape_only[] = {
     /* Python-level values computed while planning (ints, bools, tuples):
      * assertions and tensor attributes fold to constants. */
-    "not_", "_assert", "getattr", "size", "dim", "numel",
+    "not_", "_assert", "getattr", "size", "dim", "numel", "slice",
     /* Not written yet: `graft run` stops at it with "no kernel". */
     "scaled_dot_product_attention",
     /* Refused by their shape rules: random pooling regions on every call. */

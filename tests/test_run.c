@@ -37,26 +37,35 @@ static bool has_bytes(const void *p, size_t n, const char *s)
 }
 
 /* One tensor of a model's output and its key: "" for a lone tensor, the
- * positions in tuples and lists joined by dots ("0", "1.0") otherwise, as
- * tools/make-user-fixtures names NAME.y.KEY.npy. */
+ * positions in tuples and lists and the keys of dicts joined by dots ("0",
+ * "1.0", "1.logits") otherwise, as tools/make-user-fixtures names
+ * NAME.y.KEY.npy. */
 struct leaf {
 	const struct tensor *t;
 	char key[64];
 };
 
-static void collect(const struct value *v, const char *key, struct leaf *out, int *n)
+struct leaves {
+	struct leaf *out;
+	int n;
+};
+
+static int add_leaf(const char *key, const struct tensor *t, void *ctx)
 {
-	if (v->kind == VAL_TENSOR && *n < MAX_OUT) {
-		out[*n].t = &v->u.tensor.t;
-		snprintf(out[*n].key, sizeof out[*n].key, "%s", key);
-		(*n)++;
-	} else if (v->kind == VAL_LIST) {
-		for (int i = 0; i < v->u.list.n; i++) {
-			char sub[64];
-			snprintf(sub, sizeof sub, "%s%s%d", key, *key ? "." : "", i);
-			collect(&v->u.list.items[i], sub, out, n);
-		}
-	}
+	struct leaves *l = ctx;
+	if (l->n == MAX_OUT)
+		return 1;
+	l->out[l->n].t = t;
+	snprintf(l->out[l->n].key, sizeof l->out[l->n].key, "%s", key);
+	l->n++;
+	return 0;
+}
+
+static void collect(const struct value *v, struct leaf *out, int *n)
+{
+	struct leaves l = {.out = out};
+	value_each_tensor(v, add_leaf, &l);
+	*n = l.n;
 }
 
 /* How many files NAME.y.*.npy or NAME.y.npy the fixture directory has. */
@@ -177,8 +186,8 @@ static int run_case(const char *name, const struct mode *md, char *why, size_t n
 	}
 	struct leaf o1[MAX_OUT], o2[MAX_OUT];
 	int n1 = 0, n2 = 0;
-	collect(&out1, "", o1, &n1);
-	collect(&out2, "", o2, &n2);
+	collect(&out1, o1, &n1);
+	collect(&out2, o2, &n2);
 	int nfiles = count_outputs(name);
 	if (n1 != nfiles) {
 		snprintf(why, n, "%d outputs, PyTorch %d", n1, nfiles);

@@ -159,6 +159,19 @@ save-screen SCREEN
 EOF
 done_ break
 
+# A break in a forward's function node (layer1.0:add): the details show the
+# forward's nodes with their shapes, the break marked on the node.
+run forward 0 resnet18.json <<'EOF'
+:replace layer1.0.conv2 Conv2d out_channels=32
+:replace layer1.0.bn2 BatchNorm2d
+/layer1.0
+Enter
+i
+J J J J J J J J J J
+save-screen SCREEN
+EOF
+done_ forward
+
 # The classifier, replaced from the row with r; saved with s; quit.
 run replace_save 0 resnet18.json <<'EOF'
 G

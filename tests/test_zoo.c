@@ -47,6 +47,26 @@ static bool same_output(const cJSON *j, const struct value *v, char *why, size_t
 			snprintf(why, n, "expected None");
 		return v->kind == VAL_NONE;
 	}
+	const cJSON *keys = cJSON_GetObjectItemCaseSensitive(j, "keys");
+	if (keys) {
+		const cJSON *values = cJSON_GetObjectItemCaseSensitive(j, "values");
+		int nk = cJSON_GetArraySize(keys);
+		if (v->kind != VAL_LIST || !v->u.list.keys || v->u.list.n != nk) {
+			snprintf(why, n, "expected a dict of %d", nk);
+			return false;
+		}
+		for (int i = 0; i < nk; i++) {
+			const char *k = cJSON_GetArrayItem(keys, i)->valuestring;
+			if (strcmp(k, v->u.list.keys[i]) != 0) {
+				snprintf(why, n, "dict key %d: PyTorch '%s', graft '%s'", i, k,
+					 v->u.list.keys[i]);
+				return false;
+			}
+			if (!same_output(cJSON_GetArrayItem(values, i), &v->u.list.items[i], why, n))
+				return false;
+		}
+		return true;
+	}
 	if (cJSON_IsObject(j)) {
 		const cJSON *shape = cJSON_GetObjectItemCaseSensitive(j, "shape");
 		if (v->kind != VAL_TENSOR) {
@@ -66,7 +86,7 @@ static bool same_output(const cJSON *j, const struct value *v, char *why, size_t
 		return ok;
 	}
 	if (cJSON_IsArray(j)) {
-		if (v->kind != VAL_LIST || v->u.list.n != cJSON_GetArraySize(j)) {
+		if (v->kind != VAL_LIST || v->u.list.keys || v->u.list.n != cJSON_GetArraySize(j)) {
 			snprintf(why, n, "expected a tuple of %d", cJSON_GetArraySize(j));
 			return false;
 		}

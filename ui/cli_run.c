@@ -40,7 +40,9 @@ const char cli_run_help[] =
     "                       of the model, a bool input True or False\n"
     "  --input-shape SHAPE  the first random input's shape (default: the model's)\n"
     "  -o, --output Y.npy   write the output; a model returning several tensors\n"
-    "                       writes Y.0.npy, Y.1.npy, ...\n"
+    "                       writes one file per tensor named by its place:\n"
+    "                       Y.0.npy, Y.1.npy for a tuple, Y.KEY.npy for a dict,\n"
+    "                       Y.1.0.npy, Y.0.KEY.npy nested\n"
     "  --threads N          threads for the kernels (default: all cores)\n"
     "  --stats              mean, std, min, max and NaN/Inf counts of every\n"
     "                       module's output\n"
@@ -95,6 +97,28 @@ static int parse_count(const char *s, long lo, long hi, long *out)
 	return 0;
 }
 
+/* The tensors composites own directly (ViT's class_token, a user's
+ * nn.Parameter): graft's initialisation gives them zeros. */
+struct own_tensors {
+	struct strbuf names; /* the first four */
+	int n;
+};
+
+static int add_own_tensor(struct module *m, void *ctx)
+{
+	struct own_tensors *o = ctx;
+	for (int i = 0; !m->def && i < m->nparams; i++) {
+		if (m->params[i].tie)
+			continue;
+		char name[4096];
+		if (o->n < 4)
+			strbuf_addf(&o->names, "%s%s", o->n ? ", " : "",
+			            module_param_path(m, m->params[i].name, name, sizeof name));
+		o->n++;
+	}
+	return 0;
+}
+
 static int parse_seed(const char *s, uint64_t *out)
 {
 	char *end;
@@ -129,6 +153,16 @@ struct model *cli_runnable(struct model *m, const char *path, uint64_t init_seed
 	        "graft: %s has no weights: running with PyTorch's default initialisation "
 	        "(torch.manual_seed(%llu))\n",
 	        path, (unsigned long long)init_seed);
+	struct own_tensors own = {0};
+	module_walk(m->root, add_own_tensor, &own);
+	if (own.n)
+		fprintf(stderr,
+		        "graft: %d tensor%s of the model's own modules start%s as zeros: graft does "
+		        "not know how those modules initialise them (%s%s); give the weights "
+		        "(--weights) to run them as trained\n",
+		        own.n, own.n > 1 ? "s" : "", own.n > 1 ? "" : "s", own.names.s,
+		        own.n > 4 ? ", ..." : "");
+	strbuf_free(&own.names);
 	return *init;
 }
 
@@ -238,12 +272,30 @@ static int parse_args(int argc, char **argv, struct run_opts *o, const char **mo
 }
 
 /* Y.npy -> Y.1.npy */
-static char *indexed_name(const char *path, int i)
+/* Y.npy with an output's key before the extension: Y.0.npy, Y.logits.npy. */
+static char *keyed_name(const char *path, const char *key)
 {
 	const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
 	if (!dot || (slash && dot < slash))
-		return xasprintf("%s.%d", path, i);
-	return xasprintf("%.*s.%d%s", (int)(dot - path), path, i, dot);
+		return xasprintf("%s.%s", path, key);
+	return xasprintf("%.*s.%s%s", (int)(dot - path), path, key, dot);
+}
+
+/* The tensors of a model's output with their keys (value_each_tensor). */
+struct outputs {
+	const struct tensor *t[64];
+	char *key[64];
+	int n;
+};
+
+static int add_output(const char *key, const struct tensor *t, void *ctx)
+{
+	struct outputs *o = ctx;
+	if (o->n == 64)
+		return 1;
+	o->t[o->n] = t;
+	o->key[o->n++] = xstrdup(key);
+	return 0;
 }
 
 /* The k largest of n floats at x, best first, into best[] (indices);
@@ -540,11 +592,13 @@ int cli_run(int argc, char **argv)
 		print_stats(plan);
 	if (o.profile)
 		print_profile(plan);
-	const struct tensor *outs[64];
-	int nout = value_tensors(&out, outs, 64);
+	struct outputs res = {0};
+	value_each_tensor(&out, add_output, &res);
+	const struct tensor **outs = res.t;
+	int nout = res.n;
 	status = EXIT_OK;
 	for (int i = 0; i < nout; i++) {
-		char *name = nout == 1 || !o.output ? NULL : indexed_name(o.output, i);
+		char *name = nout == 1 || !o.output ? NULL : keyed_name(o.output, res.key[i]);
 		if (o.output) {
 			const char *dest = name ? name : o.output;
 			if (npy_write(dest, outs[i], &e) < 0) {
@@ -558,7 +612,7 @@ int cli_run(int argc, char **argv)
 			char sb[160];
 			exec_stat_compute(tensor_data(outs[i]), shape_numel(&outs[i]->shape), &st);
 			if (nout > 1)
-				printf("output %d ", i);
+				printf("output %s ", res.key[i]);
 			else
 				printf("output ");
 			printf("%s  mean %.6g  std %.6g  min %.6g  max %.6g",
@@ -572,6 +626,8 @@ int cli_run(int argc, char **argv)
 		if (o.top)
 			print_top(outs[i], o.top);
 	}
+	for (int i = 0; i < nout; i++)
+		free(res.key[i]);
 done:
 	value_free(&out);
 	exec_plan_free(plan);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/registry.h"
+#include "edit/inspect.h"
 #include "tui.h"
 
 /* Statistics of a tensor's values; large tensors are sampled. */
@@ -256,6 +257,17 @@ void tui_detail_update(struct tui *t, int width)
 		             : t->ed->check.ok          ? "not called by the forward"
 		             : n->broken_below          ? "unknown: the shapes break inside"
 		                                        : "unknown: the shapes break before it");
+	}
+	if (m->forward) {
+		tui_text_add(tx, ROLE_SECTION, "Forward");
+		struct strbuf sb = {0};
+		inspect_forward(m, shape_format_x, &sb);
+		for (char *line = sb.s, *nl; line && *line; line = nl + 1) {
+			nl = strchr(line, '\n');
+			*nl = '\0';
+			tui_text_add(tx, ROLE_NORMAL, "%s", line);
+		}
+		strbuf_free(&sb);
 	}
 	tui_stats_add(t, m, outline_path(&t->ol, node), width);
 	tui_drift_add(t, m, outline_path(&t->ol, node));

@@ -51,6 +51,7 @@ void graph_free(struct graph *g)
 			value_free(&nd->kwargs[k].value);
 		}
 		free(nd->kwargs);
+		value_free(&nd->out);
 	}
 	free(g->nodes);
 	free(g);

@@ -363,11 +363,6 @@ struct param *init_param(struct module *m, const char *name, struct error *e)
 
 /* ---- the walk ---- */
 
-static bool dtype_is_float(enum dtype dt)
-{
-	return dt == DT_F32 || dt == DT_F16 || dt == DT_BF16 || dt == DT_F64;
-}
-
 /* Zeros for tensors no rule covers: float32, or the tensor's own dtype when
  * it is an integer or bool type. Returns 0, or -1 with e set naming the
  * tensor that cannot be allocated. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "core/ties.h"
 
 struct model *model_new(const char *name)
 {
@@ -89,12 +90,8 @@ void model_add_input(struct model *m, const char *name, const struct shape *s, e
 	m->ninputs++;
 }
 
-/* Float dtypes convert into each other on use; a file may store a float32
- * parameter as float16 without it being a mismatch. */
-static bool dtype_is_float(enum dtype t)
-{
-	return t == DT_F32 || t == DT_F16 || t == DT_BF16 || t == DT_F64;
-}
+/* Float dtypes convert into each other on use (dtype_is_float); a file may
+ * store a float32 parameter as float16 without it being a mismatch. */
 
 /* The tensors of a weights file, sorted by name for lookups. */
 struct named {
@@ -137,7 +134,9 @@ static int bind_module(struct module *mod, void *vctx)
 		struct param *p = &mod->params[i];
 		char *key = path[0] ? xasprintf("%s.%s", path, p->name) : xstrdup(p->name);
 		const struct tensor *t = named_find(c->sorted, c->n, key);
-		if (!t) {
+		if (!t && p->tie) {
+			/* a tied name a file may leave out: it is its first name */
+		} else if (!t) {
 			list_add(&c->missing, &c->nmissing, key);
 		} else if (!shape_equal(&t->shape, &p->t.shape) ||
 			   (t->dtype != p->t.dtype &&
@@ -165,34 +164,14 @@ static int set_storage(struct module *mod, void *vctx)
 		char *key = path[0] ? xasprintf("%s.%s", path, p->name) : xstrdup(p->name);
 		const struct tensor *t = named_find(c->sorted, c->n, key);
 		free(key);
+		if (!t)
+			continue;
 		bool trainable = p->trainable;
 		tensor_share(&p->t, t);
 		p->t.dtype = t->dtype;
 		p->trainable = trainable;
 	}
 	return 0;
-}
-
-/* True when `key` names a tensor of the tree: "a.b.weight" is parameter
- * "weight" of module a.b, or a parameter whose own name has a dot
- * (MultiheadAttention's "out_proj.weight") of a module higher up. */
-static bool name_in_tree(const struct module *root, const char *key)
-{
-	if (module_param(root, key))
-		return true;
-	for (const char *dot = strrchr(key, '.'); dot; ) {
-		char *prefix = xstrndup(key, (size_t)(dot - key));
-		const struct module *owner = module_find(root, prefix);
-		free(prefix);
-		if (owner && module_param(owner, dot + 1))
-			return true;
-		const char *prev = NULL;
-		for (const char *q = key; q < dot; q++)
-			if (*q == '.')
-				prev = q;
-		dot = prev;
-	}
-	return false;
 }
 
 struct param *model_find_param(const struct model *m, const char *name, struct module **owner)
@@ -219,7 +198,7 @@ int model_bind_tensors(struct model *m, const char *const *names,
 	struct strbuf unexpected = {0};
 	int nunexpected = 0;
 	for (int i = 0; i < n; i++)
-		if (!name_in_tree(m->root, names[i]))
+		if (!module_find_tensor(m->root, names[i]))
 			list_add(&unexpected, &nunexpected, names[i]);
 	int rc = 0;
 	if (c.nmissing || c.nmisshaped || nunexpected) {
@@ -240,6 +219,7 @@ int model_bind_tensors(struct model *m, const char *const *names,
 		rc = -1;
 	} else {
 		module_walk(m->root, set_storage, &c);
+		ties_sync(m->root, NULL);
 		m->has_weights = true;
 	}
 	strbuf_free(&c.missing);

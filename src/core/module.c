@@ -23,6 +23,8 @@ void module_clear_calls(struct module *m)
 	}
 	m->ncalls = 0;
 	m->broken = false;
+	for (int i = 0; m->forward && i < m->forward->n; i++)
+		value_free(&m->forward->nodes[i].out);
 	for (int i = 0; i < m->nchildren; i++)
 		module_clear_calls(m->children[i]);
 }
@@ -39,10 +41,8 @@ void module_free(struct module *m)
 		value_free(&m->attrs[i].value);
 	}
 	free(m->attrs);
-	for (int i = 0; i < m->nparams; i++) {
-		free(m->params[i].name);
-		tensor_release(&m->params[i].t);
-	}
+	for (int i = 0; i < m->nparams; i++)
+		param_free_fields(&m->params[i]);
 	free(m->params);
 	graph_free(m->forward);
 	for (int i = 0; i < m->ncalls; i++) {
@@ -207,6 +207,13 @@ struct param *module_add_param(struct module *m, const char *name, enum dtype dt
 	return p;
 }
 
+void param_free_fields(struct param *p)
+{
+	free(p->name);
+	free(p->tie);
+	tensor_release(&p->t);
+}
+
 struct param *module_param(const struct module *m, const char *name)
 {
 	for (int i = 0; i < m->nparams; i++)
@@ -215,10 +222,34 @@ struct param *module_param(const struct module *m, const char *name)
 	return NULL;
 }
 
-static void count_into(const struct module *m, struct param_counts *c)
+struct param *module_find_tensor(const struct module *m, const char *key)
+{
+	struct param *p = module_param(m, key);
+	if (p)
+		return p;
+	for (const char *dot = strrchr(key, '.'); dot;) {
+		char *prefix = xstrndup(key, (size_t)(dot - key));
+		struct module *o = module_find(m, prefix);
+		free(prefix);
+		p = o ? module_param(o, dot + 1) : NULL;
+		if (p)
+			return p;
+		const char *prev = NULL;
+		for (const char *q = key; q < dot; q++)
+			if (*q == '.')
+				prev = q;
+		dot = prev;
+	}
+	return NULL;
+}
+
+/* prefix: the counted subtree's path and a dot ("" for the root). */
+static void count_into(const struct module *m, const char *prefix, struct param_counts *c)
 {
 	for (int i = 0; i < m->nparams; i++) {
 		const struct param *p = &m->params[i];
+		if (p->tie && strncmp(p->tie, prefix, strlen(prefix)) == 0)
+			continue;
 		int64_t n = shape_numel(&p->t.shape);
 		if (n < 0)
 			n = 0;
@@ -234,13 +265,17 @@ static void count_into(const struct module *m, struct param_counts *c)
 		}
 	}
 	for (int i = 0; i < m->nchildren; i++)
-		count_into(m->children[i], c);
+		count_into(m->children[i], prefix, c);
 }
 
 void module_count(const struct module *m, struct param_counts *out)
 {
 	memset(out, 0, sizeof *out);
-	count_into(m, out);
+	char path[4096];
+	module_path_buf(m, path, sizeof path - 1);
+	if (path[0])
+		strcat(path, ".");
+	count_into(m, path, out);
 }
 
 int module_walk(struct module *m, int (*fn)(struct module *m, void *ctx), void *ctx)
@@ -311,6 +346,7 @@ static struct module *clone_into(const struct module *m)
 		struct param *cp = module_add_param(c, p->name, p->t.dtype, &p->t.shape, p->buffer);
 		tensor_share(&cp->t, &p->t);
 		cp->trainable = p->trainable;
+		cp->tie = p->tie ? xstrdup(p->tie) : NULL;
 	}
 	for (int i = 0; i < m->nchildren; i++)
 		module_add_child(c, clone_into(m->children[i]));

@@ -29,6 +29,10 @@ struct param {
 	struct tensor t;   /* shape and dtype always; storage once loaded */
 	bool buffer;       /* a buffer (running_mean), not a parameter */
 	bool trainable;    /* requires_grad; always false for buffers */
+	char *tie;         /* a tied weight: the state_dict key of the tensor this
+	                    * one is (lm_head.weight is "wte.weight"), the first
+	                    * name PyTorch lists; NULL for a tensor of its own
+	                    * (ties.h) */
 };
 
 enum node_op {
@@ -58,6 +62,9 @@ struct graph_node {
 	const struct op_def *fn;      /* NODE_CALL_FUNCTION / METHOD */
 	struct module *attr_owner;    /* NODE_GET_ATTR: the module holding it */
 	int attr_index;               /* NODE_GET_ATTR: index in its params */
+	/* Written by the shape pass (shape.c) only: the node's value in the
+	 * first call of its module, VAL_NONE when not reached. */
+	struct value out;
 };
 
 struct graph {
@@ -141,11 +148,19 @@ const char *module_attr_str(const struct module *m, const char *name, const char
 /* Appends a parameter or buffer (shape and dtype, no storage). Returns it. */
 struct param *module_add_param(struct module *m, const char *name, enum dtype dt,
 			       const struct shape *s, bool buffer);
+/* Frees what p owns (name, tie, storage reference), not p itself. */
+void param_free_fields(struct param *p);
 /* The own parameter or buffer with this local name, or NULL. */
 struct param *module_param(const struct module *m, const char *name);
 
+/* The tensor a state_dict key names below m ("a.b.weight" is parameter
+ * "weight" of module a.b, or a parameter whose own name has a dot, as
+ * MultiheadAttention's "out_proj.weight", of a module higher up), or NULL. */
+struct param *module_find_tensor(const struct module *m, const char *key);
+
 /* Counts over the subtree: parameter elements (total and trainable) and
- * buffer elements. */
+ * buffer elements. A tied tensor whose first name lies in the subtree counts
+ * once, as module.parameters() does. */
 struct param_counts {
 	int64_t params, trainable, buffers;
 	int64_t param_bytes, buffer_bytes;
@@ -176,7 +191,7 @@ int node_op_parse(const char *s, enum node_op *out);
  * storage, children, bound graphs), without call records and parent. */
 struct module *module_clone(const struct module *m);
 
-/* Drops every call record in the subtree. */
+/* Drops every call record (and graph node value) in the subtree. */
 void module_clear_calls(struct module *m);
 
 #endif

@@ -218,10 +218,8 @@ static void free_attrs(struct attr *a, int n)
 
 static void free_params(struct param *p, int n)
 {
-	for (int i = 0; i < n; i++) {
-		free(p[i].name);
-		tensor_release(&p[i].t);
-	}
+	for (int i = 0; i < n; i++)
+		param_free_fields(&p[i]);
 	free(p);
 }
 
@@ -320,6 +318,8 @@ int registry_prepare(struct module *m, struct error *e)
 				continue;
 			if (!p->buffer)
 				p->trainable = o->trainable;
+			p->tie = o->tie;
+			o->tie = NULL;
 			if (o->t.storage && o->t.dtype == p->t.dtype &&
 			    shape_equal(&o->t.shape, &p->t.shape)) {
 				tensor_release(&p->t);

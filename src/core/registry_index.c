@@ -54,9 +54,24 @@ static int slice_indices(const struct value *sl, int64_t len, int64_t *start, in
 	return 0;
 }
 
+static int getitem_dict(struct op_call *c, const struct value *d, const struct value *key)
+{
+	char got[128];
+	value_format(key, got, sizeof got);
+	for (int i = 0; key->kind == VAL_STR && i < d->u.list.n; i++) {
+		if (strcmp(d->u.list.keys[i], key->u.s) == 0) {
+			op_set_out(c, value_copy(&d->u.list.items[i]));
+			return 0;
+		}
+	}
+	return op_mismatch(c, "the dict has no key %s", got);
+}
+
 static int getitem_list(struct op_call *c, const struct value *l, const struct value *idx)
 {
 	int64_t n = l->u.list.n;
+	if (l->u.list.keys)
+		return getitem_dict(c, l, idx);
 	if (idx->kind == VAL_INT || idx->kind == VAL_BOOL) {
 		int64_t i = op_as_int(idx);
 		if (i < -n || i >= n)

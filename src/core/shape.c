@@ -34,7 +34,7 @@ static struct value resolve_copy(const struct value *v, const struct value *vals
 	if (v->kind == VAL_REF)
 		return value_copy(&vals[v->u.ref]);
 	if (v->kind == VAL_LIST) {
-		struct value l = value_list(v->u.list.n);
+		struct value l = value_list_like(v);
 		for (int i = 0; i < v->u.list.n; i++)
 			l.u.list.items[i] = resolve_copy(&v->u.list.items[i], vals);
 		return l;
@@ -162,6 +162,8 @@ static int walk_graph(struct shape_walk *w, struct module *m, const struct value
 			*out = value_copy(&a[0]);
 			break;
 		}
+		if (rc == 0 && w->on_node)
+			w->on_node(w, m, i, nd->op == NODE_OUTPUT ? out : &vals[i]);
 		for (int j = 0; j < na; j++)
 			if (a_owned[j])
 				value_free(&a[j]);
@@ -286,6 +288,15 @@ static void pass_module(struct shape_walk *w, struct module *m, const struct val
 	rec->seq = ps->seq++;
 }
 
+/* Keeps the value of each node in the first call of its module. */
+static void pass_node(struct shape_walk *w, struct module *m, int node, const struct value *v)
+{
+	(void)w;
+	struct graph_node *nd = &m->forward->nodes[node];
+	if (m->ncalls == 0 && nd->out.kind == VAL_NONE)
+		nd->out = value_copy(v);
+}
+
 /* Walks m on args recording calls into r, and marks the module a break is
  * in. */
 static int pass_walk(struct shape_result *r, struct module *m, const struct value *args,
@@ -293,7 +304,8 @@ static int pass_walk(struct shape_result *r, struct module *m, const struct valu
 {
 	struct pass ps = {.r = r};
 	struct shape_walk w = {.err = &r->err, .ctx = &ps,
-			       .on_op = pass_op, .on_module = pass_module};
+			       .on_op = pass_op, .on_module = pass_module,
+			       .on_node = pass_node};
 	int rc = shape_walk(&w, m, args, nargs, out, macs);
 	if (w.failed) {
 		r->failed = w.failed;

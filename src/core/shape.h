@@ -36,6 +36,9 @@ struct shape_walk {
 	 * module's own call failed (args are then what reached it). NULL: none. */
 	void (*on_module)(struct shape_walk *w, struct module *m, const struct value *args,
 			  int nargs, const struct value *out, int64_t macs);
+	/* Node `node` of m's forward graph computed v (for the output node,
+	 * what m returns). NULL: none. */
+	void (*on_node)(struct shape_walk *w, struct module *m, int node, const struct value *v);
 	/* The value of a get_attr node: 0, or -1 with err set. NULL: a tensor of
 	 * the parameter's dtype and shape, without data. */
 	int (*get_attr)(struct shape_walk *w, const struct graph_node *nd, struct value *out);

@@ -46,6 +46,11 @@ static bool dtype_valid(enum dtype t)
 	return (unsigned)t < DT_COUNT;
 }
 
+bool dtype_is_float(enum dtype t)
+{
+	return t == DT_F32 || t == DT_F16 || t == DT_BF16 || t == DT_F64;
+}
+
 size_t dtype_size(enum dtype t)
 {
 	return dtype_valid(t) ? dtype_table[t].size : 0;

@@ -34,6 +34,9 @@ enum dtype {
 
 /* Bytes per element. */
 size_t dtype_size(enum dtype t);
+/* True for the floating dtypes (float32, float16, bfloat16, float64), which
+ * graft computes in float32. */
+bool dtype_is_float(enum dtype t);
 /* PyTorch's name: "float32", "int64", ... */
 const char *dtype_name(enum dtype t);
 /* safetensors' name: "F32", "I64", ... */

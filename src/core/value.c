@@ -50,6 +50,22 @@ struct value value_list(int n)
 	return v;
 }
 
+struct value value_dict(int n, const char *const *keys)
+{
+	struct value v = value_list(n);
+	v.u.list.keys = xcalloc((size_t)(n > 0 ? n : 1), sizeof *v.u.list.keys);
+	for (int i = 0; i < n; i++)
+		v.u.list.keys[i] = xstrdup(keys[i]);
+	return v;
+}
+
+struct value value_list_like(const struct value *v)
+{
+	if (v->u.list.keys)
+		return value_dict(v->u.list.n, (const char *const *)v->u.list.keys);
+	return value_list(v->u.list.n);
+}
+
 struct value value_tensor_meta(enum dtype dt, const struct shape *s, struct origin o)
 {
 	struct value v = {.kind = VAL_TENSOR};
@@ -67,7 +83,7 @@ struct value value_copy(const struct value *v)
 		c.u.s = xstrdup(v->u.s);
 		break;
 	case VAL_LIST:
-		c = value_list(v->u.list.n);
+		c = value_list_like(v);
 		for (int i = 0; i < v->u.list.n; i++)
 			c.u.list.items[i] = value_copy(&v->u.list.items[i]);
 		break;
@@ -88,9 +104,13 @@ void value_free(struct value *v)
 		free(v->u.s);
 		break;
 	case VAL_LIST:
-		for (int i = 0; i < v->u.list.n; i++)
+		for (int i = 0; i < v->u.list.n; i++) {
 			value_free(&v->u.list.items[i]);
+			if (v->u.list.keys)
+				free(v->u.list.keys[i]);
+		}
 		free(v->u.list.items);
+		free(v->u.list.keys);
 		break;
 	case VAL_TENSOR:
 		storage_unref(v->u.tensor.t.storage);
@@ -117,6 +137,34 @@ int value_tensors(const struct value *v, const struct tensor **out, int max)
 	return n;
 }
 
+/* key: the buffer holding the key so far, len its length. */
+static int each_tensor(const struct value *v, char *key, size_t len, size_t size,
+		       int (*fn)(const char *key, const struct tensor *t, void *ctx), void *ctx)
+{
+	if (v->kind == VAL_TENSOR)
+		return fn(key, &v->u.tensor.t, ctx);
+	if (v->kind != VAL_LIST)
+		return 0;
+	for (int i = 0; i < v->u.list.n; i++) {
+		if (v->u.list.keys)
+			snprintf(key + len, size - len, "%s%s", len ? "." : "", v->u.list.keys[i]);
+		else
+			snprintf(key + len, size - len, "%s%d", len ? "." : "", i);
+		int rc = each_tensor(&v->u.list.items[i], key, strlen(key), size, fn, ctx);
+		key[len] = '\0';
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int value_each_tensor(const struct value *v,
+		      int (*fn)(const char *key, const struct tensor *t, void *ctx), void *ctx)
+{
+	char key[1024] = "";
+	return each_tensor(v, key, 0, sizeof key, fn, ctx);
+}
+
 bool value_equal(const struct value *a, const struct value *b)
 {
 	if (a->kind != b->kind) {
@@ -140,10 +188,11 @@ bool value_equal(const struct value *a, const struct value *b)
 	case VAL_STR:
 		return strcmp(a->u.s, b->u.s) == 0;
 	case VAL_LIST:
-		if (a->u.list.n != b->u.list.n)
+		if (a->u.list.n != b->u.list.n || !a->u.list.keys != !b->u.list.keys)
 			return false;
 		for (int i = 0; i < a->u.list.n; i++)
-			if (!value_equal(&a->u.list.items[i], &b->u.list.items[i]))
+			if (!value_equal(&a->u.list.items[i], &b->u.list.items[i]) ||
+			    (a->u.list.keys && strcmp(a->u.list.keys[i], b->u.list.keys[i]) != 0))
 				return false;
 		return true;
 	case VAL_SLICE:
@@ -426,13 +475,15 @@ static void format_into(const struct value *v, struct strbuf *sb)
 		strbuf_addf(sb, "'%s'", v->u.s);
 		break;
 	case VAL_LIST:
-		strbuf_add(sb, "(");
+		strbuf_add(sb, v->u.list.keys ? "{" : "(");
 		for (int i = 0; i < v->u.list.n; i++) {
 			if (i)
 				strbuf_add(sb, ", ");
+			if (v->u.list.keys)
+				strbuf_addf(sb, "'%s': ", v->u.list.keys[i]);
 			format_into(&v->u.list.items[i], sb);
 		}
-		strbuf_add(sb, v->u.list.n == 1 ? ",)" : ")");
+		strbuf_add(sb, v->u.list.keys ? "}" : v->u.list.n == 1 ? ",)" : ")");
 		break;
 	case VAL_SLICE:
 		if (v->u.slice.has_start)
@@ -474,13 +525,15 @@ void value_format_shapes(const struct value *v, shape_format_fn format_shape, st
 	if (v->kind == VAL_TENSOR) {
 		strbuf_add(sb, format_shape(&v->u.tensor.t.shape, buf, sizeof buf));
 	} else if (v->kind == VAL_LIST) {
-		strbuf_add(sb, "(");
+		strbuf_add(sb, v->u.list.keys ? "{" : "(");
 		for (int i = 0; i < v->u.list.n; i++) {
 			if (i)
 				strbuf_add(sb, ", ");
+			if (v->u.list.keys)
+				strbuf_addf(sb, "%s: ", v->u.list.keys[i]);
 			value_format_shapes(&v->u.list.items[i], format_shape, sb);
 		}
-		strbuf_add(sb, ")");
+		strbuf_add(sb, v->u.list.keys ? "}" : ")");
 	} else {
 		value_format(v, buf, sizeof buf);
 		strbuf_add(sb, buf);

@@ -19,7 +19,7 @@ enum value_kind {
 	VAL_INT,
 	VAL_FLOAT,
 	VAL_STR,
-	VAL_LIST,     /* a tuple or list */
+	VAL_LIST,     /* a tuple or list; a dict when it has keys */
 	VAL_SLICE,    /* start:stop:step, each part optional */
 	VAL_ELLIPSIS, /* ... */
 	VAL_DTYPE,    /* torch.float32 */
@@ -49,6 +49,8 @@ struct value {
 		struct {
 			struct value *items;
 			int n;
+			char **keys; /* a dict's keys, items[i] under keys[i]; NULL
+			              * for a tuple or list */
 		} list;
 		struct {
 			int64_t start, stop, step;
@@ -70,6 +72,11 @@ struct value value_int(int64_t i);
 struct value value_float(double f);
 struct value value_str(const char *s);           /* copies s */
 struct value value_list(int n);                   /* n VAL_NONE items */
+/* A dict of n VAL_NONE items whose keys are copies of keys[n]. */
+struct value value_dict(int n, const char *const *keys);
+/* A list of v's length holding VAL_NONE, a dict with v's keys when v is
+ * one: what to fill when mapping over v's items. */
+struct value value_list_like(const struct value *v);
 struct value value_tensor_meta(enum dtype dt, const struct shape *s, struct origin o);
 
 /* Deep copy (tensor storage is shared, not copied). */
@@ -83,6 +90,13 @@ int64_t value_bytes(const struct value *v);
 /* The tensors of v (a tensor, or nested tuples holding them), in order,
  * into out[max]; returns how many were stored. */
 int value_tensors(const struct value *v, const struct tensor **out, int max);
+
+/* Calls fn on each tensor of v (a tensor, or nested tuples, lists and
+ * dicts holding them), in order, with its key: "" for v itself, the
+ * positions and dict keys on the way joined by dots ("0", "1.logits")
+ * otherwise. Stops and returns fn's value when it is non-zero. */
+int value_each_tensor(const struct value *v,
+		      int (*fn)(const char *key, const struct tensor *t, void *ctx), void *ctx);
 
 /* Reads an int, or a list of ints of length n, into out[n]. An int is
  * repeated n times (kernel_size=3 -> [3, 3]). Returns 0 or -1. */

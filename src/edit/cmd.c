@@ -414,7 +414,8 @@ static const struct cmd_def commands[] = {
 	{{"replace", NULL, {ARG(PATH, "PATH"), ARG(TYPE, "TYPE"), KWARGS, KEEP},
 	  "Replace one module: 'replace fc Linear out_features=10', 'replace fc Linear(512, 10)',\n"
 	  "'replace classifier Sequential(Dropout(0.2), Linear(1280, 10))'. Arguments left out\n"
-	  "come from the module replaced (same type) and the shape flowing in."},
+	  "come from the module replaced (same type) and the shape flowing in. A function\n"
+	  "node of a forward, OWNER:NODE, becomes a module: 'replace :tanh GELU'."},
 	 true, false, run_replace},
 	{{"replace-all", NULL, {ARG(SELECTOR, "SELECTOR"), ARG(TYPE, "TYPE"), KWARGS, KEEP},
 	  "Replace every module a selector picks: 'replace-all ReLU FusedReLU p=0.5',\n"
@@ -426,7 +427,8 @@ static const struct cmd_def commands[] = {
 	   {CMD_ARG_OPTION, "name", NULL, CMD_OPTIONAL}},
 	  "Put a new module in the data flow before or after PATH: 'insert after layer4\n"
 	  "Dropout p=0.2'. In a Sequential it becomes an element; in a graph, a new node\n"
-	  "whose consumers are re-pointed."},
+	  "whose consumers are re-pointed. PATH may be a function node, OWNER:NODE:\n"
+	  "'insert after layer1.0:add ReLU'."},
 	 true, false, run_insert},
 	{{"delete", NULL, {ARG(PATH, "PATH")},
 	  "Remove a module from the data flow (Identity in a graph); refused when what comes\n"

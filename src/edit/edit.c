@@ -14,6 +14,7 @@
 #include "core/registry.h"
 #include "core/text.h"
 #include "edit/select.h"
+#include "core/ties.h"
 
 /* Numbers the modules 1, 2, ... in preorder (see inspect_diff). */
 static int number_module(struct module *m, void *ctx)
@@ -386,6 +387,17 @@ static int keep_weights(const struct module *old, struct module *nw, enum keep_m
 	return 0;
 }
 
+/* A tie is kept by name: a tensor of nw named as a tied one of old is tied
+ * to the same first name (ties_sync drops it if the shapes now differ). */
+static void keep_ties(const struct module *old, struct module *nw)
+{
+	for (int i = 0; i < nw->nparams; i++) {
+		const struct param *op = module_param(old, nw->params[i].name);
+		if (op && op->tie && !nw->params[i].tie)
+			nw->params[i].tie = xstrdup(op->tie);
+	}
+}
+
 static struct build_ctx build_ctx(struct editor *ed)
 {
 	struct build_ctx c = {.lib = &ed->types, .rng = ed->model->has_weights ? &ed->rng : NULL};
@@ -419,6 +431,7 @@ int edit_replace_one(struct editor *ed, struct module *old, const struct spec *s
 		module_free(nw);
 		return error_prefix(e, "%s", path);
 	}
+	keep_ties(old, nw);
 	char a[256], b[256];
 	registry_describe(old, a, sizeof a);
 	registry_describe(nw, b, sizeof b);
@@ -427,11 +440,16 @@ int edit_replace_one(struct editor *ed, struct module *old, const struct spec *s
 	return 0;
 }
 
+static int replace_node(struct editor *ed, const char *path, const char *colon,
+			const struct spec *s, struct strbuf *out, struct error *e);
+
 int edit_replace(struct editor *ed, const char *sel, const struct spec *s, enum keep_mode keep,
 		 bool all, struct strbuf *out, struct error *e)
 {
 	struct module **mods = NULL;
 	int n;
+	if (!all && strchr(sel, ':'))
+		return replace_node(ed, sel, strchr(sel, ':'), s, out, e);
 	if (!all) {
 		struct module *m = edit_find(ed, sel, e);
 		if (!m)
@@ -536,9 +554,163 @@ static void graph_insert_call(struct graph *g, int at, const char *target, struc
 	nd->args[0] = arg;
 }
 
+/* Calls the module `target` on node i's output (after), or on node i's first
+ * argument, passing node i what it returns (before). The node then is at
+ * i + 1. */
+static void call_around(struct graph *g, int i, bool after, const char *target)
+{
+	if (after) {
+		struct value ref = {.kind = VAL_REF, .u.ref = i};
+		graph_insert_call(g, i + 1, target, ref);
+		for (int j = i + 2; j < g->n; j++) {
+			for (int a = 0; a < g->nodes[j].nargs; a++)
+				redirect_refs(&g->nodes[j].args[a], i, i + 1);
+			for (int k = 0; k < g->nodes[j].nkwargs; k++)
+				redirect_refs(&g->nodes[j].kwargs[k].value, i, i + 1);
+		}
+		return;
+	}
+	struct graph_node *nd = &g->nodes[i];
+	struct value arg = nd->nargs ? value_copy(&nd->args[0]) : value_none();
+	graph_insert_call(g, i, target, arg);
+	nd = &g->nodes[i + 1];
+	if (nd->nargs) {
+		value_free(&nd->args[0]);
+		nd->args[0].kind = VAL_REF;
+		nd->args[0].u.ref = i;
+	}
+}
+
+/* The index of node NODE in the graph of the module at OWNER, for a path
+ * "OWNER:NODE" whose colon is at `colon`; *owner gets the module. -1 with e
+ * set when there is no such node. */
+static int find_node(struct editor *ed, const char *path, const char *colon, struct module **owner,
+		     struct error *e)
+{
+	char *opath = xstrndup(path, (size_t)(colon - path));
+	*owner = edit_find(ed, opath, e);
+	free(opath);
+	if (!*owner)
+		return -1;
+	const struct graph *g = (*owner)->forward;
+	int i = g ? graph_find(g, colon + 1) : -1;
+	if (i < 0)
+		error_set(e, "%s (%s) has no forward node '%s'%s", path, (*owner)->type, colon + 1,
+			  g ? " (show lists them)" : ": it runs its children in order");
+	return i;
+}
+
+/* A graph value refers to a node whose value is a tensor. */
+static bool refers_to_tensor(const struct graph *g, const struct value *v)
+{
+	if (v->kind == VAL_REF)
+		return g->nodes[v->u.ref].out.kind == VAL_TENSOR;
+	for (int i = 0; v->kind == VAL_LIST && i < v->u.list.n; i++)
+		if (refers_to_tensor(g, &v->u.list.items[i]))
+			return true;
+	return false;
+}
+
+/* replace a function node of a forward graph ("fc:relu") by a module
+ * called on the node's first argument, a new last child of the owner named
+ * after the node. */
+static int replace_node(struct editor *ed, const char *path, const char *colon,
+			const struct spec *s, struct strbuf *out, struct error *e)
+{
+	struct module *owner;
+	int i = find_node(ed, path, colon, &owner, e);
+	if (i < 0)
+		return -1;
+	struct graph *g = owner->forward;
+	struct graph_node *nd = &g->nodes[i];
+	if (nd->op != NODE_CALL_FUNCTION && nd->op != NODE_CALL_METHOD)
+		return error_set(e, "replace %s: only a function node is replaced this way%s", path,
+				 nd->op == NODE_CALL_MODULE ? " (replace the module it calls)" : "");
+	bool one_tensor = nd->nargs && nd->args[0].kind == VAL_REF;
+	for (int a = 1; one_tensor && a < nd->nargs; a++)
+		one_tensor = !refers_to_tensor(g, &nd->args[a]);
+	for (int k = 0; one_tensor && k < nd->nkwargs; k++)
+		one_tensor = !refers_to_tensor(g, &nd->kwargs[k].value);
+	if (!one_tensor)
+		return error_set(e, "replace %s: %s() does not take exactly one tensor; a module "
+				    "replacing it is called on one",
+				 path, nd->target);
+	const struct value *flowing = &g->nodes[nd->args[0].u.ref].out;
+	char *uname = unique_child_name(owner, nd->name);
+	struct build_ctx ctx = build_ctx(ed);
+	struct module *nw = spec_build(&ctx, s, uname, NULL,
+				       flowing->kind == VAL_TENSOR ? flowing : NULL, NULL, e);
+	free(uname);
+	if (!nw)
+		return error_prefix(e, "replace %s", path);
+	module_add_child(owner, nw);
+	char d[256], npath[4096];
+	registry_describe(nw, d, sizeof d);
+	strbuf_addf(out, "replaced %s: %s() -> %s %s\n", path, nd->target,
+		    module_path_buf(nw, npath, sizeof npath), d);
+	for (int a = 1; a < nd->nargs; a++)
+		value_free(&nd->args[a]);
+	nd->nargs = 1;
+	for (int k = 0; k < nd->nkwargs; k++) {
+		free(nd->kwargs[k].name);
+		value_free(&nd->kwargs[k].value);
+	}
+	nd->nkwargs = 0;
+	nd->op = NODE_CALL_MODULE;
+	free(nd->target);
+	nd->target = xstrdup(nw->name);
+	nd->fn = NULL;
+	return 0;
+}
+
+/* insert before/after a node of a forward graph: "layer1.0:add". The new
+ * module is the owner's last child. */
+static int insert_at_node(struct editor *ed, bool after, const char *path, const char *colon,
+			  const struct spec *s, const char *name, struct strbuf *out,
+			  struct error *e)
+{
+	struct module *owner;
+	int i = find_node(ed, path, colon, &owner, e);
+	if (i < 0)
+		return -1;
+	struct graph *g = owner->forward;
+	const char *node = colon + 1;
+	const struct graph_node *nd = &g->nodes[i];
+	if (after ? nd->op == NODE_OUTPUT : nd->op == NODE_PLACEHOLDER || !nd->nargs ||
+						nd->args[0].kind != VAL_REF)
+		return error_set(e, "insert %s %s: %s", after ? "after" : "before", path,
+				 after ? "nothing runs after the output node"
+				       : "the node takes no tensor to pass on");
+	const struct value *flowing = after ? &nd->out : &g->nodes[nd->args[0].u.ref].out;
+	if (flowing->kind != VAL_TENSOR)
+		flowing = NULL;
+	char *cname = name ? xstrdup(name) : xasprintf("%s_%s", node, after ? "post" : "pre");
+	if (name && module_child(owner, name)) {
+		free(cname);
+		return error_set(e, "%s already has a child '%s'", owner->type, name);
+	}
+	char *uname = unique_child_name(owner, cname);
+	free(cname);
+	struct build_ctx ctx = build_ctx(ed);
+	struct module *nw = spec_build(&ctx, s, uname, NULL, flowing, NULL, e);
+	free(uname);
+	if (!nw)
+		return error_prefix(e, "insert %s %s", after ? "after" : "before", path);
+	module_add_child(owner, nw);
+	call_around(g, i, after, nw->name);
+	char d[256], npath[4096];
+	registry_describe(nw, d, sizeof d);
+	strbuf_addf(out, "inserted %s: %s %s %s\n", module_path_buf(nw, npath, sizeof npath), d,
+		    after ? "after" : "before", path);
+	return 0;
+}
+
 int edit_insert(struct editor *ed, bool after, const char *path, const struct spec *s,
 		const char *name, struct strbuf *out, struct error *e)
 {
+	const char *colon = strchr(path, ':');
+	if (colon)
+		return insert_at_node(ed, after, path, colon, s, name, out, e);
 	struct module *m = edit_find(ed, path, e);
 	if (!m)
 		return -1;
@@ -572,28 +744,8 @@ int edit_insert(struct editor *ed, bool after, const char *path, const struct sp
 		insert_child(parent, at, nw);
 		struct graph *g = parent->forward;
 		for (int i = 0; i < g->n; i++) {
-			struct graph_node *nd = &g->nodes[i];
-			if (nd->op != NODE_CALL_MODULE || nd->callee != m)
-				continue;
-			if (after) {
-				struct value ref = {.kind = VAL_REF, .u.ref = i};
-				graph_insert_call(g, i + 1, nw->name, ref);
-				for (int j = i + 2; j < g->n; j++) {
-					for (int a = 0; a < g->nodes[j].nargs; a++)
-						redirect_refs(&g->nodes[j].args[a], i, i + 1);
-					for (int k = 0; k < g->nodes[j].nkwargs; k++)
-						redirect_refs(&g->nodes[j].kwargs[k].value, i, i + 1);
-				}
-				i++;
-			} else {
-				struct value arg = nd->nargs ? value_copy(&nd->args[0]) : value_none();
-				graph_insert_call(g, i, nw->name, arg);
-				nd = &g->nodes[i + 1];
-				if (nd->nargs) {
-					value_free(&nd->args[0]);
-					nd->args[0].kind = VAL_REF;
-					nd->args[0].u.ref = i;
-				}
+			if (g->nodes[i].op == NODE_CALL_MODULE && g->nodes[i].callee == m) {
+				call_around(g, i, after, nw->name);
 				i++;
 			}
 		}
@@ -966,6 +1118,9 @@ int edit_wrap(struct editor *ed, const char *name, const char *type, struct strb
 	root->name = xstrdup(name);
 	module_add_child(wrapper, root);
 	ed->model->root = wrapper;
+	char *prefix = xasprintf("%s.", name);
+	ties_rebase(wrapper, "", prefix);
+	free(prefix);
 	strbuf_addf(out, "wrapped the model: %s is now %s.%s, and every tensor name starts with '%s.'\n",
 		    root->type, type, name, name);
 	return 0;
@@ -988,6 +1143,9 @@ int edit_extract(struct editor *ed, const char *path, struct strbuf *out, struct
 	free(m->name);
 	m->name = xstrdup("");
 	ed->model->root = m;
+	char *prefix = xasprintf("%s.", path);
+	ties_rebase(m, prefix, "");
+	free(prefix);
 	struct param_counts pc;
 	module_count(m, &pc);
 	char buf[32];

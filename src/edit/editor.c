@@ -13,6 +13,7 @@
 
 #include "edit/cmd.h"
 #include "edit/edit_ops.h"
+#include "core/ties.h"
 
 void editor_journal_add(struct editor *ed, const char *line)
 {
@@ -46,6 +47,7 @@ int editor_run(struct editor *ed, const char *line, struct strbuf *out, struct e
 		if (rc < 0) {
 			edit_abort(ed);
 		} else {
+			ties_sync(ed->model->root, out);
 			/* the canonical text of the command, without comments */
 			struct strbuf sb = {0};
 			for (int i = 0; i < n; i++)

@@ -51,7 +51,49 @@ void inspect_show(const struct editor *ed, const struct module *m, struct strbuf
 	if (!m->ncalls)
 		strbuf_add(out, m->broken ? "  the shape break is here\n"
 					  : "  not reached by the last shape pass\n");
+	if (m->forward) {
+		strbuf_add(out, "  forward:\n");
+		inspect_forward(m, shape_format, out);
+	}
 	(void)ed;
+}
+
+void inspect_forward(const struct module *m, shape_format_fn format_shape, struct strbuf *out)
+{
+	const struct graph *g = m->forward;
+	bool stopped = false;
+	for (int i = 0; g && i < g->n; i++) {
+		const struct graph_node *nd = &g->nodes[i];
+		char what[300];
+		switch (nd->op) {
+		case NODE_PLACEHOLDER:
+			snprintf(what, sizeof what, "input %s", nd->target);
+			break;
+		case NODE_CALL_FUNCTION:
+			snprintf(what, sizeof what, "%s()", nd->target);
+			break;
+		case NODE_CALL_METHOD:
+			snprintf(what, sizeof what, ".%s()", nd->target);
+			break;
+		case NODE_GET_ATTR:
+			snprintf(what, sizeof what, "tensor %s", nd->target);
+			break;
+		case NODE_CALL_MODULE:
+		case NODE_OUTPUT:
+			snprintf(what, sizeof what, "%s", nd->target);
+			break;
+		}
+		strbuf_addf(out, "  %-20s %-24s ", nd->name, what);
+		if (nd->out.kind != VAL_NONE || (m->ncalls && !m->broken)) {
+			value_format_shapes(&nd->out, format_shape, out);
+		} else if (m->broken && !stopped) {
+			strbuf_add(out, "<- the shape break");
+			stopped = true;
+		} else {
+			strbuf_add(out, "--");
+		}
+		strbuf_add(out, "\n");
+	}
 }
 
 int inspect_find(struct editor *ed, const char *pattern, struct strbuf *out, struct error *e)

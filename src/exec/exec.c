@@ -20,6 +20,7 @@
 #include "core/init.h"
 #include "exec/kernels.h"
 #include "core/registry.h"
+#include "core/ties.h"
 #include "core/shape.h"
 #include "core/util.h"
 
@@ -592,6 +593,8 @@ struct model *exec_init_model(const struct model *m, uint64_t seed, struct error
 		model_free(c);
 		return NULL;
 	}
+	if (c->root)
+		ties_sync(c->root, NULL);
 	c->has_weights = true;
 	return c;
 }

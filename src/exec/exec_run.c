@@ -93,7 +93,7 @@ static void take_stats(struct exec_plan *p, int *next_mark, int after)
 static int copy_out(const struct value *v, struct value *out, struct error *e)
 {
 	if (v->kind == VAL_LIST) {
-		*out = value_list(v->u.list.n);
+		*out = value_list_like(v);
 		for (int i = 0; i < v->u.list.n; i++)
 			if (copy_out(&v->u.list.items[i], &out->u.list.items[i], e) < 0) {
 				value_free(out);

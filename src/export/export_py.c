@@ -152,13 +152,17 @@ void py_value(struct exporter *x, struct strbuf *sb, const struct value *v,
 		py_str(sb, v->u.s);
 		return;
 	case VAL_LIST:
-		strbuf_add(sb, "(");
+		strbuf_add(sb, v->u.list.keys ? "{" : "(");
 		for (int i = 0; i < v->u.list.n; i++) {
 			if (i)
 				strbuf_add(sb, ", ");
+			if (v->u.list.keys) {
+				py_str(sb, v->u.list.keys[i]);
+				strbuf_add(sb, ": ");
+			}
 			py_value(x, sb, &v->u.list.items[i], vars, false);
 		}
-		strbuf_add(sb, v->u.list.n == 1 ? ",)" : ")");
+		strbuf_add(sb, v->u.list.keys ? "}" : v->u.list.n == 1 ? ",)" : ")");
 		return;
 	case VAL_SLICE:
 		if (!in_index)
@@ -303,6 +307,8 @@ static bool literal(const struct value *v)
 	case VAL_BOOL:
 		return true;
 	case VAL_LIST:
+		if (v->u.list.keys)
+			return false;
 		for (int i = 0; i < v->u.list.n; i++)
 			if (!literal(&v->u.list.items[i]))
 				return false;
@@ -515,10 +521,8 @@ static void tensor_ctor(struct exporter *x, struct pbuf *pb, const struct param 
 	pb_value(x, pb, &shape, NULL, name, name, false);
 	free(name);
 	value_free(&shape);
-	/* floating tensors are float32, PyTorch's default dtype, whatever
-	 * precision the weights file stores them in (load_state_dict converts) */
-	enum dtype t = p->t.dtype;
-	if (t != DT_F32 && t != DT_F16 && t != DT_BF16 && t != DT_F64) {
+	/* floating tensors are float32, as in the layers graft computes with */
+	if (!dtype_is_float(p->t.dtype)) {
 		char *dt = xasprintf(", dtype=torch.%s", dtype_name(p->t.dtype));
 		pb_text(pb, dt);
 		free(dt);
@@ -905,14 +909,14 @@ static void add_section(struct strbuf *sb, const char *text)
 	strbuf_add(sb, text);
 }
 
-struct frozen_ctx {
+struct list_ctx {
 	struct strbuf *sb;
 	int n;
 };
 
 static int list_frozen(struct module *mod, void *vctx)
 {
-	struct frozen_ctx *c = vctx;
+	struct list_ctx *c = vctx;
 	char path[4096];
 	module_path_buf(mod, path, sizeof path);
 	for (int i = 0; i < mod->nparams; i++) {
@@ -924,6 +928,26 @@ static int list_frozen(struct module *mod, void *vctx)
 		py_str(c->sb, name);
 		strbuf_add(c->sb, ",\n");
 		free(name);
+		c->n++;
+	}
+	return 0;
+}
+
+/* ('unproject.weight', 'project.weight'),: a tied parameter and its first
+ * name, one line each, into c->sb. */
+static int list_tied(struct module *mod, void *vctx)
+{
+	struct list_ctx *c = vctx;
+	for (int i = 0; i < mod->nparams; i++) {
+		const struct param *p = &mod->params[i];
+		if (p->buffer || !p->tie)
+			continue;
+		char name[4096];
+		strbuf_add(c->sb, "    (");
+		py_str(c->sb, module_param_path(mod, p->name, name, sizeof name));
+		strbuf_add(c->sb, ", ");
+		py_str(c->sb, p->tie);
+		strbuf_add(c->sb, "),\n");
 		c->n++;
 	}
 	return 0;
@@ -1026,7 +1050,7 @@ char *export_py_text(const struct model *m, struct error *e)
 		emit_class(&out, x.groups[i]);
 	add_section(&out, export_py_read_safetensors);
 	struct strbuf frozen = {0};
-	struct frozen_ctx fc = {.sb = &frozen};
+	struct list_ctx fc = {.sb = &frozen};
 	module_walk(m->root, list_frozen, &fc);
 	if (fc.n)
 		strbuf_addf(
@@ -1034,10 +1058,23 @@ char *export_py_text(const struct model *m, struct error *e)
 		    "\n\n# Parameters graft has frozen (requires_grad=False).\nFROZEN = (\n%s)\n",
 		    frozen.s);
 	strbuf_free(&frozen);
+	struct strbuf tied = {0};
+	struct list_ctx tc = {.sb = &tied};
+	module_walk(m->root, list_tied, &tc);
+	if (tc.n)
+		strbuf_addf(&out,
+		            "\n\n# Tied parameters: each is its first name's Parameter "
+		            "(lm_head.weight = wte.weight).\nTIED = (\n%s)\n",
+		            tied.s);
+	strbuf_free(&tied);
 	strbuf_add(&out, "\n\ndef load(weights=None):\n"
 	                 "    \"\"\"The model, with the weights of a .safetensors or .pth file if "
 	                 "given.\"\"\"\n");
 	strbuf_addf(&out, "    model = %s\n", root_expr.s);
+	if (tc.n)
+		strbuf_add(&out, "    for name, first in TIED:\n"
+		                 "        owner, _, attr = name.rpartition('.')\n"
+		                 "        setattr(model.get_submodule(owner), attr, model.get_parameter(first))\n");
 	if (fc.n)
 		strbuf_add(&out, "    for name in FROZEN:\n"
 		                 "        model.get_parameter(name).requires_grad_(False)\n");

@@ -15,6 +15,7 @@
 #include "core/budget.h"
 #include "core/registry.h"
 #include "core/util.h"
+#include "core/ties.h"
 
 #define JSON_MAX_DEPTH 100
 
@@ -50,6 +51,37 @@ static struct value number_value(const cJSON *j)
 	if (isfinite(d) && d == floor(d) && fabs(d) < 9007199254740992.0)
 		return value_int((int64_t)d);
 	return value_float(d);
+}
+
+static int json_to_value(struct loader *ld, const char *path, const cJSON *j, const struct graph *g,
+			 struct value *out, int depth);
+
+static const char *duplicate_key(const cJSON *o);
+/* {"dict": {KEY: VALUE, ...}}: a Python dict, keys in order. */
+static int json_to_dict(struct loader *ld, const char *path, const cJSON *j, const struct graph *g,
+			struct value *out, int depth)
+{
+	if (!cJSON_IsObject(j))
+		return load_fail(ld, path, "a dict is {\"dict\": {KEY: VALUE, ...}}");
+	const char *dup = duplicate_key(j);
+	if (dup)
+		return load_fail(ld, path, "dict key '%s' appears twice", dup);
+	int n = cJSON_GetArraySize(j), i = 0;
+	const char **keys = xcalloc((size_t)n + 1, sizeof *keys);
+	const cJSON *it;
+	cJSON_ArrayForEach(it, j)
+		keys[i++] = it->string;
+	*out = value_dict(n, keys);
+	free(keys);
+	i = 0;
+	cJSON_ArrayForEach(it, j)
+	{
+		if (json_to_value(ld, path, it, g, &out->u.list.items[i++], depth + 1) < 0) {
+			value_free(out);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* Converts a JSON value of an attribute or graph argument. Refs are resolved
@@ -96,8 +128,11 @@ static int json_to_value(struct loader *ld, const char *path, const cJSON *j, co
 		const cJSON *ref = cJSON_GetObjectItemCaseSensitive(j, "ref");
 		const cJSON *slice = cJSON_GetObjectItemCaseSensitive(j, "slice");
 		const cJSON *dt = cJSON_GetObjectItemCaseSensitive(j, "dtype");
+		const cJSON *dict = cJSON_GetObjectItemCaseSensitive(j, "dict");
 		if (cJSON_GetArraySize(j) != 1)
-			return load_fail(ld, path, "a value object must have one key (ref, slice, ellipsis, dtype or float)");
+			return load_fail(ld, path, "a value object must have one key (ref, slice, ellipsis, dtype, float or dict)");
+		if (dict)
+			return json_to_dict(ld, path, dict, g, out, depth);
 		if (ref) {
 			if (!g)
 				return load_fail(ld, path, "a ref is only allowed in a forward graph");
@@ -287,10 +322,31 @@ static const char *duplicate_key(const cJSON *o)
 static int is_reserved(const char *key)
 {
 	static const char *const reserved[] = {"type", "children", "forward", "parameters",
-					       "buffers", "frozen"};
+					       "buffers", "frozen", "tied"};
 	for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
 		if (strcmp(key, reserved[i]) == 0)
 			return 1;
+	return 0;
+}
+
+/* "tied": {"weight": "wte.weight"}: which own tensors are another's. The
+ * names are checked once the whole tree is loaded (check_ties). */
+static int load_ties(struct loader *ld, const char *path, struct module *m, const cJSON *j)
+{
+	if (!cJSON_IsObject(j))
+		return load_fail(ld, path, "\"tied\" must be an object of tensor names");
+	const cJSON *it;
+	cJSON_ArrayForEach(it, j)
+	{
+		struct param *p = module_param(m, it->string);
+		if (!p)
+			return load_fail(ld, path, "\"tied\" names '%s', which is not a tensor of this module",
+					 it->string);
+		if (!cJSON_IsString(it) || !it->valuestring[0])
+			return load_fail(ld, path, "\"tied\": '%s' must name a tensor", it->string);
+		free(p->tie);
+		p->tie = xstrdup(it->valuestring);
+	}
 	return 0;
 }
 
@@ -387,6 +443,9 @@ static struct module *load_module(struct loader *ld, const char *name, const cha
 			p->trainable = false;
 		}
 	}
+	const cJSON *tied = cJSON_GetObjectItemCaseSensitive(j, "tied");
+	if (tied && load_ties(ld, path, m, tied) < 0)
+		goto fail;
 	if (forward && load_forward(ld, path, m, forward) < 0)
 		goto fail;
 	return m;
@@ -512,6 +571,15 @@ struct model *json_load_model(const char *text, size_t n, const char *where, con
 	m->root = load_module(&ld, "", "", root, 0);
 	if (!m->root || bind_forwards(&ld, m->root) < 0)
 		goto fail;
+	{
+		struct strbuf bad = {0};
+		if (ties_sync(m->root, &bad)) {
+			bad.s[bad.len - 1] = '\0'; /* the line's newline */
+			load_fail(&ld, NULL, "a tie names no tensor of the same shape: %s", bad.s);
+			strbuf_free(&bad);
+			goto fail;
+		}
+	}
 	m->has_forward = true;
 	if (cJSON_IsString(weights) && weights->valuestring[0]) {
 		if (!weights_name_stays_inside(weights->valuestring)) {
@@ -556,6 +624,14 @@ static cJSON *value_to_json(const struct value *v, const struct graph *g)
 	case VAL_STR:
 		return cJSON_CreateString(v->u.s);
 	case VAL_LIST: {
+		if (v->u.list.keys) {
+			cJSON *o = cJSON_CreateObject(), *d = cJSON_CreateObject();
+			for (int i = 0; i < v->u.list.n; i++)
+				cJSON_AddItemToObject(d, v->u.list.keys[i],
+						      value_to_json(&v->u.list.items[i], g));
+			cJSON_AddItemToObject(o, "dict", d);
+			return o;
+		}
 		cJSON *a = cJSON_CreateArray();
 		for (int i = 0; i < v->u.list.n; i++)
 			cJSON_AddItemToArray(a, value_to_json(&v->u.list.items[i], g));
@@ -635,6 +711,16 @@ static cJSON *module_to_json(const struct module *m)
 	}
 	if (frozen)
 		cJSON_AddItemToObject(o, "frozen", frozen);
+	cJSON *tied = NULL;
+	for (int i = 0; i < m->nparams; i++) {
+		if (m->params[i].tie) {
+			if (!tied)
+				tied = cJSON_CreateObject();
+			cJSON_AddStringToObject(tied, m->params[i].name, m->params[i].tie);
+		}
+	}
+	if (tied)
+		cJSON_AddItemToObject(o, "tied", tied);
 	if (m->nchildren) {
 		cJSON *c = cJSON_CreateObject();
 		for (int i = 0; i < m->nchildren; i++)

@@ -279,8 +279,8 @@ static void own_counts(struct outline_node *n)
 {
 	const struct module *m = n->m;
 	for (int i = 0; i < m->nparams; i++) {
-		if (m->params[i].buffer)
-			continue;
+		if (m->params[i].buffer || m->params[i].tie)
+			continue; /* a tied one: add_tied */
 		int64_t k = shape_numel(&m->params[i].t.shape);
 		k = k < 0 ? 0 : k;
 		n->params += k;
@@ -291,6 +291,34 @@ static void own_counts(struct outline_node *n)
 		n->macs += m->calls[i].macs;
 		if (m->def)
 			n->memory += value_bytes(&m->calls[i].out);
+	}
+}
+
+/* True when the state_dict key lies in the subtree at path. */
+static bool key_below(const char *key, const char *path)
+{
+	size_t n = strlen(path);
+	return n == 0 || (strncmp(key, path, n) == 0 && key[n] == '.');
+}
+
+/* Counts node i's tied parameters in i and its ancestors up to the one
+ * holding the tensor under its first name, which counts it already
+ * (module_count's rule). */
+static void add_tied(struct outline *o, int i)
+{
+	const struct module *m = o->nodes[i].m;
+	for (int j = 0; j < m->nparams; j++) {
+		const struct param *p = &m->params[j];
+		if (p->buffer || !p->tie)
+			continue;
+		int64_t k = shape_numel(&p->t.shape);
+		k = k < 0 ? 0 : k;
+		for (int a = i; a >= 0 && !key_below(p->tie, outline_path(o, a));
+		     a = o->nodes[a].parent) {
+			o->nodes[a].params += k;
+			if (!p->trainable)
+				o->nodes[a].frozen += k;
+		}
 	}
 }
 
@@ -388,6 +416,8 @@ static void build_nodes(struct outline *o, const struct module *root)
 			p->changed_below |= n->change != OUTLINE_SAME || n->changed_below;
 		}
 	}
+	for (int i = 0; i < o->nreal; i++)
+		add_tied(o, i);
 
 	/* removed modules: an original module not matched whose parent was
 	 * matched and kept its type */

@@ -6,9 +6,10 @@ import sys
 
 import torch
 
-from . import inputs, jsonfmt, load, safetensors, verify
+from . import inputs, jsonfmt, load, registry, safetensors, verify
 from .trace import GraphValueError, TraceFailure
 from .document import architecture
+from .prepare import prepare
 
 
 def _parser():
@@ -46,12 +47,32 @@ def _parser():
     return p
 
 
-def export(model, name, source, inputs, out, weights=None, compact=False, verbose=False):
-    """Write MODEL to OUT (.json or .safetensors bundle).  Returns the document.
-    INPUTS as document.architecture takes them."""
-    doc, ex = architecture(model, name, source, inputs)
+def check_registry(doc):
+    """Stop unless graft has every type and function DOC uses."""
+    graft = registry.find_graft()
+    if graft is None:
+        print("graft-export: graft not found ($GRAFT, the build beside tools/, PATH): "
+              "the document is not checked against graft's registry", file=sys.stderr)
+        return
+    problem = registry.Registry(graft).problems(doc["module"])
+    if problem:
+        raise load.SpecError(problem + "; nothing written")
+
+
+def export(model, name, source, model_inputs, out, weights=None, compact=False, verbose=False):
+    """Write MODEL to OUT (.json or .safetensors bundle), unless graft would
+    refuse it.  Returns the document.  MODEL_INPUTS as
+    document.architecture takes them."""
+    specs = inputs.bind(model, [inputs.spec_of(x) for x in model_inputs])
+    g = torch.Generator().manual_seed(0)
+    bound = inputs.index_bound(model)
+    examples = [inputs.example(s, bound, g) for s in specs]
+    for note in prepare(model, examples):
+        print("graft-export: %s" % note, file=sys.stderr)
+    doc, ex = architecture(model, name, source, examples)
     state = model.state_dict()
     verify.check_document(doc, state)
+    check_registry(doc)
     for path, typ, why in ex.fallbacks:
         print("graft-export: %s (%s): traced with real values, exact for the input "
               "shape only" % (path or "<root>", typ), file=sys.stderr)
@@ -100,5 +121,9 @@ def main(argv=None):
     except (load.SpecError, inputs.InputError, verify.Problem, TraceFailure, GraphValueError,
             OSError) as e:
         print("graft-export: %s" % e, file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - one line, never a traceback
+        print("graft-export: %s: %s: %s" % (args.spec, type(e).__name__, str(e).split("\n")[0]),
+              file=sys.stderr)
         return 1
     return 0

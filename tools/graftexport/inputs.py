@@ -26,10 +26,13 @@ class InputError(Exception):
 
 
 def parse_shape(text):
+    """1x3x224x224 as a list of ints; "scalar" is a 0-d input."""
+    if text.strip().lower() == "scalar":
+        return []
     try:
         dims = [int(x) for x in text.lower().split("x")]
     except ValueError:
-        raise InputError("bad shape %r: expected e.g. 1x3x224x224" % text)
+        raise InputError("bad shape %r: expected e.g. 1x3x224x224, or scalar" % text)
     if not dims or any(d < 0 for d in dims):
         raise InputError("bad shape %r" % text)
     return dims

@@ -31,6 +31,10 @@ def encode_value(v, seen=None):
         return v
     if isinstance(v, (list, tuple)):  # torch.Size too
         return [encode_value(x, seen) for x in v]
+    if isinstance(v, dict):  # fx's immutable_dict too
+        if not all(isinstance(k, str) for k in v):
+            raise GraphValueError("cannot write a dict with keys that are not strings in a graph")
+        return {"dict": {k: encode_value(x, seen) for k, x in v.items()}}
     if isinstance(v, slice):
         return {"slice": [encode_value(v.start, seen), encode_value(v.stop, seen),
                           encode_value(v.step, seen)]}

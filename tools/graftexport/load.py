@@ -59,7 +59,7 @@ def load(spec, seed=None):
         source = "%s:%s" % (os.path.basename(path), func)
         shapes = None
     elif os.path.isfile(spec):
-        model = torch.load(spec, map_location="cpu")
+        model = _unpickle(spec)
         name = os.path.splitext(os.path.basename(spec))[0]
         source = "torch.save file %s" % os.path.basename(spec)
         shapes = None
@@ -69,4 +69,16 @@ def load(spec, seed=None):
         raise SpecError("%s did not give an nn.Module (got %s)" % (spec, type(model).__name__))
     model.eval()
     return model, name, source, shapes or inputs.of_model(model, DEFAULT_SHAPE)
+
+
+def _unpickle(path):
+    """The object torch.save wrote to PATH; a class its pickle names that
+    cannot be imported is one line saying so."""
+    try:
+        return torch.load(path, map_location="cpu")
+    except (AttributeError, ModuleNotFoundError, ImportError) as e:
+        raise SpecError("%s: torch.load needs the code of the model's class, which cannot "
+                        "be imported here (%s); run graft-export where that code is "
+                        "importable (PYTHONPATH), or give FILE.py:FUNCTION building the "
+                        "model" % (path, str(e).split("\n")[0]))
 

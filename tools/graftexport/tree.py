@@ -1,5 +1,7 @@
 """The module tree of the architecture JSON."""
 
+import torch
+
 from . import fallback, leaves
 from .jsonval import DTYPES
 from .trace import TraceFailure, encode_graph, has_forward, trace_graph
@@ -18,13 +20,39 @@ def own_buffers(module):
             if b is not None and n not in module._non_persistent_buffers_set]
 
 
+def first_names(model):
+    """{id(tensor): the first state_dict key naming it}: a tensor under
+    several names (a tied weight, a module under two names) is written with
+    the later names tied to the first."""
+    first = {}
+    for key, t in model.state_dict(keep_vars=True).items():
+        first.setdefault(id(t), key)
+    return first
+
+
 class Exporter:
     def __init__(self, model=None, example_inputs=None):
         self.model = model
         self.example_inputs = example_inputs
         self.fallbacks = []  # (path, type, why)
+        self.first = first_names(model) if model is not None else {}
+
+    def _tied(self, d, path, tensors):
+        tied = {}
+        for n, t in tensors:
+            key = path + "." + n if path else n
+            first = self.first.get(id(t), key)
+            if first != key:
+                tied[n] = first
+        if tied:
+            d["tied"] = tied
 
     def module(self, m, path=""):
+        if isinstance(m, torch.jit.ScriptModule):
+            raise TraceFailure("%s (%s): a TorchScript module (torch.jit.script or "
+                               "torch.jit.trace), whose Python code graft-export cannot "
+                               "read; export the model built without scripting it"
+                               % (path or "<root>", m.original_name))
         reg = leaves.lookup(m)
         if reg is not None:
             name, attrs = reg
@@ -34,6 +62,7 @@ class Exporter:
             except leaves.Unsupported as e:
                 raise TraceFailure("%s (%s): %s" % (path or "<root>", name, e))
             self._frozen(m, d, recurse=True)
+            self._tied(d, path, m.state_dict(keep_vars=True).items())
             return d
         d = {"type": type(m).__name__}
         params = own_parameters(m)
@@ -43,6 +72,7 @@ class Exporter:
         if bufs:
             d["buffers"] = {n: _tensor_entry(b) for n, b in bufs}
         self._frozen(m, d, recurse=False)
+        self._tied(d, path, params + bufs)
         children = {}
         for name, child in m._modules.items():
             if child is None:
