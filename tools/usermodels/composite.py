@@ -112,6 +112,8 @@ class LSTMTextClassifier(nn.Module):
 
 
 MODELS = [
+    UserModel("mini_gpt", MiniGPT, [Input("idx", [2, 12], "int64", high=50)],
+              edit="replace-all GELU SiLU"),
     UserModel("mini_bert", MiniBERT, [Input("input_ids", [2, 10], "int64", high=60),
                                       Input("attention_mask", [2, 10], "int64", high=2),
                                       Input("token_type_ids", [2, 10], "int64", high=2)],
