@@ -1,6 +1,5 @@
 """Models that combine families, as whole third-party models do: a
-GPT-style decoder, a BERT-style encoder, an LSTM text classifier, a
-siamese text encoder."""
+GPT-style decoder and a BERT-style encoder."""
 
 import math
 
@@ -94,23 +93,6 @@ class MiniBERT(nn.Module):
         return self.classifier(self.pooler(x[:, 0]))
 
 
-class LSTMTextClassifier(nn.Module):
-    """The classic text classifier: Embedding with a padding index, a
-    bidirectional LSTM, the two final hidden states concatenated, dropout
-    and a Linear."""
-
-    def __init__(self, vocab=100, dim=16, hidden=24, classes=4):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab, dim, padding_idx=0)
-        self.lstm = nn.LSTM(dim, hidden, batch_first=True, bidirectional=True)
-        self.dropout = nn.Dropout(0.5)
-        self.fc = nn.Linear(2 * hidden, classes)
-
-    def forward(self, text):
-        _, (hidden, _) = self.lstm(self.embedding(text))
-        return self.fc(self.dropout(torch.cat((hidden[-2], hidden[-1]), dim=1)))
-
-
 MODELS = [
     UserModel("mini_gpt", MiniGPT, [Input("idx", [2, 12], "int64", high=50)],
               edit="replace-all GELU SiLU"),
@@ -118,7 +100,4 @@ MODELS = [
                                       Input("attention_mask", [2, 10], "int64", high=2),
                                       Input("token_type_ids", [2, 10], "int64", high=2)],
               edit="replace classifier Linear out_features=5"),
-    UserModel("lstm_text_classifier", LSTMTextClassifier,
-              [Input("text", [3, 9], "int64", high=100)],
-              edit="replace fc Linear out_features=2"),
 ]

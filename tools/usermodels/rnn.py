@@ -1,5 +1,5 @@
-"""Recurrent models users write: taggers, forecasters, classifiers and an
-encoder-decoder over sequences with RNN, LSTM and GRU (stacked,
+"""Recurrent models users write: taggers, forecasters, classifiers (one on
+token ids through an Embedding) and an encoder-decoder over sequences with RNN, LSTM and GRU (stacked,
 bidirectional, batch-first or not, with projections and initial states),
 and the cell modules driven by a Python loop in forward (an unrolled
 GRUCell encoder, an LSTMCell decoder feeding its output back)."""
@@ -179,6 +179,22 @@ class Seq2SeqGRU(nn.Module):
         return self.out(y)
 
 
+class LSTMTextClassifier(nn.Module):
+    """The classic text classifier: token ids through an Embedding (index 0
+    the padding), a bidirectional LSTM, the final forward and backward
+    hidden states concatenated, and a Linear over the classes."""
+
+    def __init__(self, vocab=50, dim=16, hidden=12, classes=4):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, dim, padding_idx=0)
+        self.lstm = nn.LSTM(dim, hidden, bidirectional=True, batch_first=True)
+        self.fc = nn.Linear(2 * hidden, classes)
+
+    def forward(self, tokens):
+        _, (h, _) = self.lstm(self.embedding(tokens))
+        return self.fc(torch.cat([h[0], h[1]], dim=1))
+
+
 MODELS = [
     UserModel("bilstm_tagger", BiLSTMTagger, [Input("x", [2, 7, 12])],
               edit="replace tag Linear out_features=9"),
@@ -201,4 +217,7 @@ MODELS = [
               edit="replace fc Linear out_features=2"),
     UserModel("seq2seq_gru", Seq2SeqGRU, [Input("src", [5, 2, 6]), Input("tgt", [4, 2, 4])],
               edit="replace-all GRU LSTM hidden_size=12"),
+    UserModel("lstm_text_classifier", LSTMTextClassifier,
+              [Input("tokens", [2, 9], dtype="int64", high=50)],
+              edit="set lstm num_layers=2"),
 ]
