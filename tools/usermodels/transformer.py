@@ -10,6 +10,47 @@ from torch import nn
 from .base import Input, UserModel
 
 
+class Seq2SeqTransformer(nn.Module):
+    """The PyTorch seq2seq tutorial's shape on feature vectors: input
+    projections, nn.Transformer with a causal tgt_mask made in forward and
+    the three key-padding masks (the source's serves as the memory's), a
+    generator Linear."""
+
+    def __init__(self, features=6, d_model=16):
+        super().__init__()
+        self.src_proj = nn.Linear(features, d_model)
+        self.tgt_proj = nn.Linear(features, d_model)
+        self.transformer = nn.Transformer(d_model, nhead=2, num_encoder_layers=2,
+                                          num_decoder_layers=1, dim_feedforward=32,
+                                          dropout=0.1)
+        self.generator = nn.Linear(d_model, features)
+
+    def forward(self, src, tgt, src_padding_mask, tgt_padding_mask):
+        tgt_mask = self.transformer.generate_square_subsequent_mask(tgt.size(0))
+        out = self.transformer(self.src_proj(src), self.tgt_proj(tgt), tgt_mask=tgt_mask,
+                               src_key_padding_mask=src_padding_mask,
+                               tgt_key_padding_mask=tgt_padding_mask,
+                               memory_key_padding_mask=src_padding_mask)
+        return self.generator(out)
+
+
+class EncoderClassifier(nn.Module):
+    """A sequence classifier: nn.TransformerEncoder (sequence first, the
+    default layout) with a padding-mask input, a final LayerNorm, mean
+    pooling over time and a Linear head."""
+
+    def __init__(self, features=12, d_model=16, classes=3):
+        super().__init__()
+        self.embed = nn.Linear(features, d_model)
+        layer = nn.TransformerEncoderLayer(d_model, nhead=4, dim_feedforward=48)
+        self.encoder = nn.TransformerEncoder(layer, num_layers=2, norm=nn.LayerNorm(d_model))
+        self.head = nn.Linear(d_model, classes)
+
+    def forward(self, x, padding_mask):
+        h = self.encoder(self.embed(x), src_key_padding_mask=padding_mask)
+        return self.head(h.mean(dim=0))
+
+
 class PreNormEncoder(nn.Module):
     """A ViT-style token encoder: batch_first, pre-norm (norm_first)
     layers with F.gelu and layer_norm_eps=1e-6, the first token as the
@@ -18,10 +59,7 @@ class PreNormEncoder(nn.Module):
     def __init__(self, features=10, d_model=24, classes=4):
         super().__init__()
         self.proj = nn.Linear(features, d_model)
-        # three heads: with an even count PyTorch's fused fast path (eval,
-        # batch_first, no grad) computes the layer without calling its
-        # submodules, whose calls the suite records
-        layer = nn.TransformerEncoderLayer(d_model, nhead=3, dim_feedforward=48, dropout=0.1,
+        layer = nn.TransformerEncoderLayer(d_model, nhead=4, dim_feedforward=48, dropout=0.1,
                                            activation=F.gelu, layer_norm_eps=1e-6,
                                            batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, num_layers=2,
@@ -84,6 +122,26 @@ class AttentionPooling(nn.Module):
         return self.head(pooled[0]), weights
 
 
+class DecoderWithMemory(nn.Module):
+    """A captioning-style decoder: nn.TransformerDecoder (batch_first,
+    norm_first, "gelu") over an encoded memory, with a causal tgt_mask and
+    a memory key-padding mask."""
+
+    def __init__(self, d_model=16):
+        super().__init__()
+        layer = nn.TransformerDecoderLayer(d_model, nhead=2, dim_feedforward=32,
+                                           activation="gelu", batch_first=True,
+                                           norm_first=True)
+        self.decoder = nn.TransformerDecoder(layer, num_layers=2, norm=nn.LayerNorm(d_model))
+        self.out = nn.Linear(d_model, 7)
+
+    def forward(self, tgt, memory, memory_padding_mask):
+        mask = nn.Transformer.generate_square_subsequent_mask(tgt.size(1))
+        h = self.decoder(tgt, memory, tgt_mask=mask,
+                         memory_key_padding_mask=memory_padding_mask)
+        return self.out(h)
+
+
 class SingleSequenceTransformer(nn.Module):
     """nn.Transformer on one unbatched sequence pair ([S, E], as at
     inference time), with an ALiBi-style distance penalty for a source
@@ -106,8 +164,16 @@ class SingleSequenceTransformer(nn.Module):
 
 
 MODELS = [
+    UserModel("seq2seq_transformer", Seq2SeqTransformer,
+              [Input("src", [7, 2, 6]), Input("tgt", [5, 2, 6]),
+               Input("src_padding_mask", [2, 7], "bool"),
+               Input("tgt_padding_mask", [2, 5], "bool")],
+              edit="replace transformer.decoder.layers.0.linear2 Linear"),
+    UserModel("encoder_classifier", EncoderClassifier,
+              [Input("x", [8, 2, 12]), Input("padding_mask", [2, 8], "bool")],
+              edit="replace head Linear out_features=6"),
     UserModel("prenorm_encoder", PreNormEncoder, [Input("x", [2, 6, 10])],
-              edit="set encoder.layers.1.self_attn num_heads=4"),
+              edit="set encoder.layers.1.self_attn num_heads=2"),
     UserModel("decoder_only", DecoderOnly, [Input("x", [2, 9, 4])],
               edit="replace blocks.layers.2.linear2 Linear"),
     UserModel("cross_attention", CrossAttentionBlock,
@@ -116,6 +182,10 @@ MODELS = [
               edit="replace norm LayerNorm eps=1e-6"),
     UserModel("attention_pooling", AttentionPooling, [Input("x", [9, 2, 16])],
               edit="replace head Linear out_features=3"),
+    UserModel("decoder_with_memory", DecoderWithMemory,
+              [Input("tgt", [2, 4, 16]), Input("memory", [2, 6, 16]),
+               Input("memory_padding_mask", [2, 6], "bool")],
+              edit="replace decoder.layers.1.multihead_attn MultiheadAttention num_heads=4"),
     UserModel("single_sequence_transformer", SingleSequenceTransformer,
               [Input("src", [10, 16]), Input("tgt", [6, 16])],
               edit="replace transformer.encoder.layers.0.linear1 Linear out_features=24"),
