@@ -5,7 +5,8 @@
 # PyTorch; this checks the rest, for each model:
 #   - its edit (NAME.edit) applies and saves, and the edited model runs;
 #   - export-py writes torch.nn's containers as themselves;
-#   - with torch ($TORCH_PYTHON): the bundle converted to .pth loads
+#   - with torch ($TORCH_PYTHON): graft-export's code still writes the
+#     fixture's architecture; the bundle converted to .pth loads
 #     strictly into the PyTorch model (weights_only) and computes
 #     PyTorch's outputs; export-py's module loads the bundle and computes
 #     them too; export-py of the edited model computes what `graft run`

@@ -111,3 +111,39 @@ def record_calls(model, inputs, grad=False):
         for h in hooks:
             h.remove()
     return entries, out
+
+
+def leaves(v, key=""):
+    """(key, tensor) for every tensor of a possibly nested output; keys
+    join tuple/list positions and dict keys with dots, as graft run -o
+    names its files."""
+    if isinstance(v, torch.Tensor):
+        yield key, v
+    elif isinstance(v, (tuple, list)):
+        for i, x in enumerate(v):
+            yield from leaves(x, "%s.%d" % (key, i) if key else str(i))
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            yield from leaves(x, "%s.%s" % (key, k) if key else str(k))
+
+
+def user_model(um, seed=0):
+    """(model, inputs, document) of a user model (tools/usermodels) as its
+    fixture has it: built after torch.manual_seed(SEED), lazy modules
+    materialised and pruning made permanent, calibrated, randomised and
+    rounded to float16's values, in eval mode, with its inputs and its
+    architecture document."""
+    from graftexport.document import architecture
+    from graftexport.prepare import prepare
+    torch.manual_seed(seed)
+    model = um.build()
+    prepare(model, [i.draw(torch.Generator().manual_seed(seed + 3)) for i in um.inputs])
+    calibrate(model, lambda g: [i.draw(g) for i in um.inputs], seed)
+    randomize(model, seed)
+    round_to_half(model)
+    model.eval()
+    g = torch.Generator().manual_seed(seed + 3)
+    inputs = [i.draw(g) for i in um.inputs]
+    doc, ex = architecture(model, um.name, "tools/usermodels: " + um.name,
+                           [list(i.shape) for i in um.inputs], example_inputs=inputs)
+    return model, inputs, doc, ex
