@@ -494,8 +494,41 @@ static int push_row(struct outline *o, int node, int parent_row, bool last)
 {
 	xgrow(&o->rows, &o->rows_cap, o->nrows + 1, sizeof *o->rows);
 	int r = o->nrows++;
-	o->rows[r] = (struct outline_row){.node = node, .parent_row = parent_row, .last = last};
+	o->rows[r] = (struct outline_row){
+	    .node = node, .parent_row = parent_row, .last = last, .fn = -1};
 	return r;
+}
+
+static bool is_function(const struct graph_node *nd)
+{
+	return nd->op == NODE_CALL_FUNCTION || nd->op == NODE_CALL_METHOD;
+}
+
+/* The forward graph whose function nodes show under a node's row, or NULL. */
+static const struct graph *function_graph(const struct outline *o, int node)
+{
+	const struct outline_node *n = &o->nodes[node];
+	if (!o->functions || n->change == OUTLINE_REMOVED || !n->m->forward)
+		return NULL;
+	return n->m->forward;
+}
+
+static int count_functions(const struct graph *g)
+{
+	int k = 0;
+	for (int i = 0; g && i < g->n; i++)
+		k += is_function(&g->nodes[i]);
+	return k;
+}
+
+/* The index of the graph node m's shape pass stopped at, or -1. */
+static int break_node(const struct module *m)
+{
+	const struct graph *g = m->forward;
+	for (int i = 0; m->broken && g && i < g->n; i++)
+		if (g->nodes[i].out.kind == VAL_NONE)
+			return i;
+	return -1;
 }
 
 static void emit(struct outline *o, int node, int parent_row, bool last)
@@ -517,9 +550,15 @@ static void emit(struct outline *o, int node, int parent_row, bool last)
 	}
 	if (o->sorted)
 		qsort(kids, (size_t)n, sizeof *kids, cmp_items);
+	const struct graph *g = function_graph(o, node);
+	int nfn = count_functions(g);
 	for (k = 0; k < n; k++)
-		emit(o, kids[k].node, r, k == n - 1);
+		emit(o, kids[k].node, r, k == n - 1 && !nfn);
 	free(kids);
+	for (int i = 0; g && i < g->n; i++) {
+		if (is_function(&g->nodes[i]))
+			o->rows[push_row(o, node, r, --nfn == 0)].fn = i;
+	}
 }
 
 static void clamp(struct outline *o)
@@ -566,7 +605,7 @@ int outline_current(const struct outline *o)
 int outline_row_of(const struct outline *o, int node)
 {
 	for (int r = 0; r < o->nrows; r++)
-		if (o->rows[r].node == node)
+		if (o->rows[r].node == node && o->rows[r].fn < 0)
 			return r;
 	return -1;
 }
@@ -628,7 +667,7 @@ const struct outline_node *outline_row_node(const struct outline *o, int row)
 
 int outline_row_guides(const struct outline *o, int row, bool *cont, int max)
 {
-	int depth = o->nodes[o->rows[row].node].depth;
+	int depth = o->nodes[o->rows[row].node].depth + (o->rows[row].fn >= 0);
 	/* the ancestor at level L (1 <= L < depth) */
 	int r = o->rows[row].parent_row;
 	for (int level = depth - 1; level >= 1 && r >= 0; level--) {
@@ -936,4 +975,85 @@ void outline_node_shape(const struct outline *o, const struct outline_node *n, c
 		strbuf_addf(&sb, " ×%d", m->ncalls);
 	snprintf(buf, size, "%s", sb.s);
 	strbuf_free(&sb);
+}
+
+/* --- function-node rows ------------------------------------------------ */
+
+void outline_set_functions(struct outline *o, bool on)
+{
+	int row = o->cursor;
+	int keep = outline_current(o);
+	int fn = o->nrows ? o->rows[row].fn : -1;
+	o->functions = on;
+	reflatten(o, keep);
+	/* stay on the same function node when it is still shown */
+	for (int r = o->cursor; fn >= 0 && r < o->nrows; r++) {
+		if (o->rows[r].node == keep && o->rows[r].fn == fn) {
+			outline_go(o, r);
+			break;
+		}
+	}
+}
+
+const struct graph_node *outline_row_function(const struct outline *o, int row)
+{
+	const struct outline_row *r = &o->rows[row];
+	return r->fn < 0 ? NULL : &o->nodes[r->node].m->forward->nodes[r->fn];
+}
+
+bool outline_row_function_broken(const struct outline *o, int row)
+{
+	const struct outline_row *r = &o->rows[row];
+	return r->fn >= 0 && break_node(o->nodes[r->node].m) == r->fn;
+}
+
+void outline_row_ref(const struct outline *o, int row, char *buf, size_t size)
+{
+	const struct graph_node *nd = outline_row_function(o, row);
+	const char *path = outline_path(o, o->rows[row].node);
+	if (nd)
+		snprintf(buf, size, "%s:%s", path, nd->name);
+	else
+		snprintf(buf, size, "%s", path);
+}
+
+void outline_function_type(const struct graph_node *nd, char *buf, size_t size)
+{
+	char what[512];
+	snprintf(what, sizeof what, "%s%s", nd->op == NODE_CALL_METHOD ? "." : "", nd->target);
+	text_escape_buf(what, buf, size);
+}
+
+void outline_function_shape(const struct outline *o, int row, char *buf, size_t size)
+{
+	const struct graph_node *nd = outline_row_function(o, row);
+	if (nd->out.kind == VAL_NONE) {
+		snprintf(buf, size, "%s",
+		         outline_row_function_broken(o, row) ? ""
+		         : o->checked || !o->has_forward     ? "--"
+		                                             : "?");
+		return;
+	}
+	struct strbuf sb = {0};
+	value_format_shapes(&nd->out, shape_format_x, &sb);
+	snprintf(buf, size, "%s", sb.s);
+	strbuf_free(&sb);
+}
+
+void outline_show_break(struct outline *o)
+{
+	for (int i = 0; i < o->nreal; i++) {
+		if (!o->nodes[i].broken)
+			continue;
+		outline_open_to(o, i);
+		int fn = break_node(o->nodes[i].m);
+		if (!function_graph(o, i) || fn < 0 || !is_function(&o->nodes[i].m->forward->nodes[fn]))
+			return;
+		outline_set_open(o, i, true);
+		reflatten(o, i);
+		for (int r = 0; r < o->nrows; r++)
+			if (o->rows[r].node == i && o->rows[r].fn == fn)
+				outline_go(o, r);
+		return;
+	}
 }
