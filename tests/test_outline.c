@@ -485,6 +485,18 @@ static void test_function_rows(void)
 	outline_row_ref(&o, add - 1, buf, sizeof buf);
 	CHECK_STR(buf, "layer1.0.bn2");
 
+	/* on a node row: an edit elsewhere keeps the cursor there; no marks;
+	 * left goes to its module */
+	outline_go(&o, add);
+	run(&ed, &o, "replace fc Linear out_features=10");
+	CHECK(o.cursor == add);
+	outline_toggle_mark(&o);
+	CHECK(o.marked.n == 0);
+	outline_left(&o);
+	CHECK_STR(cur(&o), "layer1.0");
+	CHECK(outline_row_function(&o, o.cursor) == NULL);
+	CHECK(function_row(&o, "layer1.0:add") == add);
+
 	/* the cursor stays on a node row when toggling, goes to its owner when
 	 * the rows go */
 	outline_go(&o, add);

@@ -173,13 +173,16 @@ EOF
 done_ forward
 
 # The forward's function nodes as rows (f): the break at layer1.0:add is
-# on its own row, and r on it prefills a replace of that node.
+# on its own row, r on it prefills a replace of that node, i details it.
 run functions 0 resnet18.json <<'EOF'
 f
 :replace layer1.0.conv2 Conv2d out_channels=32
 :replace layer1.0.bn2 BatchNorm2d
 save-screen SCREEN
 r
+save-screen SCREEN
+Esc
+i
 save-screen SCREEN
 EOF
 done_ functions

@@ -160,13 +160,17 @@ static void function_detail(struct tui *t, int row, int width)
 	struct tui_text *tx = &t->detail;
 	const struct graph_node *nd = outline_row_function(&t->ol, row);
 	char buf[512];
-	outline_row_ref(&t->ol, row, buf, sizeof buf);
-	tui_text_add(tx, ROLE_NAME, "%s", buf);
 	outline_function_type(nd, buf, sizeof buf);
 	tui_text_add(tx, ROLE_TYPE, "%s()", buf);
 	tui_text_add(tx, ROLE_SECTION, "Arguments");
+	const struct graph *g = t->ol.nodes[t->ol.rows[row].node].m->forward;
 	for (int i = 0; i < nd->nargs; i++) {
-		value_format(&nd->args[i], buf, sizeof buf);
+		/* an earlier node's value by that node's name */
+		const struct value *a = &nd->args[i];
+		if (a->kind == VAL_REF && a->u.ref >= 0 && a->u.ref < g->n)
+			text_escape_buf(g->nodes[a->u.ref].name, buf, sizeof buf);
+		else
+			value_format(a, buf, sizeof buf);
 		tui_text_add(tx, ROLE_NORMAL, "  %s", buf);
 	}
 	tui_text_add(tx, ROLE_SECTION, "Shape");

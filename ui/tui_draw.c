@@ -655,8 +655,9 @@ static void draw_pane(struct tui *t)
 		tui_detail_update(t, t->cols);
 		tx = &t->detail;
 		top = &t->detail_top;
-		int n = outline_current(&t->ol);
-		const char *p = n >= 0 ? outline_path(&t->ol, n) : "";
+		char p[512] = "";
+		if (t->ol.nrows)
+			outline_row_ref(&t->ol, t->ol.cursor, p, sizeof p);
 		snprintf(title, sizeof title, " Details: %s ", *p ? p : t->ed->model->name);
 		hint = "J/K scroll, i hides ";
 	}

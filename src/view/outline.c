@@ -597,6 +597,24 @@ static void reflatten(struct outline *o, int keep_node)
 	clamp(o);
 }
 
+/* Puts the cursor on the row of node's function node fn, when shown. */
+static void go_function_row(struct outline *o, int node, int fn)
+{
+	for (int r = 0; r < o->nrows; r++)
+		if (o->rows[r].node == node && o->rows[r].fn == fn)
+			outline_go(o, r);
+}
+
+/* The index of the function node named name in node's forward, or -1. */
+static int function_named(const struct outline *o, int node, const char *name)
+{
+	const struct graph *g = node >= 0 ? o->nodes[node].m->forward : NULL;
+	for (int i = 0; g && name && i < g->n; i++)
+		if (is_function(&g->nodes[i]) && strcmp(g->nodes[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
 int outline_current(const struct outline *o)
 {
 	return o->nrows ? o->rows[o->cursor].node : -1;
@@ -622,10 +640,13 @@ void outline_build(struct outline *o, const struct model *m, const struct model 
                    const struct shape_result *check)
 {
 	/* remember where the cursor was, by path */
-	char *keep = NULL;
+	char *keep = NULL, *keep_fn = NULL;
 	int cur = outline_current(o);
 	if (cur >= 0)
 		keep = xstrdup(outline_path(o, cur));
+	const struct graph_node *nd = cur >= 0 ? outline_row_function(o, o->cursor) : NULL;
+	if (nd)
+		keep_fn = xstrdup(nd->name);
 	if (original && original->root != o->orig_root) {
 		orig_free(o->orig);
 		o->orig = original->root ? orig_index(original->root) : NULL;
@@ -654,10 +675,17 @@ void outline_build(struct outline *o, const struct model *m, const struct model 
 				*dot = '\0';
 			else
 				keep[0] = '\0';
+			free(keep_fn); /* its module is gone */
+			keep_fn = NULL;
 		}
-		free(keep);
 	}
 	reflatten(o, keep_node >= 0 ? keep_node : 0);
+	/* a function node's row: the same node, when it is still there */
+	int fn = function_named(o, keep_node, keep_fn);
+	if (fn >= 0)
+		go_function_row(o, keep_node, fn);
+	free(keep);
+	free(keep_fn);
 }
 
 const struct outline_node *outline_row_node(const struct outline *o, int row)
@@ -708,10 +736,17 @@ void outline_go(struct outline *o, int row)
 	clamp(o);
 }
 
+/* Whether the cursor is on a function-node row (which has no children and
+ * cannot be marked). */
+static bool on_function(const struct outline *o)
+{
+	return o->nrows && o->rows[o->cursor].fn >= 0;
+}
+
 void outline_toggle(struct outline *o)
 {
 	int n = outline_current(o);
-	if (n < 0 || !o->nodes[n].nchildren)
+	if (n < 0 || !o->nodes[n].nchildren || on_function(o))
 		return;
 	outline_set_open(o, n, !outline_is_open(o, n));
 	reflatten(o, n);
@@ -722,7 +757,7 @@ void outline_left(struct outline *o)
 	int n = outline_current(o);
 	if (n < 0)
 		return;
-	if (outline_is_open(o, n)) {
+	if (outline_is_open(o, n) && !on_function(o)) {
 		outline_set_open(o, n, false);
 		reflatten(o, n);
 	} else if (o->rows[o->cursor].parent_row >= 0) {
@@ -733,7 +768,7 @@ void outline_left(struct outline *o)
 void outline_right(struct outline *o)
 {
 	int n = outline_current(o);
-	if (n < 0 || !o->nodes[n].nchildren)
+	if (n < 0 || !o->nodes[n].nchildren || on_function(o))
 		return;
 	if (!outline_is_open(o, n)) {
 		outline_set_open(o, n, true);
@@ -876,7 +911,7 @@ bool outline_search(struct outline *o, int dir, bool here)
 void outline_toggle_mark(struct outline *o)
 {
 	int n = outline_current(o);
-	if (n < 0 || o->nodes[n].change == OUTLINE_REMOVED)
+	if (n < 0 || o->nodes[n].change == OUTLINE_REMOVED || on_function(o))
 		return;
 	const char *p = outline_path(o, n);
 	if (outline_set_has(&o->marked, p))
@@ -987,12 +1022,8 @@ void outline_set_functions(struct outline *o, bool on)
 	o->functions = on;
 	reflatten(o, keep);
 	/* stay on the same function node when it is still shown */
-	for (int r = o->cursor; fn >= 0 && r < o->nrows; r++) {
-		if (o->rows[r].node == keep && o->rows[r].fn == fn) {
-			outline_go(o, r);
-			break;
-		}
-	}
+	if (fn >= 0)
+		go_function_row(o, keep, fn);
 }
 
 const struct graph_node *outline_row_function(const struct outline *o, int row)
@@ -1051,9 +1082,7 @@ void outline_show_break(struct outline *o)
 			return;
 		outline_set_open(o, i, true);
 		reflatten(o, i);
-		for (int r = 0; r < o->nrows; r++)
-			if (o->rows[r].node == i && o->rows[r].fn == fn)
-				outline_go(o, r);
+		go_function_row(o, i, fn);
 		return;
 	}
 }

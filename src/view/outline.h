@@ -115,9 +115,10 @@ const struct outline_node *outline_row_node(const struct outline *o, int row);
 const char *outline_path(const struct outline *o, int node);
 /* The node index of a path, or -1. O(modules). */
 int outline_find(const struct outline *o, const char *path);
-/* The visible row of a node, or -1. O(visible rows). */
+/* The visible row of a node (its module row), or -1. O(visible rows). */
 int outline_row_of(const struct outline *o, int node);
-/* The node under the cursor, or -1 when there are no rows. */
+/* The node under the cursor (on a function-node row, the module whose
+ * forward has it), or -1 when there are no rows. */
 int outline_current(const struct outline *o);
 
 /* Tree guides of a row: for levels 1..depth-1, cont[level] says whether the
