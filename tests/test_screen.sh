@@ -173,7 +173,8 @@ EOF
 done_ forward
 
 # The forward's function nodes as rows (f): the break at layer1.0:add is
-# on its own row, r on it prefills a replace of that node, i details it.
+# on its own row, r on it prefills a replace of that node, i details it, e
+# (modules only) says what works on it.
 run functions 0 resnet18.json <<'EOF'
 f
 :replace layer1.0.conv2 Conv2d out_channels=32
@@ -183,6 +184,9 @@ r
 save-screen SCREEN
 Esc
 i
+save-screen SCREEN
+i
+e
 save-screen SCREEN
 EOF
 done_ functions

@@ -227,10 +227,22 @@ static const char *target(const struct tui *t)
 	return ref;
 }
 
+/* Whether an edit key works on function nodes of a forward: replace and
+ * insert do; set, delete and freeze work on modules only. */
+static bool edits_function_nodes(enum tui_action a)
+{
+	return a != ACT_SET && a != ACT_DELETE && a != ACT_FREEZE;
+}
+
 static void run_action(struct tui *t, enum tui_action a, int key)
 {
 	struct outline *o = &t->ol;
 	int node = outline_current(o);
+	if (!o->marked.n && o->nrows && outline_row_function(o, o->cursor) &&
+	    !edits_function_nodes(a)) {
+		set_status(t, ROLE_HINT, "a function node: r replaces it, a inserts after it");
+		return;
+	}
 	switch (a) {
 	case ACT_MOVE_UP:
 		outline_move(o, -1);
