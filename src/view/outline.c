@@ -600,9 +600,12 @@ static void reflatten(struct outline *o, int keep_node)
 /* Puts the cursor on the row of node's function node fn, when shown. */
 static void go_function_row(struct outline *o, int node, int fn)
 {
-	for (int r = 0; r < o->nrows; r++)
-		if (o->rows[r].node == node && o->rows[r].fn == fn)
+	for (int r = 0; r < o->nrows; r++) {
+		if (o->rows[r].node == node && o->rows[r].fn == fn) {
 			outline_go(o, r);
+			return;
+		}
+	}
 }
 
 /* The index of the function node named name in node's forward, or -1. */
