@@ -434,6 +434,103 @@ static struct model *big_model(void)
 	return m;
 }
 
+/* The row of the function node `ref` (OWNER:NODE), or -1. */
+static int function_row(const struct outline *o, const char *ref)
+{
+	char buf[256];
+	for (int r = 0; r < o->nrows; r++) {
+		outline_row_ref(o, r, buf, sizeof buf);
+		if (o->rows[r].fn >= 0 && strcmp(buf, ref) == 0)
+			return r;
+	}
+	return -1;
+}
+
+static void test_function_rows(void)
+{
+	struct editor ed;
+	if (!open_editor(&ed, "models/resnet18.json"))
+		return;
+	struct outline o;
+	outline_init(&o);
+	outline_build(&o, ed.model, ed.original, &ed.check);
+	CHECK(o.nrows == 11);
+	CHECK(function_row(&o, ":flatten") < 0);
+
+	/* on: the root's flatten after its modules, last */
+	outline_set_functions(&o, true);
+	CHECK(o.nrows == 12);
+	CHECK_STR(outline_path(&o, o.rows[10].node), "fc");
+	CHECK(!o.rows[10].last && o.rows[11].last);
+	CHECK(function_row(&o, ":flatten") == 11);
+	CHECK(outline_row_function(&o, 10) == NULL);
+	char buf[256];
+	outline_function_type(outline_row_function(&o, 11), buf, sizeof buf);
+	CHECK_STR(buf, "flatten");
+	outline_function_shape(&o, 11, buf, sizeof buf);
+	CHECK_STR(buf, "1x512");
+	bool cont[8];
+	CHECK(outline_row_guides(&o, 11, cont, 8) == 1);
+
+	/* a block's add after its modules, at their depth, with its shape */
+	CHECK(outline_goto(&o, "layer1.0.conv1"));
+	int add = function_row(&o, "layer1.0:add");
+	CHECK(add > 0);
+	CHECK_STR(outline_path(&o, o.rows[add - 1].node), "layer1.0.bn2");
+	CHECK(o.rows[add].last && !o.rows[add - 1].last);
+	CHECK(outline_row_guides(&o, add, cont, 8) == 3);
+	outline_function_shape(&o, add, buf, sizeof buf);
+	CHECK_STR(buf, "1x64x56x56");
+	CHECK(!outline_row_function_broken(&o, add));
+	outline_row_ref(&o, add - 1, buf, sizeof buf);
+	CHECK_STR(buf, "layer1.0.bn2");
+
+	/* on a node row: an edit elsewhere keeps the cursor there; no marks;
+	 * left goes to its module */
+	outline_go(&o, add);
+	run(&ed, &o, "replace fc Linear out_features=10");
+	CHECK(o.cursor == add);
+	outline_toggle_mark(&o);
+	CHECK(o.marked.n == 0);
+	outline_left(&o);
+	CHECK_STR(cur(&o), "layer1.0");
+	CHECK(outline_row_function(&o, o.cursor) == NULL);
+	CHECK(function_row(&o, "layer1.0:add") == add);
+
+	/* the cursor stays on a node row when toggling, goes to its owner when
+	 * the rows go */
+	outline_go(&o, add);
+	int shown = o.nrows;
+	outline_set_functions(&o, true);
+	CHECK(o.cursor == add);
+	outline_set_functions(&o, false);
+	CHECK(o.nrows == shown - 2); /* :flatten and layer1.0:add */
+	CHECK(function_row(&o, "layer1.0:add") < 0);
+	CHECK_STR(cur(&o), "layer1.0");
+
+	/* a break at the add: marked, and shown with the cursor on it */
+	outline_set_functions(&o, true);
+	run(&ed, &o, "replace layer1.0.conv2 Conv2d out_channels=32");
+	run(&ed, &o, "replace layer1.0.bn2 BatchNorm2d");
+	outline_set_depth(&o, 1);
+	outline_go(&o, 0);
+	outline_show_break(&o);
+	outline_row_ref(&o, o.cursor, buf, sizeof buf);
+	CHECK_STR(buf, "layer1.0:add");
+	CHECK(outline_row_function_broken(&o, o.cursor));
+	outline_function_shape(&o, o.cursor, buf, sizeof buf);
+	CHECK_STR(buf, "");
+	/* ...and, rows hidden, the break opens down to the block as before */
+	outline_set_functions(&o, false);
+	outline_set_depth(&o, 1);
+	outline_go(&o, 0);
+	outline_show_break(&o);
+	CHECK(o.cursor == 0);
+	CHECK(outline_row_of(&o, outline_find(&o, "layer1.0")) > 0);
+	outline_free(&o);
+	editor_free(&ed);
+}
+
 static void test_100k_modules(void)
 {
 	double t0 = now();
@@ -487,6 +584,7 @@ int main(void)
 	RUN(test_moved_modules);
 	RUN(test_tied_counts);
 	RUN(test_search_marks_sort);
+	RUN(test_function_rows);
 	RUN(test_100k_modules);
 	return CHECK_DONE();
 }

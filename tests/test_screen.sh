@@ -172,6 +172,25 @@ save-screen SCREEN
 EOF
 done_ forward
 
+# The forward's function nodes as rows (f): the break at layer1.0:add is
+# on its own row, r on it prefills a replace of that node, i details it, e
+# (modules only) says what works on it.
+run functions 0 resnet18.json <<'EOF'
+f
+:replace layer1.0.conv2 Conv2d out_channels=32
+:replace layer1.0.bn2 BatchNorm2d
+save-screen SCREEN
+r
+save-screen SCREEN
+Esc
+i
+save-screen SCREEN
+i
+e
+save-screen SCREEN
+EOF
+done_ functions
+
 # The classifier, replaced from the row with r; saved with s; quit.
 run replace_save 0 resnet18.json <<'EOF'
 G

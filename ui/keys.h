@@ -47,6 +47,8 @@
 	A(METRIC, "metric", "View",                                                                \
 	  "Bar and sort by parameters, then mult-adds, then activation memory")                    \
 	A(SORT, "sort", "View", "Order siblings by the bar's measure, or as in the model")         \
+	A(FUNCTIONS, "functions", "View",                                                          \
+	  "Show the forward's function nodes (add, cat...) as rows, or hide them")                 \
 	A(HELP, "help-screen", "View", "Show this help")                                           \
 	A(REDRAW, "redraw", "View", "Redraw the screen")                                           \
 	A(COMMAND, "command", "Editing", "Type a command (Tab completes, Esc goes back)")          \
@@ -116,6 +118,7 @@ enum tui_action {
 	B('K', "K", DETAILS_UP)                                                                    \
 	B('b', "b", METRIC)                                                                        \
 	B('S', "S", SORT)                                                                          \
+	B('f', "f", FUNCTIONS)                                                                     \
 	B('?', "?", HELP)                                                                          \
 	B(TK_FN(KEY_F(1)), "F1", HELP)                                                             \
 	B(TK_CTRL('l'), "C-l", REDRAW)                                                             \

@@ -216,16 +216,33 @@ static void prompt_with(struct tui *t, const char *fmt, ...)
 	free(s);
 }
 
-/* The path an edit key works on: {} when modules are marked. */
+/* What an edit key works on: {} when modules are marked, else the row's
+ * module path or OWNER:NODE. */
 static const char *target(const struct tui *t)
 {
-	return t->ol.marked.n ? "{}" : current_path(t);
+	static char ref[4096];
+	if (t->ol.marked.n || !t->ol.nrows)
+		return t->ol.marked.n ? "{}" : "";
+	outline_row_ref(&t->ol, t->ol.cursor, ref, sizeof ref);
+	return ref;
+}
+
+/* Whether an edit key works on function nodes of a forward: replace and
+ * insert do; set, delete and freeze work on modules only. */
+static bool edits_function_nodes(enum tui_action a)
+{
+	return a != ACT_SET && a != ACT_DELETE && a != ACT_FREEZE;
 }
 
 static void run_action(struct tui *t, enum tui_action a, int key)
 {
 	struct outline *o = &t->ol;
 	int node = outline_current(o);
+	if (!o->marked.n && o->nrows && outline_row_function(o, o->cursor) &&
+	    !edits_function_nodes(a)) {
+		set_status(t, ROLE_HINT, "a function node: r replaces it, a inserts after it");
+		return;
+	}
 	switch (a) {
 	case ACT_MOVE_UP:
 		outline_move(o, -1);
@@ -346,6 +363,9 @@ static void run_action(struct tui *t, enum tui_action a, int key)
 		break;
 	case ACT_COMMAND:
 		prompt_with(t, "%s", "");
+		break;
+	case ACT_FUNCTIONS:
+		outline_set_functions(o, !o->functions);
 		break;
 	case ACT_REPLACE:
 		prompt_with(t, "replace %s ", target(t));
@@ -589,16 +609,6 @@ void tui_key(struct tui *t, int key)
 
 /* --- commands ---------------------------------------------------------- */
 
-/* Opens the tree down to the module where the shapes break. */
-static void show_break(struct tui *t)
-{
-	for (int i = 0; i < t->ol.nreal; i++) {
-		if (t->ol.nodes[i].broken) {
-			outline_open_to(&t->ol, i);
-			return;
-		}
-	}
-}
 
 /* Shows what a command printed: one line in the status line, more in the
  * output pane. */
@@ -784,7 +794,7 @@ void tui_command(struct tui *t, const char *line)
 			if (!strcmp(title, "undo") || !strcmp(title, "redo"))
 				snprintf(said, sizeof said, "%s; ", t->status);
 			set_status(t, ROLE_BREAK, "%s%s %s", said, t->g->bad, t->ed->check.err.msg);
-			show_break(t);
+			outline_show_break(&t->ol);
 		} else if (!was_ok) {
 			char said[sizeof t->status];
 			snprintf(said, sizeof said, "%s", t->status);
@@ -844,6 +854,7 @@ int tui_run(struct editor *ed, const struct tui_options *o)
 	t.ed = ed;
 	t.headless = o->script != NULL;
 	t.detail_node = -1;
+	t.detail_fn = -1;
 	t.utf8 = cli_locale_utf8();
 	t.g = t.utf8 ? &tui_glyphs_utf8 : &tui_glyphs_ascii;
 
@@ -890,7 +901,7 @@ int tui_run(struct editor *ed, const struct tui_options *o)
 	tui_layout(&t);
 	outline_set_depth(&t.ol, outline_fit_depth(&t.ol, t.outline_h));
 	if (!ed->check.ok && ed->model->has_forward)
-		show_break(&t);
+		outline_show_break(&t.ol);
 
 	int status = EXIT_OK;
 	char err[1200] = "";

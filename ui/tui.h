@@ -106,6 +106,7 @@ struct tui {
 	bool details;
 	struct tui_text detail;
 	int detail_top, detail_node, detail_width;
+	int detail_fn; /* the function node shown, -1 for a module */
 	unsigned detail_gen;
 	unsigned gen; /* bumped at every outline_build */
 

@@ -154,20 +154,58 @@ static void tensors(struct tui *t, const struct module *m, int width)
 	}
 }
 
+/* A function node of a forward: what it calls, on what, and its shape. */
+static void function_detail(struct tui *t, int row, int width)
+{
+	struct tui_text *tx = &t->detail;
+	const struct graph_node *nd = outline_row_function(&t->ol, row);
+	char buf[512];
+	outline_function_type(nd, buf, sizeof buf);
+	tui_text_add(tx, ROLE_TYPE, "%s()", buf);
+	tui_text_add(tx, ROLE_SECTION, "Arguments");
+	const struct graph *g = t->ol.nodes[t->ol.rows[row].node].m->forward;
+	for (int i = 0; i < nd->nargs; i++) {
+		/* an earlier node's value by that node's name */
+		const struct value *a = &nd->args[i];
+		if (a->kind == VAL_REF && a->u.ref >= 0 && a->u.ref < g->n)
+			text_escape_buf(g->nodes[a->u.ref].name, buf, sizeof buf);
+		else
+			value_format(a, buf, sizeof buf);
+		tui_text_add(tx, ROLE_NORMAL, "  %s", buf);
+	}
+	tui_text_add(tx, ROLE_SECTION, "Shape");
+	if (outline_row_function_broken(&t->ol, row)) {
+		struct strbuf sb = {0};
+		strbuf_addf(&sb, "%s %s", t->g->bad, t->ed->check.err.msg);
+		add_wrapped(tx, ROLE_BREAK, sb.s, width, 2);
+		strbuf_free(&sb);
+	} else {
+		outline_function_shape(&t->ol, row, buf, sizeof buf);
+		tui_text_add(tx, ROLE_NORMAL, "  out %s", buf);
+	}
+}
+
 void tui_detail_update(struct tui *t, int width)
 {
 	int node = outline_current(&t->ol);
-	if (node == t->detail_node && t->gen == t->detail_gen && width == t->detail_width)
+	int fn = node >= 0 ? t->ol.rows[t->ol.cursor].fn : -1;
+	if (node == t->detail_node && fn == t->detail_fn && t->gen == t->detail_gen &&
+	    width == t->detail_width)
 		return;
-	if (node != t->detail_node)
+	if (node != t->detail_node || fn != t->detail_fn)
 		t->detail_top = 0;
 	t->detail_node = node;
+	t->detail_fn = fn;
 	t->detail_gen = t->gen;
 	t->detail_width = width;
 	struct tui_text *tx = &t->detail;
 	tui_text_clear(tx);
 	if (node < 0)
 		return;
+	if (fn >= 0) {
+		function_detail(t, t->ol.cursor, width);
+		return;
+	}
 	const struct outline_node *n = &t->ol.nodes[node];
 	const struct module *m = n->m;
 	char type[300], buf[300];

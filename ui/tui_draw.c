@@ -284,6 +284,11 @@ static int row_name_width(const struct tui *t, int row)
 {
 	const struct outline_node *n = outline_row_node(&t->ol, row);
 	char name[512];
+	const struct graph_node *nd = outline_row_function(&t->ol, row);
+	if (nd) {
+		outline_row_ref(&t->ol, row, name, sizeof name);
+		return 2 * (n->depth + 1) + 2 + shown_width(t, name);
+	}
 	outline_node_name(n, t->ed->model->name, name, sizeof name);
 	return 2 * n->depth + 2 + shown_width(t, name);
 }
@@ -306,7 +311,11 @@ static void measure(struct tui *t)
 		int w = row_name_width(t, r);
 		t->name_want = w > t->name_want ? w : t->name_want;
 		char buf[256];
-		outline_node_type(outline_row_node(o, r), buf, sizeof buf);
+		const struct graph_node *nd = outline_row_function(o, r);
+		if (nd)
+			outline_function_type(nd, buf, sizeof buf);
+		else
+			outline_node_type(outline_row_node(o, r), buf, sizeof buf);
 		w = shown_width(t, buf);
 		t->type_want = w > t->type_want ? w : t->type_want;
 	}
@@ -440,8 +449,61 @@ static void draw_bar(struct tui *t, int y, int x, int w, double share, attr_t a)
 	}
 }
 
+/* Guides and branch of a row into label; returns the length. */
+static size_t row_guides(struct tui *t, int row, char *label, size_t size)
+{
+	const struct outline *o = &t->ol;
+	size_t len = 0;
+	bool cont[64];
+	int depth = outline_row_guides(o, row, cont, 64);
+	for (int l = 1; l < depth && len + 16 < size; l++)
+		len += (size_t)snprintf(label + len, size - len, "%s ",
+		                        l < 64 && cont[l] ? t->g->vert : " ");
+	if (depth > 0)
+		len += (size_t)snprintf(label + len, size - len, "%s%s",
+		                        o->rows[row].last ? t->g->corner : t->g->tee, t->g->horiz);
+	return len;
+}
+
+/* A function node of a forward: OWNER:NODE, its function and output shape. */
+static void draw_function_row(struct tui *t, const struct columns *c, int row, int y)
+{
+	const struct outline *o = &t->ol;
+	bool sel = row == o->cursor && t->state != TUI_HELP;
+	attr_t rev = sel ? A_REVERSE : 0;
+	if (sel)
+		fill(t, y, 0, t->cols, attr_of(t, ROLE_NORMAL) | rev);
+	bool broken = outline_row_function_broken(o, row);
+	char label[1024], text[512];
+	size_t len = row_guides(t, row, label, sizeof label);
+	snprintf(label + len, sizeof label - len, "%s ", t->g->leaf);
+	int x = c->name_x;
+	x += put(t, y, x, c->name_w, attr_of(t, ROLE_GUIDE) | rev, label);
+	outline_row_ref(o, row, text, sizeof text);
+	put(t, y, x, c->name_x + c->name_w - x, attr_of(t, broken ? ROLE_BREAK : ROLE_NAME) | rev,
+	    text);
+	outline_function_type(outline_row_function(o, row), text, sizeof text);
+	put(t, y, c->type_x, c->type_w, attr_of(t, ROLE_TYPE) | rev, text);
+	if (!c->shape)
+		return;
+	int role = ROLE_NORMAL;
+	if (broken) {
+		snprintf(text, sizeof text, "%s shape break", t->g->bad);
+		role = ROLE_BREAK;
+	} else {
+		outline_function_shape(o, row, text, sizeof text);
+		if (!strcmp(text, "?") || !strcmp(text, "--"))
+			role = ROLE_DIM;
+	}
+	put(t, y, c->shape_x, c->shape_w, attr_of(t, role) | rev, text);
+}
+
 static void draw_row(struct tui *t, const struct columns *c, int row, int y)
 {
+	if (outline_row_function(&t->ol, row)) {
+		draw_function_row(t, c, row, y);
+		return;
+	}
 	const struct outline *o = &t->ol;
 	const struct outline_node *n = outline_row_node(o, row);
 	const struct outline_row *r = &o->rows[row];
@@ -466,15 +528,7 @@ static void draw_row(struct tui *t, const struct columns *c, int row, int y)
 
 	/* guides, expander and name */
 	char label[1024];
-	size_t len = 0;
-	bool cont[64];
-	int depth = outline_row_guides(o, row, cont, 64);
-	for (int l = 1; l < depth && len + 16 < sizeof label; l++)
-		len += (size_t)snprintf(label + len, sizeof label - len, "%s ",
-		                        l < 64 && cont[l] ? t->g->vert : " ");
-	if (depth > 0)
-		len += (size_t)snprintf(label + len, sizeof label - len, "%s%s",
-		                        r->last ? t->g->corner : t->g->tee, t->g->horiz);
+	size_t len = row_guides(t, row, label, sizeof label);
 	size_t guide_len = len;
 	const char *exp = n->nchildren ? (r->open ? t->g->open : t->g->closed) : t->g->leaf;
 	len += (size_t)snprintf(label + len, sizeof label - len, "%s", exp);
@@ -601,8 +655,9 @@ static void draw_pane(struct tui *t)
 		tui_detail_update(t, t->cols);
 		tx = &t->detail;
 		top = &t->detail_top;
-		int n = outline_current(&t->ol);
-		const char *p = n >= 0 ? outline_path(&t->ol, n) : "";
+		char p[512] = "";
+		if (t->ol.nrows)
+			outline_row_ref(&t->ol, t->ol.cursor, p, sizeof p);
 		snprintf(title, sizeof title, " Details: %s ", *p ? p : t->ed->model->name);
 		hint = "J/K scroll, i hides ";
 	}

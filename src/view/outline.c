@@ -494,8 +494,41 @@ static int push_row(struct outline *o, int node, int parent_row, bool last)
 {
 	xgrow(&o->rows, &o->rows_cap, o->nrows + 1, sizeof *o->rows);
 	int r = o->nrows++;
-	o->rows[r] = (struct outline_row){.node = node, .parent_row = parent_row, .last = last};
+	o->rows[r] = (struct outline_row){
+	    .node = node, .parent_row = parent_row, .last = last, .fn = -1};
 	return r;
+}
+
+static bool is_function(const struct graph_node *nd)
+{
+	return nd->op == NODE_CALL_FUNCTION || nd->op == NODE_CALL_METHOD;
+}
+
+/* The forward graph whose function nodes show under a node's row, or NULL. */
+static const struct graph *function_graph(const struct outline *o, int node)
+{
+	const struct outline_node *n = &o->nodes[node];
+	if (!o->functions || n->change == OUTLINE_REMOVED || !n->m->forward)
+		return NULL;
+	return n->m->forward;
+}
+
+static int count_functions(const struct graph *g)
+{
+	int k = 0;
+	for (int i = 0; g && i < g->n; i++)
+		k += is_function(&g->nodes[i]);
+	return k;
+}
+
+/* The index of the graph node m's shape pass stopped at, or -1. */
+static int break_node(const struct module *m)
+{
+	const struct graph *g = m->forward;
+	for (int i = 0; m->broken && g && i < g->n; i++)
+		if (g->nodes[i].out.kind == VAL_NONE)
+			return i;
+	return -1;
 }
 
 static void emit(struct outline *o, int node, int parent_row, bool last)
@@ -517,9 +550,15 @@ static void emit(struct outline *o, int node, int parent_row, bool last)
 	}
 	if (o->sorted)
 		qsort(kids, (size_t)n, sizeof *kids, cmp_items);
+	const struct graph *g = function_graph(o, node);
+	int nfn = count_functions(g);
 	for (k = 0; k < n; k++)
-		emit(o, kids[k].node, r, k == n - 1);
+		emit(o, kids[k].node, r, k == n - 1 && !nfn);
 	free(kids);
+	for (int i = 0; g && i < g->n; i++) {
+		if (is_function(&g->nodes[i]))
+			o->rows[push_row(o, node, r, --nfn == 0)].fn = i;
+	}
 }
 
 static void clamp(struct outline *o)
@@ -558,6 +597,27 @@ static void reflatten(struct outline *o, int keep_node)
 	clamp(o);
 }
 
+/* Puts the cursor on the row of node's function node fn, when shown. */
+static void go_function_row(struct outline *o, int node, int fn)
+{
+	for (int r = 0; r < o->nrows; r++) {
+		if (o->rows[r].node == node && o->rows[r].fn == fn) {
+			outline_go(o, r);
+			return;
+		}
+	}
+}
+
+/* The index of the function node named name in node's forward, or -1. */
+static int function_named(const struct outline *o, int node, const char *name)
+{
+	const struct graph *g = node >= 0 ? o->nodes[node].m->forward : NULL;
+	for (int i = 0; g && name && i < g->n; i++)
+		if (is_function(&g->nodes[i]) && strcmp(g->nodes[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
 int outline_current(const struct outline *o)
 {
 	return o->nrows ? o->rows[o->cursor].node : -1;
@@ -566,7 +626,7 @@ int outline_current(const struct outline *o)
 int outline_row_of(const struct outline *o, int node)
 {
 	for (int r = 0; r < o->nrows; r++)
-		if (o->rows[r].node == node)
+		if (o->rows[r].node == node && o->rows[r].fn < 0)
 			return r;
 	return -1;
 }
@@ -583,10 +643,13 @@ void outline_build(struct outline *o, const struct model *m, const struct model 
                    const struct shape_result *check)
 {
 	/* remember where the cursor was, by path */
-	char *keep = NULL;
+	char *keep = NULL, *keep_fn = NULL;
 	int cur = outline_current(o);
 	if (cur >= 0)
 		keep = xstrdup(outline_path(o, cur));
+	const struct graph_node *nd = cur >= 0 ? outline_row_function(o, o->cursor) : NULL;
+	if (nd)
+		keep_fn = xstrdup(nd->name);
 	if (original && original->root != o->orig_root) {
 		orig_free(o->orig);
 		o->orig = original->root ? orig_index(original->root) : NULL;
@@ -615,10 +678,17 @@ void outline_build(struct outline *o, const struct model *m, const struct model 
 				*dot = '\0';
 			else
 				keep[0] = '\0';
+			free(keep_fn); /* its module is gone */
+			keep_fn = NULL;
 		}
-		free(keep);
 	}
 	reflatten(o, keep_node >= 0 ? keep_node : 0);
+	/* a function node's row: the same node, when it is still there */
+	int fn = function_named(o, keep_node, keep_fn);
+	if (fn >= 0)
+		go_function_row(o, keep_node, fn);
+	free(keep);
+	free(keep_fn);
 }
 
 const struct outline_node *outline_row_node(const struct outline *o, int row)
@@ -628,7 +698,7 @@ const struct outline_node *outline_row_node(const struct outline *o, int row)
 
 int outline_row_guides(const struct outline *o, int row, bool *cont, int max)
 {
-	int depth = o->nodes[o->rows[row].node].depth;
+	int depth = o->nodes[o->rows[row].node].depth + (o->rows[row].fn >= 0);
 	/* the ancestor at level L (1 <= L < depth) */
 	int r = o->rows[row].parent_row;
 	for (int level = depth - 1; level >= 1 && r >= 0; level--) {
@@ -669,10 +739,17 @@ void outline_go(struct outline *o, int row)
 	clamp(o);
 }
 
+/* Whether the cursor is on a function-node row (which has no children and
+ * cannot be marked). */
+static bool on_function(const struct outline *o)
+{
+	return o->nrows && o->rows[o->cursor].fn >= 0;
+}
+
 void outline_toggle(struct outline *o)
 {
 	int n = outline_current(o);
-	if (n < 0 || !o->nodes[n].nchildren)
+	if (n < 0 || !o->nodes[n].nchildren || on_function(o))
 		return;
 	outline_set_open(o, n, !outline_is_open(o, n));
 	reflatten(o, n);
@@ -683,7 +760,7 @@ void outline_left(struct outline *o)
 	int n = outline_current(o);
 	if (n < 0)
 		return;
-	if (outline_is_open(o, n)) {
+	if (outline_is_open(o, n) && !on_function(o)) {
 		outline_set_open(o, n, false);
 		reflatten(o, n);
 	} else if (o->rows[o->cursor].parent_row >= 0) {
@@ -694,7 +771,7 @@ void outline_left(struct outline *o)
 void outline_right(struct outline *o)
 {
 	int n = outline_current(o);
-	if (n < 0 || !o->nodes[n].nchildren)
+	if (n < 0 || !o->nodes[n].nchildren || on_function(o))
 		return;
 	if (!outline_is_open(o, n)) {
 		outline_set_open(o, n, true);
@@ -837,7 +914,7 @@ bool outline_search(struct outline *o, int dir, bool here)
 void outline_toggle_mark(struct outline *o)
 {
 	int n = outline_current(o);
-	if (n < 0 || o->nodes[n].change == OUTLINE_REMOVED)
+	if (n < 0 || o->nodes[n].change == OUTLINE_REMOVED || on_function(o))
 		return;
 	const char *p = outline_path(o, n);
 	if (outline_set_has(&o->marked, p))
@@ -936,4 +1013,79 @@ void outline_node_shape(const struct outline *o, const struct outline_node *n, c
 		strbuf_addf(&sb, " ×%d", m->ncalls);
 	snprintf(buf, size, "%s", sb.s);
 	strbuf_free(&sb);
+}
+
+/* --- function-node rows ------------------------------------------------ */
+
+void outline_set_functions(struct outline *o, bool on)
+{
+	int row = o->cursor;
+	int keep = outline_current(o);
+	int fn = o->nrows ? o->rows[row].fn : -1;
+	o->functions = on;
+	reflatten(o, keep);
+	/* stay on the same function node when it is still shown */
+	if (fn >= 0)
+		go_function_row(o, keep, fn);
+}
+
+const struct graph_node *outline_row_function(const struct outline *o, int row)
+{
+	const struct outline_row *r = &o->rows[row];
+	return r->fn < 0 ? NULL : &o->nodes[r->node].m->forward->nodes[r->fn];
+}
+
+bool outline_row_function_broken(const struct outline *o, int row)
+{
+	const struct outline_row *r = &o->rows[row];
+	return r->fn >= 0 && break_node(o->nodes[r->node].m) == r->fn;
+}
+
+void outline_row_ref(const struct outline *o, int row, char *buf, size_t size)
+{
+	const struct graph_node *nd = outline_row_function(o, row);
+	const char *path = outline_path(o, o->rows[row].node);
+	if (nd)
+		snprintf(buf, size, "%s:%s", path, nd->name);
+	else
+		snprintf(buf, size, "%s", path);
+}
+
+void outline_function_type(const struct graph_node *nd, char *buf, size_t size)
+{
+	char what[512];
+	snprintf(what, sizeof what, "%s%s", nd->op == NODE_CALL_METHOD ? "." : "", nd->target);
+	text_escape_buf(what, buf, size);
+}
+
+void outline_function_shape(const struct outline *o, int row, char *buf, size_t size)
+{
+	const struct graph_node *nd = outline_row_function(o, row);
+	if (nd->out.kind == VAL_NONE) {
+		snprintf(buf, size, "%s",
+		         outline_row_function_broken(o, row) ? ""
+		         : o->checked || !o->has_forward     ? "--"
+		                                             : "?");
+		return;
+	}
+	struct strbuf sb = {0};
+	value_format_shapes(&nd->out, shape_format_x, &sb);
+	snprintf(buf, size, "%s", sb.s);
+	strbuf_free(&sb);
+}
+
+void outline_show_break(struct outline *o)
+{
+	for (int i = 0; i < o->nreal; i++) {
+		if (!o->nodes[i].broken)
+			continue;
+		outline_open_to(o, i);
+		int fn = break_node(o->nodes[i].m);
+		if (!function_graph(o, i) || fn < 0 || !is_function(&o->nodes[i].m->forward->nodes[fn]))
+			return;
+		outline_set_open(o, i, true);
+		reflatten(o, i);
+		go_function_row(o, i, fn);
+		return;
+	}
 }

@@ -60,6 +60,8 @@ struct outline_row {
 	int parent_row; /* -1 for the root */
 	bool last;      /* the last of its siblings as shown */
 	bool open;      /* expanded (only meaningful with children) */
+	int fn;         /* a function-node row: the index of the node in the
+	                   forward graph of `node`'s module; -1 for a module row */
 };
 
 /* A set of strings (paths), for expansion and marks. */
@@ -87,6 +89,7 @@ struct outline {
 
 	enum outline_metric metric;
 	bool sorted;   /* siblings by metric, largest first */
+	bool functions; /* function-node rows shown under their composites */
 	char *pattern; /* the last search, or NULL */
 	struct selector *selector; /* the pattern as a selector, or NULL */
 
@@ -112,9 +115,10 @@ const struct outline_node *outline_row_node(const struct outline *o, int row);
 const char *outline_path(const struct outline *o, int node);
 /* The node index of a path, or -1. O(modules). */
 int outline_find(const struct outline *o, const char *path);
-/* The visible row of a node, or -1. O(visible rows). */
+/* The visible row of a node (its module row), or -1. O(visible rows). */
 int outline_row_of(const struct outline *o, int node);
-/* The node under the cursor, or -1 when there are no rows. */
+/* The node under the cursor (on a function-node row, the module whose
+ * forward has it), or -1 when there are no rows. */
 int outline_current(const struct outline *o);
 
 /* Tree guides of a row: for levels 1..depth-1, cont[level] says whether the
@@ -166,6 +170,28 @@ void outline_toggle_mark(struct outline *o);
 bool outline_is_marked(const struct outline *o, int node);
 void outline_clear_marks(struct outline *o);
 int outline_marked(const struct outline *o, const char ***paths);
+
+/* Function-node rows. When shown, each open composite with a forward graph
+ * has, after its child modules, one row per call_function/call_method node
+ * of that graph, in forward order (call_module nodes are the module rows). */
+void outline_set_functions(struct outline *o, bool on);
+/* The forward-graph node of a row, or NULL for a module row. */
+const struct graph_node *outline_row_function(const struct outline *o, int row);
+/* Whether the shape pass stopped at the row's function node. */
+bool outline_row_function_broken(const struct outline *o, int row);
+/* What edit commands call the row: the module's dotted path, or
+ * "OWNER:NODE" for a function node (":add" under the root). */
+void outline_row_ref(const struct outline *o, int row, char *buf, size_t size);
+/* A function-node row's type column (its function, "add" or ".view") and
+ * output shape ("1x64x8x8"; "" where the pass broke, "?" or "--" where it
+ * did not reach). */
+void outline_function_type(const struct graph_node *nd, char *buf, size_t size);
+void outline_function_shape(const struct outline *o, int row, char *buf, size_t size);
+
+/* Opens the tree down to the module where the shapes break; when function
+ * rows are shown and the break is at a function node, also opens that
+ * module and puts the cursor on the node's row. */
+void outline_show_break(struct outline *o);
 
 /* Metric and order. */
 void outline_set_metric(struct outline *o, enum outline_metric m);
