@@ -462,6 +462,96 @@ static void test_conv2d_same(void)
 
 /* ---- linear, matmul, einsum ---- */
 
+/* A transposed convolution (2-D: depth 1; 3-D) against the scatter loop,
+ * with a folded BatchNorm's scale and shift and a fused ReLU; and
+ * MaxUnpool's index outside the output, which PyTorch refuses too. */
+static void test_conv_transposed(void)
+{
+	static const char *const specs[] = {
+	    "ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)",
+	    "ConvTranspose2d(3, 2, (2, 3), stride=(1, 2), dilation=(2, 1))",
+	    "ConvTranspose3d(2, 4, (2, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))",
+	};
+	for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
+		struct call c = {.m = mk(specs[s]), .nargs = 1, .act = K(KACT_RELU)};
+		if (!c.m)
+			continue;
+		int nd = c.m->params[0].t.shape.ndim - 2;
+		int64_t in = c.m->params[0].t.shape.dim[0];
+		c.args[0] = nd == 3 ? T(2, in, 3, 4, 5) : T(2, in, 4, 5);
+		int64_t out = module_attr_int(c.m, "out_channels", 1);
+		float scale[8], shift[8];
+		for (int64_t o = 0; o < out; o++) {
+			scale[o] = frand();
+			shift[o] = frand();
+		}
+		c.scale = scale;
+		c.shift = shift;
+		CHECK(run(&c) == 0);
+		/* dims padded to 3, depth first */
+		int64_t xs[3] = {1, 1, 1}, ys[3] = {1, 1, 1}, k[3] = {1, 1, 1}, st[3] = {1, 1, 1},
+		        p[3] = {0, 0, 0}, d[3] = {1, 1, 1};
+		const struct shape *xsh = &c.args[0].u.tensor.t.shape, *ysh = &c.out.u.tensor.t.shape;
+		for (int i = 0; i < nd; i++) {
+			xs[3 - nd + i] = xsh->dim[2 + i];
+			ys[3 - nd + i] = ysh->dim[2 + i];
+			k[3 - nd + i] = c.m->params[0].t.shape.dim[2 + i];
+		}
+		module_attr_ints(c.m, "stride", st + 3 - nd, nd);
+		module_attr_ints(c.m, "padding", p + 3 - nd, nd);
+		module_attr_ints(c.m, "dilation", d + 3 - nd, nd);
+		int64_t g = module_attr_int(c.m, "groups", 1), ig = in / g, og = out / g;
+		int64_t xp = xs[0] * xs[1] * xs[2], yp = ys[0] * ys[1] * ys[2], kk = k[0] * k[1] * k[2];
+		double *ref = xcalloc((size_t)numel(&c.out), sizeof *ref);
+		const float *x = f32(&c.args[0]), *w = c.m->params[0].t.storage->data,
+		            *b = c.m->params[1].t.storage->data;
+		for (int64_t n = 0; n < 2; n++)
+			for (int64_t ci = 0; ci < in; ci++)
+				for (int64_t q = 0; q < xp; q++)
+					for (int64_t co = 0; co < og; co++)
+						for (int64_t t = 0; t < kk; t++) {
+							int64_t a[3] = {q / (xs[1] * xs[2]),
+							                q / xs[2] % xs[1], q % xs[2]};
+							int64_t kt[3] = {t / (k[1] * k[2]),
+							                 t / k[2] % k[1], t % k[2]};
+							int64_t at = 0;
+							bool inside = true;
+							for (int i = 0; i < 3; i++) {
+								int64_t o = a[i] * st[i] - p[i] + kt[i] * d[i];
+								inside = inside && o >= 0 && o < ys[i];
+								at = at * ys[i] + o;
+							}
+							if (!inside)
+								continue;
+							int64_t oc = ci / ig * og + co;
+							ref[(n * out + oc) * yp + at] +=
+							    (double)x[(n * in + ci) * xp + q] *
+							    w[(ci * og + co) * kk + t];
+						}
+		for (int64_t i = 0; i < numel(&c.out); i++) {
+			int64_t oc = i / yp % out;
+			double v = (ref[i] + b[oc]) * scale[oc] + shift[oc];
+			ref[i] = v > 0 ? v : 0;
+		}
+		CHECK(near(specs[s], f32(&c.out), ref, numel(&c.out), 1e-5));
+		free(ref);
+		call_free(&c);
+	}
+	struct call u = {.m = mk("MaxUnpool1d(2)"), .nargs = 2};
+	if (u.m) {
+		u.args[0] = T(1, 2, 3);
+		u.args[1] = T(1, 2, 3);
+		u.args[1].u.tensor.t.dtype = DT_I64;
+		tensor_alloc(&u.args[1].u.tensor.t, NULL);
+		int64_t *ix = u.args[1].u.tensor.t.storage->data;
+		for (int i = 0; i < 6; i++)
+			ix[i] = i;
+		ix[4] = 6; /* the output has 6 values per plane */
+		CHECK(run(&u) < 0);
+		call_free(&u);
+	}
+}
+
 static void test_linear(void)
 {
 	static const int64_t shapes[][3] = {{1, 1, 17}, {2, 3, 17}, {5, 1, 17}};
@@ -658,6 +748,56 @@ static void test_batchnorm(void)
 	}
 	CHECK(near("BatchNorm1d batch statistics", f32(&d.out), r2, 60, 1e-5));
 	call_free(&d);
+}
+
+/* SyncBatchNorm and FrozenBatchNorm2d compute what BatchNorm2d computes
+ * with the same tensors (FrozenBatchNorm2d's four are all buffers); an
+ * unbatched InstanceNorm2d what a batch of one computes. */
+static void test_batchnorm_variants(void)
+{
+	static const char *const names[] = {"weight", "bias", "running_mean", "running_var"};
+	static const char *const variants[] = {"SyncBatchNorm(5, eps=0.001)",
+	                                       "FrozenBatchNorm2d(5, eps=0.001)"};
+	struct call bn = {.m = mk("BatchNorm2d(5, eps=0.001)"), .nargs = 1};
+	if (!bn.m)
+		return;
+	bn.args[0] = T(2, 5, 3, 4);
+	CHECK(run(&bn) == 0);
+	double ref[120];
+	for (int i = 0; i < 120; i++)
+		ref[i] = f32(&bn.out)[i];
+	for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
+		struct call c = {.m = mk(variants[v]), .nargs = 1};
+		if (!c.m)
+			continue;
+		for (int i = 0; i < 4; i++)
+			memcpy(module_param(c.m, names[i])->t.storage->data,
+			       module_param(bn.m, names[i])->t.storage->data, 5 * sizeof(float));
+		c.args[0] = T(2, 5, 3, 4);
+		memcpy(f32(&c.args[0]), f32(&bn.args[0]), 120 * sizeof(float));
+		CHECK(run(&c) == 0);
+		CHECK(near(variants[v], f32(&c.out), ref, 120, 1e-6));
+		CHECK(module_param(c.m, "weight")->buffer == (v == 1));
+		call_free(&c);
+	}
+	call_free(&bn);
+
+	struct call b = {.m = mk("InstanceNorm2d(3, affine=True)"), .nargs = 1};
+	struct call u = {.m = mk("InstanceNorm2d(3, affine=True)"), .nargs = 1};
+	if (!b.m || !u.m)
+		return;
+	for (int i = 0; i < 2; i++)
+		memcpy(module_param(u.m, names[i])->t.storage->data,
+		       module_param(b.m, names[i])->t.storage->data, 3 * sizeof(float));
+	b.args[0] = T(1, 3, 4, 5);
+	u.args[0] = T(3, 4, 5);
+	memcpy(f32(&u.args[0]), f32(&b.args[0]), 60 * sizeof(float));
+	CHECK(run(&b) == 0 && run(&u) == 0);
+	for (int i = 0; i < 60; i++)
+		ref[i] = f32(&b.out)[i];
+	CHECK(near("InstanceNorm2d unbatched", f32(&u.out), ref, 60, 1e-6));
+	call_free(&b);
+	call_free(&u);
 }
 
 /* LayerNorm over the last two dims, LayerNorm2d over channels, GroupNorm. */
@@ -1365,6 +1505,109 @@ static void test_mha(void)
 	}
 }
 
+/* A tensor of dtype dt and the given shape, elements from vals (as
+ * floats, or as bools when dt is DT_BOOL). */
+static struct value mask_of(enum dtype dt, int ndim, const int64_t *dims, const float *vals)
+{
+	struct value v = {.kind = VAL_TENSOR};
+	v.u.tensor.t.dtype = dt;
+	v.u.tensor.t.shape.ndim = ndim;
+	memcpy(v.u.tensor.t.shape.dim, dims, (size_t)ndim * sizeof *dims);
+	tensor_alloc(&v.u.tensor.t, NULL);
+	for (int64_t i = 0; i < shape_numel(&v.u.tensor.t.shape); i++) {
+		if (dt == DT_BOOL)
+			((uint8_t *)v.u.tensor.t.storage->data)[i] = vals[i] != 0;
+		else
+			f32(&v)[i] = vals[i];
+	}
+	return v;
+}
+
+/* MultiheadAttention's masks: every way of masking the last of S = 4 keys
+ * (a bool or float key_padding_mask, a 2-D or 3-D attn_mask, a bool
+ * attn_mask with a float key_padding_mask) gives what the same module
+ * computes on the first 3 keys alone, in the output and the weights. */
+static void test_mha_masks(void)
+{
+	enum { L = 2, S = 4, N = 2, E = 8, H = 2 };
+	struct call ref = {.m = mk("MultiheadAttention(8, 2)"), .nargs = 3};
+	if (!ref.m)
+		return;
+	ref.args[0] = T(L, N, E);
+	ref.args[1] = T(S - 1, N, E);
+	ref.args[2] = T(S - 1, N, E);
+	CHECK(run(&ref) == 0);
+	double want[L * N * E], wweights[N * L * S];
+	for (int64_t i = 0; i < L * N * E; i++)
+		want[i] = f32(out_item(&ref, 0))[i];
+	/* the masked key's weights are 0 */
+	for (int64_t b = 0; b < N; b++)
+		for (int64_t l = 0; l < L; l++)
+			for (int64_t s = 0; s < S; s++)
+				wweights[(b * L + l) * S + s] =
+				    s < S - 1 ? f32(out_item(&ref, 1))[(b * L + l) * (S - 1) + s] : 0;
+	float last[N * H * L * S], half[N * S], neg[L * S], none[L * S] = {0};
+	for (int64_t i = 0; i < N * H * L * S; i++)
+		last[i] = i % S == S - 1 ? 1.0f : 0.0f;
+	for (int64_t i = 0; i < N * S; i++)
+		half[i] = i % S == S - 1 ? 0.5f : 0.0f;
+	for (int64_t i = 0; i < L * S; i++)
+		neg[i] = i % S == S - 1 ? -INFINITY : 0.0f;
+	struct {
+		const char *what;
+		struct value kpm, am;
+	} cases[] = {
+	    {"bool key_padding_mask", mask_of(DT_BOOL, 2, (int64_t[]){N, S}, last), {0}},
+	    {"float key_padding_mask", mask_of(DT_F32, 2, (int64_t[]){N, S}, neg), {0}},
+	    {"2-D float attn_mask", {0}, mask_of(DT_F32, 2, (int64_t[]){L, S}, neg)},
+	    {"3-D bool attn_mask", {0}, mask_of(DT_BOOL, 3, (int64_t[]){N * H, L, S}, last)},
+	    {"bool attn_mask with a float key_padding_mask",
+	     mask_of(DT_F32, 2, (int64_t[]){N, S}, half),
+	     mask_of(DT_BOOL, 2, (int64_t[]){L, S}, none)},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		struct call c = {.m = ref.m, .nargs = 3};
+		c.args[0] = value_copy(&ref.args[0]);
+		c.args[1] = T(S, N, E);
+		c.args[2] = T(S, N, E);
+		/* the first S-1 keys and values ([S, N, E] rows) are ref's */
+		memcpy(f32(&c.args[1]), f32(&ref.args[1]), (size_t)((S - 1) * N * E) * sizeof(float));
+		memcpy(f32(&c.args[2]), f32(&ref.args[2]), (size_t)((S - 1) * N * E) * sizeof(float));
+		if (cases[i].kpm.kind == VAL_TENSOR)
+			c.kw[c.nkw++] = (struct kwarg){"key_padding_mask", cases[i].kpm};
+		if (cases[i].am.kind == VAL_TENSOR)
+			c.kw[c.nkw++] = (struct kwarg){"attn_mask", cases[i].am};
+		CHECK(run(&c) == 0);
+		if (c.out.kind == VAL_LIST) {
+			CHECK(near(cases[i].what, f32(out_item(&c, 0)), want, L * N * E, 1e-5));
+			CHECK(near(cases[i].what, f32(out_item(&c, 1)), wweights, N * L * S, 1e-5));
+		}
+		c.m = NULL; /* ref's */
+		call_free(&c);
+	}
+	/* a mask of another shape breaks in the shape rule */
+	struct call bad = {.m = ref.m, .nargs = 3, .nkw = 1};
+	bad.args[0] = T(L, N, E);
+	bad.args[1] = T(S, N, E);
+	bad.args[2] = T(S, N, E);
+	bad.kw[0] = (struct kwarg){"attn_mask", T(L, S + 1)};
+	CHECK(run(&bad) < 0);
+	bad.m = NULL;
+	call_free(&bad);
+	call_free(&ref);
+}
+
+/* nn.Transformer.generate_square_subsequent_mask(3). */
+static void test_square_subsequent_mask(void)
+{
+	struct call c = {.name = "generate_square_subsequent_mask", .nargs = 1};
+	c.args[0] = value_int(3);
+	CHECK(run(&c) == 0);
+	for (int i = 0; i < 9 && c.out.kind == VAL_TENSOR; i++)
+		CHECK(f32(&c.out)[i] == (i % 3 > i / 3 ? -INFINITY : 0.0f));
+	call_free(&c);
+}
+
 /* Swin's relative position bias: out[0, h, i, j] = table[index[i*N+j], h]. */
 static void test_relative_position_bias(void)
 {
@@ -1424,10 +1667,12 @@ int main(void)
 	RUN(test_kpar_for);
 	RUN(test_conv2d);
 	RUN(test_conv2d_same);
+	RUN(test_conv_transposed);
 	RUN(test_linear);
 	RUN(test_matmul);
 	RUN(test_einsum);
 	RUN(test_batchnorm);
+	RUN(test_batchnorm_variants);
 	RUN(test_norms);
 	RUN(test_activations);
 	RUN(test_prelu_glu);
@@ -1438,6 +1683,8 @@ int main(void)
 	RUN(test_permute_cat_split);
 	RUN(test_getitem);
 	RUN(test_mha);
+	RUN(test_mha_masks);
+	RUN(test_square_subsequent_mask);
 	RUN(test_relative_position_bias);
 	return CHECK_DONE();
 }

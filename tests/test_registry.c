@@ -632,6 +632,178 @@ static void test_conv2d_shapes(void)
 	          "m: Conv2d gets 2-D [1, 512] (needs 3-D or 4-D input) from the model input");
 }
 
+/* A tuple of n ints. */
+static struct value ints(int n, const int64_t *v)
+{
+	struct value l = value_list(n);
+	for (int i = 0; i < n; i++)
+		l.u.list.items[i] = value_int(v[i]);
+	return l;
+}
+
+/* Calls module TYPE(ATTRS) with the n arguments (taken over). */
+static const char *mod_args(const char *type, const char *attrs, int n, ...)
+{
+	static char buf[1100];
+	struct value args[4];
+	va_list ap;
+	va_start(ap, n);
+	for (int i = 0; i < n; i++)
+		args[i] = va_arg(ap, struct value);
+	va_end(ap);
+	struct module *m = mk(type, attrs);
+	if (!m) {
+		for (int i = 0; i < n; i++)
+			value_free(&args[i]);
+		snprintf(buf, sizeof buf, "prepare failed: %s", err.msg);
+		return buf;
+	}
+	snprintf(buf, sizeof buf, "%s", run(m->def, m, "m", args, n));
+	module_free(m);
+	return buf;
+}
+
+static void test_conv_nd_shapes(void)
+{
+	CHECK_STR(mod("Conv1d", "in_channels=1 out_channels=8 kernel_size=40 stride=8", "2x1x800"),
+	          "[2, 8, 96]");
+	CHECK(last_macs == 2 * 8 * 96 * 40);
+	CHECK_STR(mod("Conv1d", "in_channels=4 out_channels=4 kernel_size=4 padding='same'", "4x9"),
+	          "[4, 9]");
+	CHECK_STR(mod("Conv3d",
+	              "in_channels=4 out_channels=6 kernel_size=(1, 3, 3) stride=(1, 2, 2) "
+	              "padding=(0, 1, 1) groups=2",
+	              "1x4x5x9x8"),
+	          "[1, 6, 5, 5, 4]");
+	CHECK(last_macs == 6 * 5 * 5 * 4 * 2 * 9);
+	CHECK_STR(mod("Conv1d", "in_channels=4 out_channels=8 kernel_size=3", "1x3x10"),
+	          "m: Conv1d(in_channels=4) gets 3 channels from the model input");
+	CHECK_STR(mod("Conv3d", "in_channels=2 out_channels=2 kernel_size=3 dilation=(1, 2, 1)",
+	              "1x2x4x4x4"),
+	          "m: Conv3d(kernel_size=(3, 3, 3), dilation=(1, 2, 1)) gets a 4x4x4 input (too "
+	          "small) from the model input");
+	CHECK_STR(mod("Conv1d", "in_channels=2 out_channels=2 kernel_size=5 padding=1", "1x2x2"),
+	          "m: Conv1d(kernel_size=(5,), padding=(1,)) gets a length-2 input (too small) "
+	          "from the model input");
+	CHECK_STR(mod("Conv3d", "in_channels=2 out_channels=2 kernel_size=3", "2x8"),
+	          "m: Conv3d gets 2-D [2, 8] (needs 4-D or 5-D input) from the model input");
+	/* transposed: (in - 1) * s - 2p + d(k - 1) + output_padding + 1 */
+	CHECK_STR(mod("ConvTranspose2d",
+	              "in_channels=4 out_channels=6 kernel_size=3 stride=2 padding=1 "
+	              "output_padding=1 groups=2",
+	              "1x4x5x7"),
+	          "[1, 6, 10, 14]");
+	CHECK(last_macs == 4 * 5 * 7 * 3 * 9);
+	CHECK_STR(mod("ConvTranspose1d", "in_channels=6 out_channels=4 kernel_size=5 stride=3 "
+	                                 "dilation=2 output_padding=2",
+	              "2x6x8"),
+	          "[2, 4, 32]");
+	CHECK_STR(mod("ConvTranspose3d", "in_channels=2 out_channels=1 kernel_size=(1, 3, 3)",
+	              "2x3x4x5"),
+	          "[1, 3, 6, 7]");
+	/* forward(x, output_size) picks the output padding */
+	kw("output_size", ints(4, (int64_t[]){1, 3, 10, 9}));
+	CHECK_STR(mod_args("ConvTranspose2d",
+	                   "in_channels=4 out_channels=3 kernel_size=3 stride=2 padding=1", 1,
+	                   T("1x4x5x5")),
+	          "[1, 3, 10, 9]");
+	kw("output_size", ints(2, (int64_t[]){12, 9}));
+	CHECK_CONTAINS(mod_args("ConvTranspose2d",
+	                        "in_channels=4 out_channels=3 kernel_size=3 stride=2 padding=1", 1,
+	                        T("1x4x5x5")),
+	               "requested an output size of 12, but valid sizes range from 9 to 10");
+	CHECK_STR(fn("conv1d", 3, T("2x4x10"), T("6x4x3"), value_none()), "[2, 6, 8]");
+	kw("groups", value_int(2));
+	CHECK_STR(fn("conv1d", 2, T("2x4x10"), T("6x2x3")), "[2, 6, 8]");
+	kw("stride", value_int(2));
+	kw("output_padding", value_int(1));
+	CHECK_STR(fn("conv_transpose1d", 2, T("2x4x10"), T("4x3x3")), "[2, 3, 22]");
+	CHECK_STR(fn("conv3d", 2, T("1x2x5x6x7"), T("4x2x3x3x3")), "[1, 4, 3, 4, 5]");
+	CHECK_STR(fn("conv_transpose3d", 2, T("1x2x5x6x7"), T("2x4x3x3x3")), "[1, 4, 7, 8, 9]");
+	CHECK_STR(fn("conv3d", 2, T("1x3x5x6x7"), T("4x2x3x3x3")),
+	          "conv3d: conv3d(weight [4, 2, 3, 3, 3], groups=1) gets 3 channels from the model "
+	          "input");
+	/* attributes */
+	CHECK_STR(prepare_error("Conv3d", "in_channels=2 out_channels=2 kernel_size=(3, 3)"),
+	          "Conv3d: attribute 'kernel_size' must be an int or 3 ints, got (3, 3)");
+	CHECK_STR(prepare_error("ConvTranspose2d",
+	                        "in_channels=2 out_channels=2 kernel_size=3 output_padding=1"),
+	          "ConvTranspose2d: output_padding must be smaller than either stride or dilation");
+	CHECK_STR(prepare_error("ConvTranspose1d", "in_channels=2 out_channels=2 kernel_size=3 "
+	                                           "padding_mode='reflect'"),
+	          "ConvTranspose1d: only padding_mode 'zeros' is supported, got 'reflect'");
+	CHECK_STR(prepare_error("Conv1d", "in_channels=3 out_channels=2 kernel_size=3 groups=2"),
+	          "Conv1d: in_channels must be divisible by groups");
+	CHECK_STR(describe("Conv3d", "in_channels=2 out_channels=4 kernel_size=(1, 3, 3) "
+	                             "padding=(0, 1, 1) padding_mode='circular'"),
+	          "2→4 k1x3x3 p0x1x1 circular");
+	CHECK_STR(describe("ConvTranspose1d", "in_channels=8 out_channels=4 kernel_size=4 "
+	                                      "stride=2 output_padding=1 groups=4"),
+	          "8→4 k4 s2 op1 g4");
+	struct module *m = mk("ConvTranspose2d", "in_channels=4 out_channels=6 kernel_size=3 "
+	                                         "groups=2 bias=False");
+	CHECK(m && m->nparams == 1 && m->params[0].t.shape.ndim == 4 &&
+	      m->params[0].t.shape.dim[0] == 4 && m->params[0].t.shape.dim[1] == 3);
+	module_free(m);
+}
+
+static void test_pool_nd_shapes(void)
+{
+	CHECK_STR(mod("MaxPool1d", "kernel_size=3 stride=2 padding=1", "2x3x40"), "[2, 3, 20]");
+	CHECK_STR(mod("AvgPool1d", "kernel_size=2 ceil_mode=True", "3x9"), "[3, 5]");
+	CHECK_STR(mod("MaxPool3d", "kernel_size=(1, 2, 2)", "1x2x5x9x8"), "[1, 2, 5, 4, 4]");
+	CHECK_STR(mod("AvgPool3d", "kernel_size=3 stride=1 padding=1 divisor_override=3",
+	              "1x2x4x4x4"),
+	          "[1, 2, 4, 4, 4]");
+	CHECK_STR(mod("MaxPool1d", "kernel_size=2 return_indices=True", "1x3x9"),
+	          "(Tensor[1, 3, 4], Tensor[1, 3, 4])");
+	CHECK(last.kind == VAL_LIST && last.u.list.items[1].u.tensor.t.dtype == DT_I64);
+	CHECK_STR(mod("MaxPool3d", "kernel_size=3", "1x2x2x9x9"),
+	          "m: MaxPool3d(kernel_size=(3, 3, 3), stride=(3, 3, 3)) gets a 2x9x9 input "
+	          "(output would be 0x3x3) from the model input");
+	CHECK_STR(mod("AdaptiveAvgPool1d", "output_size=5", "2x3x13"), "[2, 3, 5]");
+	CHECK_STR(mod("AdaptiveMaxPool3d", "output_size=(2, None, 1)", "1x2x9x7x5"),
+	          "[1, 2, 2, 7, 1]");
+	CHECK_STR(mod("LPPool2d", "norm_type=2 kernel_size=3 stride=2 ceil_mode=True",
+	              "1x3x10x11"),
+	          "[1, 3, 5, 5]");
+	CHECK_STR(mod("LPPool1d", "norm_type=3 kernel_size=2", "2x3x9"), "[2, 3, 4]");
+	CHECK_STR(describe("LPPool1d", "norm_type=3 kernel_size=2"), "p3 k2 s2");
+	CHECK_STR(prepare_error("AdaptiveAvgPool3d", "output_size=(2, 2)"),
+	          "AdaptiveAvgPool3d: attribute 'output_size' must be an int or 3 ints (None keeps "
+	          "a size), got (2, 2)");
+	CHECK_STR(mod_args("MaxUnpool2d", "kernel_size=2", 2, T("1x3x4x4"), TI("1x3x4x4")),
+	          "[1, 3, 8, 8]");
+	kw("output_size", ints(2, (int64_t[]){9, 9}));
+	CHECK_STR(mod_args("MaxUnpool2d", "kernel_size=2", 2, T("1x3x4x4"), TI("1x3x4x4")),
+	          "[1, 3, 9, 9]");
+	CHECK_CONTAINS(mod_args("MaxUnpool1d", "kernel_size=2", 2, T("1x3x4"), TI("1x3x5")),
+	               "indices [1, 3, 5] do not match the input [1, 3, 4]");
+	CHECK_STR(fn("max_unpool3d", 3, T("1x2x2x2x2"), TI("1x2x2x2x2"), value_int(2)),
+	          "[1, 2, 4, 4, 4]");
+	CHECK_STR(fn("max_pool2d_with_indices", 2, T("1x3x8x8"), value_int(2)),
+	          "(Tensor[1, 3, 4, 4], Tensor[1, 3, 4, 4])");
+	CHECK_STR(fn("avg_pool3d", 2, T("1x2x4x6x6"), value_int(2)), "[1, 2, 2, 3, 3]");
+	CHECK_STR(fn("lp_pool1d", 3, T("2x3x12"), value_float(2), value_int(3)), "[2, 3, 4]");
+	CHECK_STR(fn("adaptive_max_pool1d_with_indices", 2, T("2x3x12"), value_int(3)),
+	          "(Tensor[2, 3, 3], Tensor[2, 3, 3])");
+	CHECK_CONTAINS(fn("fractional_max_pool2d", 2, T("1x3x8x8"), value_int(2)),
+	               "PyTorch draws its pooling regions at random on every call");
+	/* Unfold and Fold: blocks of C * kh * kw values */
+	CHECK_STR(mod("Unfold", "kernel_size=4 padding=1 stride=2", "1x3x12x16"), "[1, 48, 48]");
+	CHECK_STR(mod("Fold", "output_size=(12, 16) kernel_size=4 padding=1 stride=2", "1x48x48"),
+	          "[1, 3, 12, 16]");
+	CHECK_STR(mod("Fold", "output_size=(12, 16) kernel_size=4 padding=1 stride=2", "1x48x30"),
+	          "m: Fold(kernel_size=(4, 4), stride=(2, 2), padding=(1, 1)) gets 30 blocks "
+	          "(output_size (12, 16) makes 48) from the model input");
+	CHECK_STR(mod("Fold", "output_size=4 kernel_size=2", "1x10x9"),
+	          "m: Fold(kernel_size=(2, 2), stride=(1, 1)) gets 10 channels (not a multiple of "
+	          "4) from the model input");
+	CHECK_STR(fn("unfold", 2, T("2x3x5x5"), value_int(3)), "[2, 27, 9]");
+	CHECK_STR(fn("fold", 3, T("27x9"), ints(2, (int64_t[]){5, 5}), value_int(3)),
+	          "[3, 5, 5]");
+}
+
 static void test_pool_shapes(void)
 {
 	/* PyTorch's ceil_mode: the last window must start inside the input. */
@@ -730,6 +902,154 @@ static void test_layer_shapes(void)
 	CHECK_STR(mod("Permute", "dims=(0, 2, 3, 1)", "1x96x56x48"), "[1, 56, 48, 96]");
 	CHECK_STR(mod("Permute", "dims=(0, 2, 1)", "1x96x56x48"),
 	          "m: permute(): number of dims don't match (the input has 4, got 3)");
+}
+
+/* BatchNorm3d, SyncBatchNorm, InstanceNorm, FrozenBatchNorm2d, the LRNs,
+ * the dropouts, Unflatten and their functions. */
+static void test_norm_dropout_shapes(void)
+{
+	CHECK_STR(mod("BatchNorm3d", "num_features=3", "2x3x4x5x6"), "[2, 3, 4, 5, 6]");
+	CHECK_STR(mod("BatchNorm3d", "num_features=3", "2x3x4x5"),
+	          "m: BatchNorm3d gets 4-D [2, 3, 4, 5] (needs 5-D input) from the model input");
+	CHECK_STR(mod("BatchNorm3d", "num_features=4", "2x3x4x5x6"),
+	          "m: BatchNorm3d(num_features=4) gets 3 channels from the model input");
+	CHECK_STR(mod("SyncBatchNorm", "num_features=3", "2x3"), "[2, 3]");
+	CHECK_STR(mod("SyncBatchNorm", "num_features=3", "2x3x4x5x6"), "[2, 3, 4, 5, 6]");
+	CHECK_STR(mod("InstanceNorm2d", "num_features=3", "2x3x4x5"), "[2, 3, 4, 5]");
+	CHECK_STR(mod("InstanceNorm2d", "num_features=3", "3x4x5"), "[3, 4, 5]");
+	CHECK_STR(mod("InstanceNorm2d", "num_features=8", "2x3x4x5"), "[2, 3, 4, 5]");
+	CHECK_STR(mod("InstanceNorm2d", "num_features=8 affine=True", "2x3x4x5"),
+	          "m: InstanceNorm2d(num_features=8) gets 3 channels from the model input");
+	CHECK_STR(mod("InstanceNorm1d", "num_features=8 track_running_stats=True", "3x4"),
+	          "m: InstanceNorm1d(num_features=8) gets 3 features from the model input");
+	CHECK_STR(mod("InstanceNorm3d", "num_features=2 affine=True", "2x4x5x6"), "[2, 4, 5, 6]");
+	CHECK_STR(
+	    mod("InstanceNorm3d", "num_features=2", "2x3"),
+	    "m: InstanceNorm3d gets 2-D [2, 3] (needs 4-D or 5-D input) from the model input");
+	CHECK_STR(mod("FrozenBatchNorm2d", "num_features=3", "2x3x4x5"), "[2, 3, 4, 5]");
+	CHECK_STR(mod("LocalResponseNorm", "size=2", "2x3x4"), "[2, 3, 4]");
+	CHECK_STR(
+	    mod("LocalResponseNorm", "size=2", "2x3"),
+	    "m: LocalResponseNorm gets 2-D [2, 3] (needs at least 3-D input) from the model input");
+	CHECK_STR(mod("CrossMapLRN2d", "size=5", "2x3x4x5"), "[2, 3, 4, 5]");
+	CHECK_STR(prepare_error("LocalResponseNorm", "size=0"),
+	          "LocalResponseNorm: size must be positive, got 0");
+	CHECK_STR(mod("Dropout1d", "p=0.2", "2x3x4"), "[2, 3, 4]");
+	CHECK_STR(
+	    mod("Dropout1d", "", "2x3x4x5"),
+	    "m: Dropout1d gets 4-D [2, 3, 4, 5] (needs 2-D or 3-D input) from the model input");
+	CHECK_STR(mod("Dropout3d", "", "2x3x4x5x6"), "[2, 3, 4, 5, 6]");
+	CHECK_STR(mod("AlphaDropout", "p=0.1", "2x3"), "[2, 3]");
+	CHECK_STR(prepare_error("FeatureAlphaDropout", "p=1.5"),
+	          "FeatureAlphaDropout: p must be between 0 and 1, got 1.5");
+	CHECK_STR(mod("Unflatten", "dim=1 unflattened_size=(2, -1)", "4x6x5"), "[4, 2, 3, 5]");
+	CHECK_STR(mod("Unflatten", "dim=-1 unflattened_size=(4, 4)", "4x6x5"),
+	          "m: Unflatten(dim=-1, unflattened_size=(4, 4)) gets [4, 6, 5] (dim 2 is 5) from "
+	          "the model input");
+	CHECK_STR(fn("unflatten", 3, T("4x6"), value_int(1), P("(3, 2)")), "[4, 3, 2]");
+	CHECK_STR(fn("unflatten", 3, T("4x6"), value_int(1), P("(-1, -1)")),
+	          "unflatten: unflatten(): sizes must be positive or one -1");
+	CHECK_STR(fn("dropout2d", 3, T("2x3x4"), value_float(0.5), value_bool(false)), "[2, 3, 4]");
+	CHECK_STR(fn("dropout1d", 2, T("2x3x4x5"), value_float(0.5)),
+	          "dropout1d: dropout1d gets 4-D [2, 3, 4, 5] (needs 2-D or 3-D input) from the "
+	          "model input");
+	CHECK_STR(fn("instance_norm", 1, T("2x3x4")), "[2, 3, 4]");
+	CHECK_STR(fn("instance_norm", 4, T("2x3x4"), P("None"), P("None"), T("4")),
+	          "instance_norm: instance_norm(weight of 4) gets 3 channels from the model input");
+	CHECK_STR(fn("group_norm", 2, T("2x6x4"), value_int(3)), "[2, 6, 4]");
+	CHECK_STR(fn("group_norm", 2, T("2x6x4"), value_int(4)),
+	          "group_norm: group_norm(num_groups=4) gets 6 channels (not divisible) from the "
+	          "model input");
+	CHECK_STR(fn("local_response_norm", 2, T("2x6x4x4"), value_int(3)), "[2, 6, 4, 4]");
+	CHECK_STR(fn("batch_norm", 3, T("2x3x4x5x6"), T("3"), T("3")), "[2, 3, 4, 5, 6]");
+	CHECK_STR(describe("InstanceNorm2d", "num_features=64 affine=True"), "64 affine");
+	CHECK_STR(describe("BatchNorm3d", "num_features=8 track_running_stats=False"),
+	          "8 no running stats");
+	CHECK_STR(describe("LocalResponseNorm", "size=5"), "size 5 a=0.0001 b=0.75 k=1");
+	CHECK_STR(describe("Unflatten", "dim=1 unflattened_size=(2, 3)"), "dim 1 -> (2, 3)");
+}
+
+/* The pad layers, F.pad's modes, the resizes and the shuffles. */
+static void test_resample_shapes(void)
+{
+	CHECK_STR(mod("ReflectionPad2d", "padding=1", "2x3x4x5"), "[2, 3, 6, 7]");
+	CHECK_STR(mod("ReflectionPad2d", "padding=(1, 2, 3, 0)", "3x4x5"), "[3, 7, 8]");
+	CHECK_STR(mod("ReflectionPad2d", "padding=4", "2x3x4x5"),
+	          "m: ReflectionPad2d(padding=(4, 4, 4, 4)) gets [2, 3, 4, 5], too small to "
+	          "reflect-pad dim 2 by (4, 4) from the model input");
+	CHECK_STR(mod("ReflectionPad2d", "padding=1", "2x3x4x5x6"),
+	          "m: ReflectionPad2d gets 5-D [2, 3, 4, 5, 6] (needs 3-D or 4-D input) from the "
+	          "model input");
+	CHECK_STR(prepare_error("ReflectionPad2d", "padding=(1, 2, 3)"),
+	          "ReflectionPad2d: padding must be one int or 4 ints, got 3");
+	CHECK_STR(mod("ReplicationPad1d", "padding=(3, 9)", "2x3x4"), "[2, 3, 16]");
+	CHECK_STR(mod("ConstantPad3d", "padding=1 value=0.5", "3x4x5"), "[5, 6, 7]");
+	CHECK_STR(mod("ZeroPad2d", "padding=(1, 1, -1, 0)", "1x3x4x5"), "[1, 3, 3, 7]");
+	CHECK_STR(describe("ReflectionPad2d", "padding=(1, 1, 2, 2)"), "(1, 1, 2, 2)");
+	CHECK_STR(describe("ConstantPad1d", "padding=3 value=1.5"), "3 value=1.5");
+	CHECK_STR(fn("pad", 3, T("2x3x4"), P("(4, 4)"), P("'circular'")), "[2, 3, 12]");
+	CHECK_STR(fn("pad", 3, T("2x3x4"), P("(5, 4)"), P("'circular'")),
+	          "pad: pad() gets [2, 3, 4], too small to circular-pad dim 2 by (5, 4) from the "
+	          "model input");
+	CHECK_STR(fn("pad", 3, T("3x4"), P("(1, 1)"), P("'circular'")),
+	          "pad: pad() gets a 2-D input [3, 4] (circular padding of the last 1 dims needs "
+	          "3-D) from the model input");
+	CHECK_STR(fn("pad", 3, T("2x3x4x5"), P("(1, 1, 1, 1, 1, 1)"), P("'reflect'")),
+	          "[2, 5, 6, 7]");
+	CHECK_STR(fn("pad", 3, T("2x3x4x5"), P("(1, 1)"), P("'replicate'")),
+	          "pad: pad() gets a 4-D input [2, 3, 4, 5] (replicate padding of the last 1 dims "
+	          "needs 2-D or 3-D) from the model input");
+	CHECK_STR(fn("pad", 3, T("2x3x4"), P("(1, 1)"), P("'wrap'")),
+	          "pad: pad(): mode must be 'constant', 'reflect', 'replicate' or 'circular', got "
+	          "'wrap'");
+	CHECK_STR(mod("Upsample", "scale_factor=2.0", "1x3x4x5"), "[1, 3, 8, 10]");
+	CHECK_STR(mod("Upsample", "scale_factor=(1.5, 0.5) mode='bilinear'", "1x3x5x5"),
+	          "[1, 3, 7, 2]");
+	CHECK_STR(mod("Upsample", "size=7 mode='linear' align_corners=True", "1x3x4"), "[1, 3, 7]");
+	CHECK_STR(mod("Upsample", "size=(2, 3, 4) mode='trilinear'", "1x3x4x5x6"),
+	          "[1, 3, 2, 3, 4]");
+	CHECK_STR(mod("Upsample", "scale_factor=2.0 mode='bilinear'", "1x3x4"),
+	          "m: Upsample(mode='bilinear') gets a 3-D input [1, 3, 4] (needs 4-D) from the "
+	          "model input");
+	CHECK_STR(mod("Upsample", "scale_factor=2.0 align_corners=True", "1x3x4x4"),
+	          "m: Upsample: align_corners can only be set with the interpolating modes: "
+	          "linear, bilinear, bicubic, trilinear");
+	CHECK_STR(mod("Upsample", "size=(4, 4) scale_factor=2.0", "1x3x4x4"),
+	          "m: Upsample: needs exactly one of size and scale_factor");
+	CHECK_STR(mod("Upsample", "scale_factor=0.1", "1x3x4x4"),
+	          "m: Upsample(scale_factor=0.1) gets 4 in dim 2 (an output size of 0) from the "
+	          "model input");
+	CHECK_STR(mod("UpsamplingBilinear2d", "size=(9, 7)", "1x3x4x4"), "[1, 3, 9, 7]");
+	CHECK_STR(mod("UpsamplingNearest2d", "scale_factor=3", "1x3x4x4"), "[1, 3, 12, 12]");
+	CHECK_STR(describe("Upsample", "scale_factor=2.0 mode='bilinear' align_corners=True"),
+	          "x2.0 bilinear align_corners");
+	CHECK_STR(describe("UpsamplingBilinear2d", "size=(9, 7)"), "size 9x7");
+	kw("scale_factor", value_float(1.5));
+	kw("mode", P("'bicubic'"));
+	CHECK_STR(fn("interpolate", 1, T("1x3x5x5")), "[1, 3, 7, 7]");
+	kw("size", P("(3, 4)"));
+	kw("mode", P("'area'"));
+	CHECK_STR(fn("interpolate", 1, T("1x3x5x5")), "[1, 3, 3, 4]");
+	kw("scale_factor", value_float(2));
+	kw("antialias", value_bool(true));
+	CHECK_STR(fn("interpolate", 1, T("1x3x5x5")),
+	          "interpolate: interpolate: antialias=True is not supported");
+	CHECK_STR(fn("upsample_nearest", 3, T("1x3x5"), P("None"), value_int(2)), "[1, 3, 10]");
+	CHECK_STR(mod("PixelShuffle", "upscale_factor=2", "1x12x3x4"), "[1, 3, 6, 8]");
+	CHECK_STR(mod("PixelShuffle", "upscale_factor=3", "1x12x3x4"),
+	          "m: PixelShuffle(upscale_factor=3) gets 12 channels (not divisible by 9) from "
+	          "the model input");
+	CHECK_STR(mod("PixelUnshuffle", "downscale_factor=2", "12x4x6"), "[48, 2, 3]");
+	CHECK_STR(mod("PixelUnshuffle", "downscale_factor=2", "1x12x3x4"),
+	          "m: PixelUnshuffle(downscale_factor=2) gets [1, 12, 3, 4] (height and width not "
+	          "divisible by 2) from the model input");
+	CHECK_STR(fn("pixel_shuffle", 2, T("2x5x8x3x4"), value_int(2)), "[2, 5, 2, 6, 8]");
+	CHECK_STR(mod("ChannelShuffle", "groups=3", "1x12x3x4"), "[1, 12, 3, 4]");
+	CHECK_STR(
+	    mod("ChannelShuffle", "groups=5", "1x12x3x4"),
+	    "m: ChannelShuffle(groups=5) gets 12 channels (not divisible) from the model input");
+	CHECK_STR(describe("PixelShuffle", "upscale_factor=2"), "x2");
+	CHECK_STR(describe("ChannelShuffle", "groups=3"), "groups 3");
 }
 
 static void test_mha(void)
@@ -1391,8 +1711,12 @@ int main(void)
 	RUN(test_prepare_atomic);
 	RUN(test_prepare_keeps_storage);
 	RUN(test_conv2d_shapes);
+	RUN(test_conv_nd_shapes);
+	RUN(test_pool_nd_shapes);
 	RUN(test_pool_shapes);
 	RUN(test_layer_shapes);
+	RUN(test_norm_dropout_shapes);
+	RUN(test_resample_shapes);
 	RUN(test_mha);
 	RUN(test_describe);
 	RUN(test_arithmetic);

@@ -16,6 +16,8 @@ static const char *const shape_only[] = {
     "eq", "ne", "lt", "le", "gt", "ge", "not_", "mod", "_assert", "getattr", "size", "dim", "numel",
     /* Not written yet: `graft run` stops at it with "no kernel". */
     "scaled_dot_product_attention",
+    /* Refused by their shape rules: random pooling regions on every call. */
+    "fractional_max_pool2d", "fractional_max_pool3d",
 };
 
 static bool is_shape_only(const char *name)

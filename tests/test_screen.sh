@@ -316,7 +316,7 @@ Tab
 save-screen SCREEN
 type 0.conv1
 Tab
-type Conv
+type Conv2
 Tab
 Tab
 save-screen SCREEN

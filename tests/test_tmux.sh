@@ -133,7 +133,7 @@ keys " lay" Tab
 wait_for "layer1" && wait_for ":replace layer"
 keys "4.1.c" Tab
 wait_for "layer4.1.conv2"
-keys "1 Conv" Tab "ker" Tab
+keys "1 Conv2" Tab "ker" Tab
 wait_for ":replace layer4.1.conv1 Conv2d kernel_size="
 keys "1" C-a M-f "-all" C-e
 wait_for ":replace-all layer4.1.conv1 Conv2d kernel_size=1"

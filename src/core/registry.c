@@ -18,6 +18,8 @@ static const struct op_def *const *const families[] = {
     registry_conv_defs,      registry_linear_defs, registry_norm_defs,
     registry_act_defs,       registry_pool_defs,   registry_layout_defs,
     registry_attention_defs, registry_math_defs,   registry_index_defs,
+    registry_rnn_defs,
+    registry_resample_defs,
     registry_embed_defs,
 };
 
@@ -659,13 +661,35 @@ void op_append(char *buf, size_t size, const char *fmt, ...)
 }
 
 /* "3" for a square pair, "1x7" otherwise. */
+const char *op_sizes_text(const int64_t *v, int n, char *buf, size_t size)
+{
+	bool same = true;
+	for (int i = 1; i < n; i++)
+		same = same && v[i] == v[0];
+	buf[0] = '\0';
+	for (int i = 0; i < (same ? 1 : n); i++)
+		op_append(buf, size, "%s%lld", i ? "x" : "", (long long)v[i]);
+	return buf;
+}
+
 const char *op_pair_text(const int64_t p[2], char *buf, size_t size)
 {
-	if (p[0] == p[1])
-		snprintf(buf, size, "%lld", (long long)p[0]);
-	else
-		snprintf(buf, size, "%lldx%lld", (long long)p[0], (long long)p[1]);
+	return op_sizes_text(p, 2, buf, size);
+}
+
+const char *op_tuple_text(const int64_t *v, int n, char *buf, size_t size)
+{
+	snprintf(buf, size, "(");
+	for (int i = 0; i < n; i++)
+		op_append(buf, size, "%s%lld", i ? ", " : "", (long long)v[i]);
+	op_append(buf, size, n == 1 ? ",)" : ")");
 	return buf;
+}
+
+int op_spatial_dims(const char *name)
+{
+	const char *d = strpbrk(name, "123");
+	return d ? *d - '0' : 2;
 }
 
 int64_t op_mul_sat(int64_t a, int64_t b)
@@ -708,13 +732,40 @@ int op_check_positive(const struct module *m, const char *name, struct error *e)
 	return 0;
 }
 
+int op_check_positive_ints(const struct module *m, const char *name, int n, struct error *e)
+{
+	int64_t p[3];
+	char t[96];
+	module_attr_ints(m, name, p, n);
+	for (int i = 0; i < n; i++)
+		if (p[i] <= 0)
+			return error_set(e, "%s: %s must be positive, got %s", m->type, name,
+			                 op_tuple_text(p, n, t, sizeof t));
+	return 0;
+}
+
 int op_check_positive_pair(const struct module *m, const char *name, struct error *e)
 {
-	int64_t p[2];
-	module_attr_ints(m, name, p, 2);
-	if (p[0] <= 0 || p[1] <= 0)
-		return error_set(e, "%s: %s must be positive, got (%lld, %lld)", m->type, name,
-		                 (long long)p[0], (long long)p[1]);
+	return op_check_positive_ints(m, name, 2, e);
+}
+
+int op_expand_ints(struct module *m, const char *name, int n, struct error *e)
+{
+	const struct value *v = module_attr(m, name);
+	int64_t p[3];
+	if (v->kind == VAL_LIST && v->u.list.n == 1 && v->u.list.items[0].kind == VAL_INT)
+		v = &v->u.list.items[0];
+	if (value_ints(v, p, n) < 0) {
+		char got[128];
+		value_format(v, got, sizeof got);
+		return error_set(e, "%s: attribute '%s' must be an int or %d ints, got %s", m->type,
+		                 name, n, got);
+	}
+	struct value l = value_list(n);
+	for (int i = 0; i < n; i++)
+		l.u.list.items[i] = value_int(p[i]);
+	module_set_attr(m, name, &l);
+	value_free(&l);
 	return 0;
 }
 
@@ -879,24 +930,33 @@ int64_t op_as_int(const struct value *v)
 
 /* An int or a pair of ints (a one-item tuple repeats) into p; def when
  * absent, None or an empty tuple. */
-int op_pair_arg(struct op_call *c, int pos, const char *kw, const int64_t *def, int64_t p[2])
+int op_tuple_arg(struct op_call *c, int pos, const char *kw, int n, const int64_t *def,
+                 int64_t *p)
 {
 	const struct value *v = op_arg(c, pos, kw);
 	if (!v || v->kind == VAL_NONE || (v->kind == VAL_LIST && v->u.list.n == 0)) {
 		if (!def)
 			return op_fail(c, "%s() needs '%s'", op_fn_name(c), kw);
-		p[0] = def[0];
-		p[1] = def[1];
+		memcpy(p, def, (size_t)n * sizeof *p);
 		return 0;
 	}
 	if (v->kind == VAL_LIST && v->u.list.n == 1 && v->u.list.items[0].kind == VAL_INT) {
-		p[0] = p[1] = v->u.list.items[0].u.i;
+		for (int i = 0; i < n; i++)
+			p[i] = v->u.list.items[0].u.i;
 		return 0;
 	}
-	if (value_ints(v, p, 2) == 0)
+	if (value_ints(v, p, n) == 0)
 		return 0;
 	char got[128];
 	value_format(v, got, sizeof got);
-	return op_fail(c, "%s() needs an int or a pair of ints for '%s', got %s", op_fn_name(c), kw,
+	if (n == 2)
+		return op_fail(c, "%s() needs an int or a pair of ints for '%s', got %s",
+		               op_fn_name(c), kw, got);
+	return op_fail(c, "%s() needs an int or %d ints for '%s', got %s", op_fn_name(c), n, kw,
 	               got);
+}
+
+int op_pair_arg(struct op_call *c, int pos, const char *kw, const int64_t *def, int64_t p[2])
+{
+	return op_tuple_arg(c, pos, kw, 2, def, p);
 }

@@ -181,18 +181,36 @@ int64_t op_window_out(int64_t in, int64_t k, int64_t s, int64_t pad_l, int64_t p
  * (registry_conv.c, registry_pool.c). Breaks name the caller by c->def and
  * its hyper-parameters: "MaxPool2d(kernel_size=(3, 3), stride=(2, 2)) gets a
  * 2x2 input ...". Each sets c->out. */
-int op_pool2d(struct op_call *c, const struct value *x, const int64_t k[2], const int64_t s[2],
-	      const int64_t p[2], const int64_t d[2], bool ceil_mode, bool return_indices);
-/* Convolution over a 3-D or 4-D x with `in` channels: padding `pad` is an
- * int pair or 'same'/'valid'; MACs out_numel * in/groups * kh * kw. A module
- * call names its in_channels or kernel_size in a break, a conv2d() call its
- * weight (argument 1). */
-int op_conv2d(struct op_call *c, const struct value *x, int64_t in, int64_t out,
-	      const int64_t k[2], const int64_t s[2], const struct value *pad, const int64_t d[2],
-	      int64_t groups);
+/* A pool's window over nd spatial dims (1 to 3). */
+struct pool_geom {
+	int nd;
+	int64_t k[3], s[3], p[3], d[3];
+	bool ceil_mode;
+};
+/* A pool's window over the last g->nd dims of an (nd+1)-D or (nd+2)-D x;
+ * with return_indices the output is (values, int64 indices). */
+int op_pool(struct op_call *c, const struct value *x, const struct pool_geom *g,
+	    bool return_indices);
 /* size[i] < 0 keeps that input dimension (output_size=(None, 7)). */
-int op_adaptive_pool2d(struct op_call *c, const struct value *x, const int64_t size[2],
-		       bool return_indices);
+int op_adaptive_pool(struct op_call *c, const struct value *x, int nd, const int64_t *size,
+		     bool return_indices);
+/* A convolution's geometry: nd spatial dims (1 to 3), channels, kernel,
+ * stride, dilation, groups; `pad` is the padding as given (nd ints, or
+ * 'same'/'valid'); a transposed one also has p (its padding as ints) and
+ * output_padding. */
+struct conv_geom {
+	int nd;
+	bool transposed;
+	int64_t in, out, groups;
+	int64_t k[3], s[3], d[3], p[3], output_padding[3];
+	const struct value *pad;
+};
+/* Convolution (or transposed convolution) over an (nd+1)-D or (nd+2)-D x
+ * with g->in channels; MACs out_numel * in/groups * prod(k)
+ * (in_numel * out/groups * prod(k) transposed). A module call names its
+ * in_channels or kernel_size in a break, a function call its weight
+ * (argument 1). */
+int op_conv(struct op_call *c, const struct value *x, const struct conv_geom *g);
 /* PyTorch's softmax dim for dim=None: 0 for rank 0, 1 and 3, else 1. */
 int op_softmax_default_dim(int ndim);
 

@@ -123,6 +123,52 @@ static int mha_init(struct module *m, struct rng *r, struct error *e)
 	return 0;
 }
 
+/* Checks key_padding_mask ([N, S], [S] unbatched) and attn_mask ([L, S]
+ * or [N*heads, L, S], [heads, L, S] unbatched) as PyTorch 1.13 does: bool
+ * or floating masks (an attn_mask may be uint8, read as bool); a float
+ * key_padding_mask cannot be merged into a float attn_mask. */
+static int mha_check_masks(struct op_call *c, bool batched, int64_t n, int64_t heads, int64_t l,
+                           int64_t s)
+{
+	const struct value *kpm, *am;
+	if (op_optional_tensor(c, 3, "key_padding_mask", &kpm) < 0 ||
+	    op_optional_tensor(c, 5, "attn_mask", &am) < 0)
+		return -1;
+	char sb[160];
+	const struct value *masks[2] = {kpm, am};
+	for (int i = 0; i < 2; i++) {
+		enum dtype t = masks[i] ? op_dtype(masks[i]) : DT_BOOL;
+		if (t != DT_BOOL && !(i == 1 && t == DT_U8) && !op_is_float_dtype(t))
+			return op_fail(c, "MultiheadAttention: only bool and floating types of %s "
+			                  "are supported",
+			               i ? "attn_mask" : "key_padding_mask");
+	}
+	if (kpm) {
+		struct shape want = batched ? shape_of(2, (int64_t[]){n, s}) : shape_of(1, &s);
+		char sw[64];
+		if (!shape_equal(op_shape(kpm), &want))
+			return op_mismatch(c, "key_padding_mask %s must be %s (%s)",
+			                   shape_format(op_shape(kpm), sb, sizeof sb),
+			                   shape_format(&want, sw, sizeof sw), batched ? "N, S" : "S");
+	}
+	if (am) {
+		const struct shape *as = op_shape(am);
+		struct shape two = shape_of(2, (int64_t[]){l, s});
+		struct shape three = shape_of(3, (int64_t[]){op_mul_sat(n, heads), l, s});
+		char s2[64], s3[80];
+		if (!shape_equal(as, &two) && !shape_equal(as, &three))
+			return op_mismatch(c, "attn_mask %s must be %s (L, S) or %s (%s, L, S)",
+			                   shape_format(as, sb, sizeof sb),
+			                   shape_format(&two, s2, sizeof s2),
+			                   shape_format(&three, s3, sizeof s3),
+			                   batched ? "N*num_heads" : "num_heads");
+	}
+	if (kpm && am && op_is_float_dtype(op_dtype(kpm)) && op_is_float_dtype(op_dtype(am)))
+		return op_fail(c, "MultiheadAttention: a float key_padding_mask cannot be merged "
+		                  "into a float attn_mask (masked_fill needs a bool mask)");
+	return 0;
+}
+
 /* forward(query, key, value, key_padding_mask=None, need_weights=True,
  * attn_mask=None, average_attn_weights=True) -> (attn_output, attn_weights) */
 static int mha_infer(struct op_call *c)
@@ -171,6 +217,8 @@ static int mha_infer(struct op_call *c)
 		return op_mismatch(c, "key %s and value %s do not match query %s",
 		                   shape_format(ks, sa, sizeof sa), shape_format(vs, sb, sizeof sb),
 		                   shape_format(qs, desc, sizeof desc));
+	if (mha_check_masks(c, batched, N, heads, L, S) < 0)
+		return -1;
 	/* Projections on the given sequences; the attention sees the extra
 	 * bias_k/zero rows. */
 	int64_t macs = op_mul_sat(op_mul_sat(N, L), op_mul_sat(ed, ed));
@@ -260,6 +308,21 @@ static int fn_sdpa(struct op_call *c)
 	int64_t batch = shape_numel(&bo);
 	op_out_tensor(c, op_dtype(q), &os, q);
 	c->macs = op_mul_sat(op_mul_sat(batch, op_mul_sat(L, S)), E + Ev);
+	return 0;
+}
+
+/* nn.Transformer.generate_square_subsequent_mask(sz) -> [sz, sz] float32 */
+static int fn_square_subsequent_mask(struct op_call *c)
+{
+	int64_t sz;
+	if (op_int(c, 0, "sz", -1, &sz) < 0)
+		return -1;
+	if (sz < 0)
+		return op_fail(c, "generate_square_subsequent_mask() needs a size of at least 0");
+	struct shape os = {.ndim = 2, .dim = {sz, sz}};
+	if (op_checked_numel(c, &os) < 0)
+		return -1;
+	op_out_tensor(c, DT_F32, &os, NULL);
 	return 0;
 }
 
@@ -385,6 +448,8 @@ static int fn_shifted_window_attention(struct op_call *c)
 /* ---- the table ---- */
 
 REGISTRY_FUNCTION(scaled_dot_product_attention, fn_sdpa, "softmax(q k^T / sqrt(E)) v");
+REGISTRY_FUNCTION(generate_square_subsequent_mask, fn_square_subsequent_mask,
+                  "nn.Transformer's causal mask: [sz, sz], -inf above the diagonal, 0 elsewhere");
 REGISTRY_FUNCTION(shifted_window_attention, fn_shifted_window_attention,
                   "torchvision Swin window attention: [B, H, W, C] -> [B, H, W, C]");
 REGISTRY_FUNCTION(_patch_merging_pad, fn_patch_merging_pad,
@@ -395,6 +460,7 @@ REGISTRY_FUNCTION(_get_relative_position_bias, fn_relative_position_bias,
 const struct op_def *const registry_attention_defs[] = {
     &def_mha,
     &fn_def_scaled_dot_product_attention,
+    &fn_def_generate_square_subsequent_mask,
     &fn_def_shifted_window_attention,
     &fn_def__patch_merging_pad,
     &fn_def__get_relative_position_bias,

@@ -42,6 +42,17 @@
 	    .infer = fn,                                                                           \
 	}
 
+/* The same, for a function export-py writes as the Python callable PY
+ * ("F.interpolate"). */
+#define REGISTRY_FUNCTION_PY(id, fn, d, py_)                                                       \
+	static const struct op_def fn_def_##id = {                                                 \
+	    .name = #id,                                                                           \
+	    .kind = OP_FUNCTION,                                                                   \
+	    .doc = d,                                                                              \
+	    .infer = fn,                                                                           \
+	    .py = py_,                                                                             \
+	}
+
 /* The family tables, each NULL-terminated, module types and functions
  * mixed; registry.c lists them in this order. */
 extern const struct op_def *const registry_conv_defs[];
@@ -53,14 +64,23 @@ extern const struct op_def *const registry_layout_defs[];
 extern const struct op_def *const registry_attention_defs[];
 extern const struct op_def *const registry_math_defs[];
 extern const struct op_def *const registry_index_defs[];
+extern const struct op_def *const registry_rnn_defs[];
+extern const struct op_def *const registry_resample_defs[];
 extern const struct op_def *const registry_embed_defs[];
 
 /* ---- helpers shared by the family files (registry.c) ---- */
 
 /* Appends printf-style text to buf (always terminated). */
 void op_append(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* "3" for a square pair, "1x7" otherwise. */
+/* "3" for a square pair, "1x7" otherwise; op_sizes_text for n sizes
+ * ("3", "1x3x3"). */
 const char *op_pair_text(const int64_t p[2], char *buf, size_t size);
+const char *op_sizes_text(const int64_t *v, int n, char *buf, size_t size);
+/* n ints as Python prints a tuple: "(3, 3)", "(3,)". */
+const char *op_tuple_text(const int64_t *v, int n, char *buf, size_t size);
+/* The spatial dims of a convolution or pool from the digit in its name
+ * ("Conv3d", "max_pool1d"), 2 when it has none (Fold). */
+int op_spatial_dims(const char *name);
 /* a * b for sizes: 0 when either is negative, INT64_MAX on overflow. */
 int64_t op_mul_sat(int64_t a, int64_t b);
 /* numel of s, or -1 with a break when it is too large. */
@@ -72,6 +92,11 @@ enum dtype op_dtype(const struct value *v);
  * positive, the float is in [0, 1]. 0, or -1 with e naming the attribute. */
 int op_check_positive(const struct module *m, const char *name, struct error *e);
 int op_check_positive_pair(const struct module *m, const char *name, struct error *e);
+/* The same for the n ints (n <= 3) of a list attribute. */
+int op_check_positive_ints(const struct module *m, const char *name, int n, struct error *e);
+/* Makes a list attribute n ints (n <= 3): an int or a one-item list
+ * repeats, as PyTorch's _ntuple does. 0, or -1 with e naming it. */
+int op_expand_ints(struct module *m, const char *name, int n, struct error *e);
 int op_check_probability(const struct module *m, const char *name, struct error *e);
 /* Adds a float32 parameter (or buffer) of the given dims to m. */
 void op_add_param(struct module *m, const char *name, int ndim, const int64_t *dims, bool buffer);
@@ -113,5 +138,8 @@ int64_t op_as_int(const struct value *v);
  * pos/kw into p; def when absent, None or an empty tuple. -1 (op_fail) when
  * it is required and absent, or not an int pair. */
 int op_pair_arg(struct op_call *c, int pos, const char *kw, const int64_t *def, int64_t p[2]);
+/* The same for n ints (an int or a one-item tuple repeats n times). */
+int op_tuple_arg(struct op_call *c, int pos, const char *kw, int n, const int64_t *def,
+                 int64_t *p);
 
 #endif

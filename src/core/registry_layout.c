@@ -1,5 +1,5 @@
-/* registry_layout.c - moving data without arithmetic: Flatten, Permute, Dropout, Identity,
- * StochasticDepth, cat, split, reshape, permute, pad, .... */
+/* registry_layout.c - moving data without arithmetic: Flatten, Unflatten, Permute, the
+ * dropouts, Identity, StochasticDepth, cat, split, reshape, permute, .... */
 #include "core/registry_impl.h"
 
 #include <stdio.h>
@@ -60,16 +60,40 @@ static void dropout_describe(const struct module *m, char *buf, size_t size)
 	snprintf(buf, size, "p=%g", module_attr_float(m, "p", 0.5));
 }
 
-static const struct op_def def_dropout = {
-    .name = "Dropout",
-    .kind = OP_MODULE,
-    .doc = "zeroes elements with probability p in training; identity in eval",
-    .attrs = dropout_attrs,
-    .nattrs = 2,
-    .infer = op_same_as_input,
-    .describe = dropout_describe,
-    .check = dropout_check,
-};
+/* Dropout1d and dropout1d take a 2-D or 3-D input; the other dropouts any. */
+static int dropout_infer(struct op_call *c)
+{
+	const char *name = c->def->name;
+	if ((!strcmp(name, "Dropout1d") || !strcmp(name, "dropout1d")) &&
+	    !op_input_rank(c, 2, 3, "2-D or 3-D"))
+		return -1;
+	return op_same_as_input(c);
+}
+
+/* A dropout module type: identity in eval. */
+#define DROPOUT_DEF(id, type, doc_)                                                                \
+	static const struct op_def def_##id = {                                                    \
+	    .name = type,                                                                          \
+	    .kind = OP_MODULE,                                                                     \
+	    .doc = doc_,                                                                           \
+	    .attrs = dropout_attrs,                                                                \
+	    .nattrs = 2,                                                                           \
+	    .infer = dropout_infer,                                                                \
+	    .describe = dropout_describe,                                                          \
+	    .check = dropout_check,                                                                \
+	}
+
+DROPOUT_DEF(dropout, "Dropout", "zeroes elements with probability p in training; identity in eval");
+DROPOUT_DEF(dropout1d, "Dropout1d",
+            "zeroes whole channels of [N, C, L] or [C, L] in training; identity in eval");
+DROPOUT_DEF(dropout2d, "Dropout2d",
+            "zeroes whole channels of [N, C, H, W] in training; identity in eval");
+DROPOUT_DEF(dropout3d, "Dropout3d",
+            "zeroes whole channels of [N, C, D, H, W] in training; identity in eval");
+DROPOUT_DEF(alpha_dropout, "AlphaDropout",
+            "dropout keeping SELU's mean and variance in training; identity in eval");
+DROPOUT_DEF(feature_alpha_dropout, "FeatureAlphaDropout",
+            "AlphaDropout of whole channels in training; identity in eval");
 
 /* nn.Identity takes and ignores any constructor arguments; graft keeps none. */
 static int identity_infer(struct op_call *c)
@@ -123,6 +147,87 @@ static const struct op_def def_flatten = {
     .nattrs = 2,
     .infer = flatten_infer,
     .describe = flatten_describe,
+};
+
+static const struct attr_spec unflatten_attrs[] = {
+    {"dim", AT_INT, NULL},
+    {"unflattened_size", AT_INTS, NULL},
+};
+
+/* [..., D, ...] -> [..., sizes..., ...] at dim d; one size may be -1, the
+ * product is D. A break names the call: "Unflatten(dim=1,
+ * unflattened_size=(4, 4))", "unflatten(dim=1, sizes=(4, 4))". */
+static int unflatten_shape(struct op_call *c, const struct value *x, int64_t d,
+                           const int64_t *given, int n)
+{
+	const struct shape *xs = op_shape(x);
+	int dim;
+	if (op_dim(c, d, xs->ndim, &dim) < 0)
+		return -1;
+	if (n < 1 || xs->ndim - 1 + n > SHAPE_MAX_DIMS)
+		return op_fail(c, "unflatten(): needs 1 to %d sizes",
+		               SHAPE_MAX_DIMS - xs->ndim + 1);
+	int64_t sizes[SHAPE_MAX_DIMS];
+	memcpy(sizes, given, (size_t)n * sizeof *sizes);
+	int infer = -1;
+	int64_t known = 1;
+	for (int i = 0; i < n; i++) {
+		if (sizes[i] == -1 && infer < 0)
+			infer = i;
+		else if (sizes[i] < 0)
+			return op_fail(c, "unflatten(): sizes must be positive or one -1");
+		else
+			known = op_mul_sat(known, sizes[i]);
+	}
+	if (infer >= 0 && known > 0 && xs->dim[dim] % known == 0) {
+		sizes[infer] = xs->dim[dim] / known;
+		known = xs->dim[dim];
+	}
+	if (known != xs->dim[dim]) {
+		char desc[192], t[96], sb[160];
+		struct shape w = {.ndim = n};
+		memcpy(w.dim, given, (size_t)n * sizeof *given);
+		shape_format(&w, t, sizeof t);
+		t[0] = '(';
+		t[strlen(t) - 1] = ')';
+		snprintf(desc, sizeof desc, "%s(dim=%lld, %s=%s)", c->def->name, (long long)d,
+		         c->module ? "unflattened_size" : "sizes", t);
+		return op_break(c, x, desc, "%s (dim %d is %lld)", shape_format(xs, sb, sizeof sb),
+		                dim, (long long)xs->dim[dim]);
+	}
+	struct shape os = {.ndim = xs->ndim - 1 + n};
+	memcpy(os.dim, xs->dim, (size_t)dim * sizeof *os.dim);
+	memcpy(os.dim + dim, sizes, (size_t)n * sizeof *os.dim);
+	memcpy(os.dim + dim + n, xs->dim + dim + 1, (size_t)(xs->ndim - dim - 1) * sizeof *os.dim);
+	op_out_tensor(c, op_dtype(x), &os, x);
+	return 0;
+}
+
+static int unflatten_infer(struct op_call *c)
+{
+	const struct value *x = op_tensor(c, 0, "input");
+	int64_t sizes[SHAPE_MAX_DIMS];
+	const struct value *sv = module_attr(c->module, "unflattened_size");
+	if (!x || sv->u.list.n > SHAPE_MAX_DIMS || value_ints(sv, sizes, sv->u.list.n) < 0)
+		return x ? op_fail(c, "Unflatten: bad unflattened_size") : -1;
+	return unflatten_shape(c, x, module_attr_int(c->module, "dim", 0), sizes, sv->u.list.n);
+}
+
+static void unflatten_describe(const struct module *m, char *buf, size_t size)
+{
+	char t[96];
+	value_format(module_attr(m, "unflattened_size"), t, sizeof t);
+	snprintf(buf, size, "dim %lld -> %s", (long long)module_attr_int(m, "dim", 0), t);
+}
+
+static const struct op_def def_unflatten = {
+    .name = "Unflatten",
+    .kind = OP_MODULE,
+    .doc = "splits dim into unflattened_size (one size may be -1)",
+    .attrs = unflatten_attrs,
+    .nattrs = 2,
+    .infer = unflatten_infer,
+    .describe = unflatten_describe,
 };
 
 static const struct attr_spec permute_attrs[] = {
@@ -637,7 +742,7 @@ static int fn_dropout(struct op_call *c)
 		return -1;
 	if (!(p >= 0 && p <= 1))
 		return op_fail(c, "dropout probability has to be between 0 and 1, but got %g", p);
-	return op_same(c);
+	return dropout_infer(c);
 }
 
 /* x.to(dtype), x.to(other), x.to(device): only the dtype matters here. */
@@ -677,6 +782,17 @@ static int fn_float(struct op_call *c)
 		return -1;
 	op_out_tensor(c, DT_F32, op_shape(x), x);
 	return 0;
+}
+
+/* x.unflatten(dim, sizes) */
+static int fn_unflatten(struct op_call *c)
+{
+	const struct value *x = op_self_tensor(c);
+	int64_t d, sizes[SHAPE_MAX_DIMS];
+	if (!x || op_int(c, 1, "dim", 0, &d) < 0)
+		return -1;
+	int n = op_int_list(c, 2, "sizes", false, sizes, SHAPE_MAX_DIMS);
+	return n < 0 ? -1 : unflatten_shape(c, x, d, sizes, n);
 }
 
 static int fn_roll(struct op_call *c)
@@ -729,65 +845,6 @@ static int fn_stochastic_depth(struct op_call *c)
 	return op_same(c);
 }
 
-static int fn_channel_shuffle(struct op_call *c)
-{
-	const struct value *x = op_self_tensor(c);
-	int64_t g;
-	if (!x || op_int(c, 1, "groups", 0, &g) < 0)
-		return -1;
-	const struct shape *xs = op_shape(x);
-	if (xs->ndim < 3)
-		return op_break(c, x, "channel_shuffle", "a %d-D input (needs at least 3-D)",
-		                xs->ndim);
-	if (g <= 0)
-		return op_fail(c, "channel_shuffle(): groups must be positive, got %lld",
-		               (long long)g);
-	if (xs->dim[1] % g) {
-		char desc[96];
-		snprintf(desc, sizeof desc, "channel_shuffle(groups=%lld)", (long long)g);
-		return op_break(c, x, desc, "%lld channels (not divisible)", (long long)xs->dim[1]);
-	}
-	return op_same(c);
-}
-
-/* F.pad(input, pad, mode='constant', value=None) */
-static int fn_pad(struct op_call *c)
-{
-	const struct value *x = op_self_tensor(c);
-	if (!x)
-		return -1;
-	int64_t p[2 * SHAPE_MAX_DIMS];
-	int n = op_int_list(c, 1, "pad", false, p, 2 * SHAPE_MAX_DIMS);
-	if (n < 0)
-		return -1;
-	const struct shape *xs = op_shape(x);
-	if (n % 2 || n / 2 > xs->ndim)
-		return op_fail(c,
-		               "pad(): padding length must be even and at most twice the "
-		               "input's rank, got %d for a %d-D input",
-		               n, xs->ndim);
-	const struct value *mode = op_arg(c, 2, "mode");
-	bool constant = !mode || mode->kind != VAL_STR || strcmp(mode->u.s, "constant") == 0;
-	struct shape os = *xs;
-	for (int i = 0; i < n / 2; i++) {
-		int k = xs->ndim - 1 - i;
-		int64_t v;
-		if (__builtin_add_overflow(xs->dim[k], p[2 * i], &v) ||
-		    __builtin_add_overflow(v, p[2 * i + 1], &v))
-			return op_mismatch(c, "pad() result too large");
-		if (v < 0 ||
-		    (!constant && (p[2 * i] >= xs->dim[k] || p[2 * i + 1] >= xs->dim[k]))) {
-			char sb[160];
-			return op_break(c, x, "pad()",
-			                "%s, too small to pad dim %d by (%lld, %lld)",
-			                shape_format(xs, sb, sizeof sb), k, (long long)p[2 * i],
-			                (long long)p[2 * i + 1]);
-		}
-		os.dim[k] = v;
-	}
-	return op_out_like(c, x, &os);
-}
-
 /* ---- the table ---- */
 
 REGISTRY_FUNCTION(cat, fn_cat, "cat(tensors, dim=0)");
@@ -814,11 +871,18 @@ REGISTRY_FUNCTION(to, fn_to, "x.to(dtype)");
 REGISTRY_FUNCTION(type_as, fn_type_as, "x.type_as(other)");
 REGISTRY_FUNCTION(float, fn_float, "x.float()");
 REGISTRY_FUNCTION(dropout, fn_dropout, "dropout(x, p=0.5, training=True)");
+REGISTRY_FUNCTION_PY(dropout1d, fn_dropout, "dropout1d(x, p=0.5, training=True)", "F.dropout1d");
+REGISTRY_FUNCTION_PY(dropout2d, fn_dropout, "dropout2d(x, p=0.5, training=True)", "F.dropout2d");
+REGISTRY_FUNCTION_PY(dropout3d, fn_dropout, "dropout3d(x, p=0.5, training=True)", "F.dropout3d");
+REGISTRY_FUNCTION_PY(alpha_dropout, fn_dropout, "alpha_dropout(x, p=0.5, training=False)",
+                     "F.alpha_dropout");
+REGISTRY_FUNCTION_PY(feature_alpha_dropout, fn_dropout,
+                     "feature_alpha_dropout(x, p=0.5, training=False)", "F.feature_alpha_dropout");
+REGISTRY_FUNCTION_PY(unflatten, fn_unflatten, "x.unflatten(dim, sizes); one size may be -1",
+                     "torch.Tensor.unflatten");
 REGISTRY_FUNCTION(stochastic_depth, fn_stochastic_depth,
                   "stochastic_depth(x, p, mode, training=True)");
 REGISTRY_FUNCTION(roll, fn_roll, "roll(x, shifts, dims=None)");
-REGISTRY_FUNCTION(pad, fn_pad, "pad(x, pad, mode='constant', value=None)");
-REGISTRY_FUNCTION(channel_shuffle, fn_channel_shuffle, "channel_shuffle(x, groups)");
 
 const struct op_def *const registry_layout_defs[] = {
     &def_dropout,
@@ -852,7 +916,17 @@ const struct op_def *const registry_layout_defs[] = {
     &fn_def_dropout,
     &fn_def_stochastic_depth,
     &fn_def_roll,
-    &fn_def_pad,
-    &fn_def_channel_shuffle,
+    &def_dropout1d,
+    &def_dropout2d,
+    &def_dropout3d,
+    &def_alpha_dropout,
+    &def_feature_alpha_dropout,
+    &fn_def_dropout1d,
+    &fn_def_dropout2d,
+    &fn_def_dropout3d,
+    &fn_def_alpha_dropout,
+    &fn_def_feature_alpha_dropout,
+    &def_unflatten,
+    &fn_def_unflatten,
     NULL,
 };

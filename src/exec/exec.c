@@ -249,6 +249,8 @@ static void check_dtype(struct exec_plan *p, const struct value *v, void *ctx)
 		return;
 	if ((dc->k->flags & KF_INT_INDEX) && (dt == DT_I64 || dt == DT_I32))
 		return;
+	if ((dc->k->flags & KF_BOOL_MASK) && (dt == DT_BOOL || dt == DT_U8))
+		return;
 	dc->ok = false;
 	dc->bad = dt;
 }

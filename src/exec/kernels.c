@@ -21,8 +21,9 @@
 /* ---- the table ---- */
 
 const struct kernel *const kernels_tables[] = {
-    kernels_conv, kernels_linear, kernels_norm,      kernels_act,
-    kernels_pool, kernels_layout, kernels_attention, kernels_embed, NULL,
+    kernels_conv,   kernels_linear,    kernels_norm, kernels_act,      kernels_pool,
+    kernels_layout, kernels_attention, kernels_rnn,  kernels_resample, kernels_embed,
+    NULL,
 };
 
 const struct kernel *kernels_find(const char *name, enum op_kind kind)
@@ -245,7 +246,7 @@ static struct {
 	void (*fn)(void *ctx, int64_t begin, int64_t end);
 	void *ctx;
 } pool = {.mu = PTHREAD_MUTEX_INITIALIZER,
-	  .submit = PTHREAD_MUTEX_INITIALIZER,
+          .submit = PTHREAD_MUTEX_INITIALIZER,
           .go = PTHREAD_COND_INITIALIZER,
           .done = PTHREAD_COND_INITIALIZER};
 

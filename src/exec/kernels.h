@@ -12,8 +12,8 @@
  * (doc/executor.md says more).
  *
  * Tensors a kernel sees are float32 and contiguous, except where its flags
- * say it moves bytes of any dtype (KF_ANY_DTYPE) or reads an integer index
- * tensor. Kernels never allocate in their run function: scratch memory is
+ * say it moves bytes of any dtype (KF_ANY_DTYPE), reads an integer index
+ * tensor or a bool mask. Kernels never allocate in their run function: scratch memory is
  * sized by prepare and handed over by the executor. */
 #ifndef GRAFT_KERNELS_H
 #define GRAFT_KERNELS_H
@@ -46,6 +46,7 @@ enum {
 	KF_BN = 1 << 4,          /* applies op->post_scale/post_shift per channel (dim 1) */
 	KF_ANY_DTYPE = 1 << 5,   /* moves elements of any dtype (layout kernels) */
 	KF_INT_INDEX = 1 << 6,   /* reads integer index tensors among float ones */
+	KF_BOOL_MASK = 1 << 7,   /* reads bool (or uint8) mask tensors among float ones */
 };
 /* An activation kernel's flags carry the activation it computes, which the
  * executor fuses into the op producing its input (KF_ACT):
@@ -175,6 +176,8 @@ extern const struct kernel kernels_act[];
 extern const struct kernel kernels_pool[];
 extern const struct kernel kernels_layout[];
 extern const struct kernel kernels_attention[];
+extern const struct kernel kernels_rnn[];
+extern const struct kernel kernels_resample[];
 extern const struct kernel kernels_embed[];
 /* Each table ends with an entry whose name is NULL. */
 

@@ -1,13 +1,17 @@
-/* kernels_attention.c - attention: nn.MultiheadAttention and torchvision
- * Swin's functional pieces (shifted_window_attention,
- * _get_relative_position_bias).
+/* kernels_attention.c - attention: nn.MultiheadAttention, nn.Transformer's
+ * causal mask and torchvision Swin's functional pieces
+ * (shifted_window_attention, _get_relative_position_bias).
  *
  * MultiheadAttention computes what PyTorch 1.13's
  * F.multi_head_attention_forward does in eval: the input projections, q
  * divided by sqrt(head_dim), softmax(q k^T) v per head, the output
  * projection; bias_k/bias_v and add_zero_attn extend the keys; the
- * attention weights come averaged over heads or per head. Masks are not
- * supported.
+ * attention weights come averaged over heads or per head. The masks
+ * (key_padding_mask [N, S], attn_mask [L, S] or [N*heads, L, S]) are added
+ * to q k^T: a bool (or uint8) one as -inf where it is true, a float one as
+ * its values; with an attn_mask of bool, a float key_padding_mask counts
+ * as true where it is not zero (PyTorch's logical_or). bias_k and the zero
+ * row are never masked.
  *
  * shifted_window_attention is torchvision 0.14's function step by step:
  * pad to whole windows, roll by -shift, partition, one qkv projection for
@@ -31,7 +35,13 @@ struct mha_state {
 	bool batch_first, need_weights, average;
 	const float *wq, *wk, *wv, *bq, *bk, *bv, *wo, *bo, *bias_k, *bias_v;
 	bool zero_attn;
+	bool kpm_bool, am_bool, am_per_head; /* the masks' kinds, when given */
 };
+
+static bool is_mask_dtype(enum dtype t)
+{
+	return t == DT_BOOL || t == DT_U8;
+}
 
 static bool flag_arg(const struct kop *op, int pos, const char *kw, bool def)
 {
@@ -48,15 +58,16 @@ static int mha_prepare(struct kop *op, struct error *e)
 {
 	const struct module *m = op->call.module;
 	const struct tensor *q = kop_tensor(op, 0, "query"), *k = kop_tensor(op, 1, "key");
-	for (int i = 3; i <= 5; i += 2) {
-		const struct value *mask =
-		    op_arg(&op->call, i, i == 3 ? "key_padding_mask" : "attn_mask");
-		if (mask && mask->kind != VAL_NONE)
-			return error_set(
-			    e, "MultiheadAttention: masks are not supported by graft run");
-	}
+	const struct tensor *kpm = kop_tensor(op, 3, "key_padding_mask");
+	const struct tensor *am = kop_tensor(op, 5, "attn_mask");
 	struct mha_state *st = xcalloc(1, sizeof *st);
 	op->state = st;
+	const struct tensor *v = kop_tensor(op, 2, "value");
+	if (is_mask_dtype(q->dtype) || is_mask_dtype(k->dtype) || is_mask_dtype(v->dtype))
+		return error_set(e, "MultiheadAttention: query, key and value must be float");
+	st->kpm_bool = kpm && is_mask_dtype(kpm->dtype);
+	st->am_bool = am && is_mask_dtype(am->dtype);
+	st->am_per_head = am && am->shape.ndim == 3;
 	st->batch_first = module_attr_bool(m, "batch_first", false);
 	st->e = module_attr_int(m, "embed_dim", 1);
 	st->heads = module_attr_int(m, "num_heads", 1);
@@ -67,7 +78,7 @@ static int mha_prepare(struct kop *op, struct error *e)
 	st->s = k->shape.dim[li];
 	st->n = batched ? q->shape.dim[st->batch_first ? 0 : 1] : 1;
 	st->kd = k->shape.dim[k->shape.ndim - 1];
-	st->vd = kop_tensor(op, 2, "value")->shape.dim[k->shape.ndim - 1];
+	st->vd = v->shape.dim[k->shape.ndim - 1];
 	st->need_weights = flag_arg(op, 4, "need_weights", true);
 	st->average = flag_arg(op, 6, "average_attn_weights", true);
 	const struct tensor *in = kop_param(op, "in_proj_weight");
@@ -101,6 +112,33 @@ static int mha_prepare(struct kop *op, struct error *e)
 	return 0;
 }
 
+/* Adds the masks of batch element b and head h to the scores attn [l,
+ * s2] of the s given keys. */
+static void mask_scores(const struct mha_state *st, const struct tensor *kpm,
+                        const struct tensor *am, int64_t b, int64_t h, float *attn)
+{
+	int64_t l = st->l, s = st->s;
+	const uint8_t *kb = kpm && st->kpm_bool ? tensor_data(kpm) : NULL;
+	const float *kf = kpm && !st->kpm_bool ? kt_f32(kpm) : NULL;
+	const uint8_t *ab = am && st->am_bool ? tensor_data(am) : NULL;
+	const float *af = am && !st->am_bool ? kt_f32(am) : NULL;
+	int64_t a0 = st->am_per_head ? (b * st->heads + h) * l * s : 0;
+	for (int64_t i = 0; i < l; i++)
+		for (int64_t j = 0; j < s; j++) {
+			float *x = attn + i * st->s2 + j;
+			bool masked = (kb && kb[b * s + j]) || (ab && ab[a0 + i * s + j]) ||
+			              (ab && kf && kf[b * s + j] != 0.0f);
+			if (masked) {
+				*x = -INFINITY;
+				continue;
+			}
+			if (af)
+				*x += af[a0 + i * s + j];
+			if (kf && !ab)
+				*x += kf[b * s + j];
+		}
+}
+
 /* dst[rows, e] = src (rows `ld` apart) W^T + b. */
 static void project(float *dst, const float *src, int64_t ld, int64_t rows, int64_t in, int64_t e,
                     const float *w, const float *b)
@@ -121,6 +159,8 @@ static int mha_run(struct kop *op, struct error *er)
 	const float *q = kt_f32(kop_tensor(op, 0, "query"));
 	const float *k = kt_f32(kop_tensor(op, 1, "key"));
 	const float *v = kt_f32(kop_tensor(op, 2, "value"));
+	const struct tensor *kpm = kop_tensor(op, 3, "key_padding_mask");
+	const struct tensor *am = kop_tensor(op, 5, "attn_mask");
 	float *out = kt_f32(kop_out(op, 0));
 	struct tensor *wt = st->need_weights ? kop_out(op, 1) : NULL;
 	float *weights = wt ? kt_f32(wt) : NULL;
@@ -152,6 +192,8 @@ static int mha_run(struct kop *op, struct error *er)
 		for (int64_t h = 0; h < st->heads; h++) {
 			kgemm_small(false, true, l, s2, hd, qp + h * hd, e, kp + h * hd, e, attn,
 			            s2);
+			if (kpm || am)
+				mask_scores(st, kpm, am, b, h, attn);
 			ksoftmax_rows(attn, l, s2, s2);
 			kgemm_small(false, false, l, hd, s2, attn, s2, vp + h * hd, e, o + h * hd,
 			            e);
@@ -175,6 +217,20 @@ static int mha_run(struct kop *op, struct error *er)
 				for (int64_t i = 0; i < e; i++)
 					out[(off_q + r * rs) * e + i] += st->bo[i];
 	}
+	return 0;
+}
+
+/* ---- nn.Transformer.generate_square_subsequent_mask ---- */
+
+static int square_subsequent_mask_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	struct tensor *y = kop_out(op, 0);
+	float *m = kt_f32(y);
+	int64_t sz = y->shape.dim[0];
+	for (int64_t i = 0; i < sz; i++)
+		for (int64_t j = 0; j < sz; j++)
+			m[i * sz + j] = j > i ? -INFINITY : 0.0f;
 	return 0;
 }
 
@@ -477,7 +533,8 @@ static int swa_run(struct kop *op, struct error *e)
 }
 
 const struct kernel kernels_attention[] = {
-    {"MultiheadAttention", OP_MODULE, 0, mha_prepare, mha_run},
+    {"MultiheadAttention", OP_MODULE, KF_BOOL_MASK, mha_prepare, mha_run},
+    {"generate_square_subsequent_mask", OP_FUNCTION, 0, NULL, square_subsequent_mask_run},
     {"_get_relative_position_bias", OP_FUNCTION, KF_INT_INDEX, rpb_prepare, rpb_run},
     {"shifted_window_attention", OP_FUNCTION, 0, swa_prepare, swa_run},
     {NULL, OP_MODULE, 0, NULL, NULL},

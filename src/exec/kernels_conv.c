@@ -1,7 +1,10 @@
-/* kernels_conv.c - 2-D convolution: nn.Conv2d and F.conv2d.
+/* kernels_conv.c - convolutions 1-D, 2-D and 3-D, transposed ones, and
+ * Fold/Unfold: nn.Conv1d/2d/3d, nn.ConvTranspose1d/2d/3d, their functions,
+ * nn.Fold and nn.Unfold.
  *
- * Four routes, picked once when the plan is made (the products through
- * kgemm, so BLAS calls live in kernels_linear.c):
+ * Every convolution is a 3-D one here: a 2-D one has depth 1, a 1-D one
+ * height 1 too. Five routes, picked once when the plan is made (the
+ * products through kgemm, so BLAS calls live in kernels_linear.c):
  *   - 1x1, stride 1, no padding: the input already is the matrix, one
  *     sgemm per image and group;
  *   - 3x3, stride 1, no groups, enough channels and tiles: Winograd's
@@ -13,8 +16,15 @@
  *     PyTorch's float32: doc/performance.md.)
  *   - depthwise (one input channel per group): a direct loop over output
  *     rows, vectorised along the row;
- *   - anything else: im2col into scratch, a block of output rows at a time
- *     so the column matrix stays small, and sgemm.
+ *   - anything else: im2col into scratch, a block of output rows (over
+ *     depth and height) at a time so the column matrix stays small, and
+ *     sgemm;
+ *   - transposed: the adjoint of the convolution from its output to its
+ *     input (the state describes that convolution: its weight is the
+ *     transposed one's, [in, out/groups, k...]); per block, the columns
+ *     W^T x by sgemm, scattered and summed into the output (col2im).
+ * The depthwise and Winograd routes are 2-D only.
+ * Unfold is im2col of whole images, Fold col2im.
  * The output pass (bias, a folded BatchNorm's scale and shift, a fused
  * activation) runs on each block while it is still in cache. Padding modes
  * other than zeros pad a copy of the input first. */
@@ -25,7 +35,7 @@
 #include "exec/kvec.h"
 #include "core/util.h"
 
-enum conv_route { CONV_GEMM1X1, CONV_DEPTHWISE, CONV_IM2COL, CONV_WINOGRAD };
+enum conv_route { CONV_GEMM1X1, CONV_DEPTHWISE, CONV_IM2COL, CONV_WINOGRAD, CONV_TRANSPOSED };
 enum pad_mode { PAD_ZEROS, PAD_REFLECT, PAD_REPLICATE, PAD_CIRCULAR };
 
 /* Floats of im2col columns per block, and of Winograd's transformed input
@@ -46,32 +56,43 @@ enum pad_mode { PAD_ZEROS, PAD_REFLECT, PAD_REPLICATE, PAD_CIRCULAR };
 struct conv_state {
 	enum conv_route route;
 	enum pad_mode pad_mode;
-	int64_t n, c, h, w; /* input, n = 1 for an unbatched 3-D input */
-	int64_t o, oh, ow;  /* output */
-	int64_t kh, kw, sh, sw, dh, dw;
-	int64_t pt, pl, pb, pr; /* padding: top, left, bottom, right */
-	int64_t groups, cg, og; /* channels per group in and out */
-	int64_t ph, pw;         /* the padded copy (pad modes other than zeros) */
-	int64_t block_rows;     /* output rows per im2col block, tile rows per Winograd block */
+	int64_t n, c, z, h, w; /* input (depth z), n = 1 for an unbatched input */
+	int64_t o, oz, oh, ow; /* output */
+	int64_t kz, kh, kw, sz, sh, sw, dz, dh, dw;
+	int64_t pf, pt, pl, pk, pb, pr; /* padding: front, top, left, back, bottom, right */
+	int64_t groups, cg, og;         /* channels per group in and out */
+	int64_t pz, ph, pw;             /* the padded copy (pad modes other than zeros) */
+	int64_t block_rows; /* output rows (depth x height) per im2col block, tile rows per
+	                       Winograd block */
 	int64_t th, tw, wh, ww; /* Winograd: tiles, and the padded input copy's size */
 	const float *wino;      /* Winograd: the filters transformed, [16][o][c] */
-	const float *weight;    /* [o, cg, kh, kw] */
+	const float *weight;    /* [o, cg, kz, kh, kw] */
 	const float *scale;     /* per output channel, or NULL */
 	float *shift;           /* per output channel (into shift_store), or NULL */
 	float shift_store[];
 };
 
-static int pair_of(const struct value *v, int64_t p[2])
+/* n ints from an int, a one-item tuple or n ints. */
+static int ints_of(const struct value *v, int64_t *p, int n)
 {
-	if (v && v->kind == VAL_LIST && v->u.list.n == 1 && v->u.list.items[0].kind == VAL_INT) {
-		p[0] = p[1] = v->u.list.items[0].u.i;
-		return 0;
-	}
-	return v ? value_ints(v, p, 2) : -1;
+	if (v && v->kind == VAL_LIST && v->u.list.n == 1 && v->u.list.items[0].kind == VAL_INT)
+		v = &v->u.list.items[0];
+	return v ? value_ints(v, p, n) : -1;
 }
 
-/* Padding of one dimension from an int pair or 'same'/'valid'. */
-static void conv_pad(const struct value *pad, int i, int64_t k, int64_t d, int64_t *l, int64_t *r)
+/* The optional argument at pos/kw into the last n of p[3] (left as they
+ * are when absent or None). */
+static int ints_arg(const struct kop *op, int pos, const char *kw, int n, int64_t p[3])
+{
+	const struct value *v = op_arg(&op->call, pos, kw);
+	if (!v || v->kind == VAL_NONE)
+		return 0;
+	return ints_of(v, p + 3 - n, n);
+}
+
+/* Padding of one dimension from ints or 'same'/'valid'. */
+static void conv_pad(const struct value *pad, int nd, int i, int64_t k, int64_t d, int64_t *l,
+                     int64_t *r)
 {
 	if (pad && pad->kind == VAL_STR) {
 		int64_t total = strcmp(pad->u.s, "same") == 0 ? d * (k - 1) : 0;
@@ -79,9 +100,9 @@ static void conv_pad(const struct value *pad, int i, int64_t k, int64_t d, int64
 		*r = total - *l;
 		return;
 	}
-	int64_t p[2] = {0, 0};
+	int64_t p[3] = {0, 0, 0};
 	if (pad)
-		pair_of(pad, p);
+		ints_of(pad, p, nd);
 	*l = *r = p[i];
 }
 
@@ -91,66 +112,90 @@ static int conv_prepare(struct kop *op, struct error *e)
 {
 	const struct tensor *x = kop_input(op), *w, *b;
 	struct tensor *y = kop_out(op, 0);
-	int64_t s[2] = {1, 1}, d[2] = {1, 1}, groups = 1;
+	const char *name = op->kernel->name;
+	bool tr = strstr(name, "ranspose") != NULL;
+	/* sizes of the three spatial dims, depth first; the missing ones 1 (0
+	 * for padding) */
+	int64_t s[3] = {1, 1, 1}, d[3] = {1, 1, 1}, groups = 1;
 	const struct value *pad;
 	const char *mode = "zeros";
 	const struct module *m = op->call.module;
 	if (m) {
 		w = kop_param(op, "weight");
 		b = kop_param(op, "bias");
-		module_attr_ints(m, "stride", s, 2);
-		module_attr_ints(m, "dilation", d, 2);
+	} else {
+		w = kop_tensor(op, 1, "weight");
+		b = kop_tensor(op, 2, "bias");
+	}
+	if (!w || w->shape.ndim < 3 || w->shape.ndim > 5)
+		return error_set(e, "%s: no weight of 3 to 5 dimensions", name);
+	int nd = w->shape.ndim - 2;
+	if (m) {
+		module_attr_ints(m, "stride", s + 3 - nd, nd);
+		module_attr_ints(m, "dilation", d + 3 - nd, nd);
 		groups = module_attr_int(m, "groups", 1);
 		pad = module_attr(m, "padding");
 		mode = module_attr_str(m, "padding_mode", "zeros");
 	} else {
-		w = kop_tensor(op, 1, "weight");
-		b = kop_tensor(op, 2, "bias");
 		const struct value *v;
-		if ((v = op_arg(&op->call, 3, "stride")) && v->kind != VAL_NONE &&
-		    pair_of(v, s) < 0)
-			return error_set(e, "conv2d(): bad stride");
-		if ((v = op_arg(&op->call, 5, "dilation")) && v->kind != VAL_NONE &&
-		    pair_of(v, d) < 0)
-			return error_set(e, "conv2d(): bad dilation");
+		if (ints_arg(op, 3, "stride", nd, s) < 0 ||
+		    ints_arg(op, tr ? 7 : 5, "dilation", nd, d) < 0)
+			return error_set(e, "%s(): bad stride or dilation", name);
 		if ((v = op_arg(&op->call, 6, "groups")) && v->kind == VAL_INT)
 			groups = v->u.i;
 		pad = op_arg(&op->call, 4, "padding");
 		if (pad && pad->kind == VAL_NONE)
 			pad = NULL;
 	}
-	if (!w || w->shape.ndim != 4)
-		return error_set(e, "Conv2d: no 4-D weight");
+	/* the image the windows run over, and the planes they make: the
+	 * input and output, or the other way round when transposed */
+	const struct tensor *img = tr ? y : x, *out = tr ? x : y;
+	int bat = img->shape.ndim == nd + 2;
 	int64_t o = w->shape.dim[0];
-	int bat = x->shape.ndim == 4;
-	int64_t yh = y->shape.dim[bat + 1], yw = y->shape.dim[bat + 2];
+	int64_t ksz[3] = {1, 1, 1}, isz[3] = {1, 1, 1}, osz[3] = {1, 1, 1};
+	for (int i = 0; i < nd; i++) {
+		ksz[3 - nd + i] = w->shape.dim[2 + i];
+		isz[3 - nd + i] = img->shape.dim[bat + 1 + i];
+		osz[3 - nd + i] = out->shape.dim[bat + 1 + i];
+	}
+	int64_t yh = osz[1], yw = osz[2];
 	bool tiles = (yh + 1) / 2 * ((yw + 1) / 2) >= WINO_MIN_TILES;
-	bool wino = w->shape.dim[2] == 3 && w->shape.dim[3] == 3 && s[0] == 1 && s[1] == 1 &&
-	            d[0] == 1 && d[1] == 1 && groups == 1 && !strcmp(mode, "zeros") &&
+	bool wino = !tr && nd == 2 && ksz[1] == 3 && ksz[2] == 3 && s[1] == 1 && s[2] == 1 &&
+	            d[1] == 1 && d[2] == 1 && groups == 1 && !strcmp(mode, "zeros") &&
 	            w->shape.dim[1] >= WINO_MIN_CHANNELS && o >= WINO_MIN_CHANNELS && tiles &&
 	            2 * ((yw + 1) / 2 + 2) <= WINO_MAX_ROW;
-	size_t extra = (size_t)o + (wino ? 16 * (size_t)(o * w->shape.dim[1]) : 0);
+	int64_t bias_n = y->shape.dim[bat];
+	size_t extra = (size_t)bias_n + (wino ? 16 * (size_t)(o * w->shape.dim[1]) : 0);
 	struct conv_state *st = xcalloc(1, sizeof *st + extra * sizeof(float));
 	op->state = st;
 	st->pad_mode = !strcmp(mode, "reflect")     ? PAD_REFLECT
 	               : !strcmp(mode, "replicate") ? PAD_REPLICATE
 	               : !strcmp(mode, "circular")  ? PAD_CIRCULAR
 	                                            : PAD_ZEROS;
-	st->n = bat ? x->shape.dim[0] : 1;
-	st->c = x->shape.dim[bat];
-	st->h = x->shape.dim[bat + 1];
-	st->w = x->shape.dim[bat + 2];
+	st->n = bat ? img->shape.dim[0] : 1;
+	st->c = img->shape.dim[bat];
+	st->z = isz[0];
+	st->h = isz[1];
+	st->w = isz[2];
 	st->o = o;
-	st->oh = y->shape.dim[bat + 1];
-	st->ow = y->shape.dim[bat + 2];
-	st->kh = w->shape.dim[2];
-	st->kw = w->shape.dim[3];
-	st->sh = s[0];
-	st->sw = s[1];
-	st->dh = d[0];
-	st->dw = d[1];
-	conv_pad(pad, 0, st->kh, st->dh, &st->pt, &st->pb);
-	conv_pad(pad, 1, st->kw, st->dw, &st->pl, &st->pr);
+	st->oz = osz[0];
+	st->oh = osz[1];
+	st->ow = osz[2];
+	st->kz = ksz[0];
+	st->kh = ksz[1];
+	st->kw = ksz[2];
+	st->sz = s[0];
+	st->sh = s[1];
+	st->sw = s[2];
+	st->dz = d[0];
+	st->dh = d[1];
+	st->dw = d[2];
+	int64_t *lo[3] = {&st->pf, &st->pt, &st->pl}, *hi[3] = {&st->pk, &st->pb, &st->pr};
+	for (int i = 0; i < nd; i++)
+		conv_pad(pad, nd, i, ksz[3 - nd + i], d[3 - nd + i], lo[3 - nd + i], hi[3 - nd + i]);
+	if (tr) /* the output padding is in the output's size: cut at the far end */
+		for (int i = 0; i < 3; i++)
+			*hi[i] = 0;
 	st->groups = groups;
 	st->cg = st->c / groups;
 	st->og = o / groups;
@@ -158,7 +203,7 @@ static int conv_prepare(struct kop *op, struct error *e)
 	st->scale = op->post_scale;
 	if (b || op->post_shift) {
 		st->shift = st->shift_store;
-		for (int64_t i = 0; i < o; i++) {
+		for (int64_t i = 0; i < bias_n; i++) {
 			float bias = b ? kt_f32(b)[i] : 0;
 			st->shift[i] = op->post_scale ? bias * op->post_scale[i] : bias;
 			if (op->post_shift)
@@ -166,29 +211,32 @@ static int conv_prepare(struct kop *op, struct error *e)
 		}
 	}
 	size_t scratch = 0;
-	if (st->pad_mode != PAD_ZEROS && (st->pt || st->pb || st->pl || st->pr)) {
+	bool no_pad = !st->pf && !st->pk && !st->pt && !st->pb && !st->pl && !st->pr;
+	if (st->pad_mode != PAD_ZEROS && !no_pad) {
+		st->pz = st->z + st->pf + st->pk;
 		st->ph = st->h + st->pt + st->pb;
 		st->pw = st->w + st->pl + st->pr;
-		scratch = (size_t)(st->c * st->ph * st->pw) * sizeof(float);
+		scratch = (size_t)(st->c * st->pz * st->ph * st->pw) * sizeof(float);
 	} else {
 		st->pad_mode = PAD_ZEROS;
 	}
-	bool no_pad = !st->pt && !st->pb && !st->pl && !st->pr;
-	if (st->kh == 1 && st->kw == 1 && st->sh == 1 && st->sw == 1 && no_pad) {
+	bool one = st->kz == 1 && st->kh == 1 && st->kw == 1 && st->sz == 1 && st->sh == 1 &&
+	           st->sw == 1 && no_pad;
+	if (one && !tr) {
 		st->route = CONV_GEMM1X1;
 	} else if (wino && st->pad_mode == PAD_ZEROS) {
 		st->route = CONV_WINOGRAD;
 		scratch = wino_prepare(st);
-	} else if (st->cg == 1 && st->kh <= DW_KMAX && st->kw <= DW_KMAX) {
+	} else if (!tr && nd < 3 && st->cg == 1 && st->kh <= DW_KMAX && st->kw <= DW_KMAX) {
 		st->route = CONV_DEPTHWISE;
 	} else {
-		st->route = CONV_IM2COL;
-		int64_t k = st->cg * st->kh * st->kw;
+		st->route = tr ? CONV_TRANSPOSED : CONV_IM2COL;
+		int64_t k = st->cg * st->kz * st->kh * st->kw, nrows = st->oz * st->oh;
 		int64_t rows = CONV_COL_BUDGET / (k * st->ow);
-		st->block_rows = rows < 1 ? 1 : rows > st->oh ? st->oh : rows;
+		st->block_rows = rows < 1 ? 1 : rows > nrows ? nrows : rows;
 		/* Even blocks: the last one not much smaller than the rest. */
-		int64_t nblocks = (st->oh + st->block_rows - 1) / st->block_rows;
-		st->block_rows = (st->oh + nblocks - 1) / nblocks;
+		int64_t nblocks = (nrows + st->block_rows - 1) / st->block_rows;
+		st->block_rows = (nrows + nblocks - 1) / nblocks;
 		scratch += (size_t)(k * st->block_rows * st->ow) * sizeof(float);
 	}
 	op->scratch_bytes = scratch;
@@ -214,16 +262,22 @@ static int64_t pad_index(enum pad_mode mode, int64_t i, int64_t n)
 	}
 }
 
-/* Pads one image [c, h, w] into dst [c, ph, pw] with the state's mode. */
+/* Pads one image [c, z, h, w] into dst [c, pz, ph, pw] with the state's
+ * mode. */
 static void pad_image(const struct conv_state *st, const float *x, float *dst)
 {
 	for (int64_t c = 0; c < st->c; c++)
-		for (int64_t i = 0; i < st->ph; i++) {
-			const float *row =
-			    x + (c * st->h + pad_index(st->pad_mode, i - st->pt, st->h)) * st->w;
-			float *d = dst + (c * st->ph + i) * st->pw;
-			for (int64_t j = 0; j < st->pw; j++)
-				d[j] = row[pad_index(st->pad_mode, j - st->pl, st->w)];
+		for (int64_t f = 0; f < st->pz; f++) {
+			const float *plane =
+			    x + (c * st->z + pad_index(st->pad_mode, f - st->pf, st->z)) * st->h *
+			            st->w;
+			for (int64_t i = 0; i < st->ph; i++) {
+				const float *row =
+				    plane + pad_index(st->pad_mode, i - st->pt, st->h) * st->w;
+				float *d = dst + ((c * st->pz + f) * st->ph + i) * st->pw;
+				for (int64_t j = 0; j < st->pw; j++)
+					d[j] = row[pad_index(st->pad_mode, j - st->pl, st->w)];
+			}
 		}
 }
 
@@ -241,29 +295,46 @@ static void valid_cols(int64_t ow, int64_t s, int64_t pad, int64_t off, int64_t 
 
 /* ---- im2col ---- */
 
+/* A block of output rows: rows q of the output's depth x height, from
+ * row0; the image (input, or the transposed convolution's output) with
+ * its padding. */
 struct im2col_job {
 	const struct conv_state *st;
-	const float *x; /* the group's first input channel */
-	int64_t h, w, pt, pl;
+	const float *x; /* the group's first image channel */
+	float *y;       /* col2im: the group's first output channel */
+	int64_t z, h, w, pf, pt, pl;
 	float *col;
-	int64_t oh0, rows;
+	int64_t row0, rows;
 };
+
+/* The image row (plane offset in rows of w) that column-matrix row r
+ * reads for output row q, or -1 when it lies in the padding. */
+static inline int64_t image_row(const struct im2col_job *j, int64_t kz, int64_t ki, int64_t q)
+{
+	const struct conv_state *st = j->st;
+	int64_t iz = q / st->oh * st->sz - j->pf + kz * st->dz;
+	int64_t ih = q % st->oh * st->sh - j->pt + ki * st->dh;
+	if (iz < 0 || iz >= j->z || ih < 0 || ih >= j->h)
+		return -1;
+	return iz * j->h + ih;
+}
 
 KERNEL_HOT
 static void im2col_chunk(void *ctx, int64_t rb, int64_t re)
 {
 	const struct im2col_job *j = ctx;
 	const struct conv_state *st = j->st;
-	int64_t cols = j->rows * st->ow, kk = st->kh * st->kw;
+	int64_t cols = j->rows * st->ow, kk = st->kz * st->kh * st->kw;
 	for (int64_t r = rb; r < re; r++) {
-		int64_t c = r / kk, ki = r % kk / st->kw, kj = r % st->kw;
-		const float *plane = j->x + c * j->h * j->w;
+		int64_t c = r / kk, kz = r % kk / (st->kh * st->kw), ki = r % (st->kh * st->kw) / st->kw,
+		        kj = r % st->kw;
+		const float *plane = j->x + c * j->z * j->h * j->w;
 		float *dst = j->col + r * cols;
 		int64_t lo, hi;
 		valid_cols(st->ow, st->sw, j->pl, kj * st->dw, j->w, &lo, &hi);
-		for (int64_t oh = j->oh0; oh < j->oh0 + j->rows; oh++, dst += st->ow) {
-			int64_t ih = oh * st->sh - j->pt + ki * st->dh;
-			if (ih < 0 || ih >= j->h) {
+		for (int64_t q = j->row0; q < j->row0 + j->rows; q++, dst += st->ow) {
+			int64_t ih = image_row(j, kz, ki, q);
+			if (ih < 0) {
 				memset(dst, 0, (size_t)st->ow * sizeof *dst);
 				continue;
 			}
@@ -278,6 +349,34 @@ static void im2col_chunk(void *ctx, int64_t rb, int64_t re)
 					dst[lo + i] = src[i * st->sw];
 			for (int64_t i = hi; i < st->ow; i++)
 				dst[i] = 0;
+		}
+	}
+}
+
+/* The adjoint of im2col over image channels [cb, ce): every column-matrix
+ * value added into the image place it was read from. */
+KERNEL_HOT
+static void col2im_chunk(void *ctx, int64_t cb, int64_t ce)
+{
+	const struct im2col_job *j = ctx;
+	const struct conv_state *st = j->st;
+	int64_t cols = j->rows * st->ow, kk = st->kz * st->kh * st->kw;
+	for (int64_t c = cb; c < ce; c++) {
+		float *plane = j->y + c * j->z * j->h * j->w;
+		for (int64_t r = c * kk; r < (c + 1) * kk; r++) {
+			int64_t kz = r % kk / (st->kh * st->kw), ki = r % (st->kh * st->kw) / st->kw,
+			        kj = r % st->kw;
+			const float *src = j->col + r * cols;
+			int64_t lo, hi;
+			valid_cols(st->ow, st->sw, j->pl, kj * st->dw, j->w, &lo, &hi);
+			for (int64_t q = j->row0; q < j->row0 + j->rows; q++, src += st->ow) {
+				int64_t ih = image_row(j, kz, ki, q);
+				if (ih < 0)
+					continue;
+				float *d = plane + ih * j->w + (lo * st->sw + kj * st->dw - j->pl);
+				for (int64_t i = lo; i < hi; i++)
+					d[(i - lo) * st->sw] += src[i];
+			}
 		}
 	}
 }
@@ -758,6 +857,32 @@ static void wino_run(const struct conv_state *st, const float *x, float *y, floa
 
 /* ---- the kernel ---- */
 
+/* One image of a transposed convolution: x [o, oz, oh, ow] into y
+ * [c, z, h, w]. */
+static void transposed_image(const struct conv_state *st, const float *x, float *y,
+                             float *scratch, struct kact act)
+{
+	int64_t plane_out = st->oz * st->oh * st->ow, plane = st->z * st->h * st->w;
+	int64_t k = st->cg * st->kz * st->kh * st->kw, nrows = st->oz * st->oh;
+	memset(y, 0, (size_t)(st->c * plane) * sizeof *y);
+	for (int64_t g = 0; g < st->groups; g++) {
+		const float *xg = x + g * st->og * plane_out;
+		const float *wg = st->weight + g * st->og * k;
+		for (int64_t row0 = 0; row0 < nrows; row0 += st->block_rows) {
+			int64_t rows = nrows - row0 < st->block_rows ? nrows - row0 : st->block_rows;
+			int64_t cols = rows * st->ow;
+			kgemm_ex(true, false, k, cols, st->og, wg, k, xg + row0 * st->ow, plane_out,
+			         0.0f, scratch, cols);
+			struct im2col_job j = {st,    NULL,  y + g * st->cg * plane,
+			                       st->z, st->h, st->w,
+			                       st->pf, st->pt, st->pl,
+			                       scratch, row0, rows};
+			kpar_for(st->cg, 1, col2im_chunk, &j);
+		}
+	}
+	epilogue(st, act, y, plane, st->c, plane, 0);
+}
+
 static int conv_run(struct kop *op, struct error *e)
 {
 	(void)e;
@@ -765,16 +890,23 @@ static int conv_run(struct kop *op, struct error *e)
 	const float *x = kt_f32(kop_input(op));
 	float *y = kt_f32(kop_out(op, 0));
 	float *scratch = op->scratch;
-	int64_t h = st->h, w = st->w, pt = st->pt, pl = st->pl;
+	int64_t z = st->z, h = st->h, w = st->w, pf = st->pf, pt = st->pt, pl = st->pl;
+	int64_t plane_out = st->oz * st->oh * st->ow, plane_in = st->z * st->h * st->w;
+	if (st->route == CONV_TRANSPOSED) {
+		for (int64_t n = 0; n < st->n; n++)
+			transposed_image(st, x + n * st->o * plane_out, y + n * st->c * plane_in,
+			                 scratch, op->act);
+		return 0;
+	}
 	float *padded = NULL;
 	if (st->pad_mode != PAD_ZEROS) {
 		padded = scratch;
-		scratch += st->c * st->ph * st->pw;
+		scratch += st->c * st->pz * st->ph * st->pw;
+		z = st->pz;
 		h = st->ph;
 		w = st->pw;
-		pt = pl = 0;
+		pf = pt = pl = 0;
 	}
-	int64_t plane_out = st->oh * st->ow;
 	if (st->route == CONV_WINOGRAD) {
 		wino_run(st, x, y, scratch, op->act);
 		return 0;
@@ -785,7 +917,7 @@ static int conv_run(struct kop *op, struct error *e)
 		return 0;
 	}
 	for (int64_t n = 0; n < st->n; n++) {
-		const float *xn = x + n * st->c * st->h * st->w;
+		const float *xn = x + n * st->c * plane_in;
 		float *yn = y + n * st->o * plane_out;
 		if (padded) {
 			pad_image(st, xn, padded);
@@ -798,9 +930,10 @@ static int conv_run(struct kop *op, struct error *e)
 			kpar_for(st->o, 1, dw_planes, &j);
 			continue;
 		}
+		int64_t k = st->cg * st->kz * st->kh * st->kw, nrows = st->oz * st->oh;
 		for (int64_t g = 0; g < st->groups; g++) {
-			const float *xg = xn + g * st->cg * h * w;
-			const float *wg = st->weight + g * st->og * st->cg * st->kh * st->kw;
+			const float *xg = xn + g * st->cg * z * h * w;
+			const float *wg = st->weight + g * st->og * k;
 			float *yg = yn + g * st->og * plane_out;
 			if (st->route == CONV_GEMM1X1) {
 				kgemm(false, st->og, plane_out, st->cg, wg, st->cg, xg, plane_out,
@@ -808,14 +941,13 @@ static int conv_run(struct kop *op, struct error *e)
 				epilogue(st, op->act, yg, plane_out, st->og, plane_out, g * st->og);
 				continue;
 			}
-			int64_t k = st->cg * st->kh * st->kw;
-			for (int64_t oh0 = 0; oh0 < st->oh; oh0 += st->block_rows) {
+			for (int64_t row0 = 0; row0 < nrows; row0 += st->block_rows) {
 				int64_t rows =
-				    st->oh - oh0 < st->block_rows ? st->oh - oh0 : st->block_rows;
+				    nrows - row0 < st->block_rows ? nrows - row0 : st->block_rows;
 				int64_t cols = rows * st->ow;
-				struct im2col_job j = {st, xg, h, w, pt, pl, scratch, oh0, rows};
+				struct im2col_job j = {st, xg, NULL, z, h, w, pf, pt, pl, scratch, row0, rows};
 				kpar_for(k, 4, im2col_chunk, &j);
-				float *yb = yg + oh0 * st->ow;
+				float *yb = yg + row0 * st->ow;
 				kgemm(false, st->og, cols, k, wg, k, scratch, cols, 0.0f, yb,
 				      plane_out);
 				epilogue(st, op->act, yb, plane_out, st->og, cols, g * st->og);
@@ -825,8 +957,92 @@ static int conv_run(struct kop *op, struct error *e)
 	return 0;
 }
 
+/* ---- Fold and Unfold ---- */
+
+/* The state of the convolution whose im2col Unfold is and whose col2im
+ * Fold is: the image, its blocks, the window. */
+static int fold_prepare(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct module *m = op->call.module;
+	bool fold = strcmp(op->kernel->name, "Fold") == 0 || strcmp(op->kernel->name, "fold") == 0;
+	const struct tensor *img = fold ? kop_out(op, 0) : kop_input(op);
+	int64_t k[3] = {1, 1, 1}, s[3] = {1, 1, 1}, d[3] = {1, 1, 1}, p[3] = {0, 0, 0};
+	if (m) {
+		module_attr_ints(m, "kernel_size", k + 1, 2);
+		module_attr_ints(m, "stride", s + 1, 2);
+		module_attr_ints(m, "dilation", d + 1, 2);
+		module_attr_ints(m, "padding", p + 1, 2);
+	} else {
+		int at = fold ? 2 : 1;
+		if (ints_arg(op, at, "kernel_size", 2, k) < 0 ||
+		    ints_arg(op, at + 1, "dilation", 2, d) < 0 ||
+		    ints_arg(op, at + 2, "padding", 2, p) < 0 ||
+		    ints_arg(op, at + 3, "stride", 2, s) < 0)
+			return error_set(e, "%s(): bad kernel_size, dilation, padding or stride",
+			                 op->kernel->name);
+	}
+	struct conv_state *st = xcalloc(1, sizeof *st);
+	op->state = st;
+	int b = img->shape.ndim == 4;
+	st->n = b ? img->shape.dim[0] : 1;
+	st->c = img->shape.dim[b];
+	st->z = st->oz = 1;
+	st->h = img->shape.dim[b + 1];
+	st->w = img->shape.dim[b + 2];
+	st->kz = st->sz = st->dz = 1;
+	st->kh = k[1];
+	st->kw = k[2];
+	st->sh = s[1];
+	st->sw = s[2];
+	st->dh = d[1];
+	st->dw = d[2];
+	st->pt = p[1];
+	st->pl = p[2];
+	st->oh = (st->h + 2 * p[1] - d[1] * (k[1] - 1) - 1) / s[1] + 1;
+	st->ow = (st->w + 2 * p[2] - d[2] * (k[2] - 1) - 1) / s[2] + 1;
+	return 0;
+}
+
+static int fold_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct conv_state *st = op->state;
+	bool fold = strcmp(op->kernel->name, "Fold") == 0 || strcmp(op->kernel->name, "fold") == 0;
+	float *x = kt_f32(kop_input(op)), *y = kt_f32(kop_out(op, 0));
+	int64_t plane = st->h * st->w, cols = st->kh * st->kw * st->oh * st->ow;
+	if (fold)
+		memset(y, 0, (size_t)(st->n * st->c * plane) * sizeof *y);
+	for (int64_t n = 0; n < st->n; n++) {
+		/* Fold reads its input as the column matrix, Unfold writes it */
+		struct im2col_job j = {st,     x + n * st->c * plane, y + n * st->c * plane,
+		                       1,      st->h,                 st->w,
+		                       0,      st->pt,                st->pl,
+		                       (fold ? x : y) + n * st->c * cols, 0, st->oh};
+		if (fold)
+			kpar_for(st->c, 1, col2im_chunk, &j);
+		else
+			kpar_for(st->c * st->kh * st->kw, 4, im2col_chunk, &j);
+	}
+	return 0;
+}
+
 const struct kernel kernels_conv[] = {
     {"Conv2d", OP_MODULE, KF_ACT | KF_BN, conv_prepare, conv_run},
     {"conv2d", OP_FUNCTION, KF_ACT | KF_BN, conv_prepare, conv_run},
+    {"Conv1d", OP_MODULE, KF_ACT | KF_BN, conv_prepare, conv_run},
+    {"Conv3d", OP_MODULE, KF_ACT | KF_BN, conv_prepare, conv_run},
+    {"ConvTranspose1d", OP_MODULE, KF_ACT | KF_BN, conv_prepare, conv_run},
+    {"ConvTranspose2d", OP_MODULE, KF_ACT | KF_BN, conv_prepare, conv_run},
+    {"ConvTranspose3d", OP_MODULE, KF_ACT | KF_BN, conv_prepare, conv_run},
+    {"conv1d", OP_FUNCTION, KF_ACT | KF_BN, conv_prepare, conv_run},
+    {"conv3d", OP_FUNCTION, KF_ACT | KF_BN, conv_prepare, conv_run},
+    {"conv_transpose1d", OP_FUNCTION, KF_ACT | KF_BN, conv_prepare, conv_run},
+    {"conv_transpose2d", OP_FUNCTION, KF_ACT | KF_BN, conv_prepare, conv_run},
+    {"conv_transpose3d", OP_FUNCTION, KF_ACT | KF_BN, conv_prepare, conv_run},
+    {"Fold", OP_MODULE, 0, fold_prepare, fold_run},
+    {"Unfold", OP_MODULE, 0, fold_prepare, fold_run},
+    {"fold", OP_FUNCTION, 0, fold_prepare, fold_run},
+    {"unfold", OP_FUNCTION, 0, fold_prepare, fold_run},
     {NULL, OP_MODULE, 0, NULL, NULL},
 };

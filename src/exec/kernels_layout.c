@@ -1,5 +1,6 @@
 /* kernels_layout.c - moving elements: views, permutes, cat and splits,
- * expand, indexing, pad, roll, channel_shuffle and Swin's patch-merging pad.
+ * expand, indexing, pad and the pad layers, roll, channel and pixel shuffles and Swin's
+ * patch-merging pad.
  *
  * Views (view, reshape, flatten, unsqueeze, contiguous, Flatten, Dropout
  * and StochasticDepth in eval, ...) are KF_ALIAS: the executor gives their
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "exec/kernels.h"
+#include "core/registry_resample.h"
 #include "core/util.h"
 
 static size_t elem_size(const struct tensor *t)
@@ -134,10 +136,13 @@ static int expand_prepare(struct kop *op, struct error *e)
 	return 0;
 }
 
+/* channel_shuffle(x, groups) or ChannelShuffle: [N, g, C/g, *] read as
+ * [N, C/g, g, *]. */
 static int channel_shuffle_prepare(struct kop *op, struct error *e)
 {
 	const struct tensor *x = kop_input(op);
-	const struct value *gv = op_arg(&op->call, 1, "groups");
+	const struct value *gv = op->call.module ? module_attr(op->call.module, "groups")
+	                                         : op_arg(&op->call, 1, "groups");
 	if (!gv || gv->kind != VAL_INT || gv->u.i <= 0)
 		return error_set(e, "channel_shuffle(): bad groups");
 	int64_t groups = gv->u.i, n = x->shape.dim[0], c = x->shape.dim[1];
@@ -150,6 +155,42 @@ static int channel_shuffle_prepare(struct kop *op, struct error *e)
 	g->sstride[1] = inner;
 	g->sstride[2] = c / groups * inner;
 	g->sstride[3] = 1;
+	return 0;
+}
+
+/* pixel_shuffle, PixelShuffle: the output [B, C, H*r, W*r] read as
+ * [B, C, H, r, W, r] from input channel c*r*r + i*r + j; pixel_unshuffle,
+ * PixelUnshuffle: the output [B, C*r*r, H, W] read as [B, C, r, r, H, W]
+ * from input pixel (h*r + i, w*r + j). Leading dims are one batch dim. */
+static int pixel_shuffle_prepare(struct kop *op, struct error *e)
+{
+	const struct tensor *x = kop_input(op);
+	const char *name = op->kernel->name;
+	bool unshuffle = strstr(name, "nshuffle") != NULL;
+	const char *attr = unshuffle ? "downscale_factor" : "upscale_factor";
+	const struct value *rv =
+	    op->call.module ? module_attr(op->call.module, attr) : op_arg(&op->call, 1, attr);
+	if (!rv || rv->kind != VAL_INT || rv->u.i <= 0)
+		return error_set(e, "%s: bad %s", name, attr);
+	int64_t r = rv->u.i;
+	const struct shape *xs = &x->shape;
+	int nd = xs->ndim;
+	int64_t c = xs->dim[nd - 3], h = xs->dim[nd - 2], w = xs->dim[nd - 1];
+	int64_t b = c * h * w != 0 ? shape_numel(xs) / (c * h * w) : 0;
+	struct gather_state *g = xcalloc(1, sizeof *g);
+	op->state = g;
+	if (!unshuffle) {
+		int64_t oc = c / (r * r);
+		struct shape s = {.ndim = 6, .dim = {b, oc, h, r, w, r}};
+		gather_init(g, &s);
+		int64_t str[6] = {c * h * w, r * r * h * w, w, r * h * w, 1, h * w};
+		memcpy(g->sstride, str, sizeof str);
+	} else {
+		struct shape s = {.ndim = 6, .dim = {b, c, r, r, h / r, w / r}};
+		gather_init(g, &s);
+		int64_t str[6] = {c * h * w, h * w, w, 1, r * w, r};
+		memcpy(g->sstride, str, sizeof str);
+	}
 	return 0;
 }
 
@@ -499,23 +540,29 @@ struct pad_state {
 	int64_t in[SHAPE_MAX_DIMS], out[SHAPE_MAX_DIMS];
 };
 
+/* F.pad(x, pad, mode, value), or a pad layer (ReflectionPad2d, ...). */
 static int pad_prepare(struct kop *op, struct error *e)
 {
 	const struct tensor *x = kop_input(op);
+	const struct module *m = op->call.module;
 	int64_t p[2 * SHAPE_MAX_DIMS];
-	int n = int_list(op, 1, "pad", p, 2 * SHAPE_MAX_DIMS);
+	const struct value *pv = m ? module_attr(m, "padding") : NULL;
+	int n = m ? (value_ints(pv, p, pv->u.list.n) < 0 ? -1 : pv->u.list.n)
+	          : int_list(op, 1, "pad", p, 2 * SHAPE_MAX_DIMS);
 	if (n < 0 || n % 2)
 		return error_set(e, "pad(): bad padding");
 	struct pad_state *st = xcalloc(1, sizeof *st);
 	op->state = st;
-	const struct value *mv = op_arg(&op->call, 2, "mode");
-	const char *mode = mv && mv->kind == VAL_STR ? mv->u.s : "constant";
+	const struct value *mv = m ? NULL : op_arg(&op->call, 2, "mode");
+	const char *mode = m                           ? resample_pad_mode(m->type)
+	                   : mv && mv->kind == VAL_STR ? mv->u.s
+	                                               : "constant";
 	st->mode = !strcmp(mode, "reflect")     ? PM_REFLECT
 	           : !strcmp(mode, "replicate") ? PM_REPLICATE
 	           : !strcmp(mode, "circular")  ? PM_CIRCULAR
 	                                        : PM_CONSTANT;
 	double v = 0;
-	const struct value *vv = op_arg(&op->call, 3, "value");
+	const struct value *vv = m ? module_attr(m, "value") : op_arg(&op->call, 3, "value");
 	if (vv && vv->kind != VAL_NONE && !value_number(vv, &v))
 		return error_set(e, "pad(): value must be a number");
 	st->value = (float)v;
@@ -531,8 +578,10 @@ static int pad_prepare(struct kop *op, struct error *e)
 	return 0;
 }
 
-/* Source index for output index i of a dim, or -1 for the fill value. */
-static int64_t pad_src(enum pad_mode mode, int64_t i, int64_t before, int64_t n)
+/* Source index for output index i of a dim of n elements padded to out,
+ * or -1 for the fill value. A circular padding wraps around what a
+ * negative padding of either side leaves, as PyTorch's does. */
+static int64_t pad_src(enum pad_mode mode, int64_t i, int64_t before, int64_t n, int64_t out)
 {
 	int64_t s = i - before;
 	if (s >= 0 && s < n)
@@ -546,8 +595,11 @@ static int64_t pad_src(enum pad_mode mode, int64_t i, int64_t before, int64_t n)
 		return s;
 	case PM_REPLICATE:
 		return s < 0 ? 0 : n - 1;
-	case PM_CIRCULAR:
-		return ((s % n) + n) % n;
+	case PM_CIRCULAR: {
+		int64_t after = out - n - before;
+		int64_t lo = before < 0 ? -before : 0, m = n - lo - (after < 0 ? -after : 0);
+		return lo + ((s - lo) % m + m) % m;
+	}
 	}
 	return -1;
 }
@@ -568,7 +620,7 @@ static int pad_run(struct kop *op, struct error *e)
 		int64_t off = 0;
 		bool fill = false;
 		for (int q = 0; q < st->ndim && !fill; q++) {
-			int64_t s = pad_src(st->mode, idx[q], st->before[q], st->in[q]);
+			int64_t s = pad_src(st->mode, idx[q], st->before[q], st->in[q], st->out[q]);
 			if (s < 0)
 				fill = true;
 			else
@@ -736,5 +788,32 @@ const struct kernel kernels_layout[] = {
     MOVE("pad", pad_prepare, pad_run),
     MOVE("roll", roll_prepare, roll_run),
     MOVE("_patch_merging_pad", NULL, merge_pad_run),
+    ALIAS("Dropout1d", OP_MODULE),
+    ALIAS("Dropout2d", OP_MODULE),
+    ALIAS("Dropout3d", OP_MODULE),
+    ALIAS("AlphaDropout", OP_MODULE),
+    ALIAS("FeatureAlphaDropout", OP_MODULE),
+    ALIAS("dropout1d", OP_FUNCTION),
+    ALIAS("dropout2d", OP_FUNCTION),
+    ALIAS("dropout3d", OP_FUNCTION),
+    ALIAS("alpha_dropout", OP_FUNCTION),
+    ALIAS("feature_alpha_dropout", OP_FUNCTION),
+    ALIAS("Unflatten", OP_MODULE),
+    ALIAS("unflatten", OP_FUNCTION),
+    {"ChannelShuffle", OP_MODULE, KF_ANY_DTYPE, channel_shuffle_prepare, gather_run},
+    {"PixelShuffle", OP_MODULE, KF_ANY_DTYPE, pixel_shuffle_prepare, gather_run},
+    {"PixelUnshuffle", OP_MODULE, KF_ANY_DTYPE, pixel_shuffle_prepare, gather_run},
+    MOVE("pixel_shuffle", pixel_shuffle_prepare, gather_run),
+    MOVE("pixel_unshuffle", pixel_shuffle_prepare, gather_run),
+    {"ConstantPad1d", OP_MODULE, KF_ANY_DTYPE, pad_prepare, pad_run},
+    {"ConstantPad2d", OP_MODULE, KF_ANY_DTYPE, pad_prepare, pad_run},
+    {"ConstantPad3d", OP_MODULE, KF_ANY_DTYPE, pad_prepare, pad_run},
+    {"ZeroPad2d", OP_MODULE, KF_ANY_DTYPE, pad_prepare, pad_run},
+    {"ReflectionPad1d", OP_MODULE, KF_ANY_DTYPE, pad_prepare, pad_run},
+    {"ReflectionPad2d", OP_MODULE, KF_ANY_DTYPE, pad_prepare, pad_run},
+    {"ReflectionPad3d", OP_MODULE, KF_ANY_DTYPE, pad_prepare, pad_run},
+    {"ReplicationPad1d", OP_MODULE, KF_ANY_DTYPE, pad_prepare, pad_run},
+    {"ReplicationPad2d", OP_MODULE, KF_ANY_DTYPE, pad_prepare, pad_run},
+    {"ReplicationPad3d", OP_MODULE, KF_ANY_DTYPE, pad_prepare, pad_run},
     {NULL, OP_MODULE, 0, NULL, NULL},
 };

@@ -1,5 +1,6 @@
-/* kernels_norm.c - normalisation: BatchNorm (eval), LayerNorm,
- * torchvision's LayerNorm2d, GroupNorm and F.normalize.
+/* kernels_norm.c - normalisation: BatchNorm (eval; also SyncBatchNorm and
+ * torchvision's FrozenBatchNorm2d), LayerNorm, torchvision's LayerNorm2d,
+ * GroupNorm, InstanceNorm, local response norms and F.normalize.
  *
  * BatchNorm in eval mode is PyTorch's per-channel affine
  * x * (w / sqrt(var + eps)) + (b - mean * w / sqrt(var + eps)), which is
@@ -312,28 +313,85 @@ static int ln2d_run(struct kop *op, struct error *e)
 	return 0;
 }
 
-/* ---- GroupNorm ---- */
+/* ---- GroupNorm, InstanceNorm and their functions ---- */
 
+/* Normalisation over groups of channels: n samples of groups * cg channels
+ * of `inner` elements each; each group of each sample normalised with its
+ * own statistics, or each channel with running ones (an InstanceNorm that
+ * tracks them, in eval), then the per-channel affine. */
 struct gn_state {
 	int64_t n, groups, cg, inner;
 	double eps;
 	const float *w, *b;
+	const float *mean, *var; /* running statistics, or NULL */
 };
+
+static const float *f32_or_null(const struct tensor *t)
+{
+	return t ? kt_f32(t) : NULL;
+}
+
+/* An InstanceNorm module: its channels are dim 0 of an unbatched input
+ * (InstanceNorm2d's [C, H, W]), else dim 1. */
+static int instance_channel_dim(const struct kop *op, const struct shape *s)
+{
+	const char *type = op->call.module->type;
+	return s->ndim == type[strlen(type) - 2] - '0' + 1 ? 0 : 1;
+}
 
 static int gn_prepare(struct kop *op, struct error *e)
 {
-	(void)e;
-	const struct tensor *x = kop_input(op);
+	const struct tensor *x = kop_input(op), *w, *b, *mean = NULL, *var = NULL;
+	const struct module *m = op->call.module;
+	const char *name = op->kernel->name;
+	int cdim = 1;
+	int64_t groups = 0;
+	double eps;
+	if (!strcmp(name, "GroupNorm") || !strcmp(name, "group_norm")) {
+		const struct value *g = m ? NULL : op_arg(&op->call, 1, "num_groups");
+		groups = m ? module_attr_int(m, "num_groups", 1) : g ? g->u.i : 0;
+		w = m ? kop_param(op, "weight") : kop_tensor(op, 2, "weight");
+		b = m ? kop_param(op, "bias") : kop_tensor(op, 3, "bias");
+		eps = attr_eps(op, 4, 1e-5);
+	} else if (m) {
+		cdim = instance_channel_dim(op, &x->shape);
+		w = kop_param(op, "weight");
+		b = kop_param(op, "bias");
+		if (module_attr_bool(m, "track_running_stats", false)) {
+			mean = kop_param(op, "running_mean");
+			var = kop_param(op, "running_var");
+		}
+		eps = attr_eps(op, -1, 1e-5);
+	} else {
+		const struct value *u = op_arg(&op->call, 5, "use_input_stats");
+		if (u && u->kind == VAL_BOOL && !u->u.b) {
+			mean = kop_tensor(op, 1, "running_mean");
+			var = kop_tensor(op, 2, "running_var");
+			if (!mean || !var)
+				return error_set(e, "instance_norm(): use_input_stats=False needs "
+				                    "running_mean and running_var");
+		}
+		w = kop_tensor(op, 3, "weight");
+		b = kop_tensor(op, 4, "bias");
+		eps = attr_eps(op, 7, 1e-5);
+	}
+	int64_t c = x->shape.dim[cdim];
+	if (!groups)
+		groups = c; /* an instance norm: one channel a group */
+	if (groups <= 0 || c % groups)
+		return error_set(e, "%s: %lld channels in %lld groups", name, (long long)c,
+		                 (long long)groups);
 	struct gn_state *st = xcalloc(1, sizeof *st);
 	op->state = st;
-	st->n = x->shape.dim[0];
-	st->groups = module_attr_int(op->call.module, "num_groups", 1);
-	st->cg = x->shape.dim[1] / st->groups;
-	st->inner = shape_numel(&x->shape) / (st->n * x->shape.dim[1]);
-	st->eps = attr_eps(op, -1, 1e-5);
-	const struct tensor *w = kop_param(op, "weight"), *b = kop_param(op, "bias");
-	st->w = w ? kt_f32(w) : NULL;
-	st->b = b ? kt_f32(b) : NULL;
+	st->n = cdim ? x->shape.dim[0] : 1;
+	st->groups = groups;
+	st->cg = c / groups;
+	st->inner = st->n * c != 0 ? shape_numel(&x->shape) / (st->n * c) : 0;
+	st->eps = eps;
+	st->w = f32_or_null(w);
+	st->b = f32_or_null(b);
+	st->mean = f32_or_null(mean);
+	st->var = f32_or_null(var);
 	return 0;
 }
 
@@ -343,6 +401,19 @@ struct gn_job {
 	float *y;
 };
 
+/* Mean and 1/std of len floats (biased variance, in double). */
+static void row_stats(const float *x, int64_t len, double eps, float *mean, float *rstd)
+{
+	double sum = 0, sq = 0;
+	for (int64_t i = 0; i < len; i++)
+		sum += x[i];
+	double m = sum / (double)(len ? len : 1);
+	for (int64_t i = 0; i < len; i++)
+		sq += (x[i] - m) * (x[i] - m);
+	*mean = (float)m;
+	*rstd = (float)(1 / sqrt(sq / (double)(len ? len : 1) + eps));
+}
+
 static void gn_groups(void *ctx, int64_t gb, int64_t ge)
 {
 	const struct gn_job *j = ctx;
@@ -351,15 +422,15 @@ static void gn_groups(void *ctx, int64_t gb, int64_t ge)
 	for (int64_t g = gb; g < ge; g++) {
 		const float *x = j->x + g * len;
 		float *y = j->y + g * len;
-		double sum = 0, sq = 0;
-		for (int64_t i = 0; i < len; i++)
-			sum += x[i];
-		double mean = sum / (double)len;
-		for (int64_t i = 0; i < len; i++)
-			sq += (x[i] - mean) * (x[i] - mean);
-		float rstd = (float)(1 / sqrt(sq / (double)len + st->eps)), m = (float)mean;
+		float m = 0, rstd = 0;
+		if (!st->mean)
+			row_stats(x, len, st->eps, &m, &rstd);
 		int64_t c0 = g % st->groups * st->cg;
 		for (int64_t c = 0; c < st->cg; c++) {
+			if (st->mean) {
+				m = st->mean[c0 + c];
+				rstd = (float)(1 / sqrt((double)st->var[c0 + c] + st->eps));
+			}
 			float w = st->w ? st->w[c0 + c] : 1, b = st->b ? st->b[c0 + c] : 0;
 			for (int64_t i = 0; i < st->inner; i++)
 				y[c * st->inner + i] = (x[c * st->inner + i] - m) * rstd * w + b;
@@ -373,6 +444,99 @@ static int gn_run(struct kop *op, struct error *e)
 	const struct gn_state *st = op->state;
 	struct gn_job j = {st, kt_f32(kop_input(op)), kt_f32(kop_out(op, 0))};
 	kpar_for(st->n * st->groups, 1, gn_groups, &j);
+	return 0;
+}
+
+/* ---- LocalResponseNorm, local_response_norm, CrossMapLRN2d ---- */
+
+struct lrn_state {
+	int64_t n, c, inner, size;
+	double alpha, beta, k;
+	bool cross_map; /* CrossMapLRN2d's running window */
+};
+
+static double lrn_number(const struct kop *op, const char *name, int pos, double def)
+{
+	if (op->call.module)
+		return module_attr_float(op->call.module, name, def);
+	const struct value *v = op_arg(&op->call, pos, name);
+	double d;
+	return v && value_number(v, &d) ? d : def;
+}
+
+static int lrn_prepare(struct kop *op, struct error *e)
+{
+	const struct tensor *x = kop_input(op);
+	struct lrn_state *st = xcalloc(1, sizeof *st);
+	op->state = st;
+	const struct value *sv =
+	    op->call.module ? module_attr(op->call.module, "size") : op_arg(&op->call, 1, "size");
+	if (!sv || sv->kind != VAL_INT || sv->u.i <= 0)
+		return error_set(e, "%s: bad size", op->kernel->name);
+	st->size = sv->u.i;
+	st->alpha = lrn_number(op, "alpha", 2, 1e-4);
+	st->beta = lrn_number(op, "beta", 3, 0.75);
+	st->k = lrn_number(op, "k", 4, 1);
+	st->cross_map = !strcmp(op->kernel->name, "CrossMapLRN2d");
+	st->n = x->shape.dim[0];
+	st->c = x->shape.dim[1];
+	st->inner = st->n * st->c != 0 ? shape_numel(&x->shape) / (st->n * st->c) : 0;
+	op->scratch_bytes = (size_t)(st->c * st->inner) * sizeof(double);
+	return 0;
+}
+
+/* Sums of squares over each channel's window into sq ([c][inner]):
+ * LocalResponseNorm's [c - size/2, c + (size-1)/2], zero-padded; or
+ * CrossMapLRN2d's running sum as Lua Torch computes it (its window never
+ * drops channel 0). */
+static void lrn_window_sums(const struct lrn_state *st, const float *x, double *sq)
+{
+	int64_t in = st->inner;
+	if (!st->cross_map) {
+		for (int64_t c = 0; c < st->c; c++) {
+			int64_t lo = c - st->size / 2, hi = c + (st->size - 1) / 2;
+			for (int64_t i = 0; i < in; i++) {
+				double s = 0;
+				for (int64_t q = lo < 0 ? 0 : lo; q <= hi && q < st->c; q++)
+					s += (double)x[q * in + i] * x[q * in + i];
+				sq[c * in + i] = s;
+			}
+		}
+		return;
+	}
+	int64_t pre = (st->size - 1) / 2 + 1, first = pre > st->c ? st->c : pre;
+	for (int64_t i = 0; i < in; i++) {
+		double s = 0;
+		for (int64_t q = 0; q < first; q++)
+			s += (double)x[q * in + i] * x[q * in + i];
+		sq[i] = s;
+	}
+	for (int64_t c = 1; c < st->c; c++)
+		for (int64_t i = 0; i < in; i++) {
+			double s = sq[(c - 1) * in + i];
+			if (c < st->c - pre + 1)
+				s += (double)x[(c + pre - 1) * in + i] * x[(c + pre - 1) * in + i];
+			if (c > pre)
+				s -= (double)x[(c - pre) * in + i] * x[(c - pre) * in + i];
+			sq[c * in + i] = s;
+		}
+}
+
+static int lrn_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct lrn_state *st = op->state;
+	const float *x = kt_f32(kop_input(op));
+	float *y = kt_f32(kop_out(op, 0));
+	double *sq = op->scratch;
+	int64_t len = st->c * st->inner;
+	for (int64_t n = 0; n < st->n; n++) {
+		lrn_window_sums(st, x + n * len, sq);
+		for (int64_t i = 0; i < len; i++) {
+			double div = pow(sq[i] * st->alpha / (double)st->size + st->k, st->beta);
+			y[n * len + i] = (float)(x[n * len + i] / div);
+		}
+	}
 	return 0;
 }
 
@@ -444,6 +608,17 @@ const struct kernel kernels_norm[] = {
     {"layer_norm", OP_FUNCTION, KF_INPLACE, ln_prepare, ln_run},
     {"LayerNorm2d", OP_MODULE, KF_INPLACE, ln2d_prepare, ln2d_run},
     {"GroupNorm", OP_MODULE, KF_INPLACE, gn_prepare, gn_run},
+    {"BatchNorm3d", OP_MODULE, KF_INPLACE | KF_ACT, bn_prepare, bn_run},
+    {"SyncBatchNorm", OP_MODULE, KF_INPLACE | KF_ACT, bn_prepare, bn_run},
+    {"FrozenBatchNorm2d", OP_MODULE, KF_INPLACE | KF_ACT, bn_prepare, bn_run},
+    {"InstanceNorm1d", OP_MODULE, KF_INPLACE, gn_prepare, gn_run},
+    {"InstanceNorm2d", OP_MODULE, KF_INPLACE, gn_prepare, gn_run},
+    {"InstanceNorm3d", OP_MODULE, KF_INPLACE, gn_prepare, gn_run},
+    {"instance_norm", OP_FUNCTION, KF_INPLACE, gn_prepare, gn_run},
+    {"group_norm", OP_FUNCTION, KF_INPLACE, gn_prepare, gn_run},
+    {"LocalResponseNorm", OP_MODULE, 0, lrn_prepare, lrn_run},
+    {"local_response_norm", OP_FUNCTION, 0, lrn_prepare, lrn_run},
+    {"CrossMapLRN2d", OP_MODULE, 0, lrn_prepare, lrn_run},
     {"normalize", OP_FUNCTION, 0, normalize_prepare, normalize_run},
     {NULL, OP_MODULE, 0, NULL, NULL},
 };

@@ -1,5 +1,6 @@
-/* kernels_pool.c - pooling and reductions: max/avg pools (ceil_mode,
- * count_include_pad, divisor_override, dilation), adaptive pools, and
+/* kernels_pool.c - pooling and reductions: max/avg/power-average pools
+ * over 1 to 3 dims (ceil_mode, count_include_pad, divisor_override,
+ * dilation, indices), adaptive pools, max unpooling, and
  * mean/sum/amax/amin over dims.
  *
  * Windows are PyTorch's: an average's divisor counts the padded window
@@ -14,30 +15,34 @@
 #include "exec/kvec.h"
 #include "core/util.h"
 
-enum pool_kind { POOL_MAX, POOL_AVG, POOL_ADAPTIVE_AVG, POOL_ADAPTIVE_MAX };
+enum pool_kind { POOL_MAX, POOL_AVG, POOL_LP, POOL_ADAPTIVE_AVG, POOL_ADAPTIVE_MAX };
 
+/* Sizes per spatial dim, depth first; a 2-D pool has depth 1, a 1-D one
+ * height 1 too. */
 struct pool_state {
 	enum pool_kind kind;
-	int64_t planes, h, w, oh, ow;
-	int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+	int64_t planes, in[3], out[3];
+	int64_t k[3], s[3], p[3], d[3];
 	bool count_include_pad, indices;
 	int64_t divisor; /* 0: none */
+	double norm;     /* LP: the norm_type */
 };
 
-static int pair_of(const struct value *v, const int64_t *def, int64_t p[2])
+/* The optional int-or-tuple argument at pos/kw into the last n of p[3]:
+ * def when absent or None; -1 when it is something else. */
+static int ints_arg(const struct kop *op, int pos, const char *kw, int n, const int64_t *def,
+                    int64_t p[3])
 {
+	const struct value *v = op_arg(&op->call, pos, kw);
 	if (!v || v->kind == VAL_NONE || (v->kind == VAL_LIST && v->u.list.n == 0)) {
 		if (!def)
 			return -1;
-		p[0] = def[0];
-		p[1] = def[1];
+		memcpy(p + 3 - n, def + 3 - n, (size_t)n * sizeof *p);
 		return 0;
 	}
-	if (v->kind == VAL_LIST && v->u.list.n == 1 && v->u.list.items[0].kind == VAL_INT) {
-		p[0] = p[1] = v->u.list.items[0].u.i;
-		return 0;
-	}
-	return value_ints(v, p, 2);
+	if (v->kind == VAL_LIST && v->u.list.n == 1)
+		v = &v->u.list.items[0];
+	return value_ints(v, p + 3 - n, n);
 }
 
 static bool bool_arg(const struct kop *op, int pos, const char *kw, bool def)
@@ -50,6 +55,22 @@ static bool bool_arg(const struct kop *op, int pos, const char *kw, bool def)
 	return def;
 }
 
+/* The window arguments of a pooling function: kernel_size at `at`, then
+ * stride and padding; dilation after them for max pools. */
+static int pool_args(struct kop *op, struct pool_state *st, int nd, int at, bool dilation,
+                     struct error *e)
+{
+	static const int64_t zero[3] = {0, 0, 0}, one[3] = {1, 1, 1};
+	const char *name = op->kernel->name;
+	if (ints_arg(op, at, "kernel_size", nd, NULL, st->k) < 0 ||
+	    ints_arg(op, at + 1, "stride", nd, st->k, st->s) < 0 ||
+	    (st->kind != POOL_LP && ints_arg(op, at + 2, "padding", nd, zero, st->p) < 0))
+		return error_set(e, "%s(): bad kernel_size, stride or padding", name);
+	if (dilation && ints_arg(op, at + 3, "dilation", nd, one, st->d) < 0)
+		return error_set(e, "%s(): bad dilation", name);
+	return 0;
+}
+
 static int pool_prepare(struct kop *op, struct error *e)
 {
 	const struct tensor *x = kop_input(op);
@@ -60,57 +81,60 @@ static int pool_prepare(struct kop *op, struct error *e)
 	const struct module *m = op->call.module;
 	st->kind = strstr(name, "daptive")
 	               ? (strstr(name, "vg") ? POOL_ADAPTIVE_AVG : POOL_ADAPTIVE_MAX)
-	           : strstr(name, "ax") ? POOL_MAX
-	                                : POOL_AVG;
-	int nd = x->shape.ndim;
-	st->h = x->shape.dim[nd - 2];
-	st->w = x->shape.dim[nd - 1];
-	st->oh = y->shape.dim[nd - 2];
-	st->ow = y->shape.dim[nd - 1];
-	st->planes = st->h > 0 && st->w > 0 ? shape_numel(&x->shape) / (st->h * st->w) : 0;
+	           : strstr(name, "ax")                                  ? POOL_MAX
+	           : (strstr(name, "LP") || strstr(name, "lp_")) ? POOL_LP
+	                                                                 : POOL_AVG;
+	const char *digit = strpbrk(name, "123");
+	int nd = digit ? *digit - '0' : 2, xd = x->shape.ndim;
+	st->planes = 1;
+	for (int i = 0; i < 3; i++) {
+		st->in[i] = st->out[i] = st->k[i] = st->s[i] = st->d[i] = 1;
+		st->p[i] = 0;
+	}
+	for (int i = 0; i < xd - nd; i++)
+		st->planes *= x->shape.dim[i];
+	for (int i = 0; i < nd; i++) {
+		st->in[3 - nd + i] = x->shape.dim[xd - nd + i];
+		st->out[3 - nd + i] = y->shape.dim[xd - nd + i];
+	}
 	st->count_include_pad = true;
-	int64_t k[2] = {1, 1}, s[2], p[2] = {0, 0}, d[2] = {1, 1};
+	bool with = strstr(name, "with_indices") != NULL;
 	if (st->kind == POOL_ADAPTIVE_MAX)
 		st->indices = m ? module_attr_bool(m, "return_indices", false)
-		                : bool_arg(op, 2, "return_indices", false);
+		                : with || bool_arg(op, 2, "return_indices", false);
 	if (st->kind == POOL_ADAPTIVE_AVG || st->kind == POOL_ADAPTIVE_MAX)
 		return 0;
 	if (m) {
-		module_attr_ints(m, "kernel_size", k, 2);
-		module_attr_ints(m, "stride", s, 2);
-		module_attr_ints(m, "padding", p, 2);
+		module_attr_ints(m, "kernel_size", st->k + 3 - nd, nd);
+		module_attr_ints(m, "stride", st->s + 3 - nd, nd);
+		if (module_attr(m, "padding"))
+			module_attr_ints(m, "padding", st->p + 3 - nd, nd);
 		if (module_attr(m, "dilation"))
-			module_attr_ints(m, "dilation", d, 2);
+			module_attr_ints(m, "dilation", st->d + 3 - nd, nd);
 		st->count_include_pad = module_attr_bool(m, "count_include_pad", true);
 		st->indices = module_attr_bool(m, "return_indices", false);
+		st->norm = module_attr_float(m, "norm_type", 2);
 		const struct value *dv = module_attr(m, "divisor_override");
 		if (dv && dv->kind == VAL_INT)
 			st->divisor = dv->u.i;
-	} else {
-		static const int64_t zero[2] = {0, 0}, one[2] = {1, 1};
-		if (pair_of(op_arg(&op->call, 1, "kernel_size"), NULL, k) < 0 ||
-		    pair_of(op_arg(&op->call, 2, "stride"), k, s) < 0 ||
-		    pair_of(op_arg(&op->call, 3, "padding"), zero, p) < 0)
-			return error_set(e, "%s(): bad kernel_size, stride or padding", name);
-		if (st->kind == POOL_MAX) {
-			if (pair_of(op_arg(&op->call, 4, "dilation"), one, d) < 0)
-				return error_set(e, "%s(): bad dilation", name);
-			st->indices = bool_arg(op, 6, "return_indices", false);
-		} else {
-			st->count_include_pad = bool_arg(op, 5, "count_include_pad", true);
-			const struct value *dv = op_arg(&op->call, 6, "divisor_override");
-			if (dv && dv->kind == VAL_INT)
-				st->divisor = dv->u.i;
-		}
+		return 0;
 	}
-	st->kh = k[0];
-	st->kw = k[1];
-	st->sh = s[0];
-	st->sw = s[1];
-	st->ph = p[0];
-	st->pw = p[1];
-	st->dh = d[0];
-	st->dw = d[1];
+	if (st->kind == POOL_MAX) {
+		if (pool_args(op, st, nd, 1, true, e) < 0)
+			return -1;
+		st->indices = with || bool_arg(op, 6, "return_indices", false);
+	} else if (st->kind == POOL_LP) {
+		const struct value *v = op_arg(&op->call, 1, "norm_type");
+		if (!v || !value_number(v, &st->norm) || pool_args(op, st, nd, 2, false, e) < 0)
+			return error_set(e, "%s(): bad norm_type, kernel_size or stride", name);
+	} else {
+		if (pool_args(op, st, nd, 1, false, e) < 0)
+			return -1;
+		st->count_include_pad = bool_arg(op, 5, "count_include_pad", true);
+		const struct value *dv = op_arg(&op->call, 6, "divisor_override");
+		if (dv && dv->kind == VAL_INT)
+			st->divisor = dv->u.i;
+	}
 	return 0;
 }
 
@@ -131,94 +155,111 @@ static inline int64_t end_index(int64_t a, int64_t b, int64_t c)
 	return ((a + 1) * c + b - 1) / b;
 }
 
+/* The window of output position o along dim i: input positions lo,
+ * lo + step, ... below hi; for an average also its divisor's extent
+ * (the window clipped to the input and its padding). */
+static void pool_window(const struct pool_state *st, int i, int64_t o, int64_t *lo, int64_t *hi,
+                        int64_t *step, int64_t *padded)
+{
+	int64_t n = st->in[i];
+	*step = 1;
+	if (st->kind == POOL_ADAPTIVE_AVG || st->kind == POOL_ADAPTIVE_MAX) {
+		*lo = start_index(o, st->out[i], n);
+		*hi = end_index(o, st->out[i], n);
+		*padded = *hi - *lo;
+		return;
+	}
+	int64_t a = o * st->s[i] - st->p[i];
+	if (st->kind == POOL_MAX) {
+		int64_t b = a + (st->k[i] - 1) * st->d[i] + 1;
+		while (a < 0)
+			a += st->d[i];
+		*lo = a;
+		*hi = b > n ? n : b;
+		*step = st->d[i];
+		*padded = 0;
+		return;
+	}
+	int64_t b = a + st->k[i];
+	if (b > n + st->p[i])
+		b = n + st->p[i];
+	*padded = b - a;
+	*lo = a < 0 ? 0 : a;
+	*hi = b > n ? n : b;
+}
+
 KERNEL_HOT
 static void pool_planes(void *ctx, int64_t pb, int64_t pe)
 {
 	const struct pool_job *j = ctx;
 	const struct pool_state *st = j->st;
+	int64_t h = st->in[1], w = st->in[2];
+	int64_t in_plane = st->in[0] * h * w, out_plane = st->out[0] * st->out[1] * st->out[2];
 	for (int64_t pl = pb; pl < pe; pl++) {
-		const float *x = j->x + pl * st->h * st->w;
-		float *y = j->y + pl * st->oh * st->ow;
-		int64_t *ix = j->idx ? j->idx + pl * st->oh * st->ow : NULL;
-		for (int64_t oh = 0; oh < st->oh; oh++)
-			for (int64_t ow = 0; ow < st->ow; ow++) {
-				int64_t h0, h1, w0, w1, hstep = 1, wstep = 1;
-				int64_t o = oh * st->ow + ow;
-				if (st->kind == POOL_ADAPTIVE_AVG ||
-				    st->kind == POOL_ADAPTIVE_MAX) {
-					h0 = start_index(oh, st->oh, st->h);
-					h1 = end_index(oh, st->oh, st->h);
-					w0 = start_index(ow, st->ow, st->w);
-					w1 = end_index(ow, st->ow, st->w);
-				} else if (st->kind == POOL_MAX) {
-					h0 = oh * st->sh - st->ph;
-					w0 = ow * st->sw - st->pw;
-					h1 = h0 + (st->kh - 1) * st->dh + 1;
-					w1 = w0 + (st->kw - 1) * st->dw + 1;
-					if (h1 > st->h)
-						h1 = st->h;
-					if (w1 > st->w)
-						w1 = st->w;
-					while (h0 < 0)
-						h0 += st->dh;
-					while (w0 < 0)
-						w0 += st->dw;
-					hstep = st->dh;
-					wstep = st->dw;
-				} else {
-					h0 = oh * st->sh - st->ph;
-					w0 = ow * st->sw - st->pw;
-					h1 = h0 + st->kh;
-					w1 = w0 + st->kw;
-					if (h1 > st->h + st->ph)
-						h1 = st->h + st->ph;
-					if (w1 > st->w + st->pw)
-						w1 = st->w + st->pw;
-					int64_t pool = (h1 - h0) * (w1 - w0);
-					h0 = h0 < 0 ? 0 : h0;
-					w0 = w0 < 0 ? 0 : w0;
-					h1 = h1 > st->h ? st->h : h1;
-					w1 = w1 > st->w ? st->w : w1;
-					if (h0 >= h1 || w0 >= w1) {
+		const float *x = j->x + pl * in_plane;
+		float *y = j->y + pl * out_plane;
+		int64_t *ix = j->idx ? j->idx + pl * out_plane : NULL;
+		int64_t o = 0;
+		for (int64_t oz = 0; oz < st->out[0]; oz++)
+			for (int64_t oh = 0; oh < st->out[1]; oh++)
+				for (int64_t ow = 0; ow < st->out[2]; ow++, o++) {
+					int64_t lo[3], hi[3], step[3], ext[3], at[3] = {oz, oh, ow};
+					for (int i = 0; i < 3; i++)
+						pool_window(st, i, at[i], &lo[i], &hi[i], &step[i],
+						            &ext[i]);
+					if (st->kind == POOL_MAX || st->kind == POOL_ADAPTIVE_MAX) {
+						float best = -INFINITY;
+						int64_t arg = (lo[0] * h + lo[1]) * w + lo[2];
+						for (int64_t a = lo[0]; a < hi[0]; a += step[0])
+							for (int64_t b = lo[1]; b < hi[1]; b += step[1])
+								for (int64_t c = lo[2]; c < hi[2];
+								     c += step[2]) {
+									int64_t q = (a * h + b) * w + c;
+									float v = x[q];
+									if (v > best || isnan(v)) {
+										best = v;
+										arg = q;
+										if (isnan(v))
+											goto found;
+									}
+								}
+					found:
+						y[o] = best;
+						if (ix)
+							ix[o] = arg;
+						continue;
+					}
+					int64_t count = (hi[0] - lo[0]) * (hi[1] - lo[1]) *
+					                (hi[2] - lo[2]);
+					if (hi[0] <= lo[0] || hi[1] <= lo[1] || hi[2] <= lo[2]) {
 						y[o] = 0;
 						continue;
 					}
 					double sum = 0;
-					for (int64_t ih = h0; ih < h1; ih++)
-						for (int64_t iw = w0; iw < w1; iw++)
-							sum += x[ih * st->w + iw];
+					for (int64_t a = lo[0]; a < hi[0]; a++)
+						for (int64_t b = lo[1]; b < hi[1]; b++)
+							for (int64_t c = lo[2]; c < hi[2]; c++) {
+								float v = x[(a * h + b) * w + c];
+								sum += st->kind == POOL_LP
+								           ? powf(v, (float)st->norm)
+								           : v;
+							}
+					if (st->kind == POOL_ADAPTIVE_AVG) {
+						y[o] = (float)sum / (float)count;
+						continue;
+					}
 					int64_t div = st->divisor ? st->divisor
 					              : st->count_include_pad
-					                  ? pool
-					                  : (h1 - h0) * (w1 - w0);
-					y[o] = (float)(sum / (double)div);
-					continue;
+					                  ? ext[0] * ext[1] * ext[2]
+					                  : count;
+					float avg = (float)(sum / (double)div);
+					/* lp_pool: the mean of x^p over the window clipped
+					 * to the input, times the kernel's size, to 1/p */
+					y[o] = st->kind == POOL_LP
+					           ? powf(avg * (float)(st->k[0] * st->k[1] * st->k[2]),
+					                  (float)(1.0 / st->norm))
+					           : avg;
 				}
-				if (st->kind == POOL_ADAPTIVE_AVG) {
-					float sum = 0;
-					for (int64_t ih = h0; ih < h1; ih++)
-						for (int64_t iw = w0; iw < w1; iw++)
-							sum += x[ih * st->w + iw];
-					y[o] = sum / (float)((h1 - h0) * (w1 - w0));
-					continue;
-				}
-				float best = -INFINITY;
-				int64_t at = h0 * st->w + w0;
-				for (int64_t ih = h0; ih < h1; ih += hstep)
-					for (int64_t iw = w0; iw < w1; iw += wstep) {
-						float v = x[ih * st->w + iw];
-						if (v > best || isnan(v)) {
-							best = v;
-							at = ih * st->w + iw;
-							if (isnan(v))
-								goto found;
-						}
-					}
-			found:
-				y[o] = best;
-				if (ix)
-					ix[o] = at;
-			}
 	}
 }
 
@@ -227,7 +268,7 @@ KERNEL_HOT
 static void mean_planes(void *ctx, int64_t pb, int64_t pe)
 {
 	const struct pool_job *j = ctx;
-	int64_t n = j->st->h * j->st->w;
+	int64_t n = j->st->in[0] * j->st->in[1] * j->st->in[2];
 	for (int64_t pl = pb; pl < pe; pl++) {
 		const float *x = j->x + pl * n;
 		v8f acc = v8_splat(0);
@@ -272,31 +313,31 @@ static void max_into(float *o, const float *src, int64_t n, int64_t stride)
 	}
 }
 
-/* Max pooling without dilation or indices: whole rows of the window at
- * once, vectorised along the output row. */
+/* Max pooling without depth, dilation or indices: whole rows of the
+ * window at once, vectorised along the output row. */
 static void max_planes(void *ctx, int64_t pb, int64_t pe)
 {
 	const struct pool_job *j = ctx;
 	const struct pool_state *st = j->st;
 	for (int64_t pl = pb; pl < pe; pl++) {
-		const float *x = j->x + pl * st->h * st->w;
-		float *y = j->y + pl * st->oh * st->ow;
-		for (int64_t oh = 0; oh < st->oh; oh++) {
-			float *o = y + oh * st->ow;
-			for (int64_t i = 0; i < st->ow; i++)
+		int64_t h = st->in[1], w = st->in[2], ow = st->out[2];
+		const float *x = j->x + pl * h * w;
+		float *y = j->y + pl * st->out[1] * ow;
+		for (int64_t oh = 0; oh < st->out[1]; oh++) {
+			float *o = y + oh * ow;
+			for (int64_t i = 0; i < ow; i++)
 				o[i] = -INFINITY;
-			int64_t h0 = oh * st->sh - st->ph, h1 = h0 + st->kh;
+			int64_t h0 = oh * st->s[1] - st->p[1], h1 = h0 + st->k[1];
 			h0 = h0 < 0 ? 0 : h0;
-			h1 = h1 > st->h ? st->h : h1;
+			h1 = h1 > h ? h : h1;
 			for (int64_t ih = h0; ih < h1; ih++)
-				for (int64_t kj = 0; kj < st->kw; kj++) {
+				for (int64_t kj = 0; kj < st->k[2]; kj++) {
 					int64_t lo, hi;
-					valid_cols(st->ow, st->sw, st->pw, kj, st->w, &lo, &hi);
+					valid_cols(ow, st->s[2], st->p[2], kj, w, &lo, &hi);
 					if (hi > lo)
 						max_into(o + lo,
-						         x + ih * st->w +
-						             (lo * st->sw + kj - st->pw),
-						         hi - lo, st->sw);
+						         x + ih * w + (lo * st->s[2] + kj - st->p[2]),
+						         hi - lo, st->s[2]);
 				}
 		}
 	}
@@ -309,16 +350,51 @@ static int pool_run(struct kop *op, struct error *e)
 	struct tensor *idx = st->indices ? kop_out(op, 1) : NULL;
 	struct pool_job j = {st, kt_f32(kop_input(op)), kt_f32(kop_out(op, 0)),
 	                     idx ? (int64_t *)tensor_data(idx) : NULL};
-	if (st->kind == POOL_ADAPTIVE_AVG && st->oh == 1 && st->ow == 1) {
+	if (st->kind == POOL_ADAPTIVE_AVG && st->out[0] * st->out[1] * st->out[2] == 1) {
 		kpar_for(st->planes, 64, mean_planes, &j);
 		return 0;
 	}
-	int64_t work = st->oh * st->ow * (st->kh * st->kw > 1 ? st->kh * st->kw : 4);
-	if (st->kind == POOL_MAX && !idx && st->dh == 1 && st->dw == 1) {
+	int64_t window = st->k[0] * st->k[1] * st->k[2];
+	int64_t work = st->out[0] * st->out[1] * st->out[2] * (window > 1 ? window : 4);
+	if (st->kind == POOL_MAX && !idx && st->in[0] == 1 && st->k[0] == 1 && st->d[1] == 1 &&
+	    st->d[2] == 1) {
 		kpar_for(st->planes, work >= 8192 ? 1 : 8192 / work, max_planes, &j);
 		return 0;
 	}
 	kpar_for(st->planes, work >= 8192 ? 1 : 8192 / work, pool_planes, &j);
+	return 0;
+}
+
+/* ---- max unpooling ---- */
+
+/* Every value of x at its index in its output plane, zeros elsewhere. */
+static int unpool_run(struct kop *op, struct error *e)
+{
+	const struct tensor *x = kop_input(op), *ix = kop_tensor(op, 1, "indices");
+	struct tensor *y = kop_out(op, 0);
+	if (!ix || ix->dtype != DT_I64)
+		return error_set(e, "%s: indices must be int64", op->kernel->name);
+	const char *digit = strpbrk(op->kernel->name, "123");
+	int nd = digit ? *digit - '0' : 2, xd = x->shape.ndim;
+	int64_t planes = 1, in = 1, out = 1;
+	for (int i = 0; i < xd - nd; i++)
+		planes *= x->shape.dim[i];
+	for (int i = xd - nd; i < xd; i++) {
+		in *= x->shape.dim[i];
+		out *= y->shape.dim[i];
+	}
+	const float *xv = kt_f32(x);
+	const int64_t *iv = (const int64_t *)tensor_data(ix);
+	float *yv = kt_f32(y);
+	memset(yv, 0, (size_t)(planes * out) * sizeof *yv);
+	for (int64_t p = 0; p < planes; p++)
+		for (int64_t i = 0; i < in; i++) {
+			int64_t at = iv[p * in + i];
+			if (at < 0 || at >= out)
+				return error_set(e, "%s: index %lld is outside the output (size %lld)",
+				                 op->kernel->name, (long long)at, (long long)out);
+			yv[p * out + at] = xv[p * in + i];
+		}
 	return 0;
 }
 
@@ -433,6 +509,10 @@ static int reduce_run(struct kop *op, struct error *e)
 	{                                                                                          \
 		nm, kind, KF_INT_INDEX, pool_prepare, pool_run                                     \
 	}
+#define UNPOOL(nm, kind)                                                                           \
+	{                                                                                          \
+		nm, kind, KF_INT_INDEX, NULL, unpool_run                                 \
+	}
 #define REDUCE(nm)                                                                                 \
 	{                                                                                          \
 		nm, OP_FUNCTION, 0, reduce_prepare, reduce_run                                     \
@@ -447,6 +527,38 @@ const struct kernel kernels_pool[] = {
     POOL("avg_pool2d", OP_FUNCTION),
     POOL("adaptive_avg_pool2d", OP_FUNCTION),
     POOL("adaptive_max_pool2d", OP_FUNCTION),
+    POOL("MaxPool1d", OP_MODULE),
+    POOL("MaxPool3d", OP_MODULE),
+    POOL("AvgPool1d", OP_MODULE),
+    POOL("AvgPool3d", OP_MODULE),
+    POOL("LPPool1d", OP_MODULE),
+    POOL("LPPool2d", OP_MODULE),
+    POOL("AdaptiveAvgPool1d", OP_MODULE),
+    POOL("AdaptiveAvgPool3d", OP_MODULE),
+    POOL("AdaptiveMaxPool1d", OP_MODULE),
+    POOL("AdaptiveMaxPool3d", OP_MODULE),
+    POOL("max_pool1d", OP_FUNCTION),
+    POOL("max_pool3d", OP_FUNCTION),
+    POOL("max_pool1d_with_indices", OP_FUNCTION),
+    POOL("max_pool2d_with_indices", OP_FUNCTION),
+    POOL("max_pool3d_with_indices", OP_FUNCTION),
+    POOL("avg_pool1d", OP_FUNCTION),
+    POOL("avg_pool3d", OP_FUNCTION),
+    POOL("lp_pool1d", OP_FUNCTION),
+    POOL("lp_pool2d", OP_FUNCTION),
+    POOL("adaptive_avg_pool1d", OP_FUNCTION),
+    POOL("adaptive_avg_pool3d", OP_FUNCTION),
+    POOL("adaptive_max_pool1d", OP_FUNCTION),
+    POOL("adaptive_max_pool3d", OP_FUNCTION),
+    POOL("adaptive_max_pool1d_with_indices", OP_FUNCTION),
+    POOL("adaptive_max_pool2d_with_indices", OP_FUNCTION),
+    POOL("adaptive_max_pool3d_with_indices", OP_FUNCTION),
+    UNPOOL("MaxUnpool1d", OP_MODULE),
+    UNPOOL("MaxUnpool2d", OP_MODULE),
+    UNPOOL("MaxUnpool3d", OP_MODULE),
+    UNPOOL("max_unpool1d", OP_FUNCTION),
+    UNPOOL("max_unpool2d", OP_FUNCTION),
+    UNPOOL("max_unpool3d", OP_FUNCTION),
     REDUCE("mean"),
     REDUCE("sum"),
     REDUCE("amax"),

@@ -61,6 +61,7 @@ static const char *const py_globals[] = {
     "LayerNorm2d",
     "StochasticDepth",
     "Permute",
+    "FrozenBatchNorm2d",
     "stochastic_depth",
     "shifted_window_attention",
     "_get_relative_position_bias",
@@ -359,6 +360,9 @@ static void registry_ctor(struct exporter *x, struct pbuf *pb, const struct modu
 	} else if (strcmp(def->name, "Permute") == 0) {
 		x->needs |= NEED_PERMUTE;
 		pb_text(pb, "Permute(");
+	} else if (strcmp(def->name, "FrozenBatchNorm2d") == 0) {
+		x->needs |= NEED_FROZEN_BN;
+		pb_text(pb, "FrozenBatchNorm2d(");
 	} else {
 		char *t = xasprintf("nn.%s(", def->name);
 		pb_text(pb, t);
@@ -1013,6 +1017,7 @@ char *export_py_text(const struct model *m, struct error *e)
 	    {NEED_SWIN, export_py_swin},
 	    {NEED_SDPA, export_py_sdpa},
 	    {NEED_SHUFFLE, export_py_shuffle},
+	    {NEED_FROZEN_BN, export_py_frozen_bn},
 	};
 	for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
 		if (x.needs & sections[i].need)

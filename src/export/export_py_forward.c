@@ -102,6 +102,8 @@ static const struct {
     {"scaled_dot_product_attention", FN_LOCAL, "scaled_dot_product_attention",
      NEED_SDPA | NEED_MATH},
     {"channel_shuffle", FN_LOCAL, "channel_shuffle", NEED_SHUFFLE},
+    {"generate_square_subsequent_mask", FN_TORCH, "nn.Transformer.generate_square_subsequent_mask",
+     0},
 };
 
 /* Names of positional parameters of the local functions, for the constants

@@ -23,6 +23,7 @@ enum {
 	NEED_REL_BIAS = 1 << 7,
 	NEED_SDPA = 1 << 8,
 	NEED_SHUFFLE = 1 << 9,
+	NEED_FROZEN_BN = 1 << 10,
 };
 
 enum piece_kind { P_TEXT, P_LIT, P_CHILD };

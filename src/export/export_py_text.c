@@ -13,6 +13,26 @@ const char export_py_layernorm2d[] =
     "        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)\n"
     "        return x.permute(0, 3, 1, 2)\n";
 
+const char export_py_frozen_bn[] =
+    "class FrozenBatchNorm2d(nn.Module):\n"
+    "    \"\"\"torchvision.ops.misc.FrozenBatchNorm2d: BatchNorm2d with fixed statistics\n"
+    "    and affine, all four of them buffers.\"\"\"\n"
+    "\n"
+    "    def __init__(self, num_features, eps=1e-05):\n"
+    "        super().__init__()\n"
+    "        self.eps = eps\n"
+    "        self.register_buffer('weight', torch.ones(num_features))\n"
+    "        self.register_buffer('bias', torch.zeros(num_features))\n"
+    "        self.register_buffer('running_mean', torch.zeros(num_features))\n"
+    "        self.register_buffer('running_var', torch.ones(num_features))\n"
+    "\n"
+    "    def forward(self, x):\n"
+    "        scale = self.weight.reshape(1, -1, 1, 1) * (\n"
+    "            self.running_var.reshape(1, -1, 1, 1) + self.eps).rsqrt()\n"
+    "        bias = self.bias.reshape(1, -1, 1, 1) - self.running_mean.reshape(1, -1, 1, 1) * "
+    "scale\n"
+    "        return x * scale + bias\n";
+
 const char export_py_stochastic[] =
     "def stochastic_depth(input, p, mode, training=True):\n"
     "    \"\"\"torchvision.ops.stochastic_depth: drops whole residual branches while\n"

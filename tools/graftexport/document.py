@@ -3,6 +3,7 @@
 import torch
 
 from . import inputs as inputs_mod
+from .packed import refuse_packed_sequences
 from .tree import Exporter
 
 FORMAT_VERSION = 1
@@ -23,6 +24,7 @@ def architecture(model, name, source, inputs, seed=0, example_inputs=None):
     g = torch.Generator().manual_seed(seed)
     bound = inputs_mod.index_bound(model)
     examples = [inputs_mod.example(s, bound, g) for s in specs]
+    refuse_packed_sequences(model, examples)
     ex = Exporter(model, examples)
     module = ex.module(model)
     doc = {"graft": FORMAT_VERSION, "name": name}

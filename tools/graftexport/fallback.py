@@ -17,6 +17,7 @@ import torch.fx
 from torch.fx.node import map_arg
 
 from .trace import OneLevelTracer, TraceFailure, _patched_proxy_iter, _patched_sequence_functions
+from .transformer import square_subsequent_mask_as_node
 
 
 def _fetch(root, dotted):
@@ -149,7 +150,8 @@ def concrete_trace(model, module, inputs):
         patches[dunder] = torch.fx.Proxy.__dict__.get(dunder)
         setattr(torch.fx.Proxy, dunder, concrete(fn))
     try:
-        with torch.no_grad(), _patched_proxy_iter(), _patched_sequence_functions():
+        with torch.no_grad(), _patched_proxy_iter(), _patched_sequence_functions(), \
+                square_subsequent_mask_as_node(tracer):
             graph = tracer.trace(module)
         graph._graft_specialised = tracer.specialised
     finally:

@@ -9,11 +9,11 @@ it has no children and no forward graph.
 from torch import nn
 
 try:
-    from torchvision.ops.misc import Permute
+    from torchvision.ops.misc import FrozenBatchNorm2d, Permute
     from torchvision.ops.stochastic_depth import StochasticDepth
     from torchvision.models.convnext import LayerNorm2d
 except ImportError:  # torchvision is optional for non-torchvision models
-    Permute = StochasticDepth = LayerNorm2d = None
+    FrozenBatchNorm2d = Permute = StochasticDepth = LayerNorm2d = None
 
 
 class Unsupported(Exception):
@@ -43,6 +43,21 @@ def _conv2d(m):
     }
 
 
+def _conv_transpose(m):
+    return {
+        "in_channels": m.in_channels,
+        "out_channels": m.out_channels,
+        "kernel_size": _list(m.kernel_size),
+        "stride": _list(m.stride),
+        "padding": _list(m.padding),
+        "output_padding": _list(m.output_padding),
+        "groups": m.groups,
+        "bias": m.bias is not None,
+        "dilation": _list(m.dilation),
+        "padding_mode": m.padding_mode,
+    }
+
+
 def _linear(m):
     return {"in_features": m.in_features, "out_features": m.out_features,
             "bias": m.bias is not None}
@@ -52,6 +67,14 @@ def _batchnorm(m):
     return {"num_features": m.num_features, "eps": m.eps,
             "momentum": m.momentum, "affine": m.affine,
             "track_running_stats": m.track_running_stats}
+
+
+def _frozen_batchnorm(m):
+    return {"num_features": m.weight.shape[0], "eps": m.eps}
+
+
+def _lrn(m):
+    return {"size": m.size, "alpha": m.alpha, "beta": m.beta, "k": m.k}
 
 
 def _layernorm(m):
@@ -91,6 +114,33 @@ def _avgpool(m):
             "padding": _list(m.padding), "ceil_mode": m.ceil_mode,
             "count_include_pad": m.count_include_pad,
             "divisor_override": m.divisor_override}
+
+
+def _avgpool1d(m):
+    return {"kernel_size": _list(m.kernel_size), "stride": _list(m.stride),
+            "padding": _list(m.padding), "ceil_mode": m.ceil_mode,
+            "count_include_pad": m.count_include_pad}
+
+
+def _lppool(m):
+    return {"norm_type": float(m.norm_type), "kernel_size": _list(m.kernel_size),
+            "stride": _list(m.stride), "ceil_mode": m.ceil_mode}
+
+
+def _maxunpool(m):
+    return {"kernel_size": _list(m.kernel_size), "stride": _list(m.stride),
+            "padding": _list(m.padding)}
+
+
+def _fold(m):
+    return {"output_size": _list(m.output_size), "kernel_size": _list(m.kernel_size),
+            "dilation": _list(m.dilation), "padding": _list(m.padding),
+            "stride": _list(m.stride)}
+
+
+def _unfold(m):
+    return {"kernel_size": _list(m.kernel_size), "dilation": _list(m.dilation),
+            "padding": _list(m.padding), "stride": _list(m.stride)}
 
 
 def _adaptive(m):
@@ -147,6 +197,40 @@ def _flatten(m):
     return {"start_dim": m.start_dim, "end_dim": m.end_dim}
 
 
+def _unflatten(m):
+    return {"dim": m.dim, "unflattened_size": _list(m.unflattened_size)}
+
+
+def _pad(m):
+    return {"padding": _list(m.padding)}
+
+
+def _constant_pad(m):
+    return {"padding": _list(m.padding), "value": m.value}
+
+
+def _upsample(m):
+    return {"size": _list(m.size), "scale_factor": _list(m.scale_factor), "mode": m.mode,
+            "align_corners": m.align_corners,
+            "recompute_scale_factor": m.recompute_scale_factor}
+
+
+def _upsampling2d(m):
+    return {"size": _list(m.size), "scale_factor": _list(m.scale_factor)}
+
+
+def _pixel_shuffle(m):
+    return {"upscale_factor": m.upscale_factor}
+
+
+def _pixel_unshuffle(m):
+    return {"downscale_factor": m.downscale_factor}
+
+
+def _groups(m):
+    return {"groups": m.groups}
+
+
 def _mha(m):
     return {
         "embed_dim": m.embed_dim,
@@ -159,6 +243,35 @@ def _mha(m):
         "vdim": m.vdim,
         "batch_first": m.batch_first,
     }
+
+
+def _rnn(m):
+    return {"input_size": m.input_size, "hidden_size": m.hidden_size,
+            "num_layers": m.num_layers, "nonlinearity": m.nonlinearity, "bias": m.bias,
+            "batch_first": m.batch_first, "dropout": float(m.dropout),
+            "bidirectional": m.bidirectional}
+
+
+def _lstm(m):
+    return {"input_size": m.input_size, "hidden_size": m.hidden_size,
+            "num_layers": m.num_layers, "bias": m.bias, "batch_first": m.batch_first,
+            "dropout": float(m.dropout), "bidirectional": m.bidirectional,
+            "proj_size": m.proj_size}
+
+
+def _gru(m):
+    return {"input_size": m.input_size, "hidden_size": m.hidden_size,
+            "num_layers": m.num_layers, "bias": m.bias, "batch_first": m.batch_first,
+            "dropout": float(m.dropout), "bidirectional": m.bidirectional}
+
+
+def _rnn_cell(m):
+    return {"input_size": m.input_size, "hidden_size": m.hidden_size, "bias": m.bias,
+            "nonlinearity": m.nonlinearity}
+
+
+def _cell(m):
+    return {"input_size": m.input_size, "hidden_size": m.hidden_size, "bias": m.bias}
 
 
 def _stochastic_depth(m):
@@ -207,6 +320,22 @@ def _t_conv2d(a):
     return t
 
 
+def _t_conv(a):
+    t = [("weight", [a["out_channels"], a["in_channels"] // a["groups"]]
+          + list(a["kernel_size"]), F32)]
+    if a["bias"]:
+        t.append(("bias", [a["out_channels"]], F32))
+    return t
+
+
+def _t_conv_transpose(a):
+    t = [("weight", [a["in_channels"], a["out_channels"] // a["groups"]]
+          + list(a["kernel_size"]), F32)]
+    if a["bias"]:
+        t.append(("bias", [a["out_channels"]], F32))
+    return t
+
+
 def _t_linear(a):
     t = [("weight", [a["out_features"], a["in_features"]], F32)]
     if a["bias"]:
@@ -223,6 +352,11 @@ def _t_batchnorm(a):
         t += [("running_mean", [c], F32), ("running_var", [c], F32),
               ("num_batches_tracked", [], I64)]
     return t
+
+
+def _t_frozen_batchnorm(a):
+    c = a["num_features"]
+    return [(n, [c], F32) for n in ("weight", "bias", "running_mean", "running_var")]
 
 
 def _t_layernorm(a):
@@ -255,6 +389,43 @@ def _t_mha(a):
     if a["bias"]:
         t.append(("out_proj.bias", [e], F32))
     return t
+
+
+def _rnn_gates(type_name):
+    return 4 if type_name.startswith("LSTM") else 3 if type_name.startswith("GRU") else 1
+
+
+def _t_rnn(type_name):
+    """PyTorch's _flat_weights_names with their shapes."""
+    def rule(a):
+        gh = _rnn_gates(type_name) * a["hidden_size"]
+        proj = a.get("proj_size", 0)
+        out = proj or a["hidden_size"]
+        dirs = 2 if a["bidirectional"] else 1
+        t = []
+        for layer in range(a["num_layers"]):
+            for sfx in ["", "_reverse"][:dirs]:
+                inp = a["input_size"] if layer == 0 else out * dirs
+                t += [("weight_ih_l%d%s" % (layer, sfx), [gh, inp], F32),
+                      ("weight_hh_l%d%s" % (layer, sfx), [gh, out], F32)]
+                if a["bias"]:
+                    t += [("bias_ih_l%d%s" % (layer, sfx), [gh], F32),
+                          ("bias_hh_l%d%s" % (layer, sfx), [gh], F32)]
+                if proj:
+                    t.append(("weight_hr_l%d%s" % (layer, sfx), [proj, a["hidden_size"]], F32))
+        return t
+    return rule
+
+
+def _t_rnn_cell(type_name):
+    def rule(a):
+        gh = _rnn_gates(type_name) * a["hidden_size"]
+        t = [("weight_ih", [gh, a["input_size"]], F32),
+             ("weight_hh", [gh, a["hidden_size"]], F32)]
+        if a["bias"]:
+            t += [("bias_ih", [gh], F32), ("bias_hh", [gh], F32)]
+        return t
+    return rule
 
 
 def _t_prelu(a):
@@ -313,6 +484,61 @@ _TABLE = [
     (nn.Flatten, _flatten, _t_none),
     (nn.Identity, _none, _t_none),
     (nn.MultiheadAttention, _mha, _t_mha),
+    (nn.RNN, _rnn, _t_rnn("RNN")),
+    (nn.LSTM, _lstm, _t_rnn("LSTM")),
+    (nn.GRU, _gru, _t_rnn("GRU")),
+    (nn.RNNCell, _rnn_cell, _t_rnn_cell("RNNCell")),
+    (nn.LSTMCell, _cell, _t_rnn_cell("LSTMCell")),
+    (nn.GRUCell, _cell, _t_rnn_cell("GRUCell")),
+    (nn.BatchNorm3d, _batchnorm, _t_batchnorm),
+    (nn.SyncBatchNorm, _batchnorm, _t_batchnorm),
+    (nn.InstanceNorm1d, _batchnorm, _t_batchnorm),
+    (nn.InstanceNorm2d, _batchnorm, _t_batchnorm),
+    (nn.InstanceNorm3d, _batchnorm, _t_batchnorm),
+    (nn.LocalResponseNorm, _lrn, _t_none),
+    (nn.CrossMapLRN2d, _lrn, _t_none),
+    (nn.Dropout1d, _dropout, _t_none),
+    (nn.Dropout2d, _dropout, _t_none),
+    (nn.Dropout3d, _dropout, _t_none),
+    (nn.AlphaDropout, _dropout, _t_none),
+    (nn.FeatureAlphaDropout, _dropout, _t_none),
+    (nn.Unflatten, _unflatten, _t_none),
+    (nn.ConstantPad1d, _constant_pad, _t_none),
+    (nn.ConstantPad2d, _constant_pad, _t_none),
+    (nn.ConstantPad3d, _constant_pad, _t_none),
+    (nn.ZeroPad2d, _pad, _t_none),
+    (nn.ReflectionPad1d, _pad, _t_none),
+    (nn.ReflectionPad2d, _pad, _t_none),
+    (nn.ReflectionPad3d, _pad, _t_none),
+    (nn.ReplicationPad1d, _pad, _t_none),
+    (nn.ReplicationPad2d, _pad, _t_none),
+    (nn.ReplicationPad3d, _pad, _t_none),
+    (nn.Upsample, _upsample, _t_none),
+    (nn.UpsamplingNearest2d, _upsampling2d, _t_none),
+    (nn.UpsamplingBilinear2d, _upsampling2d, _t_none),
+    (nn.PixelShuffle, _pixel_shuffle, _t_none),
+    (nn.PixelUnshuffle, _pixel_unshuffle, _t_none),
+    (nn.ChannelShuffle, _groups, _t_none),
+    (nn.Conv1d, _conv2d, _t_conv),
+    (nn.Conv3d, _conv2d, _t_conv),
+    (nn.ConvTranspose1d, _conv_transpose, _t_conv_transpose),
+    (nn.ConvTranspose2d, _conv_transpose, _t_conv_transpose),
+    (nn.ConvTranspose3d, _conv_transpose, _t_conv_transpose),
+    (nn.MaxPool1d, _maxpool, _t_none),
+    (nn.MaxPool3d, _maxpool, _t_none),
+    (nn.AvgPool1d, _avgpool1d, _t_none),
+    (nn.AvgPool3d, _avgpool, _t_none),
+    (nn.AdaptiveAvgPool1d, _adaptive, _t_none),
+    (nn.AdaptiveAvgPool3d, _adaptive, _t_none),
+    (nn.AdaptiveMaxPool1d, _adaptive_max, _t_none),
+    (nn.AdaptiveMaxPool3d, _adaptive_max, _t_none),
+    (nn.LPPool1d, _lppool, _t_none),
+    (nn.LPPool2d, _lppool, _t_none),
+    (nn.MaxUnpool1d, _maxunpool, _t_none),
+    (nn.MaxUnpool2d, _maxunpool, _t_none),
+    (nn.MaxUnpool3d, _maxunpool, _t_none),
+    (nn.Fold, _fold, _t_none),
+    (nn.Unfold, _unfold, _t_none),
     (nn.Embedding, _embedding, _t_embedding),
     (nn.EmbeddingBag, _embedding_bag, _t_embedding),
 ]
@@ -321,6 +547,7 @@ if StochasticDepth is not None:
         (StochasticDepth, _stochastic_depth, _t_none),
         (Permute, _permute, _t_none),
         (LayerNorm2d, _layernorm, _t_layernorm),
+        (FrozenBatchNorm2d, _frozen_batchnorm, _t_frozen_batchnorm),
     ]
 
 BY_CLASS = {cls: (cls.__name__, attrs, tensors) for cls, attrs, tensors in _TABLE}

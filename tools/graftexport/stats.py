@@ -4,6 +4,8 @@ Mult-adds are multiply-accumulate operations of one forward pass, counted
 per call of the functions below (a torch function mode sees each call):
 
   conv2d            out_elems * in_channels/groups * kh * kw
+                    (conv1d, conv3d likewise)
+  conv_transpose*d  in_elems * out_channels/groups * prod(kernel)
   linear            out_elems * in_features
   matmul, bmm, mm   out_elems * inner dimension (baddbmm, addmm likewise)
   einsum            product of the sizes of all distinct indices
@@ -61,9 +63,12 @@ class MacCounter(TorchFunctionMode):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         name = getattr(func, "__name__", "")
-        if name == "conv2d":
+        if name in ("conv1d", "conv2d", "conv3d"):
             w = args[1] if len(args) > 1 else kwargs["weight"]
             self.macs += out.numel() * _prod(w.shape[1:])
+        elif name in ("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"):
+            w = args[1] if len(args) > 1 else kwargs["weight"]
+            self.macs += args[0].numel() * _prod(w.shape[1:])
         elif name == "linear":
             w = args[1] if len(args) > 1 else kwargs["weight"]
             self.macs += out.numel() * int(w.shape[-1])

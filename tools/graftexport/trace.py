@@ -18,6 +18,7 @@ import torch.fx
 from torch import nn
 
 from .jsonval import GraphValueError, encode_value
+from .transformer import square_subsequent_mask_as_node, traced_as_computed
 
 
 class TraceFailure(Exception):
@@ -107,7 +108,8 @@ def _patched_sequence_functions():
 
 def trace_graph(module):
     tracer = OneLevelTracer()
-    with _patched_proxy_iter(), _patched_sequence_functions():
+    with _patched_proxy_iter(), _patched_sequence_functions(), \
+            square_subsequent_mask_as_node(tracer), traced_as_computed(module):
         graph = tracer.trace(module)
     return graph
 
