@@ -27,8 +27,7 @@ static void list_inputs(const struct model *m, char *buf, size_t size)
 	}
 }
 
-int cli_inputs_parse(const struct model *m, const char *const *args, int n,
-                     struct cli_input *out)
+int cli_inputs_parse(const struct model *m, const char *const *args, int n, struct cli_input *out)
 {
 	char names[1024];
 	for (int i = 0; i < m->ninputs; i++)
@@ -41,7 +40,8 @@ int cli_inputs_parse(const struct model *m, const char *const *args, int n,
 			i = input_named(m, arg, (size_t)(eq - arg));
 			if (i < 0) {
 				list_inputs(m, names, sizeof names);
-				fprintf(stderr, "graft: --input %s: the model has no input '%.*s' (%s%s)\n",
+				fprintf(stderr,
+				        "graft: --input %s: the model has no input '%.*s' (%s%s)\n",
 				        arg, (int)(eq - arg), arg, m->ninputs ? "its inputs: " : "",
 				        m->ninputs ? names : "it has none");
 				return -1;
@@ -52,8 +52,8 @@ int cli_inputs_parse(const struct model *m, const char *const *args, int n,
 				next++;
 			i = next;
 			if (i == m->ninputs) {
-				fprintf(stderr, "graft: --input %s: the model takes %d input%s\n", arg,
-				        m->ninputs, m->ninputs == 1 ? "" : "s");
+				fprintf(stderr, "graft: --input %s: the model takes %d input%s\n",
+				        arg, m->ninputs, m->ninputs == 1 ? "" : "s");
 				return -1;
 			}
 		}
@@ -90,7 +90,8 @@ int cli_input_read(const struct model *m, int i, const char *file, struct tensor
 	if (floating ? out->dtype != DT_F32 : out->dtype != want) {
 		fprintf(stderr, "graft: %s holds %s values; input '%s' takes %s\n", file,
 		        dtype_name(out->dtype), m->inputs[i].name,
-		        floating ? "floating ones (float32, float16 or float64)" : dtype_name(want));
+		        floating ? "floating ones (float32, float16 or float64)"
+		                 : dtype_name(want));
 		tensor_release(out);
 		return -1;
 	}

@@ -208,7 +208,8 @@ static int bag_shape(struct op_call *c, int64_t dim, const char *mode, bool incl
 			return op_fail(c, "%s(): offsets must be a 1-D int64 or int32 tensor", fn);
 		bags = op_shape(off)->dim[0] - (include_last ? 1 : 0);
 		if (bags < 0)
-			return op_fail(c, "%s(): include_last_offset needs at least one offset", fn);
+			return op_fail(c, "%s(): include_last_offset needs at least one offset",
+			               fn);
 	} else {
 		char sb[160];
 		return op_mismatch(c, "%s() needs a 1-D or 2-D input, gets %s", fn,
@@ -219,10 +220,12 @@ static int bag_shape(struct op_call *c, int64_t dim, const char *mode, bool incl
 			return op_fail(c, "%s(): per_sample_weights is only for mode='sum'", fn);
 		char ws[160], is[160];
 		if (!shape_equal(op_shape(psw), xs) || !op_is_float_dtype(op_dtype(psw)))
-			return op_mismatch(c, "%s(): per_sample_weights %s %s must be floating and "
+			return op_mismatch(c,
+			                   "%s(): per_sample_weights %s %s must be floating and "
 			                   "of the input's shape %s",
 			                   fn, shape_format(op_shape(psw), ws, sizeof ws),
-			                   dtype_name(op_dtype(psw)), shape_format(xs, is, sizeof is));
+			                   dtype_name(op_dtype(psw)),
+			                   shape_format(xs, is, sizeof is));
 	}
 	struct shape os = {.ndim = 2, .dim = {bags, dim}};
 	if (op_checked_numel(c, &os) < 0)
@@ -283,19 +286,21 @@ static int fn_embedding(struct op_call *c)
 static int fn_embedding_bag(struct op_call *c)
 {
 	const struct value *w = weight_arg(c);
-	const struct value *mode = op_arg(c, 6, "mode"), *last = op_arg(c, 9, "include_last_offset");
+	const struct value *mode = op_arg(c, 6, "mode"),
+	                   *last = op_arg(c, 9, "include_last_offset");
 	const char *mode_s = mode && mode->kind == VAL_STR ? mode->u.s : "mean";
 	char path[2600];
 	if (!w || call_max_norm(c, 3) < 0)
 		return -1;
 	if (check_bag_mode(op_path(c, path, sizeof path), mode_s, c->err) < 0)
 		return -1;
-	bool include_last = last && (last->kind == VAL_BOOL || last->kind == VAL_INT) &&
-	                    op_as_int(last) != 0;
+	bool include_last =
+	    last && (last->kind == VAL_BOOL || last->kind == VAL_INT) && op_as_int(last) != 0;
 	return bag_shape(c, op_shape(w)->dim[1], mode_s, include_last, 2, 8);
 }
 
-REGISTRY_FUNCTION(embedding, fn_embedding, "embedding(input, weight, padding_idx=None): weight[input]");
+REGISTRY_FUNCTION(embedding, fn_embedding,
+                  "embedding(input, weight, padding_idx=None): weight[input]");
 REGISTRY_FUNCTION(embedding_bag, fn_embedding_bag,
                   "embedding_bag(input, weight, offsets=None, mode='mean', ...)");
 

@@ -151,10 +151,11 @@ static int bag_run(struct kop *op, struct error *e)
 	for (int64_t b = 0; b < bags; b++) {
 		int64_t begin = index_at(off, b), end = b + 1 < noff ? index_at(off, b + 1) : n;
 		if (begin > end || end > n)
-			return error_setk(e, ERR_INPUT,
-			                  "offsets do not split the %lld indices into bags: bag %lld "
-			                  "is [%lld, %lld)",
-			                  (long long)n, (long long)b, (long long)begin, (long long)end);
+			return error_setk(
+			    e, ERR_INPUT,
+			    "offsets do not split the %lld indices into bags: bag %lld "
+			    "is [%lld, %lld)",
+			    (long long)n, (long long)b, (long long)begin, (long long)end);
 		if (bag_pool(st, x, psw, begin, end, y + b * st->dim, e) < 0)
 			return -1;
 	}
