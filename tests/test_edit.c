@@ -8,6 +8,7 @@
 #include "check.h"
 #include "edit/edit.h"
 #include "edit/edit_ops.h"
+#include "edit/select.h"
 #include "core/model.h"
 #include "io/format.h"
 #include "io/save.h"
@@ -569,6 +570,22 @@ static void test_define(void)
 	editor_free(&ed);
 }
 
+/* Path globs: '**' spans dots, '*' stays in one segment, '?' is one
+ * character of a segment; many stars in a row still answer (the fuzzer's
+ * "?****************" once took exponential time). */
+static void test_glob(void)
+{
+	CHECK(glob_match("layer1.*.conv1", "layer1.0.conv1"));
+	CHECK(!glob_match("layer1.*", "layer1.0.conv1"));
+	CHECK(glob_match("layer1.**", "layer1.0.conv1"));
+	CHECK(glob_match("**conv?", "layer4.1.conv2"));
+	CHECK(!glob_match("?", "."));
+	CHECK(glob_match("fc", "fc") && !glob_match("fc", "fc2") && glob_match("*", ""));
+	CHECK(glob_match("***", "a.b") && !glob_match("*", "a.b"));
+	CHECK(!glob_match("?****************************************=head",
+	                  "backbone.features.denseblock4.denselayer16.conv2"));
+}
+
 int main(void)
 {
 	if (getenv("srcdir"))
@@ -593,6 +610,7 @@ int main(void)
 	RUN(test_define);
 	RUN(test_sequential_arguments);
 	RUN(test_unreached_module);
+	RUN(test_glob);
 	char cmd[256];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)

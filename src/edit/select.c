@@ -9,29 +9,34 @@
 #include "core/util.h"
 #include "core/value.h"
 
+/* Dynamic programming over (glob position, path position), from the
+ * ends: at[i * (pn + 1) + j] tells whether g[i..] matches p[j..]. Time and
+ * memory are len(g) * len(p) whatever the stars, where trying every split
+ * of every star took exponential time. */
 bool glob_match(const char *g, const char *p)
 {
-	if (!*g)
-		return !*p;
-	if (g[0] == '*' && g[1] == '*') {
-		for (const char *q = p;; q++) {
-			if (glob_match(g + 2, q))
-				return true;
-			if (!*q)
-				return false;
+	size_t gn = strlen(g), pn = strlen(p), w = pn + 1;
+	bool *at = xcalloc((gn + 2) * w, sizeof *at);
+	at[gn * w + pn] = true;
+	for (size_t i = gn; i-- > 0;) {
+		bool twice = g[i] == '*' && g[i + 1] == '*';
+		for (size_t j = pn + 1; j-- > 0;) {
+			bool more = j < pn; /* a path character is left */
+			bool m;
+			if (twice)
+				m = at[(i + 2) * w + j] || (more && at[i * w + j + 1]);
+			else if (g[i] == '*')
+				m = at[(i + 1) * w + j] || (more && p[j] != '.' && at[i * w + j + 1]);
+			else if (g[i] == '?')
+				m = more && p[j] != '.' && at[(i + 1) * w + j + 1];
+			else
+				m = more && g[i] == p[j] && at[(i + 1) * w + j + 1];
+			at[i * w + j] = m;
 		}
 	}
-	if (g[0] == '*') {
-		for (const char *q = p;; q++) {
-			if (glob_match(g + 1, q))
-				return true;
-			if (!*q || *q == '.')
-				return false;
-		}
-	}
-	if (g[0] == '?')
-		return *p && *p != '.' && glob_match(g + 1, p + 1);
-	return *g == *p && glob_match(g + 1, p + 1);
+	bool match = at[0];
+	free(at);
+	return match;
 }
 
 enum cmp_op { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE };
