@@ -369,6 +369,12 @@ static void registry_ctor(struct exporter *x, struct pbuf *pb, const struct modu
 	} else if (strcmp(def->name, "FrozenBatchNorm2d") == 0) {
 		x->needs |= NEED_FROZEN_BN;
 		pb_text(pb, "FrozenBatchNorm2d(");
+	} else if (def->py) {
+		if (strncmp(def->py, "torchvision.", strlen("torchvision.")) == 0)
+			x->needs |= NEED_TORCHVISION;
+		char *t = xasprintf("%s(", def->py);
+		pb_text(pb, t);
+		free(t);
 	} else {
 		char *t = xasprintf("nn.%s(", def->name);
 		pb_text(pb, t);
