@@ -32,13 +32,14 @@ class _Proposals(nn.Module):
 
 class NmsHead(_Proposals):
     """Proposals from features, nms, then a classifier on the kept rows:
-    the kept count flows through index_select, a Linear and cat."""
+    the kept count flows through index_select, a Linear, a relu (not fused
+    into the Linear) and cat."""
 
     def forward(self, x):
         boxes, scores = self.scored_boxes(x)
         keep = torchvision.ops.nms(boxes, scores, 0.3)
         kept = torch.index_select(x, 0, keep)
-        logits = self.cls(kept)
+        logits = torch.relu(self.cls(kept))
         detections = torch.cat([torch.index_select(boxes, 0, keep),
                                 torch.index_select(scores, 0, keep).unsqueeze(1)], 1)
         return logits, detections.flatten(), keep
