@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bounds.h"
 #include "exec/exec_impl.h"
 #include "core/registry.h"
 #include "core/util.h"
@@ -65,7 +66,9 @@ void xfuse(struct exec_plan *p)
 	count_uses(p);
 	for (int i = 0; i < p->nsteps; i++) {
 		struct xstep *j = &p->steps[i];
-		if (!j->active || j->op.call.out.kind != VAL_TENSOR)
+		/* a bounded output's exact shape is published by its own step
+		 * (exec_bounds.c): such a step is never folded away */
+		if (!j->active || j->op.call.out.kind != VAL_TENSOR || bounds_any(&j->op.call.out))
 			continue;
 		const struct value *x = op_arg(&j->op.call, 0, "input");
 		if (!x)

@@ -71,7 +71,11 @@ struct kernel {
 	 * -1 with e set. */
 	int (*prepare)(struct kop *op, struct error *e);
 	/* Computes op->call.out from op->call.args. 0, or -1 with e set (only
-	 * for data-dependent failures, such as an index out of range). */
+	 * for data-dependent failures, such as an index out of range). A
+	 * kernel whose output size depends on the data (its shape rule marks
+	 * a bound) writes the exact dims into its output tensors' shapes; the
+	 * bound is read from its arguments, since the output's shape may
+	 * hold the last run's sizes. */
 	int (*run)(struct kop *op, struct error *e);
 };
 
@@ -184,6 +188,8 @@ extern const struct kernel kernels_embed[];
 extern const struct kernel kernels_math[];
 extern const struct kernel kernels_reduce[];
 extern const struct kernel kernels_rearrange[];
+extern const struct kernel kernels_boxes[];
+extern const struct kernel kernels_select[];
 /* Each table ends with an entry whose name is NULL. */
 
 /* C[m, n] = op(A) op(B) + beta C, row-major with leading dimensions, A
@@ -216,6 +222,10 @@ int kcast_run(struct kop *op, struct error *e);
  * ...), on any dtype: for kernels that hand such inputs over. */
 int kreduce_prepare(struct kop *op, struct error *e);
 int kreduce_run(struct kop *op, struct error *e);
+/* Sorts idx[n] stably (a merge sort; tmp holds n): b goes before a only
+ * when before(ctx, b, a) (kernels_select.c). */
+void ksort_stable(int64_t *idx, int64_t *tmp, int64_t n,
+                  bool (*before)(const void *ctx, int64_t b, int64_t a), const void *ctx);
 /* Softmax of n rows of length len in place (rows `stride` apart). */
 void ksoftmax_rows(float *x, int64_t n, int64_t len, int64_t stride);
 

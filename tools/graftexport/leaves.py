@@ -9,11 +9,13 @@ it has no children and no forward graph.
 from torch import nn
 
 try:
+    import torchvision.ops
     from torchvision.ops.misc import FrozenBatchNorm2d, Permute
     from torchvision.ops.stochastic_depth import StochasticDepth
     from torchvision.models.convnext import LayerNorm2d
 except ImportError:  # torchvision is optional for non-torchvision models
     FrozenBatchNorm2d = Permute = StochasticDepth = LayerNorm2d = None
+    torchvision = None
 
 
 class Unsupported(Exception):
@@ -452,6 +454,21 @@ def _t_prelu(a):
     return [("weight", [a["num_parameters"]], F32)]
 
 
+def _roi_align(m):
+    return {"output_size": _list(m.output_size), "spatial_scale": m.spatial_scale,
+            "sampling_ratio": m.sampling_ratio, "aligned": m.aligned}
+
+
+def _roi_pool(m):
+    return {"output_size": _list(m.output_size), "spatial_scale": m.spatial_scale}
+
+
+def _multiscale_roi_align(m):
+    return {"featmap_names": list(m.featmap_names), "output_size": _list(m.output_size),
+            "sampling_ratio": m.sampling_ratio, "canonical_scale": m.canonical_scale,
+            "canonical_level": m.canonical_level}
+
+
 def _t_none(a):
     return []
 
@@ -565,6 +582,12 @@ _TABLE = [
     (nn.CosineSimilarity, _cosine_similarity, _t_none),
     (nn.PairwiseDistance, _pairwise_distance, _t_none),
 ]
+if torchvision is not None:
+    _TABLE += [
+        (torchvision.ops.RoIAlign, _roi_align, _t_none),
+        (torchvision.ops.RoIPool, _roi_pool, _t_none),
+        (torchvision.ops.MultiScaleRoIAlign, _multiscale_roi_align, _t_none),
+    ]
 if StochasticDepth is not None:
     _TABLE += [
         (StochasticDepth, _stochastic_depth, _t_none),
@@ -606,3 +629,23 @@ BUFFER_NAMES = {"running_mean", "running_var", "num_batches_tracked"}
 def tensors_of(type_name, attrs):
     """The (name, shape, dtype) list a registry type owns, in state_dict order."""
     return BY_NAME[type_name][1](attrs)
+
+
+# torchvision.ops functions graft knows by name: a forward's call to one is
+# one call_function node (trace.py), written back as torchvision.ops.NAME.
+TORCHVISION_FUNCTIONS = ("nms", "batched_nms", "box_iou", "clip_boxes_to_image",
+                         "remove_small_boxes", "roi_align", "roi_pool")
+
+
+def torchvision_functions():
+    """(namespace, name, function) for every place a forward may reach the
+    TORCHVISION_FUNCTIONS from: torchvision.ops and the modules defining
+    them."""
+    if torchvision is None:
+        return []
+    out = []
+    for name in TORCHVISION_FUNCTIONS:
+        fn = getattr(torchvision.ops, name)
+        out.append((torchvision.ops, name, fn))
+        out.append((__import__(fn.__module__, fromlist=[name]), name, fn))
+    return out
