@@ -218,7 +218,7 @@ static int anchor_infer(struct op_call *c)
 			return op_fail(c, "AnchorGenerator: feature map %d is not a 4-D tensor", l);
 		total += op_shape(t)->dim[2] * op_shape(t)->dim[3] * anchor_cell_count(c->module, l);
 	}
-	struct shape s = {2, {total, 4}};
+	struct shape s = {.ndim = 2, .dim = {total, 4}};
 	op_out_tensor(c, DT_F32, &s, NULL);
 	return 0;
 }
@@ -255,7 +255,8 @@ static const struct value *tuple_arg(struct op_call *c, int pos, const char *kw)
 	return v;
 }
 
-/* A tuple of n tensors of dtype dt, each the shape `s`, into *out. */
+/* A tuple of n tensors of dtype dt, each the shape `s` with dim 0 a bound
+ * (the rows depend on the data), into *out. */
 static int tensor_tuple(struct op_call *c, int n, enum dtype dt, const struct shape *s,
                         struct value *out)
 {
@@ -264,6 +265,7 @@ static int tensor_tuple(struct op_call *c, int n, enum dtype dt, const struct sh
 	*out = value_list(n);
 	for (int i = 0; i < n; i++) {
 		op_out_tensor(c, dt, s, NULL);
+		c->out.u.tensor.t.shape.bounded = 1;
 		out->u.list.items[i] = c->out;
 		c->out = value_none();
 	}
@@ -334,7 +336,7 @@ static int filter_proposals_infer(struct op_call *c)
 		return op_mismatch(c, "filter_proposals: %d image sizes for %lld images",
 		                   sizes->u.list.n, (long long)n);
 	int64_t p = kept < post ? kept : post;
-	struct shape bs = {2, {p, 4}}, ss = {1, {p}};
+	struct shape bs = {.ndim = 2, .dim = {p, 4}}, ss = {.ndim = 1, .dim = {p}};
 	struct value boxes, scores;
 	if (tensor_tuple(c, (int)n, DT_F32, &bs, &boxes) < 0)
 		return -1;
@@ -390,7 +392,7 @@ static int postprocess_infer(struct op_call *c)
 		                   (long long)ls->dim[0], (long long)m);
 	int64_t cand = op_mul_sat(most, ls->dim[1] - 1);
 	int64_t d = cand < per_img ? cand : per_img;
-	struct shape bs = {2, {d, 4}}, ss = {1, {d}};
+	struct shape bs = {.ndim = 2, .dim = {d, 4}}, ss = {.ndim = 1, .dim = {d}};
 	struct value out = value_list(3);
 	if (tensor_tuple(c, n, DT_F32, &bs, &out.u.list.items[0]) < 0 ||
 	    tensor_tuple(c, n, DT_F32, &ss, &out.u.list.items[1]) < 0 ||

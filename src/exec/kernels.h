@@ -71,7 +71,11 @@ struct kernel {
 	 * -1 with e set. */
 	int (*prepare)(struct kop *op, struct error *e);
 	/* Computes op->call.out from op->call.args. 0, or -1 with e set (only
-	 * for data-dependent failures, such as an index out of range). */
+	 * for data-dependent failures, such as an index out of range). A
+	 * kernel whose output size depends on the data (its shape rule marks
+	 * a bound) writes the exact dims into its output tensors' shapes; the
+	 * bound is read from its arguments, since the output's shape may
+	 * hold the last run's sizes. */
 	int (*run)(struct kop *op, struct error *e);
 };
 
@@ -184,6 +188,7 @@ extern const struct kernel kernels_embed[];
 extern const struct kernel kernels_math[];
 extern const struct kernel kernels_reduce[];
 extern const struct kernel kernels_rearrange[];
+extern const struct kernel kernels_boxes[];
 extern const struct kernel kernels_detection[];
 /* Each table ends with an entry whose name is NULL. */
 

@@ -22,6 +22,7 @@
 #include "core/registry_detection.h"
 #include "core/util.h"
 #include "exec/kernels.h"
+#include "exec/kernels_boxes.h"
 #include "exec/kernels_resample.h"
 
 /* ---- GeneralizedRCNNTransform ---- */
@@ -146,29 +147,12 @@ static int anchor_run(struct kop *op, struct error *e)
 	return 0;
 }
 
-/* ---- boxes ---- */
+/* ---- candidates ---- */
 
-/* BoxCoder.decode_single of one box: deltas d (dx, dy, dw, dh) divided by
- * the weights w, on the reference box ref, into out. */
-static void decode_box(const float *ref, float dx, float dy, float dw, float dh, const float *w,
-                       float *out)
+/* BoxCoder with torchvision's default clip, log(1000 / 16). */
+static struct kboxes_coder coder(const float w[4])
 {
-	const float clip = (float)log(1000.0 / 16);
-	float width = ref[2] - ref[0], height = ref[3] - ref[1];
-	float cx = ref[0] + 0.5f * width, cy = ref[1] + 0.5f * height;
-	dx = dx / w[0];
-	dy = dy / w[1];
-	dw = dw / w[2];
-	dh = dh / w[3];
-	dw = dw < clip ? dw : clip;
-	dh = dh < clip ? dh : clip;
-	float pcx = dx * width + cx, pcy = dy * height + cy;
-	float pw = expf(dw) * width, ph = expf(dh) * height;
-	float hw = 0.5f * pw, hh = 0.5f * ph;
-	out[0] = pcx - hw;
-	out[1] = pcy - hh;
-	out[2] = pcx + hw;
-	out[3] = pcy + hh;
+	return (struct kboxes_coder){w[0], w[1], w[2], w[3], (float)log(1000.0 / 16)};
 }
 
 /* clip_boxes_to_image for an image of h x w. */
@@ -187,86 +171,26 @@ static bool big_enough(const float *b, float min_size)
 	return b[2] - b[0] >= min_size && b[3] - b[1] >= min_size;
 }
 
-/* A candidate box: its score and its index. */
-struct scored {
-	float score;
-	int64_t index;
-};
-
-static int by_score(const void *a, const void *b)
-{
-	const struct scored *x = a, *y = b;
-	if (x->score != y->score)
-		return x->score > y->score ? -1 : 1;
-	return x->index < y->index ? -1 : x->index > y->index;
-}
-
-/* batched_nms(boxes[n * 4], scores[n], groups[n], thresh): writes the kept
- * indices, best score first, into keep and returns their count. order
- * (n), shifted (n * 4 floats) and gone (n bytes) are scratch. */
-static int64_t batched_nms(const float *boxes, const float *scores, const int64_t *groups,
-                           int64_t n, float thresh, struct scored *order, float *shifted,
-                           unsigned char *gone, int64_t *keep)
-{
-	float top = 0;
-	for (int64_t i = 0; i < n * 4; i++)
-		top = i == 0 || boxes[i] > top ? boxes[i] : top;
-	bool offset = n * 4 <= 4000;
-	for (int64_t i = 0; i < n; i++) {
-		float o = offset ? (float)groups[i] * (top + 1.0f) : 0;
-		for (int k = 0; k < 4; k++)
-			shifted[i * 4 + k] = boxes[i * 4 + k] + o;
-		order[i] = (struct scored){scores[i], i};
-		gone[i] = 0;
-	}
-	qsort(order, (size_t)n, sizeof *order, by_score);
-	int64_t kept = 0;
-	for (int64_t a = 0; a < n; a++) {
-		int64_t i = order[a].index;
-		if (gone[i])
-			continue;
-		keep[kept++] = i;
-		const float *bi = shifted + i * 4;
-		float ai = (bi[2] - bi[0]) * (bi[3] - bi[1]);
-		for (int64_t b = a + 1; b < n; b++) {
-			int64_t j = order[b].index;
-			if (gone[j] || groups[j] != groups[i])
-				continue;
-			const float *bj = shifted + j * 4;
-			float xx1 = bi[0] > bj[0] ? bi[0] : bj[0], yy1 = bi[1] > bj[1] ? bi[1] : bj[1];
-			float xx2 = bi[2] < bj[2] ? bi[2] : bj[2], yy2 = bi[3] < bj[3] ? bi[3] : bj[3];
-			float w = xx2 - xx1 > 0 ? xx2 - xx1 : 0, h = yy2 - yy1 > 0 ? yy2 - yy1 : 0;
-			float inter = w * h, aj = (bj[2] - bj[0]) * (bj[3] - bj[1]);
-			if (inter / (ai + aj - inter) > thresh)
-				gone[j] = 1;
-		}
-	}
-	return kept;
-}
-
-/* The candidates of one image, in the order torchvision keeps them. */
+/* The candidate boxes of one image, in the order torchvision keeps them,
+ * with their scores and groups (level or class), and room for
+ * batched_nms. */
 struct candidates {
 	float *boxes, *scores;
 	int64_t *groups;
 	int64_t n;
-	/* batched_nms's scratch and result */
-	struct scored *order;
-	float *shifted;
-	unsigned char *gone;
 	int64_t *keep;
+	void *nms_scratch;
 };
 
-/* Carves the candidate arrays for up to n boxes out of scratch p; returns
- * the bytes used (p NULL: only counts). */
+/* Carves the candidate arrays for up to n boxes out of scratch p (NULL:
+ * only counts); returns the bytes used. */
 static size_t candidates_carve(struct candidates *c, char *p, int64_t n)
 {
 	size_t sizes[] = {(size_t)n * 4 * sizeof(float), (size_t)n * sizeof(float),
-	                  (size_t)n * sizeof(int64_t),   (size_t)n * sizeof(struct scored),
-	                  (size_t)n * 4 * sizeof(float), (size_t)n * sizeof(int64_t),
-	                  (size_t)n};
+	                  (size_t)n * sizeof(int64_t), (size_t)n * sizeof(int64_t),
+	                  kboxes_nms_scratch(n)};
 	void **slots[] = {(void **)&c->boxes, (void **)&c->scores, (void **)&c->groups,
-	                  (void **)&c->order, (void **)&c->shifted, (void **)&c->keep,
-	                  (void **)&c->gone};
+	                  (void **)&c->keep, &c->nms_scratch};
 	size_t used = 0;
 	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
 		if (p)
@@ -276,27 +200,29 @@ static size_t candidates_carve(struct candidates *c, char *p, int64_t n)
 	return used;
 }
 
-/* Writes the first `limit` kept candidates (after batched_nms with thresh)
- * into boxes, scores and, when not NULL, labels (as int64), zeroing the
- * rows past them up to `rows`. */
-static void write_kept(struct candidates *c, float thresh, int64_t limit, int64_t rows,
-                       float *boxes, float *scores, int64_t *labels)
+/* batched_nms of the candidates by group, then the first `limit` kept
+ * written to boxes, scores and labels (the group, when labels is not
+ * NULL), each of which gets the kept count as its size. */
+static void write_kept(struct candidates *c, double thresh, int64_t limit, struct tensor *boxes,
+                       struct tensor *scores, struct tensor *labels)
 {
-	int64_t kept = batched_nms(c->boxes, c->scores, c->groups, c->n, thresh, c->order,
-	                           c->shifted, c->gone, c->keep);
-	if (kept > limit)
-		kept = limit;
-	memset(boxes, 0, (size_t)rows * 4 * sizeof(float));
-	memset(scores, 0, (size_t)rows * sizeof(float));
-	if (labels)
-		memset(labels, 0, (size_t)rows * sizeof(int64_t));
-	for (int64_t r = 0; r < kept && r < rows; r++) {
+	int64_t kept = kboxes_batched_nms(c->boxes, c->scores, c->groups, c->n, thresh, c->keep,
+	                                  c->nms_scratch);
+	kept = kept < limit ? kept : limit;
+	kept = kept < boxes->shape.dim[0] ? kept : boxes->shape.dim[0];
+	float *b = kt_f32(boxes), *s = kt_f32(scores);
+	int64_t *l = labels ? (int64_t *)tensor_data(labels) : NULL;
+	for (int64_t r = 0; r < kept; r++) {
 		int64_t i = c->keep[r];
-		memcpy(boxes + r * 4, c->boxes + i * 4, 4 * sizeof(float));
-		scores[r] = c->scores[i];
-		if (labels)
-			labels[r] = c->groups[i];
+		memcpy(b + r * 4, c->boxes + i * 4, 4 * sizeof(float));
+		s[r] = c->scores[i];
+		if (l)
+			l[r] = c->groups[i];
 	}
+	boxes->shape.dim[0] = kept;
+	scores->shape.dim[0] = kept;
+	if (labels)
+		labels->shape.dim[0] = kept;
 }
 
 /* An optional float keyword argument of a function call. */
@@ -313,6 +239,12 @@ static int64_t kw_int(const struct kop *op, const char *kw, int64_t def)
 	return v && v->kind == VAL_INT ? v->u.i : def;
 }
 
+/* Image i's tensor of output j (a tuple of per-image tuples). */
+static struct tensor *out_item(struct kop *op, int j, int i)
+{
+	return &op->call.out.u.list.items[j].u.list.items[i].u.tensor.t;
+}
+
 /* The (h, w) of item i of the image-sizes argument at pos. */
 static void image_size(const struct kop *op, int pos, const char *kw, int i, int64_t hw[2])
 {
@@ -321,6 +253,21 @@ static void image_size(const struct kop *op, int pos, const char *kw, int i, int
 }
 
 /* ---- filter_proposals ---- */
+
+/* An objectness logit and its index in the level, for the level's top-k
+ * (torch.topk: descending; equal logits in index order). */
+struct scored {
+	float score;
+	int64_t index;
+};
+
+static int by_score(const void *a, const void *b)
+{
+	const struct scored *x = a, *y = b;
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
 
 /* The candidates one image can have, sum_l min(pre_nms_top_n, A_l H_l W_l);
  * *total gets sum_l A_l H_l W_l. */
@@ -359,6 +306,7 @@ static void proposal_candidates(const struct kop *op, int64_t img, const int64_t
 	int64_t pre = kw_int(op, "pre_nms_top_n", 1000), offset = 0;
 	float min_size = kw_float(op, "min_size", 1e-3), score_thresh = kw_float(op, "score_thresh", 0);
 	const float ones[4] = {1, 1, 1, 1};
+	struct kboxes_coder bc = coder(ones);
 	c->n = 0;
 	for (int l = 0; l < obj->u.list.n; l++) {
 		const struct tensor *o = &obj->u.list.items[l].u.tensor.t;
@@ -373,10 +321,10 @@ static void proposal_candidates(const struct kop *op, int64_t img, const int64_t
 		int64_t top = cnt < pre ? cnt : pre;
 		for (int64_t t = 0; t < top; t++) {
 			int64_t i = level[t].index, p = i / a, k = i % a;
-			float *b = c->boxes + c->n * 4;
-			decode_box(anchors + (offset + i) * 4, dl[(k * 4) * plane + p],
-			           dl[(k * 4 + 1) * plane + p], dl[(k * 4 + 2) * plane + p],
-			           dl[(k * 4 + 3) * plane + p], ones, b);
+			float *b = c->boxes + c->n * 4, codes[4];
+			for (int q = 0; q < 4; q++)
+				codes[q] = dl[(k * 4 + q) * plane + p];
+			kboxes_decode(&bc, codes, anchors + (offset + i) * 4, 1, 1, b);
 			clip_box(b, hw[0], hw[1]);
 			float s = 1.0f / (1.0f + expf(-level[t].score));
 			if (!big_enough(b, min_size) || !(s >= score_thresh))
@@ -401,15 +349,19 @@ static int filter_run(struct kop *op, struct error *e)
 		int64_t hw[2];
 		image_size(op, 3, "image_sizes", i, hw);
 		proposal_candidates(op, i, hw, level, &c);
-		struct tensor *boxes = (struct tensor *)&out->u.list.items[0].u.list.items[i].u.tensor.t;
-		struct tensor *scores = (struct tensor *)&out->u.list.items[1].u.list.items[i].u.tensor.t;
 		write_kept(&c, kw_float(op, "nms_thresh", 0.7), kw_int(op, "post_nms_top_n", 1000),
-		           boxes->shape.dim[0], kt_f32(boxes), kt_f32(scores), NULL);
+		           out_item(op, 0, i), out_item(op, 1, i), NULL);
 	}
 	return 0;
 }
 
 /* ---- postprocess_detections ---- */
+
+/* Scratch for one proposal's softmax scores and decoded boxes. */
+static size_t row_bytes(int64_t classes)
+{
+	return ((size_t)classes * 5 * sizeof(float) + 63) / 64 * 64;
+}
 
 static int postprocess_prepare(struct kop *op, struct error *e)
 {
@@ -421,7 +373,7 @@ static int postprocess_prepare(struct kop *op, struct error *e)
 		most = p > most ? p : most;
 	}
 	struct candidates c;
-	op->scratch_bytes = (size_t)classes * sizeof(float) +
+	op->scratch_bytes = row_bytes(classes) +
 	                    candidates_carve(&c, NULL, most * (classes > 1 ? classes - 1 : 0));
 	return 0;
 }
@@ -450,6 +402,7 @@ static void detection_candidates(const struct kop *op, const float *logits, cons
                                  float *prob, struct candidates *c)
 {
 	int64_t classes = kop_tensor(op, 0, "class_logits")->shape.dim[1];
+	float *decoded = prob + classes;
 	float thresh = kw_float(op, "score_thresh", 0.05), w[4] = {10, 10, 5, 5};
 	const struct value *wv = op_arg(&op->call, -1, "weights");
 	for (int k = 0; wv && wv->kind == VAL_LIST && k < 4 && k < wv->u.list.n; k++) {
@@ -457,14 +410,14 @@ static void detection_candidates(const struct kop *op, const float *logits, cons
 		if (value_number(&wv->u.list.items[k], &d))
 			w[k] = (float)d;
 	}
+	struct kboxes_coder bc = coder(w);
 	c->n = 0;
 	for (int64_t r = 0; r < rows; r++) {
 		softmax_row(logits + r * classes, classes, prob);
-		const float *d = reg + r * classes * 4;
+		kboxes_decode(&bc, reg + r * classes * 4, props + r * 4, 1, classes, decoded);
 		for (int64_t k = 1; k < classes; k++) {
 			float *b = c->boxes + c->n * 4;
-			decode_box(props + r * 4, d[k * 4], d[k * 4 + 1], d[k * 4 + 2], d[k * 4 + 3], w,
-			           b);
+			memcpy(b, decoded + k * 4, 4 * sizeof(float));
 			clip_box(b, hw[0], hw[1]);
 			if (!(prob[k] > thresh) || !big_enough(b, 1e-2f))
 				continue;
@@ -486,11 +439,9 @@ static int postprocess_run(struct kop *op, struct error *e)
 	}
 	float *prob = op->scratch;
 	struct candidates c;
-	candidates_carve(&c, (char *)op->scratch + (classes * sizeof(float) + 63) / 64 * 64,
-	                 most * (classes - 1));
+	candidates_carve(&c, (char *)op->scratch + row_bytes(classes), most * (classes - 1));
 	const float *logits = kt_f32(kop_tensor(op, 0, "class_logits"));
 	const float *reg = kt_f32(kop_tensor(op, 1, "box_regression"));
-	const struct value *out = &op->call.out;
 	int64_t row = 0;
 	for (int i = 0; i < props->u.list.n; i++) {
 		const struct tensor *p = &props->u.list.items[i].u.tensor.t;
@@ -499,12 +450,8 @@ static int postprocess_run(struct kop *op, struct error *e)
 		detection_candidates(op, logits + row * classes, reg + row * classes * 4, kt_f32(p),
 		                     rows, hw, prob, &c);
 		row += rows;
-		struct tensor *boxes = (struct tensor *)&out->u.list.items[0].u.list.items[i].u.tensor.t;
-		struct tensor *scores = (struct tensor *)&out->u.list.items[1].u.list.items[i].u.tensor.t;
-		struct tensor *labels = (struct tensor *)&out->u.list.items[2].u.list.items[i].u.tensor.t;
 		write_kept(&c, kw_float(op, "nms_thresh", 0.5), kw_int(op, "detections_per_img", 100),
-		           boxes->shape.dim[0], kt_f32(boxes), kt_f32(scores),
-		           (int64_t *)tensor_data(labels));
+		           out_item(op, 0, i), out_item(op, 1, i), out_item(op, 2, i));
 	}
 	return 0;
 }

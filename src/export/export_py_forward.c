@@ -116,9 +116,12 @@ static const struct {
     {"scaled_dot_product_attention", FN_LOCAL, "scaled_dot_product_attention",
      NEED_SDPA | NEED_MATH},
     {"channel_shuffle", FN_LOCAL, "channel_shuffle", NEED_SHUFFLE},
-    {"filter_proposals", FN_LOCAL, "filter_proposals", NEED_DETECTION},
-    {"postprocess_detections", FN_LOCAL, "postprocess_detections", NEED_DETECTION},
-    {"resize_boxes", FN_LOCAL, "resize_boxes", NEED_DETECTION},
+    {"filter_proposals", FN_LOCAL, "filter_proposals",
+     NEED_DETECTION | NEED_TORCHVISION},
+    {"postprocess_detections", FN_LOCAL, "postprocess_detections",
+     NEED_DETECTION | NEED_TORCHVISION},
+    {"resize_boxes", FN_LOCAL, "resize_boxes",
+     NEED_DETECTION | NEED_TORCHVISION},
     {"generate_square_subsequent_mask", FN_TORCH, "nn.Transformer.generate_square_subsequent_mask",
      0},
     {"sqrt", FN_MATH_OR_TORCH, "sqrt", NEED_MATH},
@@ -211,6 +214,8 @@ static void function_call(struct exporter *x, struct pbuf *pb, const struct grap
 			fail_at(x, owner, "' has no Python equivalent here", "function '", nd->target);
 			return;
 		}
+		if (strncmp(def->py, "torchvision.", strlen("torchvision.")) == 0)
+			x->needs |= NEED_TORCHVISION;
 		plain_call(x, pb, def->py, nd, vars);
 		return;
 	}

@@ -212,7 +212,6 @@ const char export_py_read_safetensors[] =
 /* torchvision's detection steps as graft computes them: the transform and
  * anchors on a batched tensor, the proposal and detection filtering. */
 const char export_py_detection[] =
-    "import torchvision  # noqa: E402\n"
     "from torchvision.models.detection import roi_heads as det_roi_heads  # noqa: E402\n"
     "from torchvision.models.detection import rpn as det_rpn  # noqa: E402\n"
     "from torchvision.models.detection import transform as det_transform  # noqa: E402\n"
