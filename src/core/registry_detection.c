@@ -80,9 +80,11 @@ int rcnn_transform_sizes(const struct module *m, int64_t h, int64_t w, struct rc
 		out->h = (int64_t)v[1];
 	} else {
 		int n = numbers_of(module_attr(m, "min_size"), v, RCNN_MAX_CHANNELS);
+		/* self_min_size / min_size with a float32 tensor on the right is
+		 * Tensor.__rtruediv__: min_size.reciprocal() * self_min_size */
 		float lo = (float)(h < w ? h : w), hi = (float)(h < w ? w : h);
-		float a = (float)(n > 0 ? v[n - 1] : 0) / lo;
-		float b = (float)module_attr_int(m, "max_size", 0) / hi;
+		float a = (1.0f / lo) * (float)(n > 0 ? v[n - 1] : 0);
+		float b = (1.0f / hi) * (float)module_attr_int(m, "max_size", 0);
 		double scale = a < b ? a : b;
 		out->h = (int64_t)floor((double)h * scale);
 		out->w = (int64_t)floor((double)w * scale);

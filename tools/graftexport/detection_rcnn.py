@@ -273,3 +273,64 @@ def written_forward(module, model, example_inputs, cache):
                 cache["run"] = _record(model, example_inputs)
             return write(module, cache["run"])
     return None
+
+
+# ------------------------------------------------------------ shape fixtures
+
+def _bounded(n):
+    return "≤%d" % n
+
+
+def _proposal_bound(rpn, features):
+    """The proposals per image filter_proposals can keep: post_nms_top_n,
+    or fewer when the levels have fewer than pre_nms_top_n anchors."""
+    per_cell = rpn.anchor_generator.num_anchors_per_location()
+    pre = rpn._pre_nms_top_n["testing"]
+    kept = sum(min(pre, a * f.shape[-2] * f.shape[-1]) for a, f in zip(per_cell, features))
+    return min(rpn._post_nms_top_n["testing"], kept)
+
+
+def _detections(n_images, bound, keys):
+    """One dict per image as graft's graph returns it: boxes [≤D, 4],
+    labels and scores [≤D]."""
+    shapes = {"boxes": [_bounded(bound), 4], "labels": [_bounded(bound)],
+              "scores": [_bounded(bound)]}
+    return [{"keys": list(keys), "values": [{"shape": shapes[k]} for k in keys]}
+            for _ in range(n_images)]
+
+
+def fixture_encoders(model):
+    """{module: encode(inputs, output)} for the modules of MODEL whose graph
+    here returns something else than torchvision's forward: their PyTorch
+    output as graft's shape pass gives it, a data-dependent size as the
+    bound of torchvision's code ("≤1000": the filter keeps at most
+    post_nms_top_n proposals, the detector detections_per_img boxes)."""
+    if GeneralizedRCNN is None or not isinstance(model, GeneralizedRCNN):
+        return {}
+    rpn, heads = model.rpn, model.roi_heads
+    last = {}
+
+    def transform(inputs, out):
+        images, _ = out
+        return [{"shape": list(images.tensors.shape)}, [list(s) for s in images.image_sizes]]
+
+    def anchors(inputs, out):
+        return {"shape": list(out[0].shape)}
+
+    def proposals(inputs, out):
+        last["proposals"] = _proposal_bound(rpn, list(inputs[1].values()))
+        return [{"shape": [_bounded(last["proposals"]), 4]} for _ in out[0]]
+
+    def detection_bound():
+        classes = heads.box_predictor.cls_score.out_features
+        return min(heads.detections_per_img, last["proposals"] * (classes - 1))
+
+    def detections(inputs, out):
+        result = out[0]
+        return _detections(len(result), detection_bound(), ["boxes", "labels", "scores"])
+
+    def root(inputs, out):
+        return _detections(len(out), detection_bound(), list(out[0].keys()))
+
+    return {model.transform: transform, rpn.anchor_generator: anchors, rpn: proposals,
+            heads: detections, model: root}
