@@ -3,7 +3,8 @@
  * GeneralizedRCNNTransform and AnchorGenerator module types, and the
  * functions filter_proposals (the region proposal network's box decoding
  * and filtering), postprocess_detections (RoIHeads' per-class boxes, score
- * threshold and NMS) and resize_boxes (the transform's postprocess).
+ * threshold and NMS), maskrcnn_inference (Mask R-CNN's mask per box),
+ * resize_boxes and paste_masks_in_image (the transform's postprocess).
  *
  * Images are one batched tensor [N, C, H, W], so every image has the same
  * size: the transform's image_sizes are N equal (h, w) pairs, and the
@@ -412,7 +413,72 @@ REGISTRY_FUNCTION(postprocess_detections, postprocess_infer,
                   "scores above score_thresh, small boxes dropped, NMS per class, the "
                   "detections_per_img best; returns (boxes, scores, labels) per image");
 
+/* maskrcnn_inference(mask_logits [M, K, S, S], labels: a tuple of N [D_i]
+ * with sum D_i = M) -> a tuple of N [D_i, 1, S, S]: the sigmoid of each
+ * box's channel of its label. */
+static int mask_inference_infer(struct op_call *c)
+{
+	const struct value *x = op_tensor(c, 0, "x");
+	const struct value *labels = x ? tuple_arg(c, 1, "labels") : NULL;
+	if (!labels)
+		return -1;
+	const struct shape *xs = op_shape(x);
+	if (xs->ndim != 4)
+		return op_mismatch(c, "maskrcnn_inference takes mask logits [M, K, S, S]");
+	struct value out = value_list(labels->u.list.n);
+	int64_t m = 0;
+	for (int i = 0; i < labels->u.list.n; i++) {
+		const struct value *l = &labels->u.list.items[i];
+		if (!op_is_tensor(l) || op_shape(l)->ndim != 1) {
+			value_free(&out);
+			return op_fail(c, "maskrcnn_inference: labels %d is not a 1-D tensor", i);
+		}
+		struct shape s = {.ndim = 4, .dim = {op_shape(l)->dim[0], 1, xs->dim[2], xs->dim[3]}};
+		m += s.dim[0];
+		op_out_tensor(c, op_dtype(x), &s, NULL);
+		out.u.list.items[i] = c->out;
+		c->out = value_none();
+	}
+	if (m != xs->dim[0]) {
+		value_free(&out);
+		return op_mismatch(c, "maskrcnn_inference: %lld masks for %lld labels",
+		                   (long long)xs->dim[0], (long long)m);
+	}
+	c->out = out;
+	return 0;
+}
+REGISTRY_FUNCTION(maskrcnn_inference, mask_inference_infer,
+                  "maskrcnn_inference(x, labels): per image, the sigmoid of each box's mask "
+                  "logits of its label, [D, 1, S, S]");
+
+/* paste_masks_in_image(masks [K, 1, S, S], boxes [K, 4], img_shape (h, w),
+ * padding=1) -> [K, 1, h, w]: each mask resized into its box (grown by the
+ * padding) on an empty image. */
+static int paste_masks_infer(struct op_call *c)
+{
+	const struct value *masks = op_tensor(c, 0, "masks");
+	const struct value *boxes = masks ? op_tensor(c, 1, "boxes") : NULL;
+	int64_t hw[2];
+	if (!boxes)
+		return -1;
+	if (op_int_list(c, 2, "img_shape", false, hw, 2) != 2)
+		return op_fail(c, "paste_masks_in_image takes (masks, boxes, img_shape)");
+	const struct shape *ms = op_shape(masks), *bs = op_shape(boxes);
+	if (ms->ndim != 4 || ms->dim[1] != 1 || bs->ndim != 2 || bs->dim[1] != 4 ||
+	    bs->dim[0] != ms->dim[0])
+		return op_mismatch(c, "paste_masks_in_image takes masks [K, 1, S, S] and boxes [K, 4]");
+	struct shape s = {.ndim = 4, .dim = {ms->dim[0], 1, hw[0], hw[1]}};
+	if (op_checked_numel(c, &s) < 0)
+		return -1;
+	op_out_tensor(c, op_dtype(masks), &s, NULL);
+	return 0;
+}
+REGISTRY_FUNCTION(paste_masks_in_image, paste_masks_infer,
+                  "paste_masks_in_image(masks, boxes, img_shape, padding=1): each mask resized "
+                  "(bilinear) into its box on an image of img_shape, [K, 1, h, w]");
+
 const struct op_def *const registry_detection_defs[] = {
     &def_transform,           &def_anchor,           &fn_def_resize_boxes,
-    &fn_def_filter_proposals, &fn_def_postprocess_detections, NULL,
+    &fn_def_filter_proposals, &fn_def_postprocess_detections, &fn_def_maskrcnn_inference,
+    &fn_def_paste_masks_in_image, NULL,
 };

@@ -1,7 +1,7 @@
 /* kernels_detection.c - the kernels of torchvision's two-stage detectors:
  * GeneralizedRCNNTransform, AnchorGenerator, filter_proposals,
- * postprocess_detections and resize_boxes (registry_detection.c says what
- * each computes).
+ * postprocess_detections, maskrcnn_inference, resize_boxes and
+ * paste_masks_in_image (registry_detection.c says what each computes).
  *
  * Every step follows torchvision 0.14's code in float32, operation for
  * operation: the transform's scale, the anchors' rounding (half to even),
@@ -12,9 +12,9 @@
  * as torchvision does on the CPU. Sorts are by score, descending, ties in
  * index order.
  *
- * A proposal or detection tensor has the shape of its upper bound; the
- * rows past the ones found are zero (zero-size proposals, which
- * postprocess_detections drops as small boxes). */
+ * A proposal, detection or mask tensor is planned at its upper bound; the
+ * kernel writes the count it found into the tensor's shape, which later
+ * steps and graft run's outputs see. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -456,6 +456,97 @@ static int postprocess_run(struct kop *op, struct error *e)
 	return 0;
 }
 
+/* ---- maskrcnn_inference ---- */
+
+static int mask_inference_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct tensor *x = kop_tensor(op, 0, "x");
+	const struct value *labels = op_arg(&op->call, 1, "labels");
+	int64_t k = x->shape.dim[1], plane = x->shape.dim[2] * x->shape.dim[3], row = 0;
+	const float *src = kt_f32(x);
+	for (int i = 0; i < labels->u.list.n; i++) {
+		const struct tensor *l = &labels->u.list.items[i].u.tensor.t;
+		struct tensor *out = &op->call.out.u.list.items[i].u.tensor.t;
+		const int64_t *lab = (const int64_t *)tensor_data(l);
+		float *dst = kt_f32(out);
+		for (int64_t r = 0; r < l->shape.dim[0]; r++, row++) {
+			const float *m = src + (row * k + lab[r]) * plane;
+			for (int64_t q = 0; q < plane; q++)
+				dst[r * plane + q] = 1.0f / (1.0f + expf(-m[q]));
+		}
+		out->shape.dim[0] = l->shape.dim[0];
+	}
+	return 0;
+}
+
+/* ---- paste_masks_in_image ---- */
+
+/* expand_boxes(box, scale), as int64: the box grown about its centre. */
+static void expanded_box(const float *b, float scale, int64_t *out)
+{
+	float wh = (b[2] - b[0]) * 0.5f, hh = (b[3] - b[1]) * 0.5f;
+	float xc = (b[2] + b[0]) * 0.5f, yc = (b[3] + b[1]) * 0.5f;
+	wh *= scale;
+	hh *= scale;
+	out[0] = (int64_t)(xc - wh);
+	out[1] = (int64_t)(yc - hh);
+	out[2] = (int64_t)(xc + wh);
+	out[3] = (int64_t)(yc + hh);
+}
+
+static int paste_prepare(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct tensor *m = kop_tensor(op, 0, "masks");
+	int64_t pad = kw_int(op, "padding", 1);
+	op->scratch_bytes = (size_t)((m->shape.dim[2] + 2 * pad) * (m->shape.dim[3] + 2 * pad)) *
+	                    sizeof(float);
+	return 0;
+}
+
+/* Each mask, padded by `padding` zeros (expand_masks), resized (bilinear)
+ * to its grown box and pasted where the box lies on the image
+ * (paste_mask_in_image). */
+static int paste_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct tensor *masks = kop_tensor(op, 0, "masks");
+	const float *boxes = kt_f32(kop_tensor(op, 1, "boxes"));
+	struct tensor *out = kop_out(op, 0);
+	int64_t pad = kw_int(op, "padding", 1), s = masks->shape.dim[3], ps = s + 2 * pad;
+	int64_t n = masks->shape.dim[0], ih = out->shape.dim[2], iw = out->shape.dim[3];
+	float scale = (float)((double)ps / (double)s), *padded = op->scratch;
+	out->shape.dim[0] = n;
+	float *dst = kt_f32(out);
+	memset(dst, 0, (size_t)(n * ih * iw) * sizeof(float));
+	for (int64_t r = 0; r < n; r++) {
+		memset(padded, 0, (size_t)(ps * ps) * sizeof(float));
+		const float *m = kt_f32(masks) + r * s * s;
+		for (int64_t y = 0; y < s; y++)
+			memcpy(padded + (y + pad) * ps + pad, m + y * s, (size_t)s * sizeof(float));
+		int64_t b[4];
+		expanded_box(boxes + r * 4, scale, b);
+		int64_t w = b[2] - b[0] + 1, h = b[3] - b[1] + 1;
+		w = w > 1 ? w : 1;
+		h = h > 1 ? h : 1;
+		int64_t x0 = b[0] > 0 ? b[0] : 0, x1 = b[2] + 1 < iw ? b[2] + 1 : iw;
+		int64_t y0 = b[1] > 0 ? b[1] : 0, y1 = b[3] + 1 < ih ? b[3] + 1 : ih;
+		float *img = dst + r * ih * iw;
+		for (int64_t y = y0; y < y1; y++) {
+			struct linear_tap ty = resize_linear_tap(ps, h, y - b[1], false, 0);
+			for (int64_t x = x0; x < x1; x++) {
+				struct linear_tap tx = resize_linear_tap(ps, w, x - b[0], false, 0);
+				const float *r0 = padded + ty.i0 * ps, *r1 = padded + ty.i1 * ps;
+				float v0 = (1 - tx.l1) * r0[tx.i0] + tx.l1 * r0[tx.i1];
+				float v1 = (1 - tx.l1) * r1[tx.i0] + tx.l1 * r1[tx.i1];
+				img[y * iw + x] = (1 - ty.l1) * v0 + ty.l1 * v1;
+			}
+		}
+	}
+	return 0;
+}
+
 /* ---- resize_boxes ---- */
 
 static int resize_boxes_run(struct kop *op, struct error *e)
@@ -483,5 +574,7 @@ const struct kernel kernels_detection[] = {
     {"filter_proposals", OP_FUNCTION, 0, filter_prepare, filter_run},
     {"postprocess_detections", OP_FUNCTION, KF_ANY_DTYPE, postprocess_prepare, postprocess_run},
     {"resize_boxes", OP_FUNCTION, KF_INPLACE, NULL, resize_boxes_run},
+    {"maskrcnn_inference", OP_FUNCTION, KF_INT_INDEX, NULL, mask_inference_run},
+    {"paste_masks_in_image", OP_FUNCTION, 0, paste_prepare, paste_run},
     {NULL, OP_MODULE, 0, NULL, NULL},
 };

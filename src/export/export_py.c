@@ -72,6 +72,8 @@ static const char *const py_globals[] = {
     "filter_proposals",
     "postprocess_detections",
     "resize_boxes",
+    "maskrcnn_inference",
+    "paste_masks_in_image",
     "stochastic_depth",
     "shifted_window_attention",
     "_get_relative_position_bias",

@@ -262,4 +262,10 @@ const char export_py_detection[] =
     "    return tuple(boxes), tuple(scores), tuple(labels)\n"
     "\n"
     "\n"
-    "resize_boxes = det_transform.resize_boxes\n";
+    "def maskrcnn_inference(x, labels):\n"
+    "    \"\"\"torchvision's maskrcnn_inference, a tuple of the masks per image.\"\"\"\n"
+    "    return tuple(det_roi_heads.maskrcnn_inference(x, list(labels)))\n"
+    "\n"
+    "\n"
+    "resize_boxes = det_transform.resize_boxes\n"
+    "paste_masks_in_image = det_transform.paste_masks_in_image\n";

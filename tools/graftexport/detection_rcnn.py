@@ -8,15 +8,17 @@ state_dict names are torchvision's):
 
 - the root: ``transform`` (GeneralizedRCNNTransform: normalise, resize,
   batch; returns the images and their sizes), ``backbone``, ``rpn``,
-  ``roi_heads``, then ``resize_boxes`` per image (the transform's
-  postprocess); it returns a list with one dict per image;
+  ``roi_heads``, then ``resize_boxes`` (and ``paste_masks_in_image``) per
+  image (the transform's postprocess); it returns a list with one dict per
+  image;
 - FeaturePyramidNetwork: ``inner_blocks``, nearest upsampling and the
   top-down sum, ``layer_blocks``, ``extra_blocks`` (LastLevelMaxPool,
   LastLevelP6P7);
 - RegionProposalNetwork: ``head`` (RPNHead: ``conv``, ``cls_logits``,
   ``bbox_pred`` per level), ``anchor_generator``, then ``filter_proposals``;
 - RoIHeads: ``box_roi_pool``, ``box_head``, ``box_predictor``, then
-  ``postprocess_detections``;
+  ``postprocess_detections``; with masks, ``mask_roi_pool``, ``mask_head``,
+  ``mask_predictor`` on the detected boxes, then ``maskrcnn_inference``;
 - FastRCNNPredictor: ``cls_score`` and ``bbox_pred`` on the flattened
   features (its check that pooled features are 1x1 left out).
 
@@ -142,12 +144,15 @@ def _rcnn_graph(m, run):
     detections = g.module("roi_heads", features, proposals, sizes)
     shape = g.fn("getattr", images, "shape")
     original = [g.item(shape, 2), g.item(shape, 3)]
+    keys = list(run[id(m)][1][0].keys())
     result = []
     for i in range(n):
         det = g.item(detections, i)
         out = {"boxes": g.fn("resize_boxes", g.item(det, "boxes"), g.item(sizes, i), original)}
-        for key in ("labels", "scores"):
+        for key in keys[1:]:
             out[key] = g.item(det, key)
+        if "masks" in out:
+            out["masks"] = g.fn("paste_masks_in_image", out["masks"], out["boxes"], original)
         result.append(out)
     return g.output(result)
 
@@ -242,8 +247,15 @@ def _roi_heads_graph(m, run):
                 detections_per_img=int(m.detections_per_img),
                 weights=[float(w) for w in m.box_coder.weights])
     boxes, scores, labels = (g.item(post, i) for i in range(3))
-    return g.output([{"boxes": g.item(boxes, i), "labels": g.item(labels, i),
-                      "scores": g.item(scores, i)} for i in range(n)])
+    result = [{"boxes": g.item(boxes, i), "labels": g.item(labels, i),
+               "scores": g.item(scores, i)} for i in range(n)]
+    if m.has_mask():
+        pooled = g.module("mask_roi_pool", features, boxes, shapes)
+        logits = g.module("mask_predictor", g.module("mask_head", pooled))
+        masks = g.fn("maskrcnn_inference", logits, labels)
+        for i in range(n):
+            result[i]["masks"] = g.item(masks, i)
+    return g.output(result)
 
 
 def _predictor_graph(m, run):
@@ -290,13 +302,12 @@ def _proposal_bound(rpn, features):
     return min(rpn._post_nms_top_n["testing"], kept)
 
 
-def _detections(n_images, bound, keys):
-    """One dict per image as graft's graph returns it: boxes [≤D, 4],
-    labels and scores [≤D]."""
-    shapes = {"boxes": [_bounded(bound), 4], "labels": [_bounded(bound)],
-              "scores": [_bounded(bound)]}
-    return [{"keys": list(keys), "values": [{"shape": shapes[k]} for k in keys]}
-            for _ in range(n_images)]
+def _detections(result, bound):
+    """The per-image dicts of RESULT with their first dims as the bound
+    (boxes [≤D, 4], labels and scores [≤D], masks [≤D, 1, H, W])."""
+    return [{"keys": list(d.keys()),
+             "values": [{"shape": [_bounded(bound)] + list(v.shape[1:])} for v in d.values()]}
+            for d in result]
 
 
 def fixture_encoders(model):
@@ -326,11 +337,10 @@ def fixture_encoders(model):
         return min(heads.detections_per_img, last["proposals"] * (classes - 1))
 
     def detections(inputs, out):
-        result = out[0]
-        return _detections(len(result), detection_bound(), ["boxes", "labels", "scores"])
+        return _detections(out[0], detection_bound())
 
     def root(inputs, out):
-        return _detections(len(out), detection_bound(), list(out[0].keys()))
+        return _detections(out, detection_bound())
 
     return {model.transform: transform, rpn.anchor_generator: anchors, rpn: proposals,
             heads: detections, model: root}

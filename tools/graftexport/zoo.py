@@ -60,6 +60,8 @@ ROWS = [
     Row("fcn_resnet50", "fcn_resnet50", "segmentation", "FCN", {}, [SEGMENTATION]),
     Row("fcn_resnet50_aux", "fcn_resnet50", "segmentation", "FCN", AUX, [SEGMENTATION]),
     Row("lraspp_mobilenet_v3_large", "lraspp_mobilenet_v3_large", "segmentation", "LRASPP", {}, [SEGMENTATION]),
+    Row("maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn", "detection", "Mask R-CNN", {}, [DETECTION]),
+    Row("maskrcnn_resnet50_fpn_v2", "maskrcnn_resnet50_fpn_v2", "detection", "Mask R-CNN", {}, [DETECTION]),
     Row("mc3_18", "mc3_18", "video", "Video ResNet", {}, [VIDEO]),
     Row("r2plus1d_18", "r2plus1d_18", "video", "Video ResNet", {}, [VIDEO]),
     Row("r3d_18", "r3d_18", "video", "Video ResNet", {}, [VIDEO]),
