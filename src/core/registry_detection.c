@@ -4,7 +4,9 @@
  * functions filter_proposals (the region proposal network's box decoding
  * and filtering), postprocess_detections (RoIHeads' per-class boxes, score
  * threshold and NMS), maskrcnn_inference (Mask R-CNN's mask per box),
- * resize_boxes and paste_masks_in_image (the transform's postprocess).
+ * keypointrcnn_inference (Keypoint R-CNN's keypoints per box),
+ * resize_boxes, paste_masks_in_image and resize_keypoints (the
+ * transform's postprocess).
  *
  * Images are one batched tensor [N, C, H, W], so every image has the same
  * size: the transform's image_sizes are N equal (h, w) pairs, and the
@@ -477,8 +479,74 @@ REGISTRY_FUNCTION(paste_masks_in_image, paste_masks_infer,
                   "paste_masks_in_image(masks, boxes, img_shape, padding=1): each mask resized "
                   "(bilinear) into its box on an image of img_shape, [K, 1, h, w]");
 
+/* keypointrcnn_inference(x [M, K, S, S], boxes: a tuple of N [D_i, 4] with
+ * sum D_i = M) -> (keypoints, scores): tuples of N [D_i, K, 3] (x, y, 1)
+ * and [D_i, K]. */
+static int keypoint_inference_infer(struct op_call *c)
+{
+	const struct value *x = op_tensor(c, 0, "x");
+	const struct value *boxes = x ? tuple_arg(c, 1, "boxes") : NULL;
+	if (!boxes)
+		return -1;
+	const struct shape *xs = op_shape(x);
+	if (xs->ndim != 4)
+		return op_mismatch(c, "keypointrcnn_inference takes heatmaps [M, K, S, S]");
+	int n = boxes->u.list.n;
+	struct value out = value_list(2);
+	out.u.list.items[0] = value_list(n);
+	out.u.list.items[1] = value_list(n);
+	int64_t m = 0;
+	for (int i = 0; i < n; i++) {
+		const struct value *b = &boxes->u.list.items[i];
+		if (!op_is_tensor(b) || op_shape(b)->ndim != 2 || op_shape(b)->dim[1] != 4) {
+			value_free(&out);
+			return op_fail(c, "keypointrcnn_inference: boxes %d is not [D, 4]", i);
+		}
+		int64_t d = op_shape(b)->dim[0];
+		m += d;
+		struct shape ks = {.ndim = 3, .dim = {d, xs->dim[1], 3}};
+		struct shape ss = {.ndim = 2, .dim = {d, xs->dim[1]}};
+		op_out_tensor(c, DT_F32, &ks, NULL);
+		out.u.list.items[0].u.list.items[i] = c->out;
+		op_out_tensor(c, DT_F32, &ss, NULL);
+		out.u.list.items[1].u.list.items[i] = c->out;
+		c->out = value_none();
+	}
+	if (m != xs->dim[0]) {
+		value_free(&out);
+		return op_mismatch(c, "keypointrcnn_inference: %lld heatmaps for %lld boxes",
+		                   (long long)xs->dim[0], (long long)m);
+	}
+	c->out = out;
+	return 0;
+}
+REGISTRY_FUNCTION(keypointrcnn_inference, keypoint_inference_infer,
+                  "keypointrcnn_inference(x, boxes): per image, each box's keypoints (x, y, 1) "
+                  "at the maxima of its heatmaps resized (bicubic) to the box, and their scores");
+
+/* resize_keypoints(keypoints [D, K, 3], original_size, new_size): x and y
+ * scaled by new / original. */
+static int resize_keypoints_infer(struct op_call *c)
+{
+	const struct value *k = op_tensor(c, 0, "keypoints");
+	if (!k)
+		return -1;
+	int64_t from[2], to[2];
+	if (op_int_list(c, 1, "original_size", false, from, 2) != 2 ||
+	    op_int_list(c, 2, "new_size", false, to, 2) != 2)
+		return op_fail(c, "resize_keypoints takes (keypoints, original_size, new_size)");
+	const struct shape *s = op_shape(k);
+	if (s->ndim != 3 || s->dim[2] != 3)
+		return op_mismatch(c, "resize_keypoints takes keypoints [D, K, 3]");
+	op_out_tensor(c, op_dtype(k), s, k);
+	return 0;
+}
+REGISTRY_FUNCTION(resize_keypoints, resize_keypoints_infer,
+                  "resize_keypoints(keypoints, original_size, new_size): keypoints [D, K, 3] "
+                  "scaled from an image of original_size to one of new_size");
+
 const struct op_def *const registry_detection_defs[] = {
     &def_transform,           &def_anchor,           &fn_def_resize_boxes,
     &fn_def_filter_proposals, &fn_def_postprocess_detections, &fn_def_maskrcnn_inference,
-    &fn_def_paste_masks_in_image, NULL,
+    &fn_def_paste_masks_in_image, &fn_def_keypointrcnn_inference, &fn_def_resize_keypoints, NULL,
 };

@@ -1,7 +1,8 @@
 /* kernels_detection.c - the kernels of torchvision's two-stage detectors:
  * GeneralizedRCNNTransform, AnchorGenerator, filter_proposals,
- * postprocess_detections, maskrcnn_inference, resize_boxes and
- * paste_masks_in_image (registry_detection.c says what each computes).
+ * postprocess_detections, maskrcnn_inference, keypointrcnn_inference,
+ * resize_boxes, paste_masks_in_image and resize_keypoints
+ * (registry_detection.c says what each computes).
  *
  * Every step follows torchvision 0.14's code in float32, operation for
  * operation: the transform's scale, the anchors' rounding (half to even),
@@ -547,24 +548,87 @@ static int paste_run(struct kop *op, struct error *e)
 	return 0;
 }
 
-/* ---- resize_boxes ---- */
+/* ---- keypointrcnn_inference ---- */
 
-static int resize_boxes_run(struct kop *op, struct error *e)
+/* heatmaps_to_keypoints for one box: each of the k maps (s x s) resized
+ * (bicubic) to the box's ceil size, its first maximum as the keypoint
+ * (pixel centre, scaled back to the box's size) and the value there as
+ * the score. */
+static void box_keypoints(const float *maps, int64_t k, int64_t s, const float *box, float *xy,
+                          float *scores)
+{
+	float w = box[2] - box[0], h = box[3] - box[1];
+	w = w < 1 ? 1 : w;
+	h = h < 1 ? 1 : h;
+	int64_t mw = (int64_t)ceilf(w), mh = (int64_t)ceilf(h);
+	float wc = w / (float)mw, hc = h / (float)mh;
+	for (int64_t j = 0; j < k; j++) {
+		const float *map = maps + j * s * s;
+		float best = 0;
+		int64_t bx = 0, by = 0;
+		for (int64_t y = 0; y < mh; y++) {
+			struct cubic_tap ty = resize_cubic_tap(s, mh, y, false, 0);
+			for (int64_t x = 0; x < mw; x++) {
+				struct cubic_tap tx = resize_cubic_tap(s, mw, x, false, 0);
+				float v = 0;
+				for (int q = 0; q < 4; q++) {
+					const float *row = map + ty.i[q] * s;
+					float r = 0;
+					for (int p = 0; p < 4; p++)
+						r += tx.w[p] * row[tx.i[p]];
+					v += ty.w[q] * r;
+				}
+				if ((y == 0 && x == 0) || v > best) {
+					best = v;
+					bx = x;
+					by = y;
+				}
+			}
+		}
+		xy[j * 3] = ((float)bx + 0.5f) * wc + box[0];
+		xy[j * 3 + 1] = ((float)by + 0.5f) * hc + box[1];
+		xy[j * 3 + 2] = 1;
+		scores[j] = best;
+	}
+}
+
+static int keypoint_inference_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct tensor *x = kop_tensor(op, 0, "x");
+	const struct value *boxes = op_arg(&op->call, 1, "boxes");
+	int64_t k = x->shape.dim[1], s = x->shape.dim[3], row = 0;
+	for (int i = 0; i < boxes->u.list.n; i++) {
+		const struct tensor *b = &boxes->u.list.items[i].u.tensor.t;
+		struct tensor *kp = out_item(op, 0, i), *sc = out_item(op, 1, i);
+		for (int64_t r = 0; r < b->shape.dim[0]; r++, row++)
+			box_keypoints(kt_f32(x) + row * k * s * s, k, s, kt_f32(b) + r * 4,
+			              kt_f32(kp) + r * k * 3, kt_f32(sc) + r * k);
+		kp->shape.dim[0] = b->shape.dim[0];
+		sc->shape.dim[0] = b->shape.dim[0];
+	}
+	return 0;
+}
+
+/* ---- resize_boxes, resize_keypoints ---- */
+
+/* Boxes [K, 4] (x1, y1, x2, y2) or keypoints [D, K, 3] (x, y, visibility):
+ * x times new_w / old_w, y times new_h / old_h (float32 ratios). */
+static int resize_points_run(struct kop *op, struct error *e)
 {
 	(void)e;
 	int64_t from[2], to[2];
 	value_ints(op_arg(&op->call, 1, "original_size"), from, 2);
 	value_ints(op_arg(&op->call, 2, "new_size"), to, 2);
 	float rh = (float)to[0] / (float)from[0], rw = (float)to[1] / (float)from[1];
-	const struct tensor *b = kop_tensor(op, 0, "boxes");
-	const float *x = kt_f32(b);
+	const struct tensor *t = kop_tensor(op, 0, NULL);
+	int64_t stride = t->shape.dim[t->shape.ndim - 1], n = shape_numel(&t->shape);
+	const float box[4] = {rw, rh, rw, rh}, point[3] = {rw, rh, 1};
+	const float *f = stride == 4 ? box : point;
+	const float *x = kt_f32(t);
 	float *y = kt_f32(kop_out(op, 0));
-	for (int64_t r = 0; r < b->shape.dim[0]; r++) {
-		y[r * 4] = x[r * 4] * rw;
-		y[r * 4 + 1] = x[r * 4 + 1] * rh;
-		y[r * 4 + 2] = x[r * 4 + 2] * rw;
-		y[r * 4 + 3] = x[r * 4 + 3] * rh;
-	}
+	for (int64_t i = 0; i < n; i++)
+		y[i] = x[i] * f[i % stride];
 	return 0;
 }
 
@@ -573,7 +637,9 @@ const struct kernel kernels_detection[] = {
     {"AnchorGenerator", OP_MODULE, 0, NULL, anchor_run},
     {"filter_proposals", OP_FUNCTION, 0, filter_prepare, filter_run},
     {"postprocess_detections", OP_FUNCTION, KF_ANY_DTYPE, postprocess_prepare, postprocess_run},
-    {"resize_boxes", OP_FUNCTION, KF_INPLACE, NULL, resize_boxes_run},
+    {"resize_boxes", OP_FUNCTION, KF_INPLACE, NULL, resize_points_run},
+    {"resize_keypoints", OP_FUNCTION, KF_INPLACE, NULL, resize_points_run},
+    {"keypointrcnn_inference", OP_FUNCTION, 0, NULL, keypoint_inference_run},
     {"maskrcnn_inference", OP_FUNCTION, KF_INT_INDEX, NULL, mask_inference_run},
     {"paste_masks_in_image", OP_FUNCTION, 0, paste_prepare, paste_run},
     {NULL, OP_MODULE, 0, NULL, NULL},

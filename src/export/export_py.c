@@ -74,6 +74,8 @@ static const char *const py_globals[] = {
     "resize_boxes",
     "maskrcnn_inference",
     "paste_masks_in_image",
+    "keypointrcnn_inference",
+    "resize_keypoints",
     "stochastic_depth",
     "shifted_window_attention",
     "_get_relative_position_bias",

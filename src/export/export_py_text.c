@@ -267,5 +267,12 @@ const char export_py_detection[] =
     "    return tuple(det_roi_heads.maskrcnn_inference(x, list(labels)))\n"
     "\n"
     "\n"
+    "def keypointrcnn_inference(x, boxes):\n"
+    "    \"\"\"torchvision's keypointrcnn_inference, tuples per image.\"\"\"\n"
+    "    points, scores = det_roi_heads.keypointrcnn_inference(x, list(boxes))\n"
+    "    return tuple(points), tuple(scores)\n"
+    "\n"
+    "\n"
     "resize_boxes = det_transform.resize_boxes\n"
+    "resize_keypoints = det_transform.resize_keypoints\n"
     "paste_masks_in_image = det_transform.paste_masks_in_image\n";

@@ -8,9 +8,9 @@ state_dict names are torchvision's):
 
 - the root: ``transform`` (GeneralizedRCNNTransform: normalise, resize,
   batch; returns the images and their sizes), ``backbone``, ``rpn``,
-  ``roi_heads``, then ``resize_boxes`` (and ``paste_masks_in_image``) per
-  image (the transform's postprocess); it returns a list with one dict per
-  image;
+  ``roi_heads``, then ``resize_boxes`` (and ``paste_masks_in_image``,
+  ``resize_keypoints``) per image (the transform's postprocess); it returns
+  a list with one dict per image;
 - FeaturePyramidNetwork: ``inner_blocks``, nearest upsampling and the
   top-down sum, ``layer_blocks``, ``extra_blocks`` (LastLevelMaxPool,
   LastLevelP6P7);
@@ -19,6 +19,8 @@ state_dict names are torchvision's):
 - RoIHeads: ``box_roi_pool``, ``box_head``, ``box_predictor``, then
   ``postprocess_detections``; with masks, ``mask_roi_pool``, ``mask_head``,
   ``mask_predictor`` on the detected boxes, then ``maskrcnn_inference``;
+  with keypoints, ``keypoint_roi_pool``, ``keypoint_head``,
+  ``keypoint_predictor``, then ``keypointrcnn_inference``;
 - FastRCNNPredictor: ``cls_score`` and ``bbox_pred`` on the flattened
   features (its check that pooled features are 1x1 left out).
 
@@ -153,6 +155,9 @@ def _rcnn_graph(m, run):
             out[key] = g.item(det, key)
         if "masks" in out:
             out["masks"] = g.fn("paste_masks_in_image", out["masks"], out["boxes"], original)
+        if "keypoints" in out:
+            out["keypoints"] = g.fn("resize_keypoints", out["keypoints"], g.item(sizes, i),
+                                    original)
         result.append(out)
     return g.output(result)
 
@@ -255,6 +260,14 @@ def _roi_heads_graph(m, run):
         masks = g.fn("maskrcnn_inference", logits, labels)
         for i in range(n):
             result[i]["masks"] = g.item(masks, i)
+    if m.has_keypoint():
+        pooled = g.module("keypoint_roi_pool", features, boxes, shapes)
+        logits = g.module("keypoint_predictor", g.module("keypoint_head", pooled))
+        found = g.fn("keypointrcnn_inference", logits, boxes)
+        points, point_scores = g.item(found, 0), g.item(found, 1)
+        for i in range(n):
+            result[i]["keypoints"] = g.item(points, i)
+            result[i]["keypoints_scores"] = g.item(point_scores, i)
     return g.output(result)
 
 

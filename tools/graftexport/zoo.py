@@ -59,6 +59,7 @@ ROWS = [
     Row("fcn_resnet101_aux", "fcn_resnet101", "segmentation", "FCN", AUX, [SEGMENTATION]),
     Row("fcn_resnet50", "fcn_resnet50", "segmentation", "FCN", {}, [SEGMENTATION]),
     Row("fcn_resnet50_aux", "fcn_resnet50", "segmentation", "FCN", AUX, [SEGMENTATION]),
+    Row("keypointrcnn_resnet50_fpn", "keypointrcnn_resnet50_fpn", "detection", "Keypoint R-CNN", {}, [DETECTION]),
     Row("lraspp_mobilenet_v3_large", "lraspp_mobilenet_v3_large", "segmentation", "LRASPP", {}, [SEGMENTATION]),
     Row("maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn", "detection", "Mask R-CNN", {}, [DETECTION]),
     Row("maskrcnn_resnet50_fpn_v2", "maskrcnn_resnet50_fpn_v2", "detection", "Mask R-CNN", {}, [DETECTION]),

@@ -1,15 +1,16 @@
 """Two-stage detectors built from torchvision's own classes at a small
 size: Faster R-CNN on a two-level FPN backbone and on a plain convolutional
-one, Mask R-CNN on the FPN, with a low score threshold so that every image
+one, Mask R-CNN and Keypoint R-CNN on the FPN, with a low score threshold so that every image
 has detections."""
 
 from collections import OrderedDict
 
 from torch import nn
-from torchvision.models.detection import FasterRCNN, MaskRCNN
+from torchvision.models.detection import FasterRCNN, KeypointRCNN, MaskRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.keypoint_rcnn import KeypointRCNNHeads, KeypointRCNNPredictor
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.ops import MultiScaleRoIAlign
 
@@ -64,9 +65,20 @@ def faster_rcnn_plain():
                       **SMALL)
 
 
+
+def keypoint_rcnn_fpn():
+    """Keypoint R-CNN: 5 keypoints, heatmaps upsampled from 7x7 RoIAlign."""
+    pool = MultiScaleRoIAlign(featmap_names=["0", "1"], output_size=7, sampling_ratio=2)
+    return KeypointRCNN(**_fpn_parts(), keypoint_roi_pool=pool,
+                        keypoint_head=KeypointRCNNHeads(16, (16,)),
+                        keypoint_predictor=KeypointRCNNPredictor(16, 5),
+                        **dict(SMALL, box_detections_per_img=8))
+
+
 MODELS = [
     UserModel("faster_rcnn_fpn", faster_rcnn_fpn, [Input("images", [2, 3, 60, 80])],
               edit="head 5"),
     UserModel("faster_rcnn_plain", faster_rcnn_plain, [Input("images", [1, 3, 72, 56])]),
+    UserModel("keypoint_rcnn_fpn", keypoint_rcnn_fpn, [Input("images", [1, 3, 56, 48])]),
     UserModel("mask_rcnn_fpn", mask_rcnn_fpn, [Input("images", [1, 3, 40, 48])]),
 ]
