@@ -355,5 +355,12 @@ def fixture_encoders(model):
     def root(inputs, out):
         return _detections(out, detection_bound())
 
-    return {model.transform: transform, rpn.anchor_generator: anchors, rpn: proposals,
-            heads: detections, model: root}
+    def extra_maps(inputs, out):
+        # the maps appended to the results (the list itself grows in place)
+        return [{"shape": list(t.shape)} for t in out[0][len(inputs[1]):]]
+
+    encoders = {m: extra_maps for m in model.modules()
+                if isinstance(m, (LastLevelMaxPool, LastLevelP6P7))}
+    encoders.update({model.transform: transform, rpn.anchor_generator: anchors, rpn: proposals,
+                     heads: detections, model: root})
+    return encoders
