@@ -24,6 +24,9 @@ enum {
 	NEED_SDPA = 1 << 8,
 	NEED_SHUFFLE = 1 << 9,
 	NEED_FROZEN_BN = 1 << 10,
+	NEED_MVIT_DIMS = 1 << 11,
+	NEED_MVIT_REL_POS = 1 << 12,
+	NEED_MVIT_SHORTCUT = 1 << 13,
 };
 
 enum piece_kind { P_TEXT, P_LIT, P_CHILD };
