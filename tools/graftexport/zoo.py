@@ -54,6 +54,8 @@ ROWS = [
     Row("fcn_resnet50_aux", "fcn_resnet50", "segmentation", "FCN", AUX, [SEGMENTATION]),
     Row("lraspp_mobilenet_v3_large", "lraspp_mobilenet_v3_large", "segmentation", "LRASPP", {}, [SEGMENTATION]),
     Row("mc3_18", "mc3_18", "video", "Video ResNet", {}, [VIDEO]),
+    Row("mvit_v1_b", "mvit_v1_b", "video", "MViT", {}, [[1, 3, 16, 224, 224]]),
+    Row("mvit_v2_s", "mvit_v2_s", "video", "MViT", {}, [[1, 3, 16, 224, 224]]),
     Row("r2plus1d_18", "r2plus1d_18", "video", "Video ResNet", {}, [VIDEO]),
     Row("r3d_18", "r3d_18", "video", "Video ResNet", {}, [VIDEO]),
     Row("s3d", "s3d", "video", "S3D", {}, [[1, 3, 16, 224, 224]]),
