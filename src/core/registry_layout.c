@@ -918,23 +918,6 @@ static int fn_stochastic_depth(struct op_call *c)
 	return op_same(c);
 }
 
-/* ---- the table ---- */
-
-REGISTRY_FUNCTION(cat, fn_cat, "cat(tensors, dim=0)");
-REGISTRY_FUNCTION(concat, fn_cat, "cat(tensors, dim=0)");
-REGISTRY_FUNCTION(stack, fn_stack, "stack(tensors, dim=0)");
-REGISTRY_FUNCTION(chunk, fn_chunk, "chunk(x, chunks, dim=0) -> tuple");
-REGISTRY_FUNCTION(split, fn_split, "split(x, split_size_or_sections, dim=0) -> tuple");
-REGISTRY_FUNCTION_PY(tensor_split, fn_tensor_split,
-                     "tensor_split(x, indices_or_sections, dim=0) -> tuple", "torch.tensor_split");
-REGISTRY_FUNCTION(unbind, fn_unbind, "unbind(x, dim=0) -> tuple");
-REGISTRY_FUNCTION(flatten, fn_flatten, "flatten(x, start_dim=0, end_dim=-1)");
-REGISTRY_FUNCTION(reshape, fn_reshape, "reshape(x, shape); one -1 is inferred");
-REGISTRY_FUNCTION(view, fn_reshape, "x.view(*shape); one -1 is inferred");
-REGISTRY_FUNCTION(permute, fn_permute, "permute(x, dims)");
-REGISTRY_FUNCTION(transpose, fn_transpose, "transpose(x, dim0, dim1)");
-REGISTRY_FUNCTION(swapaxes, fn_transpose, "swapaxes(x, axis0, axis1)");
-REGISTRY_FUNCTION(swapdims, fn_transpose, "swapdims(x, dim0, dim1)");
 /* ---- torchvision MViT: _unsqueeze, _squeeze ---- */
 
 /* _unsqueeze(x, target_dim, expand_dim) -> (x, x.dim()): x with a dim of
@@ -997,6 +980,23 @@ static int fn_mvit_squeeze(struct op_call *c)
 	return op_out_like(c, x, &os);
 }
 
+/* ---- the table ---- */
+
+REGISTRY_FUNCTION(cat, fn_cat, "cat(tensors, dim=0)");
+REGISTRY_FUNCTION(concat, fn_cat, "cat(tensors, dim=0)");
+REGISTRY_FUNCTION(stack, fn_stack, "stack(tensors, dim=0)");
+REGISTRY_FUNCTION(chunk, fn_chunk, "chunk(x, chunks, dim=0) -> tuple");
+REGISTRY_FUNCTION(split, fn_split, "split(x, split_size_or_sections, dim=0) -> tuple");
+REGISTRY_FUNCTION_PY(tensor_split, fn_tensor_split,
+                     "tensor_split(x, indices_or_sections, dim=0) -> tuple", "torch.tensor_split");
+REGISTRY_FUNCTION(unbind, fn_unbind, "unbind(x, dim=0) -> tuple");
+REGISTRY_FUNCTION(flatten, fn_flatten, "flatten(x, start_dim=0, end_dim=-1)");
+REGISTRY_FUNCTION(reshape, fn_reshape, "reshape(x, shape); one -1 is inferred");
+REGISTRY_FUNCTION(view, fn_reshape, "x.view(*shape); one -1 is inferred");
+REGISTRY_FUNCTION(permute, fn_permute, "permute(x, dims)");
+REGISTRY_FUNCTION(transpose, fn_transpose, "transpose(x, dim0, dim1)");
+REGISTRY_FUNCTION(swapaxes, fn_transpose, "swapaxes(x, axis0, axis1)");
+REGISTRY_FUNCTION(swapdims, fn_transpose, "swapdims(x, dim0, dim1)");
 REGISTRY_FUNCTION(unsqueeze, fn_unsqueeze, "unsqueeze(x, dim)");
 REGISTRY_FUNCTION(squeeze, fn_squeeze, "squeeze(x, dim=None)");
 REGISTRY_FUNCTION(expand, fn_expand, "x.expand(*sizes); -1 keeps a size");

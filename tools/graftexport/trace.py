@@ -303,9 +303,10 @@ def _changes_first_argument(n):
 
 
 def _functionalise_inplace_methods(graph):
-    """``x.masked_fill_(mask, v)`` changes x: the reads of x after the call
-    read the call's result (what it returns), so that a graph computing
-    values, as graft's does, sees the change."""
+    """``x.masked_fill_(mask, v)`` changes x, and so does
+    ``_add_shortcut(x, ...)``: the reads of x after the call read the
+    call's result (what it returns), so that a graph computing values, as
+    graft's does, sees the change."""
     order = {n: i for i, n in enumerate(graph.nodes)}
     for n in graph.nodes:
         if not _changes_first_argument(n) or not n.args:
