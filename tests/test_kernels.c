@@ -1561,6 +1561,52 @@ static void test_permute_cat_split(void)
 	call_free(&s);
 }
 
+/* MViT's pieces: tensor_split at an index, _unsqueeze of a 3-D tensor,
+ * _add_shortcut without the class token. */
+static void test_mvit_pieces(void)
+{
+	struct call s = {.name = "tensor_split", .nargs = 3};
+	s.args[0] = T(2, 5, 3);
+	s.args[1] = value_list(1);
+	s.args[1].u.list.items[0] = value_int(1);
+	s.args[2] = value_int(1);
+	CHECK(run(&s) == 0);
+	CHECK(s.out.kind == VAL_LIST && s.out.u.list.n == 2);
+	if (s.out.kind == VAL_LIST && s.out.u.list.n == 2) {
+		const float *in = f32(&s.args[0]);
+		const float *first = f32(&s.out.u.list.items[0]);
+		const float *rest = f32(&s.out.u.list.items[1]);
+		CHECK(first[0] == in[0] && first[3] == in[15] && first[5] == in[17]);
+		CHECK(rest[0] == in[3] && rest[11] == in[14] && rest[12] == in[18]);
+	}
+	call_free(&s);
+
+	struct call u = {.name = "_unsqueeze", .nargs = 3};
+	u.args[0] = T(2, 5, 3);
+	u.args[1] = value_int(4);
+	u.args[2] = value_int(1);
+	CHECK(run(&u) == 0);
+	CHECK(u.out.kind == VAL_LIST && out_item(&u, 1)->kind == VAL_INT &&
+	      out_item(&u, 1)->u.i == 3);
+	double ref[30];
+	for (int i = 0; i < 30; i++)
+		ref[i] = f32(&u.args[0])[i];
+	CHECK(near("_unsqueeze", f32(out_item(&u, 0)), ref, 30, 0));
+	call_free(&u);
+
+	struct call a = {.name = "_add_shortcut", .nargs = 3};
+	a.args[0] = T(1, 2, 3, 4);
+	a.args[1] = T(1, 2, 3, 4);
+	a.args[2] = value_bool(false);
+	CHECK(run(&a) == 0);
+	const float *x = f32(&a.args[0]), *q = f32(&a.args[1]);
+	double sum[24];
+	for (int i = 0; i < 24; i++)
+		sum[i] = x[i] + (i % 12 < 4 ? 0 : q[i]); /* token 0 of each head unchanged */
+	CHECK(near("_add_shortcut", f32(&a.out), sum, 24, 1e-6));
+	call_free(&a);
+}
+
 /* Indexing: basic, advanced with a negative index, advanced split by a
  * slice (the index dims go first). */
 static void test_getitem(void)
@@ -1864,6 +1910,7 @@ int main(void)
 	RUN(test_pick);
 	RUN(test_products_and_distances);
 	RUN(test_permute_cat_split);
+	RUN(test_mvit_pieces);
 	RUN(test_getitem);
 	RUN(test_mha);
 	RUN(test_mha_masks);

@@ -1492,6 +1492,45 @@ static void test_elementwise_and_layers(void)
 	CHECK(last_macs == 2 * 4 * 5 * 6 * (8 + 3));
 }
 
+static void test_mvit(void)
+{
+	CHECK_STR(fn("tensor_split", 3, T("1x2x17x8"), P("(1,)"), value_int(2)),
+	          "(Tensor[1, 2, 1, 8], Tensor[1, 2, 16, 8])");
+	CHECK_STR(fn("tensor_split", 2, T("7"), value_int(3)), "(Tensor[3], Tensor[2], Tensor[2])");
+	CHECK_STR(fn("tensor_split", 2, T("7"), P("(-5, 10)")), "(Tensor[2], Tensor[5], Tensor[0])");
+	CHECK_STR(fn("tensor_split", 2, T("7"), P("(4, 2)")),
+	          "tensor_split: tensor_split() indices that decrease are not supported");
+	CHECK_STR(fn("_unsqueeze", 3, T("1x17x8"), value_int(4), value_int(1)),
+	          "(Tensor[1, 1, 17, 8], 3)");
+	CHECK_STR(fn("_unsqueeze", 3, T("1x2x17x8"), value_int(4), value_int(1)),
+	          "(Tensor[1, 2, 17, 8], 4)");
+	CHECK_STR(fn("_unsqueeze", 3, T("17x8"), value_int(4), value_int(1)),
+	          "_unsqueeze: _unsqueeze(target_dim=4) gets [17, 8] (Unsupported input "
+	          "dimension) from the model input");
+	CHECK_STR(fn("_squeeze", 4, T("1x1x5x8"), value_int(4), value_int(1), value_int(3)),
+	          "[1, 5, 8]");
+	CHECK_STR(fn("_squeeze", 4, T("1x1x5x8"), value_int(4), value_int(1), value_int(4)),
+	          "[1, 1, 5, 8]");
+	/* 1 + 1*4*4 queries, 1 + 1*2*4 keys, dim 4 */
+	CHECK_STR(fn("_add_rel_pos", 7, T("2x2x17x9"), T("2x2x17x4"), P("[1, 4, 4]"),
+	             P("[1, 2, 4]"), T("7x4"), T("7x4"), T("1x4")),
+	          "[2, 2, 17, 9]");
+	CHECK(last_macs == 2 * 2 * 16 * (2 + 4 + 1) * 4);
+	CHECK_STR(fn("_add_rel_pos", 7, T("2x2x17x9"), T("2x2x16x4"), P("[1, 4, 4]"),
+	             P("[1, 2, 4]"), T("7x4"), T("7x4"), T("1x4")),
+	          "_add_rel_pos: _add_rel_pos(q_thw=(1, 4, 4)) gets q [2, 2, 16, 4] (needs [B, "
+	          "heads, 1 + 16, dim]) from the model input");
+	CHECK_STR(fn("_add_rel_pos", 7, T("2x2x17x9"), T("2x2x17x4"), P("[1, 4, 4]"),
+	             P("[1, 2, 4]"), T("7x4"), T("7x3"), T("1x4")),
+	          "_add_rel_pos: _add_rel_pos(q_thw=(1, 4, 4)) gets rel_pos_w [7, 3] (needs [L, 4]) "
+	          "from the model input");
+	CHECK_STR(fn("_add_shortcut", 3, T("1x2x17x8"), T("1x2x17x8"), value_bool(false)),
+	          "[1, 2, 17, 8]");
+	CHECK_STR(fn("_add_shortcut", 3, T("1x2x17x8"), T("1x2x9x8"), value_bool(false)),
+	          "_add_shortcut: _add_shortcut() needs x and shortcut of one shape, of at least 3 "
+	          "dims, got [1, 2, 17, 8] and [1, 2, 9, 8]");
+}
+
 static void test_swin(void)
 {
 	CHECK_STR(fn("_patch_merging_pad", 1, T("1x7x9x96")), "[1, 4, 5, 384]");
@@ -1879,6 +1918,7 @@ int main(void)
 	RUN(test_elementwise_and_layers);
 	RUN(test_swin);
 	RUN(test_detection);
+	RUN(test_mvit);
 	RUN(test_window_out);
 	RUN(test_origin_describe);
 	RUN(test_break_messages);

@@ -101,9 +101,10 @@ static bool same_output(const cJSON *j, const struct value *v, char *why, size_t
 		return ok;
 	}
 	if (cJSON_IsNumber(j)) {
-		if (v->kind != VAL_INT || v->u.i != (int64_t)j->valuedouble)
+		bool ok = v->kind == VAL_INT && v->u.i == (int64_t)j->valuedouble;
+		if (!ok)
 			snprintf(why, n, "expected the int %lld", (long long)j->valuedouble);
-		return v->kind == VAL_INT && v->u.i == (int64_t)j->valuedouble;
+		return ok;
 	}
 	if (cJSON_IsArray(j)) {
 		if (v->kind != VAL_LIST || v->u.list.keys || v->u.list.n != cJSON_GetArraySize(j)) {

@@ -56,7 +56,8 @@ def randomize(model, seed):
                 uniform(p, 0.5, 1.5)
             elif leaf == "relative_position_bias_table":
                 normal(p, 1.0)
-            elif leaf in ("class_token", "pos_embedding", "token"):
+            elif leaf in ("class_token", "pos_embedding", "token", "rel_pos_h", "rel_pos_w",
+                          "rel_pos_t", "spatial_pos", "temporal_pos", "class_pos"):
                 normal(p, 0.5)
             elif leaf == "logit_scale":
                 p.copy_(torch.log(torch.rand(p.shape, generator=g) * 15 + 5))
@@ -75,9 +76,12 @@ def round_to_half(model):
 def encode(v):
     """A module output as the shape fixtures write it: a tensor is
     {"shape": [...]}, a tuple or list a JSON list, a dict
-    {"keys": [...], "values": [...]} in its order, None null."""
+    {"keys": [...], "values": [...]} in its order, an int itself (MViT's
+    blocks return their token grid's sizes), None null."""
     if isinstance(v, torch.Tensor):
         return {"shape": list(v.shape)}
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
     if isinstance(v, (tuple, list)):
         return [encode(x) for x in v]
     if isinstance(v, dict):

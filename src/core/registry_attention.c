@@ -1,5 +1,5 @@
 /* registry_attention.c - attention: MultiheadAttention, scaled_dot_product_attention and the
- * torchvision Swin functions. */
+ * torchvision Swin and MViT functions. */
 #include "core/registry_impl.h"
 
 #include <math.h>
@@ -445,6 +445,80 @@ static int fn_shifted_window_attention(struct op_call *c)
 	return 0;
 }
 
+/* ---- torchvision MViT ---- */
+
+/* A (t, h, w) argument: three positive ints into thw. */
+static int thw_arg(struct op_call *c, int pos, const char *kw, int64_t thw[3])
+{
+	if (op_tuple_arg(c, pos, kw, 3, NULL, thw) < 0)
+		return -1;
+	if (thw[0] < 1 || thw[1] < 1 || thw[2] < 1)
+		return op_fail(c, "%s(): %s must be three positive ints", op_fn_name(c), kw);
+	return 0;
+}
+
+/* _add_rel_pos(attn [B, heads, 1+Nq, 1+Nk], q [B, heads, 1+Nq, dim], q_thw,
+ * k_thw, rel_pos_h [Lh, dim], rel_pos_w [Lw, dim], rel_pos_t [Lt, dim])
+ * -> like attn, with Nq = q_t*q_h*q_w and Nk = k_t*k_h*k_w. MACs: each
+ * query token's products with its k_h + k_w + k_t table rows. */
+static int fn_add_rel_pos(struct op_call *c)
+{
+	static const char *const tables[3] = {"rel_pos_h", "rel_pos_w", "rel_pos_t"};
+	const struct value *attn = op_tensor(c, 0, "attn");
+	const struct value *q = attn ? op_tensor(c, 1, "q") : NULL;
+	int64_t qthw[3], kthw[3];
+	if (!q || thw_arg(c, 2, "q_thw", qthw) < 0 || thw_arg(c, 3, "k_thw", kthw) < 0)
+		return -1;
+	const struct shape *as = op_shape(attn), *qs = op_shape(q);
+	char sb[160], desc[160];
+	int64_t nq = op_mul_sat(qthw[0], op_mul_sat(qthw[1], qthw[2]));
+	int64_t nk = op_mul_sat(kthw[0], op_mul_sat(kthw[1], kthw[2]));
+	snprintf(desc, sizeof desc, "_add_rel_pos(q_thw=(%lld, %lld, %lld))", (long long)qthw[0],
+	         (long long)qthw[1], (long long)qthw[2]);
+	if (qs->ndim != 4 || qs->dim[2] != nq + 1)
+		return op_break(c, q, desc, "q %s (needs [B, heads, 1 + %lld, dim])",
+		                shape_format(qs, sb, sizeof sb), (long long)nq);
+	if (as->ndim != 4 || as->dim[0] != qs->dim[0] || as->dim[1] != qs->dim[1] ||
+	    as->dim[2] != nq + 1 || as->dim[3] != nk + 1)
+		return op_break(c, attn, desc, "attn %s (needs [%lld, %lld, %lld, %lld])",
+		                shape_format(as, sb, sizeof sb), (long long)qs->dim[0],
+		                (long long)qs->dim[1], (long long)nq + 1, (long long)nk + 1);
+	for (int i = 0; i < 3; i++) {
+		const struct value *t = op_tensor(c, 4 + i, tables[i]);
+		if (!t)
+			return -1;
+		const struct shape *ts = op_shape(t);
+		if (ts->ndim != 2 || ts->dim[0] < 1 || ts->dim[1] != qs->dim[3])
+			return op_break(c, t, desc, "%s %s (needs [L, %lld])", tables[i],
+			                shape_format(ts, sb, sizeof sb), (long long)qs->dim[3]);
+	}
+	int64_t rows = op_mul_sat(qs->dim[0], op_mul_sat(qs->dim[1], nq));
+	c->macs = op_mul_sat(op_mul_sat(rows, kthw[0] + kthw[1] + kthw[2]), qs->dim[3]);
+	op_out_tensor(c, op_dtype(attn), as, attn);
+	return 0;
+}
+
+/* _add_shortcut(x, shortcut, residual_with_cls_embed) -> x + shortcut, or
+ * with residual_with_cls_embed false x with shortcut added to x[:, :, 1:]
+ * only; both of one shape, of at least 3 dims. */
+static int fn_add_shortcut(struct op_call *c)
+{
+	const struct value *x = op_tensor(c, 0, "x");
+	const struct value *sc = x ? op_tensor(c, 1, "shortcut") : NULL;
+	if (!sc || !op_arg(c, 2, "residual_with_cls_embed"))
+		return sc ? op_fail(c, "_add_shortcut() needs residual_with_cls_embed") : -1;
+	const struct shape *xs = op_shape(x);
+	if (xs->ndim < 3 || !shape_equal(xs, op_shape(sc))) {
+		char sa[160], sb[160];
+		return op_mismatch(c, "_add_shortcut() needs x and shortcut of one shape, of at "
+		                      "least 3 dims, got %s and %s",
+		                   shape_format(xs, sa, sizeof sa),
+		                   shape_format(op_shape(sc), sb, sizeof sb));
+	}
+	op_out_tensor(c, op_dtype(x), xs, NULL);
+	return 0;
+}
+
 /* ---- the table ---- */
 
 REGISTRY_FUNCTION(scaled_dot_product_attention, fn_sdpa, "softmax(q k^T / sqrt(E)) v");
@@ -456,6 +530,10 @@ REGISTRY_FUNCTION(_patch_merging_pad, fn_patch_merging_pad,
                   "torchvision Swin: [..., H, W, C] -> [..., H/2, W/2, 4C]");
 REGISTRY_FUNCTION(_get_relative_position_bias, fn_relative_position_bias,
                   "torchvision Swin: table[index] -> [1, heads, N, N]");
+REGISTRY_FUNCTION(_add_rel_pos, fn_add_rel_pos,
+                  "torchvision MViT v2: attn plus the decomposed relative position bias of q");
+REGISTRY_FUNCTION(_add_shortcut, fn_add_shortcut,
+                  "torchvision MViT v2: residual pooling, x + shortcut (class token too or not)");
 
 const struct op_def *const registry_attention_defs[] = {
     &def_mha,
@@ -464,5 +542,7 @@ const struct op_def *const registry_attention_defs[] = {
     &fn_def_shifted_window_attention,
     &fn_def__patch_merging_pad,
     &fn_def__get_relative_position_bias,
+    &fn_def__add_rel_pos,
+    &fn_def__add_shortcut,
     NULL,
 };

@@ -1,5 +1,6 @@
 /* registry_layout.c - moving data without arithmetic: Flatten, Unflatten, Permute, the
- * dropouts, Identity, StochasticDepth, cat, split, reshape, permute, .... */
+ * dropouts, Identity, StochasticDepth, cat, split, reshape, permute, ...,
+ * and torchvision MViT's _unsqueeze and _squeeze. */
 #include "core/registry_impl.h"
 
 #include <stdio.h>
@@ -465,6 +466,68 @@ static int fn_split(struct op_call *c)
 	return op_fail(c, "split() needs an int or a list of ints");
 }
 
+/* tensor_split(x, indices_or_sections, dim=0): an int n gives n pieces,
+ * the first size % n of them one longer; a tuple of indices cuts before
+ * each (Python slice bounds: negative ones count from the end, large ones
+ * stop at the end), which must not decrease. */
+static int fn_tensor_split(struct op_call *c)
+{
+	const struct value *x = op_self_tensor(c);
+	if (!x)
+		return -1;
+	const struct value *how = op_arg(c, 1, "indices_or_sections");
+	if (!how)
+		how = op_arg(c, -1, "sections");
+	if (!how)
+		how = op_arg(c, -1, "indices");
+	int64_t d;
+	int dim;
+	if (op_int(c, 2, "dim", 0, &d) < 0 || op_dim(c, d, op_shape(x)->ndim, &dim) < 0)
+		return -1;
+	if (op_shape(x)->ndim == 0)
+		return op_mismatch(c, "tensor_split expects at least a 1-dimensional tensor");
+	int64_t size = op_shape(x)->dim[dim];
+	if (how && how->kind == VAL_INT) {
+		int64_t n = how->u.i;
+		if (n <= 0)
+			return op_fail(c, "number of sections must be larger than 0, got %lld",
+			               (long long)n);
+		if (n > MAX_PIECES)
+			return op_mismatch(c, "tensor_split() gives too many pieces");
+		int64_t *sizes = xcalloc((size_t)n, sizeof *sizes);
+		for (int64_t i = 0; i < n; i++)
+			sizes[i] = size / n + (i < size % n);
+		int rc = split_into(c, x, dim, sizes, (int)n);
+		free(sizes);
+		return rc;
+	}
+	if (how && how->kind == VAL_LIST && how->u.list.n < MAX_PIECES) {
+		int n = how->u.list.n + 1;
+		int64_t *sizes = xcalloc((size_t)n, sizeof *sizes), at = 0;
+		int rc = 0;
+		for (int i = 0; i < n && rc == 0; i++) {
+			const struct value *v = i < n - 1 ? &how->u.list.items[i] : NULL;
+			int64_t cut = size;
+			if (v && v->kind != VAL_INT) {
+				rc = op_fail(c, "tensor_split() indices must be ints");
+				break;
+			}
+			if (v)
+				cut = v->u.i < 0 ? (v->u.i < -size ? 0 : size + v->u.i)
+				                 : (v->u.i > size ? size : v->u.i);
+			if (cut < at)
+				rc = op_fail(c, "tensor_split() indices that decrease are not supported");
+			sizes[i] = cut - at;
+			at = cut;
+		}
+		if (rc == 0)
+			rc = split_into(c, x, dim, sizes, n);
+		free(sizes);
+		return rc;
+	}
+	return op_fail(c, "tensor_split() needs an int or a tuple of ints");
+}
+
 static int fn_unbind(struct op_call *c)
 {
 	const struct value *x = op_self_tensor(c);
@@ -634,21 +697,31 @@ static int fn_transpose(struct op_call *c)
 	return op_out_like(c, x, &os);
 }
 
+/* x's shape with a dim of size 1 inserted at d (x.unsqueeze(d)) into os.
+ * 0, or -1 (a break for d out of range, a mismatch for too many dims). */
+static int unsqueezed_shape(struct op_call *c, const struct value *x, int64_t d, struct shape *os)
+{
+	int dim;
+	if (op_dim(c, d, op_shape(x)->ndim + 1, &dim) < 0)
+		return -1;
+	*os = *op_shape(x);
+	if (os->ndim >= SHAPE_MAX_DIMS)
+		return op_mismatch(c, "unsqueeze() gives too many dimensions");
+	memmove(&os->dim[dim + 1], &os->dim[dim], (size_t)(os->ndim - dim) * sizeof *os->dim);
+	os->dim[dim] = 1;
+	os->ndim++;
+	return 0;
+}
+
 static int fn_unsqueeze(struct op_call *c)
 {
 	const struct value *x = op_self_tensor(c);
 	int64_t d;
-	int dim;
+	struct shape os;
 	if (!x || !op_arg(c, 1, "dim"))
 		return x ? op_fail(c, "unsqueeze() needs a dim") : -1;
-	if (op_int(c, 1, "dim", 0, &d) < 0 || op_dim(c, d, op_shape(x)->ndim + 1, &dim) < 0)
+	if (op_int(c, 1, "dim", 0, &d) < 0 || unsqueezed_shape(c, x, d, &os) < 0)
 		return -1;
-	struct shape os = *op_shape(x);
-	if (os.ndim >= SHAPE_MAX_DIMS)
-		return op_mismatch(c, "unsqueeze() gives too many dimensions");
-	memmove(&os.dim[dim + 1], &os.dim[dim], (size_t)(os.ndim - dim) * sizeof *os.dim);
-	os.dim[dim] = 1;
-	os.ndim++;
 	return op_out_like(c, x, &os);
 }
 
@@ -845,6 +918,68 @@ static int fn_stochastic_depth(struct op_call *c)
 	return op_same(c);
 }
 
+/* ---- torchvision MViT: _unsqueeze, _squeeze ---- */
+
+/* _unsqueeze(x, target_dim, expand_dim) -> (x, x.dim()): x with a dim of
+ * size 1 at expand_dim when it has target_dim - 1 dims, x itself when it
+ * has target_dim. */
+static int fn_mvit_unsqueeze(struct op_call *c)
+{
+	const struct value *x = op_tensor(c, 0, "x");
+	int64_t target, at;
+	if (!x || op_int(c, 1, "target_dim", 0, &target) < 0 ||
+	    op_int(c, 2, "expand_dim", 0, &at) < 0)
+		return -1;
+	const struct shape *xs = op_shape(x);
+	struct value r = value_list(2);
+	r.u.list.items[1] = value_int(xs->ndim);
+	if (xs->ndim == target) {
+		r.u.list.items[0] = value_copy(x);
+	} else if (xs->ndim == target - 1) {
+		struct shape os;
+		if (unsqueezed_shape(c, x, at, &os) < 0) {
+			value_free(&r);
+			return -1;
+		}
+		op_out_like(c, x, &os);
+		r.u.list.items[0] = c->out;
+		c->out = value_none();
+	} else {
+		char sb[160], desc[64];
+		value_free(&r);
+		snprintf(desc, sizeof desc, "_unsqueeze(target_dim=%lld)", (long long)target);
+		return op_break(c, x, desc, "%s (Unsupported input dimension)",
+		                shape_format(xs, sb, sizeof sb));
+	}
+	op_set_out(c, r);
+	return 0;
+}
+
+/* _squeeze(x, target_dim, expand_dim, tensor_dim): x.squeeze(expand_dim)
+ * when tensor_dim == target_dim - 1 (what _unsqueeze added), else x. */
+static int fn_mvit_squeeze(struct op_call *c)
+{
+	const struct value *x = op_tensor(c, 0, "x");
+	int64_t target, at, had;
+	if (!x || op_int(c, 1, "target_dim", 0, &target) < 0 ||
+	    op_int(c, 2, "expand_dim", 0, &at) < 0 || op_int(c, 3, "tensor_dim", 0, &had) < 0)
+		return -1;
+	if (had != target - 1) {
+		op_set_out(c, value_copy(x));
+		return 0;
+	}
+	int dim;
+	const struct shape *xs = op_shape(x);
+	if (op_dim(c, at, xs->ndim, &dim) < 0)
+		return -1;
+	struct shape os = *xs;
+	if (xs->ndim > 0 && xs->dim[dim] == 1) {
+		memmove(&os.dim[dim], &os.dim[dim + 1], (size_t)(os.ndim - dim - 1) * sizeof *os.dim);
+		os.ndim--;
+	}
+	return op_out_like(c, x, &os);
+}
+
 /* ---- the table ---- */
 
 REGISTRY_FUNCTION(cat, fn_cat, "cat(tensors, dim=0)");
@@ -852,6 +987,8 @@ REGISTRY_FUNCTION(concat, fn_cat, "cat(tensors, dim=0)");
 REGISTRY_FUNCTION(stack, fn_stack, "stack(tensors, dim=0)");
 REGISTRY_FUNCTION(chunk, fn_chunk, "chunk(x, chunks, dim=0) -> tuple");
 REGISTRY_FUNCTION(split, fn_split, "split(x, split_size_or_sections, dim=0) -> tuple");
+REGISTRY_FUNCTION_PY(tensor_split, fn_tensor_split,
+                     "tensor_split(x, indices_or_sections, dim=0) -> tuple", "torch.tensor_split");
 REGISTRY_FUNCTION(unbind, fn_unbind, "unbind(x, dim=0) -> tuple");
 REGISTRY_FUNCTION(flatten, fn_flatten, "flatten(x, start_dim=0, end_dim=-1)");
 REGISTRY_FUNCTION(reshape, fn_reshape, "reshape(x, shape); one -1 is inferred");
@@ -883,6 +1020,11 @@ REGISTRY_FUNCTION_PY(unflatten, fn_unflatten, "x.unflatten(dim, sizes); one size
 REGISTRY_FUNCTION(stochastic_depth, fn_stochastic_depth,
                   "stochastic_depth(x, p, mode, training=True)");
 REGISTRY_FUNCTION(roll, fn_roll, "roll(x, shifts, dims=None)");
+REGISTRY_FUNCTION(_unsqueeze, fn_mvit_unsqueeze,
+                  "torchvision MViT: (x.unsqueeze(expand_dim) when x has target_dim - 1 dims, "
+                  "x.dim())");
+REGISTRY_FUNCTION(_squeeze, fn_mvit_squeeze,
+                  "torchvision MViT: x.squeeze(expand_dim) when tensor_dim == target_dim - 1");
 
 const struct op_def *const registry_layout_defs[] = {
     &def_dropout,
@@ -928,5 +1070,8 @@ const struct op_def *const registry_layout_defs[] = {
     &fn_def_feature_alpha_dropout,
     &def_unflatten,
     &fn_def_unflatten,
+    &fn_def_tensor_split,
+    &fn_def__unsqueeze,
+    &fn_def__squeeze,
     NULL,
 };

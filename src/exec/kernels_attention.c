@@ -1,6 +1,7 @@
 /* kernels_attention.c - attention: nn.MultiheadAttention, nn.Transformer's
- * causal mask and torchvision Swin's functional pieces
- * (shifted_window_attention, _get_relative_position_bias).
+ * causal mask, torchvision Swin's functional pieces
+ * (shifted_window_attention, _get_relative_position_bias) and MViT v2's
+ * (_add_rel_pos, _add_shortcut).
  *
  * MultiheadAttention computes what PyTorch 1.13's
  * F.multi_head_attention_forward does in eval: the input projections, q
@@ -20,7 +21,13 @@
  * zero), plus the relative position bias, the -100 mask between regions
  * of a shifted window (built with the same Python slices), softmax, v,
  * the projection, then the windows back, the roll back and the crop.
- * Dropout arguments are ignored (eval). */
+ * Dropout arguments are ignored (eval).
+ *
+ * _add_rel_pos is torchvision 0.14's function: per axis (h, w, t) the
+ * table row of each (query, key) position pair, the products of each query
+ * token (the class token left out) with them, their sums added to the
+ * attention between non-class tokens. _add_shortcut adds the pooled q to
+ * the attention output in place, as torchvision does. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -532,10 +539,167 @@ static int swa_run(struct kop *op, struct error *e)
 	return 0;
 }
 
+/* ---- torchvision MViT v2: _add_rel_pos ---- */
+
+/* Axes in the order of the relative position tables' arguments (h, w, t)
+ * and their place in a (t, h, w) triple. */
+enum { RP_H, RP_W, RP_T, RP_AXES };
+static const int rp_thw_place[RP_AXES] = {1, 2, 0};
+
+struct rel_pos_state {
+	int64_t heads_b, nq, nk, dim;
+	int64_t q[RP_AXES], k[RP_AXES], len[RP_AXES]; /* sizes of q, k and the tables */
+	size_t off_table[RP_AXES], off_dots;          /* scratch floats */
+	const float *q_data;
+	float *out, *scratch;
+};
+
+static int rel_pos_prepare(struct kop *op, struct error *e)
+{
+	const struct tensor *q = kop_tensor(op, 1, "q");
+	const char *names[RP_AXES] = {"rel_pos_h", "rel_pos_w", "rel_pos_t"};
+	int64_t qthw[3], kthw[3];
+	const struct value *qv = op_arg(&op->call, 2, "q_thw"), *kv = op_arg(&op->call, 3, "k_thw");
+	if (!q || !qv || !kv || value_ints(qv, qthw, 3) < 0 || value_ints(kv, kthw, 3) < 0)
+		return error_set(e, "_add_rel_pos(): needs q, q_thw and k_thw");
+	struct rel_pos_state *st = xcalloc(1, sizeof *st);
+	op->state = st;
+	st->heads_b = q->shape.dim[0] * q->shape.dim[1];
+	st->nq = q->shape.dim[2] - 1;
+	st->nk = kthw[0] * kthw[1] * kthw[2];
+	st->dim = q->shape.dim[3];
+	size_t at = 0;
+	for (int a = 0; a < RP_AXES; a++) {
+		st->q[a] = qthw[rp_thw_place[a]];
+		st->k[a] = kthw[rp_thw_place[a]];
+		st->len[a] = kop_tensor(op, 4 + a, names[a])->shape.dim[0];
+		st->off_table[a] = at;
+		at += (size_t)(st->q[a] * st->k[a] * st->dim);
+	}
+	st->off_dots = at;
+	at += (size_t)(st->heads_b * st->nq * (st->k[RP_H] + st->k[RP_W] + st->k[RP_T]));
+	op->scratch_bytes = at * sizeof(float);
+	return 0;
+}
+
+/* Row r of `table` [len, dim] interpolated linearly to `rows` rows (as
+ * F.interpolate(mode="linear") does; the row itself when rows == len)
+ * into out. */
+static void rel_pos_row(const float *table, int64_t len, int64_t rows, int64_t dim, int64_t r,
+                        float *out)
+{
+	if (rows == len) {
+		memcpy(out, table + r * dim, (size_t)dim * sizeof *out);
+		return;
+	}
+	float src = (float)len / (float)rows * ((float)r + 0.5f) - 0.5f;
+	if (src < 0)
+		src = 0;
+	int64_t i0 = (int64_t)src, i1 = i0 < len - 1 ? i0 + 1 : i0;
+	float w1 = src - (float)i0, w0 = 1.0f - w1;
+	for (int64_t c = 0; c < dim; c++)
+		out[c] = w0 * table[i0 * dim + c] + w1 * table[i1 * dim + c];
+}
+
+/* The table of one axis for each (query, key) position pair, [q, k, dim]:
+ * torchvision's dist = i * q_ratio - (j + 1 - k) * k_ratio, in float32,
+ * truncated, indexes the table interpolated to 2 * max(q, k) - 1 rows. */
+static void rel_pos_table(const float *table, int64_t len, int64_t q, int64_t k, int64_t dim,
+                          float *out)
+{
+	int64_t rows = 2 * (q > k ? q : k) - 1;
+	double qr = (double)k / (double)q, kr = (double)q / (double)k;
+	float q_ratio = (float)(qr > 1.0 ? qr : 1.0), k_ratio = (float)(kr > 1.0 ? kr : 1.0);
+	for (int64_t i = 0; i < q; i++)
+		for (int64_t j = 0; j < k; j++) {
+			float dist = (float)i * q_ratio - ((float)j + (float)(1 - k)) * k_ratio;
+			rel_pos_row(table, len, rows, dim, (int64_t)dist, out + (i * k + j) * dim);
+		}
+}
+
+static float dot_f32(const float *a, const float *b, int64_t n)
+{
+	float s = 0;
+	for (int64_t i = 0; i < n; i++)
+		s += a[i] * b[i];
+	return s;
+}
+
+/* Query rows [begin, end) of all batches and heads: the products of each
+ * query with its rows of the three tables, summed into the attention. */
+static void rel_pos_rows(void *ctx, int64_t begin, int64_t end)
+{
+	const struct rel_pos_state *st = ctx;
+	int64_t kh = st->k[RP_H], kw = st->k[RP_W], kt = st->k[RP_T], nd = kh + kw + kt;
+	const float *th = st->scratch + st->off_table[RP_H];
+	const float *tw = st->scratch + st->off_table[RP_W];
+	const float *tt = st->scratch + st->off_table[RP_T];
+	for (int64_t r = begin; r < end; r++) {
+		int64_t bh = r / st->nq, p = r % st->nq;
+		int64_t w = p % st->q[RP_W], h = p / st->q[RP_W] % st->q[RP_H],
+		        t = p / (st->q[RP_W] * st->q[RP_H]);
+		const float *qv = st->q_data + (bh * (st->nq + 1) + 1 + p) * st->dim;
+		float *dots = st->scratch + st->off_dots + r * nd;
+		for (int64_t j = 0; j < kh; j++)
+			dots[j] = dot_f32(qv, th + (h * kh + j) * st->dim, st->dim);
+		for (int64_t j = 0; j < kw; j++)
+			dots[kh + j] = dot_f32(qv, tw + (w * kw + j) * st->dim, st->dim);
+		for (int64_t j = 0; j < kt; j++)
+			dots[kh + kw + j] = dot_f32(qv, tt + (t * kt + j) * st->dim, st->dim);
+		float *row = st->out + (bh * (st->nq + 1) + 1 + p) * (st->nk + 1) + 1;
+		for (int64_t a = 0; a < kt; a++)
+			for (int64_t b = 0; b < kh; b++)
+				for (int64_t c = 0; c < kw; c++)
+					row[(a * kh + b) * kw + c] +=
+					    dots[b] + dots[kh + c] + dots[kh + kw + a];
+	}
+}
+
+static int rel_pos_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	struct rel_pos_state *st = op->state;
+	const struct tensor *attn = kop_tensor(op, 0, "attn");
+	struct tensor *y = kop_out(op, 0);
+	st->out = kt_f32(y);
+	if (st->out != kt_f32(attn))
+		memcpy(st->out, kt_f32(attn), tensor_nbytes(attn));
+	st->scratch = op->scratch;
+	st->q_data = kt_f32(kop_tensor(op, 1, "q"));
+	const char *names[RP_AXES] = {"rel_pos_h", "rel_pos_w", "rel_pos_t"};
+	for (int a = 0; a < RP_AXES; a++)
+		rel_pos_table(kt_f32(kop_tensor(op, 4 + a, names[a])), st->len[a], st->q[a],
+		              st->k[a], st->dim, st->scratch + st->off_table[a]);
+	kpar_for(st->heads_b * st->nq, 64, rel_pos_rows, st);
+	return 0;
+}
+
+/* ---- torchvision MViT v2: _add_shortcut ---- */
+
+static int add_shortcut_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct tensor *x = kop_tensor(op, 0, "x");
+	const float *sc = kt_f32(kop_tensor(op, 1, "shortcut"));
+	float *y = kt_f32(kop_out(op, 0));
+	if (y != kt_f32(x))
+		memcpy(y, kt_f32(x), tensor_nbytes(x));
+	/* with the class token, or from token 1 of dim 2 on */
+	int64_t skip = flag_arg(op, 2, "residual_with_cls_embed", true) ? 0 : 1;
+	int64_t outer = x->shape.dim[0] * x->shape.dim[1], n = x->shape.dim[2];
+	int64_t inner = n ? shape_numel(&x->shape) / (outer * n) : 0;
+	for (int64_t o = 0; o < outer; o++)
+		for (int64_t i = (o * n + skip) * inner; i < (o + 1) * n * inner; i++)
+			y[i] += sc[i];
+	return 0;
+}
+
 const struct kernel kernels_attention[] = {
     {"MultiheadAttention", OP_MODULE, KF_BOOL_MASK, mha_prepare, mha_run},
     {"generate_square_subsequent_mask", OP_FUNCTION, 0, NULL, square_subsequent_mask_run},
     {"_get_relative_position_bias", OP_FUNCTION, KF_INT_INDEX, rpb_prepare, rpb_run},
     {"shifted_window_attention", OP_FUNCTION, 0, swa_prepare, swa_run},
+    {"_add_rel_pos", OP_FUNCTION, KF_INPLACE, rel_pos_prepare, rel_pos_run},
+    {"_add_shortcut", OP_FUNCTION, KF_INPLACE, NULL, add_shortcut_run},
     {NULL, OP_MODULE, 0, NULL, NULL},
 };

@@ -1,6 +1,6 @@
 /* kernels_layout.c - moving elements: views, permutes, cat and splits,
- * expand, indexing, pad and the pad layers, roll, channel and pixel shuffles and Swin's
- * patch-merging pad.
+ * expand, indexing, pad and the pad layers, roll, channel and pixel shuffles, Swin's
+ * patch-merging pad and MViT's _unsqueeze and _squeeze.
  *
  * Views (view, reshape, flatten, unsqueeze, contiguous, Flatten, Dropout
  * and StochasticDepth in eval, ...) are KF_ALIAS: the executor gives their
@@ -766,6 +766,18 @@ static int merge_pad_run(struct kop *op, struct error *e)
 	return 0;
 }
 
+/* ---- torchvision MViT: _unsqueeze, whose tensor is item 0 of a tuple ---- */
+
+static int mvit_unsqueeze_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct tensor *x = kop_input(op);
+	void *y = mut_data(kop_out(op, 0));
+	if (y != tensor_data(x))
+		memcpy(y, tensor_data(x), tensor_nbytes(x));
+	return 0;
+}
+
 #define ALIAS(nm, kind)                                                                            \
 	{                                                                                          \
 		nm, kind, KF_ALIAS | KF_ANY_DTYPE, NULL, NULL                                      \
@@ -806,11 +818,14 @@ const struct kernel kernels_layout[] = {
     MOVE("stack", join_prepare, join_run),
     MOVE("chunk", split_prepare, split_run),
     MOVE("split", split_prepare, split_run),
+    MOVE("tensor_split", split_prepare, split_run),
     MOVE("unbind", split_prepare, split_run),
     MOVE("getitem", getitem_prepare, getitem_run),
     MOVE("pad", pad_prepare, pad_run),
     MOVE("roll", roll_prepare, roll_run),
     MOVE("_patch_merging_pad", NULL, merge_pad_run),
+    MOVE("_unsqueeze", NULL, mvit_unsqueeze_run),
+    ALIAS("_squeeze", OP_FUNCTION),
     ALIAS("Dropout1d", OP_MODULE),
     ALIAS("Dropout2d", OP_MODULE),
     ALIAS("Dropout3d", OP_MODULE),

@@ -82,6 +82,11 @@ static const char *const py_globals[] = {
     "_patch_merging_pad",
     "scaled_dot_product_attention",
     "channel_shuffle",
+    "_unsqueeze",
+    "_squeeze",
+    "_interpolate",
+    "_add_rel_pos",
+    "_add_shortcut",
     "_read_safetensors",
     "FROZEN",
 };
@@ -1073,6 +1078,9 @@ char *export_py_text(const struct model *m, struct error *e)
 	    {NEED_SHUFFLE, export_py_shuffle},
 	    {NEED_FROZEN_BN, export_py_frozen_bn},
 	    {NEED_DETECTION, export_py_detection},
+	    {NEED_MVIT_DIMS, export_py_mvit_dims},
+	    {NEED_MVIT_REL_POS, export_py_mvit_rel_pos},
+	    {NEED_MVIT_SHORTCUT, export_py_mvit_shortcut},
 	};
 	for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
 		if (x.needs & sections[i].need)

@@ -35,5 +35,6 @@ extern const char export_py_layernorm2d[], export_py_stochastic[], export_py_per
     export_py_patch_pad[], export_py_rel_bias[], export_py_swin[], export_py_sdpa[],
     export_py_shuffle[], export_py_read_safetensors[];
 extern const char export_py_frozen_bn[], export_py_detection[];
+extern const char export_py_mvit_dims[], export_py_mvit_rel_pos[], export_py_mvit_shortcut[];
 
 #endif

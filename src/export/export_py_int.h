@@ -26,6 +26,9 @@ enum {
 	NEED_FROZEN_BN = 1 << 10,
 	NEED_TORCHVISION = 1 << 11, /* import torchvision (torchvision.ops calls) */
 	NEED_DETECTION = 1 << 12,
+	NEED_MVIT_DIMS = 1 << 13,
+	NEED_MVIT_REL_POS = 1 << 14,
+	NEED_MVIT_SHORTCUT = 1 << 15,
 };
 
 enum piece_kind { P_TEXT, P_LIT, P_CHILD };

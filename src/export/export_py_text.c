@@ -276,3 +276,14 @@ const char export_py_detection[] =
     "resize_boxes = det_transform.resize_boxes\n"
     "resize_keypoints = det_transform.resize_keypoints\n"
     "paste_masks_in_image = det_transform.paste_masks_in_image\n";
+
+/* MViT's helpers, which torchvision wraps as single calls under torch.fx:
+ * the exported file uses torchvision's own. */
+const char export_py_mvit_dims[] =
+    "from torchvision.models.video.mvit import _squeeze, _unsqueeze  # noqa: E402\n";
+
+const char export_py_mvit_rel_pos[] =
+    "from torchvision.models.video.mvit import _add_rel_pos  # noqa: E402\n";
+
+const char export_py_mvit_shortcut[] =
+    "from torchvision.models.video.mvit import _add_shortcut  # noqa: E402\n";

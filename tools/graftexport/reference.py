@@ -23,11 +23,15 @@ _DTYPE_BY_NAME = {v: k for k, v in DTYPES.items()}
 def _torchvision_functions():
     try:
         from torchvision.models import swin_transformer as st
+        from torchvision.models.video import mvit
     except ImportError:
         return {}
-    return {n: getattr(st, n) for n in ("shifted_window_attention",
-                                        "_get_relative_position_bias",
-                                        "_patch_merging_pad")}
+    found = {n: getattr(st, n) for n in ("shifted_window_attention",
+                                         "_get_relative_position_bias",
+                                         "_patch_merging_pad")}
+    found.update({n: getattr(mvit, n) for n in ("_unsqueeze", "_squeeze", "_add_rel_pos",
+                                                "_add_shortcut")})
+    return found
 
 
 _EXTRA = None

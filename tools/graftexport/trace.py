@@ -143,6 +143,11 @@ _INPLACE = {
     "iand": "and_", "ior": "or_", "ixor": "xor",
 }
 
+# x.add_(y) and its kin are their plain forms, as ``x += y`` is: the graph
+# reads the call's result where the forward reads x again
+# (_functionalise_inplace_methods).
+_INPLACE_METHODS = {"add_": "add", "sub_": "sub", "mul_": "mul", "div_": "div"}
+
 _NAME_CACHE = {}
 
 
@@ -288,13 +293,27 @@ def _computed_slices_as_nodes(graph):
         n.kwargs = {k: lift(v) for k, v in n.kwargs.items()}
 
 
+# Functions a forward calls as leaves (torch.fx.wrap) that change their
+# first argument and return it: torchvision MViT's residual pooling and
+# relative position bias (``_add_shortcut(x, q, ...)``, its result unused).
+_INPLACE_LEAF_FUNCTIONS = ("_add_shortcut", "_add_rel_pos")
+
+
+def _changes_first_argument(n):
+    if n.op == "call_method":
+        return n.target.endswith("_")
+    return n.op == "call_function" and \
+        getattr(n.target, "__name__", "") in _INPLACE_LEAF_FUNCTIONS
+
+
 def _functionalise_inplace_methods(graph):
-    """``x.masked_fill_(mask, v)`` changes x: the reads of x after the call
-    read the call's result (what it returns), so that a graph computing
-    values, as graft's does, sees the change."""
+    """``x.masked_fill_(mask, v)`` changes x, and so does
+    ``_add_shortcut(x, ...)``: the reads of x after the call read the
+    call's result (what it returns), so that a graph computing values, as
+    graft's does, sees the change."""
     order = {n: i for i, n in enumerate(graph.nodes)}
     for n in graph.nodes:
-        if n.op != "call_method" or not n.target.endswith("_") or not n.args:
+        if not _changes_first_argument(n) or not n.args:
             continue
         lhs = n.args[0]
         if isinstance(lhs, torch.fx.Node):
@@ -345,7 +364,9 @@ def encode_graph(graph, module):
     for n in graph.nodes:
         if n.op == "call_function":
             target = function_name(n.target)
-        elif n.op in ("call_module", "get_attr", "call_method", "placeholder", "output"):
+        elif n.op == "call_method":
+            target = _INPLACE_METHODS.get(n.target, n.target)
+        elif n.op in ("call_module", "get_attr", "placeholder", "output"):
             target = n.target
             if n.op == "get_attr":
                 _check_get_attr(module, target)

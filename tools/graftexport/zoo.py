@@ -64,6 +64,8 @@ ROWS = [
     Row("maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn", "detection", "Mask R-CNN", {}, [DETECTION]),
     Row("maskrcnn_resnet50_fpn_v2", "maskrcnn_resnet50_fpn_v2", "detection", "Mask R-CNN", {}, [DETECTION]),
     Row("mc3_18", "mc3_18", "video", "Video ResNet", {}, [VIDEO]),
+    Row("mvit_v1_b", "mvit_v1_b", "video", "MViT", {}, [[1, 3, 16, 224, 224]]),
+    Row("mvit_v2_s", "mvit_v2_s", "video", "MViT", {}, [[1, 3, 16, 224, 224]]),
     Row("r2plus1d_18", "r2plus1d_18", "video", "Video ResNet", {}, [VIDEO]),
     Row("r3d_18", "r3d_18", "video", "Video ResNet", {}, [VIDEO]),
     Row("s3d", "s3d", "video", "S3D", {}, [[1, 3, 16, 224, 224]]),
