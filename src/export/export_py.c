@@ -68,6 +68,7 @@ static const char *const py_globals[] = {
     "_patch_merging_pad",
     "scaled_dot_product_attention",
     "channel_shuffle",
+    "index_pyramid",
     "_read_safetensors",
     "FROZEN",
 };
@@ -1041,6 +1042,7 @@ char *export_py_text(const struct model *m, struct error *e)
 	    {NEED_SWIN, export_py_swin},
 	    {NEED_SDPA, export_py_sdpa},
 	    {NEED_SHUFFLE, export_py_shuffle},
+	    {NEED_INDEX_PYRAMID, export_py_index_pyramid},
 	    {NEED_FROZEN_BN, export_py_frozen_bn},
 	};
 	for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)

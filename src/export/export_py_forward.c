@@ -116,6 +116,7 @@ static const struct {
     {"scaled_dot_product_attention", FN_LOCAL, "scaled_dot_product_attention",
      NEED_SDPA | NEED_MATH},
     {"channel_shuffle", FN_LOCAL, "channel_shuffle", NEED_SHUFFLE},
+    {"index_pyramid", FN_LOCAL, "index_pyramid", NEED_INDEX_PYRAMID},
     {"generate_square_subsequent_mask", FN_TORCH, "nn.Transformer.generate_square_subsequent_mask",
      0},
     {"sqrt", FN_MATH_OR_TORCH, "sqrt", NEED_MATH},
