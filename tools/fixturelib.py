@@ -93,7 +93,9 @@ def record_calls(model, inputs, grad=False):
     {"path", "type", "params", "calls": [encoded output, ...]}. The run is
     under no_grad unless GRAD: with gradients on, PyTorch does not take the
     fused inference paths of its transformer layers (eval, no grad), which
-    compute a layer without calling its submodules."""
+    compute a layer without calling its submodules. A CorrBlock's
+    build_pyramid counts as its call, as in graft."""
+    from graftexport.optical_flow import pyramid_builds_as_calls
     entries = []
     hooks = []
     for path, mod in model.named_modules():
@@ -105,7 +107,7 @@ def record_calls(model, inputs, grad=False):
             e["calls"].append(encode(out))
         hooks.append(mod.register_forward_hook(hook))
     try:
-        with torch.set_grad_enabled(grad):
+        with torch.set_grad_enabled(grad), pyramid_builds_as_calls():
             out = model(*inputs)
     finally:
         for h in hooks:

@@ -247,15 +247,16 @@ static int resize_run(struct kop *op, struct error *e)
 
 /* ---- sampling at coordinates: grid_sample, index_pyramid ----
  *
- * As PyTorch's CPU kernel (GridSamplerKernel.cpp), in float, operation for
- * operation: a grid coordinate in [-1, 1] becomes a pixel position,
- * (v + 1) * ((size - 1) / 2) aligned at the corners, (v + 1) * (size / 2)
- * - 0.5 otherwise; the padding mode clips it (border) or reflects and
- * clips it (reflection); bilinear mode weighs the four neighbours by the
- * distances to the floor and sums them nw, ne, sw, se, nearest mode reads
- * the pixel rounded half to even; pixels outside the input read 0.
- * These functions are not KERNEL_HOT: PyTorch computes without fused
- * multiply-adds, and so must they. */
+ * As PyTorch's CPU kernel (GridSamplerKernel.cpp, its AVX2 build), in
+ * float, operation for operation: a grid coordinate in [-1, 1] becomes a
+ * pixel position, (v + 1) * ((size - 1) / 2) aligned at the corners,
+ * fma(v + 1, size / 2, -0.5) otherwise; the padding mode clips it
+ * (border) or reflects and clips it (reflection); bilinear mode weighs the
+ * four neighbours by the distances to the floor and accumulates them nw,
+ * ne, sw, se with fused multiply-adds, nearest mode reads the pixel
+ * rounded half to even; pixels outside the input read 0. The compiler
+ * fuses PyTorch's multiply-adds, so they are fmaf here, and these
+ * functions keep every other product and sum separate. */
 
 struct grid_axis {
 	float scale, max_val, low, twice_span;
@@ -285,7 +286,7 @@ static float grid_reflect(const struct grid_axis *a, float v)
 		return 0;
 	float in = fabsf(v - a->low);
 	float flips = truncf(in / a->twice_span);
-	float extra = in - flips * a->twice_span;
+	float extra = fmaf(-flips, a->twice_span, in);
 	float other = a->twice_span - extra;
 	return (extra < other ? extra : other) + a->low;
 }
@@ -293,9 +294,7 @@ static float grid_reflect(const struct grid_axis *a, float v)
 /* The pixel position of grid coordinate v along axis a. */
 static float grid_source(const struct grid_axis *a, enum grid_padding p, float v)
 {
-	float x = (v + 1) * a->scale;
-	if (!a->align)
-		x = x - 0.5f;
+	float x = a->align ? (v + 1) * a->scale : fmaf(v + 1, a->scale, -0.5f);
 	if (p == GRID_BORDER)
 		return grid_clip(a, x);
 	if (p == GRID_REFLECTION)
@@ -336,8 +335,8 @@ static void grid_taps_of(struct grid_taps *t, enum grid_mode mode, float x, floa
 	grid_tap(t, xw + 1, yn + 1, h, w, dn * dw);
 }
 
-/* One channel's sample: the nearest pixel, or the weighted sum in
- * PyTorch's order. */
+/* One channel's sample: the nearest pixel, or the weighted sum as PyTorch
+ * accumulates it. */
 static float grid_read(const struct grid_taps *t, const float *plane)
 {
 	if (t->n == 1)
@@ -345,7 +344,10 @@ static float grid_read(const struct grid_taps *t, const float *plane)
 	float v[4];
 	for (int k = 0; k < 4; k++)
 		v[k] = t->in[k] ? plane[t->off[k]] : 0.0f;
-	return v[0] * t->w[0] + v[1] * t->w[1] + v[2] * t->w[2] + v[3] * t->w[3];
+	float sum = v[0] * t->w[0];
+	for (int k = 1; k < 4; k++)
+		sum = fmaf(v[k], t->w[k], sum);
+	return sum;
 }
 
 struct grid_sample_job {

@@ -19,6 +19,7 @@ is traced instead:
 """
 
 import math
+from contextlib import contextmanager
 
 import torch
 import torch.fx
@@ -101,3 +102,25 @@ def computed_forward(module):
     """The forward traced in place of MODULE's own when MODULE is
     torchvision's RAFT or CorrBlock, else None."""
     return _COMPUTED_FORWARD.get(type(module))
+
+
+@contextmanager
+def pyramid_builds_as_calls():
+    """While active, CorrBlock.build_pyramid runs as a call of the block,
+    which returns the pyramid: forward hooks see the call graft records."""
+    if CorrBlock is None:
+        yield
+        return
+    build = CorrBlock.build_pyramid
+
+    def forward(self, fmap1, fmap2):
+        build(self, fmap1, fmap2)
+        return self.corr_pyramid
+
+    CorrBlock.forward = forward
+    CorrBlock.build_pyramid = CorrBlock.__call__
+    try:
+        yield
+    finally:
+        del CorrBlock.forward
+        CorrBlock.build_pyramid = build
