@@ -38,6 +38,7 @@ CLASSIFIER_SHAPES = {
 
 SEGMENTATION = [1, 3, 520, 520]
 VIDEO = [1, 3, 16, 112, 112]
+FLOW = [1, 3, 128, 128]  # RAFT's two images; torchvision's min_size
 AUX = {"aux_loss": True}
 
 # sorted by name; one row a line
@@ -56,6 +57,8 @@ ROWS = [
     Row("mc3_18", "mc3_18", "video", "Video ResNet", {}, [VIDEO]),
     Row("r2plus1d_18", "r2plus1d_18", "video", "Video ResNet", {}, [VIDEO]),
     Row("r3d_18", "r3d_18", "video", "Video ResNet", {}, [VIDEO]),
+    Row("raft_large", "raft_large", "optical_flow", "RAFT", {}, [FLOW, FLOW]),
+    Row("raft_small", "raft_small", "optical_flow", "RAFT", {}, [FLOW, FLOW]),
     Row("s3d", "s3d", "video", "S3D", {}, [[1, 3, 16, 224, 224]]),
 ]
 
