@@ -4,8 +4,10 @@ user assembles one for their own data: feature and context encoders, the
 correlation pyramid, the update block's GRUs, and either the convex
 upsampling of raft_large (a mask predictor) or the bilinear one of
 raft_small; both take two images and return the 12 flow estimates of the
-iterative refinement.  And an image warped at predicted coordinates with
-F.grid_sample in each of its modes."""
+iterative refinement.  And images warped with F.grid_sample: at
+predicted coordinates in each of its modes, and by a flow field added to
+a pixel grid from meshgrid, as unsupervised flow training warps the
+second frame."""
 
 import torch
 import torch.nn.functional as F
@@ -79,7 +81,30 @@ class GridWarp(nn.Module):
         return torch.cat(warped, dim=1), F.grid_sample(image, coarse, align_corners=False)
 
 
+class FlowWarp(nn.Module):
+    """Warps an image by a flow field (in pixels): the pixel grid from
+    meshgrid (indexing='xy'), plus the flow, scaled to [-1, 1] for
+    F.grid_sample, bilinear with border padding; then a convolution on
+    the warped image and the flow."""
+
+    def __init__(self):
+        super().__init__()
+        self.fuse = nn.Conv2d(5, 4, 3, padding=1)
+
+    def forward(self, image, flow):
+        _, _, h, w = image.shape
+        xs, ys = torch.meshgrid(torch.arange(w), torch.arange(h), indexing="xy")
+        coords = torch.stack([xs, ys], dim=-1).float() + flow.permute(0, 2, 3, 1)
+        gx = 2 * coords[..., 0] / (w - 1) - 1
+        gy = 2 * coords[..., 1] / (h - 1) - 1
+        warped = F.grid_sample(image, torch.stack([gx, gy], dim=-1), padding_mode="border",
+                               align_corners=True)
+        return self.fuse(torch.cat([warped, flow], dim=1))
+
+
 MODELS = [
+    UserModel("flow_warp", FlowWarp, [Input("image", [2, 3, 9, 11]), Input("flow", [2, 2, 9, 11])],
+              edit="insert after fuse ReLU"),
     UserModel("grid_warp", GridWarp, [Input("image", [2, 3, 9, 11])],
               edit="replace offsets Conv2d in_channels=3 out_channels=2 kernel_size=5 padding=2"),
 ] + ([] if RAFT is None else [
