@@ -23,6 +23,10 @@ expect bundle_summary 0 "$graft" summary "$out/r3.safetensors"; has bundle_summa
 expect json_out 0 "$graft" edit "$tiny" -e 'head 5' -o "$out/r5.json"
 file_exists "$out/r5.json"; file_exists "$out/r5.safetensors"; done_ json_out
 expect json_reopen 0 "$graft" summary "$out/r5.json"; has json_reopen out "[1, 5]"; done_ json_reopen
+# a model without class scores says so, and what computes its outputs
+expect head_flow 2 "$graft" edit "$data/user/raft_bilinear.safetensors" -e 'head 5' -o "$out/flow.safetensors"
+has head_flow err "head: RAFT has no class head (optical flow: its outputs are the flow estimates"
+has head_flow err "update_block.flow_head"; done_ head_flow
 
 # a script passes through broken states: each break is a note, and only the
 # model after the last command decides the exit status and the save

@@ -1050,6 +1050,28 @@ static void test_resample_shapes(void)
 	    "m: ChannelShuffle(groups=5) gets 12 channels (not divisible) from the model input");
 	CHECK_STR(describe("PixelShuffle", "upscale_factor=2"), "x2");
 	CHECK_STR(describe("ChannelShuffle", "groups=3"), "groups 3");
+	/* sampling at coordinates */
+	CHECK_STR(fn("grid_sample", 2, T("2x3x7x9"), T("2x4x5x2")), "[2, 3, 4, 5]");
+	kw("mode", P("'nearest'"));
+	kw("padding_mode", P("'reflection'"));
+	kw("align_corners", value_bool(true));
+	CHECK_STR(fn("grid_sample", 2, T("1x3x7x9"), T("1x4x5x2")), "[1, 3, 4, 5]");
+	CHECK_STR(fn("grid_sample", 2, T("2x3x7x9"), T("1x4x5x2")),
+	          "grid_sample: grid_sample() gets the grid [1, 4, 5, 2] for the input [2, 3, 7, "
+	          "9] (it must be [N, H_out, W_out, 2]) from the model input");
+	CHECK_STR(fn("grid_sample", 2, T("1x3x4x7x9"), T("1x2x4x5x3")),
+	          "grid_sample: grid_sample() gets a 5-D input [1, 3, 4, 7, 9] (graft samples 4-D "
+	          "ones) from the model input");
+	kw("padding_mode", P("'wrap'"));
+	CHECK_STR(fn("grid_sample", 2, T("1x3x7x9"), T("1x4x5x2")),
+	          "grid_sample: grid_sample(): padding_mode must be 'zeros', 'border' or "
+	          "'reflection', got 'wrap'");
+	CHECK_STR(fn("index_pyramid", 3, TUP(2, T("12x1x3x4"), T("12x1x1x2")), T("1x2x3x4"),
+	             value_int(2)),
+	          "[1, 50, 3, 4]");
+	CHECK_STR(fn("index_pyramid", 3, TUP(1, T("6x1x3x4")), T("1x2x3x4"), value_int(1)),
+	          "index_pyramid: index_pyramid() gets the level [6, 1, 3, 4] for the coordinates "
+	          "[1, 2, 3, 4] (it must be [B*h*w, C, H, W]) from the model input");
 }
 
 static void test_mha(void)
@@ -1399,6 +1421,13 @@ static void test_layout(void)
 	          "the model input and the model input)");
 	kw("dim", value_int(-1));
 	CHECK_STR(fn("stack", 1, TUP(2, T("2x3"), T("2x3"))), "[2, 3, 2]");
+	kw("indexing", P("'ij'"));
+	CHECK_STR(fn("meshgrid", 2, TI("3"), TI("5")), "(Tensor[3, 5], Tensor[3, 5])");
+	kw("indexing", P("'xy'"));
+	CHECK_STR(fn("meshgrid", 3, T("3"), T("5"), T("2")),
+	          "(Tensor[5, 3, 2], Tensor[5, 3, 2], Tensor[5, 3, 2])");
+	CHECK_STR(fn("meshgrid", 2, T("3"), TI("5")),
+	          "meshgrid: meshgrid(): expects 0-D or 1-D tensors of one dtype");
 	CHECK_STR(fn("chunk", 3, T("1x10"), value_int(3), value_int(1)),
 	          "(Tensor[1, 4], Tensor[1, 4], Tensor[1, 2])");
 	CHECK_STR(fn("chunk", 2, T("6"), value_int(4)), "(Tensor[2], Tensor[2], Tensor[2])");

@@ -108,8 +108,10 @@ def record_calls(model, inputs, grad=False):
     fused inference paths of its transformer layers (eval, no grad), which
     compute a layer without calling its submodules. The modules whose
     graph graft-export writes itself (detection_rcnn) are recorded as
-    graft's graph returns them."""
+    graft's graph returns them, and a CorrBlock's build_pyramid counts as
+    its call, as in graft."""
     from graftexport import detection_rcnn
+    from graftexport.optical_flow import pyramid_builds_as_calls
     special = detection_rcnn.fixture_encoders(model)
     entries = []
     hooks = []
@@ -122,7 +124,7 @@ def record_calls(model, inputs, grad=False):
             e["calls"].append(own(inp, out) if own else encode(out))
         hooks.append(mod.register_forward_hook(hook))
     try:
-        with torch.set_grad_enabled(grad):
+        with torch.set_grad_enabled(grad), pyramid_builds_as_calls():
             out = model(*inputs)
     finally:
         for h in hooks:

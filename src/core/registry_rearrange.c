@@ -1,9 +1,10 @@
 /* registry_rearrange.c - functions that pick or repeat elements: repeat,
  * repeat_interleave, flip, tril, triu, movedim, t, narrow, gather,
- * index_select and take_along_dim. */
+ * index_select, take_along_dim and meshgrid. */
 #include "core/registry_impl.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* x.repeat(*sizes): at least x's rank; leading new dims. */
@@ -272,6 +273,52 @@ static int fn_take_along_dim(struct op_call *c)
 
 /* ---- the table ---- */
 
+/* meshgrid(*tensors, indexing=None): n 0-D or 1-D tensors of one dtype ->
+ * n tensors of their lengths' shape (the first two swapped for 'xy'). */
+static int fn_meshgrid(struct op_call *c)
+{
+	const struct value **t;
+	int n = op_tensor_list(c, 0, NULL, &t);
+	if (n < 0)
+		return -1;
+	int rc = -1;
+	const struct value *iv = op_arg(c, -1, "indexing");
+	bool xy = iv && iv->kind == VAL_STR && strcmp(iv->u.s, "xy") == 0;
+	if (iv && iv->kind != VAL_NONE && !xy && !(iv->kind == VAL_STR && strcmp(iv->u.s, "ij") == 0)) {
+		op_fail(c, "meshgrid(): indexing must be 'ij' or 'xy'");
+		goto out;
+	}
+	if (n > SHAPE_MAX_DIMS) {
+		op_fail(c, "meshgrid(): at most %d tensors", SHAPE_MAX_DIMS);
+		goto out;
+	}
+	struct shape s = {.ndim = n};
+	for (int i = 0; i < n; i++) {
+		const struct shape *ts = op_shape(t[i]);
+		if (ts->ndim > 1 || op_dtype(t[i]) != op_dtype(t[0])) {
+			op_fail(c, "meshgrid(): expects 0-D or 1-D tensors of one dtype");
+			goto out;
+		}
+		s.dim[i] = ts->ndim ? ts->dim[0] : 1;
+	}
+	if (xy && n >= 2) {
+		int64_t d0 = s.dim[0];
+		s.dim[0] = s.dim[1];
+		s.dim[1] = d0;
+	}
+	struct value r = value_list(n);
+	for (int i = 0; i < n; i++) {
+		c->out = value_none();
+		op_out_tensor(c, op_dtype(t[i]), &s, NULL);
+		r.u.list.items[i] = c->out;
+	}
+	c->out = r;
+	rc = 0;
+out:
+	free(t);
+	return rc;
+}
+
 REGISTRY_FUNCTION_PY(repeat, fn_repeat, "x.repeat(*sizes): tiles x", NULL);
 REGISTRY_FUNCTION_PY(repeat_interleave, fn_repeat_interleave,
                      "repeat_interleave(x, repeats, dim=None)", "torch.repeat_interleave");
@@ -289,9 +336,11 @@ REGISTRY_FUNCTION_PY(index_select, fn_index_select, "index_select(x, dim, index)
 REGISTRY_FUNCTION_PY(gather, fn_gather, "gather(x, dim, index)", "torch.gather");
 REGISTRY_FUNCTION_PY(take_along_dim, fn_take_along_dim, "take_along_dim(x, indices, dim)",
                      "torch.take_along_dim");
+REGISTRY_FUNCTION_PY(meshgrid, fn_meshgrid, "meshgrid(*tensors, indexing='ij') -> tuple",
+                     "torch.meshgrid");
 
 const struct op_def *const registry_rearrange_defs[] = {
     &fn_def_repeat,  &fn_def_repeat_interleave, &fn_def_flip, &fn_def_tril,   &fn_def_triu,
     &fn_def_movedim, &fn_def_moveaxis,          &fn_def_t,    &fn_def_narrow, &fn_def_index_select,
-    &fn_def_gather,  &fn_def_take_along_dim,    NULL,
+    &fn_def_gather,  &fn_def_take_along_dim,    &fn_def_meshgrid, NULL,
 };

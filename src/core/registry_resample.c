@@ -1,7 +1,8 @@
 /* registry_resample.c - the spatial grid and its channels rearranged:
  * padding (the pad layers and F.pad in every mode), resizing (Upsample and
  * F.interpolate in every mode), PixelShuffle, PixelUnshuffle and
- * ChannelShuffle, with their functions. */
+ * ChannelShuffle, with their functions; sampling at coordinates
+ * (F.grid_sample, and index_pyramid: RAFT's correlation lookup). */
 #include "core/registry_impl.h"
 #include "core/registry_resample.h"
 
@@ -555,6 +556,112 @@ static const struct op_def def_channel_shuffle = {
     .check = factor_check,
 };
 
+/* ---- sampling at coordinates ---- */
+
+static int str_choice(struct op_call *c, int pos, const char *kw, const char *const *names, int n,
+                      int *out)
+{
+	const struct value *v = op_arg(c, pos, kw);
+	if (!v || v->kind == VAL_NONE)
+		return 0;
+	for (int i = 0; v->kind == VAL_STR && i < n; i++)
+		if (strcmp(v->u.s, names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	char got[64];
+	value_format(v, got, sizeof got);
+	return op_fail(c, "grid_sample(): %s must be '%s', '%s' or '%s', got %s", kw, names[0],
+	               names[1], names[2], got);
+}
+
+int grid_sampling_read(struct op_call *c, struct grid_sampling *g)
+{
+	static const char *const modes[] = {"bilinear", "nearest", "bicubic"};
+	static const char *const paddings[] = {"zeros", "border", "reflection"};
+	int mode = GRID_BILINEAR, padding = GRID_ZEROS;
+	if (str_choice(c, 2, "mode", modes, 3, &mode) < 0 ||
+	    str_choice(c, 3, "padding_mode", paddings, 3, &padding) < 0)
+		return -1;
+	const struct value *av = op_arg(c, 4, "align_corners");
+	if (av && av->kind != VAL_NONE && av->kind != VAL_BOOL)
+		return op_fail(c, "grid_sample(): align_corners must be True, False or None");
+	g->mode = (enum grid_mode)mode;
+	g->padding = (enum grid_padding)padding;
+	g->align_corners = av && av->kind == VAL_BOOL && av->u.b;
+	return 0;
+}
+
+/* F.grid_sample(input, grid, ...): [N, C, H, W] sampled at the grid's
+ * [N, H_out, W_out, 2] points (x, y in [-1, 1]) -> [N, C, H_out, W_out]. */
+static int fn_grid_sample(struct op_call *c)
+{
+	const struct value *x = op_tensor(c, 0, "input");
+	const struct value *grid = x ? op_tensor(c, 1, "grid") : NULL;
+	struct grid_sampling g;
+	if (!grid || grid_sampling_read(c, &g) < 0)
+		return -1;
+	const struct shape *xs = op_shape(x), *gs = op_shape(grid);
+	char sb[160], gb[160];
+	if (xs->ndim != 4)
+		return op_break(c, x, "grid_sample()", "a %d-D input %s (graft samples 4-D ones)",
+		                xs->ndim, shape_format(xs, sb, sizeof sb));
+	if (gs->ndim != 4 || gs->dim[3] != 2 || gs->dim[0] != xs->dim[0])
+		return op_break(c, grid, "grid_sample()",
+		                "the grid %s for the input %s (it must be [N, H_out, W_out, 2])",
+		                shape_format(gs, gb, sizeof gb), shape_format(xs, sb, sizeof sb));
+	struct shape os = *xs;
+	os.dim[2] = gs->dim[1];
+	os.dim[3] = gs->dim[2];
+	return op_out_like(c, x, &os);
+}
+
+/* index_pyramid(corr_pyramid, centroids_coords, radius): each level
+ * [B*h*w, C, H_l, W_l] sampled around the coordinates [B, 2, h, w] ->
+ * [B, levels*C*(2*radius+1)^2, h, w]. */
+static int fn_index_pyramid(struct op_call *c)
+{
+	const struct value **levels;
+	int n = op_tensor_list(c, 0, "corr_pyramid", &levels);
+	if (n < 0)
+		return -1;
+	const struct value *coords = op_tensor(c, 1, "centroids_coords");
+	int64_t radius;
+	int rc = -1;
+	char sb[160], cb[160];
+	if (!coords || op_int(c, 2, "radius", -1, &radius) < 0)
+		goto out;
+	if (radius < 0 || radius > 1024) {
+		op_fail(c, "index_pyramid(): radius must be in [0, 1024], got %lld", (long long)radius);
+		goto out;
+	}
+	const struct shape *cs = op_shape(coords);
+	if (cs->ndim != 4 || cs->dim[1] != 2) {
+		op_break(c, coords, "index_pyramid()", "coordinates %s (they must be [B, 2, h, w])",
+		         shape_format(cs, cb, sizeof cb));
+		goto out;
+	}
+	int64_t side = 2 * radius + 1;
+	int64_t points = op_mul_sat(op_mul_sat(cs->dim[0], cs->dim[2]), cs->dim[3]);
+	int64_t channels = 0;
+	for (int i = 0; i < n; i++) {
+		const struct shape *ls = op_shape(levels[i]);
+		if (ls->ndim != 4 || ls->dim[0] != points) {
+			op_break(c, levels[i], "index_pyramid()",
+			         "the level %s for the coordinates %s (it must be [B*h*w, C, H, W])",
+			         shape_format(ls, sb, sizeof sb), shape_format(cs, cb, sizeof cb));
+			goto out;
+		}
+		channels += ls->dim[1];
+	}
+	struct shape os = *cs;
+	os.dim[1] = op_mul_sat(channels, side * side);
+	rc = op_out_like(c, levels[0], &os);
+out:
+	free(levels);
+	return rc;
+}
+
 /* ---- the table ---- */
 
 REGISTRY_FUNCTION(pad, fn_pad, "pad(x, pad, mode='constant', value=None)");
@@ -576,6 +683,14 @@ REGISTRY_FUNCTION_PY(pixel_shuffle, pixel_shuffle_infer, "pixel_shuffle(x, upsca
                      "F.pixel_shuffle");
 REGISTRY_FUNCTION_PY(pixel_unshuffle, pixel_shuffle_infer, "pixel_unshuffle(x, downscale_factor)",
                      "F.pixel_unshuffle");
+
+REGISTRY_FUNCTION_PY(grid_sample, fn_grid_sample,
+                     "grid_sample(x, grid, mode='bilinear', padding_mode='zeros', "
+                     "align_corners=None)",
+                     "F.grid_sample");
+REGISTRY_FUNCTION(index_pyramid, fn_index_pyramid,
+                  "index_pyramid(corr_pyramid, centroids_coords, radius): RAFT's "
+                  "correlation lookup");
 
 const struct op_def *const registry_resample_defs[] = {
     &def_constant_pad1d,
@@ -602,5 +717,7 @@ const struct op_def *const registry_resample_defs[] = {
     &fn_def_upsample_bilinear,
     &fn_def_pixel_shuffle,
     &fn_def_pixel_unshuffle,
+    &fn_def_grid_sample,
+    &fn_def_index_pyramid,
     NULL,
 };

@@ -32,6 +32,22 @@ struct resize {
  * output sizes for input x. 0, or -1 with c->err set (op_fail, op_break). */
 int resize_read(struct op_call *c, const struct value *x, struct resize *r);
 
+enum grid_mode { GRID_BILINEAR, GRID_NEAREST, GRID_BICUBIC };
+enum grid_padding { GRID_ZEROS, GRID_BORDER, GRID_REFLECTION };
+
+/* How F.grid_sample samples: its mode, padding_mode and align_corners
+ * (None is False, as in PyTorch). */
+struct grid_sampling {
+	enum grid_mode mode;
+	enum grid_padding padding;
+	bool align_corners;
+};
+
+/* Reads a grid_sample call's mode, padding_mode and align_corners (by
+ * position after the input and the grid, or by keyword). 0, or -1
+ * (op_fail) for a value PyTorch refuses. */
+int grid_sampling_read(struct op_call *c, struct grid_sampling *g);
+
 /* The F.pad mode of a pad layer type: "reflect" for ReflectionPad2d,
  * "replicate", or "constant" (ConstantPad*, ZeroPad2d). */
 const char *resample_pad_mode(const char *type);

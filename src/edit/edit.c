@@ -910,6 +910,25 @@ static const struct head_set_row {
 #undef HEAD
 };
 
+/* Model types whose outputs are not class scores: head refuses them and
+ * says what computes their outputs instead. */
+static const struct headless_type {
+	const char *type, *why;
+} headless_types[] = {
+    {"RAFT", "optical flow: its outputs are the flow estimates, 2 channels (x and y) "
+             "each, which update_block.flow_head computes; replace and set change its layers"},
+};
+
+static int find_headless(struct module *m, void *ctx)
+{
+	for (size_t i = 0; i < sizeof headless_types / sizeof headless_types[0]; i++)
+		if (strcmp(m->type, headless_types[i].type) == 0) {
+			*(const struct headless_type **)ctx = &headless_types[i];
+			return 1;
+		}
+	return 0;
+}
+
 struct last_layer {
 	struct module *called; /* the last classifier-type layer to run */
 	int seq;
@@ -1041,6 +1060,9 @@ int edit_head(struct editor *ed, int64_t classes, const char *path, enum keep_mo
 		if (cls)
 			heads_add(&h, cls, 1);
 	} else {
+		const struct headless_type *hl = NULL;
+		if (module_walk(ed->model->root, find_headless, &hl))
+			return error_set(e, "head: %s has no class head (%s)", hl->type, hl->why);
 		module_walk(ed->model->root, add_declared_heads, &h);
 		struct module *cls = h.n ? NULL : output_classifier(ed, classes, e);
 		if (!h.n && !cls)

@@ -1,6 +1,7 @@
 /* kernels_rearrange.c - kernels that pick or repeat elements, any dtype:
  * repeat, repeat_interleave, flip, tril, triu, movedim, t, narrow,
- * index_select, gather and take_along_dim.
+ * index_select, gather and take_along_dim; and meshgrid, whose outputs
+ * each repeat one input along the others' dimensions.
  *
  * Each is one walk over the output: every output dimension maps to an
  * input dimension through a rule (the same index, flipped, modulo the
@@ -301,6 +302,34 @@ static int pick_run(struct kop *op, struct error *e)
 	return 0;
 }
 
+/* meshgrid: output i holds input i's element idx[d_i] at every index,
+ * d_i = i, or the first two swapped for indexing='xy'. */
+static int meshgrid_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct value *iv = op_arg(&op->call, -1, "indexing");
+	bool xy = iv && iv->kind == VAL_STR && strcmp(iv->u.s, "xy") == 0;
+	const struct value *out = &op->call.out;
+	for (int i = 0; i < out->u.list.n; i++) {
+		const struct value *xv = op->call.args[0].kind == VAL_LIST
+		                             ? &op->call.args[0].u.list.items[i]
+		                             : &op->call.args[i];
+		const struct tensor *x = &xv->u.tensor.t;
+		struct tensor *y = kop_out(op, i);
+		int d = xy && i < 2 && out->u.list.n >= 2 ? 1 - i : i;
+		int64_t inner = 1, n = shape_numel(&y->shape);
+		for (int q = d + 1; q < y->shape.ndim; q++)
+			inner *= y->shape.dim[q];
+		size_t es = dtype_size(x->dtype);
+		const char *src = tensor_data(x);
+		char *dst = (char *)y->storage->data + y->offset;
+		for (int64_t k = 0; k < n; k++)
+			memcpy(dst + (size_t)k * es, src + (size_t)((k / inner) % y->shape.dim[d]) * es,
+			       es);
+	}
+	return 0;
+}
+
 #define PICK(nm, prep)                                                                             \
 	{                                                                                          \
 		nm, OP_FUNCTION, KF_ANY_DTYPE, prep, pick_run                                      \
@@ -313,5 +342,6 @@ const struct kernel kernels_rearrange[] = {
     PICK("moveaxis", movedim_prepare), PICK("t", movedim_prepare),
     PICK("narrow", narrow_prepare),    PICK("index_select", index_select_prepare),
     PICK("gather", gather_prepare),    PICK("take_along_dim", gather_prepare),
+    {"meshgrid", OP_FUNCTION, KF_ANY_DTYPE, NULL, meshgrid_run},
     {NULL, OP_MODULE, 0, NULL, NULL},
 };

@@ -1,5 +1,6 @@
 /* kernels_resample.c - resizing: Upsample, UpsamplingNearest2d,
- * UpsamplingBilinear2d, F.interpolate and F.upsample in every mode.
+ * UpsamplingBilinear2d, F.interpolate and F.upsample in every mode; and
+ * sampling at coordinates: F.grid_sample and index_pyramid.
  * (The pad layers and the pixel and channel shuffles only move elements:
  * they are layout kernels, in kernels_layout.c.)
  *
@@ -264,6 +265,233 @@ static int resize_run(struct kop *op, struct error *e)
 	return 0;
 }
 
+/* ---- sampling at coordinates: grid_sample, index_pyramid ----
+ *
+ * As PyTorch's CPU kernel (GridSamplerKernel.cpp, its AVX2 build), in
+ * float, operation for operation: a grid coordinate in [-1, 1] becomes a
+ * pixel position, (v + 1) * ((size - 1) / 2) aligned at the corners,
+ * fma(v + 1, size / 2, -0.5) otherwise; the padding mode clips it
+ * (border) or reflects and clips it (reflection); bilinear mode weighs the
+ * four neighbours by the distances to the floor and accumulates them nw,
+ * ne, sw, se with fused multiply-adds, nearest mode reads the pixel
+ * rounded half to even; pixels outside the input read 0. The compiler
+ * fuses PyTorch's multiply-adds, so they are fmaf here, and these
+ * functions keep every other product and sum separate. */
+
+struct grid_axis {
+	float scale, max_val, low, twice_span;
+	bool align, empty;
+};
+
+static struct grid_axis grid_axis_of(int64_t size, bool align)
+{
+	struct grid_axis a = {.max_val = (float)(size - 1), .align = align};
+	a.scale = (float)(align ? size - 1 : size) / 2;
+	a.low = align ? 0.0f : -0.5f;
+	a.twice_span = (float)(align ? size - 1 : size) * 2;
+	a.empty = align ? size <= 1 : size <= 0;
+	return a;
+}
+
+/* clamp_max(max_val, clamp_min(0, v)): NaN becomes 0 */
+static float grid_clip(const struct grid_axis *a, float v)
+{
+	v = v > 0 ? v : 0.0f;
+	return v < a->max_val ? v : a->max_val;
+}
+
+static float grid_reflect(const struct grid_axis *a, float v)
+{
+	if (a->empty)
+		return 0;
+	float in = fabsf(v - a->low);
+	float flips = truncf(in / a->twice_span);
+	float extra = fmaf(-flips, a->twice_span, in);
+	float other = a->twice_span - extra;
+	return (extra < other ? extra : other) + a->low;
+}
+
+/* The pixel position of grid coordinate v along axis a. */
+static float grid_source(const struct grid_axis *a, enum grid_padding p, float v)
+{
+	float x = a->align ? (v + 1) * a->scale : fmaf(v + 1, a->scale, -0.5f);
+	if (p == GRID_BORDER)
+		return grid_clip(a, x);
+	if (p == GRID_REFLECTION)
+		return grid_clip(a, grid_reflect(a, x));
+	return x;
+}
+
+/* The (up to) four pixels a sample reads: offsets in an H x W plane,
+ * whether each is inside, and their weights. */
+struct grid_taps {
+	int64_t off[4];
+	bool in[4];
+	float w[4];
+	int n;
+};
+
+static void grid_tap(struct grid_taps *t, float x, float y, int64_t h, int64_t w, float weight)
+{
+	int k = t->n++;
+	t->in[k] = x > -1 && x < (float)w && y > -1 && y < (float)h;
+	t->off[k] = t->in[k] ? (int64_t)y * w + (int64_t)x : 0;
+	t->w[k] = weight;
+}
+
+static void grid_taps_of(struct grid_taps *t, enum grid_mode mode, float x, float y, int64_t h,
+                         int64_t w)
+{
+	t->n = 0;
+	if (mode == GRID_NEAREST) {
+		grid_tap(t, nearbyintf(x), nearbyintf(y), h, w, 1);
+		return;
+	}
+	float xw = floorf(x), yn = floorf(y);
+	float dw = x - xw, de = 1 - dw, dn = y - yn, ds = 1 - dn;
+	grid_tap(t, xw, yn, h, w, ds * de);
+	grid_tap(t, xw + 1, yn, h, w, ds * dw);
+	grid_tap(t, xw, yn + 1, h, w, dn * de);
+	grid_tap(t, xw + 1, yn + 1, h, w, dn * dw);
+}
+
+/* One channel's sample: the nearest pixel, or the weighted sum as PyTorch
+ * accumulates it. */
+static float grid_read(const struct grid_taps *t, const float *plane)
+{
+	if (t->n == 1)
+		return t->in[0] ? plane[t->off[0]] : 0.0f;
+	float v[4];
+	for (int k = 0; k < 4; k++)
+		v[k] = t->in[k] ? plane[t->off[k]] : 0.0f;
+	float sum = v[0] * t->w[0];
+	for (int k = 1; k < 4; k++)
+		sum = fmaf(v[k], t->w[k], sum);
+	return sum;
+}
+
+struct grid_sample_job {
+	struct grid_sampling g;
+	const float *x, *grid;
+	float *y;
+	int64_t c, h, w, points; /* points: H_out * W_out per image */
+};
+
+static void grid_sample_rows(void *ctx, int64_t rb, int64_t re)
+{
+	const struct grid_sample_job *j = ctx;
+	struct grid_axis ax = grid_axis_of(j->w, j->g.align_corners);
+	struct grid_axis ay = grid_axis_of(j->h, j->g.align_corners);
+	for (int64_t r = rb; r < re; r++) { /* r: image * points + point */
+		int64_t b = r / j->points, p = r % j->points;
+		const float *g = j->grid + r * 2;
+		struct grid_taps t;
+		grid_taps_of(&t, j->g.mode, grid_source(&ax, j->g.padding, g[0]),
+		             grid_source(&ay, j->g.padding, g[1]), j->h, j->w);
+		for (int64_t c = 0; c < j->c; c++)
+			j->y[(b * j->c + c) * j->points + p] =
+			    grid_read(&t, j->x + (b * j->c + c) * j->h * j->w);
+	}
+}
+
+static int grid_sample_prepare(struct kop *op, struct error *e)
+{
+	struct op_call call = op->call;
+	call.err = e;
+	struct grid_sampling *g = xcalloc(1, sizeof *g);
+	op->state = g;
+	if (grid_sampling_read(&call, g) < 0)
+		return -1;
+	if (g->mode == GRID_BICUBIC)
+		return error_set(e, "grid_sample(): mode='bicubic' is not computed by graft run");
+	return 0;
+}
+
+static int grid_sample_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct tensor *x = kop_tensor(op, 0, "input"), *grid = kop_tensor(op, 1, "grid");
+	const struct grid_sampling *g = op->state;
+	struct grid_sample_job j = {
+	    .g = *g, .x = kt_f32(x), .grid = kt_f32(grid), .y = kt_f32(kop_out(op, 0))};
+	j.c = x->shape.dim[1];
+	j.h = x->shape.dim[2];
+	j.w = x->shape.dim[3];
+	j.points = grid->shape.dim[1] * grid->shape.dim[2];
+	kpar_for(x->shape.dim[0] * j.points, 64, grid_sample_rows, &j);
+	return 0;
+}
+
+struct pyramid_job {
+	const struct value *levels;
+	int nlevels;
+	const float *coords;
+	float *y;
+	int64_t radius, h, w, channels; /* channels: the output's */
+};
+
+/* The torchvision helper's normalisation, 2 * v / (size - 1) - 1 (left as
+ * it is along a height of 1), then grid_sample's, aligned at the corners,
+ * with zeros padding. */
+static float pyramid_source(float v, int64_t size, bool normalise)
+{
+	struct grid_axis a = grid_axis_of(size, true);
+	if (normalise)
+		v = 2 * v / (float)(size - 1) - 1;
+	return grid_source(&a, GRID_ZEROS, v);
+}
+
+static void pyramid_points(void *ctx, int64_t pb, int64_t pe)
+{
+	const struct pyramid_job *j = ctx;
+	int64_t side = 2 * j->radius + 1, hw = j->h * j->w;
+	for (int64_t n = pb; n < pe; n++) { /* n: b * h * w + pixel */
+		int64_t b = n / hw, p = n % hw;
+		float cx = j->coords[b * 2 * hw + p], cy = j->coords[(b * 2 + 1) * hw + p];
+		int64_t ch = 0;
+		for (int l = 0; l < j->nlevels; l++) {
+			const struct tensor *lv = &j->levels[l].u.tensor.t;
+			int64_t lc = lv->shape.dim[1], lh = lv->shape.dim[2], lw = lv->shape.dim[3];
+			const float *vol = kt_f32(lv) + n * lc * lh * lw;
+			for (int64_t i = 0; i < side; i++)
+				for (int64_t k = 0; k < side; k++) {
+					struct grid_taps t;
+					float x = cx + (float)(i - j->radius);
+					float y = cy + (float)(k - j->radius);
+					grid_taps_of(&t, GRID_BILINEAR, pyramid_source(x, lw, true),
+					             pyramid_source(y, lh, lh > 1), lh, lw);
+					for (int64_t c = 0; c < lc; c++)
+						j->y[(b * j->channels + ch + (c * side + i) * side + k) * hw + p] =
+						    grid_read(&t, vol + c * lh * lw);
+				}
+			ch += lc * side * side;
+			cx = cx / 2;
+			cy = cy / 2;
+		}
+	}
+}
+
+static int index_pyramid_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct value *pyr = op_arg(&op->call, 0, "corr_pyramid");
+	const struct tensor *coords = kop_tensor(op, 1, "centroids_coords");
+	const struct value *rv = op_arg(&op->call, 2, "radius");
+	struct tensor *y = kop_out(op, 0);
+	struct pyramid_job j = {
+	    .levels = pyr->u.list.items,
+	    .nlevels = pyr->u.list.n,
+	    .coords = kt_f32(coords),
+	    .y = kt_f32(y),
+	    .radius = rv->u.i,
+	    .h = coords->shape.dim[2],
+	    .w = coords->shape.dim[3],
+	    .channels = y->shape.dim[1],
+	};
+	kpar_for(coords->shape.dim[0] * j.h * j.w, 16, pyramid_points, &j);
+	return 0;
+}
+
 const struct kernel kernels_resample[] = {
     {"Upsample", OP_MODULE, 0, resize_prepare, resize_run},
     {"UpsamplingNearest2d", OP_MODULE, 0, resize_prepare, resize_run},
@@ -272,5 +500,7 @@ const struct kernel kernels_resample[] = {
     {"upsample", OP_FUNCTION, 0, resize_prepare, resize_run},
     {"upsample_nearest", OP_FUNCTION, 0, resize_prepare, resize_run},
     {"upsample_bilinear", OP_FUNCTION, 0, resize_prepare, resize_run},
+    {"grid_sample", OP_FUNCTION, 0, grid_sample_prepare, grid_sample_run},
+    {"index_pyramid", OP_FUNCTION, 0, NULL, index_pyramid_run},
     {NULL, OP_MODULE, 0, NULL, NULL},
 };

@@ -84,9 +84,9 @@ static const char *const py_globals[] = {
     "channel_shuffle",
     "_unsqueeze",
     "_squeeze",
-    "_interpolate",
     "_add_rel_pos",
     "_add_shortcut",
+    "index_pyramid",
     "_read_safetensors",
     "FROZEN",
 };
@@ -1076,6 +1076,7 @@ char *export_py_text(const struct model *m, struct error *e)
 	    {NEED_SWIN, export_py_swin},
 	    {NEED_SDPA, export_py_sdpa},
 	    {NEED_SHUFFLE, export_py_shuffle},
+	    {NEED_INDEX_PYRAMID, export_py_index_pyramid},
 	    {NEED_FROZEN_BN, export_py_frozen_bn},
 	    {NEED_DETECTION, export_py_detection},
 	    {NEED_MVIT_DIMS, export_py_mvit_dims},

@@ -33,7 +33,7 @@ char *export_py_text(const struct model *m, struct error *e);
  * (export_py_text.c). */
 extern const char export_py_layernorm2d[], export_py_stochastic[], export_py_permute[],
     export_py_patch_pad[], export_py_rel_bias[], export_py_swin[], export_py_sdpa[],
-    export_py_shuffle[], export_py_read_safetensors[];
+    export_py_shuffle[], export_py_index_pyramid[], export_py_read_safetensors[];
 extern const char export_py_frozen_bn[], export_py_detection[];
 extern const char export_py_mvit_dims[], export_py_mvit_rel_pos[], export_py_mvit_shortcut[];
 

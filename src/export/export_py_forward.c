@@ -134,6 +134,7 @@ static const struct {
     {"_squeeze", FN_LOCAL, "_squeeze", NEED_MVIT_DIMS},
     {"_add_rel_pos", FN_LOCAL, "_add_rel_pos", NEED_MVIT_REL_POS},
     {"_add_shortcut", FN_LOCAL, "_add_shortcut", NEED_MVIT_SHORTCUT},
+    {"index_pyramid", FN_LOCAL, "index_pyramid", NEED_INDEX_PYRAMID},
     {"generate_square_subsequent_mask", FN_TORCH, "nn.Transformer.generate_square_subsequent_mask",
      0},
     {"sqrt", FN_MATH_OR_TORCH, "sqrt", NEED_MATH},

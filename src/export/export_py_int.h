@@ -29,6 +29,7 @@ enum {
 	NEED_MVIT_DIMS = 1 << 13,
 	NEED_MVIT_REL_POS = 1 << 14,
 	NEED_MVIT_SHORTCUT = 1 << 15,
+	NEED_INDEX_PYRAMID = 1 << 16,
 };
 
 enum piece_kind { P_TEXT, P_LIT, P_CHILD };

@@ -185,6 +185,29 @@ const char export_py_shuffle[] =
     "    x = x.view(n, groups, c // groups, h, w).transpose(1, 2).contiguous()\n"
     "    return x.view(n, -1, h, w)\n";
 
+const char export_py_index_pyramid[] =
+    "def index_pyramid(corr_pyramid, centroids_coords, radius):\n"
+    "    \"\"\"RAFT's correlation lookup (torchvision's CorrBlock.index_pyramid): each\n"
+    "    level sampled bilinearly in the (2 * radius + 1)^2 pixels around the\n"
+    "    coordinates, which halve from one level to the next.\"\"\"\n"
+    "    side = 2 * radius + 1\n"
+    "    di = torch.linspace(-radius, radius, side)\n"
+    "    delta = torch.stack(torch.meshgrid(di, di, indexing='ij'), dim=-1).view(1, side, side, 2)\n"
+    "    batch_size, _, h, w = centroids_coords.shape\n"
+    "    coords = centroids_coords.permute(0, 2, 3, 1).reshape(batch_size * h * w, 1, 1, 2)\n"
+    "    indexed = []\n"
+    "    for corr_volume in corr_pyramid:\n"
+    "        vh, vw = corr_volume.shape[-2:]\n"
+    "        xgrid, ygrid = (coords + delta).split([1, 1], dim=-1)\n"
+    "        xgrid = 2 * xgrid / (vw - 1) - 1\n"
+    "        if vh > 1:\n"
+    "            ygrid = 2 * ygrid / (vh - 1) - 1\n"
+    "        grid = torch.cat([xgrid, ygrid], dim=-1)\n"
+    "        sampled = F.grid_sample(corr_volume, grid, mode='bilinear', align_corners=True)\n"
+    "        indexed.append(sampled.view(batch_size, h, w, -1))\n"
+    "        coords = coords / 2\n"
+    "    return torch.cat(indexed, dim=-1).permute(0, 3, 1, 2).contiguous()\n";
+
 const char export_py_read_safetensors[] =
     "def _read_safetensors(path):\n"
     "    \"\"\"The tensors of a .safetensors file (the format is an 8-byte header\n"

@@ -8,6 +8,7 @@ it to compare every exported model's output with PyTorch's.
 """
 
 import builtins
+import math
 import operator
 
 import torch
@@ -26,25 +27,32 @@ def _torchvision_functions():
         from torchvision.models.video import mvit
     except ImportError:
         return {}
+    from .optical_flow import index_pyramid
     found = {n: getattr(st, n) for n in ("shifted_window_attention",
                                          "_get_relative_position_bias",
                                          "_patch_merging_pad")}
     found.update({n: getattr(mvit, n) for n in ("_unsqueeze", "_squeeze", "_add_rel_pos",
                                                 "_add_shortcut")})
+    found["index_pyramid"] = index_pyramid
     return found
 
 
 _EXTRA = None
 
 
-def function(name):
-    """The callable graft means by NAME."""
+def function(name, args=()):
+    """The callable graft means by NAME, called with ARGS: math's for a
+    number (math.sqrt of a size), torch's before Python's builtins for a
+    tensor (torch.sum, not sum)."""
     global _EXTRA
     if _EXTRA is None:
         _EXTRA = _torchvision_functions()
     if name in _EXTRA:
         return _EXTRA[name]
-    for ns in (operator, builtins, F, torch):
+    if args and isinstance(args[0], (int, float)) and callable(getattr(math, name, None)):
+        return getattr(math, name)
+    tensor = bool(args) and isinstance(args[0], torch.Tensor)
+    for ns in (operator, F, torch, builtins) if tensor else (operator, builtins, F, torch):
         fn = getattr(ns, name, None)
         if callable(fn):
             return fn
@@ -114,7 +122,7 @@ class Interpreter:
             elif op == "call_function":
                 if target == "getitem" and isinstance(a[1], list):
                     a = [a[0], tuple(a[1])]  # x[:, 0]: a list index is a tuple of indices
-                env[name] = function(target)(*a, **kw)
+                env[name] = function(target, a)(*a, **kw)
             elif op == "call_method":
                 env[name] = getattr(a[0], target)(*a[1:], **kw)
             elif op == "get_attr":

@@ -19,7 +19,8 @@ from torch import nn
 
 from . import leaves
 from .jsonval import GraphValueError, encode_value
-from .transformer import square_subsequent_mask_as_node, traced_as_computed
+from . import optical_flow, transformer
+from .transformer import square_subsequent_mask_as_node
 
 
 class TraceFailure(Exception):
@@ -67,8 +68,31 @@ class OneLevelTracer(torch.fx.Tracer):
         return True
 
 
+def _computed_forward(module):
+    """The forward traced in place of MODULE's own (torch.nn's transformer
+    modules, torchvision's RAFT), or None."""
+    return transformer.computed_forward(module) or optical_flow.computed_forward(module)
+
+
+@contextmanager
+def _traced_as_computed(module):
+    """While active, MODULE traces as _computed_forward(MODULE), if any."""
+    forward = _computed_forward(module)
+    if forward is None:
+        yield
+        return
+    cls = type(module)
+    module.__class__ = type(cls.__name__, (cls,), {"forward": forward})
+    try:
+        yield
+    finally:
+        module.__class__ = cls
+
+
 def has_forward(module):
     """Whether MODULE needs a forward graph (it is not a plain chain)."""
+    if _computed_forward(module) is not None:
+        return True
     fwd = type(module).forward
     if fwd is nn.Sequential.forward:
         return False
@@ -130,7 +154,7 @@ def _patched_torch_functions():
 def trace_graph(module):
     tracer = OneLevelTracer()
     with _patched_proxy_iter(), _patched_torch_functions(), \
-            square_subsequent_mask_as_node(tracer), traced_as_computed(module):
+            square_subsequent_mask_as_node(tracer), _traced_as_computed(module):
         graph = tracer.trace(module)
     return graph
 

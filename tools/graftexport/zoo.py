@@ -41,6 +41,7 @@ VIDEO = [1, 3, 16, 112, 112]
 # a COCO-sized image; the model's transform resizes it (to 800x1066 for
 # min_size=800)
 DETECTION = [1, 3, 480, 640]
+FLOW = [1, 3, 128, 128]  # RAFT's two images; torchvision's min_size
 AUX = {"aux_loss": True}
 
 # sorted by name; one row a line
@@ -68,6 +69,8 @@ ROWS = [
     Row("mvit_v2_s", "mvit_v2_s", "video", "MViT", {}, [[1, 3, 16, 224, 224]]),
     Row("r2plus1d_18", "r2plus1d_18", "video", "Video ResNet", {}, [VIDEO]),
     Row("r3d_18", "r3d_18", "video", "Video ResNet", {}, [VIDEO]),
+    Row("raft_large", "raft_large", "optical_flow", "RAFT", {}, [FLOW, FLOW]),
+    Row("raft_small", "raft_small", "optical_flow", "RAFT", {}, [FLOW, FLOW]),
     Row("s3d", "s3d", "video", "S3D", {}, [[1, 3, 16, 224, 224]]),
 ]
 
