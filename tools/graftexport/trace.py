@@ -18,7 +18,8 @@ import torch.fx
 from torch import nn
 
 from .jsonval import GraphValueError, encode_value
-from .transformer import square_subsequent_mask_as_node, traced_as_computed
+from .forwards import traced_as_computed
+from .transformer import square_subsequent_mask_as_node
 
 
 class TraceFailure(Exception):

@@ -2,7 +2,7 @@
 
 import torch
 
-from . import fallback, leaves
+from . import fallback, forwards, leaves
 from .jsonval import DTYPES
 from .trace import TraceFailure, encode_graph, has_forward, trace_graph
 
@@ -36,6 +36,8 @@ class Exporter:
         self.example_inputs = example_inputs
         self.fallbacks = []  # (path, type, why)
         self.first = first_names(model) if model is not None else {}
+        if model is not None:
+            forwards.remember(model)
 
     def _tied(self, d, path, tensors):
         tied = {}
