@@ -121,6 +121,25 @@ if [ "$ok" -eq 1 ] && ! grep -q '"tied": {"weight": "inp.weight"}' "$out/tied.js
 fi
 done_ tied
 
+# a zoo model outside the classifiers, by name, with builder arguments: no
+# pretrained backbone is downloaded, num_classes reaches both classifiers
+expect zoo_builder 0 "$py" "$srcdir/tools/graft-export" torchvision:lraspp_mobilenet_v3_large \
+	--builder-arg num_classes=3 --input-shape 1x3x64x64 -o "$out/lraspp.safetensors"
+done_ zoo_builder
+expect zoo_builder_summary 0 "$graft" summary "$out/lraspp.safetensors"
+has zoo_builder_summary out "{out: [1, 3, 64, 64]}"
+has zoo_builder_summary out "Conv2d 128→3 k1"
+done_ zoo_builder_summary
+expect builder_arg_bad 1 "$py" "$srcdir/tools/graft-export" torchvision:resnet18 \
+	--builder-arg 3 -o "$out/builder_arg_bad.safetensors"
+has builder_arg_bad err "--builder-arg '3': expected KEY=VALUE"
+refused builder_arg_bad
+done_ builder_arg_bad
+export_ builder_arg_user 1 --builder-arg num_classes=3
+has builder_arg_user err "builder arguments are for torchvision:NAME only"
+refused builder_arg_user
+done_ builder_arg_user
+
 # the exporter's registry types are types graft has
 expect registry 0 "$py" -c "
 import subprocess, sys

@@ -1,6 +1,7 @@
 """graft-export: write a PyTorch model in graft's format."""
 
 import argparse
+import ast
 import os
 import sys
 
@@ -36,6 +37,10 @@ def _parser():
     p.add_argument("--input-shape", metavar="1x3x224x224", action="append",
                    help="dry-run shape of a float32 input; repeat for several inputs "
                         "(default 1x3x224x224, 1x3x299x299 for inception_v3)")
+    p.add_argument("--builder-arg", metavar="KEY=VALUE", action="append", default=[],
+                   help="a keyword argument of the torchvision builder, VALUE a Python "
+                        "literal (e.g. num_classes=3, box_score_thresh=0.01); repeatable; "
+                        "torchvision:NAME only")
     p.add_argument("--seed", type=int, help="seed torch before building the model")
     p.add_argument("--name", help="model name in the document (default: from SPEC)")
     p.add_argument("--compact", action="store_true",
@@ -45,6 +50,21 @@ def _parser():
     p.add_argument("-v", "--verbose", action="store_true",
                    help="say why symbolic tracing failed where graft-export fell back to real values")
     return p
+
+
+def builder_args(items):
+    """{KEY: VALUE} from KEY=VALUE strings, VALUE a Python literal (a bare
+    word that is not one is taken as a string)."""
+    out = {}
+    for item in items:
+        key, eq, text = item.partition("=")
+        if not eq or not key.isidentifier():
+            raise load.SpecError("--builder-arg %r: expected KEY=VALUE" % item)
+        try:
+            out[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            out[key] = text
+    return out
 
 
 def check_registry(doc):
@@ -100,7 +120,8 @@ def export(model, name, source, model_inputs, out, weights=None, compact=False, 
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
-        model, name, source, specs = load.load(args.spec, args.seed)
+        model, name, source, specs = load.load(args.spec, args.seed,
+                                               builder_args(args.builder_arg))
         if args.input and args.input_shape:
             raise load.SpecError("--input and --input-shape exclude each other")
         if args.input:

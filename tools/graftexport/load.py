@@ -5,14 +5,9 @@ import os
 
 import torch
 
-from . import inputs
+from . import inputs, zoo
 
-DEFAULT_SHAPE = [1, 3, 224, 224]
-
-# torchvision builders whose models need another input size than 224x224
-TORCHVISION_SHAPES = {
-    "inception_v3": [1, 3, 299, 299],
-}
+DEFAULT_SHAPE = zoo.DEFAULT_SHAPE
 
 
 class SpecError(Exception):
@@ -24,26 +19,33 @@ def torchvision_version():
     return torchvision.__version__
 
 
-def load(spec, seed=None):
+def load(spec, seed=None, builder_args=None):
     """Return (model, name, source, default inputs) for SPEC.
 
     SPEC is ``torchvision:NAME``, ``FILE.py:FUNCTION`` or a file written by
-    ``torch.save(model)``.  The model is returned in eval() mode.  The
-    default inputs are inputs.Spec: a model's graft_inputs or
-    graft_input_shape (inputs.of_model), else one float32 input of
-    DEFAULT_SHAPE.
+    ``torch.save(model)``.  NAME is a model of the zoo (zoo.py), built as
+    the zoo builds it, BUILDER_ARGS (a dict, e.g. num_classes) overriding
+    its builder's arguments; they are for torchvision:NAME only.  The model
+    is returned in eval() mode.  The default inputs are inputs.Spec: the
+    zoo's for NAME, else a model's graft_inputs or graft_input_shape
+    (inputs.of_model), else one float32 input of DEFAULT_SHAPE.
     """
+    if builder_args and not spec.startswith("torchvision:"):
+        raise SpecError("builder arguments are for torchvision:NAME only")
     if seed is not None:
         torch.manual_seed(seed)
     if spec.startswith("torchvision:"):
         import torchvision
         name = spec.split(":", 1)[1]
         try:
-            model = torchvision.models.get_model(name, weights=None)
-        except ValueError as e:
-            raise SpecError(str(e))
-        source = "torchvision.models.%s (torchvision %s)" % (name, torchvision_version())
-        shapes = [inputs.spec_of(TORCHVISION_SHAPES.get(name, DEFAULT_SHAPE))]
+            model = zoo.build(name, **(builder_args or {}))
+        except (ValueError, TypeError) as e:
+            raise SpecError("torchvision:%s: %s" % (name, e))
+        builder, kwargs = zoo.builder_kwargs(name, builder_args)
+        args = ", ".join("%s=%r" % (k, v) for k, v in kwargs.items() if v is not None)
+        source = "torchvision.models.%s%s (torchvision %s)" % (
+            builder, "(%s)" % args if args else "", torchvision_version())
+        shapes = [inputs.spec_of(x) for x in zoo.default_inputs(name)]
     elif ".py:" in spec:
         path, func = spec.rsplit(":", 1)
         if not os.path.isfile(path):
