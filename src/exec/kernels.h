@@ -184,6 +184,7 @@ extern const struct kernel kernels_embed[];
 extern const struct kernel kernels_math[];
 extern const struct kernel kernels_reduce[];
 extern const struct kernel kernels_rearrange[];
+extern const struct kernel kernels_detection[];
 /* Each table ends with an entry whose name is NULL. */
 
 /* C[m, n] = op(A) op(B) + beta C, row-major with leading dimensions, A

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exec/kernels_resample.h"
 #include "exec/kernels.h"
-#include "core/registry_resample.h"
 #include "core/util.h"
 
 /* The taps of one dimension: output index o reads idx[begin[o] ..
@@ -137,37 +137,30 @@ static int64_t most_taps(enum resize_mode m, int64_t in, int64_t out)
 	return m == RESIZE_AREA ? in / out + 2 : 4;
 }
 
-static int resize_prepare(struct kop *op, struct error *e)
+struct resize_state *resize_state_new(const struct resize *r, const struct shape *in,
+                                      size_t *scratch_bytes)
 {
-	const struct tensor *x = kop_input(op);
-	struct op_call call = op->call;
-	call.err = e;
-	struct resize r;
-	const struct value *xv = op_tensor(&call, 0, "input");
-	if (!xv || resize_read(&call, xv, &r) < 0)
-		return -1;
-	/* the state and every dimension's taps in one block (op->state is freed
-	 * with free()) */
+	/* the state and every dimension's taps in one block (freed with
+	 * free()) */
 	size_t bytes = sizeof(struct resize_state);
-	for (int k = 0; k < r.nd; k++) {
-		int64_t in = x->shape.dim[2 + k], most = most_taps(r.mode, in, r.out[k]);
-		bytes += (size_t)(r.out[k] + 1 + r.out[k] * most) * sizeof(int64_t) +
-		         (size_t)(r.out[k] * most) * sizeof(float);
+	for (int k = 0; k < r->nd; k++) {
+		int64_t most = most_taps(r->mode, in->dim[2 + k], r->out[k]);
+		bytes += (size_t)(r->out[k] + 1 + r->out[k] * most) * sizeof(int64_t) +
+		         (size_t)(r->out[k] * most) * sizeof(float);
 	}
 	struct resize_state *st = xcalloc(1, bytes);
-	op->state = st;
 	char *p = (char *)(st + 1);
-	st->nd = r.nd;
-	st->outer = x->shape.dim[0] * x->shape.dim[1];
+	st->nd = r->nd;
+	st->outer = in->dim[0] * in->dim[1];
 	size_t scratch = 0;
 	int64_t cur = st->outer;
-	for (int k = 0; k < r.nd; k++)
-		cur *= x->shape.dim[2 + k];
-	for (int k = r.nd - 1; k >= 0; k--) {
+	for (int k = 0; k < r->nd; k++)
+		cur *= in->dim[2 + k];
+	for (int k = r->nd - 1; k >= 0; k--) {
 		struct taps *t = &st->t[k];
-		t->in = x->shape.dim[2 + k];
-		t->out = r.out[k];
-		int64_t most = most_taps(r.mode, t->in, t->out);
+		t->in = in->dim[2 + k];
+		t->out = r->out[k];
+		int64_t most = most_taps(r->mode, t->in, t->out);
 		t->begin = (int64_t *)p;
 		t->idx = t->begin + t->out + 1;
 		t->w = (float *)(t->idx + t->out * most);
@@ -175,14 +168,26 @@ static int resize_prepare(struct kop *op, struct error *e)
 		int64_t n = 0;
 		for (int64_t o = 0; o < t->out; o++) {
 			t->begin[o] = n;
-			taps_of(t, &n, o, r.mode, r.align_corners, r.scale[k]);
+			taps_of(t, &n, o, r->mode, r->align_corners, r->scale[k]);
 		}
 		t->begin[t->out] = n;
 		cur = cur / t->in * t->out;
 		if (k > 0)
 			scratch += (size_t)cur * sizeof(float);
 	}
-	op->scratch_bytes = scratch;
+	*scratch_bytes = scratch;
+	return st;
+}
+
+static int resize_prepare(struct kop *op, struct error *e)
+{
+	struct op_call call = op->call;
+	call.err = e;
+	struct resize r;
+	const struct value *xv = op_tensor(&call, 0, "input");
+	if (!xv || resize_read(&call, xv, &r) < 0)
+		return -1;
+	op->state = resize_state_new(&r, &kop_input(op)->shape, &op->scratch_bytes);
 	return 0;
 }
 
@@ -218,29 +223,30 @@ static void resize_rows(void *ctx, int64_t rb, int64_t re)
 	}
 }
 
-static int resize_run(struct kop *op, struct error *e)
+void resize_apply(const struct resize_state *st, const float *src, float *dst, float *scratch)
 {
-	(void)e;
-	const struct resize_state *st = op->state;
-	const struct tensor *x = kop_input(op);
 	int64_t dims[3];
 	for (int k = 0; k < st->nd; k++)
-		dims[k] = x->shape.dim[2 + k];
-	const float *src = kt_f32(x);
-	float *scratch = op->scratch;
+		dims[k] = st->t[k].in;
 	for (int k = st->nd - 1; k >= 0; k--) {
 		int64_t rows = st->outer, inner = 1;
 		for (int q = 0; q < k; q++)
 			rows *= dims[q];
 		for (int q = k + 1; q < st->nd; q++)
 			inner *= dims[q];
-		float *dst = k == 0 ? kt_f32(kop_out(op, 0)) : scratch;
-		struct resize_job j = {&st->t[k], src, dst, inner};
+		float *to = k == 0 ? dst : scratch;
+		struct resize_job j = {&st->t[k], src, to, inner};
 		kpar_for(rows, 1, resize_rows, &j);
 		dims[k] = st->t[k].out;
-		src = dst;
+		src = to;
 		scratch += rows * st->t[k].out * inner;
 	}
+}
+
+static int resize_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	resize_apply(op->state, kt_f32(kop_input(op)), kt_f32(kop_out(op, 0)), op->scratch);
 	return 0;
 }
 

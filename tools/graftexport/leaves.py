@@ -12,6 +12,8 @@ try:
     from torchvision.ops.misc import FrozenBatchNorm2d, Permute
     from torchvision.ops.stochastic_depth import StochasticDepth
     from torchvision.models.convnext import LayerNorm2d
+    from torchvision.models.detection.anchor_utils import AnchorGenerator
+    from torchvision.models.detection.transform import GeneralizedRCNNTransform
 except ImportError:  # torchvision is optional for non-torchvision models
     FrozenBatchNorm2d = Permute = StochasticDepth = LayerNorm2d = None
 
@@ -452,6 +454,19 @@ def _t_prelu(a):
     return [("weight", [a["num_parameters"]], F32)]
 
 
+def _rcnn_transform(m):
+    if m.training:
+        raise Unsupported("in training mode it resizes to a random min_size; export in eval()")
+    return {"min_size": _list(m.min_size), "max_size": m.max_size,
+            "image_mean": list(m.image_mean), "image_std": list(m.image_std),
+            "size_divisible": m.size_divisible,
+            "fixed_size": _list(m.fixed_size) if m.fixed_size is not None else None}
+
+
+def _anchor_generator(m):
+    return {"sizes": _list(m.sizes), "aspect_ratios": _list(m.aspect_ratios)}
+
+
 def _t_none(a):
     return []
 
@@ -571,6 +586,8 @@ if StochasticDepth is not None:
         (Permute, _permute, _t_none),
         (LayerNorm2d, _layernorm, _t_layernorm),
         (FrozenBatchNorm2d, _frozen_batchnorm, _t_frozen_batchnorm),
+        (GeneralizedRCNNTransform, _rcnn_transform, _t_none),
+        (AnchorGenerator, _anchor_generator, _t_none),
     ]
 
 BY_CLASS = {cls: (cls.__name__, attrs, tensors) for cls, attrs, tensors in _TABLE}

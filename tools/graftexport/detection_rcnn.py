@@ -1,0 +1,264 @@
+"""torchvision's two-stage detectors (Faster R-CNN and its kin) as graphs.
+
+GeneralizedRCNN and its parts take lists of images, branch on training,
+loop over feature maps and filter boxes by their values: torch.fx cannot
+trace them.  Their eval-mode forward is written here instead, in graft's
+terms, with the model's own submodules as the children called (so the
+state_dict names are torchvision's):
+
+- the root: ``transform`` (GeneralizedRCNNTransform: normalise, resize,
+  batch; returns the images and their sizes), ``backbone``, ``rpn``,
+  ``roi_heads``, then ``resize_boxes`` per image (the transform's
+  postprocess); it returns a list with one dict per image;
+- FeaturePyramidNetwork: ``inner_blocks``, nearest upsampling and the
+  top-down sum, ``layer_blocks``, ``extra_blocks`` (LastLevelMaxPool,
+  LastLevelP6P7);
+- RegionProposalNetwork: ``head`` (RPNHead: ``conv``, ``cls_logits``,
+  ``bbox_pred`` per level), ``anchor_generator``, then ``filter_proposals``;
+- RoIHeads: ``box_roi_pool``, ``box_head``, ``box_predictor``, then
+  ``postprocess_detections``.
+
+Images are one batched tensor [N, C, H, W]; the graphs are written for the
+number of images and the feature-map names of a run on the example input.
+"""
+
+import math
+
+import torch
+
+try:
+    from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
+    from torchvision.models.detection.roi_heads import RoIHeads
+    from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
+    from torchvision.ops.feature_pyramid_network import (FeaturePyramidNetwork,
+                                                         LastLevelMaxPool, LastLevelP6P7)
+except ImportError:  # torchvision is optional for non-torchvision models
+    GeneralizedRCNN = None
+
+
+class _Ref:
+    def __init__(self, name):
+        self.name = name
+
+
+def _encode(v):
+    if isinstance(v, _Ref):
+        return {"ref": v.name}
+    if isinstance(v, dict):
+        return {"dict": {k: _encode(x) for k, x in v.items()}}
+    if isinstance(v, (list, tuple)):
+        return [_encode(x) for x in v]
+    if isinstance(v, slice):
+        return {"slice": [v.start, v.stop, v.step]}
+    if isinstance(v, float) and not math.isfinite(v):
+        return {"float": str(v)}
+    return v
+
+
+class Graph:
+    """A forward graph being written: nodes in order, unique names."""
+
+    def __init__(self):
+        self.nodes = []
+        self._used = set()
+
+    def _name(self, base):
+        base = base.replace(".", "_")
+        name, i = base, 0
+        while name in self._used:
+            i += 1
+            name = "%s_%d" % (base, i)
+        self._used.add(name)
+        return name
+
+    def _add(self, base, op, target, args, kwargs):
+        name = self._name(base)
+        self.nodes.append([name, op, target, _encode(list(args)),
+                           {k: _encode(v) for k, v in kwargs.items()}])
+        return _Ref(name)
+
+    def placeholder(self, name):
+        return self._add(name, "placeholder", name, [], {})
+
+    def module(self, target, *args, **kwargs):
+        return self._add(target, "call_module", target, args, kwargs)
+
+    def fn(self, target, *args, **kwargs):
+        return self._add(target, "call_function", target, args, kwargs)
+
+    def item(self, v, index):
+        return self.fn("getitem", v, index)
+
+    def output(self, v):
+        self._add("output", "output", "output", [v], {})
+        return self.nodes
+
+
+# ------------------------------------------------------------ the example run
+
+def _record(model, example_inputs):
+    """{id(module): (args, output)} of one eval run of MODEL, for the
+    modules written here."""
+    kinds = (GeneralizedRCNN, FeaturePyramidNetwork, RegionProposalNetwork, RPNHead, RoIHeads,
+             LastLevelMaxPool, LastLevelP6P7)
+    seen, hooks = {}, []
+
+    def hook(m, args, out):
+        seen.setdefault(id(m), (args, out))
+
+    for m in model.modules():
+        if isinstance(m, kinds):
+            hooks.append(m.register_forward_hook(hook))
+        if isinstance(m, GeneralizedRCNN):
+            hooks.append(m.backbone.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            model(*example_inputs)
+    finally:
+        for h in hooks:
+            h.remove()
+    return seen
+
+
+# ------------------------------------------------------------ the graphs
+
+def _rcnn_graph(m, run):
+    """GeneralizedRCNN.forward in eval, the transform's postprocess as
+    resize_boxes per image."""
+    (images_in,), _ = run[id(m)]
+    n = images_in.shape[0]
+    g = Graph()
+    images = g.placeholder("images")
+    transformed = g.module("transform", images)
+    batch = g.item(transformed, 0)
+    sizes = g.item(transformed, 1)
+    features = g.module("backbone", batch)
+    if torch.is_tensor(run[id(m.backbone)][1]):
+        features = {"0": features}  # a backbone with one feature map
+    proposals = g.module("rpn", batch, sizes, features)
+    detections = g.module("roi_heads", features, proposals, sizes)
+    shape = g.fn("getattr", images, "shape")
+    original = [g.item(shape, 2), g.item(shape, 3)]
+    result = []
+    for i in range(n):
+        det = g.item(detections, i)
+        out = {"boxes": g.fn("resize_boxes", g.item(det, "boxes"), g.item(sizes, i), original)}
+        for key in ("labels", "scores"):
+            out[key] = g.item(det, key)
+        result.append(out)
+    return g.output(result)
+
+
+def _fpn_graph(m, run):
+    """FeaturePyramidNetwork.forward: the top-down pathway, then the extra
+    blocks' maps."""
+    (x_in,), out = run[id(m)]
+    names, out_names = list(x_in.keys()), list(out.keys())
+    g = Graph()
+    x = g.placeholder("x")
+    xs = [g.item(x, k) for k in names]
+    last = len(xs) - 1
+    inner = g.module("inner_blocks.%d" % last, xs[last])
+    results = [g.module("layer_blocks.%d" % last, inner)]
+    for idx in range(last - 1, -1, -1):
+        lateral = g.module("inner_blocks.%d" % idx, xs[idx])
+        size = g.item(g.fn("getattr", lateral, "shape"), slice(-2, None, None))
+        top_down = g.fn("interpolate", inner, size=size, mode="nearest")
+        inner = g.fn("add", lateral, top_down)
+        results.insert(0, g.module("layer_blocks.%d" % idx, inner))
+    if m.extra_blocks is not None:
+        extra = g.module("extra_blocks", results, xs)
+        results += [g.item(extra, i) for i in range(len(out_names) - len(names))]
+    return g.output(dict(zip(out_names, results)))
+
+
+def _last_level_max_pool_graph(m, run):
+    g = Graph()
+    results = g.placeholder("results")
+    g.placeholder("x")
+    pool = g.fn("max_pool2d", g.item(results, -1), 1, 2, 0)
+    return g.output((pool,))
+
+
+def _last_level_p6p7_graph(m, run):
+    g = Graph()
+    results = g.placeholder("results")
+    x = g.placeholder("x")
+    x5 = g.item(results if m.use_P5 else x, -1)
+    p6 = g.module("p6", x5)
+    p7 = g.module("p7", g.fn("relu", p6))
+    return g.output((p6, p7))
+
+
+def _rpn_head_graph(m, run):
+    (x_in,), _ = run[id(m)]
+    g = Graph()
+    x = g.placeholder("x")
+    logits, deltas = [], []
+    for i in range(len(x_in)):
+        t = g.module("conv", g.item(x, i))
+        logits.append(g.module("cls_logits", t))
+        deltas.append(g.module("bbox_pred", t))
+    return g.output((logits, deltas))
+
+
+def _rpn_graph(m, run):
+    """RegionProposalNetwork.forward in eval: the head and the anchors on
+    every feature map, then the proposals."""
+    args, _ = run[id(m)]
+    features_in = args[1]
+    g = Graph()
+    images = g.placeholder("images")
+    sizes = g.placeholder("image_sizes")
+    features = g.placeholder("features")
+    maps = [g.item(features, k) for k in features_in.keys()]
+    head = g.module("head", maps)
+    anchors = g.module("anchor_generator", images, maps)
+    filtered = g.fn("filter_proposals", g.item(head, 0), g.item(head, 1), anchors, sizes,
+                    pre_nms_top_n=m._pre_nms_top_n["testing"],
+                    post_nms_top_n=m._post_nms_top_n["testing"],
+                    nms_thresh=float(m.nms_thresh), score_thresh=float(m.score_thresh),
+                    min_size=float(m.min_size))
+    return g.output(g.item(filtered, 0))
+
+
+def _roi_heads_graph(m, run):
+    """RoIHeads.forward in eval for box detection: pool, box head and
+    predictor, then the detections per image."""
+    args, _ = run[id(m)]
+    n = len(args[1])
+    g = Graph()
+    features = g.placeholder("features")
+    proposals = g.placeholder("proposals")
+    shapes = g.placeholder("image_shapes")
+    pooled = g.module("box_roi_pool", features, proposals, shapes)
+    head = g.module("box_head", pooled)
+    pred = g.module("box_predictor", head)
+    post = g.fn("postprocess_detections", g.item(pred, 0), g.item(pred, 1), proposals, shapes,
+                score_thresh=float(m.score_thresh), nms_thresh=float(m.nms_thresh),
+                detections_per_img=int(m.detections_per_img),
+                weights=[float(w) for w in m.box_coder.weights])
+    boxes, scores, labels = (g.item(post, i) for i in range(3))
+    return g.output([{"boxes": g.item(boxes, i), "labels": g.item(labels, i),
+                      "scores": g.item(scores, i)} for i in range(n)])
+
+
+def _writers():
+    if GeneralizedRCNN is None:
+        return []
+    return [(GeneralizedRCNN, _rcnn_graph), (FeaturePyramidNetwork, _fpn_graph),
+            (LastLevelMaxPool, _last_level_max_pool_graph),
+            (LastLevelP6P7, _last_level_p6p7_graph), (RPNHead, _rpn_head_graph),
+            (RegionProposalNetwork, _rpn_graph), (RoIHeads, _roi_heads_graph)]
+
+
+def written_forward(module, model, example_inputs, cache):
+    """The forward graph (encoded) of MODULE when it is one of the modules
+    written here, else None.  CACHE (a dict kept by the caller) holds the
+    example run of MODEL on EXAMPLE_INPUTS, made when first needed."""
+    for cls, write in _writers():
+        if isinstance(module, cls):
+            if "run" not in cache:
+                cache["run"] = _record(model, example_inputs)
+            return write(module, cache["run"])
+    return None
