@@ -1,107 +1,151 @@
-"""torchvision's one-stage detectors as graphs of their children.
+"""torchvision's one-stage detectors (RetinaNet, FCOS, SSD, SSDlite) as
+graphs.
 
-RetinaNet, FCOS and SSD (SSDlite) branch on their inputs, loop over the
-lists of feature maps and postprocess in Python: symbolic tracing cannot
-follow them.  What they compute in eval is written here as forwards fx can
-trace, in terms of the models' own submodules (so the graphs call
-``backbone``, ``head.classification_head.cls_logits``... as the state_dict
-names them) and of graft's detection types and functions:
+Like the two-stage ones (detection_rcnn.py), they take lists of images,
+branch on training, loop over the feature maps and filter boxes by their
+values: torch.fx cannot trace them.  Their eval-mode forward is written
+here in graft's terms, calling the model's own submodules:
 
-- the transform (GeneralizedRCNNTransform) and the anchor generator
-  (AnchorGenerator, DefaultBoxGenerator) are graft module types;
-- each head loops over the feature levels, one per FPN output (RetinaNet,
-  FCOS) or per SSD feature map, and concatenates the levels' predictions
-  as (N, HWA, K);
-- the decoding and postprocessing (score threshold and top-k candidates per
-  level, box decoding, clipping, batched NMS, detections per image) is one
-  graft function per family, ``retinanet_postprocess_detections``,
-  ``fcos_postprocess_detections``, ``ssd_postprocess_detections``, with the
-  model's thresholds as keywords; the transform's postprocess
-  (``detection_transform_postprocess``) rescales the boxes to the input
-  images' sizes.
+- the root: ``transform`` (GeneralizedRCNNTransform: normalise, resize,
+  batch), ``backbone``, ``head``, ``anchor_generator`` (AnchorGenerator;
+  SSD's DefaultBoxGenerator), then the family's postprocessing as one
+  graft function, ``retinanet_postprocess_detections``,
+  ``fcos_postprocess_detections`` or ``ssd_postprocess_detections`` (score
+  threshold, top-k candidates, box decoding, clipping, batched NMS,
+  detections per image; the model's settings as keywords), and
+  ``resize_boxes`` per image (the transform's postprocess); it returns a
+  list with one dict per image (boxes, scores, labels);
+- the classification and regression heads: their convolutions on every
+  feature map (``conv``, ``cls_logits``, ``bbox_reg``, FCOS's
+  ``bbox_ctrness``, SSD's ``module_list.i``), each level's predictions
+  (N, A * K, H, W) as (N, H * W * A, K), concatenated over the levels.
 
-How many feature levels a head sees is fixed by the model around it (the
-anchor generator's sizes); ``remember`` notes it before tracing.
+The graphs are written for the number of images, feature maps and their
+names of a run on the example input.
 """
 
-import weakref
-
-import torch
-import torch.nn.functional as F
+from .detection_rcnn import Graph, record, to_input_sizes
 
 try:
     from torchvision.models.detection import fcos, retinanet, ssd
 except ImportError:  # torchvision is optional for non-torchvision models
-    fcos = retinanet = ssd = None
+    retinanet = None
 
 
-def _levels(head):
-    """The number of feature levels HEAD predicts for (remember)."""
-    n = _LEVELS.get(head)
-    if n is None:
-        raise RuntimeError("%s outside a detection model: its number of feature levels is "
-                           "unknown" % type(head).__name__)
-    return n
+def _settings(m, box_weights):
+    """The postprocessing's keywords: M's thresholds and counts, and its
+    BoxCoder's weights when BOX_WEIGHTS."""
+    kw = {"score_thresh": float(m.score_thresh), "nms_thresh": float(m.nms_thresh),
+          "detections_per_img": int(m.detections_per_img),
+          "topk_candidates": int(m.topk_candidates)}
+    if box_weights:
+        kw["box_weights"] = [float(w) for w in m.box_coder.weights]
+    return kw
 
 
-_LEVELS = weakref.WeakKeyDictionary()
+def _detector_graph(m, run, postprocess, with_levels, box_weights):
+    """The forward of a one-stage detector in eval; POSTPROCESS is its
+    function, which also takes the feature maps (for the levels' sizes)
+    when WITH_LEVELS."""
+    (images_in,), _ = run[id(m)]
+    g = Graph()
+    images = g.placeholder("images")
+    transformed = g.module("transform", images)
+    batch = g.item(transformed, 0)
+    sizes = g.item(transformed, 1)
+    maps = g.module("backbone", batch)
+    features = [g.item(maps, k) for k in run[id(m.backbone)][1].keys()]
+    head = g.module("head", features)
+    anchors = g.module("anchor_generator", batch, features)
+    args = [head, anchors, sizes] + ([features] if with_levels else [])
+    detections = g.fn(postprocess, *args, **_settings(m, box_weights))
+    return g.output(to_input_sizes(g, images, sizes, detections, images_in.shape[0],
+                                   ("boxes", "scores", "labels")))
 
 
-def remember(model):
-    """Notes, for every RetinaNet and FCOS head in MODEL, how many feature
-    levels the model gives it (one per anchor size)."""
+def _retinanet_graph(m, run):
+    return _detector_graph(m, run, "retinanet_postprocess_detections", True, True)
+
+
+def _fcos_graph(m, run):
+    return _detector_graph(m, run, "fcos_postprocess_detections", True, False)
+
+
+def _ssd_graph(m, run):
+    return _detector_graph(m, run, "ssd_postprocess_detections", False, True)
+
+
+def _per_level(g, maps, predict, columns):
+    """PREDICT(map, level) on each of MAPS, (N, A * COLUMNS, H, W) each,
+    as one (N, sum of H * W * A, COLUMNS)."""
+    outs = []
+    for i, x in enumerate(maps):
+        y = predict(x, i)
+        shape = g.fn("getattr", y, "shape")
+        n, h, w = g.item(shape, 0), g.item(shape, 2), g.item(shape, 3)
+        y = g.fn("view", y, n, -1, columns, h, w)
+        y = g.fn("permute", y, 0, 3, 4, 1, 2)
+        outs.append(g.fn("reshape", y, n, -1, columns))
+    return g.fn("cat", outs, dim=1)
+
+
+def _head_graph(m, run, write):
+    """A head's forward: WRITE(g, maps) on the feature maps it gets."""
+    (x_in,), _ = run[id(m)]
+    g = Graph()
+    x = g.placeholder("x")
+    return g.output(write(g, [g.item(x, i) for i in range(len(x_in))]))
+
+
+def _classification_graph(m, run):
+    """RetinaNet's and FCOS's classification head."""
+    return _head_graph(m, run, lambda g, maps: _per_level(
+        g, maps, lambda x, i: g.module("cls_logits", g.module("conv", x)), m.num_classes))
+
+
+def _retinanet_regression_graph(m, run):
+    return _head_graph(m, run, lambda g, maps: _per_level(
+        g, maps, lambda x, i: g.module("bbox_reg", g.module("conv", x)), 4))
+
+
+def _fcos_regression_graph(m, run):
+    """FCOS's regression head: the tower once per level, then the boxes
+    (through a ReLU) and the centerness."""
+    def write(g, maps):
+        towers = [g.module("conv", x) for x in maps]
+        boxes = _per_level(g, towers, lambda x, i: g.fn("relu", g.module("bbox_reg", x)), 4)
+        ctrness = _per_level(g, towers, lambda x, i: g.module("bbox_ctrness", x), 1)
+        return (boxes, ctrness)
+    return _head_graph(m, run, write)
+
+
+def _ssd_scoring_graph(m, run):
+    """SSD's and SSDlite's scoring heads: one module per level."""
+    return _head_graph(m, run, lambda g, maps: _per_level(
+        g, maps, lambda x, i: g.module("module_list.%d" % i, x), m.num_columns))
+
+
+def _writers():
     if retinanet is None:
-        return
-    for m in model.modules():
-        if isinstance(m, (retinanet.RetinaNet, fcos.FCOS)):
-            n = len(m.anchor_generator.sizes)
-            for part in m.head.children():
-                _LEVELS[part] = n
+        return []
+    return [(retinanet.RetinaNet, _retinanet_graph), (fcos.FCOS, _fcos_graph),
+            (ssd.SSD, _ssd_graph),
+            (retinanet.RetinaNetClassificationHead, _classification_graph),
+            (fcos.FCOSClassificationHead, _classification_graph),
+            (retinanet.RetinaNetRegressionHead, _retinanet_regression_graph),
+            (fcos.FCOSRegressionHead, _fcos_regression_graph),
+            (ssd.SSDScoringHead, _ssd_scoring_graph)]
 
 
-def _per_level(x, levels, predict, columns):
-    """PREDICT(x[i]) for each level, (N, A * COLUMNS, H, W) each, as one
-    (N, sum of H * W * A, COLUMNS) tensor."""
-    out = []
-    for i in range(levels):
-        y = predict(x[i], i)
-        n, _, h, w = y.shape
-        y = y.view(n, -1, columns, h, w).permute(0, 3, 4, 1, 2).reshape(n, -1, columns)
-        out.append(y)
-    return torch.cat(out, dim=1)
-
-
-def _retinanet_classification_forward(self, x):
-    return _per_level(x, _levels(self), lambda f, i: self.cls_logits(self.conv(f)),
-                      self.num_classes)
-
-
-def _retinanet_regression_forward(self, x):
-    return _per_level(x, _levels(self), lambda f, i: self.bbox_reg(self.conv(f)), 4)
-
-
-def _fcos_classification_forward(self, x):
-    return _per_level(x, _levels(self), lambda f, i: self.cls_logits(self.conv(f)),
-                      self.num_classes)
-
-
-def _fcos_regression_forward(self, x):
-    levels = _levels(self)
-    features = [self.conv(x[i]) for i in range(levels)]
-    boxes = _per_level(features, levels, lambda f, i: F.relu(self.bbox_reg(f)), 4)
-    ctrness = _per_level(features, levels, lambda f, i: self.bbox_ctrness(f), 1)
-    return boxes, ctrness
-
-
-def _ssd_scoring_forward(self, x):
-    return _per_level(x, len(self.module_list), lambda f, i: self.module_list[i](f),
-                      self.num_columns)
-
-
-TRACED_FORWARD = {} if retinanet is None else {
-    retinanet.RetinaNetClassificationHead.forward: _retinanet_classification_forward,
-    retinanet.RetinaNetRegressionHead.forward: _retinanet_regression_forward,
-    fcos.FCOSClassificationHead.forward: _fcos_classification_forward,
-    fcos.FCOSRegressionHead.forward: _fcos_regression_forward,
-    ssd.SSDScoringHead.forward: _ssd_scoring_forward,
-}
+def written_forward(module, model, example_inputs, cache):
+    """The forward graph (encoded) of MODULE when it is one of the modules
+    written here, else None.  CACHE (a dict kept by the caller) holds the
+    example run of MODEL on EXAMPLE_INPUTS, made when first needed."""
+    writers = _writers()
+    for cls, write in writers:
+        if isinstance(module, cls):
+            if "onestage_run" not in cache:
+                cache["onestage_run"] = record(model, example_inputs,
+                                               tuple(c for c, _ in writers))
+            return write(module, cache["onestage_run"])
+    return None

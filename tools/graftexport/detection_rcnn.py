@@ -25,6 +25,7 @@ number of images and the feature-map names of a run on the example input.
 import math
 
 import torch
+from torch import nn
 
 try:
     from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
@@ -96,11 +97,10 @@ class Graph:
 
 # ------------------------------------------------------------ the example run
 
-def _record(model, example_inputs):
-    """{id(module): (args, output)} of one eval run of MODEL, for the
-    modules written here."""
-    kinds = (GeneralizedRCNN, FeaturePyramidNetwork, RegionProposalNetwork, RPNHead, RoIHeads,
-             LastLevelMaxPool, LastLevelP6P7)
+def record(model, example_inputs, kinds):
+    """{id(module): (args, output)} of one eval run of MODEL, for its
+    modules of KINDS and the backbones of those that have one (the
+    detectors)."""
     seen, hooks = {}, []
 
     def hook(m, args, out):
@@ -109,7 +109,7 @@ def _record(model, example_inputs):
     for m in model.modules():
         if isinstance(m, kinds):
             hooks.append(m.register_forward_hook(hook))
-        if isinstance(m, GeneralizedRCNN):
+        if isinstance(m, kinds) and isinstance(getattr(m, "backbone", None), nn.Module):
             hooks.append(m.backbone.register_forward_hook(hook))
     try:
         with torch.no_grad():
@@ -137,16 +137,25 @@ def _rcnn_graph(m, run):
         features = {"0": features}  # a backbone with one feature map
     proposals = g.module("rpn", batch, sizes, features)
     detections = g.module("roi_heads", features, proposals, sizes)
+    return g.output(to_input_sizes(g, images, sizes, detections, n, ("boxes", "labels", "scores")))
+
+
+def to_input_sizes(g, images, sizes, detections, n, keys):
+    """The transform's postprocess in G: the boxes of each of the N
+    images' DETECTIONS (dicts of KEYS) from its resized size (SIZES) back
+    to the input's (IMAGES), by resize_boxes; a list of one dict per
+    image."""
     shape = g.fn("getattr", images, "shape")
     original = [g.item(shape, 2), g.item(shape, 3)]
     result = []
     for i in range(n):
         det = g.item(detections, i)
-        out = {"boxes": g.fn("resize_boxes", g.item(det, "boxes"), g.item(sizes, i), original)}
-        for key in ("labels", "scores"):
-            out[key] = g.item(det, key)
+        out = {}
+        for key in keys:
+            v = g.item(det, key)
+            out[key] = g.fn("resize_boxes", v, g.item(sizes, i), original) if key == "boxes" else v
         result.append(out)
-    return g.output(result)
+    return result
 
 
 def _fpn_graph(m, run):
@@ -243,6 +252,11 @@ def _roi_heads_graph(m, run):
                       "scores": g.item(scores, i)} for i in range(n)])
 
 
+_KINDS = () if GeneralizedRCNN is None else (
+    GeneralizedRCNN, FeaturePyramidNetwork, RegionProposalNetwork, RPNHead, RoIHeads,
+    LastLevelMaxPool, LastLevelP6P7)
+
+
 def _writers():
     if GeneralizedRCNN is None:
         return []
@@ -259,6 +273,6 @@ def written_forward(module, model, example_inputs, cache):
     for cls, write in _writers():
         if isinstance(module, cls):
             if "run" not in cache:
-                cache["run"] = _record(model, example_inputs)
+                cache["run"] = record(model, example_inputs, _KINDS)
             return write(module, cache["run"])
     return None

@@ -18,8 +18,7 @@ import torch.fx
 from torch import nn
 
 from .jsonval import GraphValueError, encode_value
-from .forwards import traced_as_computed
-from .transformer import square_subsequent_mask_as_node
+from .transformer import square_subsequent_mask_as_node, traced_as_computed
 
 
 class TraceFailure(Exception):

@@ -48,11 +48,27 @@ def _transformer_forward(self, src, tgt, src_mask=None, tgt_mask=None, memory_ma
                         memory_key_padding_mask=memory_key_padding_mask)
 
 
-TRACED_FORWARD = {
+_TRACED_FORWARD = {
     nn.TransformerEncoderLayer.forward: _encoder_layer_forward,
     nn.TransformerEncoder.forward: _encoder_forward,
     nn.Transformer.forward: _transformer_forward,
 }
+
+
+@contextmanager
+def traced_as_computed(module):
+    """While active, MODULE (when its forward is one of torch.nn's
+    transformer forwards) traces as the lines that compute in eval."""
+    cls = type(module)
+    forward = _TRACED_FORWARD.get(cls.forward)
+    if forward is None:
+        yield
+        return
+    module.__class__ = type(cls.__name__, (cls,), {"forward": forward})
+    try:
+        yield
+    finally:
+        module.__class__ = cls
 
 
 _generate_mask = nn.Transformer.generate_square_subsequent_mask
