@@ -23,6 +23,7 @@ static const struct op_def *const *const families[] = {
     registry_embed_defs,
     registry_elementwise_defs, registry_reduce_defs, registry_create_defs,
     registry_rearrange_defs, registry_distance_defs, registry_detection_defs,
+    registry_boxes_defs,
 };
 
 static const struct op_def *find(enum op_kind kind, const char *name)
@@ -420,6 +421,7 @@ void op_out_tensor(struct op_call *c, enum dtype dt, const struct shape *s,
 	}
 	value_free(&c->out);
 	c->out = value_tensor_meta(dt, s, o);
+	c->out.u.tensor.t.shape.bounded = 0;
 }
 
 void origin_describe(const struct value *v, char *buf, size_t size)
@@ -844,6 +846,7 @@ int op_broadcast(const struct shape *a, const struct shape *b, struct shape *out
 {
 	int n = a->ndim > b->ndim ? a->ndim : b->ndim;
 	out->ndim = n;
+	out->bounded = 0;
 	for (int i = 0; i < n; i++) {
 		int ia = a->ndim - n + i, ib = b->ndim - n + i;
 		int64_t da = ia >= 0 ? a->dim[ia] : 1, db = ib >= 0 ? b->dim[ib] : 1;

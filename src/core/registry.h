@@ -128,7 +128,9 @@ const struct value *op_arg(const struct op_call *c, int pos, const char *kw);
 /* The tensor argument at pos/kw; NULL with c->err set when it is missing or
  * not a tensor. */
 const struct value *op_tensor(struct op_call *c, int pos, const char *kw);
-/* Sets c->out to a tensor of shape s and dtype dt (freeing what c->out held).
+/* Sets c->out to a tensor of shape s and dtype dt (freeing what c->out held),
+ * without bounds: a rule whose output size depends on the data marks its
+ * bounds after (c->out.u.tensor.t.shape.bounded |= 1u << d; bounds.h).
  * Its origin is the input's (`keep_origin_from`, may be NULL) when the op
  * keeps the input's sizes: the same shape, or the same sizes reordered or
  * with dimensions of size 1 added or dropped (permute, flatten after a global

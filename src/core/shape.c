@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bounds.h"
 #include "core/registry.h"
 #include "core/util.h"
 
@@ -67,13 +68,14 @@ static struct value resolve(const struct value *v, const struct value *vals, boo
 	return *v;
 }
 
-/* Applies the shape rule of the registry call c, then the user's hook;
+/* Applies the shape rule of the registry call c, carrying the bounds of
+ * data-dependent sizes through it (bounds.h), then the user's hook;
  * *out gets c's output. 0, or -1 with the error set and the break marked in
  * module `at` (the module called, or the one whose graph calls a function). */
 static int apply_rule(struct shape_walk *w, struct op_call *c, struct module *at,
 		      struct value *out)
 {
-	if (c->def->infer(c) < 0) {
+	if (bounds_infer(c) < 0) {
 		if (w->err->kind == ERR_NONE)
 			w->err->kind = ERR_SHAPE;
 		value_free(&c->out);

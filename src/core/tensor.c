@@ -104,7 +104,7 @@ int64_t shape_numel(const struct shape *s)
 
 bool shape_equal(const struct shape *a, const struct shape *b)
 {
-	if (a->ndim != b->ndim)
+	if (a->ndim != b->ndim || a->bounded != b->bounded)
 		return false;
 	for (int i = 0; i < a->ndim; i++) {
 		if (a->dim[i] != b->dim[i])
@@ -124,8 +124,8 @@ static const char *shape_join(const struct shape *s, const char *open, const cha
 	int n = s->ndim < 0 ? 0 : s->ndim > SHAPE_MAX_DIMS ? SHAPE_MAX_DIMS : s->ndim;
 	o += (size_t)snprintf(buf + o, size - o, "%s", open);
 	for (int i = 0; i < n && o < size; i++)
-		o += (size_t)snprintf(buf + o, size - o, "%s%lld", i ? sep : "",
-		                      (long long)s->dim[i]);
+		o += (size_t)snprintf(buf + o, size - o, "%s%s%lld", i ? sep : "",
+		                      s->bounded >> i & 1 ? "≤" : "", (long long)s->dim[i]);
 	if (o < size)
 		snprintf(buf + o, size - o, "%s", close);
 	return buf;
@@ -168,6 +168,11 @@ int shape_parse(const char *text, struct shape *out, struct error *e)
 		return error_set(e, "shape \"%s\": empty shape", text);
 	for (;;) {
 		p = skip_space(p);
+		bool bound = false;
+		if (strncmp(p, "≤", strlen("≤")) == 0 || strncmp(p, "<=", 2) == 0) {
+			bound = true;
+			p += *p == '<' ? 2 : strlen("≤");
+		}
 		if (*p == '-')
 			return error_set(e, "shape \"%s\": dimension %d is negative", text,
 			                 s.ndim + 1);
@@ -186,6 +191,8 @@ int shape_parse(const char *text, struct shape *out, struct error *e)
 				                 s.ndim + 1);
 			p++;
 		}
+		if (bound)
+			s.bounded |= (uint8_t)(1u << s.ndim);
 		s.dim[s.ndim++] = d;
 		p = skip_space(p);
 		if (*p == 'x' || *p == 'X' || *p == ',') {

@@ -46,23 +46,31 @@ const char *dtype_st_name(enum dtype t);
  * Returns 0 and sets *out, or -1. */
 int dtype_parse(const char *name, enum dtype *out);
 
+/* bounded: bit i set means dim[i] is an upper bound, the size known only
+ * once the data is (the number of boxes an nms keeps). The shape pass
+ * carries bounds through later ops (bounds.h); graft run computes the exact
+ * sizes, which have no bits set. */
 struct shape {
 	int ndim;
 	int64_t dim[SHAPE_MAX_DIMS];
+	uint8_t bounded;
 };
 
 /* Returns the element count, or -1 when it overflows or exceeds
  * SHAPE_MAX_NUMEL or a dimension is negative. */
 int64_t shape_numel(const struct shape *s);
+/* Same rank, dims and bounded bits: a bound is not the exact size it
+ * bounds ([≤5, 4] differs from [5, 4]). */
 bool shape_equal(const struct shape *a, const struct shape *b);
-/* Writes "[1, 64, 56, 56]" into buf (always terminated). */
+/* Writes "[1, 64, 56, 56]" into buf (always terminated); a bounded dim is
+ * written "≤1000". */
 const char *shape_format(const struct shape *s, char *buf, size_t size);
-/* Writes "1x64x56x56" into buf; a scalar is "[]". */
+/* Writes "1x64x56x56" (or "≤1000x4") into buf; a scalar is "[]". */
 const char *shape_format_x(const struct shape *s, char *buf, size_t size);
 /* shape_format or shape_format_x, for functions that take either. */
 typedef const char *(*shape_format_fn)(const struct shape *s, char *buf, size_t size);
 /* Parses "1x3x224x224", "1,3,224,224", "[1, 3, 224, 224]" or "(3,)"; "[]" is a
- * scalar. Dimensions are non-negative integers, at most SHAPE_MAX_DIMS of
+ * scalar. A dimension written "≤1000" or "<=1000" is a bound. Dimensions are non-negative integers, at most SHAPE_MAX_DIMS of
  * them, SHAPE_MAX_NUMEL elements in all. Returns 0, or -1 with e set to
  * 'shape "TEXT": what is wrong' and *out untouched. */
 int shape_parse(const char *text, struct shape *out, struct error *e);

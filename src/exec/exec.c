@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "exec/exec_impl.h"
+#include "core/bounds.h"
 #include "core/init.h"
 #include "exec/kernels.h"
 #include "core/registry.h"
@@ -276,7 +277,8 @@ static int plan_op(struct shape_walk *walk, struct op_call *c)
 	/* A cast is a view of its input unless it changes the dtype. */
 	bool converts = (k->flags & KF_CAST) && x && x->kind == VAL_TENSOR &&
 	                c->out.kind == VAL_TENSOR && c->out.u.tensor.t.dtype != x->u.tensor.t.dtype;
-	if ((k->flags & KF_ALIAS) && !converts) {
+	bool view = (k->flags & KF_ALIAS) && !converts;
+	if (view) {
 		if (!x || !xis_slot(p, x) || c->out.kind != VAL_TENSOR ||
 		    c->out.u.tensor.t.dtype != x->u.tensor.t.dtype ||
 		    tensor_nbytes(&c->out.u.tensor.t) != tensor_nbytes(&x->u.tensor.t))
@@ -286,12 +288,15 @@ static int plan_op(struct shape_walk *walk, struct op_call *c)
 			    "run does not compute",
 			    op_path(c, path, sizeof path), c->def->name);
 		claim_fresh(p, &c->out, p->slots[slot_of(x)].buf, -1);
-		return 0;
+		/* a view of a bounded tensor is a step, for its exact shape */
+		if (!bounds_any(&c->out))
+			return 0;
 	}
 	xgrow(&p->steps, &p->steps_cap, p->nsteps + 1, sizeof *p->steps);
 	struct xstep *s = &p->steps[p->nsteps];
 	memset(s, 0, sizeof *s);
 	s->active = true;
+	s->view = view;
 	s->nargs = c->nargs;
 	s->args = xcalloc((size_t)(c->nargs ? c->nargs : 1), sizeof *s->args);
 	for (int i = 0; i < c->nargs; i++)
@@ -302,7 +307,8 @@ static int plan_op(struct shape_walk *walk, struct op_call *c)
 		s->kwargs[i].name = c->kwargs[i].name; /* the graph's, which outlives the plan */
 		s->kwargs[i].value = value_copy(&c->kwargs[i].value);
 	}
-	claim_fresh(p, &c->out, -1, p->nsteps);
+	if (!view)
+		claim_fresh(p, &c->out, -1, p->nsteps);
 	struct op_call *sc = &s->op.call;
 	*sc = *c;
 	sc->args = s->args;
@@ -373,9 +379,7 @@ static int plan_get_attr(struct shape_walk *walk, const struct graph_node *nd, s
 	return 0;
 }
 
-/* Grows the scratch to at least n bytes (planning only). 0, or -1 with
- * p->err set when memory is short. */
-static int reserve_scratch(struct exec_plan *p, size_t n)
+int xreserve_scratch(struct exec_plan *p, size_t n, struct error *e)
 {
 	if (n <= p->info.scratch_bytes)
 		return 0;
@@ -385,12 +389,21 @@ static int reserve_scratch(struct exec_plan *p, size_t n)
 	if (posix_memalign(&p->scratch, ARENA_ALIGN, n) != 0) {
 		p->scratch = NULL;
 		char want[32];
-		error_set(p->err, "cannot allocate %s for the kernels' scratch: out of memory",
+		error_set(e, "cannot allocate %s for the kernels' scratch: out of memory",
 		          fmt_bytes((double)n, want, sizeof want));
 		return -1;
 	}
 	p->info.scratch_bytes = n;
 	return 0;
+}
+
+int xprepare_step(struct exec_plan *p, struct xstep *s, struct error *e)
+{
+	if (s->op.kernel->prepare && s->op.kernel->prepare(&s->op, e) < 0) {
+		char path[2600];
+		return error_prefix(e, "%s", op_path(&s->op.call, path, sizeof path));
+	}
+	return xreserve_scratch(p, s->op.scratch_bytes, e);
 }
 
 /* Prepares every step in order, once everything is bound, running the
@@ -403,16 +416,15 @@ static int prepare_steps(struct exec_plan *p)
 		struct xstep *s = &p->steps[i];
 		if (!s->active)
 			continue;
-		if (s->op.kernel->prepare && s->op.kernel->prepare(&s->op, p->err) < 0) {
-			char path[2600];
-			return error_prefix(p->err, "%s", op_path(&s->op.call, path, sizeof path));
-		}
-		if (reserve_scratch(p, s->op.scratch_bytes) < 0)
+		if (xbounds_sync(p, s, false, p->err) < 0 || xprepare_step(p, s, p->err) < 0)
 			return -1;
-		if (s->constant && xrun_step(p, s, p->err) < 0)
-			return -1;
-		if (!s->constant)
+		if (s->constant) {
+			if (xrun_step(p, s, p->err) < 0)
+				return -1;
+			xbounds_publish(p, s);
+		} else if (!s->view) {
 			p->info.ops++;
+		}
 	}
 	return 0;
 }
@@ -473,6 +485,7 @@ struct exec_plan *exec_plan_new(struct model *m, const struct shape *input_shape
 		xliveness(p);
 		xplan_inplace(p);
 		p->info.arena_bytes = xpack_arena(p);
+		xbounds_link(p);
 		rc = xbind(p, p->info.arena_bytes);
 		if (rc == 0)
 			rc = prepare_steps(p);
@@ -528,6 +541,8 @@ void exec_plan_free(struct exec_plan *p)
 	for (int i = 0; i < p->nowned; i++)
 		free(p->owned[i]);
 	free(p->owned);
+	free(p->slot_shapes);
+	free(p->links);
 	free(p->in_shapes);
 	free(p->in_slots);
 	free(p->in_dtypes);

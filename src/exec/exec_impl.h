@@ -46,6 +46,19 @@ struct xstep {
 	int nkwargs;
 	bool active;   /* false once fused into another step */
 	bool constant; /* depends on weights only: ran at planning */
+	/* Sizes known only when the data is (exec_bounds.c): */
+	bool view;    /* a view (KF_ALIAS) of a bounded tensor: runs nothing,
+	               * its shape follows its input's */
+	bool dynamic; /* a tensor argument or output has bounded dims */
+	int link;     /* its links in exec_plan.links: nin for the arguments, */
+	int nin, nout; /* then nout for the output */
+};
+
+/* A tensor of the bound plan whose shape is slot `slot`'s exact shape at
+ * run time. */
+struct xlink {
+	struct tensor *t;
+	int slot;
 };
 
 /* A module call ended after `after` steps: its output, for statistics. */
@@ -94,6 +107,13 @@ struct exec_plan {
 	float **owned; /* arrays handed to kernels (folded BatchNorms) */
 	int nowned, owned_cap;
 
+	/* Plans with bounded sizes (exec_bounds.c): the exact shape of each
+	 * slot so far, the steps' links, and the links of the marks' outputs
+	 * and the plan's output (after the steps'). NULL/0 without bounds. */
+	struct shape *slot_shapes;
+	struct xlink *links;
+	int nlinks, nstep_links;
+
 	struct exec_stat *stats;
 	int nstats, stats_cap;
 	bool have_stats;
@@ -129,7 +149,28 @@ void xplan_inplace(struct exec_plan *p);
 size_t xpack_arena(struct exec_plan *p);
 int xbind(struct exec_plan *p, size_t arena_bytes);
 
-/* Runs one step's kernel with the plan's scratch; errors name the call. */
+/* Runs one step's kernel with the plan's scratch (nothing for a view);
+ * errors name the call. */
 int xrun_step(struct exec_plan *p, struct xstep *s, struct error *e);
+/* Grows the kernels' scratch to at least n bytes. 0, or -1 with e set when
+ * memory is short. */
+int xreserve_scratch(struct exec_plan *p, size_t n, struct error *e);
+/* Prepares step s's kernel (exec.c), growing the scratch to its needs.
+ * Errors name the call. */
+int xprepare_step(struct exec_plan *p, struct xstep *s, struct error *e);
+
+/* Exact sizes at run time (exec_bounds.c). xbounds_link, before xbind,
+ * marks the steps that read or write bounded tensors and records where
+ * their bounded tensors are. Around each such step: xbounds_sync gives its
+ * arguments the exact shapes of their slots and, when one changed, runs
+ * its shape rule on them for its output's shapes and (when `prepared`)
+ * prepares it again; xbounds_publish, once it ran, records its output's
+ * exact shapes (a kernel with a data-dependent output wrote them).
+ * xbounds_results gives the marks' outputs and the plan's output their
+ * exact shapes. All do nothing in a plan without bounds. */
+void xbounds_link(struct exec_plan *p);
+int xbounds_sync(struct exec_plan *p, struct xstep *s, bool prepared, struct error *e);
+void xbounds_publish(struct exec_plan *p, struct xstep *s);
+void xbounds_results(struct exec_plan *p);
 
 #endif

@@ -12,7 +12,7 @@
 int xrun_step(struct exec_plan *p, struct xstep *s, struct error *e)
 {
 	s->op.scratch = p->scratch;
-	if (s->op.kernel->run(&s->op, e) == 0)
+	if (s->view || s->op.kernel->run(&s->op, e) == 0)
 		return 0;
 	char path[2600];
 	return error_prefix(e, "%s", op_path(&s->op.call, path, sizeof path));
@@ -81,6 +81,7 @@ static void stat_tensors(struct exec_plan *p, const struct value *v, struct stat
 
 static void take_stats(struct exec_plan *p, int *next_mark, int after)
 {
+	xbounds_results(p);
 	while (*next_mark < p->nmarks && p->marks[*next_mark].after <= after) {
 		struct stat_ctx sc = {&p->marks[*next_mark], 0};
 		stat_tensors(p, &p->marks[*next_mark].out, &sc);
@@ -167,8 +168,9 @@ int exec_run(struct exec_plan *p, const struct tensor *inputs, int ninputs, stru
 			struct timespec t0, t1;
 			if (p->prof)
 				clock_gettime(CLOCK_MONOTONIC, &t0);
-			if (xrun_step(p, s, e) < 0)
+			if (xbounds_sync(p, s, true, e) < 0 || xrun_step(p, s, e) < 0)
 				return -1;
+			xbounds_publish(p, s);
 			if (p->prof) {
 				clock_gettime(CLOCK_MONOTONIC, &t1);
 				p->prof[i].ms += (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
@@ -180,5 +182,6 @@ int exec_run(struct exec_plan *p, const struct tensor *inputs, int ninputs, stru
 			take_stats(p, &next_mark, i + 1);
 	}
 	p->have_stats = p->opts.stats;
+	xbounds_results(p);
 	return copy_out(&p->output, out, e);
 }

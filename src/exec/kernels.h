@@ -71,7 +71,11 @@ struct kernel {
 	 * -1 with e set. */
 	int (*prepare)(struct kop *op, struct error *e);
 	/* Computes op->call.out from op->call.args. 0, or -1 with e set (only
-	 * for data-dependent failures, such as an index out of range). */
+	 * for data-dependent failures, such as an index out of range). A
+	 * kernel whose output size depends on the data (its shape rule marks
+	 * a bound) writes the exact dims into its output tensors' shapes; the
+	 * bound is read from its arguments, since the output's shape may
+	 * hold the last run's sizes. */
 	int (*run)(struct kop *op, struct error *e);
 };
 
@@ -185,6 +189,7 @@ extern const struct kernel kernels_math[];
 extern const struct kernel kernels_reduce[];
 extern const struct kernel kernels_rearrange[];
 extern const struct kernel kernels_detection[];
+extern const struct kernel kernels_boxes[];
 /* Each table ends with an entry whose name is NULL. */
 
 /* C[m, n] = op(A) op(B) + beta C, row-major with leading dimensions, A

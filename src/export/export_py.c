@@ -1016,8 +1016,10 @@ char *export_py_text(const struct model *m, struct error *e)
 		py_escaped(&out, m->source, '"');
 		strbuf_add(&out, ")");
 	}
+	strbuf_add(&out, x.needs & NEED_TORCHVISION ? ".\n\nNeeds torch and torchvision."
+	                                            : ".\n\nNeeds only torch.");
 	strbuf_add(&out,
-	           ".\n\nNeeds only torch. load() builds the model, in eval mode; "
+	           " load() builds the model, in eval mode; "
 	           "load('weights.safetensors')\nor load('weights.pth') also loads its weights, "
 	           "strictly (every tensor under its\ngraft name). Without weights, layers have "
 	           "PyTorch's default initialisation and\nthe tensors composites own directly are "
@@ -1029,6 +1031,8 @@ char *export_py_text(const struct model *m, struct error *e)
 		strbuf_add(&out, "import operator\n");
 	strbuf_add(&out, "import struct\n\nimport torch\nimport torch.nn.functional as F\nfrom "
 	                 "torch import nn\n");
+	if (x.needs & NEED_TORCHVISION)
+		strbuf_add(&out, "import torchvision\n");
 	static const struct {
 		unsigned need;
 		const char *text;

@@ -208,6 +208,8 @@ static void function_call(struct exporter *x, struct pbuf *pb, const struct grap
 			fail_at(x, owner, "' has no Python equivalent here", "function '", nd->target);
 			return;
 		}
+		if (strncmp(def->py, "torchvision.", strlen("torchvision.")) == 0)
+			x->needs |= NEED_TORCHVISION;
 		plain_call(x, pb, def->py, nd, vars);
 		return;
 	}

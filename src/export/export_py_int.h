@@ -24,6 +24,7 @@ enum {
 	NEED_SDPA = 1 << 8,
 	NEED_SHUFFLE = 1 << 9,
 	NEED_FROZEN_BN = 1 << 10,
+	NEED_TORCHVISION = 1 << 11, /* import torchvision (torchvision.ops calls) */
 };
 
 enum piece_kind { P_TEXT, P_LIT, P_CHILD };

@@ -196,6 +196,7 @@ static int parse_shape(const cJSON *j, struct shape *s)
 	if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) > SHAPE_MAX_DIMS)
 		return -1;
 	s->ndim = 0;
+	s->bounded = 0;
 	const cJSON *it;
 	cJSON_ArrayForEach(it, j)
 	{

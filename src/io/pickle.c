@@ -716,6 +716,7 @@ static struct pk_value *rebuild_tensor(struct unpickler *u, struct pk_value *arg
 		return NULL;
 	}
 	t->u.tensor.shape.ndim = nd;
+	t->u.tensor.shape.bounded = 0;
 	int64_t numel = shape_numel(&t->u.tensor.shape);
 	if (numel < 0) {
 		fail(u, "tensor shape overflows or exceeds 2^40 elements");

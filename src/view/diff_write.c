@@ -329,10 +329,9 @@ static void json_tensor_side(FILE *out, const char *side, const struct param *p)
 		fputs("null", out);
 		return;
 	}
-	fputs("{\"shape\":[", out);
-	for (int i = 0; i < p->t.shape.ndim; i++)
-		fprintf(out, "%s%" PRId64, i ? "," : "", p->t.shape.dim[i]);
-	fprintf(out, "],\"dtype\":\"%s\",\"has_values\":%s}", dtype_name(p->t.dtype),
+	fputs("{\"shape\":", out);
+	json_write_shape(out, &p->t.shape);
+	fprintf(out, ",\"dtype\":\"%s\",\"has_values\":%s}", dtype_name(p->t.dtype),
 	        tensor_data(&p->t) ? "true" : "false");
 }
 
@@ -342,10 +341,7 @@ static void json_shape(FILE *out, const struct shape *s)
 		fputs("null", out);
 		return;
 	}
-	fputc('[', out);
-	for (int i = 0; i < s->ndim; i++)
-		fprintf(out, "%s%" PRId64, i ? "," : "", s->dim[i]);
-	fputc(']', out);
+	json_write_shape(out, s);
 }
 
 static void json_counts(FILE *out, const char *side, const struct param_counts *c)

@@ -1,6 +1,8 @@
 /* json_write.c - writing JSON text by hand (json_write.h). */
 #include "view/json_write.h"
 
+#include <inttypes.h>
+
 void json_write_string(FILE *out, const char *s)
 {
 	fputc('"', out);
@@ -14,4 +16,13 @@ void json_write_string(FILE *out, const char *s)
 			fputc(c, out);
 	}
 	fputc('"', out);
+}
+
+void json_write_shape(FILE *out, const struct shape *s)
+{
+	fputc('[', out);
+	for (int d = 0; d < s->ndim; d++)
+		fprintf(out, s->bounded >> d & 1 ? "%s\"≤%" PRId64 "\"" : "%s%" PRId64, d ? "," : "",
+		        s->dim[d]);
+	fputc(']', out);
 }

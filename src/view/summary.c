@@ -189,10 +189,9 @@ static void json_value(FILE *out, const struct value *v)
 {
 	switch (v->kind) {
 	case VAL_TENSOR:
-		fputs("{\"shape\":[", out);
-		for (int d = 0; d < v->u.tensor.t.shape.ndim; d++)
-			fprintf(out, "%s%" PRId64, d ? "," : "", v->u.tensor.t.shape.dim[d]);
-		fprintf(out, "],\"dtype\":\"%s\"}", dtype_name(v->u.tensor.t.dtype));
+		fputs("{\"shape\":", out);
+		json_write_shape(out, &v->u.tensor.t.shape);
+		fprintf(out, ",\"dtype\":\"%s\"}", dtype_name(v->u.tensor.t.dtype));
 		break;
 	case VAL_LIST:
 		fputc('[', out);

@@ -9,6 +9,7 @@ it has no children and no forward graph.
 from torch import nn
 
 try:
+    import torchvision.ops
     from torchvision.ops.misc import FrozenBatchNorm2d, Permute
     from torchvision.ops.stochastic_depth import StochasticDepth
     from torchvision.models.convnext import LayerNorm2d
@@ -16,6 +17,7 @@ try:
     from torchvision.models.detection.transform import GeneralizedRCNNTransform
 except ImportError:  # torchvision is optional for non-torchvision models
     FrozenBatchNorm2d = Permute = StochasticDepth = LayerNorm2d = DefaultBoxGenerator = None
+    torchvision = None
 
 
 class Unsupported(Exception):
@@ -630,3 +632,22 @@ BUFFER_NAMES = {"running_mean", "running_var", "num_batches_tracked"}
 def tensors_of(type_name, attrs):
     """The (name, shape, dtype) list a registry type owns, in state_dict order."""
     return BY_NAME[type_name][1](attrs)
+
+
+# torchvision.ops functions graft knows by name: a forward's call to one is
+# one call_function node (trace.py), written back as torchvision.ops.NAME.
+TORCHVISION_FUNCTIONS = ("nms", "batched_nms")
+
+
+def torchvision_functions():
+    """(namespace, name, function) for every place a forward may reach the
+    TORCHVISION_FUNCTIONS from: torchvision.ops and the modules defining
+    them."""
+    if torchvision is None:
+        return []
+    out = []
+    for name in TORCHVISION_FUNCTIONS:
+        fn = getattr(torchvision.ops, name)
+        out.append((torchvision.ops, name, fn))
+        out.append((__import__(fn.__module__, fromlist=[name]), name, fn))
+    return out

@@ -17,6 +17,7 @@ import torch
 import torch.fx
 from torch import nn
 
+from . import leaves
 from .jsonval import GraphValueError, encode_value
 from .transformer import square_subsequent_mask_as_node, traced_as_computed
 
@@ -110,17 +111,20 @@ def _proxy_wrapper(fn):
 
 @contextmanager
 def _patched_torch_functions():
-    saved = {}
+    saved = []
     for name in _SEQUENCE_FUNCTIONS + _CREATION_FUNCTIONS:
         fn = getattr(torch, name, None)
         if fn is not None:
-            saved[name] = fn
-            setattr(torch, name, _proxy_wrapper(fn))
+            saved.append((torch, name, fn))
+    # torchvision.ops functions (nms, ...) are graft functions: one node each
+    saved += leaves.torchvision_functions()
+    for space, name, fn in saved:
+        setattr(space, name, _proxy_wrapper(fn))
     try:
         yield
     finally:
-        for name, fn in saved.items():
-            setattr(torch, name, fn)
+        for space, name, fn in reversed(saved):
+            setattr(space, name, fn)
 
 
 def trace_graph(module):
