@@ -287,10 +287,9 @@ static int resize_boxes_infer(struct op_call *c)
 	op_out_tensor(c, op_dtype(b), s, b);
 	return 0;
 }
-REGISTRY_FUNCTION_PY(resize_boxes, resize_boxes_infer,
-                     "resize_boxes(boxes, original_size, new_size): boxes [K, 4] scaled from an "
-                     "image of original_size to one of new_size",
-                     "torchvision.models.detection.transform.resize_boxes");
+REGISTRY_FUNCTION(resize_boxes, resize_boxes_infer,
+                  "resize_boxes(boxes, original_size, new_size): boxes [K, 4] scaled from an "
+                  "image of original_size to one of new_size");
 
 /* filter_proposals(objectness, pred_bbox_deltas, anchors, image_sizes, *,
  * pre_nms_top_n, post_nms_top_n, nms_thresh, score_thresh, min_size):

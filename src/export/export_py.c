@@ -62,6 +62,16 @@ static const char *const py_globals[] = {
     "StochasticDepth",
     "Permute",
     "FrozenBatchNorm2d",
+    "torchvision",
+    "det_roi_heads",
+    "det_rpn",
+    "det_transform",
+    "ImageList",
+    "GeneralizedRCNNTransform",
+    "AnchorGenerator",
+    "filter_proposals",
+    "postprocess_detections",
+    "resize_boxes",
     "stochastic_depth",
     "shifted_window_attention",
     "_get_relative_position_bias",
@@ -369,6 +379,12 @@ static void registry_ctor(struct exporter *x, struct pbuf *pb, const struct modu
 	} else if (strcmp(def->name, "FrozenBatchNorm2d") == 0) {
 		x->needs |= NEED_FROZEN_BN;
 		pb_text(pb, "FrozenBatchNorm2d(");
+	} else if (strcmp(def->name, "GeneralizedRCNNTransform") == 0 ||
+	           strcmp(def->name, "AnchorGenerator") == 0) {
+		x->needs |= NEED_DETECTION;
+		char *t = xasprintf("%s(", def->name);
+		pb_text(pb, t);
+		free(t);
 	} else {
 		char *t = xasprintf("nn.%s(", def->name);
 		pb_text(pb, t);
@@ -1046,6 +1062,7 @@ char *export_py_text(const struct model *m, struct error *e)
 	    {NEED_SDPA, export_py_sdpa},
 	    {NEED_SHUFFLE, export_py_shuffle},
 	    {NEED_FROZEN_BN, export_py_frozen_bn},
+	    {NEED_DETECTION, export_py_detection},
 	};
 	for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
 		if (x.needs & sections[i].need)

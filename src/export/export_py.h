@@ -34,6 +34,6 @@ char *export_py_text(const struct model *m, struct error *e);
 extern const char export_py_layernorm2d[], export_py_stochastic[], export_py_permute[],
     export_py_patch_pad[], export_py_rel_bias[], export_py_swin[], export_py_sdpa[],
     export_py_shuffle[], export_py_read_safetensors[];
-extern const char export_py_frozen_bn[];
+extern const char export_py_frozen_bn[], export_py_detection[];
 
 #endif

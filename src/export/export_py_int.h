@@ -25,6 +25,7 @@ enum {
 	NEED_SHUFFLE = 1 << 9,
 	NEED_FROZEN_BN = 1 << 10,
 	NEED_TORCHVISION = 1 << 11, /* import torchvision (torchvision.ops calls) */
+	NEED_DETECTION = 1 << 12,
 };
 
 enum piece_kind { P_TEXT, P_LIT, P_CHILD };

@@ -16,7 +16,9 @@ state_dict names are torchvision's):
 - RegionProposalNetwork: ``head`` (RPNHead: ``conv``, ``cls_logits``,
   ``bbox_pred`` per level), ``anchor_generator``, then ``filter_proposals``;
 - RoIHeads: ``box_roi_pool``, ``box_head``, ``box_predictor``, then
-  ``postprocess_detections``.
+  ``postprocess_detections``;
+- FastRCNNPredictor: ``cls_score`` and ``bbox_pred`` on the flattened
+  features (its check that pooled features are 1x1 left out).
 
 Images are one batched tensor [N, C, H, W]; the graphs are written for the
 number of images and the feature-map names of a run on the example input.
@@ -28,6 +30,7 @@ import torch
 from torch import nn
 
 try:
+    from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
     from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
     from torchvision.models.detection.roi_heads import RoIHeads
     from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
@@ -252,6 +255,13 @@ def _roi_heads_graph(m, run):
                       "scores": g.item(scores, i)} for i in range(n)])
 
 
+def _predictor_graph(m, run):
+    """FastRCNNPredictor.forward without its check of pooled 1x1 input."""
+    g = Graph()
+    x = g.fn("flatten", g.placeholder("x"), start_dim=1)
+    return g.output((g.module("cls_score", x), g.module("bbox_pred", x)))
+
+
 _KINDS = () if GeneralizedRCNN is None else (
     GeneralizedRCNN, FeaturePyramidNetwork, RegionProposalNetwork, RPNHead, RoIHeads,
     LastLevelMaxPool, LastLevelP6P7)
@@ -263,7 +273,8 @@ def _writers():
     return [(GeneralizedRCNN, _rcnn_graph), (FeaturePyramidNetwork, _fpn_graph),
             (LastLevelMaxPool, _last_level_max_pool_graph),
             (LastLevelP6P7, _last_level_p6p7_graph), (RPNHead, _rpn_head_graph),
-            (RegionProposalNetwork, _rpn_graph), (RoIHeads, _roi_heads_graph)]
+            (RegionProposalNetwork, _rpn_graph), (RoIHeads, _roi_heads_graph),
+            (FastRCNNPredictor, _predictor_graph)]
 
 
 def written_forward(module, model, example_inputs, cache):

@@ -38,6 +38,9 @@ CLASSIFIER_SHAPES = {
 
 SEGMENTATION = [1, 3, 520, 520]
 VIDEO = [1, 3, 16, 112, 112]
+# a COCO-sized image; the model's transform resizes it (to 800x1066 for
+# min_size=800)
+DETECTION = [1, 3, 480, 640]
 AUX = {"aux_loss": True}
 
 # sorted by name; one row a line
@@ -48,6 +51,10 @@ ROWS = [
     Row("deeplabv3_resnet101_aux", "deeplabv3_resnet101", "segmentation", "DeepLabV3", AUX, [SEGMENTATION]),
     Row("deeplabv3_resnet50", "deeplabv3_resnet50", "segmentation", "DeepLabV3", {}, [SEGMENTATION]),
     Row("deeplabv3_resnet50_aux", "deeplabv3_resnet50", "segmentation", "DeepLabV3", AUX, [SEGMENTATION]),
+    Row("fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_mobilenet_v3_large_320_fpn", "detection", "Faster R-CNN", {}, [DETECTION]),
+    Row("fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_mobilenet_v3_large_fpn", "detection", "Faster R-CNN", {}, [DETECTION]),
+    Row("fasterrcnn_resnet50_fpn", "fasterrcnn_resnet50_fpn", "detection", "Faster R-CNN", {}, [DETECTION]),
+    Row("fasterrcnn_resnet50_fpn_v2", "fasterrcnn_resnet50_fpn_v2", "detection", "Faster R-CNN", {}, [DETECTION]),
     Row("fcn_resnet101", "fcn_resnet101", "segmentation", "FCN", {}, [SEGMENTATION]),
     Row("fcn_resnet101_aux", "fcn_resnet101", "segmentation", "FCN", AUX, [SEGMENTATION]),
     Row("fcn_resnet50", "fcn_resnet50", "segmentation", "FCN", {}, [SEGMENTATION]),
