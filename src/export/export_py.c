@@ -72,6 +72,16 @@ static const char *const py_globals[] = {
     "filter_proposals",
     "postprocess_detections",
     "resize_boxes",
+    "DefaultBoxGenerator",
+    "det_utils",
+    "det_fcos",
+    "det_retinanet",
+    "det_ssd",
+    "_OneStageSettings",
+    "_per_level",
+    "retinanet_postprocess_detections",
+    "fcos_postprocess_detections",
+    "ssd_postprocess_detections",
     "stochastic_depth",
     "shifted_window_attention",
     "_get_relative_position_bias",
@@ -385,6 +395,9 @@ static void registry_ctor(struct exporter *x, struct pbuf *pb, const struct modu
 		char *t = xasprintf("%s(", def->name);
 		pb_text(pb, t);
 		free(t);
+	} else if (strcmp(def->name, "DefaultBoxGenerator") == 0) {
+		x->needs |= NEED_DETECTION | NEED_DEFAULT_BOXES;
+		pb_text(pb, "DefaultBoxGenerator(");
 	} else {
 		char *t = xasprintf("nn.%s(", def->name);
 		pb_text(pb, t);
@@ -1063,6 +1076,8 @@ char *export_py_text(const struct model *m, struct error *e)
 	    {NEED_SHUFFLE, export_py_shuffle},
 	    {NEED_FROZEN_BN, export_py_frozen_bn},
 	    {NEED_DETECTION, export_py_detection},
+	    {NEED_DEFAULT_BOXES, export_py_default_boxes},
+	    {NEED_ONESTAGE, export_py_onestage_postprocess},
 	};
 	for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
 		if (x.needs & sections[i].need)

@@ -35,5 +35,7 @@ extern const char export_py_layernorm2d[], export_py_stochastic[], export_py_per
     export_py_patch_pad[], export_py_rel_bias[], export_py_swin[], export_py_sdpa[],
     export_py_shuffle[], export_py_read_safetensors[];
 extern const char export_py_frozen_bn[], export_py_detection[];
+/* The one-stage detectors' parts (export_py_onestage.c). */
+extern const char export_py_default_boxes[], export_py_onestage_postprocess[];
 
 #endif

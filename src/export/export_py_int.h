@@ -26,6 +26,8 @@ enum {
 	NEED_FROZEN_BN = 1 << 10,
 	NEED_TORCHVISION = 1 << 11, /* import torchvision (torchvision.ops calls) */
 	NEED_DETECTION = 1 << 12,
+	NEED_DEFAULT_BOXES = 1 << 13,
+	NEED_ONESTAGE = 1 << 14,
 };
 
 enum piece_kind { P_TEXT, P_LIT, P_CHILD };

@@ -84,8 +84,8 @@ def _per_level(g, maps, predict, columns):
         shape = g.fn("getattr", y, "shape")
         n, h, w = g.item(shape, 0), g.item(shape, 2), g.item(shape, 3)
         y = g.fn("view", y, n, -1, columns, h, w)
-        y = g.fn("permute", y, 0, 3, 4, 1, 2)
-        outs.append(g.fn("reshape", y, n, -1, columns))
+        y = g.fn("permute", y, (0, 3, 4, 1, 2))
+        outs.append(g.fn("reshape", y, (n, -1, columns)))
     return g.fn("cat", outs, dim=1)
 
 
