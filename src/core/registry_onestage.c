@@ -315,13 +315,14 @@ static int postprocess(struct op_call *c, enum onestage_family family)
 		return -1;
 	int64_t k = detections_bound(&a);
 	static const char *const keys[] = {"boxes", "scores", "labels"};
-	const struct shape shapes[] = {{2, {k, 4}, 1}, {1, {k}, 1}, {1, {k}, 1}};
+	const struct shape shapes[] = {{2, {k, 4}, 0}, {1, {k}, 0}, {1, {k}, 0}};
 	const enum dtype dtypes[] = {DT_F32, DT_F32, DT_I64};
 	struct value out = value_list((int)a.images);
 	for (int64_t i = 0; i < a.images; i++) {
 		struct value d = value_dict(3, keys);
 		for (int j = 0; j < 3; j++) {
 			op_out_tensor(c, dtypes[j], &shapes[j], NULL);
+			c->out.u.tensor.t.shape.bounded = 1; /* the detections: dim 0 */
 			d.u.list.items[j] = c->out;
 			c->out = value_none();
 		}

@@ -59,11 +59,16 @@ ROWS = [
     Row("fcn_resnet101_aux", "fcn_resnet101", "segmentation", "FCN", AUX, [SEGMENTATION]),
     Row("fcn_resnet50", "fcn_resnet50", "segmentation", "FCN", {}, [SEGMENTATION]),
     Row("fcn_resnet50_aux", "fcn_resnet50", "segmentation", "FCN", AUX, [SEGMENTATION]),
+    Row("fcos_resnet50_fpn", "fcos_resnet50_fpn", "detection", "FCOS", {}, [DETECTION]),
     Row("lraspp_mobilenet_v3_large", "lraspp_mobilenet_v3_large", "segmentation", "LRASPP", {}, [SEGMENTATION]),
     Row("mc3_18", "mc3_18", "video", "Video ResNet", {}, [VIDEO]),
     Row("r2plus1d_18", "r2plus1d_18", "video", "Video ResNet", {}, [VIDEO]),
     Row("r3d_18", "r3d_18", "video", "Video ResNet", {}, [VIDEO]),
+    Row("retinanet_resnet50_fpn", "retinanet_resnet50_fpn", "detection", "RetinaNet", {}, [DETECTION]),
+    Row("retinanet_resnet50_fpn_v2", "retinanet_resnet50_fpn_v2", "detection", "RetinaNet", {}, [DETECTION]),
     Row("s3d", "s3d", "video", "S3D", {}, [[1, 3, 16, 224, 224]]),
+    Row("ssd300_vgg16", "ssd300_vgg16", "detection", "SSD", {}, [DETECTION]),
+    Row("ssdlite320_mobilenet_v3_large", "ssdlite320_mobilenet_v3_large", "detection", "SSDlite", {}, [DETECTION]),
 ]
 
 BY_NAME = {r.name: r for r in ROWS}
