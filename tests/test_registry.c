@@ -1794,6 +1794,65 @@ static void test_embeddings(void)
 	          "embedding_bag: mode must be 'sum', 'mean' or 'max', got 'avg'");
 }
 
+/* ---- detection ---- */
+
+/* The image sizes of the transform's output, "800x1066 in 800x1088". */
+static const char *transform_sizes(struct module *t, const char *input)
+{
+	static char buf[200];
+	const char *r = call(t, 1, T(input));
+	if (last.kind != VAL_LIST || last.u.list.n != 2)
+		return r;
+	const struct value *hw = &last.u.list.items[1].u.list.items[0];
+	const struct shape *s = &last.u.list.items[0].u.tensor.t.shape;
+	snprintf(buf, sizeof buf, "%lldx%lld in %lldx%lld", (long long)hw->u.list.items[0].u.i,
+	         (long long)hw->u.list.items[1].u.i, (long long)s->dim[2], (long long)s->dim[3]);
+	return buf;
+}
+
+static void test_detection(void)
+{
+	/* sizes as torchvision 0.14 computes them */
+	const char *norm = "image_mean=[0.485, 0.456, 0.406] image_std=[0.229, 0.224, 0.225]";
+	char attrs[200];
+	snprintf(attrs, sizeof attrs, "min_size=(800,) max_size=1333 %s", norm);
+	struct module *t = mk("GeneralizedRCNNTransform", attrs);
+	CHECK_STR(transform_sizes(t, "1x3x480x640"), "800x1066 in 800x1088");
+	CHECK_STR(transform_sizes(t, "2x3x1000x300"), "1333x399 in 1344x416");
+	CHECK_STR(call(t, 1, T("1x1x480x640")),
+	          "emb: GeneralizedRCNNTransform normalises 3 channels, the images have 1");
+	module_free(t);
+	snprintf(attrs, sizeof attrs, "min_size=64 max_size=96 %s", norm);
+	t = mk("GeneralizedRCNNTransform", attrs);
+	CHECK_STR(transform_sizes(t, "1x3x50x77"), "62x95 in 64x96");
+	module_free(t);
+	CHECK_STR(prepare_error("GeneralizedRCNNTransform", "min_size=800 max_size=1333 "
+	                        "image_mean=[0.5, 0.5] image_std=[0.5]"),
+	          "GeneralizedRCNNTransform: image_mean and image_std must be lists of one number "
+	          "per channel (at most 16)");
+
+	struct module *a = mk("AnchorGenerator", "sizes=((32,), (64,)) aspect_ratios=((0.5, 1.0, 2.0),"
+	                      " (1.0,))");
+	CHECK_STR(call(a, 2, T("1x3x64x96"), P("3")), "emb: AnchorGenerator takes (images, a "
+	          "tuple of feature maps)");
+	struct value maps = value_list(2);
+	maps.u.list.items[0] = T("1x8x16x24");
+	maps.u.list.items[1] = T("1x8x8x12");
+	CHECK_STR(call(a, 2, T("1x3x64x96"), maps), "[1248, 4]"); /* 384 * 3 + 96 */
+	module_free(a);
+
+	/* the proposals: at most min(post_nms_top_n, sum of min(pre_nms_top_n, anchors)) */
+	struct value obj = value_list(2), del = value_list(2);
+	obj.u.list.items[0] = T("2x3x16x24");
+	obj.u.list.items[1] = T("2x3x8x12");
+	del.u.list.items[0] = T("2x12x16x24");
+	del.u.list.items[1] = T("2x12x8x12");
+	kw("pre_nms_top_n", value_int(200));
+	kw("post_nms_top_n", value_int(1000));
+	CHECK_STR(fn("filter_proposals", 4, obj, del, T("1440x4"), P("((64, 96), (64, 96))")),
+	          "((Tensor[≤400, 4], Tensor[≤400, 4]), (Tensor[≤400], Tensor[≤400]))");
+}
+
 int main(void)
 {
 	RUN(test_lookup);
@@ -1819,6 +1878,7 @@ int main(void)
 	RUN(test_layout);
 	RUN(test_elementwise_and_layers);
 	RUN(test_swin);
+	RUN(test_detection);
 	RUN(test_window_out);
 	RUN(test_origin_describe);
 	RUN(test_break_messages);

@@ -100,6 +100,11 @@ static bool same_output(const cJSON *j, const struct value *v, char *why, size_t
 		}
 		return ok;
 	}
+	if (cJSON_IsNumber(j)) {
+		if (v->kind != VAL_INT || v->u.i != (int64_t)j->valuedouble)
+			snprintf(why, n, "expected the int %lld", (long long)j->valuedouble);
+		return v->kind == VAL_INT && v->u.i == (int64_t)j->valuedouble;
+	}
 	if (cJSON_IsArray(j)) {
 		if (v->kind != VAL_LIST || v->u.list.keys || v->u.list.n != cJSON_GetArraySize(j)) {
 			snprintf(why, n, "expected a tuple of %d", cJSON_GetArraySize(j));

@@ -93,7 +93,11 @@ def record_calls(model, inputs, grad=False):
     {"path", "type", "params", "calls": [encoded output, ...]}. The run is
     under no_grad unless GRAD: with gradients on, PyTorch does not take the
     fused inference paths of its transformer layers (eval, no grad), which
-    compute a layer without calling its submodules."""
+    compute a layer without calling its submodules. The modules whose
+    graph graft-export writes itself (detection_rcnn) are recorded as
+    graft's graph returns them."""
+    from graftexport import detection_rcnn
+    special = detection_rcnn.fixture_encoders(model)
     entries = []
     hooks = []
     for path, mod in model.named_modules():
@@ -101,8 +105,8 @@ def record_calls(model, inputs, grad=False):
              "params": sum(p.numel() for p in mod.parameters()), "calls": []}
         entries.append(e)
 
-        def hook(m, inp, out, e=e):
-            e["calls"].append(encode(out))
+        def hook(m, inp, out, e=e, own=special.get(mod)):
+            e["calls"].append(own(inp, out) if own else encode(out))
         hooks.append(mod.register_forward_hook(hook))
     try:
         with torch.set_grad_enabled(grad):

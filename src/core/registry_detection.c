@@ -3,7 +3,10 @@
  * GeneralizedRCNNTransform and AnchorGenerator module types, and the
  * functions filter_proposals (the region proposal network's box decoding
  * and filtering), postprocess_detections (RoIHeads' per-class boxes, score
- * threshold and NMS) and resize_boxes (the transform's postprocess).
+ * threshold and NMS), maskrcnn_inference (Mask R-CNN's mask per box),
+ * keypointrcnn_inference (Keypoint R-CNN's keypoints per box),
+ * resize_boxes, paste_masks_in_image and resize_keypoints (the
+ * transform's postprocess).
  *
  * Images are one batched tensor [N, C, H, W], so every image has the same
  * size: the transform's image_sizes are N equal (h, w) pairs, and the
@@ -80,9 +83,11 @@ int rcnn_transform_sizes(const struct module *m, int64_t h, int64_t w, struct rc
 		out->h = (int64_t)v[1];
 	} else {
 		int n = numbers_of(module_attr(m, "min_size"), v, RCNN_MAX_CHANNELS);
+		/* self_min_size / min_size with a float32 tensor on the right is
+		 * Tensor.__rtruediv__: min_size.reciprocal() * self_min_size */
 		float lo = (float)(h < w ? h : w), hi = (float)(h < w ? w : h);
-		float a = (float)(n > 0 ? v[n - 1] : 0) / lo;
-		float b = (float)module_attr_int(m, "max_size", 0) / hi;
+		float a = (1.0f / lo) * (float)(n > 0 ? v[n - 1] : 0);
+		float b = (1.0f / hi) * (float)module_attr_int(m, "max_size", 0);
 		double scale = a < b ? a : b;
 		out->h = (int64_t)floor((double)h * scale);
 		out->w = (int64_t)floor((double)w * scale);
@@ -218,7 +223,7 @@ static int anchor_infer(struct op_call *c)
 			return op_fail(c, "AnchorGenerator: feature map %d is not a 4-D tensor", l);
 		total += op_shape(t)->dim[2] * op_shape(t)->dim[3] * anchor_cell_count(c->module, l);
 	}
-	struct shape s = {2, {total, 4}};
+	struct shape s = {.ndim = 2, .dim = {total, 4}};
 	op_out_tensor(c, DT_F32, &s, NULL);
 	return 0;
 }
@@ -255,7 +260,8 @@ static const struct value *tuple_arg(struct op_call *c, int pos, const char *kw)
 	return v;
 }
 
-/* A tuple of n tensors of dtype dt, each the shape `s`, into *out. */
+/* A tuple of n tensors of dtype dt, each the shape `s` with dim 0 a bound
+ * (the rows depend on the data), into *out. */
 static int tensor_tuple(struct op_call *c, int n, enum dtype dt, const struct shape *s,
                         struct value *out)
 {
@@ -264,6 +270,7 @@ static int tensor_tuple(struct op_call *c, int n, enum dtype dt, const struct sh
 	*out = value_list(n);
 	for (int i = 0; i < n; i++) {
 		op_out_tensor(c, dt, s, NULL);
+		c->out.u.tensor.t.shape.bounded = 1;
 		out->u.list.items[i] = c->out;
 		c->out = value_none();
 	}
@@ -334,7 +341,7 @@ static int filter_proposals_infer(struct op_call *c)
 		return op_mismatch(c, "filter_proposals: %d image sizes for %lld images",
 		                   sizes->u.list.n, (long long)n);
 	int64_t p = kept < post ? kept : post;
-	struct shape bs = {2, {p, 4}}, ss = {1, {p}};
+	struct shape bs = {.ndim = 2, .dim = {p, 4}}, ss = {.ndim = 1, .dim = {p}};
 	struct value boxes, scores;
 	if (tensor_tuple(c, (int)n, DT_F32, &bs, &boxes) < 0)
 		return -1;
@@ -390,7 +397,7 @@ static int postprocess_infer(struct op_call *c)
 		                   (long long)ls->dim[0], (long long)m);
 	int64_t cand = op_mul_sat(most, ls->dim[1] - 1);
 	int64_t d = cand < per_img ? cand : per_img;
-	struct shape bs = {2, {d, 4}}, ss = {1, {d}};
+	struct shape bs = {.ndim = 2, .dim = {d, 4}}, ss = {.ndim = 1, .dim = {d}};
 	struct value out = value_list(3);
 	if (tensor_tuple(c, n, DT_F32, &bs, &out.u.list.items[0]) < 0 ||
 	    tensor_tuple(c, n, DT_F32, &ss, &out.u.list.items[1]) < 0 ||
@@ -408,7 +415,138 @@ REGISTRY_FUNCTION(postprocess_detections, postprocess_infer,
                   "scores above score_thresh, small boxes dropped, NMS per class, the "
                   "detections_per_img best; returns (boxes, scores, labels) per image");
 
+/* maskrcnn_inference(mask_logits [M, K, S, S], labels: a tuple of N [D_i]
+ * with sum D_i = M) -> a tuple of N [D_i, 1, S, S]: the sigmoid of each
+ * box's channel of its label. */
+static int mask_inference_infer(struct op_call *c)
+{
+	const struct value *x = op_tensor(c, 0, "x");
+	const struct value *labels = x ? tuple_arg(c, 1, "labels") : NULL;
+	if (!labels)
+		return -1;
+	const struct shape *xs = op_shape(x);
+	if (xs->ndim != 4)
+		return op_mismatch(c, "maskrcnn_inference takes mask logits [M, K, S, S]");
+	struct value out = value_list(labels->u.list.n);
+	int64_t m = 0;
+	for (int i = 0; i < labels->u.list.n; i++) {
+		const struct value *l = &labels->u.list.items[i];
+		if (!op_is_tensor(l) || op_shape(l)->ndim != 1) {
+			value_free(&out);
+			return op_fail(c, "maskrcnn_inference: labels %d is not a 1-D tensor", i);
+		}
+		struct shape s = {.ndim = 4, .dim = {op_shape(l)->dim[0], 1, xs->dim[2], xs->dim[3]}};
+		m += s.dim[0];
+		op_out_tensor(c, op_dtype(x), &s, NULL);
+		out.u.list.items[i] = c->out;
+		c->out = value_none();
+	}
+	if (m != xs->dim[0]) {
+		value_free(&out);
+		return op_mismatch(c, "maskrcnn_inference: %lld masks for %lld labels",
+		                   (long long)xs->dim[0], (long long)m);
+	}
+	c->out = out;
+	return 0;
+}
+REGISTRY_FUNCTION(maskrcnn_inference, mask_inference_infer,
+                  "maskrcnn_inference(x, labels): per image, the sigmoid of each box's mask "
+                  "logits of its label, [D, 1, S, S]");
+
+/* paste_masks_in_image(masks [K, 1, S, S], boxes [K, 4], img_shape (h, w),
+ * padding=1) -> [K, 1, h, w]: each mask resized into its box (grown by the
+ * padding) on an empty image. */
+static int paste_masks_infer(struct op_call *c)
+{
+	const struct value *masks = op_tensor(c, 0, "masks");
+	const struct value *boxes = masks ? op_tensor(c, 1, "boxes") : NULL;
+	int64_t hw[2];
+	if (!boxes)
+		return -1;
+	if (op_int_list(c, 2, "img_shape", false, hw, 2) != 2)
+		return op_fail(c, "paste_masks_in_image takes (masks, boxes, img_shape)");
+	const struct shape *ms = op_shape(masks), *bs = op_shape(boxes);
+	if (ms->ndim != 4 || ms->dim[1] != 1 || bs->ndim != 2 || bs->dim[1] != 4 ||
+	    bs->dim[0] != ms->dim[0])
+		return op_mismatch(c, "paste_masks_in_image takes masks [K, 1, S, S] and boxes [K, 4]");
+	struct shape s = {.ndim = 4, .dim = {ms->dim[0], 1, hw[0], hw[1]}};
+	if (op_checked_numel(c, &s) < 0)
+		return -1;
+	op_out_tensor(c, op_dtype(masks), &s, NULL);
+	return 0;
+}
+REGISTRY_FUNCTION(paste_masks_in_image, paste_masks_infer,
+                  "paste_masks_in_image(masks, boxes, img_shape, padding=1): each mask resized "
+                  "(bilinear) into its box on an image of img_shape, [K, 1, h, w]");
+
+/* keypointrcnn_inference(x [M, K, S, S], boxes: a tuple of N [D_i, 4] with
+ * sum D_i = M) -> (keypoints, scores): tuples of N [D_i, K, 3] (x, y, 1)
+ * and [D_i, K]. */
+static int keypoint_inference_infer(struct op_call *c)
+{
+	const struct value *x = op_tensor(c, 0, "x");
+	const struct value *boxes = x ? tuple_arg(c, 1, "boxes") : NULL;
+	if (!boxes)
+		return -1;
+	const struct shape *xs = op_shape(x);
+	if (xs->ndim != 4)
+		return op_mismatch(c, "keypointrcnn_inference takes heatmaps [M, K, S, S]");
+	int n = boxes->u.list.n;
+	struct value out = value_list(2);
+	out.u.list.items[0] = value_list(n);
+	out.u.list.items[1] = value_list(n);
+	int64_t m = 0;
+	for (int i = 0; i < n; i++) {
+		const struct value *b = &boxes->u.list.items[i];
+		if (!op_is_tensor(b) || op_shape(b)->ndim != 2 || op_shape(b)->dim[1] != 4) {
+			value_free(&out);
+			return op_fail(c, "keypointrcnn_inference: boxes %d is not [D, 4]", i);
+		}
+		int64_t d = op_shape(b)->dim[0];
+		m += d;
+		struct shape ks = {.ndim = 3, .dim = {d, xs->dim[1], 3}};
+		struct shape ss = {.ndim = 2, .dim = {d, xs->dim[1]}};
+		op_out_tensor(c, DT_F32, &ks, NULL);
+		out.u.list.items[0].u.list.items[i] = c->out;
+		op_out_tensor(c, DT_F32, &ss, NULL);
+		out.u.list.items[1].u.list.items[i] = c->out;
+		c->out = value_none();
+	}
+	if (m != xs->dim[0]) {
+		value_free(&out);
+		return op_mismatch(c, "keypointrcnn_inference: %lld heatmaps for %lld boxes",
+		                   (long long)xs->dim[0], (long long)m);
+	}
+	c->out = out;
+	return 0;
+}
+REGISTRY_FUNCTION(keypointrcnn_inference, keypoint_inference_infer,
+                  "keypointrcnn_inference(x, boxes): per image, each box's keypoints (x, y, 1) "
+                  "at the maxima of its heatmaps resized (bicubic) to the box, and their scores");
+
+/* resize_keypoints(keypoints [D, K, 3], original_size, new_size): x and y
+ * scaled by new / original. */
+static int resize_keypoints_infer(struct op_call *c)
+{
+	const struct value *k = op_tensor(c, 0, "keypoints");
+	if (!k)
+		return -1;
+	int64_t from[2], to[2];
+	if (op_int_list(c, 1, "original_size", false, from, 2) != 2 ||
+	    op_int_list(c, 2, "new_size", false, to, 2) != 2)
+		return op_fail(c, "resize_keypoints takes (keypoints, original_size, new_size)");
+	const struct shape *s = op_shape(k);
+	if (s->ndim != 3 || s->dim[2] != 3)
+		return op_mismatch(c, "resize_keypoints takes keypoints [D, K, 3]");
+	op_out_tensor(c, op_dtype(k), s, k);
+	return 0;
+}
+REGISTRY_FUNCTION(resize_keypoints, resize_keypoints_infer,
+                  "resize_keypoints(keypoints, original_size, new_size): keypoints [D, K, 3] "
+                  "scaled from an image of original_size to one of new_size");
+
 const struct op_def *const registry_detection_defs[] = {
     &def_transform,           &def_anchor,           &fn_def_resize_boxes,
-    &fn_def_filter_proposals, &fn_def_postprocess_detections, NULL,
+    &fn_def_filter_proposals, &fn_def_postprocess_detections, &fn_def_maskrcnn_inference,
+    &fn_def_paste_masks_in_image, &fn_def_keypointrcnn_inference, &fn_def_resize_keypoints, NULL,
 };

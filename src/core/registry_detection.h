@@ -10,7 +10,8 @@
 
 /* The image size a GeneralizedRCNNTransform resizes an h x w image to
  * (torchvision's _resize_image_and_masks: the scale min(min_size / short
- * side, max_size / long side) in float32, the size floored as
+ * side, max_size / long side) in float32, each division a reciprocal times
+ * a size as Tensor.__rtruediv__ computes it, the size floored as
  * F.interpolate with recompute_scale_factor=True floors it; fixed_size
  * (w, h) when set), and the batch size padded up to size_divisible. */
 struct rcnn_sizes {

@@ -72,8 +72,8 @@ extern const struct op_def *const registry_reduce_defs[];
 extern const struct op_def *const registry_create_defs[];
 extern const struct op_def *const registry_rearrange_defs[];
 extern const struct op_def *const registry_distance_defs[];
-extern const struct op_def *const registry_detection_defs[];
 extern const struct op_def *const registry_boxes_defs[];
+extern const struct op_def *const registry_detection_defs[];
 extern const struct op_def *const registry_onestage_defs[];
 
 /* ---- helpers shared by the family files (registry.c) ---- */

@@ -188,8 +188,8 @@ extern const struct kernel kernels_embed[];
 extern const struct kernel kernels_math[];
 extern const struct kernel kernels_reduce[];
 extern const struct kernel kernels_rearrange[];
-extern const struct kernel kernels_detection[];
 extern const struct kernel kernels_boxes[];
+extern const struct kernel kernels_detection[];
 extern const struct kernel kernels_onestage[];
 /* Each table ends with an entry whose name is NULL. */
 

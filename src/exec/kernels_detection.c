@@ -1,7 +1,8 @@
 /* kernels_detection.c - the kernels of torchvision's two-stage detectors:
  * GeneralizedRCNNTransform, AnchorGenerator, filter_proposals,
- * postprocess_detections and resize_boxes (registry_detection.c says what
- * each computes).
+ * postprocess_detections, maskrcnn_inference, keypointrcnn_inference,
+ * resize_boxes, paste_masks_in_image and resize_keypoints
+ * (registry_detection.c says what each computes).
  *
  * Every step follows torchvision 0.14's code in float32, operation for
  * operation: the transform's scale, the anchors' rounding (half to even),
@@ -12,9 +13,9 @@
  * as torchvision does on the CPU. Sorts are by score, descending, ties in
  * index order.
  *
- * A proposal or detection tensor has the shape of its upper bound; the
- * rows past the ones found are zero (zero-size proposals, which
- * postprocess_detections drops as small boxes). */
+ * A proposal, detection or mask tensor is planned at its upper bound; the
+ * kernel writes the count it found into the tensor's shape, which later
+ * steps and graft run's outputs see. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "core/registry_detection.h"
 #include "core/util.h"
 #include "exec/kernels.h"
+#include "exec/kernels_boxes.h"
 #include "exec/kernels_resample.h"
 
 /* ---- GeneralizedRCNNTransform ---- */
@@ -146,29 +148,12 @@ static int anchor_run(struct kop *op, struct error *e)
 	return 0;
 }
 
-/* ---- boxes ---- */
+/* ---- candidates ---- */
 
-/* BoxCoder.decode_single of one box: deltas d (dx, dy, dw, dh) divided by
- * the weights w, on the reference box ref, into out. */
-static void decode_box(const float *ref, float dx, float dy, float dw, float dh, const float *w,
-                       float *out)
+/* BoxCoder with torchvision's default clip, log(1000 / 16). */
+static struct kboxes_coder coder(const float w[4])
 {
-	const float clip = (float)log(1000.0 / 16);
-	float width = ref[2] - ref[0], height = ref[3] - ref[1];
-	float cx = ref[0] + 0.5f * width, cy = ref[1] + 0.5f * height;
-	dx = dx / w[0];
-	dy = dy / w[1];
-	dw = dw / w[2];
-	dh = dh / w[3];
-	dw = dw < clip ? dw : clip;
-	dh = dh < clip ? dh : clip;
-	float pcx = dx * width + cx, pcy = dy * height + cy;
-	float pw = expf(dw) * width, ph = expf(dh) * height;
-	float hw = 0.5f * pw, hh = 0.5f * ph;
-	out[0] = pcx - hw;
-	out[1] = pcy - hh;
-	out[2] = pcx + hw;
-	out[3] = pcy + hh;
+	return (struct kboxes_coder){w[0], w[1], w[2], w[3], (float)log(1000.0 / 16)};
 }
 
 /* clip_boxes_to_image for an image of h x w. */
@@ -187,86 +172,26 @@ static bool big_enough(const float *b, float min_size)
 	return b[2] - b[0] >= min_size && b[3] - b[1] >= min_size;
 }
 
-/* A candidate box: its score and its index. */
-struct scored {
-	float score;
-	int64_t index;
-};
-
-static int by_score(const void *a, const void *b)
-{
-	const struct scored *x = a, *y = b;
-	if (x->score != y->score)
-		return x->score > y->score ? -1 : 1;
-	return x->index < y->index ? -1 : x->index > y->index;
-}
-
-/* batched_nms(boxes[n * 4], scores[n], groups[n], thresh): writes the kept
- * indices, best score first, into keep and returns their count. order
- * (n), shifted (n * 4 floats) and gone (n bytes) are scratch. */
-static int64_t batched_nms(const float *boxes, const float *scores, const int64_t *groups,
-                           int64_t n, float thresh, struct scored *order, float *shifted,
-                           unsigned char *gone, int64_t *keep)
-{
-	float top = 0;
-	for (int64_t i = 0; i < n * 4; i++)
-		top = i == 0 || boxes[i] > top ? boxes[i] : top;
-	bool offset = n * 4 <= 4000;
-	for (int64_t i = 0; i < n; i++) {
-		float o = offset ? (float)groups[i] * (top + 1.0f) : 0;
-		for (int k = 0; k < 4; k++)
-			shifted[i * 4 + k] = boxes[i * 4 + k] + o;
-		order[i] = (struct scored){scores[i], i};
-		gone[i] = 0;
-	}
-	qsort(order, (size_t)n, sizeof *order, by_score);
-	int64_t kept = 0;
-	for (int64_t a = 0; a < n; a++) {
-		int64_t i = order[a].index;
-		if (gone[i])
-			continue;
-		keep[kept++] = i;
-		const float *bi = shifted + i * 4;
-		float ai = (bi[2] - bi[0]) * (bi[3] - bi[1]);
-		for (int64_t b = a + 1; b < n; b++) {
-			int64_t j = order[b].index;
-			if (gone[j] || groups[j] != groups[i])
-				continue;
-			const float *bj = shifted + j * 4;
-			float xx1 = bi[0] > bj[0] ? bi[0] : bj[0], yy1 = bi[1] > bj[1] ? bi[1] : bj[1];
-			float xx2 = bi[2] < bj[2] ? bi[2] : bj[2], yy2 = bi[3] < bj[3] ? bi[3] : bj[3];
-			float w = xx2 - xx1 > 0 ? xx2 - xx1 : 0, h = yy2 - yy1 > 0 ? yy2 - yy1 : 0;
-			float inter = w * h, aj = (bj[2] - bj[0]) * (bj[3] - bj[1]);
-			if (inter / (ai + aj - inter) > thresh)
-				gone[j] = 1;
-		}
-	}
-	return kept;
-}
-
-/* The candidates of one image, in the order torchvision keeps them. */
+/* The candidate boxes of one image, in the order torchvision keeps them,
+ * with their scores and groups (level or class), and room for
+ * batched_nms. */
 struct candidates {
 	float *boxes, *scores;
 	int64_t *groups;
 	int64_t n;
-	/* batched_nms's scratch and result */
-	struct scored *order;
-	float *shifted;
-	unsigned char *gone;
 	int64_t *keep;
+	void *nms_scratch;
 };
 
-/* Carves the candidate arrays for up to n boxes out of scratch p; returns
- * the bytes used (p NULL: only counts). */
+/* Carves the candidate arrays for up to n boxes out of scratch p (NULL:
+ * only counts); returns the bytes used. */
 static size_t candidates_carve(struct candidates *c, char *p, int64_t n)
 {
 	size_t sizes[] = {(size_t)n * 4 * sizeof(float), (size_t)n * sizeof(float),
-	                  (size_t)n * sizeof(int64_t),   (size_t)n * sizeof(struct scored),
-	                  (size_t)n * 4 * sizeof(float), (size_t)n * sizeof(int64_t),
-	                  (size_t)n};
+	                  (size_t)n * sizeof(int64_t), (size_t)n * sizeof(int64_t),
+	                  kboxes_nms_scratch(n)};
 	void **slots[] = {(void **)&c->boxes, (void **)&c->scores, (void **)&c->groups,
-	                  (void **)&c->order, (void **)&c->shifted, (void **)&c->keep,
-	                  (void **)&c->gone};
+	                  (void **)&c->keep, &c->nms_scratch};
 	size_t used = 0;
 	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
 		if (p)
@@ -276,27 +201,29 @@ static size_t candidates_carve(struct candidates *c, char *p, int64_t n)
 	return used;
 }
 
-/* Writes the first `limit` kept candidates (after batched_nms with thresh)
- * into boxes, scores and, when not NULL, labels (as int64), zeroing the
- * rows past them up to `rows`. */
-static void write_kept(struct candidates *c, float thresh, int64_t limit, int64_t rows,
-                       float *boxes, float *scores, int64_t *labels)
+/* batched_nms of the candidates by group, then the first `limit` kept
+ * written to boxes, scores and labels (the group, when labels is not
+ * NULL), each of which gets the kept count as its size. */
+static void write_kept(struct candidates *c, double thresh, int64_t limit, struct tensor *boxes,
+                       struct tensor *scores, struct tensor *labels)
 {
-	int64_t kept = batched_nms(c->boxes, c->scores, c->groups, c->n, thresh, c->order,
-	                           c->shifted, c->gone, c->keep);
-	if (kept > limit)
-		kept = limit;
-	memset(boxes, 0, (size_t)rows * 4 * sizeof(float));
-	memset(scores, 0, (size_t)rows * sizeof(float));
-	if (labels)
-		memset(labels, 0, (size_t)rows * sizeof(int64_t));
-	for (int64_t r = 0; r < kept && r < rows; r++) {
+	int64_t kept = kboxes_batched_nms(c->boxes, c->scores, c->groups, c->n, thresh, c->keep,
+	                                  c->nms_scratch);
+	kept = kept < limit ? kept : limit;
+	kept = kept < boxes->shape.dim[0] ? kept : boxes->shape.dim[0];
+	float *b = kt_f32(boxes), *s = kt_f32(scores);
+	int64_t *l = labels ? (int64_t *)tensor_data(labels) : NULL;
+	for (int64_t r = 0; r < kept; r++) {
 		int64_t i = c->keep[r];
-		memcpy(boxes + r * 4, c->boxes + i * 4, 4 * sizeof(float));
-		scores[r] = c->scores[i];
-		if (labels)
-			labels[r] = c->groups[i];
+		memcpy(b + r * 4, c->boxes + i * 4, 4 * sizeof(float));
+		s[r] = c->scores[i];
+		if (l)
+			l[r] = c->groups[i];
 	}
+	boxes->shape.dim[0] = kept;
+	scores->shape.dim[0] = kept;
+	if (labels)
+		labels->shape.dim[0] = kept;
 }
 
 /* An optional float keyword argument of a function call. */
@@ -313,6 +240,12 @@ static int64_t kw_int(const struct kop *op, const char *kw, int64_t def)
 	return v && v->kind == VAL_INT ? v->u.i : def;
 }
 
+/* Image i's tensor of output j (a tuple of per-image tuples). */
+static struct tensor *out_item(struct kop *op, int j, int i)
+{
+	return &op->call.out.u.list.items[j].u.list.items[i].u.tensor.t;
+}
+
 /* The (h, w) of item i of the image-sizes argument at pos. */
 static void image_size(const struct kop *op, int pos, const char *kw, int i, int64_t hw[2])
 {
@@ -321,6 +254,21 @@ static void image_size(const struct kop *op, int pos, const char *kw, int i, int
 }
 
 /* ---- filter_proposals ---- */
+
+/* An objectness logit and its index in the level, for the level's top-k
+ * (torch.topk: descending; equal logits in index order). */
+struct scored {
+	float score;
+	int64_t index;
+};
+
+static int by_score(const void *a, const void *b)
+{
+	const struct scored *x = a, *y = b;
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
 
 /* The candidates one image can have, sum_l min(pre_nms_top_n, A_l H_l W_l);
  * *total gets sum_l A_l H_l W_l. */
@@ -359,6 +307,7 @@ static void proposal_candidates(const struct kop *op, int64_t img, const int64_t
 	int64_t pre = kw_int(op, "pre_nms_top_n", 1000), offset = 0;
 	float min_size = kw_float(op, "min_size", 1e-3), score_thresh = kw_float(op, "score_thresh", 0);
 	const float ones[4] = {1, 1, 1, 1};
+	struct kboxes_coder bc = coder(ones);
 	c->n = 0;
 	for (int l = 0; l < obj->u.list.n; l++) {
 		const struct tensor *o = &obj->u.list.items[l].u.tensor.t;
@@ -373,10 +322,10 @@ static void proposal_candidates(const struct kop *op, int64_t img, const int64_t
 		int64_t top = cnt < pre ? cnt : pre;
 		for (int64_t t = 0; t < top; t++) {
 			int64_t i = level[t].index, p = i / a, k = i % a;
-			float *b = c->boxes + c->n * 4;
-			decode_box(anchors + (offset + i) * 4, dl[(k * 4) * plane + p],
-			           dl[(k * 4 + 1) * plane + p], dl[(k * 4 + 2) * plane + p],
-			           dl[(k * 4 + 3) * plane + p], ones, b);
+			float *b = c->boxes + c->n * 4, codes[4];
+			for (int q = 0; q < 4; q++)
+				codes[q] = dl[(k * 4 + q) * plane + p];
+			kboxes_decode(&bc, codes, anchors + (offset + i) * 4, 1, 1, b);
 			clip_box(b, hw[0], hw[1]);
 			float s = 1.0f / (1.0f + expf(-level[t].score));
 			if (!big_enough(b, min_size) || !(s >= score_thresh))
@@ -401,15 +350,19 @@ static int filter_run(struct kop *op, struct error *e)
 		int64_t hw[2];
 		image_size(op, 3, "image_sizes", i, hw);
 		proposal_candidates(op, i, hw, level, &c);
-		struct tensor *boxes = (struct tensor *)&out->u.list.items[0].u.list.items[i].u.tensor.t;
-		struct tensor *scores = (struct tensor *)&out->u.list.items[1].u.list.items[i].u.tensor.t;
 		write_kept(&c, kw_float(op, "nms_thresh", 0.7), kw_int(op, "post_nms_top_n", 1000),
-		           boxes->shape.dim[0], kt_f32(boxes), kt_f32(scores), NULL);
+		           out_item(op, 0, i), out_item(op, 1, i), NULL);
 	}
 	return 0;
 }
 
 /* ---- postprocess_detections ---- */
+
+/* Scratch for one proposal's softmax scores and decoded boxes. */
+static size_t row_bytes(int64_t classes)
+{
+	return ((size_t)classes * 5 * sizeof(float) + 63) / 64 * 64;
+}
 
 static int postprocess_prepare(struct kop *op, struct error *e)
 {
@@ -421,7 +374,7 @@ static int postprocess_prepare(struct kop *op, struct error *e)
 		most = p > most ? p : most;
 	}
 	struct candidates c;
-	op->scratch_bytes = (size_t)classes * sizeof(float) +
+	op->scratch_bytes = row_bytes(classes) +
 	                    candidates_carve(&c, NULL, most * (classes > 1 ? classes - 1 : 0));
 	return 0;
 }
@@ -450,6 +403,7 @@ static void detection_candidates(const struct kop *op, const float *logits, cons
                                  float *prob, struct candidates *c)
 {
 	int64_t classes = kop_tensor(op, 0, "class_logits")->shape.dim[1];
+	float *decoded = prob + classes;
 	float thresh = kw_float(op, "score_thresh", 0.05), w[4] = {10, 10, 5, 5};
 	const struct value *wv = op_arg(&op->call, -1, "weights");
 	for (int k = 0; wv && wv->kind == VAL_LIST && k < 4 && k < wv->u.list.n; k++) {
@@ -457,14 +411,14 @@ static void detection_candidates(const struct kop *op, const float *logits, cons
 		if (value_number(&wv->u.list.items[k], &d))
 			w[k] = (float)d;
 	}
+	struct kboxes_coder bc = coder(w);
 	c->n = 0;
 	for (int64_t r = 0; r < rows; r++) {
 		softmax_row(logits + r * classes, classes, prob);
-		const float *d = reg + r * classes * 4;
+		kboxes_decode(&bc, reg + r * classes * 4, props + r * 4, 1, classes, decoded);
 		for (int64_t k = 1; k < classes; k++) {
 			float *b = c->boxes + c->n * 4;
-			decode_box(props + r * 4, d[k * 4], d[k * 4 + 1], d[k * 4 + 2], d[k * 4 + 3], w,
-			           b);
+			memcpy(b, decoded + k * 4, 4 * sizeof(float));
 			clip_box(b, hw[0], hw[1]);
 			if (!(prob[k] > thresh) || !big_enough(b, 1e-2f))
 				continue;
@@ -486,11 +440,9 @@ static int postprocess_run(struct kop *op, struct error *e)
 	}
 	float *prob = op->scratch;
 	struct candidates c;
-	candidates_carve(&c, (char *)op->scratch + (classes * sizeof(float) + 63) / 64 * 64,
-	                 most * (classes - 1));
+	candidates_carve(&c, (char *)op->scratch + row_bytes(classes), most * (classes - 1));
 	const float *logits = kt_f32(kop_tensor(op, 0, "class_logits"));
 	const float *reg = kt_f32(kop_tensor(op, 1, "box_regression"));
-	const struct value *out = &op->call.out;
 	int64_t row = 0;
 	for (int i = 0; i < props->u.list.n; i++) {
 		const struct tensor *p = &props->u.list.items[i].u.tensor.t;
@@ -499,34 +451,184 @@ static int postprocess_run(struct kop *op, struct error *e)
 		detection_candidates(op, logits + row * classes, reg + row * classes * 4, kt_f32(p),
 		                     rows, hw, prob, &c);
 		row += rows;
-		struct tensor *boxes = (struct tensor *)&out->u.list.items[0].u.list.items[i].u.tensor.t;
-		struct tensor *scores = (struct tensor *)&out->u.list.items[1].u.list.items[i].u.tensor.t;
-		struct tensor *labels = (struct tensor *)&out->u.list.items[2].u.list.items[i].u.tensor.t;
 		write_kept(&c, kw_float(op, "nms_thresh", 0.5), kw_int(op, "detections_per_img", 100),
-		           boxes->shape.dim[0], kt_f32(boxes), kt_f32(scores),
-		           (int64_t *)tensor_data(labels));
+		           out_item(op, 0, i), out_item(op, 1, i), out_item(op, 2, i));
 	}
 	return 0;
 }
 
-/* ---- resize_boxes ---- */
+/* ---- maskrcnn_inference ---- */
 
-static int resize_boxes_run(struct kop *op, struct error *e)
+static int mask_inference_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct tensor *x = kop_tensor(op, 0, "x");
+	const struct value *labels = op_arg(&op->call, 1, "labels");
+	int64_t k = x->shape.dim[1], plane = x->shape.dim[2] * x->shape.dim[3], row = 0;
+	const float *src = kt_f32(x);
+	for (int i = 0; i < labels->u.list.n; i++) {
+		const struct tensor *l = &labels->u.list.items[i].u.tensor.t;
+		struct tensor *out = &op->call.out.u.list.items[i].u.tensor.t;
+		const int64_t *lab = (const int64_t *)tensor_data(l);
+		float *dst = kt_f32(out);
+		for (int64_t r = 0; r < l->shape.dim[0]; r++, row++) {
+			const float *m = src + (row * k + lab[r]) * plane;
+			for (int64_t q = 0; q < plane; q++)
+				dst[r * plane + q] = 1.0f / (1.0f + expf(-m[q]));
+		}
+		out->shape.dim[0] = l->shape.dim[0];
+	}
+	return 0;
+}
+
+/* ---- paste_masks_in_image ---- */
+
+/* expand_boxes(box, scale), as int64: the box grown about its centre. */
+static void expanded_box(const float *b, float scale, int64_t *out)
+{
+	float wh = (b[2] - b[0]) * 0.5f, hh = (b[3] - b[1]) * 0.5f;
+	float xc = (b[2] + b[0]) * 0.5f, yc = (b[3] + b[1]) * 0.5f;
+	wh *= scale;
+	hh *= scale;
+	out[0] = (int64_t)(xc - wh);
+	out[1] = (int64_t)(yc - hh);
+	out[2] = (int64_t)(xc + wh);
+	out[3] = (int64_t)(yc + hh);
+}
+
+static int paste_prepare(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct tensor *m = kop_tensor(op, 0, "masks");
+	int64_t pad = kw_int(op, "padding", 1);
+	op->scratch_bytes = (size_t)((m->shape.dim[2] + 2 * pad) * (m->shape.dim[3] + 2 * pad)) *
+	                    sizeof(float);
+	return 0;
+}
+
+/* Each mask, padded by `padding` zeros (expand_masks), resized (bilinear)
+ * to its grown box and pasted where the box lies on the image
+ * (paste_mask_in_image). */
+static int paste_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct tensor *masks = kop_tensor(op, 0, "masks");
+	const float *boxes = kt_f32(kop_tensor(op, 1, "boxes"));
+	struct tensor *out = kop_out(op, 0);
+	int64_t pad = kw_int(op, "padding", 1), s = masks->shape.dim[3], ps = s + 2 * pad;
+	int64_t n = masks->shape.dim[0], ih = out->shape.dim[2], iw = out->shape.dim[3];
+	float scale = (float)((double)ps / (double)s), *padded = op->scratch;
+	out->shape.dim[0] = n;
+	float *dst = kt_f32(out);
+	memset(dst, 0, (size_t)(n * ih * iw) * sizeof(float));
+	for (int64_t r = 0; r < n; r++) {
+		memset(padded, 0, (size_t)(ps * ps) * sizeof(float));
+		const float *m = kt_f32(masks) + r * s * s;
+		for (int64_t y = 0; y < s; y++)
+			memcpy(padded + (y + pad) * ps + pad, m + y * s, (size_t)s * sizeof(float));
+		int64_t b[4];
+		expanded_box(boxes + r * 4, scale, b);
+		int64_t w = b[2] - b[0] + 1, h = b[3] - b[1] + 1;
+		w = w > 1 ? w : 1;
+		h = h > 1 ? h : 1;
+		int64_t x0 = b[0] > 0 ? b[0] : 0, x1 = b[2] + 1 < iw ? b[2] + 1 : iw;
+		int64_t y0 = b[1] > 0 ? b[1] : 0, y1 = b[3] + 1 < ih ? b[3] + 1 : ih;
+		float *img = dst + r * ih * iw;
+		for (int64_t y = y0; y < y1; y++) {
+			struct linear_tap ty = resize_linear_tap(ps, h, y - b[1], false, 0);
+			for (int64_t x = x0; x < x1; x++) {
+				struct linear_tap tx = resize_linear_tap(ps, w, x - b[0], false, 0);
+				const float *r0 = padded + ty.i0 * ps, *r1 = padded + ty.i1 * ps;
+				float v0 = (1 - tx.l1) * r0[tx.i0] + tx.l1 * r0[tx.i1];
+				float v1 = (1 - tx.l1) * r1[tx.i0] + tx.l1 * r1[tx.i1];
+				img[y * iw + x] = (1 - ty.l1) * v0 + ty.l1 * v1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* ---- keypointrcnn_inference ---- */
+
+/* heatmaps_to_keypoints for one box: each of the k maps (s x s) resized
+ * (bicubic) to the box's ceil size, its first maximum as the keypoint
+ * (pixel centre, scaled back to the box's size) and the value there as
+ * the score. */
+static void box_keypoints(const float *maps, int64_t k, int64_t s, const float *box, float *xy,
+                          float *scores)
+{
+	float w = box[2] - box[0], h = box[3] - box[1];
+	w = w < 1 ? 1 : w;
+	h = h < 1 ? 1 : h;
+	int64_t mw = (int64_t)ceilf(w), mh = (int64_t)ceilf(h);
+	float wc = w / (float)mw, hc = h / (float)mh;
+	for (int64_t j = 0; j < k; j++) {
+		const float *map = maps + j * s * s;
+		float best = 0;
+		int64_t bx = 0, by = 0;
+		for (int64_t y = 0; y < mh; y++) {
+			struct cubic_tap ty = resize_cubic_tap(s, mh, y, false, 0);
+			for (int64_t x = 0; x < mw; x++) {
+				struct cubic_tap tx = resize_cubic_tap(s, mw, x, false, 0);
+				float v = 0;
+				for (int q = 0; q < 4; q++) {
+					const float *row = map + ty.i[q] * s;
+					float r = 0;
+					for (int p = 0; p < 4; p++)
+						r += tx.w[p] * row[tx.i[p]];
+					v += ty.w[q] * r;
+				}
+				if ((y == 0 && x == 0) || v > best) {
+					best = v;
+					bx = x;
+					by = y;
+				}
+			}
+		}
+		xy[j * 3] = ((float)bx + 0.5f) * wc + box[0];
+		xy[j * 3 + 1] = ((float)by + 0.5f) * hc + box[1];
+		xy[j * 3 + 2] = 1;
+		scores[j] = best;
+	}
+}
+
+static int keypoint_inference_run(struct kop *op, struct error *e)
+{
+	(void)e;
+	const struct tensor *x = kop_tensor(op, 0, "x");
+	const struct value *boxes = op_arg(&op->call, 1, "boxes");
+	int64_t k = x->shape.dim[1], s = x->shape.dim[3], row = 0;
+	for (int i = 0; i < boxes->u.list.n; i++) {
+		const struct tensor *b = &boxes->u.list.items[i].u.tensor.t;
+		struct tensor *kp = out_item(op, 0, i), *sc = out_item(op, 1, i);
+		for (int64_t r = 0; r < b->shape.dim[0]; r++, row++)
+			box_keypoints(kt_f32(x) + row * k * s * s, k, s, kt_f32(b) + r * 4,
+			              kt_f32(kp) + r * k * 3, kt_f32(sc) + r * k);
+		kp->shape.dim[0] = b->shape.dim[0];
+		sc->shape.dim[0] = b->shape.dim[0];
+	}
+	return 0;
+}
+
+/* ---- resize_boxes, resize_keypoints ---- */
+
+/* Boxes [K, 4] (x1, y1, x2, y2) or keypoints [D, K, 3] (x, y, visibility):
+ * x times new_w / old_w, y times new_h / old_h (float32 ratios). */
+static int resize_points_run(struct kop *op, struct error *e)
 {
 	(void)e;
 	int64_t from[2], to[2];
 	value_ints(op_arg(&op->call, 1, "original_size"), from, 2);
 	value_ints(op_arg(&op->call, 2, "new_size"), to, 2);
 	float rh = (float)to[0] / (float)from[0], rw = (float)to[1] / (float)from[1];
-	const struct tensor *b = kop_tensor(op, 0, "boxes");
-	const float *x = kt_f32(b);
+	const struct tensor *t = kop_tensor(op, 0, NULL);
+	int64_t stride = t->shape.dim[t->shape.ndim - 1], n = shape_numel(&t->shape);
+	const float box[4] = {rw, rh, rw, rh}, point[3] = {rw, rh, 1};
+	const float *f = stride == 4 ? box : point;
+	const float *x = kt_f32(t);
 	float *y = kt_f32(kop_out(op, 0));
-	for (int64_t r = 0; r < b->shape.dim[0]; r++) {
-		y[r * 4] = x[r * 4] * rw;
-		y[r * 4 + 1] = x[r * 4 + 1] * rh;
-		y[r * 4 + 2] = x[r * 4 + 2] * rw;
-		y[r * 4 + 3] = x[r * 4 + 3] * rh;
-	}
+	for (int64_t i = 0; i < n; i++)
+		y[i] = x[i] * f[i % stride];
 	return 0;
 }
 
@@ -535,6 +637,10 @@ const struct kernel kernels_detection[] = {
     {"AnchorGenerator", OP_MODULE, 0, NULL, anchor_run},
     {"filter_proposals", OP_FUNCTION, 0, filter_prepare, filter_run},
     {"postprocess_detections", OP_FUNCTION, KF_ANY_DTYPE, postprocess_prepare, postprocess_run},
-    {"resize_boxes", OP_FUNCTION, KF_INPLACE, NULL, resize_boxes_run},
+    {"resize_boxes", OP_FUNCTION, KF_INPLACE, NULL, resize_points_run},
+    {"resize_keypoints", OP_FUNCTION, KF_INPLACE, NULL, resize_points_run},
+    {"keypointrcnn_inference", OP_FUNCTION, 0, NULL, keypoint_inference_run},
+    {"maskrcnn_inference", OP_FUNCTION, KF_INT_INDEX, NULL, mask_inference_run},
+    {"paste_masks_in_image", OP_FUNCTION, 0, paste_prepare, paste_run},
     {NULL, OP_MODULE, 0, NULL, NULL},
 };

@@ -77,6 +77,27 @@ static void add_tap(struct taps *t, int64_t *n, int64_t idx, float w)
 	(*n)++;
 }
 
+struct linear_tap resize_linear_tap(int64_t in, int64_t out, int64_t o, bool align, double scale)
+{
+	float real = source_index(area_scale(align, scale, in, out), o, align, false);
+	int64_t i0 = (int64_t)real < in - 1 ? (int64_t)real : in - 1;
+	float l1 = real - (float)i0;
+	l1 = l1 < 0 ? 0 : l1 > 1 ? 1 : l1;
+	return (struct linear_tap){i0, i0 + (i0 < in - 1), l1};
+}
+
+struct cubic_tap resize_cubic_tap(int64_t in, int64_t out, int64_t o, bool align, double scale)
+{
+	float real = source_index(area_scale(align, scale, in, out), o, align, true);
+	int64_t i = (int64_t)floorf(real);
+	float x = real - (float)i, a = -0.75f;
+	struct cubic_tap ct = {{0}, {cubic2(x + 1.0f, a), cubic1(x, a), cubic1(1.0f - x, a),
+	                             cubic2(1.0f - x + 1.0f, a)}};
+	for (int j = 0; j < 4; j++)
+		ct.i[j] = clamp_index(i - 1 + j, in);
+	return ct;
+}
+
 /* The taps of output index o in mode m. */
 static void taps_of(struct taps *t, int64_t *n, int64_t o, enum resize_mode m, bool align,
                     double scale)
@@ -104,22 +125,15 @@ static void taps_of(struct taps *t, int64_t *n, int64_t o, enum resize_mode m, b
 			add_tap(t, n, o, 1);
 			return;
 		}
-		float real = source_index(area_scale(align, scale, in, out), o, align, false);
-		int64_t i0 = (int64_t)real < in - 1 ? (int64_t)real : in - 1;
-		float l1 = real - (float)i0;
-		l1 = l1 < 0 ? 0 : l1 > 1 ? 1 : l1;
-		add_tap(t, n, i0, 1 - l1);
-		add_tap(t, n, i0 + (i0 < in - 1), l1);
+		struct linear_tap lt = resize_linear_tap(in, out, o, align, scale);
+		add_tap(t, n, lt.i0, 1 - lt.l1);
+		add_tap(t, n, lt.i1, lt.l1);
 		return;
 	}
 	case RESIZE_CUBIC: {
-		float real = source_index(area_scale(align, scale, in, out), o, align, true);
-		int64_t i = (int64_t)floorf(real);
-		float x = real - (float)i, a = -0.75f;
-		float w[4] = {cubic2(x + 1.0f, a), cubic1(x, a), cubic1(1.0f - x, a),
-		              cubic2(1.0f - x + 1.0f, a)};
+		struct cubic_tap ct = resize_cubic_tap(in, out, o, align, scale);
 		for (int j = 0; j < 4; j++)
-			add_tap(t, n, clamp_index(i - 1 + j, in), w[j]);
+			add_tap(t, n, ct.i[j], ct.w[j]);
 		return;
 	}
 	case RESIZE_AREA: {

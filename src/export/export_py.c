@@ -72,6 +72,10 @@ static const char *const py_globals[] = {
     "filter_proposals",
     "postprocess_detections",
     "resize_boxes",
+    "maskrcnn_inference",
+    "paste_masks_in_image",
+    "keypointrcnn_inference",
+    "resize_keypoints",
     "DefaultBoxGenerator",
     "det_utils",
     "det_fcos",
@@ -391,12 +395,12 @@ static void registry_ctor(struct exporter *x, struct pbuf *pb, const struct modu
 		pb_text(pb, "FrozenBatchNorm2d(");
 	} else if (strcmp(def->name, "GeneralizedRCNNTransform") == 0 ||
 	           strcmp(def->name, "AnchorGenerator") == 0) {
-		x->needs |= NEED_DETECTION;
+		x->needs |= NEED_DETECTION | NEED_TORCHVISION;
 		char *t = xasprintf("%s(", def->name);
 		pb_text(pb, t);
 		free(t);
 	} else if (strcmp(def->name, "DefaultBoxGenerator") == 0) {
-		x->needs |= NEED_DETECTION | NEED_DEFAULT_BOXES;
+		x->needs |= NEED_TORCHVISION | NEED_DETECTION | NEED_DEFAULT_BOXES;
 		pb_text(pb, "DefaultBoxGenerator(");
 	} else {
 		char *t = xasprintf("nn.%s(", def->name);

@@ -212,7 +212,6 @@ const char export_py_read_safetensors[] =
 /* torchvision's detection steps as graft computes them: the transform and
  * anchors on a batched tensor, the proposal and detection filtering. */
 const char export_py_detection[] =
-    "import torchvision  # noqa: E402\n"
     "from torchvision.models.detection import roi_heads as det_roi_heads  # noqa: E402\n"
     "from torchvision.models.detection import rpn as det_rpn  # noqa: E402\n"
     "from torchvision.models.detection import transform as det_transform  # noqa: E402\n"
@@ -263,4 +262,17 @@ const char export_py_detection[] =
     "    return tuple(boxes), tuple(scores), tuple(labels)\n"
     "\n"
     "\n"
-    "resize_boxes = det_transform.resize_boxes\n";
+    "def maskrcnn_inference(x, labels):\n"
+    "    \"\"\"torchvision's maskrcnn_inference, a tuple of the masks per image.\"\"\"\n"
+    "    return tuple(det_roi_heads.maskrcnn_inference(x, list(labels)))\n"
+    "\n"
+    "\n"
+    "def keypointrcnn_inference(x, boxes):\n"
+    "    \"\"\"torchvision's keypointrcnn_inference, tuples per image.\"\"\"\n"
+    "    points, scores = det_roi_heads.keypointrcnn_inference(x, list(boxes))\n"
+    "    return tuple(points), tuple(scores)\n"
+    "\n"
+    "\n"
+    "resize_boxes = det_transform.resize_boxes\n"
+    "resize_keypoints = det_transform.resize_keypoints\n"
+    "paste_masks_in_image = det_transform.paste_masks_in_image\n";

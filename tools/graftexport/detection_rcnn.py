@@ -8,15 +8,19 @@ state_dict names are torchvision's):
 
 - the root: ``transform`` (GeneralizedRCNNTransform: normalise, resize,
   batch; returns the images and their sizes), ``backbone``, ``rpn``,
-  ``roi_heads``, then ``resize_boxes`` per image (the transform's
-  postprocess); it returns a list with one dict per image;
+  ``roi_heads``, then ``resize_boxes`` (and ``paste_masks_in_image``,
+  ``resize_keypoints``) per image (the transform's postprocess); it returns
+  a list with one dict per image;
 - FeaturePyramidNetwork: ``inner_blocks``, nearest upsampling and the
   top-down sum, ``layer_blocks``, ``extra_blocks`` (LastLevelMaxPool,
   LastLevelP6P7);
 - RegionProposalNetwork: ``head`` (RPNHead: ``conv``, ``cls_logits``,
   ``bbox_pred`` per level), ``anchor_generator``, then ``filter_proposals``;
 - RoIHeads: ``box_roi_pool``, ``box_head``, ``box_predictor``, then
-  ``postprocess_detections``;
+  ``postprocess_detections``; with masks, ``mask_roi_pool``, ``mask_head``,
+  ``mask_predictor`` on the detected boxes, then ``maskrcnn_inference``;
+  with keypoints, ``keypoint_roi_pool``, ``keypoint_head``,
+  ``keypoint_predictor``, then ``keypointrcnn_inference``;
 - FastRCNNPredictor: ``cls_score`` and ``bbox_pred`` on the flattened
   features (its check that pooled features are 1x1 left out).
 
@@ -140,23 +144,28 @@ def _rcnn_graph(m, run):
         features = {"0": features}  # a backbone with one feature map
     proposals = g.module("rpn", batch, sizes, features)
     detections = g.module("roi_heads", features, proposals, sizes)
-    return g.output(to_input_sizes(g, images, sizes, detections, n, ("boxes", "labels", "scores")))
+    keys = list(run[id(m)][1][0].keys())
+    return g.output(to_input_sizes(g, images, sizes, detections, n, keys))
 
 
 def to_input_sizes(g, images, sizes, detections, n, keys):
     """The transform's postprocess in G: the boxes of each of the N
-    images' DETECTIONS (dicts of KEYS) from its resized size (SIZES) back
-    to the input's (IMAGES), by resize_boxes; a list of one dict per
-    image."""
+    images' DETECTIONS (dicts of KEYS, "boxes" first) from its resized
+    size (SIZES) back to the input's (IMAGES) by resize_boxes, masks pasted
+    and keypoints resized likewise; a list of one dict per image."""
     shape = g.fn("getattr", images, "shape")
     original = [g.item(shape, 2), g.item(shape, 3)]
     result = []
     for i in range(n):
         det = g.item(detections, i)
-        out = {}
-        for key in keys:
-            v = g.item(det, key)
-            out[key] = g.fn("resize_boxes", v, g.item(sizes, i), original) if key == "boxes" else v
+        out = {"boxes": g.fn("resize_boxes", g.item(det, "boxes"), g.item(sizes, i), original)}
+        for key in keys[1:]:
+            out[key] = g.item(det, key)
+        if "masks" in out:
+            out["masks"] = g.fn("paste_masks_in_image", out["masks"], out["boxes"], original)
+        if "keypoints" in out:
+            out["keypoints"] = g.fn("resize_keypoints", out["keypoints"], g.item(sizes, i),
+                                    original)
         result.append(out)
     return result
 
@@ -251,8 +260,23 @@ def _roi_heads_graph(m, run):
                 detections_per_img=int(m.detections_per_img),
                 weights=[float(w) for w in m.box_coder.weights])
     boxes, scores, labels = (g.item(post, i) for i in range(3))
-    return g.output([{"boxes": g.item(boxes, i), "labels": g.item(labels, i),
-                      "scores": g.item(scores, i)} for i in range(n)])
+    result = [{"boxes": g.item(boxes, i), "labels": g.item(labels, i),
+               "scores": g.item(scores, i)} for i in range(n)]
+    if m.has_mask():
+        pooled = g.module("mask_roi_pool", features, boxes, shapes)
+        logits = g.module("mask_predictor", g.module("mask_head", pooled))
+        masks = g.fn("maskrcnn_inference", logits, labels)
+        for i in range(n):
+            result[i]["masks"] = g.item(masks, i)
+    if m.has_keypoint():
+        pooled = g.module("keypoint_roi_pool", features, boxes, shapes)
+        logits = g.module("keypoint_predictor", g.module("keypoint_head", pooled))
+        found = g.fn("keypointrcnn_inference", logits, boxes)
+        points, point_scores = g.item(found, 0), g.item(found, 1)
+        for i in range(n):
+            result[i]["keypoints"] = g.item(points, i)
+            result[i]["keypoints_scores"] = g.item(point_scores, i)
+    return g.output(result)
 
 
 def _predictor_graph(m, run):
@@ -287,3 +311,62 @@ def written_forward(module, model, example_inputs, cache):
                 cache["run"] = record(model, example_inputs, _KINDS)
             return write(module, cache["run"])
     return None
+
+
+# ------------------------------------------------------------ shape fixtures
+
+def _bounded(n):
+    return "≤%d" % n
+
+
+def _proposal_bound(rpn, features):
+    """The proposals per image filter_proposals can keep: post_nms_top_n,
+    or fewer when the levels have fewer than pre_nms_top_n anchors."""
+    per_cell = rpn.anchor_generator.num_anchors_per_location()
+    pre = rpn._pre_nms_top_n["testing"]
+    kept = sum(min(pre, a * f.shape[-2] * f.shape[-1]) for a, f in zip(per_cell, features))
+    return min(rpn._post_nms_top_n["testing"], kept)
+
+
+def _detections(result, bound):
+    """The per-image dicts of RESULT with their first dims as the bound
+    (boxes [≤D, 4], labels and scores [≤D], masks [≤D, 1, H, W])."""
+    return [{"keys": list(d.keys()),
+             "values": [{"shape": [_bounded(bound)] + list(v.shape[1:])} for v in d.values()]}
+            for d in result]
+
+
+def fixture_encoders(model):
+    """{module: encode(inputs, output)} for the modules of MODEL whose graph
+    here returns something else than torchvision's forward: their PyTorch
+    output as graft's shape pass gives it, a data-dependent size as the
+    bound of torchvision's code ("≤1000": the filter keeps at most
+    post_nms_top_n proposals, the detector detections_per_img boxes)."""
+    if GeneralizedRCNN is None or not isinstance(model, GeneralizedRCNN):
+        return {}
+    rpn, heads = model.rpn, model.roi_heads
+    last = {}
+
+    def transform(inputs, out):
+        images, _ = out
+        return [{"shape": list(images.tensors.shape)}, [list(s) for s in images.image_sizes]]
+
+    def anchors(inputs, out):
+        return {"shape": list(out[0].shape)}
+
+    def proposals(inputs, out):
+        last["proposals"] = _proposal_bound(rpn, list(inputs[1].values()))
+        return [{"shape": [_bounded(last["proposals"]), 4]} for _ in out[0]]
+
+    def detection_bound():
+        classes = heads.box_predictor.cls_score.out_features
+        return min(heads.detections_per_img, last["proposals"] * (classes - 1))
+
+    def detections(inputs, out):
+        return _detections(out[0], detection_bound())
+
+    def root(inputs, out):
+        return _detections(out, detection_bound())
+
+    return {model.transform: transform, rpn.anchor_generator: anchors, rpn: proposals,
+            heads: detections, model: root}
