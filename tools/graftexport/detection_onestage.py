@@ -24,7 +24,8 @@ The graphs are written for the number of images, feature maps and their
 names of a run on the example input.
 """
 
-from .detection_rcnn import Graph, record, to_input_sizes
+from .detection_rcnn import (Graph, encode_anchors, encode_detections, encode_transform, record,
+                             to_input_sizes)
 
 try:
     from torchvision.models.detection import fcos, retinanet, ssd
@@ -123,6 +124,41 @@ def _ssd_scoring_graph(m, run):
     """SSD's and SSDlite's scoring heads: one module per level."""
     return _head_graph(m, run, lambda g, maps: _per_level(
         g, maps, lambda x, i: g.module("module_list.%d" % i, x), m.num_columns))
+
+
+def _detections_bound(m, head_out, features):
+    """The most detections M's postprocess_detections keeps per image, as
+    graft bounds them: the top-k candidates of each level (RetinaNet, FCOS)
+    or each class but the background (SSD), at most detections_per_img."""
+    anchors, classes = head_out["cls_logits"].shape[1:]
+    if isinstance(m, ssd.SSD):
+        n = (classes - 1) * min(m.topk_candidates, anchors)
+    else:
+        cells = [f.shape[-2] * f.shape[-1] for f in features]
+        per_cell = anchors // sum(cells)
+        n = sum(min(m.topk_candidates, c * per_cell * classes) for c in cells)
+    return min(m.detections_per_img, n)
+
+
+def fixture_encoders(model):
+    """{module: encode(inputs, output)} for the modules of MODEL whose graph
+    here returns something else than torchvision's forward (as
+    detection_rcnn.fixture_encoders): the transform, the anchors, and the
+    detections with their bound."""
+    if retinanet is None or not isinstance(model, (retinanet.RetinaNet, fcos.FCOS, ssd.SSD)):
+        return {}
+    head = {}
+
+    def remember(inputs, out):
+        head["features"], head["out"] = inputs[0], out
+        return {"keys": list(out.keys()), "values": [{"shape": list(v.shape)}
+                                                     for v in out.values()]}
+
+    def root(inputs, out):
+        return encode_detections(out, _detections_bound(model, head["out"], head["features"]))
+
+    return {model.transform: encode_transform, model.anchor_generator: encode_anchors,
+            model.head: remember, model: root}
 
 
 def _writers():

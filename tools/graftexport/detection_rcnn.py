@@ -319,6 +319,19 @@ def _bounded(n):
     return "≤%d" % n
 
 
+def encode_transform(inputs, out):
+    """GeneralizedRCNNTransform's output as graft's returns it: the
+    batched images and their sizes."""
+    images, _ = out
+    return [{"shape": list(images.tensors.shape)}, [list(s) for s in images.image_sizes]]
+
+
+def encode_anchors(inputs, out):
+    """An anchor generator's output as graft's returns it: one tensor, the
+    same for every image."""
+    return {"shape": list(out[0].shape)}
+
+
 def _proposal_bound(rpn, features):
     """The proposals per image filter_proposals can keep: post_nms_top_n,
     or fewer when the levels have fewer than pre_nms_top_n anchors."""
@@ -328,12 +341,21 @@ def _proposal_bound(rpn, features):
     return min(rpn._post_nms_top_n["testing"], kept)
 
 
-def _detections(result, bound):
+def encode_detections(result, bound):
     """The per-image dicts of RESULT with their first dims as the bound
     (boxes [≤D, 4], labels and scores [≤D], masks [≤D, 1, H, W])."""
     return [{"keys": list(d.keys()),
              "values": [{"shape": [_bounded(bound)] + list(v.shape[1:])} for v in d.values()]}
             for d in result]
+
+
+def _extra_block_encoders(model):
+    """The FPN extra blocks of MODEL, whose graphs return only the maps
+    they add (torchvision's return every map and the names)."""
+    added = {LastLevelMaxPool: 1, LastLevelP6P7: 2}
+    return {m: (lambda inputs, out, k=added[type(m)]: [{"shape": list(t.shape)}
+                                                        for t in out[0][-k:]])
+            for m in model.modules() if type(m) in added}
 
 
 def fixture_encoders(model):
@@ -342,17 +364,13 @@ def fixture_encoders(model):
     output as graft's shape pass gives it, a data-dependent size as the
     bound of torchvision's code ("≤1000": the filter keeps at most
     post_nms_top_n proposals, the detector detections_per_img boxes)."""
-    if GeneralizedRCNN is None or not isinstance(model, GeneralizedRCNN):
+    if GeneralizedRCNN is None:
         return {}
+    encoders = _extra_block_encoders(model)
+    if not isinstance(model, GeneralizedRCNN):
+        return encoders
     rpn, heads = model.rpn, model.roi_heads
     last = {}
-
-    def transform(inputs, out):
-        images, _ = out
-        return [{"shape": list(images.tensors.shape)}, [list(s) for s in images.image_sizes]]
-
-    def anchors(inputs, out):
-        return {"shape": list(out[0].shape)}
 
     def proposals(inputs, out):
         last["proposals"] = _proposal_bound(rpn, list(inputs[1].values()))
@@ -363,10 +381,11 @@ def fixture_encoders(model):
         return min(heads.detections_per_img, last["proposals"] * (classes - 1))
 
     def detections(inputs, out):
-        return _detections(out[0], detection_bound())
+        return encode_detections(out[0], detection_bound())
 
     def root(inputs, out):
-        return _detections(out, detection_bound())
+        return encode_detections(out, detection_bound())
 
-    return {model.transform: transform, rpn.anchor_generator: anchors, rpn: proposals,
-            heads: detections, model: root}
+    encoders.update({model.transform: encode_transform, rpn.anchor_generator: encode_anchors,
+                     rpn: proposals, heads: detections, model: root})
+    return encoders
