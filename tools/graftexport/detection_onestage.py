@@ -27,6 +27,8 @@ names of a run on the example input.
 from .detection_rcnn import (Graph, encode_anchors, encode_detections, encode_transform, record,
                              to_input_sizes)
 
+from torch import nn
+
 try:
     from torchvision.models.detection import fcos, retinanet, ssd
 except ImportError:  # torchvision is optional for non-torchvision models
@@ -76,18 +78,25 @@ def _ssd_graph(m, run):
     return _detector_graph(m, run, "ssd_postprocess_detections", False, True)
 
 
-def _per_level(g, maps, predict, columns):
-    """PREDICT(map, level) on each of MAPS, (N, A * COLUMNS, H, W) each,
-    as one (N, sum of H * W * A, COLUMNS)."""
+def _per_level(g, maps, predict, anchors):
+    """PREDICT(map, level) on each of MAPS, (N, A * K, H, W) each with A
+    the level's ANCHORS per cell, as one (N, sum of H * W * A, K).  K
+    follows the predicting convolution (the classes, after 'head N')."""
     outs = []
     for i, x in enumerate(maps):
         y = predict(x, i)
         shape = g.fn("getattr", y, "shape")
         n, h, w = g.item(shape, 0), g.item(shape, 2), g.item(shape, 3)
-        y = g.fn("view", y, n, -1, columns, h, w)
+        y = g.fn("view", y, n, anchors[i], -1, h, w)
         y = g.fn("permute", y, (0, 3, 4, 1, 2))
-        outs.append(g.fn("reshape", y, (n, -1, columns)))
+        outs.append(g.fn("flatten", y, 1, 3))
     return g.fn("cat", outs, dim=1)
+
+
+def _anchors(conv, columns, levels):
+    """The anchors per cell of a head whose CONV predicts COLUMNS numbers
+    per anchor, the same on LEVELS levels."""
+    return [conv.out_channels // columns] * levels
 
 
 def _head_graph(m, run, write):
@@ -101,12 +110,14 @@ def _head_graph(m, run, write):
 def _classification_graph(m, run):
     """RetinaNet's and FCOS's classification head."""
     return _head_graph(m, run, lambda g, maps: _per_level(
-        g, maps, lambda x, i: g.module("cls_logits", g.module("conv", x)), m.num_classes))
+        g, maps, lambda x, i: g.module("cls_logits", g.module("conv", x)),
+        [m.num_anchors] * len(maps)))
 
 
 def _retinanet_regression_graph(m, run):
     return _head_graph(m, run, lambda g, maps: _per_level(
-        g, maps, lambda x, i: g.module("bbox_reg", g.module("conv", x)), 4))
+        g, maps, lambda x, i: g.module("bbox_reg", g.module("conv", x)),
+        _anchors(m.bbox_reg, 4, len(maps))))
 
 
 def _fcos_regression_graph(m, run):
@@ -114,16 +125,22 @@ def _fcos_regression_graph(m, run):
     (through a ReLU) and the centerness."""
     def write(g, maps):
         towers = [g.module("conv", x) for x in maps]
-        boxes = _per_level(g, towers, lambda x, i: g.fn("relu", g.module("bbox_reg", x)), 4)
-        ctrness = _per_level(g, towers, lambda x, i: g.module("bbox_ctrness", x), 1)
+        boxes = _per_level(g, towers, lambda x, i: g.fn("relu", g.module("bbox_reg", x)),
+                           _anchors(m.bbox_reg, 4, len(maps)))
+        ctrness = _per_level(g, towers, lambda x, i: g.module("bbox_ctrness", x),
+                             _anchors(m.bbox_ctrness, 1, len(maps)))
         return (boxes, ctrness)
     return _head_graph(m, run, write)
 
 
 def _ssd_scoring_graph(m, run):
-    """SSD's and SSDlite's scoring heads: one module per level."""
+    """SSD's and SSDlite's scoring heads: one module per level, whose last
+    convolution predicts its anchors' numbers."""
+    convs = [[c for c in level.modules() if isinstance(c, nn.Conv2d)][-1]
+             for level in m.module_list]
     return _head_graph(m, run, lambda g, maps: _per_level(
-        g, maps, lambda x, i: g.module("module_list.%d" % i, x), m.num_columns))
+        g, maps, lambda x, i: g.module("module_list.%d" % i, x),
+        [c.out_channels // m.num_columns for c in convs]))
 
 
 def _detections_bound(m, head_out, features):

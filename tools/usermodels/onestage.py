@@ -85,19 +85,39 @@ class TinySSDFeatures(nn.Module):
 
 def tiny_ssd():
     """SSD(backbone, DefaultBoxGenerator, size=(64, 64), num_classes=3):
-    fixed-size resize, default boxes with steps, SSDHead."""
+    fixed-size resize, default boxes with steps (4, 6 and 6 per cell, as
+    ssd300_vgg16's first levels), SSDHead."""
     from torchvision.models.detection.ssd import SSD
     from torchvision.models.detection.anchor_utils import DefaultBoxGenerator
-    boxes = DefaultBoxGenerator([[2], [2, 3], [2]], steps=[4, 8, 16])
+    boxes = DefaultBoxGenerator([[2], [2, 3], [2, 3]], steps=[4, 8, 16])
     return SSD(TinySSDFeatures(), boxes, (64, 64), num_classes=3, detections_per_img=20,
                topk_candidates=30)
 
 
+def tiny_ssdlite():
+    """SSD with an SSDLiteHead (depthwise and pointwise convolutions, a
+    norm, ReLU6) and default boxes whose scales come from min_ratio and
+    max_ratio, as ssdlite320_mobilenet_v3_large builds them; the norm is
+    FrozenBatchNorm2d, as when fine-tuning (a detector cannot run in
+    training mode without targets to calibrate a BatchNorm2d)."""
+    from functools import partial
+    from torchvision.models.detection.anchor_utils import DefaultBoxGenerator
+    from torchvision.models.detection.ssd import SSD
+    from torchvision.models.detection.ssdlite import SSDLiteHead
+    from torchvision.ops.misc import FrozenBatchNorm2d
+    boxes = DefaultBoxGenerator([[2, 3]] * 3, min_ratio=0.2, max_ratio=0.95)
+    norm = partial(FrozenBatchNorm2d, eps=0.001)
+    head = SSDLiteHead([16, 16, 16], boxes.num_anchors_per_location(), 3, norm)
+    return SSD(TinySSDFeatures(), boxes, (64, 64), num_classes=3, head=head,
+               detections_per_img=20, topk_candidates=30)
+
+
 MODELS = [
-    UserModel("tiny_retinanet", tiny_retinanet, [Input("images", [1, 3, 48, 64])],
-              edit="replace-all ReLU SiLU"),
     UserModel("tiny_fcos", tiny_fcos, [Input("images", [1, 3, 48, 64])],
               edit="replace-all ReLU SiLU"),
-    UserModel("tiny_ssd", tiny_ssd, [Input("images", [1, 3, 48, 64])],
-              edit="replace-all ReLU SiLU"),
+    UserModel("tiny_retinanet", tiny_retinanet, [Input("images", [1, 3, 48, 64])],
+              edit="head 5"),
+    UserModel("tiny_ssd", tiny_ssd, [Input("images", [1, 3, 48, 64])], edit="head 5"),
+    UserModel("tiny_ssdlite", tiny_ssdlite, [Input("images", [1, 3, 48, 64])],
+              edit="replace-all ReLU6 ReLU"),
 ]
