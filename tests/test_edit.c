@@ -394,9 +394,32 @@ static int64_t torchvision_params_10(const char *name)
 	return found;
 }
 
-/* head 10 on every zoo model: the classifier is found from the output, the
- * model gives 10 classes afterwards, and has the parameters torchvision's
- * num_classes=10 gives it (auxiliary classifiers included). */
+/* A tensor that should give 10 classes and does not. A detector's outputs
+ * (an image's boxes, scores and labels) have no class dimension: its
+ * classes show in its parameters, and in its checking (the heads' outputs
+ * are cut into the classes). */
+static int not_ten_classes(const char *key, const struct tensor *t, void *ctx)
+{
+	(void)ctx;
+	const char *leaf = strrchr(key, '.');
+	if (leaf && (!strcmp(leaf, ".boxes") || !strcmp(leaf, ".scores") || !strcmp(leaf, ".labels")))
+		return 0;
+	return t->shape.ndim < 2 || t->shape.dim[1] != 10;
+}
+
+static int not_five_maps(const char *key, const struct tensor *t, void *ctx)
+{
+	(void)key;
+	(void)ctx;
+	char buf[64];
+	return strcmp(shape_format(&t->shape, buf, sizeof buf), "[2, 5, 16, 24]") != 0;
+}
+
+/* head 10 on every zoo model: the classifier is found from the output (or
+ * the heads of head_sets.def), every output gives 10 classes afterwards
+ * (scores [1, 10], segmentation maps [1, 10, H, W], each of a dict), and
+ * the model has the parameters torchvision's num_classes=10 gives it
+ * (auxiliary classifiers included). */
 static void test_head_zoo(void)
 {
 	char dir[1024];
@@ -425,9 +448,11 @@ static void test_head_zoo(void)
 		module_count(ed.model->root, &pc);
 		int64_t want = torchvision_params_10(name);
 		if (rc < 0 || !ed.check.ok ||
-		    strcmp(out_shape(&ed, buf, sizeof buf), "[1, 10]") != 0 || pc.params != want) {
-			printf("  %s: %s %s; %lld parameters, torchvision %lld\n", de->d_name, e.msg,
-			       ed.check.err.msg, (long long)pc.params, (long long)want);
+		    value_each_tensor(&ed.check.output, not_ten_classes, NULL) != 0 ||
+		    pc.params != want) {
+			printf("  %s: %s %s; output %s; %lld parameters, torchvision %lld\n",
+			       de->d_name, e.msg, ed.check.err.msg, out_shape(&ed, buf, sizeof buf),
+			       (long long)pc.params, (long long)want);
 			bad++;
 		}
 		n++;
@@ -436,8 +461,73 @@ static void test_head_zoo(void)
 	}
 	if (d)
 		closedir(d);
-	CHECK(n >= 80);
+	CHECK(n >= 100);
 	CHECK(bad == 0);
+}
+
+/* Every tensor of a model with its module's path, before an edit. */
+struct kept {
+	char path[256][64], name[256][32];
+	const struct storage *storage[256];
+	int n;
+};
+
+static int note_tensors(struct module *m, void *ctx)
+{
+	struct kept *k = ctx;
+	for (int i = 0; i < m->nparams && k->n < 256; i++) {
+		module_path_buf(m, k->path[k->n], sizeof k->path[k->n]);
+		snprintf(k->name[k->n], sizeof k->name[k->n], "%s", m->params[i].name);
+		k->storage[k->n++] = m->params[i].t.storage;
+	}
+	return 0;
+}
+
+/* head 5 on the small segmentation models (tools/usermodels): every head
+ * of the type (head_sets.def) gives 5 classes, each output of the dict
+ * [2, 5, 16, 24], and every other tensor keeps its very bytes. */
+static void test_head_segmentation(void)
+{
+	static const struct {
+		const char *model, *heads[2];
+	} cases[] = {
+		{"deeplabv3_small", {"classifier.4", "aux_classifier.4"}},
+		{"deeplabv3_mobile_small", {"classifier.4", NULL}},
+		{"fcn_small", {"classifier.4", "aux_classifier.4"}},
+		{"lraspp_small", {"classifier.low_classifier", "classifier.high_classifier"}},
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		char rel[256];
+		snprintf(rel, sizeof rel, "tests/data/user/%s.safetensors", cases[c].model);
+		struct editor ed;
+		if (!open_editor(&ed, rel))
+			continue;
+		static struct kept k;
+		k.n = 0;
+		module_walk(ed.model->root, note_tensors, &k);
+		run_ok(&ed, "head 5");
+		CHECK(ed.check.ok);
+		CHECK(value_each_tensor(&ed.check.output, not_five_maps, NULL) == 0);
+		int changed = 0;
+		for (int i = 0; i < k.n; i++) {
+			bool head = false;
+			for (int h = 0; h < 2; h++)
+				head |= cases[c].heads[h] && !strcmp(k.path[i], cases[c].heads[h]);
+			const struct param *p = param_at(&ed, k.path[i], k.name[i]);
+			CHECK(p != NULL);
+			if (!p)
+				continue;
+			if (head) {
+				CHECK(p->t.shape.dim[0] == 5);
+				changed++;
+			} else if (p->t.storage != k.storage[i]) {
+				printf("  %s: %s.%s changed\n", cases[c].model, k.path[i], k.name[i]);
+				CHECK(p->t.storage == k.storage[i]);
+			}
+		}
+		CHECK(changed == (cases[c].heads[1] ? 4 : 2));
+		editor_free(&ed);
+	}
 }
 
 static void test_show_diff(void)
@@ -605,6 +695,7 @@ int main(void)
 	RUN(test_head_two_heads);
 	RUN(test_head_auxiliary);
 	RUN(test_head_zoo);
+	RUN(test_head_segmentation);
 	RUN(test_show_diff);
 	RUN(test_saved_bytes);
 	RUN(test_define);

@@ -7,7 +7,9 @@
 # computes what torchvision's model does (unedited) and has the right output
 # shape (edited); with `graft run`, graft's own forward agrees within 1e-4,
 # as it does for the tiny models (models/tiny) exported by export-py and
-# loaded from their bundle and from graft's .pth.
+# loaded from their bundle and from graft's .pth. Bare state_dicts of
+# torchvision's deeplabv3_mobilenet_v3_large, with and without its
+# auxiliary classifier, match their own architecture in the zoo.
 #
 # Needs a python3 with torch and torchvision ($TORCH_PYTHON); without one
 # every check is skipped. Big files stay in the build tree's tests/out.
@@ -16,7 +18,7 @@
 graft="$builddir/graft"
 out="$builddir/tests/out/roundtrip"
 py=${TORCH_PYTHON:-}
-checks="export_r18 pth_r18 zoo_match weights_only strict_pth py_pth py_safetensors py_equals_torch \
+checks="export_r18 pth_r18 zoo_match seg_state_dicts seg_match seg_match_aux weights_only strict_pth py_pth py_safetensors py_equals_torch \
 	edit pth_edited py_edited graft_run"
 pass=0
 fail=0
@@ -85,6 +87,17 @@ EOF
 check export_r18 "$srcdir/tools/graft-export" torchvision:resnet18 --seed 0 -o "$out/r18.safetensors"
 check pth_r18 "$graft" convert "$out/r18.safetensors" "$out/r18.pth"
 check zoo_match sh -c "'$graft' convert '$out/r18.pth' '$out/r18_again.safetensors' 2>&1 | grep -q 'r18.pth: the architecture graft saved inside it'"
+pyrun seg_state_dicts '
+for aux in (False, True):
+    m = torchvision.models.segmentation.deeplabv3_mobilenet_v3_large(
+        weights=None, weights_backbone=None, aux_loss=aux)
+    torch.save(m.state_dict(), "deeplab%s.pth" % ("_aux" if aux else ""))
+'
+for v in "" _aux; do
+	check "seg_match$v" sh -c "'$graft' convert '$out/deeplab$v.pth' '$out/deeplab$v.safetensors' 2>&1 |
+		grep -q 'matches .*/deeplabv3_mobilenet_v3_large$v\.json'"
+	rm -f "$out/deeplab$v.pth" "$out/deeplab$v.safetensors"
+done
 pyrun weights_only '
 sd = torch.load("r18.pth", weights_only=True)
 ref = reference().state_dict()

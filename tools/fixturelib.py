@@ -87,10 +87,19 @@ def encode(v):
     raise TypeError("cannot encode a module output of type %s" % type(v).__name__)
 
 
+def type_name(module):
+    """MODULE's type as graft-export writes it: its class's name, or its
+    registry base's for a subclass written as that base (torchvision's
+    Conv3DSimple is a Conv3d)."""
+    from graftexport import leaves
+    found = leaves.lookup(module)
+    return found[0] if found else type(module).__name__
+
+
 def record_calls(model, inputs, grad=False):
     """Runs MODEL on INPUTS with a hook on every module, and returns
     (entries, output): one entry per module in named_modules() order,
-    {"path", "type", "params", "calls": [encoded output, ...]}. The run is
+    {"path", "type" (type_name), "params", "calls": [encoded output, ...]}. The run is
     under no_grad unless GRAD: with gradients on, PyTorch does not take the
     fused inference paths of its transformer layers (eval, no grad), which
     compute a layer without calling its submodules. The modules whose
@@ -102,7 +111,7 @@ def record_calls(model, inputs, grad=False):
     entries = []
     hooks = []
     for path, mod in model.named_modules():
-        e = {"path": path, "type": type(mod).__name__,
+        e = {"path": path, "type": type_name(mod),
              "params": sum(p.numel() for p in mod.parameters()), "calls": []}
         entries.append(e)
 

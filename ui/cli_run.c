@@ -39,8 +39,8 @@ const char cli_run_help[] =
     "                       input draws ids below the smallest num_embeddings\n"
     "                       of the model, a bool input True or False\n"
     "  --input-shape SHAPE  the first random input's shape (default: the model's)\n"
-    "  -o, --output Y.npy   write the output; a model returning several tensors\n"
-    "                       writes one file per tensor named by its place:\n"
+    "  -o, --output Y.npy   write the output; a model returning a tuple, list or\n"
+    "                       dict writes one file per tensor named by its place:\n"
     "                       Y.0.npy, Y.1.npy for a tuple, Y.KEY.npy for a dict,\n"
     "                       Y.1.0.npy, Y.0.KEY.npy nested\n"
     "  --threads N          threads for the kernels (default: all cores)\n"
@@ -598,7 +598,7 @@ int cli_run(int argc, char **argv)
 	int nout = res.n;
 	status = EXIT_OK;
 	for (int i = 0; i < nout; i++) {
-		char *name = nout == 1 || !o.output ? NULL : keyed_name(o.output, res.key[i]);
+		char *name = !o.output || !res.key[i][0] ? NULL : keyed_name(o.output, res.key[i]);
 		if (o.output) {
 			const char *dest = name ? name : o.output;
 			if (npy_write(dest, outs[i], &e) < 0) {

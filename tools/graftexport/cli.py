@@ -19,7 +19,9 @@ def _parser():
         description="Export a PyTorch model to graft's JSON architecture format "
                     "(and optionally its weights as safetensors).",
         epilog="SPEC is torchvision:NAME (a torchvision.models builder, built with "
-               "weights=None), FILE.py:FUNCTION (a function returning an nn.Module) "
+               "weights=None and weights_backbone=None, or a model of graft's zoo built "
+               "with its arguments, e.g. deeplabv3_resnet50_aux: tools/graftexport/zoo.py), "
+               "FILE.py:FUNCTION (a function returning an nn.Module) "
                "or a file written by torch.save(model); a model with a graft_inputs "
                "attribute (a list of (name, shape, dtype)) or a graft_input_shape attribute "
                "sets its own default inputs.  OUT ending in .json writes "
@@ -36,7 +38,8 @@ def _parser():
                         "ids=1x16:int64 or mask=1x16:bool; repeat for several inputs")
     p.add_argument("--input-shape", metavar="1x3x224x224", action="append",
                    help="dry-run shape of a float32 input; repeat for several inputs "
-                        "(default 1x3x224x224, 1x3x299x299 for inception_v3)")
+                        "(default: the zoo's inputs for torchvision:NAME, e.g. 1x3x299x299 "
+                        "for inception_v3, 1x3x520x520 for segmentation; else 1x3x224x224)")
     p.add_argument("--builder-arg", metavar="KEY=VALUE", action="append", default=[],
                    help="a keyword argument of the torchvision builder, VALUE a Python "
                         "literal (e.g. num_classes=3, box_score_thresh=0.01); repeatable; "
