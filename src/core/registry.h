@@ -94,7 +94,9 @@ struct op_def {
 	 * with e set. */
 	int (*init)(struct module *m, struct rng *r, struct error *e);
 	/* Functions: the Python callable export-py writes for a call
-	 * ("F.silu", "torch.sigmoid"); NULL when export-py's own table says. */
+	 * ("F.silu", "torch.sigmoid"); NULL when export-py's own table says.
+	 * Module types: the class export-py constructs when it is not
+	 * nn.NAME ("torchvision.ops.RoIAlign"). */
 	const char *py;
 };
 

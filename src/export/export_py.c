@@ -402,6 +402,12 @@ static void registry_ctor(struct exporter *x, struct pbuf *pb, const struct modu
 	} else if (strcmp(def->name, "DefaultBoxGenerator") == 0) {
 		x->needs |= NEED_TORCHVISION | NEED_DETECTION | NEED_DEFAULT_BOXES;
 		pb_text(pb, "DefaultBoxGenerator(");
+	} else if (def->py) {
+		if (strncmp(def->py, "torchvision.", strlen("torchvision.")) == 0)
+			x->needs |= NEED_TORCHVISION;
+		char *t = xasprintf("%s(", def->py);
+		pb_text(pb, t);
+		free(t);
 	} else {
 		char *t = xasprintf("nn.%s(", def->name);
 		pb_text(pb, t);

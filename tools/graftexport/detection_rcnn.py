@@ -352,10 +352,12 @@ def encode_detections(result, bound):
 def _extra_block_encoders(model):
     """The FPN extra blocks of MODEL, whose graphs return only the maps
     they add (torchvision's return every map and the names)."""
-    added = {LastLevelMaxPool: 1, LastLevelP6P7: 2}
-    return {m: (lambda inputs, out, k=added[type(m)]: [{"shape": list(t.shape)}
-                                                        for t in out[0][-k:]])
-            for m in model.modules() if type(m) in added}
+    def extra_maps(inputs, out):
+        # the maps appended to the results (the list itself grows in place)
+        return [{"shape": list(t.shape)} for t in out[0][len(inputs[1]):]]
+
+    return {m: extra_maps for m in model.modules()
+            if isinstance(m, (LastLevelMaxPool, LastLevelP6P7))}
 
 
 def fixture_encoders(model):

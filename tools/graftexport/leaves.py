@@ -475,6 +475,21 @@ def _anchor_generator(m):
     return {"sizes": _list(m.sizes), "aspect_ratios": _list(m.aspect_ratios)}
 
 
+def _roi_align(m):
+    return {"output_size": _list(m.output_size), "spatial_scale": m.spatial_scale,
+            "sampling_ratio": m.sampling_ratio, "aligned": m.aligned}
+
+
+def _roi_pool(m):
+    return {"output_size": _list(m.output_size), "spatial_scale": m.spatial_scale}
+
+
+def _multiscale_roi_align(m):
+    return {"featmap_names": list(m.featmap_names), "output_size": _list(m.output_size),
+            "sampling_ratio": m.sampling_ratio, "canonical_scale": m.canonical_scale,
+            "canonical_level": m.canonical_level}
+
+
 def _t_none(a):
     return []
 
@@ -588,6 +603,12 @@ _TABLE = [
     (nn.CosineSimilarity, _cosine_similarity, _t_none),
     (nn.PairwiseDistance, _pairwise_distance, _t_none),
 ]
+if torchvision is not None:
+    _TABLE += [
+        (torchvision.ops.RoIAlign, _roi_align, _t_none),
+        (torchvision.ops.RoIPool, _roi_pool, _t_none),
+        (torchvision.ops.MultiScaleRoIAlign, _multiscale_roi_align, _t_none),
+    ]
 if StochasticDepth is not None:
     _TABLE += [
         (StochasticDepth, _stochastic_depth, _t_none),
@@ -636,7 +657,8 @@ def tensors_of(type_name, attrs):
 
 # torchvision.ops functions graft knows by name: a forward's call to one is
 # one call_function node (trace.py), written back as torchvision.ops.NAME.
-TORCHVISION_FUNCTIONS = ("nms", "batched_nms")
+TORCHVISION_FUNCTIONS = ("nms", "batched_nms", "box_iou", "clip_boxes_to_image",
+                         "remove_small_boxes", "roi_align", "roi_pool")
 
 
 def torchvision_functions():

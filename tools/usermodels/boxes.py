@@ -17,9 +17,8 @@ def _boxes(raw, scale=8.0):
     return torch.cat([xy, xy + wh], 1)
 
 
-class NmsHead(nn.Module):
-    """Proposals from features, nms, then a classifier on the kept rows:
-    the kept count flows through index_select, a Linear and cat."""
+class _Proposals(nn.Module):
+    """A box, a score and class logits from each row of features."""
 
     def __init__(self, feat=8, classes=3):
         super().__init__()
@@ -27,9 +26,16 @@ class NmsHead(nn.Module):
         self.score = nn.Linear(feat, 1)
         self.cls = nn.Linear(feat, classes)
 
+    def scored_boxes(self, x):
+        return _boxes(self.box(x)), torch.sigmoid(self.score(x)).squeeze(1)
+
+
+class NmsHead(_Proposals):
+    """Proposals from features, nms, then a classifier on the kept rows:
+    the kept count flows through index_select, a Linear and cat."""
+
     def forward(self, x):
-        boxes = _boxes(self.box(x))
-        scores = torch.sigmoid(self.score(x)).squeeze(1)
+        boxes, scores = self.scored_boxes(x)
         keep = torchvision.ops.nms(boxes, scores, 0.3)
         kept = torch.index_select(x, 0, keep)
         logits = self.cls(kept)
@@ -38,7 +44,65 @@ class NmsHead(nn.Module):
         return logits, detections.flatten(), keep
 
 
+class BoxFilter(_Proposals):
+    """Clipping, small-box removal and per-class nms, then the IoU of the
+    kept boxes with all boxes: degenerate boxes (clipped to zero area) and
+    several classes."""
+
+    def forward(self, x):
+        boxes, scores = self.scored_boxes(x)
+        boxes = torchvision.ops.clip_boxes_to_image(boxes, (12, 14))
+        labels = self.cls(x).argmax(1)
+        big = torchvision.ops.remove_small_boxes(boxes, 1.5)
+        boxes = torch.index_select(boxes, 0, big)
+        scores = torch.index_select(scores, 0, big)
+        labels = torch.index_select(labels, 0, big)
+        keep = torchvision.ops.batched_nms(boxes, scores, labels, 0.4)
+        kept = torch.index_select(boxes, 0, keep)
+        iou = torchvision.ops.box_iou(kept, boxes)
+        return kept, iou, torch.index_select(labels, 0, keep), big
+
+
+class RoiPooling(nn.Module):
+    """Region pooling over a small feature pyramid: roi_align (adaptive and
+    fixed sampling, aligned or not, boxes as a list or as [K, 5]), roi_pool,
+    the RoIAlign and RoIPool modules, and MultiScaleRoIAlign mapping boxes
+    of several sizes to three levels, then a Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Conv2d(3, 4, 3, padding=1)
+        self.down = nn.Conv2d(4, 4, 3, stride=2, padding=1)
+        self.down2 = nn.Conv2d(4, 4, 3, stride=2, padding=1)
+        self.align = torchvision.ops.RoIAlign((3, 3), spatial_scale=0.5, sampling_ratio=-1,
+                                              aligned=True)
+        self.pool = torchvision.ops.RoIPool(2, 0.25)
+        self.multi = torchvision.ops.MultiScaleRoIAlign(["p2", "p3", "p4"], 3, 2,
+                                                        canonical_scale=4, canonical_level=1)
+        self.fc = nn.Linear(4 * 9, 5)
+
+    def forward(self, x, raw):
+        f1 = self.body(x)
+        f2 = self.down(f1)
+        f3 = self.down2(f2)
+        boxes = _boxes(raw, 6.0) + 10.0
+        per_image = [boxes[:4], boxes[4:]]
+        rois = torch.cat([raw[:, :1].abs().floor().clamp(max=1), boxes], 1)
+        a = torchvision.ops.roi_align(f1, per_image, 2, 1.0, -1, False)
+        b = torchvision.ops.roi_align(f2, rois, (3, 2), spatial_scale=0.5, sampling_ratio=2,
+                                      aligned=True)
+        c = torchvision.ops.roi_pool(f3, per_image, 2, 0.25)
+        d = self.align(f2, per_image)
+        e = self.pool(f1, rois)
+        m = self.multi({"p2": f1, "p3": f2, "p4": f3}, per_image, [(32, 32), (32, 30)])
+        return a, b, c, d, e, m, self.fc(m.flatten(1))
+
+
 MODELS = [
     UserModel("nms_head", NmsHead, [Input("x", [40, 8])],
               edit="replace cls Linear out_features=5"),
+    UserModel("box_filter", BoxFilter, [Input("x", [48, 8])],
+              edit="replace cls Linear out_features=4"),
+    UserModel("roi_pooling", RoiPooling, [Input("x", [2, 3, 32, 32]), Input("raw", [8, 4])],
+              edit="replace fc Linear out_features=2"),
 ]

@@ -3,8 +3,6 @@ size: Faster R-CNN on a two-level FPN backbone and on a plain convolutional
 one, Mask R-CNN and Keypoint R-CNN on the FPN, with a low score threshold so that every image
 has detections."""
 
-from collections import OrderedDict
-
 from torch import nn
 from torchvision.models.detection import FasterRCNN, KeypointRCNN, MaskRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
@@ -21,18 +19,16 @@ SMALL = dict(min_size=64, max_size=96, rpn_pre_nms_top_n_test=60, rpn_post_nms_t
 
 
 def _convs():
-    return nn.Sequential(OrderedDict([
-        ("stem", nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU())),
-        ("layer1", nn.Sequential(nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.ReLU())),
-        ("layer2", nn.Sequential(nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU())),
-    ]))
+    return nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(),
+                         nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.ReLU(),
+                         nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU())
 
 
 def _fpn_parts():
     """FPN on two stages (and its max-pooled extra level), three anchor
     sizes, RoIAlign over the two stages."""
     return dict(
-        backbone=BackboneWithFPN(_convs(), {"layer1": "0", "layer2": "1"}, [8, 16], 16),
+        backbone=BackboneWithFPN(_convs(), {"3": "0", "5": "1"}, [8, 16], 16),
         rpn_anchor_generator=AnchorGenerator(sizes=((16,), (32,), (64,)),
                                              aspect_ratios=((0.5, 1.0, 2.0),) * 3),
         box_roi_pool=MultiScaleRoIAlign(featmap_names=["0", "1"], output_size=4,
@@ -76,9 +72,13 @@ def keypoint_rcnn_fpn():
 
 
 MODELS = [
-    UserModel("faster_rcnn_fpn", faster_rcnn_fpn, [Input("images", [2, 3, 60, 80])],
+    UserModel("faster_rcnn_fpn", faster_rcnn_fpn, [Input("images", [2, 3, 40, 56])],
               edit="head 5"),
-    UserModel("faster_rcnn_plain", faster_rcnn_plain, [Input("images", [1, 3, 72, 56])]),
-    UserModel("keypoint_rcnn_fpn", keypoint_rcnn_fpn, [Input("images", [1, 3, 56, 48])]),
-    UserModel("mask_rcnn_fpn", mask_rcnn_fpn, [Input("images", [1, 3, 40, 48])]),
+    UserModel("faster_rcnn_plain", faster_rcnn_plain, [Input("images", [1, 3, 72, 56])],
+              edit="replace-all ReLU SiLU"),
+    UserModel("keypoint_rcnn_fpn", keypoint_rcnn_fpn, [Input("images", [1, 3, 56, 48])],
+              edit="replace roi_heads.keypoint_predictor.kps_score_lowres ConvTranspose2d "
+                   "out_channels=3"),
+    UserModel("mask_rcnn_fpn", mask_rcnn_fpn, [Input("images", [1, 3, 40, 48])],
+              edit="head 4"),
 ]
