@@ -88,6 +88,10 @@ static void test_rules_carry_bounds(void)
 	cat[0] = l;
 	cat[1] = value_int(1);
 	CHECK_STR(infer("cat", cat, 2, buf, sizeof buf), "[≤1000, 5]");
+	/* topk's k is a bound when the data may have fewer */
+	struct value topk[2] = {tensor("[≤1000]"), value_int(100)};
+	CHECK_STR(infer("topk", topk, 2, buf, sizeof buf), "([≤100], [≤100])");
+	value_free(&topk[0]);
 	/* a size fixed by the other operand is exact */
 	struct value add[2] = {value_copy(&a[0]), tensor("[1000, 4]")};
 	CHECK_STR(infer("add", add, 2, buf, sizeof buf), "[1000, 4]");

@@ -23,16 +23,21 @@ void bounds_clear(struct value *v)
 		bounds_clear(&v->u.list.items[i]);
 }
 
-/* v with its bounded dims multiplied by `scale` and its bits cleared: the
- * sizes a shape rule sees. */
-static struct value scaled_copy(const struct value *v, int64_t scale)
+/* How the bounded dims are scaled for a run of a rule: by num / den. */
+struct scale {
+	int64_t num, den;
+};
+
+/* v with its bounded dims scaled and its bits cleared: the sizes a shape
+ * rule sees. */
+static struct value scaled_copy(const struct value *v, struct scale scale)
 {
 	struct value c = value_copy(v);
 	if (c.kind == VAL_TENSOR) {
 		struct shape *s = &c.u.tensor.t.shape;
 		for (int d = 0; d < s->ndim; d++)
 			if (s->bounded >> d & 1)
-				s->dim[d] *= scale;
+				s->dim[d] = s->dim[d] * scale.num / scale.den;
 		s->bounded = 0;
 	}
 	for (int i = 0; c.kind == VAL_LIST && i < c.u.list.n; i++) {
@@ -45,7 +50,7 @@ static struct value scaled_copy(const struct value *v, int64_t scale)
 
 /* Runs c's rule on its arguments scaled as scaled_copy does, into c->out;
  * c's arguments are its own again after. */
-static int infer_scaled(struct op_call *c, int64_t scale)
+static int infer_scaled(struct op_call *c, struct scale scale)
 {
 	const struct value *given = c->args;
 	const struct kwarg *given_kw = c->kwargs;
@@ -105,18 +110,23 @@ int bounds_infer(struct op_call *c)
 		return c->def->infer(c);
 	/* The rule sees plain sizes: its output's bits are then its own (a
 	 * rule may copy an input's shape, bits and all, and move its dims). */
-	if (infer_scaled(c, 1) < 0)
+	if (infer_scaled(c, (struct scale){1, 1}) < 0)
 		return -1;
-	struct error quiet = {0};
-	struct op_call doubled = *c;
-	doubled.out = value_none();
-	doubled.macs = 0;
-	doubled.err = &quiet;
-	/* A rule that breaks on the doubled sizes ties a bound to a fixed size
-	 * (adding [≤5, 4] to [5, 4]); the output keeps the bounds the rule set
-	 * and graft run checks the exact sizes. */
-	if (infer_scaled(&doubled, 2) == 0)
-		mark_moved(&c->out, &doubled.out);
-	value_free(&doubled.out);
+	/* Doubled, for the sizes that grow with a bound; at zero, for those
+	 * that follow it only below a limit (topk's min(k, n)). A rule that
+	 * breaks on other sizes ties a bound to a fixed size (adding [≤5, 4]
+	 * to [5, 4]): that run marks nothing, and graft run checks the exact
+	 * sizes. */
+	static const struct scale moves[] = {{2, 1}, {0, 1}};
+	for (size_t i = 0; i < sizeof moves / sizeof *moves; i++) {
+		struct error quiet = {0};
+		struct op_call moved = *c;
+		moved.out = value_none();
+		moved.macs = 0;
+		moved.err = &quiet;
+		if (infer_scaled(&moved, moves[i]) == 0)
+			mark_moved(&c->out, &moved.out);
+		value_free(&moved.out);
+	}
 	return 0;
 }

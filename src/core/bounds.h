@@ -5,10 +5,10 @@
  * and sets the dim's bit in shape.bounded. Every later op whose output size
  * follows such a dim gets a bound there too, without its shape rule knowing
  * about bounds: bounds_infer runs the rule on the inputs' sizes as they
- * are, then again with every bounded input dim doubled, and marks the
- * output dims that moved (a Linear on [≤1000, 1024] gives [≤1000, 91], a
+ * are, then again with every bounded input dim doubled, and at zero, and
+ * marks the output dims that moved (a Linear on [≤1000, 1024] gives [≤1000, 91], a
  * flatten of [≤1000, 4] gives [≤4000], a cat of [≤1000, 4] and [5, 4]
- * along dim 0 gives [≤1005, 4]). A size read from a bounded dim as a
+ * along dim 0 gives [≤1005, 4], topk(k=100) of [≤1000] gives [≤100]). A size read from a bounded dim as a
  * number (x.size(0)) is its bound. */
 #ifndef GRAFT_BOUNDS_H
 #define GRAFT_BOUNDS_H

@@ -73,6 +73,7 @@ extern const struct op_def *const registry_create_defs[];
 extern const struct op_def *const registry_rearrange_defs[];
 extern const struct op_def *const registry_distance_defs[];
 extern const struct op_def *const registry_boxes_defs[];
+extern const struct op_def *const registry_select_defs[];
 extern const struct op_def *const registry_detection_defs[];
 extern const struct op_def *const registry_onestage_defs[];
 

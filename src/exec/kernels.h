@@ -189,6 +189,7 @@ extern const struct kernel kernels_math[];
 extern const struct kernel kernels_reduce[];
 extern const struct kernel kernels_rearrange[];
 extern const struct kernel kernels_boxes[];
+extern const struct kernel kernels_select[];
 extern const struct kernel kernels_detection[];
 extern const struct kernel kernels_onestage[];
 /* Each table ends with an entry whose name is NULL. */
@@ -223,6 +224,10 @@ int kcast_run(struct kop *op, struct error *e);
  * ...), on any dtype: for kernels that hand such inputs over. */
 int kreduce_prepare(struct kop *op, struct error *e);
 int kreduce_run(struct kop *op, struct error *e);
+/* Sorts idx[n] stably (a merge sort; tmp holds n): b goes before a only
+ * when before(ctx, b, a) (kernels_select.c). */
+void ksort_stable(int64_t *idx, int64_t *tmp, int64_t n,
+                  bool (*before)(const void *ctx, int64_t b, int64_t a), const void *ctx);
 /* Softmax of n rows of length len in place (rows `stride` apart). */
 void ksoftmax_rows(float *x, int64_t n, int64_t len, int64_t stride);
 

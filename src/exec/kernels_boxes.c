@@ -45,24 +45,16 @@ size_t kboxes_nms_scratch(int64_t n)
 	return (size_t)n * (4 * sizeof(int64_t) + 1 + 5 * sizeof(float)) + 8;
 }
 
+static bool higher_score(const void *scores, int64_t b, int64_t a)
+{
+	return ((const float *)scores)[b] > ((const float *)scores)[a];
+}
+
 /* Sorts idx[n] by descending score, equal scores keeping their order (a
- * stable merge sort, as torchvision's nms sorts); tmp holds n. */
+ * stable sort, as torchvision's nms sorts); tmp holds n. */
 static void sort_by_score(int64_t *idx, int64_t *tmp, int64_t n, const float *scores)
 {
-	for (int64_t width = 1; width < n; width *= 2) {
-		for (int64_t lo = 0; lo < n; lo += 2 * width) {
-			int64_t mid = lo + width < n ? lo + width : n;
-			int64_t hi = lo + 2 * width < n ? lo + 2 * width : n;
-			int64_t a = lo, b = mid, o = lo;
-			while (a < mid && b < hi)
-				tmp[o++] = scores[idx[b]] > scores[idx[a]] ? idx[b++] : idx[a++];
-			while (a < mid)
-				tmp[o++] = idx[a++];
-			while (b < hi)
-				tmp[o++] = idx[b++];
-		}
-		memcpy(idx, tmp, (size_t)n * sizeof *idx);
-	}
+	ksort_stable(idx, tmp, n, higher_score, scores);
 }
 
 /* The scratch of kboxes_nms_scratch, split. */

@@ -98,6 +98,26 @@ class RoiPooling(nn.Module):
         return a, b, c, d, e, m, self.fc(m.flatten(1))
 
 
+class ScoreSelect(nn.Module):
+    """Selection by the data: the rows whose score passes a threshold
+    (nonzero), the best of them (topk), and sort and argsort of the
+    scores."""
+
+    def __init__(self, feat=6):
+        super().__init__()
+        self.score = nn.Linear(feat, 2)
+        self.emb = nn.Linear(feat, 3)
+
+    def forward(self, x):
+        s = self.score(x)
+        idx = torch.nonzero(s[:, 0] > -0.2).squeeze(1)
+        top, at = torch.index_select(s[:, 0], 0, idx).topk(3)
+        best = torch.index_select(self.emb(x), 0, torch.index_select(idx, 0, at))
+        order = torch.argsort(s[:, 1], descending=True)
+        values, positions = torch.sort(s, dim=0)
+        return top, best, order, values, positions, idx
+
+
 MODELS = [
     UserModel("nms_head", NmsHead, [Input("x", [40, 8])],
               edit="replace cls Linear out_features=5"),
@@ -105,4 +125,6 @@ MODELS = [
               edit="replace cls Linear out_features=4"),
     UserModel("roi_pooling", RoiPooling, [Input("x", [2, 3, 32, 32]), Input("raw", [8, 4])],
               edit="replace fc Linear out_features=2"),
+    UserModel("score_select", ScoreSelect, [Input("x", [20, 6])],
+              edit="replace emb Linear out_features=4"),
 ]
