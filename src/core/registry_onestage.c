@@ -8,14 +8,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/registry_detection.h"
 #include "core/registry_impl.h"
 
 /* ---- DefaultBoxGenerator ---- */
 
+/* torchvision's constructor also takes min_ratio and max_ratio, which only
+ * make the scales when none are given; the module keeps the scales. */
 static const struct attr_spec default_box_attrs[] = {
-    {"aspect_ratios", AT_ANY, NULL}, {"min_ratio", AT_FLOAT, "0.15"},
-    {"max_ratio", AT_FLOAT, "0.9"},  {"scales", AT_ANY, "None"},
-    {"steps", AT_ANY, "None"},       {"clip", AT_BOOL, "True"},
+    {"aspect_ratios", AT_ANY, NULL},
+    {"scales", AT_ANY, NULL},
+    {"steps", AT_ANY, "None"},
+    {"clip", AT_BOOL, "True"},
 };
 
 static bool numbers(const struct value *v, int max)
@@ -40,21 +44,12 @@ int default_box_levels(const struct module *m)
 	return r->u.list.n;
 }
 
-/* Scale k of the levels (k up to levels): the scales attribute, or
- * min_ratio to max_ratio in even steps and 1.0 after the last level (one
- * level: min_ratio, max_ratio), as DefaultBoxGenerator computes them. */
-static double default_box_scale(const struct module *m, int levels, int k)
+/* Scale k of the levels (k up to levels, one more than the levels). */
+static double default_box_scale(const struct module *m, int k)
 {
-	const struct value *s = module_attr(m, "scales");
 	double v = 0;
-	if (s && s->kind == VAL_LIST) {
-		value_number(&s->u.list.items[k], &v);
-		return v;
-	}
-	double lo = module_attr_float(m, "min_ratio", 0.15), hi = module_attr_float(m, "max_ratio", 0.9);
-	if (levels == 1)
-		return k == 0 ? lo : hi;
-	return k == levels ? 1.0 : lo + (hi - lo) * k / (levels - 1.0);
+	value_number(&module_attr(m, "scales")->u.list.items[k], &v);
+	return v;
 }
 
 int default_box_pairs(const struct module *m, int k, float *wh)
@@ -63,8 +58,8 @@ int default_box_pairs(const struct module *m, int k, float *wh)
 	if (levels < 0 || k >= levels)
 		return -1;
 	const struct value *ar = &module_attr(m, "aspect_ratios")->u.list.items[k];
-	double s = default_box_scale(m, levels, k);
-	double s_prime = sqrt(s * default_box_scale(m, levels, k + 1));
+	double s = default_box_scale(m, k);
+	double s_prime = sqrt(s * default_box_scale(m, k + 1));
 	int n = 0;
 	wh[n * 2] = wh[n * 2 + 1] = (float)s;
 	n++;
@@ -92,47 +87,32 @@ static int default_box_check(struct module *m, struct error *e)
 		                  "1 to %d lists of at most %d numbers, one list per feature map",
 		                  DEFAULT_BOX_MAX_LEVELS, DEFAULT_BOX_MAX_PAIRS / 2 - 1);
 	const struct value *s = module_attr(m, "scales"), *st = module_attr(m, "steps");
-	if (s && s->kind != VAL_NONE && (!numbers(s, levels + 1) || s->u.list.n != levels + 1))
-		return error_setk(e, ERR_INPUT, "DefaultBoxGenerator: scales must be None or %d "
-		                  "numbers (one per feature map, and one more)", levels + 1);
+	if (!numbers(s, levels + 1) || s->u.list.n != levels + 1)
+		return error_setk(e, ERR_INPUT, "DefaultBoxGenerator: scales must be %d numbers (one "
+		                  "per feature map, and one more)", levels + 1);
 	if (st && st->kind != VAL_NONE && (!numbers(st, levels) || st->u.list.n != levels))
 		return error_setk(e, ERR_INPUT, "DefaultBoxGenerator: steps must be None or %d "
 		                  "numbers (one per feature map)", levels);
 	return 0;
 }
 
+static int64_t default_box_cell_count(const struct module *m, int k)
+{
+	float wh[2 * DEFAULT_BOX_MAX_PAIRS];
+	return default_box_pairs(m, k, wh);
+}
+
 /* forward(images [N, C, H, W], feature maps) -> default boxes [B, 4]. */
 static int default_box_infer(struct op_call *c)
 {
-	const struct value *img = op_tensor(c, 0, "image_list");
-	const struct value *f = img ? op_arg(c, 1, "feature_maps") : NULL;
-	if (!img)
-		return -1;
-	if (!f || f->kind != VAL_LIST)
-		return op_fail(c, "DefaultBoxGenerator takes (images, a list of feature maps)");
-	int levels = default_box_levels(c->module);
-	if (f->u.list.n != levels)
-		return op_mismatch(c, "DefaultBoxGenerator has aspect ratios for %d feature maps, "
-		                   "gets %d", levels, f->u.list.n);
-	int64_t total = 0;
-	for (int k = 0; k < levels; k++) {
-		const struct value *t = &f->u.list.items[k];
-		float wh[2 * DEFAULT_BOX_MAX_PAIRS];
-		if (!op_is_tensor(t) || op_shape(t)->ndim != 4)
-			return op_fail(c, "DefaultBoxGenerator: feature map %d is not a 4-D tensor", k);
-		total += op_shape(t)->dim[2] * op_shape(t)->dim[3] *
-		         default_box_pairs(c->module, k, wh);
-	}
-	op_out_tensor(c, DT_F32, &(struct shape){2, {total, 4}, 0}, NULL);
-	return 0;
+	return anchors_infer(c, default_box_levels(c->module), default_box_cell_count);
 }
 
 static void default_box_describe(const struct module *m, char *buf, size_t size)
 {
-	float wh[2 * DEFAULT_BOX_MAX_PAIRS];
 	int n = default_box_levels(m);
-	snprintf(buf, size, "%d level%s, %d per cell", n, n == 1 ? "" : "s",
-	         default_box_pairs(m, 0, wh));
+	snprintf(buf, size, "%d level%s, %lld per cell", n, n == 1 ? "" : "s",
+	         (long long)default_box_cell_count(m, 0));
 }
 
 static const struct op_def def_default_box = {

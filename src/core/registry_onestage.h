@@ -3,8 +3,8 @@
  * way by the shape rules (registry_onestage.c) and the kernels
  * (kernels_onestage.c).
  *
- * DefaultBoxGenerator(aspect_ratios, min_ratio=0.15, max_ratio=0.9,
- * scales=None, steps=None, clip=True), called with (images, feature maps),
+ * DefaultBoxGenerator(aspect_ratios, scales, steps=None, clip=True),
+ * called with (images, feature maps),
  * gives the default boxes [sum_k H_k W_k (2 + 2 len(aspect_ratios[k])), 4]
  * (x1, y1, x2, y2 in the images' padded size), the same for every image.
  *

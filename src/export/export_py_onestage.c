@@ -9,7 +9,10 @@
 const char export_py_default_boxes[] =
     "class DefaultBoxGenerator(torchvision.models.detection.anchor_utils.DefaultBoxGenerator):\n"
     "    \"\"\"torchvision's SSD default boxes for a batched tensor of images: one\n"
-    "    [B, 4] tensor, the same for every image.\"\"\"\n"
+    "    [B, 4] tensor, the same for every image; built from the scales.\"\"\"\n"
+    "\n"
+    "    def __init__(self, aspect_ratios, scales, steps=None, clip=True):\n"
+    "        super().__init__(aspect_ratios, scales=scales, steps=steps, clip=clip)\n"
     "\n"
     "    def forward(self, images, feature_maps):\n"
     "        sizes = [tuple(images.shape[-2:])] * images.shape[0]\n"

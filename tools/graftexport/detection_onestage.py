@@ -25,8 +25,9 @@ names of a run on the example input.
 """
 
 from .detection_rcnn import (Graph, encode_anchors, encode_detections, encode_transform, record,
-                             to_input_sizes)
+                             to_input_sizes, transformed_input)
 
+import torch
 from torch import nn
 
 try:
@@ -52,12 +53,11 @@ def _detector_graph(m, run, postprocess, with_levels, box_weights):
     when WITH_LEVELS."""
     (images_in,), _ = run[id(m)]
     g = Graph()
-    images = g.placeholder("images")
-    transformed = g.module("transform", images)
-    batch = g.item(transformed, 0)
-    sizes = g.item(transformed, 1)
+    images, batch, sizes = transformed_input(g)
     maps = g.module("backbone", batch)
-    features = [g.item(maps, k) for k in run[id(m.backbone)][1].keys()]
+    out = run[id(m.backbone)][1]
+    # a backbone with one feature map returns it as a tensor
+    features = [maps] if torch.is_tensor(out) else [g.item(maps, k) for k in out.keys()]
     head = g.module("head", features)
     anchors = g.module("anchor_generator", batch, features)
     args = [head, anchors, sizes] + ([features] if with_levels else [])

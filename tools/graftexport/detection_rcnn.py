@@ -135,10 +135,7 @@ def _rcnn_graph(m, run):
     (images_in,), _ = run[id(m)]
     n = images_in.shape[0]
     g = Graph()
-    images = g.placeholder("images")
-    transformed = g.module("transform", images)
-    batch = g.item(transformed, 0)
-    sizes = g.item(transformed, 1)
+    images, batch, sizes = transformed_input(g)
     features = g.module("backbone", batch)
     if torch.is_tensor(run[id(m.backbone)][1]):
         features = {"0": features}  # a backbone with one feature map
@@ -146,6 +143,14 @@ def _rcnn_graph(m, run):
     detections = g.module("roi_heads", features, proposals, sizes)
     keys = list(run[id(m)][1][0].keys())
     return g.output(to_input_sizes(g, images, sizes, detections, n, keys))
+
+
+def transformed_input(g):
+    """A detector's input in G and what its transform makes of it: (the
+    images, the batch resized and padded, the images' sizes in it)."""
+    images = g.placeholder("images")
+    transformed = g.module("transform", images)
+    return images, g.item(transformed, 0), g.item(transformed, 1)
 
 
 def to_input_sizes(g, images, sizes, detections, n, keys):
