@@ -139,9 +139,11 @@ static void transform_describe(const struct module *m, char *buf, size_t size)
 {
 	double v[RCNN_MAX_CHANNELS];
 	int n = numbers_of(module_attr(m, "min_size"), v, RCNN_MAX_CHANNELS);
-	snprintf(buf, size, "min %g max %lld /%lld", n > 0 ? v[n - 1] : 0.0,
-	         (long long)module_attr_int(m, "max_size", 0),
-	         (long long)module_attr_int(m, "size_divisible", 32));
+	snprintf(buf, size, "min %g max %lld", n > 0 ? v[n - 1] : 0.0,
+	         (long long)module_attr_int(m, "max_size", 0));
+	int64_t d = module_attr_int(m, "size_divisible", 32);
+	if (d != 32)
+		op_append(buf, size, " /%lld", (long long)d);
 }
 
 static const struct op_def def_transform = {
