@@ -394,10 +394,16 @@ static int64_t torchvision_params_10(const char *name)
 	return found;
 }
 
+/* A tensor that should give 10 classes and does not. A detector's outputs
+ * (an image's boxes, scores and labels) have no class dimension: its
+ * classes show in its parameters, and in its checking (the heads' outputs
+ * are cut into the classes). */
 static int not_ten_classes(const char *key, const struct tensor *t, void *ctx)
 {
-	(void)key;
 	(void)ctx;
+	const char *leaf = strrchr(key, '.');
+	if (leaf && (!strcmp(leaf, ".boxes") || !strcmp(leaf, ".scores") || !strcmp(leaf, ".labels")))
+		return 0;
 	return t->shape.ndim < 2 || t->shape.dim[1] != 10;
 }
 
@@ -466,7 +472,7 @@ static void test_head_zoo(void)
 	}
 	if (d)
 		closedir(d);
-	CHECK(n >= 95);
+	CHECK(n >= 100);
 	CHECK(bad == 0);
 }
 

@@ -107,12 +107,13 @@ def record_calls(model, inputs, grad=False):
     under no_grad unless GRAD: with gradients on, PyTorch does not take the
     fused inference paths of its transformer layers (eval, no grad), which
     compute a layer without calling its submodules. The modules whose
-    graph graft-export writes itself (detection_rcnn) are recorded as
-    graft's graph returns them, and a CorrBlock's build_pyramid counts as
-    its call, as in graft."""
-    from graftexport import detection_rcnn
+    graph graft-export writes itself (detection_rcnn, detection_onestage)
+    are recorded as graft's graph returns them, and a CorrBlock's
+    build_pyramid counts as its call, as in graft."""
+    from graftexport import detection_onestage, detection_rcnn
     from graftexport.optical_flow import pyramid_builds_as_calls
-    special = detection_rcnn.fixture_encoders(model)
+    special = {**detection_rcnn.fixture_encoders(model),
+               **detection_onestage.fixture_encoders(model)}
     entries = []
     hooks = []
     for path, mod in model.named_modules():

@@ -610,7 +610,14 @@ int cli_run(int argc, char **argv)
 		if (!o.output || o.top) {
 			struct exec_stat st;
 			char sb[160];
-			exec_stat_compute(tensor_data(outs[i]), shape_numel(&outs[i]->shape), &st);
+			int64_t n = shape_numel(&outs[i]->shape);
+			/* an integer output (a detector's labels) as its values */
+			float *values = outs[i]->dtype == DT_F32 ? NULL
+			                                         : xmalloc((size_t)(n ? n : 1) * sizeof *values);
+			if (values)
+				tensor_to_f32(outs[i], values);
+			exec_stat_compute(values ? values : tensor_data(outs[i]), n, &st);
+			free(values);
 			if (nout > 1)
 				printf("output %s ", res.key[i]);
 			else

@@ -23,7 +23,8 @@ static const struct op_def *const *const families[] = {
     registry_embed_defs,
     registry_elementwise_defs, registry_reduce_defs, registry_create_defs,
     registry_rearrange_defs, registry_distance_defs,
-    registry_boxes_defs, registry_select_defs, registry_detection_defs,
+    registry_boxes_defs,     registry_select_defs, registry_detection_defs,
+    registry_onestage_defs,
 };
 
 static const struct op_def *find(enum op_kind kind, const char *name)

@@ -204,30 +204,36 @@ static int anchor_check(struct module *m, struct error *e)
 	return 0;
 }
 
-/* forward(images [N, C, H, W], features: a tuple of [N, C_l, H_l, W_l]) ->
- * anchors [sum_l H_l * W_l * A_l, 4], one set for every image. */
-static int anchor_infer(struct op_call *c)
+int anchors_infer(struct op_call *c, int levels,
+                  int64_t (*cell_count)(const struct module *m, int level))
 {
+	const char *type = c->def->name;
 	const struct value *img = op_tensor(c, 0, "image_list");
 	const struct value *f = img ? op_arg(c, 1, "feature_maps") : NULL;
 	if (!img)
 		return -1;
 	if (!f || f->kind != VAL_LIST)
-		return op_fail(c, "AnchorGenerator takes (images, a tuple of feature maps)");
-	int levels = anchor_levels(c->module);
+		return op_fail(c, "%s takes (images, a tuple of feature maps)", type);
 	if (f->u.list.n != levels)
-		return op_mismatch(c, "AnchorGenerator has sizes for %d feature maps, gets %d", levels,
+		return op_mismatch(c, "%s has anchors for %d feature maps, gets %d", type, levels,
 		                   f->u.list.n);
 	int64_t total = 0;
 	for (int l = 0; l < levels; l++) {
 		const struct value *t = &f->u.list.items[l];
 		if (!op_is_tensor(t) || op_shape(t)->ndim != 4)
-			return op_fail(c, "AnchorGenerator: feature map %d is not a 4-D tensor", l);
-		total += op_shape(t)->dim[2] * op_shape(t)->dim[3] * anchor_cell_count(c->module, l);
+			return op_fail(c, "%s: feature map %d is not a 4-D tensor", type, l);
+		total += op_shape(t)->dim[2] * op_shape(t)->dim[3] * cell_count(c->module, l);
 	}
 	struct shape s = {.ndim = 2, .dim = {total, 4}};
 	op_out_tensor(c, DT_F32, &s, NULL);
 	return 0;
+}
+
+/* forward(images [N, C, H, W], features: a tuple of [N, C_l, H_l, W_l]) ->
+ * anchors [sum_l H_l * W_l * A_l, 4], one set for every image. */
+static int anchor_infer(struct op_call *c)
+{
+	return anchors_infer(c, anchor_levels(c->module), anchor_cell_count);
 }
 
 static void anchor_describe(const struct module *m, char *buf, size_t size)

@@ -26,4 +26,12 @@ int anchor_levels(const struct module *m);
 /* The anchors of one cell of level l: len(sizes[l]) * len(aspect_ratios[l]). */
 int64_t anchor_cell_count(const struct module *m, int level);
 
+struct op_call;
+/* The shape rule of an anchor generator called with (images [N, C, H, W],
+ * a tuple of `levels` feature maps [N, C_l, H_l, W_l]): anchors
+ * [sum_l H_l W_l cell_count(module, l), 4], the same for every image.
+ * 0, or -1 with c->err set. */
+int anchors_infer(struct op_call *c, int levels,
+                  int64_t (*cell_count)(const struct module *m, int level));
+
 #endif

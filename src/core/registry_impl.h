@@ -75,6 +75,7 @@ extern const struct op_def *const registry_distance_defs[];
 extern const struct op_def *const registry_boxes_defs[];
 extern const struct op_def *const registry_select_defs[];
 extern const struct op_def *const registry_detection_defs[];
+extern const struct op_def *const registry_onestage_defs[];
 
 /* ---- helpers shared by the family files (registry.c) ---- */
 

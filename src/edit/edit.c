@@ -976,16 +976,18 @@ static void heads_add(struct heads *h, struct module *layer, int per_class)
 	h->v[h->n++] = (struct head){layer, per_class};
 }
 
-/* Adds the heads m's type declares (head_sets) that m still has. */
+/* Adds the heads m's type declares (head_sets) that m still has: the layer
+ * at the path, when it is one head can change (models of one type may hold
+ * a container where another holds the layer: SSD's per-level classifiers
+ * are convolutions, SSDlite's blocks ending in one). */
 static int add_declared_heads(struct module *m, void *ctx)
 {
 	for (size_t i = 0; i < sizeof head_sets / sizeof head_sets[0]; i++) {
 		struct module *at = strcmp(head_sets[i].type, m->type) == 0
 		                        ? module_find(m, head_sets[i].path)
 		                        : NULL;
-		struct module *layer = at ? classifier_in(at) : NULL;
-		if (layer)
-			heads_add(ctx, layer, head_sets[i].per_class);
+		if (at && head_size_attr(at->def))
+			heads_add(ctx, at, head_sets[i].per_class);
 	}
 	return 0;
 }

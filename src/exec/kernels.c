@@ -24,7 +24,8 @@ const struct kernel *const kernels_tables[] = {
     kernels_conv,      kernels_linear, kernels_norm,      kernels_act,
     kernels_pool,      kernels_layout, kernels_attention, kernels_rnn,
     kernels_resample,  kernels_embed,  kernels_math,      kernels_reduce,
-    kernels_rearrange, kernels_boxes, kernels_select, kernels_detection, NULL,
+    kernels_rearrange, kernels_boxes,  kernels_select, kernels_detection, kernels_onestage,
+    NULL,
 };
 
 const struct kernel *kernels_find(const char *name, enum op_kind kind)

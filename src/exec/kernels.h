@@ -191,6 +191,7 @@ extern const struct kernel kernels_rearrange[];
 extern const struct kernel kernels_boxes[];
 extern const struct kernel kernels_select[];
 extern const struct kernel kernels_detection[];
+extern const struct kernel kernels_onestage[];
 /* Each table ends with an entry whose name is NULL. */
 
 /* C[m, n] = op(A) op(B) + beta C, row-major with leading dimensions, A

@@ -76,6 +76,16 @@ static const char *const py_globals[] = {
     "paste_masks_in_image",
     "keypointrcnn_inference",
     "resize_keypoints",
+    "DefaultBoxGenerator",
+    "det_utils",
+    "det_fcos",
+    "det_retinanet",
+    "det_ssd",
+    "_OneStageSettings",
+    "_per_level",
+    "retinanet_postprocess_detections",
+    "fcos_postprocess_detections",
+    "ssd_postprocess_detections",
     "stochastic_depth",
     "shifted_window_attention",
     "_get_relative_position_bias",
@@ -394,6 +404,9 @@ static void registry_ctor(struct exporter *x, struct pbuf *pb, const struct modu
 		char *t = xasprintf("%s(", def->name);
 		pb_text(pb, t);
 		free(t);
+	} else if (strcmp(def->name, "DefaultBoxGenerator") == 0) {
+		x->needs |= NEED_TORCHVISION | NEED_DETECTION | NEED_DEFAULT_BOXES;
+		pb_text(pb, "DefaultBoxGenerator(");
 	} else if (def->py) {
 		if (strncmp(def->py, "torchvision.", strlen("torchvision.")) == 0)
 			x->needs |= NEED_TORCHVISION;
@@ -1082,6 +1095,8 @@ char *export_py_text(const struct model *m, struct error *e)
 	    {NEED_MVIT_DIMS, export_py_mvit_dims},
 	    {NEED_MVIT_REL_POS, export_py_mvit_rel_pos},
 	    {NEED_MVIT_SHORTCUT, export_py_mvit_shortcut},
+	    {NEED_DEFAULT_BOXES, export_py_default_boxes},
+	    {NEED_ONESTAGE, export_py_onestage_postprocess},
 	};
 	for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
 		if (x.needs & sections[i].need)

@@ -36,5 +36,7 @@ extern const char export_py_layernorm2d[], export_py_stochastic[], export_py_per
     export_py_shuffle[], export_py_index_pyramid[], export_py_read_safetensors[];
 extern const char export_py_frozen_bn[], export_py_detection[];
 extern const char export_py_mvit_dims[], export_py_mvit_rel_pos[], export_py_mvit_shortcut[];
+/* The one-stage detectors' parts (export_py_onestage.c). */
+extern const char export_py_default_boxes[], export_py_onestage_postprocess[];
 
 #endif

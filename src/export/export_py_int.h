@@ -30,6 +30,8 @@ enum {
 	NEED_MVIT_REL_POS = 1 << 14,
 	NEED_MVIT_SHORTCUT = 1 << 15,
 	NEED_INDEX_PYRAMID = 1 << 16,
+	NEED_DEFAULT_BOXES = 1 << 17,
+	NEED_ONESTAGE = 1 << 18,
 };
 
 enum piece_kind { P_TEXT, P_LIT, P_CHILD };

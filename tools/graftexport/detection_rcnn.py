@@ -31,6 +31,7 @@ number of images and the feature-map names of a run on the example input.
 import math
 
 import torch
+from torch import nn
 
 try:
     from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
@@ -103,11 +104,10 @@ class Graph:
 
 # ------------------------------------------------------------ the example run
 
-def _record(model, example_inputs):
-    """{id(module): (args, output)} of one eval run of MODEL, for the
-    modules written here."""
-    kinds = (GeneralizedRCNN, FeaturePyramidNetwork, RegionProposalNetwork, RPNHead, RoIHeads,
-             LastLevelMaxPool, LastLevelP6P7)
+def record(model, example_inputs, kinds):
+    """{id(module): (args, output)} of one eval run of MODEL, for its
+    modules of KINDS and the backbones of those that have one (the
+    detectors)."""
     seen, hooks = {}, []
 
     def hook(m, args, out):
@@ -116,7 +116,7 @@ def _record(model, example_inputs):
     for m in model.modules():
         if isinstance(m, kinds):
             hooks.append(m.register_forward_hook(hook))
-        if isinstance(m, GeneralizedRCNN):
+        if isinstance(m, kinds) and isinstance(getattr(m, "backbone", None), nn.Module):
             hooks.append(m.backbone.register_forward_hook(hook))
     try:
         with torch.no_grad():
@@ -135,18 +135,31 @@ def _rcnn_graph(m, run):
     (images_in,), _ = run[id(m)]
     n = images_in.shape[0]
     g = Graph()
-    images = g.placeholder("images")
-    transformed = g.module("transform", images)
-    batch = g.item(transformed, 0)
-    sizes = g.item(transformed, 1)
+    images, batch, sizes = transformed_input(g)
     features = g.module("backbone", batch)
     if torch.is_tensor(run[id(m.backbone)][1]):
         features = {"0": features}  # a backbone with one feature map
     proposals = g.module("rpn", batch, sizes, features)
     detections = g.module("roi_heads", features, proposals, sizes)
+    keys = list(run[id(m)][1][0].keys())
+    return g.output(to_input_sizes(g, images, sizes, detections, n, keys))
+
+
+def transformed_input(g):
+    """A detector's input in G and what its transform makes of it: (the
+    images, the batch resized and padded, the images' sizes in it)."""
+    images = g.placeholder("images")
+    transformed = g.module("transform", images)
+    return images, g.item(transformed, 0), g.item(transformed, 1)
+
+
+def to_input_sizes(g, images, sizes, detections, n, keys):
+    """The transform's postprocess in G: the boxes of each of the N
+    images' DETECTIONS (dicts of KEYS, "boxes" first) from its resized
+    size (SIZES) back to the input's (IMAGES) by resize_boxes, masks pasted
+    and keypoints resized likewise; a list of one dict per image."""
     shape = g.fn("getattr", images, "shape")
     original = [g.item(shape, 2), g.item(shape, 3)]
-    keys = list(run[id(m)][1][0].keys())
     result = []
     for i in range(n):
         det = g.item(detections, i)
@@ -159,7 +172,7 @@ def _rcnn_graph(m, run):
             out["keypoints"] = g.fn("resize_keypoints", out["keypoints"], g.item(sizes, i),
                                     original)
         result.append(out)
-    return g.output(result)
+    return result
 
 
 def _fpn_graph(m, run):
@@ -278,6 +291,11 @@ def _predictor_graph(m, run):
     return g.output((g.module("cls_score", x), g.module("bbox_pred", x)))
 
 
+_KINDS = () if GeneralizedRCNN is None else (
+    GeneralizedRCNN, FeaturePyramidNetwork, RegionProposalNetwork, RPNHead, RoIHeads,
+    LastLevelMaxPool, LastLevelP6P7)
+
+
 def _writers():
     if GeneralizedRCNN is None:
         return []
@@ -295,7 +313,7 @@ def written_forward(module, model, example_inputs, cache):
     for cls, write in _writers():
         if isinstance(module, cls):
             if "run" not in cache:
-                cache["run"] = _record(model, example_inputs)
+                cache["run"] = record(model, example_inputs, _KINDS)
             return write(module, cache["run"])
     return None
 
@@ -304,6 +322,19 @@ def written_forward(module, model, example_inputs, cache):
 
 def _bounded(n):
     return "≤%d" % n
+
+
+def encode_transform(inputs, out):
+    """GeneralizedRCNNTransform's output as graft's returns it: the
+    batched images and their sizes."""
+    images, _ = out
+    return [{"shape": list(images.tensors.shape)}, [list(s) for s in images.image_sizes]]
+
+
+def encode_anchors(inputs, out):
+    """An anchor generator's output as graft's returns it: one tensor, the
+    same for every image."""
+    return {"shape": list(out[0].shape)}
 
 
 def _proposal_bound(rpn, features):
@@ -315,12 +346,23 @@ def _proposal_bound(rpn, features):
     return min(rpn._post_nms_top_n["testing"], kept)
 
 
-def _detections(result, bound):
+def encode_detections(result, bound):
     """The per-image dicts of RESULT with their first dims as the bound
     (boxes [≤D, 4], labels and scores [≤D], masks [≤D, 1, H, W])."""
     return [{"keys": list(d.keys()),
              "values": [{"shape": [_bounded(bound)] + list(v.shape[1:])} for v in d.values()]}
             for d in result]
+
+
+def _extra_block_encoders(model):
+    """The FPN extra blocks of MODEL, whose graphs return only the maps
+    they add (torchvision's return every map and the names)."""
+    def extra_maps(inputs, out):
+        # the maps appended to the results (the list itself grows in place)
+        return [{"shape": list(t.shape)} for t in out[0][len(inputs[1]):]]
+
+    return {m: extra_maps for m in model.modules()
+            if isinstance(m, (LastLevelMaxPool, LastLevelP6P7))}
 
 
 def fixture_encoders(model):
@@ -329,17 +371,13 @@ def fixture_encoders(model):
     output as graft's shape pass gives it, a data-dependent size as the
     bound of torchvision's code ("≤1000": the filter keeps at most
     post_nms_top_n proposals, the detector detections_per_img boxes)."""
-    if GeneralizedRCNN is None or not isinstance(model, GeneralizedRCNN):
+    if GeneralizedRCNN is None:
         return {}
+    encoders = _extra_block_encoders(model)
+    if not isinstance(model, GeneralizedRCNN):
+        return encoders
     rpn, heads = model.rpn, model.roi_heads
     last = {}
-
-    def transform(inputs, out):
-        images, _ = out
-        return [{"shape": list(images.tensors.shape)}, [list(s) for s in images.image_sizes]]
-
-    def anchors(inputs, out):
-        return {"shape": list(out[0].shape)}
 
     def proposals(inputs, out):
         last["proposals"] = _proposal_bound(rpn, list(inputs[1].values()))
@@ -350,17 +388,11 @@ def fixture_encoders(model):
         return min(heads.detections_per_img, last["proposals"] * (classes - 1))
 
     def detections(inputs, out):
-        return _detections(out[0], detection_bound())
+        return encode_detections(out[0], detection_bound())
 
     def root(inputs, out):
-        return _detections(out, detection_bound())
+        return encode_detections(out, detection_bound())
 
-    def extra_maps(inputs, out):
-        # the maps appended to the results (the list itself grows in place)
-        return [{"shape": list(t.shape)} for t in out[0][len(inputs[1]):]]
-
-    encoders = {m: extra_maps for m in model.modules()
-                if isinstance(m, (LastLevelMaxPool, LastLevelP6P7))}
-    encoders.update({model.transform: transform, rpn.anchor_generator: anchors, rpn: proposals,
-                     heads: detections, model: root})
+    encoders.update({model.transform: encode_transform, rpn.anchor_generator: encode_anchors,
+                     rpn: proposals, heads: detections, model: root})
     return encoders

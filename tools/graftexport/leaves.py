@@ -13,10 +13,10 @@ try:
     from torchvision.ops.misc import FrozenBatchNorm2d, Permute
     from torchvision.ops.stochastic_depth import StochasticDepth
     from torchvision.models.convnext import LayerNorm2d
-    from torchvision.models.detection.anchor_utils import AnchorGenerator
+    from torchvision.models.detection.anchor_utils import AnchorGenerator, DefaultBoxGenerator
     from torchvision.models.detection.transform import GeneralizedRCNNTransform
 except ImportError:  # torchvision is optional for non-torchvision models
-    FrozenBatchNorm2d = Permute = StochasticDepth = LayerNorm2d = None
+    FrozenBatchNorm2d = Permute = StochasticDepth = LayerNorm2d = DefaultBoxGenerator = None
     torchvision = None
 
 
@@ -88,6 +88,12 @@ def _batchnorm(m):
 
 def _frozen_batchnorm(m):
     return {"num_features": m.weight.shape[0], "eps": m.eps}
+
+
+def _default_boxes(m):
+    """min_ratio and max_ratio are not kept: the scales they made are."""
+    return {"aspect_ratios": _list(m.aspect_ratios), "scales": [float(s) for s in m.scales],
+            "steps": _list(m.steps), "clip": m.clip}
 
 
 def _lrn(m):
@@ -611,6 +617,7 @@ if StochasticDepth is not None:
         (FrozenBatchNorm2d, _frozen_batchnorm, _t_frozen_batchnorm),
         (GeneralizedRCNNTransform, _rcnn_transform, _t_none),
         (AnchorGenerator, _anchor_generator, _t_none),
+        (DefaultBoxGenerator, _default_boxes, _t_none),
     ]
 
 BY_CLASS = {cls: (cls.__name__, attrs, tensors) for cls, attrs, tensors in _TABLE}

@@ -2,7 +2,7 @@
 
 import torch
 
-from . import detection_rcnn, fallback, leaves
+from . import detection_onestage, detection_rcnn, fallback, leaves
 from .jsonval import DTYPES
 from .trace import TraceFailure, encode_graph, has_forward, trace_graph
 
@@ -36,7 +36,7 @@ class Exporter:
         self.example_inputs = example_inputs
         self.fallbacks = []  # (path, type, why)
         self.first = first_names(model) if model is not None else {}
-        self.detection_run = {}  # detection_rcnn's example run, made when first needed
+        self.detection_run = {}  # the detection families' example runs, made when first needed
 
     def _tied(self, d, path, tensors):
         tied = {}
@@ -95,10 +95,11 @@ class Exporter:
             d["frozen"] = frozen
 
     def forward(self, m, path):
-        written = detection_rcnn.written_forward(m, self.model, self.example_inputs,
-                                                 self.detection_run)
-        if written is not None:
-            return written
+        for family in (detection_rcnn, detection_onestage):
+            written = family.written_forward(m, self.model, self.example_inputs,
+                                             self.detection_run)
+            if written is not None:
+                return written
         try:
             graph = trace_graph(m)
         except Exception as e:  # noqa: BLE001 - whatever symbolic tracing hits

@@ -60,6 +60,7 @@ ROWS = [
     Row("fcn_resnet101_aux", "fcn_resnet101", "segmentation", "FCN", AUX, [SEGMENTATION]),
     Row("fcn_resnet50", "fcn_resnet50", "segmentation", "FCN", {}, [SEGMENTATION]),
     Row("fcn_resnet50_aux", "fcn_resnet50", "segmentation", "FCN", AUX, [SEGMENTATION]),
+    Row("fcos_resnet50_fpn", "fcos_resnet50_fpn", "detection", "FCOS", {}, [DETECTION]),
     Row("keypointrcnn_resnet50_fpn", "keypointrcnn_resnet50_fpn", "detection", "Keypoint R-CNN", {}, [DETECTION]),
     Row("lraspp_mobilenet_v3_large", "lraspp_mobilenet_v3_large", "segmentation", "LRASPP", {}, [SEGMENTATION]),
     Row("maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn", "detection", "Mask R-CNN", {}, [DETECTION]),
@@ -71,7 +72,11 @@ ROWS = [
     Row("r3d_18", "r3d_18", "video", "Video ResNet", {}, [VIDEO]),
     Row("raft_large", "raft_large", "optical_flow", "RAFT", {}, [FLOW, FLOW]),
     Row("raft_small", "raft_small", "optical_flow", "RAFT", {}, [FLOW, FLOW]),
+    Row("retinanet_resnet50_fpn", "retinanet_resnet50_fpn", "detection", "RetinaNet", {}, [DETECTION]),
+    Row("retinanet_resnet50_fpn_v2", "retinanet_resnet50_fpn_v2", "detection", "RetinaNet", {}, [DETECTION]),
     Row("s3d", "s3d", "video", "S3D", {}, [[1, 3, 16, 224, 224]]),
+    Row("ssd300_vgg16", "ssd300_vgg16", "detection", "SSD", {}, [DETECTION]),
+    Row("ssdlite320_mobilenet_v3_large", "ssdlite320_mobilenet_v3_large", "detection", "SSDlite", {}, [DETECTION]),
 ]
 
 BY_NAME = {r.name: r for r in ROWS}
