@@ -227,7 +227,7 @@ static void test_shape_parse_bad(void)
 
 static void test_shape_format(void)
 {
-	struct shape s = {4, {1, 64, 56, 56}}, scalar = {0, {0}}, back;
+	struct shape s = {.ndim = 4, .dim = {1, 64, 56, 56}}, scalar = {.ndim = 0}, back;
 	char buf[64], tiny[6];
 	CHECK_STR(shape_format(&s, buf, sizeof buf), "[1, 64, 56, 56]");
 	CHECK_STR(shape_format_x(&s, buf, sizeof buf), "1x64x56x56");
