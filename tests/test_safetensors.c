@@ -227,7 +227,7 @@ static void test_shape_parse_bad(void)
 
 static void test_shape_format(void)
 {
-	struct shape s = {4, {1, 64, 56, 56}}, scalar = {0, {0}}, back;
+	struct shape s = {.ndim = 4, .dim = {1, 64, 56, 56}}, scalar = {.ndim = 0}, back;
 	char buf[64], tiny[6];
 	CHECK_STR(shape_format(&s, buf, sizeof buf), "[1, 64, 56, 56]");
 	CHECK_STR(shape_format_x(&s, buf, sizeof buf), "1x64x56x56");
@@ -244,23 +244,23 @@ static void test_shape_format(void)
 
 static void test_shape_numel(void)
 {
-	struct shape s = {2, {3, 4}};
+	struct shape s = {.ndim = 2, .dim = {3, 4}};
 	CHECK(shape_numel(&s) == 12);
-	s = (struct shape){0, {0}};
+	s = (struct shape){.ndim = 0, .dim = {0}};
 	CHECK(shape_numel(&s) == 1);
-	s = (struct shape){2, {5, 0}};
+	s = (struct shape){.ndim = 2, .dim = {5, 0}};
 	CHECK(shape_numel(&s) == 0);
-	s = (struct shape){2, {3, -4}};
+	s = (struct shape){.ndim = 2, .dim = {3, -4}};
 	CHECK(shape_numel(&s) == -1);
-	s = (struct shape){2, {(int64_t)1 << 40, (int64_t)1 << 40}};
+	s = (struct shape){.ndim = 2, .dim = {(int64_t)1 << 40, (int64_t)1 << 40}};
 	CHECK(shape_numel(&s) == -1);
-	s = (struct shape){3, {INT64_MAX, 2, 0}};
+	s = (struct shape){.ndim = 3, .dim = {INT64_MAX, 2, 0}};
 	CHECK(shape_numel(&s) == -1);
-	s = (struct shape){2, {(int64_t)1 << 20, (int64_t)1 << 20}};
+	s = (struct shape){.ndim = 2, .dim = {(int64_t)1 << 20, (int64_t)1 << 20}};
 	CHECK(shape_numel(&s) == SHAPE_MAX_NUMEL);
 	s.dim[1]++;
 	CHECK(shape_numel(&s) == -1);
-	s = (struct shape){SHAPE_MAX_DIMS + 1, {0}};
+	s = (struct shape){.ndim = SHAPE_MAX_DIMS + 1, .dim = {0}};
 	CHECK(shape_numel(&s) == -1);
 }
 
