@@ -203,6 +203,11 @@ void kgemm_ex(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a,
               const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 void kgemm(bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
            const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+/* kgemm_ex's product on the library in the calling thread only: for
+ * products inside a kpar_for chunk that are too large for kgemm_small
+ * (attention heads, windows). */
+void kgemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                  const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 /* C[m, n] = op(A) op(B) with graft's own loop, in the calling thread: for
  * small products inside a kpar_for chunk. A is [m, k] ([k, m] when ta),
  * B [k, n] ([n, k] when tb). */

@@ -20,9 +20,7 @@
 /* Products up to this many mult-adds use the small loop. */
 #define SMALL_GEMM (64 * 64 * 64)
 
-/* One product in the calling thread: BLAS runs single-threaded, graft's
- * threads share the work (see kgemm_ex). */
-static void gemm1(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+void kgemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                   const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
 	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
@@ -47,12 +45,12 @@ static void gemm_chunk(void *ctx, int64_t ub, int64_t ue)
 	if (g->split_n) {
 		hi = hi < g->n ? hi : g->n;
 		const float *b = g->tb ? g->b + lo * g->ldb : g->b + lo;
-		gemm1(g->ta, g->tb, g->m, hi - lo, g->k, g->a, g->lda, b, g->ldb, g->beta,
+		kgemm_serial(g->ta, g->tb, g->m, hi - lo, g->k, g->a, g->lda, b, g->ldb, g->beta,
 		      g->c + lo, g->ldc);
 	} else {
 		hi = hi < g->m ? hi : g->m;
 		const float *a = g->ta ? g->a + lo : g->a + lo * g->lda;
-		gemm1(g->ta, g->tb, hi - lo, g->n, g->k, a, g->lda, g->b, g->ldb, g->beta,
+		kgemm_serial(g->ta, g->tb, hi - lo, g->n, g->k, a, g->lda, g->b, g->ldb, g->beta,
 		      g->c + lo * g->ldc, g->ldc);
 	}
 }
@@ -62,7 +60,7 @@ void kgemm_ex(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a,
 {
 	int threads = kernels_threads();
 	if (threads == 1 || m * n * k < 32 * 32 * 64 || (m < 2 * GEMM_UNIT && n < 2 * GEMM_UNIT)) {
-		gemm1(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+		kgemm_serial(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
 		return;
 	}
 	/* Split the larger side into two blocks per thread (taken in turn, so
