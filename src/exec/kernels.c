@@ -1,13 +1,12 @@
 /* kernels.c - the kernel table, shared helpers for kernel files, fused
  * activations and graft's own thread pool.
  *
- * Matrix products run in OpenBLAS, which keeps its own threads; the loops
- * graft writes itself (depthwise convolution, im2col, elementwise work)
- * share the work through kpar_for, over a small pool of threads that spin
- * briefly and then sleep between jobs. */
+ * Matrix products (gemm.c) and the loops graft writes itself (depthwise
+ * convolution, im2col, elementwise work) share the work through kpar_for,
+ * over a small pool of threads that spin briefly and then sleep between
+ * jobs; the matrix library runs single-threaded in each of them. */
 #include "exec/kernels.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdbool.h>
 #include <pthread.h>
@@ -304,26 +303,13 @@ static void *pool_worker(void *arg)
 	return NULL;
 }
 
-/* BLAS's own choice, read before graft sets BLAS to one thread: the
- * number of cores, or OPENBLAS_NUM_THREADS. */
-static int default_threads(void)
-{
-	static int n;
-	if (!n) {
-		n = openblas_get_num_threads();
-		n = n > 0 ? n : 1;
-	}
-	return n;
-}
-
 void kernels_set_threads(int n)
 {
 	if (n <= 0)
-		n = default_threads();
+		n = kernels_matrix_default_threads();
 	if (n > POOL_MAX)
 		n = POOL_MAX;
-	/* BLAS runs in graft's threads (kgemm_ex), one call per thread. */
-	openblas_set_num_threads(1);
+	kmatrix_thread_serial();
 	pool.nthreads = n;
 	/* Workers are started on demand and kept: a smaller count leaves the
 	 * extra ones asleep. */

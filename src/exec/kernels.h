@@ -117,8 +117,9 @@ struct kact kernels_act_of(const struct kop *op);
  * e set when the module is not a BatchNorm in eval with running stats. */
 int kernels_bn_affine(const struct kop *bn, float **scale, float **shift, struct error *e);
 
-/* Threads for the kernels: BLAS and graft's own loops. n <= 0 keeps the
- * default (BLAS's, usually the number of cores). */
+/* Threads for the kernels: graft's own loops and the matrix library's
+ * products. n <= 0 keeps the default (the library's, usually the number
+ * of cores). */
 void kernels_set_threads(int n);
 int kernels_threads(void);
 
@@ -194,11 +195,14 @@ extern const struct kernel kernels_detection[];
 extern const struct kernel kernels_onestage[];
 /* Each table ends with an entry whose name is NULL. */
 
+/* ---- the matrix interface (gemm.c) ---- */
+
 /* C[m, n] = op(A) op(B) + beta C, row-major with leading dimensions, A
- * [m, k] ([k, m] when ta), B [k, n] ([n, k] when tb), through BLAS: a large
- * product is split into one block of rows or columns per kernel thread,
- * each a single-threaded sgemm (BLAS's own threads stay off, so that one
- * pool of threads does all the work). kgemm is kgemm_ex without ta. */
+ * [m, k] ([k, m] when ta), B [k, n] ([n, k] when tb), on the matrix
+ * library: a large product is split into blocks of rows or columns shared
+ * among the kernel threads, each block one single-threaded library call
+ * (the library's own threads stay off, so that one pool of threads does
+ * all the work). kgemm is kgemm_ex without ta. */
 void kgemm_ex(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
               const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 void kgemm(bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
@@ -208,6 +212,17 @@ void kgemm(bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_
  * (attention heads, windows). */
 void kgemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                   const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+/* y[n] = W[n, k] x[k], the rows of W shared among the kernel threads. */
+void kgemv(int64_t n, int64_t k, const float *w, const float *x, float *y);
+/* The library's name and version ("oneDNN 2.6.3", "OpenBLAS 0.3.21"). */
+const char *kernels_matrix_library(void);
+/* The library's default thread count (the cores, or the library's
+ * environment variable), read once. */
+int kernels_matrix_default_threads(void);
+/* Makes the library single-threaded in the calling thread (process-wide
+ * for OpenBLAS); kgemm_serial calls it in each thread before its first
+ * product. */
+void kmatrix_thread_serial(void);
 /* C[m, n] = op(A) op(B) with graft's own loop, in the calling thread: for
  * small products inside a kpar_for chunk. A is [m, k] ([k, m] when ta),
  * B [k, n] ([n, k] when tb). */

@@ -1,16 +1,15 @@
 /* kernels_linear.c - matrix products: nn.Linear and F.linear, nn.Bilinear
  * and F.bilinear, matmul, mm, bmm, addmm, baddbmm, outer and einsum.
  *
- * Large products go to OpenBLAS (sgemm, sgemv for one row); batches of
- * small ones (attention heads, MaxViT's einsums) run graft's own loop in
- * parallel over the batch, where BLAS's per-call cost would dominate.
+ * Large products go to the matrix library (gemm.c); batches of small ones
+ * (attention heads, MaxViT's einsums) run graft's own loop in parallel
+ * over the batch, where the library's per-call cost would dominate.
  * einsum runs any equation: those of two operands without repeated or
  * summed-away labels, and one-operand permutations, as batched products;
  * the others by a plain loop over every label. In the products, labels
  * shared by both operands and the output are batch dimensions, labels in
  * both operands only are contracted, the others are rows or columns. Operands already laid out as
  * a batch of matrices (plain or transposed) are used in place. */
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,85 +18,6 @@
 
 /* Products up to this many mult-adds use the small loop. */
 #define SMALL_GEMM (64 * 64 * 64)
-
-void kgemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-                  const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
-{
-	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-	            (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
-}
-
-struct gemm_job {
-	bool ta, tb, split_n;
-	int64_t m, n, k, lda, ldb, ldc;
-	const float *a, *b;
-	float beta;
-	float *c;
-};
-
-#define GEMM_UNIT 16
-#define GEMM_MIN_UNITS 8
-
-static void gemm_chunk(void *ctx, int64_t ub, int64_t ue)
-{
-	const struct gemm_job *g = ctx;
-	int64_t lo = ub * GEMM_UNIT, hi = ue * GEMM_UNIT;
-	if (g->split_n) {
-		hi = hi < g->n ? hi : g->n;
-		const float *b = g->tb ? g->b + lo * g->ldb : g->b + lo;
-		kgemm_serial(g->ta, g->tb, g->m, hi - lo, g->k, g->a, g->lda, b, g->ldb, g->beta,
-		      g->c + lo, g->ldc);
-	} else {
-		hi = hi < g->m ? hi : g->m;
-		const float *a = g->ta ? g->a + lo : g->a + lo * g->lda;
-		kgemm_serial(g->ta, g->tb, hi - lo, g->n, g->k, a, g->lda, g->b, g->ldb, g->beta,
-		      g->c + lo * g->ldc, g->ldc);
-	}
-}
-
-void kgemm_ex(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-              const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
-{
-	int threads = kernels_threads();
-	if (threads == 1 || m * n * k < 32 * 32 * 64 || (m < 2 * GEMM_UNIT && n < 2 * GEMM_UNIT)) {
-		kgemm_serial(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
-		return;
-	}
-	/* Split the larger side into two blocks per thread (taken in turn, so
-	 * that a thread the system delays does not hold the others up), each
-	 * at least GEMM_MIN_UNITS wide. */
-	struct gemm_job g = {ta, tb, n >= m, m, n, k, lda, ldb, ldc, a, b, beta, c};
-	int64_t units = ((g.split_n ? n : m) + GEMM_UNIT - 1) / GEMM_UNIT;
-	int64_t grain = (units + 2 * threads - 1) / (2 * threads);
-	kpar_for(units, grain < GEMM_MIN_UNITS ? GEMM_MIN_UNITS : grain, gemm_chunk, &g);
-}
-
-void kgemm(bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-           const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
-{
-	kgemm_ex(false, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
-}
-
-struct gemv_job {
-	int64_t k;
-	const float *w, *x;
-	float *y;
-};
-
-static void gemv_chunk(void *ctx, int64_t b, int64_t e)
-{
-	const struct gemv_job *g = ctx;
-	cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)(e - b), (int)g->k, 1.0f, g->w + b * g->k,
-	            (int)g->k, g->x, 1, 0.0f, g->y + b, 1);
-}
-
-/* y[n] = W[n, k] x[k], the rows of W shared among the threads. */
-static void kgemv(int64_t n, int64_t k, const float *w, const float *x, float *y)
-{
-	struct gemv_job g = {k, w, x, y};
-	int threads = kernels_threads();
-	kpar_for(n, n * k < (1 << 16) ? n : (n + threads - 1) / threads, gemv_chunk, &g);
-}
 
 KERNEL_HOT
 void kgemm_small(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
