@@ -29,7 +29,7 @@ const char *kernels_matrix_library(void)
 	}
 	return name;
 #else
-	return "OpenBLAS " OPENBLAS_VERSION_NUMBER;
+	return openblas_get_config(); /* its version and the kernels it picked */
 #endif
 }
 

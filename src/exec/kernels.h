@@ -214,7 +214,8 @@ void kgemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float
                   const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 /* y[n] = W[n, k] x[k], the rows of W shared among the kernel threads. */
 void kgemv(int64_t n, int64_t k, const float *w, const float *x, float *y);
-/* The library's name and version ("oneDNN 2.6.3", "OpenBLAS 0.3.21"). */
+/* The library's name and version ("oneDNN 2.6.3"; OpenBLAS adds the
+ * kernels it picked: "OpenBLAS 0.3.21 ... Haswell ..."). */
 const char *kernels_matrix_library(void);
 /* The library's default thread count (the cores, or the library's
  * environment variable), read once. */
