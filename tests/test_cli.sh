@@ -9,7 +9,7 @@ mkdir -p "$out"
 
 . "$srcdir/tests/cli-lib.sh"
 
-expect version 0 "$graft" --version; has version out "graft "; done_ version
+expect version 0 "$graft" --version; has version out "graft "; has version out "matrix products: "; done_ version
 expect help 0 "$graft" --help; has help out "Usage: graft MODEL"; has help out "Exit status"; done_ help
 expect noargs 2 "$graft"; has noargs err "Usage:"; done_ noargs
 expect badopt 2 "$graft" --frobnicate; has badopt err "unknown option '--frobnicate'"; done_ badopt

@@ -19,6 +19,7 @@
 #include "core/shape.h"
 #include "core/text.h"
 #include "edit/spec.h"
+#include "exec/kernels.h"
 #include "view/summary.h"
 
 
@@ -294,7 +295,7 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "--recover") == 0)
 		return cli_recover(argc - 1, argv + 1);
 	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
-		printf("graft %s\n", PACKAGE_VERSION);
+		printf("graft %s\nmatrix products: %s\n", PACKAGE_VERSION, kernels_matrix_library());
 		return EXIT_OK;
 	}
 	const struct subcommand *sc = find_subcommand(argv[1]);
